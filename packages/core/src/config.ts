@@ -1,0 +1,137 @@
+/**
+ * Helpers to read configuration from the environment once, at the edge: every problem is collected
+ * and reported together, one line per variable, before anything listens.
+ */
+
+/** Thrown by a config loader; `problems` holds one line per bad variable, each naming it. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** An environment, as `process.env` is. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+interface IntOptions {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Reads typed values from an environment, remembering every problem instead of stopping at the first. */
+export class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  /** Records a problem found by the caller's own checks. */
+  problem(name: string, message: string): void {
+    this.problems.push(`${name}: ${message}`);
+  }
+
+  /** The raw value; empty strings count as unset. */
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  /** A string that must be set. */
+  required(name: string): string {
+    const v = this.raw(name);
+    if (v === undefined) {
+      this.problem(name, 'is required but not set');
+      return '';
+    }
+    return v;
+  }
+
+  /** An optional string with a default. */
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  /** An integer; `fallback` undefined makes it required. */
+  int(name: string, fallback: number | undefined, options: IntOptions = {}): number {
+    const v = this.raw(name);
+    if (v === undefined) {
+      if (fallback === undefined) this.problem(name, 'is required but not set');
+      return fallback ?? 0;
+    }
+    if (!/^[+-]?\d+$/.test(v.trim())) {
+      this.problem(name, `must be an integer, got ${JSON.stringify(v)}`);
+      return fallback ?? 0;
+    }
+    const n = Number.parseInt(v, 10);
+    if (options.min !== undefined && n < options.min) {
+      this.problem(name, `must be at least ${options.min}, got ${n}`);
+    } else if (options.max !== undefined && n > options.max) {
+      this.problem(name, `must be at most ${options.max}, got ${n}`);
+    }
+    return n;
+  }
+
+  /** A TCP port, 1–65535. */
+  port(name: string, fallback: number | undefined): number {
+    return this.int(name, fallback, { min: 1, max: 65535 });
+  }
+
+  /** A boolean written as Go's strconv.ParseBool accepts it. */
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const lower = v.trim().toLowerCase();
+    if (['1', 't', 'true', 'yes', 'on'].includes(lower)) return true;
+    if (['0', 'f', 'false', 'no', 'off'].includes(lower)) return false;
+    this.problem(name, `must be a boolean (true or false), got ${JSON.stringify(v)}`);
+    return fallback;
+  }
+
+  /** A JSON value, or undefined when unset. */
+  json(name: string): unknown {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    try {
+      return JSON.parse(v);
+    } catch (err) {
+      this.problem(name, `is not valid JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A Go-style duration (`300ms`, `1.5s`, `2m`) or a bare number of seconds, in milliseconds. */
+  durationMs(name: string, fallbackMs: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallbackMs;
+    const ms = parseDurationMs(v);
+    if (ms === undefined) {
+      this.problem(name, `must be a duration such as 300ms or 2s, got ${JSON.stringify(v)}`);
+      return fallbackMs;
+    }
+    return ms;
+  }
+
+  /** Throws a {@link ConfigError} listing every problem seen, if any. */
+  finish(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go duration string (or plain seconds) to milliseconds; undefined if malformed or negative. */
+export function parseDurationMs(text: string): number | undefined {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  return matched === s.length && s.length > 0 ? total : undefined;
+}

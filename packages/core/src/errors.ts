@@ -1,0 +1,75 @@
+/**
+ * Coded errors for every failure a client can see, each carrying the HTTP status and the body text
+ * Knative answers with, so the mapping from failure to response lives in exactly one table.
+ */
+
+/** Declares each coded failure: its HTTP status and the short text body sent to the client. */
+export const ERRORS = {
+  /** The breaker's queue is full (`pkg/queue/breaker.go` ErrRequestQueueFull, written by http.Error). */
+  QUEUE_FULL: { status: 503, body: 'pending request queue full\n' },
+  /** The revision timeout or the response-start timeout passed before the response began (`timeout.go`). */
+  REQUEST_TIMEOUT: { status: 504, body: 'request timeout' },
+  /** The user container refused, reset or otherwise failed the connection. */
+  UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n' },
+  /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */
+  SHUTTING_DOWN: { status: 503, body: 'shutting down\n' },
+  /** A `K-Network-Probe: probe` request without a hash. */
+  PROBE_HASH_MISSING: { status: 400, body: 'no K-Network-Hash provided in a probe\n' },
+  /** A health probe whose `K-Network-Probe` value is not the expected one; the value is appended. */
+  UNEXPECTED_PROBE: { status: 400, body: 'unexpected probe header value: ' },
+  /** Malformed HTTP from the client. */
+  BAD_REQUEST: { status: 400, body: 'bad request\n' },
+  /** Request headers larger than the server accepts. */
+  HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n' },
+  /** The request failed inside the proxy for a reason with no better status. */
+  INTERNAL: { status: 500, body: 'internal error\n' },
+} as const satisfies Record<string, { status: number; body: string }>;
+
+/** The code naming one entry of {@link ERRORS}. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code; its status and body come from {@link ERRORS}. */
+export class ZerogateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].body.trim(), options);
+    this.name = 'ZerogateError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RESPONSE_STATUS_CODE',
+]);
+
+/** Reports whether an error (or any error in its `cause` chain) is a failed upstream connection. */
+export function isUpstreamFailure(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Maps any error to the status and body sent to the client: coded errors by table, connection errors as 502. */
+export function errorResponse(err: unknown): { status: number; body: string } {
+  if (err instanceof ZerogateError) return ERRORS[err.code];
+  if (isUpstreamFailure(err)) return ERRORS.UPSTREAM_FAILED;
+  return ERRORS.INTERNAL;
+}
