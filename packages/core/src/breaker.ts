@@ -10,9 +10,7 @@ export class Waiter {
   /** @internal */ next: Waiter | null = null;
   /** @internal */ queued = true;
 
-  constructor(
-    /** @internal */ readonly onAdmit: () => void,
-  ) {}
+  constructor(/** @internal */ readonly onAdmit: () => void) {}
 }
 
 /** What {@link Breaker.enter} decided: run now, wait (the returned {@link Waiter}), or rejected. */

@@ -39,9 +39,9 @@ export class EnvReader {
     return v === undefined || v === '' ? undefined : v;
   }
 
-  /** A string that must be set. */
+  /** A string that must be present; as with Knative's envconfig, present but empty is allowed. */
   required(name: string): string {
-    const v = this.raw(name);
+    const v = this.env[name];
     if (v === undefined) {
       this.problem(name, 'is required but not set');
       return '';
@@ -77,6 +77,11 @@ export class EnvReader {
   /** A TCP port, 1–65535. */
   port(name: string, fallback: number | undefined): number {
     return this.int(name, fallback, { min: 1, max: 65535 });
+  }
+
+  /** A port to listen on: 0–65535, where 0 lets the system pick a free one. */
+  listenPort(name: string, fallback: number | undefined): number {
+    return this.int(name, fallback, { min: 0, max: 65535 });
   }
 
   /** A boolean written as Go's strconv.ParseBool accepts it. */
@@ -120,7 +125,15 @@ export class EnvReader {
   }
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Parses a Go duration string (or plain seconds) to milliseconds; undefined if malformed or negative. */
 export function parseDurationMs(text: string): number | undefined {

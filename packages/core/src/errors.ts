@@ -14,7 +14,10 @@ export const ERRORS = {
   /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */
   SHUTTING_DOWN: { status: 503, body: 'shutting down\n' },
   /** A `K-Network-Probe: probe` request without a hash. */
-  PROBE_HASH_MISSING: { status: 400, body: 'no K-Network-Hash provided in a probe\n' },
+  PROBE_HASH_MISSING: {
+    status: 400,
+    body: 'a probe request must contain a non-empty "K-Network-Hash" header\n',
+  },
   /** A health probe whose `K-Network-Probe` value is not the expected one; the value is appended. */
   UNEXPECTED_PROBE: { status: 400, body: 'unexpected probe header value: ' },
   /** Malformed HTTP from the client. */

@@ -1,0 +1,155 @@
+import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { type ProbeSpec, parseReadinessProbes } from './readiness-probe.js';
+
+/** The queue-proxy's configuration, read once from the environment Knative gives the sidecar (spec §1.1). */
+export interface QueueProxyConfig {
+  /** Requests the user container may run at once; 0 = unlimited (no breaker). */
+  readonly containerConcurrency: number;
+  readonly servingPort: number;
+  readonly tlsPort: number;
+  readonly userPort: number;
+  /** Absolute limit from arrival, queue wait included; 0 = none. */
+  readonly revisionTimeoutMs: number;
+  /** Limit until the response starts; 0 = off. */
+  readonly responseStartTimeoutMs: number;
+  /** Limit between writes of the response; 0 = off. */
+  readonly idleTimeoutMs: number;
+  readonly namespace: string;
+  readonly service: string;
+  readonly configuration: string;
+  readonly revision: string;
+  readonly pod: string;
+  readonly podIp: string;
+  readonly readinessProbes: readonly ProbeSpec[];
+  readonly http2AutoDetection: boolean;
+  /** Address every listener binds; '' = all interfaces. */
+  readonly bindAddress: string;
+  readonly adminPort: number;
+  readonly statsPort: number;
+  readonly metricsPort: number;
+  /** How long the drain waits with no request before the process may stop. */
+  readonly drainQuietMs: number;
+  /** Serve Prometheus request metrics on `metricsPort`. */
+  readonly requestMetrics: boolean;
+  /** Log one line per request. */
+  readonly requestLog: boolean;
+  /** Include probes in the request log. */
+  readonly probeRequestLog: boolean;
+  readonly logLevel: string;
+}
+
+/** Knative's cap on `timeoutSeconds` (`config-defaults` max-revision-timeout-seconds default). */
+const MAX_TIMEOUT_SECONDS = 3600;
+
+/** The subset of `OBSERVABILITY_CONFIG` (Knative ≥ 1.19) that the queue-proxy acts on. */
+interface ObservabilityConfig {
+  requestMetrics?: { protocol?: unknown };
+  enableRequestLog?: unknown;
+  enableProbeRequestLog?: unknown;
+}
+
+/**
+ * Reads and validates the environment. Accepts both Knative config eras: ≤ 1.18's separate
+ * `SERVING_*` variables and ≥ 1.19's `OBSERVABILITY_CONFIG` JSON. Throws a ConfigError naming every
+ * bad variable.
+ */
+export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
+  const r = new EnvReader(env);
+  const containerConcurrency = r.int('CONTAINER_CONCURRENCY', undefined, { min: 0, max: 100_000 });
+  const servingPort = r.listenPort('QUEUE_SERVING_PORT', undefined);
+  const tlsPort = r.port('QUEUE_SERVING_TLS_PORT', undefined);
+  const userPort = r.port('USER_PORT', undefined);
+  const timeoutSeconds = r.int('REVISION_TIMEOUT_SECONDS', undefined, { min: 0, max: MAX_TIMEOUT_SECONDS });
+  const responseStartSeconds = r.int('REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, {
+    min: 0,
+    max: MAX_TIMEOUT_SECONDS,
+  });
+  const idleSeconds = r.int('REVISION_IDLE_TIMEOUT_SECONDS', 0, { min: 0, max: MAX_TIMEOUT_SECONDS });
+  r.required('SERVING_LOGGING_CONFIG');
+  const levelName = r.required('SERVING_LOGGING_LEVEL');
+  const namespace = r.required('SERVING_NAMESPACE');
+  const configuration = r.required('SERVING_CONFIGURATION');
+  const revision = r.required('SERVING_REVISION');
+  const pod = r.required('SERVING_POD');
+  const podIp = r.required('SERVING_POD_IP');
+  const service = r.string('SERVING_SERVICE', '');
+
+  const multiProbes = r.bool('ENABLE_MULTI_CONTAINER_PROBES', false);
+  const probeJson = r.json('SERVING_READINESS_PROBE');
+  let readinessProbes: ProbeSpec[] = [];
+  try {
+    readinessProbes = parseReadinessProbes(probeJson, multiProbes, userPort);
+  } catch (err) {
+    r.problem('SERVING_READINESS_PROBE', (err as Error).message);
+  }
+
+  const bindAddress = r.string('QUEUE_BIND_ADDRESS', '');
+  const adminPort = r.listenPort('QUEUE_ADMIN_PORT', 8022);
+  const statsPort = r.listenPort('QUEUE_STATS_PORT', 9090);
+  const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
+  const drainQuietSeconds = r.int('QUEUE_DRAIN_QUIET_SECONDS', 30, { min: 0, max: 3600 });
+
+  let logLevel = 'info';
+  if (levelName !== '') {
+    const level = pinoLevel(levelName);
+    if (level === undefined) r.problem('SERVING_LOGGING_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
+    else logLevel = level;
+  }
+
+  const observability = r.json('OBSERVABILITY_CONFIG') as ObservabilityConfig | undefined;
+  if (observability !== undefined && (typeof observability !== 'object' || observability === null)) {
+    r.problem('OBSERVABILITY_CONFIG', 'must be a JSON object');
+  }
+  const obs = typeof observability === 'object' && observability !== null ? observability : {};
+  const requestMetrics =
+    obs.requestMetrics?.protocol === 'prometheus' ||
+    r.string('SERVING_REQUEST_METRICS_BACKEND', '').toLowerCase() === 'prometheus';
+  const requestLog = obs.enableRequestLog === true || r.bool('SERVING_ENABLE_REQUEST_LOG', false);
+  const probeRequestLog =
+    obs.enableProbeRequestLog === true || r.bool('SERVING_ENABLE_PROBE_REQUEST_LOG', false);
+
+  const ports: [string, number][] = [
+    ['QUEUE_SERVING_PORT', servingPort],
+    ['QUEUE_ADMIN_PORT', adminPort],
+    ['QUEUE_STATS_PORT', statsPort],
+    ['QUEUE_METRICS_PORT', metricsPort],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const [a, pa] = ports[i]!;
+      const [b, pb] = ports[j]!;
+      if (pa === pb && pa !== 0) r.problem(b, `port ${pb} is already used by ${a}`);
+    }
+  }
+  if (userPort === servingPort) r.problem('USER_PORT', `port ${userPort} is also QUEUE_SERVING_PORT`);
+
+  const http2AutoDetection = r.bool('ENABLE_HTTP2_AUTO_DETECTION', false);
+
+  r.finish();
+  return Object.freeze({
+    containerConcurrency,
+    servingPort,
+    tlsPort,
+    userPort,
+    revisionTimeoutMs: timeoutSeconds * 1000,
+    responseStartTimeoutMs: responseStartSeconds * 1000,
+    idleTimeoutMs: idleSeconds * 1000,
+    namespace,
+    service,
+    configuration,
+    revision,
+    pod,
+    podIp,
+    readinessProbes,
+    http2AutoDetection,
+    bindAddress,
+    adminPort,
+    statsPort,
+    metricsPort,
+    drainQuietMs: drainQuietSeconds * 1000,
+    requestMetrics,
+    requestLog,
+    probeRequestLog,
+    logLevel,
+  });
+}

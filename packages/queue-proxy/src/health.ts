@@ -1,0 +1,66 @@
+import type { ServerResponse } from 'node:http';
+import { ERRORS, type Logger } from '@zerogate/core';
+import type { Drainer } from './drain.js';
+import type { RequestFacts } from './request-head.js';
+import { sendError, sendText } from './respond.js';
+
+/** Something that tells whether the user container is ready (the readiness prober). */
+export interface ReadinessCheck {
+  check(): Promise<boolean>;
+}
+
+/**
+ * Answers the probes the queue-proxy handles itself, on any path (spec §1.2 step 3, §1.5): health checks
+ * from the kubelet, activator and autoscaler, and `K-Network-Probe: probe` with its hash echoed.
+ */
+export class HealthResponder {
+  constructor(
+    private readonly drainer: Drainer,
+    private readonly readiness: ReadinessCheck,
+    private readonly logger: Logger,
+    private readonly logProbes: boolean,
+  ) {}
+
+  /** A health check: 503 while draining; 400 unless `K-Network-Probe: queue`; else 200 `queue` iff ready. */
+  healthCheck(facts: RequestFacts, res: ServerResponse): void {
+    if (this.drainer.draining) {
+      sendError(res, 'SHUTTING_DOWN');
+      return;
+    }
+    if (facts.networkProbe !== 'queue') {
+      const e = ERRORS.UNEXPECTED_PROBE;
+      sendText(res, e.status, `${e.body}${facts.networkProbe ?? ''}\n`);
+      return;
+    }
+    this.readiness.check().then(
+      (ready) => {
+        if (this.logProbes) this.logger.info({ userAgent: facts.userAgent, ready }, 'probe');
+        if (res.destroyed || res.headersSent) return;
+        if (ready && !this.drainer.draining) sendText(res, 200, 'queue');
+        else if (this.drainer.draining) sendError(res, 'SHUTTING_DOWN');
+        else {
+          res.writeHead(503, { 'content-length': 0 });
+          res.end();
+        }
+      },
+      (err: unknown) => {
+        this.logger.error({ err }, 'readiness check failed');
+        if (!res.destroyed && !res.headersSent) sendError(res, 'INTERNAL');
+      },
+    );
+  }
+
+  /** `K-Network-Probe: probe`: echoes `K-Network-Hash` with 200; 400 without one; 503 while draining. */
+  networkProbe(facts: RequestFacts, res: ServerResponse): void {
+    if (this.drainer.draining) {
+      sendError(res, 'SHUTTING_DOWN');
+      return;
+    }
+    if (facts.networkHash === '') {
+      sendError(res, 'PROBE_HASH_MISSING');
+      return;
+    }
+    res.writeHead(200, { 'k-network-hash': facts.networkHash, 'content-length': 0 });
+    res.end();
+  }
+}

@@ -1,0 +1,56 @@
+import { Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueProxyConfig } from './config.js';
+
+/** Knative's invocation-duration buckets in seconds (`kn.serving.invocation.duration`). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/**
+ * Prometheus request metrics of spec §1.10 under Knative ≥ 1.21's names, on a registry of their own:
+ * `kn_serving_invocation_duration_seconds` (its `_count` is the request count) by status code, and
+ * `kn_serving_queue_depth` (requests admitted to the breaker, CC > 0 only). Every series carries the
+ * namespace, service, configuration, revision and pod as labels.
+ */
+export class RequestMetrics {
+  readonly registry = new Registry();
+  private readonly duration: Histogram<'http_response_status_code'>;
+  // One child per status code, made once, so observing does no label hashing.
+  private readonly byStatus = new Map<number, Histogram.Internal<'http_response_status_code'>>();
+
+  constructor(config: QueueProxyConfig, queueDepth: (() => number) | undefined) {
+    this.registry.setDefaultLabels({
+      k8s_namespace_name: config.namespace,
+      kn_service_name: config.service,
+      kn_configuration_name: config.configuration,
+      kn_revision_name: config.revision,
+      k8s_pod_name: config.pod,
+      k8s_container_name: 'queue-proxy',
+    });
+    this.duration = new Histogram({
+      name: 'kn_serving_invocation_duration_seconds',
+      help: 'Time from a request arriving at the queue-proxy to its response ending, probes excluded.',
+      labelNames: ['http_response_status_code'],
+      buckets: DURATION_BUCKETS,
+      registers: [this.registry],
+    });
+    if (queueDepth) {
+      new Gauge({
+        name: 'kn_serving_queue_depth',
+        help: 'Requests admitted to the breaker: running plus waiting for a slot.',
+        registers: [this.registry],
+        collect() {
+          this.set(queueDepth());
+        },
+      });
+    }
+  }
+
+  /** Records one finished request. */
+  observe(status: number, seconds: number): void {
+    let child = this.byStatus.get(status);
+    if (child === undefined) {
+      child = this.duration.labels({ http_response_status_code: status });
+      this.byStatus.set(status, child);
+    }
+    child.observe(seconds);
+  }
+}

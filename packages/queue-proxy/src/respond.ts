@@ -1,0 +1,18 @@
+import type { ServerResponse } from 'node:http';
+import { ERRORS, type ErrorCode } from '@zerogate/core';
+
+/** Sends a short text response the way Go's `http.Error` does (plain text, nosniff), closing it. */
+export function sendText(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Sends the status and body that {@link ERRORS} declares for a code. */
+export function sendError(res: ServerResponse, code: ErrorCode): void {
+  const e = ERRORS[code];
+  sendText(res, e.status, e.body);
+}

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, rawExchange, send, socketCount } from './support/http.js';
+import {
+  queueProxyEnv,
+  type RunningQueueProxy,
+  startQueueProxy,
+  startUserApp,
+  type UserApp,
+} from './support/processes.js';
+
+describe('queue-proxy bad requests', () => {
+  let app: UserApp;
+  let qp: RunningQueueProxy;
+
+  beforeAll(async () => {
+    app = await startUserApp();
+    qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: '1' }));
+  });
+  afterAll(async () => {
+    await qp?.proc.kill();
+    await app?.proc.kill();
+  });
+
+  it('answers malformed HTTP with 400, logs it, and takes no slot', async () => {
+    const reply = await rawExchange(qp.port, 'GARBAGE\r\n\r\n');
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(reply).toContain('bad request');
+    expect(qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 400)).toBe(true);
+    const bad = await rawExchange(qp.port, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
+    expect(bad).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await send(`${qp.url}/`)).status).toBe(200);
+    expect((await app.stats()).total).toBe(1);
+  });
+
+  it('answers oversized headers with 431 and takes no slot', async () => {
+    const huge = 'x'.repeat(2 * 1024 * 1024);
+    const reply = await rawExchange(qp.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${huge}\r\n\r\n`);
+    expect(reply).toMatch(/^HTTP\/1\.1 431 /);
+    expect(qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 431)).toBe(true);
+    expect((await send(`${qp.url}/`)).status).toBe(200);
+  });
+
+  it('keeps no socket open after clients vanish mid-request', async () => {
+    const pid = qp.proc.child.pid!;
+    const before = socketCount(pid);
+    // Half a request head, then the client disappears.
+    await rawExchange(qp.port, 'GET / HTTP/1.1\r\nHost: x\r\n', 200);
+    // A request whose body never finishes.
+    await rawExchange(qp.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc', 300);
+    expect(await eventually(() => socketCount(pid) <= before)).toBe(true);
+    expect(await eventually(async () => (await app.stats()).current === 0)).toBe(true);
+    expect((await send(`${qp.url}/`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,118 @@
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, send } from './support/http.js';
+import {
+  queueProxyEnv,
+  type RunningQueueProxy,
+  startQueueProxy,
+  startUserApp,
+  type UserApp,
+} from './support/processes.js';
+
+let app: UserApp | undefined;
+let qp: RunningQueueProxy | undefined;
+
+async function start(env: Record<string, string>) {
+  app = await startUserApp();
+  qp = await startQueueProxy(queueProxyEnv(app.port, env));
+  return { app, qp };
+}
+
+afterEach(async () => {
+  await qp?.proc.kill();
+  await app?.proc.kill();
+  qp = app = undefined;
+});
+
+/** Reads a streamed response, returning its status, the text received and when it ended. */
+async function readStream(url: string) {
+  const start = Date.now();
+  const res = await request(url, { headersTimeout: 0, bodyTimeout: 0 });
+  let text = '';
+  let error: Error | undefined;
+  try {
+    for await (const chunk of res.body) text += String(chunk);
+  } catch (err) {
+    error = err as Error;
+  }
+  return { status: res.statusCode, text, error, elapsed: Date.now() - start };
+}
+
+describe('queue-proxy timeouts (spec §1.4)', () => {
+  it('answers 504 `request timeout` when nothing was written by the revision timeout (spec §7 item 3)', async () => {
+    const { app, qp } = await start({ REVISION_TIMEOUT_SECONDS: '1' });
+    const t0 = Date.now();
+    const res = await send(`${qp.url}/hang`);
+    expect(res.status).toBe(504);
+    expect(res.body).toBe('request timeout');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - t0).toBeLessThan(1800);
+    // The upstream request is cancelled.
+    expect(await eventually(async () => (await app.stats()).current === 0)).toBe(true);
+  });
+
+  it('counts time waiting in the queue toward the revision timeout', async () => {
+    const { qp } = await start({ REVISION_TIMEOUT_SECONDS: '1', CONTAINER_CONCURRENCY: '1' });
+    // The blocker holds the only slot for 0.9 s; the queued request then needs 0.5 s more, which
+    // would fit in 1 s on its own but not with the wait counted.
+    const blocker = send(`${qp.url}/delay?ms=900`);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const queued = await send(`${qp.url}/delay?ms=500`);
+    expect(queued.status).toBe(504);
+    expect(queued.body).toBe('request timeout');
+    expect(Date.now() - t0).toBeLessThan(1250);
+    expect((await blocker).status).toBe(200);
+    // The slot is free again afterwards.
+    expect((await send(`${qp.url}/`)).status).toBe(200);
+  });
+
+  it('keeps the status of a response that started, and ends it at the deadline (spec §7 item 4)', async () => {
+    const { qp } = await start({ REVISION_TIMEOUT_SECONDS: '1' });
+    const r = await readStream(`${qp.url}/stream?n=100&interval=200`);
+    expect(r.status).toBe(200);
+    expect(r.text.startsWith('data: 0\n\n')).toBe(true);
+    expect(r.text.endsWith('request timeout')).toBe(true);
+    expect(r.elapsed).toBeGreaterThanOrEqual(950);
+    expect(r.elapsed).toBeLessThan(2000);
+  });
+
+  it('closes a started response of declared length at the deadline', async () => {
+    const { qp } = await start({ REVISION_TIMEOUT_SECONDS: '1' });
+    const r = await readStream(`${qp.url}/fixed-partial`);
+    expect(r.status).toBe(200);
+    expect(r.error).toBeDefined();
+    expect(r.elapsed).toBeLessThan(2000);
+  });
+
+  it('response-start timeout fires only before the first write (spec §7 item 5)', async () => {
+    const { qp } = await start({ REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' });
+    const t0 = Date.now();
+    const slow = await send(`${qp.url}/delay?ms=1500`);
+    expect(slow.status).toBe(504);
+    expect(slow.body).toBe('request timeout');
+    expect(Date.now() - t0).toBeLessThan(1400);
+    // A response that starts in time may run past the response-start timeout.
+    const r = await readStream(`${qp.url}/stream?n=4&interval=500`);
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n');
+    expect(r.elapsed).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('idle timeout re-arms on every write (spec §7 item 5)', async () => {
+    const { qp } = await start({ REVISION_IDLE_TIMEOUT_SECONDS: '1' });
+    // Writes every 400 ms for 2 s: never idle for 1 s, so the stream completes.
+    const ok = await readStream(`${qp.url}/stream?n=6&interval=400`);
+    expect(ok.error).toBeUndefined();
+    expect(ok.text.split('\n\n').filter(Boolean)).toHaveLength(6);
+    expect(ok.elapsed).toBeGreaterThanOrEqual(1900);
+    // A stream that pauses longer than 1 s is cut.
+    const cut = await readStream(`${qp.url}/stream?n=3&interval=1600`);
+    expect(cut.status).toBe(200);
+    expect(cut.error).toBeDefined();
+    expect(cut.text).toBe('data: 0\n\n');
+    // Nothing written before the idle timeout either: 504.
+    const silent = await send(`${qp.url}/hang`);
+    expect(silent.status).toBe(504);
+  });
+});

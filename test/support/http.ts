@@ -1,0 +1,78 @@
+import { readdirSync, readlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { Agent, request } from 'undici';
+
+/** A response read whole. */
+export interface TextResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** Sends one request with its own connection pool (closed afterwards) and reads the body as text. */
+export async function send(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {},
+): Promise<TextResponse> {
+  const agent = new Agent({ connections: 1 });
+  try {
+    const res = await request(url, {
+      dispatcher: agent,
+      method: (options.method ?? 'GET') as 'GET',
+      headers: options.headers,
+      body: options.body,
+      signal: options.signal,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+  } finally {
+    await agent.destroy();
+  }
+}
+
+/** Writes raw bytes to a port and returns everything read until the server closes (or `waitMs` passes). */
+export function rawExchange(port: number, payload: string | Buffer, waitMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on('data', (c) => chunks.push(c));
+    // A server may answer and close while the request is still being written: keep what was read.
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(payload);
+  });
+}
+
+/** Counts the TCP sockets a process holds open (Linux `/proc/<pid>/fd`). */
+export function socketCount(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // The descriptor closed while listing.
+    }
+  }
+  return n;
+}
+
+/** Polls `check` every 25 ms until it returns true or `timeoutMs` passes; returns the last result. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Probe headers the kubelet sends to the queue-proxy's readiness endpoint. */
+export const KUBELET_PROBE = { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' };

@@ -1,0 +1,183 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A child process with its output collected, for tests. */
+export class TestProcess {
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  private readonly exited: Promise<number | null>;
+  private partial = '';
+  private lineWaiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      const lines = (this.partial + chunk).split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const line of lines) {
+        this.stdout.push(line);
+        this.lineWaiters = this.lineWaiters.filter((w) => {
+          if (!w.match(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    });
+    child.stderr?.on('data', (chunk: string) => this.stderr.push(chunk));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  /** Resolves with the first stdout line (past or future) that matches. */
+  waitForLine(match: (line: string) => boolean, timeoutMs = 10_000): Promise<string> {
+    const seen = this.stdout.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching line within ${timeoutMs} ms; stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('')}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.lineWaiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolvePromise(line);
+        },
+      });
+      this.exited.then(() => {
+        clearTimeout(timer);
+        reject(
+          new Error(`process exited; stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('')}`),
+        );
+      });
+    });
+  }
+
+  /** Parsed JSON log lines. */
+  logs(): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of this.stdout) {
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Not a JSON line.
+      }
+    }
+    return out;
+  }
+
+  /** Resolves with the exit code once the process ends. */
+  exit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** Sends a signal. */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Kills the process (SIGKILL) and waits for it to end. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Spawns `node <script>` with the given environment added to a minimal one. */
+export function spawnNode(script: string, env: Record<string, string>): TestProcess {
+  const child = spawn(process.execPath, [resolve(ROOT, script)], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new TestProcess(child);
+}
+
+/** A running test user container. */
+export interface UserApp {
+  readonly proc: TestProcess;
+  readonly port: number;
+  /** The app's own view of concurrency: in flight now, the most at once, and the total seen. */
+  stats(): Promise<{ current: number; max: number; total: number }>;
+  seen(): Promise<{ path: string; userAgent: string }[]>;
+}
+
+/** Starts `test/support/user-app.mjs` on a free port. */
+export async function startUserApp(): Promise<UserApp> {
+  const proc = spawnNode('test/support/user-app.mjs', { PORT: '0' });
+  const line = await proc.waitForLine((l) => l.startsWith('{"port"'));
+  const port = (JSON.parse(line) as { port: number }).port;
+  const get = async (path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).json();
+  return {
+    proc,
+    port,
+    stats: () => get('/_stats') as Promise<{ current: number; max: number; total: number }>,
+    seen: () => get('/_seen') as Promise<{ path: string; userAgent: string }[]>,
+  };
+}
+
+/** A running queue-proxy process and the ports it bound. */
+export interface RunningQueueProxy {
+  readonly proc: TestProcess;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly statsPort: number;
+  readonly metricsPort: number | undefined;
+  readonly url: string;
+}
+
+/** The environment Knative gives a queue-proxy, pointed at `userPort`, with every port picked freely. */
+export function queueProxyEnv(
+  userPort: number,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    CONTAINER_CONCURRENCY: '0',
+    QUEUE_SERVING_PORT: '0',
+    QUEUE_SERVING_TLS_PORT: '8112',
+    USER_PORT: String(userPort),
+    REVISION_TIMEOUT_SECONDS: '300',
+    SERVING_LOGGING_CONFIG: '',
+    SERVING_LOGGING_LEVEL: 'info',
+    SERVING_NAMESPACE: 'default',
+    SERVING_CONFIGURATION: 'hello',
+    SERVING_REVISION: 'hello-00001',
+    SERVING_POD: 'hello-00001-deployment-abc',
+    SERVING_POD_IP: '127.0.0.1',
+    SERVING_READINESS_PROBE: JSON.stringify({
+      tcpSocket: { port: userPort, host: '127.0.0.1' },
+      successThreshold: 1,
+    }),
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    QUEUE_ADMIN_PORT: '0',
+    QUEUE_STATS_PORT: '0',
+    QUEUE_METRICS_PORT: '0',
+    ...overrides,
+  };
+}
+
+/** Starts the built queue-proxy (`packages/queue-proxy/dist/main.js`) and waits for its startup line. */
+export async function startQueueProxy(env: Record<string, string>): Promise<RunningQueueProxy> {
+  const proc = spawnNode('packages/queue-proxy/dist/main.js', env);
+  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
+  const ports = (
+    JSON.parse(line) as { ports: { serving: number; admin: number; stats: number; metrics?: number } }
+  ).ports;
+  return {
+    proc,
+    port: ports.serving,
+    adminPort: ports.admin,
+    statsPort: ports.stats,
+    metricsPort: ports.metrics,
+    url: `http://127.0.0.1:${ports.serving}`,
+  };
+}
