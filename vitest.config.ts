@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 20_000,
     // The machine has two cores and end-to-end tests spawn real processes: keep file parallelism low.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
