@@ -25,7 +25,9 @@ describe('queue-proxy bad requests', () => {
     const reply = await rawExchange(qp.port, 'GARBAGE\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(reply).toContain('bad request');
-    expect(qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 400)).toBe(true);
+    expect(
+      await eventually(() => qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 400)),
+    ).toBe(true);
     const bad = await rawExchange(qp.port, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
     expect(bad).toMatch(/^HTTP\/1\.1 400 /);
     expect((await send(`${qp.url}/`)).status).toBe(200);
@@ -36,7 +38,9 @@ describe('queue-proxy bad requests', () => {
     const huge = 'x'.repeat(2 * 1024 * 1024);
     const reply = await rawExchange(qp.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${huge}\r\n\r\n`);
     expect(reply).toMatch(/^HTTP\/1\.1 431 /);
-    expect(qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 431)).toBe(true);
+    expect(
+      await eventually(() => qp.proc.logs().some((l) => l.msg === 'malformed request' && l.status === 431)),
+    ).toBe(true);
     expect((await send(`${qp.url}/`)).status).toBe(200);
   });
 

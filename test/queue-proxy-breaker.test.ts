@@ -55,7 +55,9 @@ describe('queue-proxy breaker', () => {
     const results = await Promise.all(held);
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect((await app.stats()).max).toBe(2);
-    expect(qp.proc.logs().some((l) => l.msg === 'pending request queue full')).toBe(true);
+    expect(await eventually(() => qp.proc.logs().some((l) => l.msg === 'pending request queue full'))).toBe(
+      true,
+    );
   });
 
   it('CC=0 never rejects for queueing', async () => {

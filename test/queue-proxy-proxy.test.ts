@@ -115,7 +115,9 @@ describe('queue-proxy proxying to the user container', () => {
     const res = await send(`${qp.url}/reset`);
     expect(res.status).toBe(502);
     expect(res.body).toMatch(/upstream/);
-    expect(qp.proc.logs().some((l) => l.msg === 'error reverse proxying request')).toBe(true);
+    expect(
+      await eventually(() => qp.proc.logs().some((l) => l.msg === 'error reverse proxying request')),
+    ).toBe(true);
   });
 
   it('cancels the upstream request and frees its slot when the client goes away', async () => {

@@ -24,6 +24,8 @@ const READ_HEADER_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 /** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
 const UPGRADE_GRACE_MS = 60_000;
+/** How long a connection that sent malformed HTTP may linger while its answer is read. */
+const CLIENT_ERROR_LINGER_MS = 1000;
 /** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
 const WAIT_FOR_DRAIN_RESET_MS = 1000;
 
@@ -221,8 +223,13 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: L
   const status = tooLarge ? 431 : 400;
   const body = tooLarge ? 'request header fields too large\n' : 'bad request\n';
   logger.warn({ code: err.code, status }, 'malformed request');
+  // Read and discard whatever the client still sends: closing a socket with unread bytes makes the kernel
+  // reset the connection, which can destroy the answer before the client reads it. Bounded by a timer.
+  socket.on('error', () => undefined);
+  socket.resume();
   socket.end(
     `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
   );
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
