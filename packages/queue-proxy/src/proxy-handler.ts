@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Logger } from '@zerogate/core';
 import { type Breaker, plainAddress, type RequestStats, type Waiter } from '@zerogate/core';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Drainer } from './drain.js';
 import type { HealthResponder } from './health.js';
 import { type RequestFacts, readFacts, upstreamHeaders } from './request-head.js';
@@ -10,7 +11,10 @@ import { sendError } from './respond.js';
 
 /** Everything the request path shares; built once at start. */
 export interface ProxyContext {
-  readonly pool: Pool;
+  /** HTTP/1.1 keep-alive pool to the user container. */
+  readonly pool: Dispatcher;
+  /** h2c client to the user container, for requests that arrived over HTTP/2 (protocol kept hop by hop). */
+  readonly h2c: () => Dispatcher;
   readonly breaker: Breaker | undefined;
   readonly stats: RequestStats;
   readonly drainer: Drainer;
@@ -33,14 +37,7 @@ function isProbeAgent(ua: string): boolean {
 }
 
 /** Response headers that describe the upstream connection, not the response. */
-const RESPONSE_HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'trailer',
-  'upgrade',
-];
+const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 
 const QUEUED = 0;
 const RUNNING = 1;
@@ -141,17 +138,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.state = RUNNING;
     const { req } = this;
+    const http2 = req.httpVersionMajor === 2;
     const path = req.url ?? '/';
     const options: Dispatcher.DispatchOptions = {
       path: path.charCodeAt(0) === 0x2f ? path : originForm(path),
       method: req.method ?? 'GET',
-      headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress)),
-      body: this.facts.hasBody ? req : null,
+      headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2),
+      body: (http2 ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders : this.facts.hasBody)
+        ? req
+        : null,
       // The queue-proxy's own timers govern; undici's defaults (300 s) would cut long requests.
       headersTimeout: 0,
       bodyTimeout: 0,
     };
-    this.ctx.pool.dispatch(options, this);
+    (http2 ? this.ctx.h2c() : this.ctx.pool).dispatch(options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -176,7 +176,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
     const { res } = this;
     this.declaredLength = headers['content-length'] !== undefined;
-    if (statusMessage) res.statusMessage = statusMessage;
+    if (statusMessage && this.req.httpVersionMajor === 1) res.statusMessage = statusMessage;
     res.writeHead(statusCode, headers);
     if (this.idleTimer) this.lastWrite = Date.now();
   }
@@ -191,8 +191,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
     if (this.state !== RUNNING) return;
+    // Trailers (gRPC's status among them) pass through; HTTP/1.1 can carry them only when chunked.
+    for (const _ in trailers) {
+      this.res.addTrailers(trailers as Record<string, string>);
+      break;
+    }
     this.res.end();
   }
 
@@ -265,7 +273,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Runs once, when the response is finished or its connection is gone: releases everything. */
   closed(): void {
     const { ctx, res } = this;
-    const completed = res.writableFinished;
+    const completed = res.writableEnded;
     if (this.state !== DONE) {
       // The client left before the response ended.
       this.state = DONE;

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
+import type { Server as NetServer, Socket } from 'node:net';
 import { Breaker, type Logger, RequestStats } from '@zerogate/core';
-import { Pool } from 'undici';
+import { type Dispatcher, H2CClient, Pool } from 'undici';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';
@@ -10,6 +11,7 @@ import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness-probe.js';
 import { RequestMetrics } from './request-metrics.js';
 import { sendError } from './respond.js';
+import { createServingListener } from './serving-listener.js';
 import { StatReporter } from './stat-reporter.js';
 import { UpgradeProxy } from './upgrade.js';
 
@@ -26,6 +28,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 const UPGRADE_GRACE_MS = 60_000;
 /** How long a connection that sent malformed HTTP may linger while its answer is read. */
 const CLIENT_ERROR_LINGER_MS = 1000;
+/** Concurrent h2c streams to the app when containerConcurrency does not bound them. */
+const H2C_MAX_STREAMS = 1000;
 /** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
 const WAIT_FOR_DRAIN_RESET_MS = 1000;
 
@@ -66,8 +70,21 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     pipelining: 1,
     maxHeaderSize: MAX_HEADER_BYTES,
   });
+  let h2c: H2CClient | undefined;
+  const h2cClient = (): Dispatcher => {
+    h2c ??= new H2CClient(`http://127.0.0.1:${config.userPort}`, {
+      // Streams are bounded by the breaker (or unbounded at CC=0), not by the client.
+      pipelining: config.containerConcurrency > 0 ? config.containerConcurrency : H2C_MAX_STREAMS,
+      maxConcurrentStreams: config.containerConcurrency > 0 ? config.containerConcurrency : H2C_MAX_STREAMS,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return h2c;
+  };
   const proxy = new ProxyHandler({
     pool,
+    h2c: h2cClient,
     breaker,
     stats,
     drainer,
@@ -89,7 +106,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const reporter = new StatReporter(stats, config.pod);
 
-  const serving = createServer(
+  const http1 = createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,
       requestTimeout: 0,
@@ -98,10 +115,19 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     },
     proxy.handle,
   );
-  serving.on('upgrade', upgrades.handle);
-  serving.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+  http1.on('upgrade', upgrades.handle);
+  http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
     answerClientError(err, socket, logger),
   );
+  // The compat API's request and response mirror HTTP/1's for everything the handler uses.
+  const http2 = createH2Server({ settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, proxy.handle as never);
+  http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
+  const sessions = new Set<ServerHttp2Session>();
+  http2.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const serving = createServingListener(http1, http2);
 
   let sigterm = false;
   const admin = createServer((req, res) => {
@@ -131,7 +157,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     : undefined;
 
   const host = config.bindAddress === '' ? undefined : config.bindAddress;
-  const listen = async (server: Server, port: number, variable: string): Promise<number> => {
+  const listen = async (server: NetServer, port: number, variable: string): Promise<number> => {
     server.listen({ port, host });
     try {
       await once(server, 'listening');
@@ -161,14 +187,18 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       logger.info('drained; closing the serving listener');
       const servingClosed = new Promise<void>((resolve) => serving.close(() => resolve()));
       // Wait for requests in flight (not upgraded tunnels) to finish, closing connections as they idle.
+      // GOAWAY to every h2c client: streams in flight finish, no new ones start.
+      for (const session of sessions) session.close();
       while (stats.current - upgrades.size > 0) {
-        serving.closeIdleConnections();
+        http1.closeIdleConnections();
         await sleep(50);
       }
-      serving.closeIdleConnections();
+      http1.closeIdleConnections();
       const graceEnd = Date.now() + UPGRADE_GRACE_MS;
       while (upgrades.size > 0 && Date.now() < graceEnd) await sleep(50);
       upgrades.closeAll();
+      http1.closeAllConnections();
+      for (const session of sessions) session.destroy();
       await servingClosed;
       reporter.stop();
       prober.close();
@@ -177,7 +207,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
         closeServer(statsServer),
         metricsServer && closeServer(metricsServer),
       ]);
-      await pool.close();
+      await Promise.all([pool.close(), h2c?.close()]);
       logger.info('stopped');
     })();
     return stopping;

@@ -88,9 +88,15 @@ const DROPPED_FOR_TUNNEL = new Set([
  * Rewrites a request's headers for the user container, as a flat `[name, value, …]` list:
  * Host restored from `K-Original-Host`, Knative routing and hop-by-hop headers removed (those named by
  * `Connection` too), `Forwarded` synthesised from the incoming `X-Forwarded-*` when absent, and the
- * peer's address appended to `X-Forwarded-For`. `tunnel` keeps the framing and upgrade headers.
+ * peer's address appended to `X-Forwarded-For`. `tunnel` keeps the framing and upgrade headers;
+ * `http2` drops pseudo-headers (`:authority` becomes Host) and keeps `te: trailers`.
  */
-export function upstreamHeaders(raw: readonly string[], peer: string, tunnel = false): string[] {
+export function upstreamHeaders(
+  raw: readonly string[],
+  peer: string,
+  tunnel = false,
+  http2 = false,
+): string[] {
   const dropped = tunnel ? DROPPED_FOR_TUNNEL : DROPPED;
   const out: string[] = [];
   let host: string | undefined;
@@ -104,9 +110,18 @@ export function upstreamHeaders(raw: readonly string[], peer: string, tunnel = f
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
+    if (lower.charCodeAt(0) === 0x3a) {
+      // HTTP/2 pseudo-headers: the upstream client writes its own; only the authority becomes Host.
+      if (lower === ':authority') host ??= value;
+      continue;
+    }
     switch (lower) {
       case 'host':
         host = value;
+        continue;
+      case 'te':
+        // gRPC needs `te: trailers` end to end over HTTP/2, as Go's ReverseProxy keeps it.
+        if (http2 && value.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
         continue;
       case 'k-original-host':
         originalHost = value;

@@ -1,0 +1,363 @@
+import { ConfigError, type Env } from '@zerogate/core';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type QueueProxyConfig } from './config.js';
+
+/** The environment Knative's revision reconciler gives a queue-proxy (≥ 1.19 era). */
+const KNATIVE_ENV: Readonly<Record<string, string>> = {
+  SERVING_NAMESPACE: 'default',
+  SERVING_SERVICE: 'hello',
+  SERVING_CONFIGURATION: 'hello',
+  SERVING_REVISION: 'hello-00001',
+  QUEUE_SERVING_PORT: '8012',
+  QUEUE_SERVING_TLS_PORT: '8112',
+  CONTAINER_CONCURRENCY: '10',
+  REVISION_TIMEOUT_SECONDS: '300',
+  REVISION_RESPONSE_START_TIMEOUT_SECONDS: '20',
+  REVISION_IDLE_TIMEOUT_SECONDS: '45',
+  SERVING_POD: 'hello-00001-deployment-7d9c8b6f5-x2k4p',
+  SERVING_POD_IP: '10.244.0.17',
+  SERVING_LOGGING_CONFIG: '',
+  SERVING_LOGGING_LEVEL: '',
+  USER_PORT: '8080',
+  SYSTEM_NAMESPACE: 'knative-serving',
+  HOST_IP: '192.168.1.10',
+  ENABLE_HTTP2_AUTO_DETECTION: 'false',
+  ENABLE_HTTP_FULL_DUPLEX: 'false',
+  ROOT_CA: '',
+  ENABLE_MULTI_CONTAINER_PROBES: 'false',
+  SERVING_READINESS_PROBE: '{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}',
+  OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"none"},"metrics":{"protocol":"prometheus"}}',
+  OTEL_SERVICE_NAME: 'hello-00001',
+};
+
+/** Loads `env` and returns the variable names its ConfigError lists (failing the test if none is thrown). */
+function badVariables(env: Env): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    for (const p of problems) expect(p).toMatch(/^[A-Z0-9_]+: \S/);
+    return problems.map((p) => p.slice(0, p.indexOf(':')));
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function with_(overrides: Record<string, string | undefined>): Env {
+  return { ...KNATIVE_ENV, ...overrides };
+}
+
+describe('loadConfig', () => {
+  it('reads a full Knative environment', () => {
+    const expected: QueueProxyConfig = {
+      containerConcurrency: 10,
+      servingPort: 8012,
+      tlsPort: 8112,
+      userPort: 8080,
+      revisionTimeoutMs: 300_000,
+      responseStartTimeoutMs: 20_000,
+      idleTimeoutMs: 45_000,
+      namespace: 'default',
+      service: 'hello',
+      configuration: 'hello',
+      revision: 'hello-00001',
+      pod: 'hello-00001-deployment-7d9c8b6f5-x2k4p',
+      podIp: '10.244.0.17',
+      readinessProbes: [
+        { kind: 'tcp', host: '127.0.0.1', port: 8080, timeoutMs: 1000, periodMs: 0, successThreshold: 1 },
+      ],
+      http2AutoDetection: false,
+      bindAddress: '',
+      adminPort: 8022,
+      statsPort: 9090,
+      metricsPort: 9091,
+      drainQuietMs: 30_000,
+      requestMetrics: false,
+      requestLog: false,
+      probeRequestLog: false,
+      logLevel: 'info',
+    };
+    expect(loadConfig(KNATIVE_ENV)).toEqual(expected);
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig(KNATIVE_ENV))).toBe(true);
+  });
+
+  it('reads the optional and Zerogate-specific variables', () => {
+    const config = loadConfig(
+      with_({
+        CONTAINER_CONCURRENCY: '0',
+        SERVING_SERVICE: undefined,
+        REVISION_RESPONSE_START_TIMEOUT_SECONDS: undefined,
+        REVISION_IDLE_TIMEOUT_SECONDS: '',
+        SERVING_READINESS_PROBE: '',
+        ENABLE_HTTP2_AUTO_DETECTION: 'true',
+        SERVING_LOGGING_LEVEL: 'debug',
+        QUEUE_BIND_ADDRESS: '127.0.0.1',
+        QUEUE_ADMIN_PORT: '18022',
+        QUEUE_STATS_PORT: '19090',
+        QUEUE_METRICS_PORT: '19091',
+        QUEUE_DRAIN_QUIET_SECONDS: '5',
+      }),
+    );
+    expect(config).toMatchObject({
+      containerConcurrency: 0,
+      service: '',
+      responseStartTimeoutMs: 0,
+      idleTimeoutMs: 0,
+      readinessProbes: [],
+      http2AutoDetection: true,
+      logLevel: 'debug',
+      bindAddress: '127.0.0.1',
+      adminPort: 18022,
+      statsPort: 19090,
+      metricsPort: 19091,
+      drainQuietMs: 5000,
+    });
+  });
+
+  it('maps zap level names to pino ones', () => {
+    expect(loadConfig(with_({ SERVING_LOGGING_LEVEL: 'warning' })).logLevel).toBe('warn');
+    expect(loadConfig(with_({ SERVING_LOGGING_LEVEL: 'dpanic' })).logLevel).toBe('fatal');
+  });
+
+  it('lets every listener pick a free port when they are all 0', () => {
+    const config = loadConfig(
+      with_({ QUEUE_SERVING_PORT: '0', QUEUE_ADMIN_PORT: '0', QUEUE_STATS_PORT: '0', QUEUE_METRICS_PORT: '0' }),
+    );
+    expect([config.servingPort, config.adminPort, config.statsPort, config.metricsPort]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('reads the test harness environment', () => {
+    const config = loadConfig({
+      CONTAINER_CONCURRENCY: '0',
+      QUEUE_SERVING_PORT: '0',
+      QUEUE_SERVING_TLS_PORT: '8112',
+      USER_PORT: '34567',
+      REVISION_TIMEOUT_SECONDS: '300',
+      SERVING_LOGGING_CONFIG: '',
+      SERVING_LOGGING_LEVEL: 'info',
+      SERVING_NAMESPACE: 'default',
+      SERVING_CONFIGURATION: 'hello',
+      SERVING_REVISION: 'hello-00001',
+      SERVING_POD: 'hello-00001-deployment-abc',
+      SERVING_POD_IP: '127.0.0.1',
+      SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: 34567, host: '127.0.0.1' }, successThreshold: 1 }),
+      QUEUE_BIND_ADDRESS: '127.0.0.1',
+      QUEUE_ADMIN_PORT: '0',
+      QUEUE_STATS_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+    });
+    expect(config.userPort).toBe(34567);
+    expect(config.readinessProbes).toEqual([
+      { kind: 'tcp', host: '127.0.0.1', port: 34567, timeoutMs: 1000, periodMs: 0, successThreshold: 1 },
+    ]);
+  });
+
+  it('reads several probes when multi-container probing is on', () => {
+    const config = loadConfig(
+      with_({
+        ENABLE_MULTI_CONTAINER_PROBES: 'true',
+        SERVING_READINESS_PROBE: JSON.stringify([
+          { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5, timeoutSeconds: 2 },
+          { tcpSocket: { port: 9000 } },
+        ]),
+      }),
+    );
+    expect(config.readinessProbes).toHaveLength(2);
+    expect(config.readinessProbes[0]).toMatchObject({ kind: 'http', path: '/ready', port: 8080, periodMs: 5000 });
+    expect(config.readinessProbes[1]).toMatchObject({ kind: 'tcp', port: 9000 });
+  });
+
+  describe('request metrics', () => {
+    it('are on with OBSERVABILITY_CONFIG requestMetrics.protocol prometheus', () => {
+      const env = with_({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}' });
+      expect(loadConfig(env).requestMetrics).toBe(true);
+    });
+
+    it('are on with SERVING_REQUEST_METRICS_BACKEND=prometheus, in any case', () => {
+      expect(
+        loadConfig(with_({ OBSERVABILITY_CONFIG: undefined, SERVING_REQUEST_METRICS_BACKEND: 'prometheus' }))
+          .requestMetrics,
+      ).toBe(true);
+      expect(loadConfig(with_({ SERVING_REQUEST_METRICS_BACKEND: 'Prometheus' })).requestMetrics).toBe(true);
+    });
+
+    it('are off for other protocols and by default', () => {
+      expect(
+        loadConfig(with_({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"grpc"}}' })).requestMetrics,
+      ).toBe(false);
+      expect(loadConfig(with_({ SERVING_REQUEST_METRICS_BACKEND: 'opencensus' })).requestMetrics).toBe(false);
+      expect(loadConfig(with_({ OBSERVABILITY_CONFIG: undefined })).requestMetrics).toBe(false);
+      // The metrics protocol is about the queue-proxy's own metrics, not request metrics.
+      expect(loadConfig(KNATIVE_ENV).requestMetrics).toBe(false);
+    });
+  });
+
+  describe('request log', () => {
+    it('is on with OBSERVABILITY_CONFIG enableRequestLog (≥ 1.19)', () => {
+      const config = loadConfig(with_({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true}' }));
+      expect(config.requestLog).toBe(true);
+      expect(config.probeRequestLog).toBe(false);
+    });
+
+    it('is on with SERVING_ENABLE_REQUEST_LOG (≤ 1.18)', () => {
+      const config = loadConfig(with_({ OBSERVABILITY_CONFIG: undefined, SERVING_ENABLE_REQUEST_LOG: 'true' }));
+      expect(config.requestLog).toBe(true);
+      expect(config.probeRequestLog).toBe(false);
+    });
+
+    it('includes probes with enableProbeRequestLog or SERVING_ENABLE_PROBE_REQUEST_LOG', () => {
+      expect(
+        loadConfig(with_({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true,"enableProbeRequestLog":true}' }))
+          .probeRequestLog,
+      ).toBe(true);
+      expect(loadConfig(with_({ SERVING_ENABLE_PROBE_REQUEST_LOG: 'true' })).probeRequestLog).toBe(true);
+    });
+
+    it('is off when asked in either era', () => {
+      const config = loadConfig(
+        with_({
+          OBSERVABILITY_CONFIG: '{"enableRequestLog":false}',
+          SERVING_ENABLE_REQUEST_LOG: 'false',
+          SERVING_ENABLE_PROBE_REQUEST_LOG: 'false',
+        }),
+      );
+      expect(config.requestLog).toBe(false);
+      expect(config.probeRequestLog).toBe(false);
+    });
+  });
+
+  describe('errors', () => {
+    it('lists every required variable missing from an empty environment', () => {
+      const bad = badVariables({});
+      for (const name of [
+        'CONTAINER_CONCURRENCY',
+        'QUEUE_SERVING_PORT',
+        'QUEUE_SERVING_TLS_PORT',
+        'USER_PORT',
+        'REVISION_TIMEOUT_SECONDS',
+        'SERVING_LOGGING_CONFIG',
+        'SERVING_LOGGING_LEVEL',
+        'SERVING_NAMESPACE',
+        'SERVING_CONFIGURATION',
+        'SERVING_REVISION',
+        'SERVING_POD',
+        'SERVING_POD_IP',
+      ]) {
+        expect(bad).toContain(name);
+      }
+    });
+
+    it.each([
+      'CONTAINER_CONCURRENCY',
+      'QUEUE_SERVING_PORT',
+      'QUEUE_SERVING_TLS_PORT',
+      'USER_PORT',
+      'REVISION_TIMEOUT_SECONDS',
+      'SERVING_LOGGING_CONFIG',
+      'SERVING_LOGGING_LEVEL',
+      'SERVING_NAMESPACE',
+      'SERVING_CONFIGURATION',
+      'SERVING_REVISION',
+      'SERVING_POD',
+      'SERVING_POD_IP',
+    ])('names %s alone when only it is missing', (name) => {
+      expect(badVariables(with_({ [name]: undefined }))).toEqual([name]);
+    });
+
+    it('names every bad variable at once', () => {
+      const bad = badVariables(
+        with_({
+          CONTAINER_CONCURRENCY: '-1',
+          QUEUE_SERVING_TLS_PORT: 'https',
+          USER_PORT: '0',
+          REVISION_TIMEOUT_SECONDS: '3601',
+          REVISION_RESPONSE_START_TIMEOUT_SECONDS: 'soon',
+          REVISION_IDLE_TIMEOUT_SECONDS: '-1',
+          SERVING_LOGGING_LEVEL: 'loud',
+          ENABLE_HTTP2_AUTO_DETECTION: 'maybe',
+          ENABLE_MULTI_CONTAINER_PROBES: 'perhaps',
+          SERVING_READINESS_PROBE: '{not json',
+          OBSERVABILITY_CONFIG: '[',
+          QUEUE_ADMIN_PORT: '70000',
+          QUEUE_STATS_PORT: 'x',
+          QUEUE_METRICS_PORT: '-2',
+          QUEUE_DRAIN_QUIET_SECONDS: '-5',
+          SERVING_ENABLE_REQUEST_LOG: 'sometimes',
+          SERVING_ENABLE_PROBE_REQUEST_LOG: '2',
+        }),
+      );
+      expect(new Set(bad)).toEqual(
+        new Set([
+          'CONTAINER_CONCURRENCY',
+          'QUEUE_SERVING_TLS_PORT',
+          'USER_PORT',
+          'REVISION_TIMEOUT_SECONDS',
+          'REVISION_RESPONSE_START_TIMEOUT_SECONDS',
+          'REVISION_IDLE_TIMEOUT_SECONDS',
+          'SERVING_LOGGING_LEVEL',
+          'ENABLE_HTTP2_AUTO_DETECTION',
+          'ENABLE_MULTI_CONTAINER_PROBES',
+          'SERVING_READINESS_PROBE',
+          'OBSERVABILITY_CONFIG',
+          'QUEUE_ADMIN_PORT',
+          'QUEUE_STATS_PORT',
+          'QUEUE_METRICS_PORT',
+          'QUEUE_DRAIN_QUIET_SECONDS',
+          'SERVING_ENABLE_REQUEST_LOG',
+          'SERVING_ENABLE_PROBE_REQUEST_LOG',
+        ]),
+      );
+    });
+
+    it.each([
+      ['CONTAINER_CONCURRENCY', 'ten'],
+      ['CONTAINER_CONCURRENCY', '1.5'],
+      ['CONTAINER_CONCURRENCY', '100001'],
+      ['QUEUE_SERVING_PORT', '65536'],
+      ['QUEUE_SERVING_TLS_PORT', '0'],
+      ['USER_PORT', '-80'],
+      ['REVISION_TIMEOUT_SECONDS', '-1'],
+      ['SERVING_LOGGING_LEVEL', 'verbose'],
+      ['QUEUE_DRAIN_QUIET_SECONDS', 'abc'],
+      ['SERVING_READINESS_PROBE', '{"exec":{"command":["true"]}}'],
+      ['SERVING_READINESS_PROBE', '{}'],
+      ['SERVING_READINESS_PROBE', '[{"tcpSocket":{}}]'],
+      ['SERVING_READINESS_PROBE', '{"httpGet":{"port":"http"}}'],
+      ['OBSERVABILITY_CONFIG', '"text"'],
+      ['OBSERVABILITY_CONFIG', '42'],
+    ])('names %s=%j', (name, value) => {
+      expect(badVariables(with_({ [name]: value }))).toEqual([name]);
+    });
+
+    it('rejects a single probe object when multi-container probing is on', () => {
+      expect(badVariables(with_({ ENABLE_MULTI_CONTAINER_PROBES: 'true' }))).toEqual(['SERVING_READINESS_PROBE']);
+    });
+
+    it('names the later of two listeners that share a port', () => {
+      expect(badVariables(with_({ QUEUE_STATS_PORT: '8012' }))).toEqual(['QUEUE_STATS_PORT']);
+      expect(badVariables(with_({ QUEUE_ADMIN_PORT: '9091', QUEUE_METRICS_PORT: '9091' }))).toEqual([
+        'QUEUE_METRICS_PORT',
+      ]);
+    });
+
+    it('names USER_PORT when it is the serving port', () => {
+      expect(badVariables(with_({ USER_PORT: '8012' }))).toEqual(['USER_PORT']);
+    });
+
+    it('says what is wrong in the message, one line per problem', () => {
+      try {
+        loadConfig(with_({ CONTAINER_CONCURRENCY: '-1', USER_PORT: undefined }));
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        const message = (err as Error).message;
+        expect(message).toContain('CONTAINER_CONCURRENCY: must be at least 0, got -1');
+        expect(message).toContain('USER_PORT: is required but not set');
+        expect(message.split('\n')).toHaveLength(3);
+      }
+    });
+  });
+});
