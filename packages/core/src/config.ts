@@ -88,9 +88,8 @@ export class EnvReader {
   bool(name: string, fallback: boolean): boolean {
     const v = this.raw(name);
     if (v === undefined) return fallback;
-    const lower = v.trim().toLowerCase();
-    if (['1', 't', 'true', 'yes', 'on'].includes(lower)) return true;
-    if (['0', 'f', 'false', 'no', 'off'].includes(lower)) return false;
+    if (GO_TRUE.has(v)) return true;
+    if (GO_FALSE.has(v)) return false;
     this.problem(name, `must be a boolean (true or false), got ${JSON.stringify(v)}`);
     return fallback;
   }
@@ -124,6 +123,9 @@ export class EnvReader {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
   }
 }
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,

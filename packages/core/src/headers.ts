@@ -21,7 +21,7 @@ export const H = {
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1 and Go's `httputil` list), plus `expect`, which the proxy answers
- * itself and undici refuses to forward. `te` is handled apart: `te: trailers` is kept for gRPC, as Go does.
+ * itself and undici refuses to forward. `te` is handled apart: `te: trailers` is kept over HTTP/2 for gRPC.
  */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',

@@ -31,6 +31,7 @@ export class ProtoDecodeError extends Error {
   }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
@@ -149,7 +150,12 @@ class Reader {
   }
 
   string(): string {
-    return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes());
+    try {
+      return UTF8.decode(this.bytes());
+    } catch (err) {
+      if (err instanceof ProtoDecodeError) throw err;
+      throw new ProtoDecodeError('string field is not valid UTF-8');
+    }
   }
 
   skip(wire: number): void {

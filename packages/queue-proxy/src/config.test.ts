@@ -43,7 +43,7 @@ function badVariables(env: Env): string[] {
   throw new Error('expected a ConfigError');
 }
 
-function with_(overrides: Record<string, string | undefined>): Env {
+function envWith(overrides: Record<string, string | undefined>): Env {
   return { ...KNATIVE_ENV, ...overrides };
 }
 
@@ -86,7 +86,7 @@ describe('loadConfig', () => {
 
   it('reads the optional and Zerogate-specific variables', () => {
     const config = loadConfig(
-      with_({
+      envWith({
         CONTAINER_CONCURRENCY: '0',
         SERVING_SERVICE: undefined,
         REVISION_RESPONSE_START_TIMEOUT_SECONDS: undefined,
@@ -118,15 +118,22 @@ describe('loadConfig', () => {
   });
 
   it('maps zap level names to pino ones', () => {
-    expect(loadConfig(with_({ SERVING_LOGGING_LEVEL: 'warning' })).logLevel).toBe('warn');
-    expect(loadConfig(with_({ SERVING_LOGGING_LEVEL: 'dpanic' })).logLevel).toBe('fatal');
+    expect(loadConfig(envWith({ SERVING_LOGGING_LEVEL: 'warning' })).logLevel).toBe('warn');
+    expect(loadConfig(envWith({ SERVING_LOGGING_LEVEL: 'dpanic' })).logLevel).toBe('fatal');
   });
 
   it('lets every listener pick a free port when they are all 0', () => {
     const config = loadConfig(
-      with_({ QUEUE_SERVING_PORT: '0', QUEUE_ADMIN_PORT: '0', QUEUE_STATS_PORT: '0', QUEUE_METRICS_PORT: '0' }),
+      envWith({
+        QUEUE_SERVING_PORT: '0',
+        QUEUE_ADMIN_PORT: '0',
+        QUEUE_STATS_PORT: '0',
+        QUEUE_METRICS_PORT: '0',
+      }),
     );
-    expect([config.servingPort, config.adminPort, config.statsPort, config.metricsPort]).toEqual([0, 0, 0, 0]);
+    expect([config.servingPort, config.adminPort, config.statsPort, config.metricsPort]).toEqual([
+      0, 0, 0, 0,
+    ]);
   });
 
   it('reads the test harness environment', () => {
@@ -143,7 +150,10 @@ describe('loadConfig', () => {
       SERVING_REVISION: 'hello-00001',
       SERVING_POD: 'hello-00001-deployment-abc',
       SERVING_POD_IP: '127.0.0.1',
-      SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: 34567, host: '127.0.0.1' }, successThreshold: 1 }),
+      SERVING_READINESS_PROBE: JSON.stringify({
+        tcpSocket: { port: 34567, host: '127.0.0.1' },
+        successThreshold: 1,
+      }),
       QUEUE_BIND_ADDRESS: '127.0.0.1',
       QUEUE_ADMIN_PORT: '0',
       QUEUE_STATS_PORT: '0',
@@ -157,7 +167,7 @@ describe('loadConfig', () => {
 
   it('reads several probes when multi-container probing is on', () => {
     const config = loadConfig(
-      with_({
+      envWith({
         ENABLE_MULTI_CONTAINER_PROBES: 'true',
         SERVING_READINESS_PROBE: JSON.stringify([
           { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5, timeoutSeconds: 2 },
@@ -166,30 +176,41 @@ describe('loadConfig', () => {
       }),
     );
     expect(config.readinessProbes).toHaveLength(2);
-    expect(config.readinessProbes[0]).toMatchObject({ kind: 'http', path: '/ready', port: 8080, periodMs: 5000 });
+    expect(config.readinessProbes[0]).toMatchObject({
+      kind: 'http',
+      path: '/ready',
+      port: 8080,
+      periodMs: 5000,
+    });
     expect(config.readinessProbes[1]).toMatchObject({ kind: 'tcp', port: 9000 });
   });
 
   describe('request metrics', () => {
     it('are on with OBSERVABILITY_CONFIG requestMetrics.protocol prometheus', () => {
-      const env = with_({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}' });
+      const env = envWith({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}' });
       expect(loadConfig(env).requestMetrics).toBe(true);
     });
 
     it('are on with SERVING_REQUEST_METRICS_BACKEND=prometheus, in any case', () => {
       expect(
-        loadConfig(with_({ OBSERVABILITY_CONFIG: undefined, SERVING_REQUEST_METRICS_BACKEND: 'prometheus' }))
-          .requestMetrics,
+        loadConfig(
+          envWith({ OBSERVABILITY_CONFIG: undefined, SERVING_REQUEST_METRICS_BACKEND: 'prometheus' }),
+        ).requestMetrics,
       ).toBe(true);
-      expect(loadConfig(with_({ SERVING_REQUEST_METRICS_BACKEND: 'Prometheus' })).requestMetrics).toBe(true);
+      expect(loadConfig(envWith({ SERVING_REQUEST_METRICS_BACKEND: 'Prometheus' })).requestMetrics).toBe(
+        true,
+      );
     });
 
     it('are off for other protocols and by default', () => {
       expect(
-        loadConfig(with_({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"grpc"}}' })).requestMetrics,
+        loadConfig(envWith({ OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"grpc"}}' }))
+          .requestMetrics,
       ).toBe(false);
-      expect(loadConfig(with_({ SERVING_REQUEST_METRICS_BACKEND: 'opencensus' })).requestMetrics).toBe(false);
-      expect(loadConfig(with_({ OBSERVABILITY_CONFIG: undefined })).requestMetrics).toBe(false);
+      expect(loadConfig(envWith({ SERVING_REQUEST_METRICS_BACKEND: 'opencensus' })).requestMetrics).toBe(
+        false,
+      );
+      expect(loadConfig(envWith({ OBSERVABILITY_CONFIG: undefined })).requestMetrics).toBe(false);
       // The metrics protocol is about the queue-proxy's own metrics, not request metrics.
       expect(loadConfig(KNATIVE_ENV).requestMetrics).toBe(false);
     });
@@ -197,28 +218,31 @@ describe('loadConfig', () => {
 
   describe('request log', () => {
     it('is on with OBSERVABILITY_CONFIG enableRequestLog (≥ 1.19)', () => {
-      const config = loadConfig(with_({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true}' }));
+      const config = loadConfig(envWith({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true}' }));
       expect(config.requestLog).toBe(true);
       expect(config.probeRequestLog).toBe(false);
     });
 
     it('is on with SERVING_ENABLE_REQUEST_LOG (≤ 1.18)', () => {
-      const config = loadConfig(with_({ OBSERVABILITY_CONFIG: undefined, SERVING_ENABLE_REQUEST_LOG: 'true' }));
+      const config = loadConfig(
+        envWith({ OBSERVABILITY_CONFIG: undefined, SERVING_ENABLE_REQUEST_LOG: 'true' }),
+      );
       expect(config.requestLog).toBe(true);
       expect(config.probeRequestLog).toBe(false);
     });
 
     it('includes probes with enableProbeRequestLog or SERVING_ENABLE_PROBE_REQUEST_LOG', () => {
       expect(
-        loadConfig(with_({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true,"enableProbeRequestLog":true}' }))
-          .probeRequestLog,
+        loadConfig(
+          envWith({ OBSERVABILITY_CONFIG: '{"enableRequestLog":true,"enableProbeRequestLog":true}' }),
+        ).probeRequestLog,
       ).toBe(true);
-      expect(loadConfig(with_({ SERVING_ENABLE_PROBE_REQUEST_LOG: 'true' })).probeRequestLog).toBe(true);
+      expect(loadConfig(envWith({ SERVING_ENABLE_PROBE_REQUEST_LOG: 'true' })).probeRequestLog).toBe(true);
     });
 
     it('is off when asked in either era', () => {
       const config = loadConfig(
-        with_({
+        envWith({
           OBSERVABILITY_CONFIG: '{"enableRequestLog":false}',
           SERVING_ENABLE_REQUEST_LOG: 'false',
           SERVING_ENABLE_PROBE_REQUEST_LOG: 'false',
@@ -264,12 +288,12 @@ describe('loadConfig', () => {
       'SERVING_POD',
       'SERVING_POD_IP',
     ])('names %s alone when only it is missing', (name) => {
-      expect(badVariables(with_({ [name]: undefined }))).toEqual([name]);
+      expect(badVariables(envWith({ [name]: undefined }))).toEqual([name]);
     });
 
     it('names every bad variable at once', () => {
       const bad = badVariables(
-        with_({
+        envWith({
           CONTAINER_CONCURRENCY: '-1',
           QUEUE_SERVING_TLS_PORT: 'https',
           USER_PORT: '0',
@@ -329,27 +353,29 @@ describe('loadConfig', () => {
       ['OBSERVABILITY_CONFIG', '"text"'],
       ['OBSERVABILITY_CONFIG', '42'],
     ])('names %s=%j', (name, value) => {
-      expect(badVariables(with_({ [name]: value }))).toEqual([name]);
+      expect(badVariables(envWith({ [name]: value }))).toEqual([name]);
     });
 
     it('rejects a single probe object when multi-container probing is on', () => {
-      expect(badVariables(with_({ ENABLE_MULTI_CONTAINER_PROBES: 'true' }))).toEqual(['SERVING_READINESS_PROBE']);
+      expect(badVariables(envWith({ ENABLE_MULTI_CONTAINER_PROBES: 'true' }))).toEqual([
+        'SERVING_READINESS_PROBE',
+      ]);
     });
 
     it('names the later of two listeners that share a port', () => {
-      expect(badVariables(with_({ QUEUE_STATS_PORT: '8012' }))).toEqual(['QUEUE_STATS_PORT']);
-      expect(badVariables(with_({ QUEUE_ADMIN_PORT: '9091', QUEUE_METRICS_PORT: '9091' }))).toEqual([
+      expect(badVariables(envWith({ QUEUE_STATS_PORT: '8012' }))).toEqual(['QUEUE_STATS_PORT']);
+      expect(badVariables(envWith({ QUEUE_ADMIN_PORT: '9091', QUEUE_METRICS_PORT: '9091' }))).toEqual([
         'QUEUE_METRICS_PORT',
       ]);
     });
 
     it('names USER_PORT when it is the serving port', () => {
-      expect(badVariables(with_({ USER_PORT: '8012' }))).toEqual(['USER_PORT']);
+      expect(badVariables(envWith({ USER_PORT: '8012' }))).toEqual(['USER_PORT']);
     });
 
     it('says what is wrong in the message, one line per problem', () => {
       try {
-        loadConfig(with_({ CONTAINER_CONCURRENCY: '-1', USER_PORT: undefined }));
+        loadConfig(envWith({ CONTAINER_CONCURRENCY: '-1', USER_PORT: undefined }));
         expect.unreachable();
       } catch (err) {
         expect(err).toBeInstanceOf(ConfigError);

@@ -15,7 +15,7 @@ export class Drainer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** True from {@link drain} until it completes or is {@link reset}. */
+  /** True from {@link drain} on, also after it completes (probes keep failing while stopping), until {@link reset}. */
   get draining(): boolean {
     return this.drainingSince !== null;
   }
@@ -41,6 +41,7 @@ export class Drainer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.drainingSince = null;
+    this.completed = false;
     this.settle();
   }
 

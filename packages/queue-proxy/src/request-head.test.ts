@@ -165,9 +165,52 @@ describe('upstreamHeaders', () => {
     expect(out).toEqual(['Accept', '*/*', 'x-forwarded-for', PEER]);
   });
 
-  it('keeps TE: trailers, as Go does for gRPC', () => {
-    const out = upstreamHeaders(['TE', 'trailers'], PEER);
-    expect(values(out, 'te')).toEqual(['trailers']);
+  it('keeps te: trailers for HTTP/2, as gRPC needs, and drops other TE values', () => {
+    expect(values(upstreamHeaders(['te', 'trailers'], PEER, false, true), 'te')).toEqual(['trailers']);
+    expect(values(upstreamHeaders(['TE', ' Trailers '], PEER, false, true), 'te')).toEqual(['trailers']);
+    expect(values(upstreamHeaders(['te', 'gzip'], PEER, false, true), 'te')).toEqual([]);
+  });
+
+  it('drops HTTP/2 pseudo-headers, turning :authority into Host', () => {
+    const out = upstreamHeaders(
+      [
+        ':method',
+        'POST',
+        ':path',
+        '/grpc.health.v1.Health/Check',
+        ':scheme',
+        'http',
+        ':authority',
+        'app.example.com',
+        'te',
+        'trailers',
+        'content-type',
+        'application/grpc',
+      ],
+      PEER,
+      false,
+      true,
+    );
+    expect(out).toEqual([
+      'te',
+      'trailers',
+      'content-type',
+      'application/grpc',
+      'host',
+      'app.example.com',
+      'x-forwarded-for',
+      PEER,
+    ]);
+  });
+
+  it('prefers K-Original-Host over :authority', () => {
+    const out = upstreamHeaders(
+      [':authority', 'svc.ns.svc.cluster.local', 'k-original-host', 'app.example.com'],
+      PEER,
+      false,
+      true,
+    );
+    expect(values(out, 'host')).toEqual(['app.example.com']);
   });
 
   it('keeps connection, upgrade and transfer-encoding for a tunnel, dropping the other hop-by-hop headers', () => {

@@ -124,7 +124,8 @@ export function upstreamHeaders(
         if (http2 && value.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
         continue;
       case 'k-original-host':
-        originalHost = value;
+        // Knative restores Host only from a non-empty K-Original-Host.
+        if (value !== '') originalHost = value;
         continue;
       case 'x-forwarded-for':
         // Several lines join into one list, as Go's ReverseProxy does before appending the peer.
@@ -146,16 +147,20 @@ export function upstreamHeaders(
     if (dropped.has(lower)) continue;
     out.push(name, value);
   }
+  // Headers named by Connection go first, as in Go's ReverseProxy, so they never remove what is added
+  // below: a listed X-Forwarded-For only drops the incoming list, and Host is never a header to drop.
+  const listed = connectionTokens(connection);
+  const kept = listed.length === 0 ? out : withoutNames(out, listed);
+  const forwardedFor = listed.includes('x-forwarded-for') ? undefined : xff;
   const targetHost = originalHost ?? host;
-  if (targetHost !== undefined) out.push('host', targetHost);
+  if (targetHost !== undefined) kept.push('host', targetHost);
   if (!hasForwarded) {
     const forwarded = forwardedFromXForwarded(xff, xfh, xfp);
-    if (forwarded !== undefined) out.push('forwarded', forwarded);
+    if (forwarded !== undefined) kept.push('forwarded', forwarded);
   }
-  if (peer !== '') out.push('x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
-  else if (xff !== undefined) out.push('x-forwarded-for', xff);
-  const listed = connectionTokens(connection);
-  return listed.length === 0 ? out : withoutNames(out, listed);
+  if (peer !== '') kept.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+  else if (forwardedFor !== undefined) kept.push('x-forwarded-for', forwardedFor);
+  return kept;
 }
 
 function withoutNames(list: string[], names: readonly string[]): string[] {
