@@ -9,6 +9,12 @@ export const ERRORS = {
   QUEUE_FULL: { status: 503, body: 'pending request queue full\n' },
   /** The revision timeout or the response-start timeout passed before the response began (`timeout.go`). */
   REQUEST_TIMEOUT: { status: 504, body: 'request timeout' },
+  /** The activator's revision timeout passed before the response began. */
+  ACTIVATOR_TIMEOUT: { status: 504, body: 'activator request timeout' },
+  /** The activator holds as many requests (or body bytes) as it may; the client should retry. */
+  ACTIVATOR_OVERLOADED: { status: 503, body: 'activator overloaded: too many requests held\n' },
+  /** The request names no revision the activator knows. */
+  UNKNOWN_REVISION: { status: 404, body: 'unknown revision\n' },
   /** The user container refused, reset or otherwise failed the connection. */
   UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n' },
   /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */

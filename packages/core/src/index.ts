@@ -3,5 +3,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './headers.js';
 export * from './logger.js';
+export * from './proxy-exchange.js';
 export * from './request-stats.js';
+export * from './respond.js';
 export * from './stat-proto.js';

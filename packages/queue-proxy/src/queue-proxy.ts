@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
-import { Breaker, type Logger, RequestStats } from '@zerogate/core';
+import { Breaker, type Logger, RequestStats, sendError } from '@zerogate/core';
 import { type Dispatcher, H2CClient, Pool } from 'undici';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drain.js';
@@ -10,7 +10,7 @@ import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness-probe.js';
 import { RequestMetrics } from './request-metrics.js';
-import { sendError } from './respond.js';
+
 import { createServingListener } from './serving-listener.js';
 import { StatReporter } from './stat-reporter.js';
 import { UpgradeProxy } from './upgrade.js';
@@ -92,9 +92,12 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     metrics,
     logger,
     requestLog: config.requestLog,
-    revisionTimeoutMs: config.revisionTimeoutMs,
-    responseStartTimeoutMs: config.responseStartTimeoutMs,
-    idleTimeoutMs: config.idleTimeoutMs,
+    timeouts: {
+      totalMs: config.revisionTimeoutMs,
+      responseStartMs: config.responseStartTimeoutMs,
+      idleMs: config.idleTimeoutMs,
+      error: 'REQUEST_TIMEOUT',
+    },
   });
   const upgrades = new UpgradeProxy({
     userPort: config.userPort,

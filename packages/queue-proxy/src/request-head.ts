@@ -158,7 +158,8 @@ export function upstreamHeaders(
     const forwarded = forwardedFromXForwarded(xff, xfh, xfp);
     if (forwarded !== undefined) kept.push('forwarded', forwarded);
   }
-  if (peer !== '') kept.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
+  if (peer !== '')
+    kept.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
   else if (forwardedFor !== undefined) kept.push('x-forwarded-for', forwardedFor);
   return kept;
 }

@@ -1,0 +1,306 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Dispatcher } from 'undici';
+import type { ErrorCode } from './errors.js';
+import type { Logger } from './logger.js';
+import { sendError } from './respond.js';
+
+/** The timeouts of one exchange (spec §1.4), in milliseconds; 0 turns one off. */
+export interface ExchangeTimeouts {
+  /** Absolute, from arrival, waiting included. */
+  readonly totalMs: number;
+  /** Until the response starts. */
+  readonly responseStartMs: number;
+  /** Between writes of the response (and from arrival until the first). */
+  readonly idleMs: number;
+  /** The coded error sent when one fires before the response started. */
+  readonly error: ErrorCode;
+}
+
+/** Response headers that describe the upstream connection, not the response. */
+const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** Not yet sent upstream (waiting for admission, or between retries). */
+const WAITING = 0;
+/** Sent upstream; the response is being relayed. */
+const RUNNING = 1;
+/** Ended: answered, timed out, failed or abandoned by the client. */
+const DONE = 2;
+
+const kExchange = Symbol('exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
+
+/**
+ * One proxied request from arrival to the end of its response: the timeouts of spec §1.4, the relay
+ * of the upstream response (streamed, with backpressure and trailers), and a single `ended` call however
+ * it ends. It is also the undici handler of its own upstream request, so a request costs one object.
+ * Subclasses decide admission (`admit`, then `forward`) and release what admission held (`ended`).
+ */
+export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
+  private state = WAITING;
+  private controller: Dispatcher.DispatchController | null = null;
+  private totalTimer: NodeJS.Timeout | null = null;
+  private startTimer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastWrite = 0;
+  private declaredLength = false;
+  /** A timeout ended this exchange. */
+  protected timedOut = false;
+
+  constructor(
+    protected readonly req: IncomingMessage,
+    protected readonly res: ServerResponse,
+    protected readonly timeouts: ExchangeTimeouts,
+    protected readonly logger: Logger,
+    protected readonly arrivedAt: number,
+  ) {}
+
+  /** Arms the timers and the close listener, then asks for admission. */
+  begin(): void {
+    const { res, timeouts } = this;
+    (res as TaggedResponse)[kExchange] = this;
+    res.on('close', onResponseClose);
+    if (timeouts.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, timeouts.totalMs, this);
+    if (timeouts.responseStartMs > 0)
+      this.startTimer = setTimeout(onStartTimeout, timeouts.responseStartMs, this);
+    if (timeouts.idleMs > 0) {
+      this.lastWrite = this.arrivedAt;
+      this.idleTimer = setTimeout(onIdleTimeout, timeouts.idleMs, this);
+    }
+    this.admit();
+  }
+
+  /** Decides when and where the request goes: eventually `forward`, `fail`, or nothing if it ended. */
+  protected abstract admit(): void;
+
+  /** Called exactly once when the exchange is over; `completed` when the whole response was written. */
+  protected abstract ended(completed: boolean): void;
+
+  /**
+   * The upstream failed before the response started. `sent` is false when the request provably never
+   * left (the connection could not be made), so a subclass may retry it elsewhere. Default: 502.
+   */
+  protected upstreamFailed(err: Error, _sent: boolean): void {
+    this.logger.error({ err, path: this.req.url }, 'error reverse proxying request');
+    this.fail('UPSTREAM_FAILED');
+  }
+
+  /** True once the exchange ended; an admission granted after that must be handed back. */
+  protected get isOver(): boolean {
+    return this.state === DONE;
+  }
+
+  /** True when the request arrived over HTTP/2. */
+  protected get isHttp2(): boolean {
+    return this.req.httpVersionMajor === 2;
+  }
+
+  /** Whether the request has a body to stream upstream. */
+  protected hasBody(fromHeaders: boolean): boolean {
+    // HTTP/2 has no framing headers: a request without body ends its stream with its headers.
+    return this.isHttp2 ? !(this.req as unknown as Http2ServerRequest).stream.endAfterHeaders : fromHeaders;
+  }
+
+  /** Sends the request upstream through `dispatcher`. */
+  protected forward(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
+    this.state = RUNNING;
+    this.controller = null;
+    dispatcher.dispatch(options, this);
+  }
+
+  /** Puts a request whose upstream attempt failed before it was sent back to waiting, for a retry. */
+  protected retry(): void {
+    this.state = WAITING;
+    this.controller = null;
+    this.admit();
+  }
+
+  /** Ends the exchange with a coded error response (the client connection stays usable). */
+  protected fail(code: ErrorCode, headers?: Record<string, string>): void {
+    this.state = DONE;
+    this.abortUpstream();
+    if (!this.res.headersSent) sendError(this.res, code, headers);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.state === DONE) controller.abort(new Error('request ended before dispatch'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (this.state !== RUNNING) {
+      controller.abort(new Error('request already ended'));
+      return;
+    }
+    if (this.startTimer) {
+      clearTimeout(this.startTimer);
+      this.startTimer = null;
+    }
+    for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+    this.declaredLength = headers['content-length'] !== undefined;
+    const { res } = this;
+    if (statusMessage && !this.isHttp2) res.statusMessage = statusMessage;
+    res.writeHead(statusCode, headers);
+    if (this.idleTimer) this.lastWrite = Date.now();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state !== RUNNING) return;
+    if (this.idleTimer) this.lastWrite = Date.now();
+    if (!this.res.write(chunk)) {
+      // Backpressure from a slow client reaches the upstream instead of piling up here.
+      controller.pause();
+      this.res.once('drain', onResponseDrain);
+    }
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
+    if (this.state !== RUNNING) return;
+    // Trailers (gRPC's status among them) pass through; HTTP/1.1 can carry them only when chunked.
+    for (const _ in trailers) {
+      this.res.addTrailers(trailers as Record<string, string>);
+      break;
+    }
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.state !== RUNNING) return;
+    if (this.res.headersSent) {
+      this.logger.warn({ err, path: this.req.url }, 'upstream failed mid-response');
+      this.state = DONE;
+      this.res.destroy(err);
+      return;
+    }
+    this.upstreamFailed(err, !wasSent(err));
+  }
+
+  /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */
+  onTotalTimeout(): void {
+    this.totalTimer = null;
+    if (this.state === DONE) return;
+    this.timedOut = true;
+    if (!this.res.headersSent) {
+      this.fail(this.timeouts.error);
+      return;
+    }
+    this.state = DONE;
+    this.abortUpstream();
+    // A chunked response can be ended cleanly with the timeout text, as Knative ≥ 1.19 does; a
+    // response with a declared length cannot, so its connection is closed.
+    if (this.declaredLength) this.res.destroy();
+    else this.res.end('request timeout');
+  }
+
+  /** The response-start deadline passed. */
+  onStartTimeout(): void {
+    this.startTimer = null;
+    if (this.state === DONE || this.res.headersSent) return;
+    this.timedOut = true;
+    this.fail(this.timeouts.error);
+  }
+
+  /** The idle timer fired: end the exchange unless something was written since it was armed. */
+  onIdleTimeout(): void {
+    this.idleTimer = null;
+    if (this.state === DONE) return;
+    const idleFor = Date.now() - this.lastWrite;
+    if (idleFor < this.timeouts.idleMs) {
+      this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this);
+      return;
+    }
+    this.timedOut = true;
+    if (!this.res.headersSent) {
+      this.fail(this.timeouts.error);
+      return;
+    }
+    this.state = DONE;
+    this.abortUpstream();
+    this.res.destroy();
+  }
+
+  /** Resumes the upstream after the client drained. */
+  resumeUpstream(): void {
+    this.controller?.resume();
+  }
+
+  /** Runs once, when the response finished or its connection is gone. */
+  onClose(): void {
+    if (this.state !== DONE) {
+      // The client left before the response ended.
+      this.state = DONE;
+      this.abortUpstream();
+    }
+    if (this.totalTimer) clearTimeout(this.totalTimer);
+    if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.totalTimer = this.startTimer = this.idleTimer = null;
+    this.ended(this.res.writableEnded);
+  }
+
+  /** Cancels the upstream request, if one was dispatched; `state` is DONE first so its error is ignored. */
+  private abortUpstream(): void {
+    const controller = this.controller;
+    if (controller && !controller.aborted) controller.abort(new Error('request ended by the proxy'));
+  }
+}
+
+/** Errors raised while connecting: the request was never written, so retrying it is safe. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EADDRNOTAVAIL',
+]);
+
+function wasSent(err: Error): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECT_ERRORS.has(code)) return false;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+function onResponseClose(this: TaggedResponse): void {
+  const exchange = this[kExchange];
+  this[kExchange] = undefined;
+  exchange?.onClose();
+}
+
+function onResponseDrain(this: TaggedResponse): void {
+  this[kExchange]?.resumeUpstream();
+}
+
+function onTotalTimeout(exchange: ProxyExchange): void {
+  exchange.onTotalTimeout();
+}
+
+function onStartTimeout(exchange: ProxyExchange): void {
+  exchange.onStartTimeout();
+}
+
+function onIdleTimeout(exchange: ProxyExchange): void {
+  exchange.onIdleTimeout();
+}
+
+/** Turns an absolute-form request target (`http://host/path?q`) into origin form (`/path?q`). */
+export function originForm(target: string): string {
+  if (target.charCodeAt(0) === 0x2f) return target;
+  try {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  } catch {
+    return `/${target}`;
+  }
+}
