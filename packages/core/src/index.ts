@@ -1,6 +1,7 @@
 export * from './breaker.js';
 export * from './config.js';
 export * from './errors.js';
+export * from './forward-headers.js';
 export * from './headers.js';
 export * from './logger.js';
 export * from './proxy-exchange.js';

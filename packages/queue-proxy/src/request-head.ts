@@ -1,4 +1,4 @@
-import { connectionTokens, forwardedFromXForwarded } from '@zerogate/core';
+import { forwardHeaders, QUEUE_PROXY, QUEUE_PROXY_TUNNEL } from '@zerogate/core';
 
 /** What the queue-proxy needs to know of a request before deciding how to handle it, read in one pass. */
 export interface RequestFacts {
@@ -56,40 +56,9 @@ export function readFacts(raw: readonly string[]): RequestFacts {
   return facts;
 }
 
-/** Headers dropped on the way to the app: Knative's routing headers and hop-by-hop ones (spec §1.7). */
-const DROPPED = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
-
-/** For a tunnelled upgrade the bytes after the head pass through untouched, so framing headers stay. */
-const DROPPED_FOR_TUNNEL = new Set([
-  'knative-serving-revision',
-  'knative-serving-namespace',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-]);
-
 /**
- * Rewrites a request's headers for the user container, as a flat `[name, value, …]` list:
- * Host restored from `K-Original-Host`, Knative routing and hop-by-hop headers removed (those named by
- * `Connection` too), `Forwarded` synthesised from the incoming `X-Forwarded-*` when absent, and the
- * peer's address appended to `X-Forwarded-For`. `tunnel` keeps the framing and upgrade headers;
- * `http2` drops pseudo-headers (`:authority` becomes Host) and keeps `te: trailers`.
+ * Rewrites a request's headers for the user container (see {@link forwardHeaders}): `tunnel` keeps the
+ * framing and upgrade headers of an upgrade; `http2` for requests that arrived over HTTP/2.
  */
 export function upstreamHeaders(
   raw: readonly string[],
@@ -97,78 +66,5 @@ export function upstreamHeaders(
   tunnel = false,
   http2 = false,
 ): string[] {
-  const dropped = tunnel ? DROPPED_FOR_TUNNEL : DROPPED;
-  const out: string[] = [];
-  let host: string | undefined;
-  let originalHost: string | undefined;
-  let xff: string | undefined;
-  let xfh: string | undefined;
-  let xfp: string | undefined;
-  let hasForwarded = false;
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    if (lower.charCodeAt(0) === 0x3a) {
-      // HTTP/2 pseudo-headers: the upstream client writes its own; only the authority becomes Host.
-      if (lower === ':authority') host ??= value;
-      continue;
-    }
-    switch (lower) {
-      case 'host':
-        host = value;
-        continue;
-      case 'te':
-        // gRPC needs `te: trailers` end to end over HTTP/2, as Go's ReverseProxy keeps it.
-        if (http2 && value.trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
-        continue;
-      case 'k-original-host':
-        // Knative restores Host only from a non-empty K-Original-Host.
-        if (value !== '') originalHost = value;
-        continue;
-      case 'x-forwarded-for':
-        // Several lines join into one list, as Go's ReverseProxy does before appending the peer.
-        xff = xff === undefined ? value : `${xff}, ${value}`;
-        continue;
-      case 'x-forwarded-host':
-        xfh ??= value;
-        break;
-      case 'x-forwarded-proto':
-        xfp ??= value;
-        break;
-      case 'forwarded':
-        if (value.trim() !== '') hasForwarded = true;
-        break;
-      case 'connection':
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-        break;
-    }
-    if (dropped.has(lower)) continue;
-    out.push(name, value);
-  }
-  // Headers named by Connection go first, as in Go's ReverseProxy, so they never remove what is added
-  // below: a listed X-Forwarded-For only drops the incoming list, and Host is never a header to drop.
-  const listed = connectionTokens(connection);
-  const kept = listed.length === 0 ? out : withoutNames(out, listed);
-  const forwardedFor = listed.includes('x-forwarded-for') ? undefined : xff;
-  const targetHost = originalHost ?? host;
-  if (targetHost !== undefined) kept.push('host', targetHost);
-  if (!hasForwarded) {
-    const forwarded = forwardedFromXForwarded(xff, xfh, xfp);
-    if (forwarded !== undefined) kept.push('forwarded', forwarded);
-  }
-  if (peer !== '')
-    kept.push('x-forwarded-for', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
-  else if (forwardedFor !== undefined) kept.push('x-forwarded-for', forwardedFor);
-  return kept;
-}
-
-function withoutNames(list: string[], names: readonly string[]): string[] {
-  const drop = new Set(names);
-  const out: string[] = [];
-  for (let i = 0; i < list.length; i += 2) {
-    if (!drop.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
-  }
-  return out;
+  return forwardHeaders(raw, peer, tunnel ? QUEUE_PROXY_TUNNEL : QUEUE_PROXY, http2);
 }
