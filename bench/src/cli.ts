@@ -1,0 +1,161 @@
+/**
+ * `npm run bench -- <scenario> [options]`: runs one benchmark scenario, prints its tables, writes
+ * its JSON to bench/results/ and regenerates its section of bench/RESULTS.md.
+ *
+ * The command line owns what every scenario shares: option parsing, CPU pinning, a time budget,
+ * and killing every child process at the end, on error, on Ctrl-C or when the budget runs out.
+ */
+import { fileURLToPath } from 'node:url';
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { describePinning, pinSelf, planPinning } from './pinning.js';
+import { describeMachine, machineLine, updateResultsMarkdown, writeJsonResult } from './results.js';
+import type { OptionValues, RunSettings, Scenario } from './scenario.js';
+import { scenarios } from './scenarios/index.js';
+import { COMMON_OPTIONS, COMMON_USAGE, parseCommonSettings } from './settings.js';
+import { Supervisor } from './supervisor.js';
+import { formatTextTable } from './table.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RESULTS_DIR = `${REPO_ROOT}bench/results`;
+const RESULTS_MD = `${REPO_ROOT}bench/RESULTS.md`;
+
+function usage(): string {
+  const lines = ['Usage: npm run bench -- <scenario> [options]', '', 'Scenarios:'];
+  for (const scenario of scenarios.values())
+    lines.push(`  ${scenario.name.padEnd(14)} ${scenario.description}`);
+  lines.push('', 'Options:', ...COMMON_USAGE.map((line) => `  ${line}`));
+  for (const scenario of scenarios.values()) {
+    lines.push('', `${scenario.name} options:`, ...scenario.usage.map((line) => `  ${line}`));
+  }
+  return lines.join('\n');
+}
+
+function parse(argv: readonly string[]): { scenario: Scenario; values: OptionValues } | undefined {
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  const scenario = name === undefined ? undefined : scenarios.get(name);
+  if (scenario === undefined) {
+    if (argv.includes('-h') || argv.includes('--help')) return undefined;
+    throw new Error(name === undefined ? 'no scenario named' : `unknown scenario ${JSON.stringify(name)}`);
+  }
+  const options: ParseArgsOptionsConfig = { ...COMMON_OPTIONS, ...scenario.options };
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options,
+    allowPositionals: true,
+    allowNegative: true,
+    strict: true,
+  });
+  if (values['help']) return undefined;
+  if (positionals.length !== 1) throw new Error(`expected one scenario, got ${positionals.join(' ')}`);
+  return { scenario, values };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n\n${usage()}`);
+    return 2;
+  }
+  if (parsed === undefined) {
+    console.log(usage());
+    return 0;
+  }
+  const { scenario, values } = parsed;
+  const common = parseCommonSettings(values);
+  const pin = planPinning(common.pin, common.roles);
+  const settings: RunSettings = {
+    durationSeconds: common.durationSeconds,
+    warmupSeconds: common.warmupSeconds,
+    connections: common.connections,
+    pin,
+    repoRoot: REPO_ROOT,
+  };
+  const prepared = scenario.prepare(values, settings);
+
+  const supervisor = new Supervisor();
+  // Last resort: whatever way this process ends, no child outlives it.
+  process.on('exit', () => supervisor.killAllSync());
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    process.once(signal, () => {
+      console.error(`\nbench: ${signal}, stopping every process`);
+      supervisor.killAllSync();
+      process.exit(code);
+    });
+  }
+  const watchdog = setTimeout(() => {
+    console.error(
+      `bench: the run took longer than its ${Math.round(prepared.budgetSeconds)} s budget; aborting`,
+    );
+    supervisor.killAllSync();
+    process.exit(1);
+  }, prepared.budgetSeconds * 1000);
+  watchdog.unref();
+
+  pinSelf(pin, pin.enabled ? pin.roles.load : 0);
+  const date = new Date();
+  const machine = describeMachine();
+  const progress = (message: string) => console.error(`[${scenario.name}] ${message}`);
+  progress(`${describePinning(pin)}; budget ${Math.round(prepared.budgetSeconds)} s`);
+
+  const report = await prepared.run({ settings, supervisor, progress }).finally(() => supervisor.stopAll());
+  clearTimeout(watchdog);
+
+  const setup: (readonly [string, string])[] = [
+    ['Machine', machineLine(machine)],
+    ['Node', machine.node],
+    ['Date', date.toISOString()],
+    ['Pinning', describePinning(pin)],
+    [
+      'Runs',
+      `targets one after another; per connection count ${settings.warmupSeconds} s warm-up, ` +
+        `${settings.durationSeconds} s measured`,
+    ],
+    ...report.setup,
+  ];
+  const width = Math.max(...setup.map(([key]) => key.length));
+  console.log(`${scenario.name}\n`);
+  for (const [key, value] of setup) console.log(`${`${key}:`.padEnd(width + 2)}${value}`);
+  for (const table of report.tables) console.log(`\n${formatTextTable(table)}`);
+  if (report.notes.length > 0) console.log(`\n${report.notes.map((note) => `* ${note}`).join('\n')}`);
+
+  const json = writeJsonResult(RESULTS_DIR, scenario.name, date, {
+    scenario: scenario.name,
+    date: date.toISOString(),
+    machine,
+    pinning: pin,
+    settings: {
+      durationSeconds: settings.durationSeconds,
+      warmupSeconds: settings.warmupSeconds,
+      connections: settings.connections,
+    },
+    setup: Object.fromEntries(report.setup),
+    ...(report.data as object),
+  });
+  console.log(`\nJSON: ${json.slice(REPO_ROOT.length)}`);
+  if (common.summary) {
+    updateResultsMarkdown(RESULTS_MD, {
+      scenario: scenario.name,
+      command: `npm run bench -- ${argv.join(' ')}`,
+      date,
+      setup: setup.filter(([key]) => key !== 'Date'),
+      tables: report.tables,
+      notes: report.notes,
+    });
+    console.log(`Summary: ${RESULTS_MD.slice(REPO_ROOT.length)}`);
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

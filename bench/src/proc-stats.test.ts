@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { descendants, parseBusyTicks, parseProcStat, parseVmRssKiB, totalTicks } from './proc-stats.js';
+
+describe('parseProcStat', () => {
+  it('reads ppid and CPU times', () => {
+    const line =
+      '3897 (node) S 3895 3895 2617 0 -1 4194304 99 0 0 0 120 35 7 3 20 0 11 0 38216 3133440 361 0 0\n';
+    expect(parseProcStat(line)).toEqual({
+      pid: 3897,
+      comm: 'node',
+      ppid: 3895,
+      utime: 120,
+      stime: 35,
+      cutime: 7,
+      cstime: 3,
+    });
+  });
+
+  it('copes with spaces and parentheses in the command name', () => {
+    const stat = parseProcStat('42 (my (odd) proc) R 1 42 42 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1');
+    expect(stat.comm).toBe('my (odd) proc');
+    expect(stat.ppid).toBe(1);
+    expect(totalTicks(stat)).toBe(11);
+  });
+
+  it('rejects a malformed line', () => {
+    expect(() => parseProcStat('garbage')).toThrow(/malformed/);
+  });
+});
+
+describe('parseVmRssKiB', () => {
+  it('finds the VmRSS line', () => {
+    expect(parseVmRssKiB('Name:\tnode\nVmPeak:\t 9 kB\nVmRSS:\t   75812 kB\nRssAnon:\t 1 kB\n')).toBe(75812);
+  });
+
+  it('returns undefined when absent (kernel threads, zombies)', () => {
+    expect(parseVmRssKiB('Name:\tkworker\nState:\tI (idle)\n')).toBeUndefined();
+  });
+});
+
+describe('parseBusyTicks', () => {
+  it('sums user, nice, system and steal, leaving out idle, iowait and interrupts', () => {
+    expect(parseBusyTicks('cpu  100 2 30 9999 50 7 11 5 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n')).toBe(137);
+  });
+
+  it('rejects text that is not /proc/stat', () => {
+    expect(() => parseBusyTicks('intr 1 2 3')).toThrow(/malformed/);
+  });
+});
+
+describe('descendants', () => {
+  it('walks the whole tree below the root and nothing else', () => {
+    const parents = new Map([
+      [10, 1],
+      [11, 10],
+      [12, 11],
+      [13, 10],
+      [20, 1],
+    ]);
+    expect(descendants(10, parents).sort()).toEqual([10, 11, 12, 13]);
+    expect(descendants(20, parents)).toEqual([20]);
+  });
+});

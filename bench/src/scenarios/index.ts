@@ -1,0 +1,11 @@
+/**
+ * Every scenario the command line knows, by name. A new scenario is one module in this folder and
+ * one line here.
+ */
+import type { Scenario } from '../scenario.js';
+import { queueProxyScenario } from './queue-proxy.js';
+
+/** Scenarios by name. */
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([
+  [queueProxyScenario.name, queueProxyScenario],
+]);

@@ -1,0 +1,513 @@
+/**
+ * The `queue-proxy` scenario: throughput, latency, CPU and memory of the queue-proxy against the
+ * app reached directly, the bare Node proxy floor, and any other queue-proxy build (`--compare`),
+ * all in one run, at several keep-alive connection counts.
+ *
+ * Targets run one after another, never concurrently; the app runs for the whole scenario, and each
+ * proxy is started once, measured at every connection count, then stopped.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type LoadResult, runLoad } from '../load-generator.js';
+import { pinned } from '../pinning.js';
+import { freePort, freePorts } from '../ports.js';
+import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
+import { coreUtilisation, cpuSecondsPer10k, delta, mebibytes, ratio } from '../ratios.js';
+import { waitUntilReady } from '../readiness.js';
+import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
+import type { ManagedProcess } from '../supervisor.js';
+import { fixed, signed, type Table, times } from '../table.js';
+
+/** Where the queue-proxy's built entry point lives, relative to the repository root. */
+export const QUEUE_PROXY_ENTRY = 'packages/queue-proxy/dist/main.js';
+
+/** Container concurrency of the limited configuration (Knative's breaker then queues 10×CC). */
+const LIMITED_CC = 10;
+
+/** Readiness: poll this often, give up after this long (a proxy that cannot start in 10 s is broken). */
+const READY_INTERVAL_MS = 50;
+const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Other CPU load on the machine (percent of one core) above which a measured run counts as
+ * disturbed. A disturbed run is repeated up to DISTURBED_RETRIES times, keeping the quietest.
+ */
+const DISTURBED_PERCENT = 10;
+const DISTURBED_RETRIES = 2;
+
+/** Pause between ready and the idle memory reading, so start-up garbage has settled. */
+const SETTLE_MS = 500;
+
+/** The kubelet's readiness probe as the queue-proxy recognises it (Knative's `K-Network-Probe: queue`). */
+const KUBE_PROBE_HEADERS = { 'User-Agent': 'kube-probe/1.30', 'K-Network-Probe': 'queue' } as const;
+
+const HELLO_APP = fileURLToPath(new URL('../hello-app.js', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('../bare-proxy.js', import.meta.url));
+
+/** Ports a queue-proxy instance listens on. */
+export interface QueueProxyPorts {
+  readonly serving: number;
+  readonly tls: number;
+  readonly admin: number;
+  readonly stats: number;
+  readonly metrics: number;
+}
+
+/**
+ * The environment of a queue-proxy in front of the app: Knative's variables as the revision
+ * reconciler sets them, plus Zerogate's own port and bind-address variables, which Knative's
+ * queue-proxy ignores.
+ */
+export function queueProxyEnv(cc: number, userPort: number, ports: QueueProxyPorts): Record<string, string> {
+  return {
+    CONTAINER_CONCURRENCY: String(cc),
+    QUEUE_SERVING_PORT: String(ports.serving),
+    QUEUE_SERVING_TLS_PORT: String(ports.tls),
+    USER_PORT: String(userPort),
+    REVISION_TIMEOUT_SECONDS: '300',
+    SERVING_LOGGING_CONFIG: '',
+    SERVING_LOGGING_LEVEL: 'info',
+    SERVING_NAMESPACE: 'bench',
+    SERVING_CONFIGURATION: 'hello',
+    SERVING_REVISION: 'hello-00001',
+    SERVING_POD: 'hello-00001-pod',
+    SERVING_POD_IP: '127.0.0.1',
+    SERVING_READINESS_PROBE: JSON.stringify({
+      tcpSocket: { port: userPort, host: '127.0.0.1' },
+      successThreshold: 1,
+    }),
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    QUEUE_ADMIN_PORT: String(ports.admin),
+    QUEUE_STATS_PORT: String(ports.stats),
+    QUEUE_METRICS_PORT: String(ports.metrics),
+  };
+}
+
+/** A label for a command: the base name of its first word (`/opt/knative/queue -v` → `queue`). */
+export function commandLabel(command: string): string {
+  const first = command.trim().split(/\s+/)[0] ?? '';
+  return basename(first) || 'compare';
+}
+
+type TargetKind = 'direct' | 'bare' | 'queue-proxy' | 'compare';
+
+/** Something to measure. `argv` is absent for the direct target, which has no proxy. */
+interface Target {
+  readonly label: string;
+  readonly kind: TargetKind;
+  readonly cc?: number;
+  /** The command as shown in output. */
+  readonly command: string;
+  readonly argv?: readonly string[];
+}
+
+/** The scenario's own options, checked. */
+interface QueueProxyOptions {
+  readonly queueProxy: {
+    readonly command: string;
+    readonly argv: readonly string[];
+    readonly overridden: boolean;
+  };
+  readonly compares: readonly { readonly name: string; readonly command: string }[];
+}
+
+function strings(value: OptionValues[string]): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOptions {
+  const problems: string[] = [];
+  const override = values['queue-proxy'];
+  let queueProxy: QueueProxyOptions['queueProxy'];
+  if (typeof override === 'string') {
+    if (override.trim() === '') problems.push('--queue-proxy must be a command');
+    queueProxy = { command: override, argv: ['sh', '-c', override], overridden: true };
+  } else {
+    const entry = join(settings.repoRoot, QUEUE_PROXY_ENTRY);
+    if (!existsSync(entry)) {
+      problems.push(
+        `${QUEUE_PROXY_ENTRY} does not exist: build it (npm run build) or name another command with --queue-proxy`,
+      );
+    }
+    queueProxy = { command: `node ${QUEUE_PROXY_ENTRY}`, argv: [process.execPath, entry], overridden: false };
+  }
+  const commands = strings(values['compare']);
+  const names = strings(values['compare-name']);
+  if (names.length > commands.length) problems.push('--compare-name given more often than --compare');
+  const compares = commands.map((command, i) => {
+    if (command.trim() === '') problems.push('--compare must be a command');
+    return { name: names[i] ?? commandLabel(command), command };
+  });
+  const labels = new Set(['direct', 'bare-proxy', 'queue-proxy']);
+  for (const { name } of compares) {
+    if (labels.has(name))
+      problems.push(`--compare-name ${JSON.stringify(name)} is used twice; name each one apart`);
+    labels.add(name);
+  }
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return { queueProxy, compares };
+}
+
+function targetsOf(options: QueueProxyOptions): Target[] {
+  const targets: Target[] = [
+    { label: 'direct', kind: 'direct', command: 'node bench/dist/hello-app.js' },
+    {
+      label: 'bare-proxy',
+      kind: 'bare',
+      command: 'node bench/dist/bare-proxy.js',
+      argv: [process.execPath, BARE_PROXY],
+    },
+  ];
+  for (const cc of [0, LIMITED_CC]) {
+    const { command, argv } = options.queueProxy;
+    targets.push({ label: `queue-proxy cc${cc}`, kind: 'queue-proxy', cc, command, argv });
+  }
+  for (const compare of options.compares) {
+    for (const cc of [0, LIMITED_CC]) {
+      targets.push({
+        label: `${compare.name} cc${cc}`,
+        kind: 'compare',
+        cc,
+        command: compare.command,
+        argv: ['sh', '-c', compare.command],
+      });
+    }
+  }
+  return targets;
+}
+
+/** A proxy process's usage during one measured run. */
+interface ProxyFigures {
+  readonly cpuSeconds: number;
+  readonly cpuSecondsPer10k: number | undefined;
+  /** Percent of one core. */
+  readonly coreUtilisation: number | undefined;
+  readonly rssLoadedKiB: number;
+}
+
+/** One target at one connection count. */
+interface Cell {
+  readonly connections: number;
+  readonly load: LoadResult;
+  /** Absent for the direct target. */
+  readonly proxy?: ProxyFigures;
+  /** The app's own usage, for reference. */
+  readonly app: ProxyFigures;
+  /** CPU used by processes outside the benchmark during the run, percent of one core. */
+  readonly otherCpuPercent: number;
+}
+
+/** One target's measurements. */
+interface TargetResult {
+  readonly target: Target;
+  readonly rssIdleKiB?: number;
+  readonly cells: Cell[];
+}
+
+function figures(usage: ProcessUsage, requests: number): ProxyFigures {
+  return {
+    cpuSeconds: usage.cpuSeconds,
+    cpuSecondsPer10k: cpuSecondsPer10k(usage.cpuSeconds, requests),
+    coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
+    rssLoadedKiB: usage.maxRssKiB,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts the proxy of a target, pinned, and waits until it answers. */
+async function startProxy(
+  context: ScenarioContext,
+  target: Target,
+  argv: readonly string[],
+  userPort: number,
+): Promise<{ proc: ManagedProcess; url: string }> {
+  const { settings, supervisor } = context;
+  const [serving, tls, admin, stats, metrics] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const env =
+    target.kind === 'bare'
+      ? { QUEUE_SERVING_PORT: String(serving), USER_PORT: String(userPort), QUEUE_BIND_ADDRESS: '127.0.0.1' }
+      : queueProxyEnv(target.cc ?? 0, userPort, { serving, tls, admin, stats, metrics });
+  const proxyCpu = settings.pin.enabled ? settings.pin.roles.proxy : 0;
+  const proc = supervisor.start({
+    name: target.label,
+    argv: pinned(settings.pin, proxyCpu, argv),
+    env,
+    cwd: settings.repoRoot,
+  });
+  const url = `http://127.0.0.1:${serving}/`;
+  await waitUntilReady(proc, url, {
+    headers: target.kind === 'bare' ? {} : KUBE_PROBE_HEADERS,
+    intervalMs: READY_INTERVAL_MS,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
+  return { proc, url };
+}
+
+/** Measures one target at one connection count: the measured run, with the processes sampled around it. */
+async function measureCell(
+  context: ScenarioContext,
+  url: string,
+  connections: number,
+  proc: ManagedProcess | undefined,
+  app: ManagedProcess,
+): Promise<Cell> {
+  const proxySampler = proc === undefined ? undefined : new ProcessSampler(proc.pid);
+  const appSampler = new ProcessSampler(app.pid);
+  const background = new BackgroundLoad();
+  proxySampler?.start();
+  appSampler.start();
+  background.start();
+  const load = await runLoad({ url, connections, durationSeconds: context.settings.durationSeconds });
+  const proxyUsage = proxySampler?.stop();
+  const appUsage = appSampler.stop();
+  const otherCpuPercent = background.stop(appUsage.cpuSeconds + (proxyUsage?.cpuSeconds ?? 0));
+  for (const p of [proc, app]) {
+    if (p !== undefined && p.exitStatus !== undefined) {
+      throw new Error(`${p.name} exited (${p.exitStatus}) during the run\n--- stderr ---\n${p.stderr()}`);
+    }
+  }
+  return {
+    connections,
+    load,
+    app: figures(appUsage, load.requests),
+    otherCpuPercent,
+    ...(proxyUsage === undefined ? {} : { proxy: figures(proxyUsage, load.requests) }),
+  };
+}
+
+/** Measures one target at every connection count. */
+async function measureTarget(
+  context: ScenarioContext,
+  target: Target,
+  app: { proc: ManagedProcess; port: number },
+): Promise<TargetResult> {
+  const { settings, supervisor, progress } = context;
+  let proc: ManagedProcess | undefined;
+  let url = `http://127.0.0.1:${app.port}/`;
+  if (target.argv !== undefined) {
+    progress(`${target.label}: starting ${target.command}`);
+    ({ proc, url } = await startProxy(context, target, target.argv, app.port));
+  }
+  try {
+    let rssIdleKiB: number | undefined;
+    if (proc !== undefined) {
+      await sleep(SETTLE_MS);
+      rssIdleKiB = idleRssKiB(proc.pid);
+    }
+    const cells: Cell[] = [];
+    for (const connections of settings.connections) {
+      progress(
+        `${target.label}: ${connections} connection${connections === 1 ? '' : 's'}, ` +
+          `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
+      );
+      if (settings.warmupSeconds > 0) {
+        await runLoad({ url, connections, durationSeconds: settings.warmupSeconds });
+      }
+      let cell = await measureCell(context, url, connections, proc, app.proc);
+      for (let retry = 1; retry <= DISTURBED_RETRIES && cell.otherCpuPercent > DISTURBED_PERCENT; retry++) {
+        progress(
+          `  disturbed: other processes used ${cell.otherCpuPercent.toFixed(0)}% of a core; measuring again`,
+        );
+        const again = await measureCell(context, url, connections, proc, app.proc);
+        if (again.otherCpuPercent < cell.otherCpuPercent) cell = again;
+        else progress(`  disturbed again (${again.otherCpuPercent.toFixed(0)}%); keeping the quieter run`);
+      }
+      cells.push(cell);
+    }
+    return { target, cells, ...(rssIdleKiB === undefined ? {} : { rssIdleKiB }) };
+  } finally {
+    if (proc !== undefined) await supervisor.stop(proc);
+  }
+}
+
+/** A cell with its comparisons against the direct and bare-proxy targets at the same connection count. */
+export interface DerivedRow {
+  readonly label: string;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly addedP50Ms: number | undefined;
+  readonly addedP99Ms: number | undefined;
+  readonly cpuSecondsPer10k: number | undefined;
+  readonly coreUtilisation: number | undefined;
+  readonly rssIdleMiB: number | undefined;
+  readonly rssLoadedMiB: number | undefined;
+  readonly throughputVsBare: number | undefined;
+  readonly cpuVsBare: number | undefined;
+  readonly failures: number;
+}
+
+function derive(results: readonly TargetResult[], connections: number): DerivedRow[] {
+  const cellOf = (kind: TargetKind) =>
+    results.find((r) => r.target.kind === kind)?.cells.find((c) => c.connections === connections);
+  const direct = cellOf('direct');
+  const bare = cellOf('bare');
+  const rows: DerivedRow[] = [];
+  for (const result of results) {
+    const cell = result.cells.find((c) => c.connections === connections);
+    if (cell === undefined) continue;
+    const isDirect = result.target.kind === 'direct';
+    const { load, proxy } = cell;
+    rows.push({
+      label: result.target.label,
+      rps: load.rps,
+      p50Ms: load.latencyMs.p50,
+      p99Ms: load.latencyMs.p99,
+      addedP50Ms: isDirect ? undefined : delta(load.latencyMs.p50, direct?.load.latencyMs.p50),
+      addedP99Ms: isDirect ? undefined : delta(load.latencyMs.p99, direct?.load.latencyMs.p99),
+      cpuSecondsPer10k: proxy?.cpuSecondsPer10k,
+      coreUtilisation: proxy?.coreUtilisation,
+      rssIdleMiB: result.rssIdleKiB === undefined ? undefined : mebibytes(result.rssIdleKiB),
+      rssLoadedMiB: proxy === undefined ? undefined : mebibytes(proxy.rssLoadedKiB),
+      throughputVsBare: ratio(load.rps, bare?.load.rps),
+      cpuVsBare: isDirect ? undefined : ratio(proxy?.cpuSecondsPer10k, bare?.proxy?.cpuSecondsPer10k),
+      failures: load.errors + load.non2xx,
+    });
+  }
+  return rows;
+}
+
+const HEADERS = [
+  'target',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  '+p50 ms',
+  'CPU s/10k',
+  'core %',
+  'RSS idle MiB',
+  'RSS load MiB',
+  'req/s ×bare',
+  'CPU ×bare',
+  'errors',
+];
+
+function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
+  return {
+    title: `${connections} connection${connections === 1 ? '' : 's'}`,
+    headers: HEADERS,
+    align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
+    rows: rows.map((row) => [
+      row.label,
+      fixed(row.rps, 0),
+      fixed(row.p50Ms, 3),
+      fixed(row.p99Ms, 3),
+      signed(row.addedP50Ms, 3),
+      fixed(row.cpuSecondsPer10k, 3),
+      fixed(row.coreUtilisation, 0),
+      fixed(row.rssIdleMiB, 1),
+      fixed(row.rssLoadedMiB, 1),
+      times(row.throughputVsBare),
+      times(row.cpuVsBare),
+      row.failures === 0 ? '0' : String(row.failures),
+    ]),
+  };
+}
+
+/** Notes printed under the tables; the README explains each column at length. */
+const NOTES = [
+  "Latency is autocannon's per-response hrtime kept in a nanosecond histogram; autocannon's own histogram " +
+    'rounds to whole milliseconds (its figures are in the JSON as `autocannon.p50Ms`/`p99Ms`).',
+  '+p50 ms: p50 minus the direct p50 at the same connection count. CPU and RSS cover the proxy’s whole ' +
+    'process tree; core %: its CPU time over the window as a share of one core.',
+  '×bare: ratio to bare-proxy at the same connection count (req/s: higher is better; CPU per request: ' +
+    'lower is better). errors: connection errors, timeouts and non-2xx responses.',
+];
+
+async function run(context: ScenarioContext, options: QueueProxyOptions): Promise<ScenarioReport> {
+  const { settings, supervisor, progress } = context;
+  const targets = targetsOf(options);
+  const appPort = await freePort();
+  const appCpu = settings.pin.enabled ? settings.pin.roles.app : 0;
+  progress(`starting the app on 127.0.0.1:${appPort}`);
+  const appProc = supervisor.start({
+    name: 'hello-app',
+    argv: pinned(settings.pin, appCpu, [process.execPath, HELLO_APP]),
+    env: { PORT: String(appPort) },
+    cwd: settings.repoRoot,
+  });
+  await waitUntilReady(appProc, `http://127.0.0.1:${appPort}/`, {
+    intervalMs: READY_INTERVAL_MS,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
+  const results: TargetResult[] = [];
+  try {
+    for (const target of targets)
+      results.push(await measureTarget(context, target, { proc: appProc, port: appPort }));
+  } finally {
+    await supervisor.stop(appProc);
+  }
+
+  const tables = settings.connections.map((connections) =>
+    tableOf(connections, derive(results, connections)),
+  );
+  const disturbed = results.flatMap(({ target, cells }) =>
+    cells
+      .filter((cell) => cell.otherCpuPercent > DISTURBED_PERCENT)
+      .map((cell) => `${target.label} at ${cell.connections} (${cell.otherCpuPercent.toFixed(0)}%)`),
+  );
+  const notes = [
+    ...NOTES,
+    disturbed.length === 0
+      ? `Other processes used under ${DISTURBED_PERCENT}% of a core during every measured run.`
+      : `WARNING: other processes used over ${DISTURBED_PERCENT}% of a core during: ${disturbed.join(', ')} ` +
+        `(after ${DISTURBED_RETRIES} retries); those figures are disturbed, rerun on a quiet machine.`,
+  ];
+  const setup: [string, string][] = [
+    ['App', 'node bench/dist/hello-app.js (node:http, answers 200 hello)'],
+    ['Bare proxy', 'node bench/dist/bare-proxy.js (node:http + undici Pool, pipelining 1)'],
+    [
+      'queue-proxy',
+      `${options.queueProxy.command}${options.queueProxy.overridden ? ' (via --queue-proxy)' : ''}`,
+    ],
+    ...options.compares.map(({ name, command }): [string, string] => [`Compared: ${name}`, command]),
+    ['Load', 'autocannon in the harness process, keep-alive, pipelining 1, GET /'],
+  ];
+  const data = {
+    targets: results.map(({ target, rssIdleKiB, cells }) => ({
+      label: target.label,
+      kind: target.kind,
+      cc: target.cc ?? null,
+      command: target.command,
+      rssIdleKiB: rssIdleKiB ?? null,
+      cells,
+    })),
+    derived: Object.fromEntries(settings.connections.map((c) => [String(c), derive(results, c)])),
+  };
+  return { setup, tables, notes, data };
+}
+
+/** The `queue-proxy` scenario. */
+export const queueProxyScenario: Scenario = {
+  name: 'queue-proxy',
+  description: 'queue-proxy (CC=0, CC=10) against the app direct, the bare Node proxy and --compare builds',
+  options: {
+    'queue-proxy': { type: 'string' },
+    compare: { type: 'string', multiple: true },
+    'compare-name': { type: 'string', multiple: true },
+  },
+  usage: [
+    `--queue-proxy <cmd>    run this command (through sh -c) as our queue-proxy (default: node ${QUEUE_PROXY_ENTRY})`,
+    '--compare <cmd>        also measure this queue-proxy command, at CC=0 and CC=10 (repeatable)',
+    '--compare-name <name>  label for the matching --compare (default: its first word)',
+  ],
+  prepare(values, settings) {
+    const options = parseOptions(values, settings);
+    const targets = targetsOf(options);
+    const perCell = settings.warmupSeconds + (1 + DISTURBED_RETRIES) * (settings.durationSeconds + 2) + 3;
+    const perProxy = READY_TIMEOUT_MS / 1000 + SETTLE_MS / 1000 + 3;
+    return {
+      budgetSeconds: 30 + targets.length * (perProxy + settings.connections.length * perCell),
+      run: (context) => run(context, options),
+    };
+  },
+};
