@@ -8,3 +8,4 @@ export * from './proxy-exchange.js';
 export * from './request-stats.js';
 export * from './respond.js';
 export * from './stat-proto.js';
+export * from './undici-dispatchers.js';

@@ -2,14 +2,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
-import { Breaker, type Logger, RequestStats, sendError } from '@zerogate/core';
-import { type Dispatcher, H2CClient, Pool } from 'undici';
+import { Breaker, H2CClient, type Logger, Pool, RequestStats, sendError } from '@zerogate/core';
+import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness-probe.js';
-import { RequestMetrics } from './request-metrics.js';
+import type { RequestMetrics } from './request-metrics.js';
 
 import { createServingListener } from './serving-listener.js';
 import { StatReporter } from './stat-reporter.js';
@@ -62,15 +62,16 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const drainer = new Drainer(config.drainQuietMs);
   const prober = new ReadinessProber(config.readinessProbes, { http2AutoDetect: config.http2AutoDetection });
   const health = new HealthResponder(drainer, prober, logger, config.probeRequestLog);
+  // prom-client costs ~20 MiB of memory: loaded only when request metrics are on.
   const metrics = config.requestMetrics
-    ? new RequestMetrics(config, breaker ? () => breaker.inFlight + breaker.queued : undefined)
+    ? await createRequestMetrics(config, breaker ? () => breaker.inFlight + breaker.queued : undefined)
     : undefined;
   const pool = new Pool(`http://127.0.0.1:${config.userPort}`, {
     connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
     pipelining: 1,
     maxHeaderSize: MAX_HEADER_BYTES,
   });
-  let h2c: H2CClient | undefined;
+  let h2c: InstanceType<typeof H2CClient> | undefined;
   const h2cClient = (): Dispatcher => {
     h2c ??= new H2CClient(`http://127.0.0.1:${config.userPort}`, {
       // Streams are bounded by the breaker (or unbounded at CC=0), not by the client.
@@ -217,6 +218,14 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   };
 
   return { ports, shutdown };
+}
+
+async function createRequestMetrics(
+  config: QueueProxyConfig,
+  queueDepth: (() => number) | undefined,
+): Promise<RequestMetrics> {
+  const { RequestMetrics } = await import('./request-metrics.js');
+  return new RequestMetrics(config, queueDepth);
 }
 
 function sleep(ms: number): Promise<void> {
