@@ -5,6 +5,7 @@ export * from './forward-headers.js';
 export * from './headers.js';
 export * from './logger.js';
 export * from './proxy-exchange.js';
+export * from './request-facts.js';
 export * from './request-stats.js';
 export * from './respond.js';
 export * from './stat-proto.js';

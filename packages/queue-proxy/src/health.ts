@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ERRORS, type Logger, sendError, sendText } from '@zerogate/core';
+import { ERRORS, type Logger, type RequestFacts, sendError, sendText } from '@zerogate/core';
 import type { Drainer } from './drain.js';
-import type { RequestFacts } from './request-head.js';
 
 /** Something that tells whether the user container is ready (the readiness prober). */
 export interface ReadinessCheck {

@@ -6,13 +6,15 @@ import {
   originForm,
   ProxyExchange,
   plainAddress,
+  type RequestFacts,
   type RequestStats,
+  readFacts,
   type Waiter,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { Drainer } from './drain.js';
 import type { HealthResponder } from './health.js';
-import { type RequestFacts, readFacts, upstreamHeaders } from './request-head.js';
+import { upstreamHeaders } from './request-head.js';
 import type { RequestMetrics } from './request-metrics.js';
 
 /** Everything the request path shares; built once at start. */

@@ -1,9 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Breaker, ERRORS, type Logger, plainAddress, type RequestStats } from '@zerogate/core';
+import {
+  type Breaker,
+  ERRORS,
+  type Logger,
+  plainAddress,
+  type RequestStats,
+  readFacts,
+} from '@zerogate/core';
 import type { Drainer } from './drain.js';
-import { readFacts, upstreamHeaders } from './request-head.js';
+import { upstreamHeaders } from './request-head.js';
 
 /** What the upgrade path shares with the rest of the queue-proxy. */
 export interface UpgradeContext {
