@@ -1,4 +1,5 @@
 export * from './breaker.js';
+export * from './client-error.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './forward-headers.js';
@@ -8,5 +9,6 @@ export * from './proxy-exchange.js';
 export * from './request-facts.js';
 export * from './request-stats.js';
 export * from './respond.js';
+export * from './serving-listener.js';
 export * from './stat-proto.js';
 export * from './undici-dispatchers.js';

@@ -1,8 +1,17 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
-import type { Server as NetServer, Socket } from 'node:net';
-import { Breaker, H2CClient, type Logger, Pool, RequestStats, sendError } from '@zerogate/core';
+import { createServer, type Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import {
+  Breaker,
+  H2CClient,
+  ListenError,
+  type Logger,
+  listenOn,
+  MAX_HEADER_BYTES,
+  Pool,
+  RequestStats,
+  ServingEndpoint,
+  serveMetrics,
+} from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drain.js';
@@ -10,36 +19,17 @@ import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness-probe.js';
 import type { RequestMetrics } from './request-metrics.js';
-
-import { createServingListener } from './serving-listener.js';
 import { StatReporter } from './stat-reporter.js';
 import { UpgradeProxy } from './upgrade.js';
 
-/** Go's `http.DefaultMaxHeaderBytes`: larger request heads get 431, as with Knative's queue-proxy. */
-const MAX_HEADER_BYTES = 1 << 20;
-/** Go's ReadHeaderTimeout on Knative's serving listener (`pkg:network/h2c.go`). */
-const READ_HEADER_TIMEOUT_MS = 60_000;
-/**
- * Idle keep-alive connections stay open longer than callers' own idle timeouts (Go's transport: 90 s),
- * so a caller never reuses a connection the queue-proxy is closing at that moment (Knative #12414).
- */
-const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 /** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
 const UPGRADE_GRACE_MS = 60_000;
-/** How long a connection that sent malformed HTTP may linger while its answer is read. */
-const CLIENT_ERROR_LINGER_MS = 1000;
 /** Concurrent h2c streams to the app when containerConcurrency does not bound them. */
 const H2C_MAX_STREAMS = 1000;
 /** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
 const WAIT_FOR_DRAIN_RESET_MS = 1000;
 
-/** A listener could not bind; the message names the variable that chose its port. */
-export class ListenError extends Error {
-  constructor(message: string, options: { cause: unknown }) {
-    super(message, options);
-    this.name = 'ListenError';
-  }
-}
+export { ListenError };
 
 /** A running queue-proxy. */
 export interface QueueProxy {
@@ -110,28 +100,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const reporter = new StatReporter(stats, config.pod);
 
-  const http1 = createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      requestTimeout: 0,
-      headersTimeout: READ_HEADER_TIMEOUT_MS,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    },
-    proxy.handle,
-  );
-  http1.on('upgrade', upgrades.handle);
-  http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
-    answerClientError(err, socket, logger),
-  );
-  // The compat API's request and response mirror HTTP/1's for everything the handler uses.
-  const http2 = createH2Server({ settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, proxy.handle as never);
-  http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
-  const sessions = new Set<ServerHttp2Session>();
-  http2.on('session', (session: ServerHttp2Session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
-  const serving = createServingListener(http1, http2);
+  const serving = new ServingEndpoint(proxy.handle, upgrades.handle, logger);
 
   let sigterm = false;
   const admin = createServer((req, res) => {
@@ -157,23 +126,14 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
 
   const metricsServer = metrics
-    ? createServer((req, res) => serveMetrics(metrics, req, res, logger))
+    ? createServer((_req, res) => void serveMetrics(metrics.registry, res, logger))
     : undefined;
 
-  const host = config.bindAddress === '' ? undefined : config.bindAddress;
-  const listen = async (server: NetServer, port: number, variable: string): Promise<number> => {
-    server.listen({ port, host });
-    try {
-      await once(server, 'listening');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      throw new ListenError(`${variable}: cannot listen on ${host ?? '*'}:${port}: ${code}`, { cause: err });
-    }
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
-  };
+  const host = config.bindAddress;
+  const listen = (server: NetServer, port: number, variable: string) =>
+    listenOn(server, port, host, variable);
   const ports = {
-    serving: await listen(serving, config.servingPort, 'QUEUE_SERVING_PORT'),
+    serving: await listen(serving.listener, config.servingPort, 'QUEUE_SERVING_PORT'),
     admin: await listen(admin, config.adminPort, 'QUEUE_ADMIN_PORT'),
     stats: await listen(statsServer, config.statsPort, 'QUEUE_STATS_PORT'),
     metrics: metricsServer
@@ -189,20 +149,17 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       logger.info({ quietSeconds: config.drainQuietMs / 1000 }, 'draining');
       await drainer.drain();
       logger.info('drained; closing the serving listener');
-      const servingClosed = new Promise<void>((resolve) => serving.close(() => resolve()));
+      const servingClosed = serving.close();
       // Wait for requests in flight (not upgraded tunnels) to finish, closing connections as they idle.
-      // GOAWAY to every h2c client: streams in flight finish, no new ones start.
-      for (const session of sessions) session.close();
       while (stats.current - upgrades.size > 0) {
-        http1.closeIdleConnections();
+        serving.closeIdle();
         await sleep(50);
       }
-      http1.closeIdleConnections();
+      serving.closeIdle();
       const graceEnd = Date.now() + UPGRADE_GRACE_MS;
       while (upgrades.size > 0 && Date.now() < graceEnd) await sleep(50);
       upgrades.closeAll();
-      http1.closeAllConnections();
-      for (const session of sessions) session.destroy();
+      serving.closeAll();
       await servingClosed;
       reporter.stop();
       prober.close();
@@ -237,41 +194,4 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
-}
-
-async function serveMetrics(
-  metrics: RequestMetrics,
-  _req: IncomingMessage,
-  res: ServerResponse,
-  logger: Logger,
-) {
-  try {
-    const body = await metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': metrics.registry.contentType });
-    res.end(body);
-  } catch (err) {
-    logger.error({ err }, 'metrics collection failed');
-    sendError(res, 'INTERNAL');
-  }
-}
-
-/** Malformed HTTP never reaches a handler, so it takes no slot: answer 400 (431 for an oversized head). */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, logger: Logger): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = tooLarge ? 'request header fields too large\n' : 'bad request\n';
-  logger.warn({ code: err.code, status }, 'malformed request');
-  // Read and discard whatever the client still sends: closing a socket with unread bytes makes the kernel
-  // reset the connection, which can destroy the answer before the client reads it. Bounded by a timer.
-  socket.on('error', () => undefined);
-  socket.resume();
-  socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
