@@ -7,7 +7,10 @@ const revision = process.env.K_REVISION ?? 'local';
 
 const server = createServer((req, res) => {
   const body = `Hello from Zerogate! (revision ${revision}, path ${req.url})\n`;
-  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 });
 server.listen(port, '127.0.0.1');

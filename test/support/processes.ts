@@ -181,3 +181,40 @@ export async function startQueueProxy(env: Record<string, string>): Promise<Runn
     url: `http://127.0.0.1:${ports.serving}`,
   };
 }
+
+/** A running activator process and the ports it bound. */
+export interface RunningActivator {
+  readonly proc: TestProcess;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly url: string;
+}
+
+/** The environment of an activator reading endpoints from `file` and reporting to `autoscalerUrl`. */
+export function activatorEnv(
+  file: string,
+  autoscalerUrl: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    POD_NAME: 'activator-test',
+    POD_IP: '127.0.0.1',
+    SYSTEM_NAMESPACE: 'knative-serving',
+    ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+    ACTIVATOR_HTTP_PORT: '0',
+    ACTIVATOR_METRICS_PORT: '0',
+    ACTIVATOR_ENDPOINTS_SOURCE: 'file',
+    ACTIVATOR_ENDPOINTS_FILE: file,
+    AUTOSCALER_URL: autoscalerUrl,
+    ACTIVATOR_DRAIN_SECONDS: '0',
+    ...overrides,
+  };
+}
+
+/** Starts the built activator (`packages/activator/dist/main.js`) and waits for its startup line. */
+export async function startActivator(env: Record<string, string>): Promise<RunningActivator> {
+  const proc = spawnNode('packages/activator/dist/main.js', env);
+  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
+  const ports = (JSON.parse(line) as { ports: { http: number; metrics: number } }).ports;
+  return { proc, port: ports.http, metricsPort: ports.metrics, url: `http://127.0.0.1:${ports.http}` };
+}

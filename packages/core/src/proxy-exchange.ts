@@ -180,7 +180,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
       this.res.destroy(err);
       return;
     }
-    this.upstreamFailed(err, !wasSent(err));
+    this.upstreamFailed(err, wasSent(err));
   }
 
   /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */

@@ -1,0 +1,233 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  ACTIVATOR,
+  ERRORS,
+  forwardHeaders,
+  type Logger,
+  originForm,
+  ProxyExchange,
+  plainAddress,
+  type RequestFacts,
+  readFacts,
+  sendError,
+  sendText,
+} from '@zerogate/core';
+import type { Dispatcher } from 'undici';
+import type { ActivatorMetrics } from './activator-metrics.js';
+import { identifyRevision } from './revision-id.js';
+import type { Revision, RevisionRegistry } from './revisions.js';
+import type { HeldRequest, PodSlot } from './throttler.js';
+
+/** Where the activator reports request arrivals and departures (the autoscaler's stat reporter). */
+export interface ConcurrencySink {
+  requestIn(namespace: string, name: string): void;
+  requestOut(namespace: string, name: string): void;
+  readonly everConnected: boolean;
+}
+
+/** Everything the activator's request path shares; built once at start. */
+export interface ActivatorContext {
+  readonly revisions: RevisionRegistry;
+  readonly reporter: ConcurrencySink;
+  /** Forwards to Pods' queue-proxies over HTTP/1.1 (an undici Agent: a keep-alive pool per Pod). */
+  readonly dispatcher: Dispatcher;
+  readonly logger: Logger;
+  readonly metrics: ActivatorMetrics | undefined;
+  readonly clusterDomain: string;
+  /** True after SIGTERM: health checks fail so the activator leaves the load balancers first. */
+  readonly shuttingDown: () => boolean;
+}
+
+/** Attempts to send a request that never reached a Pod (the connection failed) before answering 502. */
+const MAX_ATTEMPTS = 3;
+/** Seconds a client is told to wait after the activator refused to hold its request. */
+const RETRY_AFTER_SECONDS = '1';
+
+/**
+ * The activator's request handler (spec §2.2): its own health checks and probes, the revision the
+ * request is for, then an {@link ActivatorExchange} that holds it until a Pod has room.
+ */
+export class ActivatorHandler {
+  constructor(private readonly ctx: ActivatorContext) {}
+
+  /** Handles one request; suitable as a `request` listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const { ctx } = this;
+    const facts = readFacts(req.rawHeaders);
+    if (facts.userAgent.startsWith('kube-probe/') || facts.kubeletProbeHeader) {
+      this.healthCheck(res);
+      return;
+    }
+    if (facts.networkProbe !== undefined) {
+      this.networkProbe(facts, res);
+      return;
+    }
+    const ref = identifyRevision(facts.revision, facts.namespace, facts.host, ctx.clusterDomain);
+    const revision = ref && ctx.revisions.get(ref.namespace, ref.name);
+    if (!revision) {
+      const name = ref ? `${ref.namespace}/${ref.name}` : (facts.host ?? '');
+      ctx.logger.warn({ revision: name, path: req.url }, 'request for an unknown revision');
+      sendText(res, 404, `Error getting active endpoint: revision ${JSON.stringify(name)} not found\n`);
+      return;
+    }
+    new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();
+  };
+
+  /** Kubelet probes: 500 until the autoscaler connection was established, and after SIGTERM. */
+  private healthCheck(res: ServerResponse): void {
+    if (this.ctx.shuttingDown()) sendText(res, 500, 'received SIGTERM from kubelet\n');
+    else if (!this.ctx.reporter.everConnected)
+      sendText(res, 500, 'connection has not yet been established\n');
+    else {
+      res.writeHead(200, { 'content-length': 0 });
+      res.end();
+    }
+  }
+
+  /** `K-Network-Probe: probe` echoes the hash; `activator` answers `activator`; anything else is 400. */
+  private networkProbe(facts: RequestFacts, res: ServerResponse): void {
+    if (facts.networkProbe === 'probe') {
+      if (facts.networkHash === '') sendError(res, 'PROBE_HASH_MISSING');
+      else {
+        res.writeHead(200, { 'k-network-hash': facts.networkHash, 'content-length': 0 });
+        res.end();
+      }
+    } else if (facts.networkProbe === 'activator') {
+      sendText(res, 200, 'activator');
+    } else {
+      sendText(res, 400, `${ERRORS.UNEXPECTED_PROBE.body}${JSON.stringify(facts.networkProbe)}\n`);
+    }
+  }
+}
+
+/**
+ * One request through the activator: reported to the autoscaler from arrival (held ones count, so a
+ * revision at zero is woken at once), held until its revision's throttler grants a Pod, then relayed.
+ * A request whose connection to the Pod failed before anything was sent is retried on another Pod.
+ */
+class ActivatorExchange extends ProxyExchange {
+  private pod: PodSlot | null = null;
+  private held: HeldRequest | null = null;
+  private attempts = 0;
+
+  constructor(
+    private readonly ctx: ActivatorContext,
+    private readonly revision: Revision,
+    req: IncomingMessage,
+    res: ServerResponse,
+    private readonly facts: RequestFacts,
+    arrivedAt: number,
+  ) {
+    const { info } = revision;
+    super(
+      req,
+      res,
+      {
+        totalMs: info.timeoutSeconds * 1000,
+        responseStartMs: info.responseStartTimeoutSeconds * 1000,
+        idleMs: info.idleTimeoutSeconds * 1000,
+        error: 'ACTIVATOR_TIMEOUT',
+      },
+      ctx.logger,
+      arrivedAt,
+    );
+    ctx.reporter.requestIn(revision.namespace, revision.name);
+  }
+
+  protected admit(): void {
+    const result = this.revision.throttler.acquire(
+      (pod) => this.granted(pod),
+      this.heldBytes(),
+      this.attempts > 0,
+    );
+    if (result === 'full') {
+      this.logger.warn(
+        { revision: this.revision.name, namespace: this.revision.namespace },
+        'activator hold limit reached',
+      );
+      this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    } else if ('address' in result) {
+      this.send(result);
+    } else {
+      this.held = result;
+    }
+  }
+
+  private granted(pod: PodSlot): void {
+    this.held = null;
+    this.send(pod);
+  }
+
+  private send(pod: PodSlot): void {
+    if (this.isOver) {
+      this.revision.throttler.release(pod);
+      return;
+    }
+    this.pod = pod;
+    this.attempts++;
+    const { req } = this;
+    this.forward(this.ctx.dispatcher, {
+      origin: `http://${pod.address}`,
+      path: originForm(req.url ?? '/'),
+      method: req.method ?? 'GET',
+      headers: forwardHeaders(
+        req.rawHeaders,
+        plainAddress(req.socket.remoteAddress),
+        ACTIVATOR,
+        this.isHttp2,
+      ),
+      body: this.hasBody(this.facts.hasBody) ? req : null,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  protected override upstreamFailed(err: Error, sent: boolean): void {
+    const pod = this.pod;
+    this.pod = null;
+    if (pod) {
+      // The Pod loses its slots at once; it is probed again before it gets more traffic.
+      this.revision.backends.reportFailure(pod.address);
+      this.revision.throttler.release(pod);
+    }
+    if (!sent && this.attempts < MAX_ATTEMPTS) {
+      this.logger.warn(
+        { err, pod: pod?.address, revision: this.revision.name },
+        'pod unreachable; trying another',
+      );
+      this.retry();
+      return;
+    }
+    super.upstreamFailed(err, sent);
+  }
+
+  protected ended(completed: boolean): void {
+    const { revision, res } = this;
+    if (this.held) {
+      revision.throttler.cancel(this.held);
+      this.held = null;
+    }
+    if (this.pod) {
+      revision.throttler.release(this.pod);
+      this.pod = null;
+    }
+    this.ctx.reporter.requestOut(revision.namespace, revision.name);
+    const status = completed || this.timedOut ? res.statusCode : 499;
+    this.ctx.metrics?.observe(
+      revision.namespace,
+      revision.name,
+      status,
+      (Date.now() - this.arrivedAt) / 1000,
+    );
+  }
+
+  /**
+   * Body bytes this request may hold in memory while waiting: its stream buffers at most its
+   * high-water mark (the rest stays in the client's TCP window), less when the body is shorter.
+   */
+  private heldBytes(): number {
+    if (!this.hasBody(this.facts.hasBody)) return 0;
+    const limit = this.req.readableHighWaterMark;
+    return this.facts.contentLength >= 0 ? Math.min(this.facts.contentLength, limit) : limit;
+  }
+}

@@ -1,0 +1,115 @@
+import { createServer } from 'node:http';
+import { Agent, type Logger, listenOn, ServingEndpoint, serveMetrics } from '@zerogate/core';
+import { ActivatorHandler } from './activator-handler.js';
+import { ActivatorMetrics } from './activator-metrics.js';
+import type { ActivatorConfig } from './config.js';
+import type { EndpointSource } from './endpoint-source.js';
+import { FileEndpointSource } from './endpoint-source-file.js';
+import { queueProxyProbe } from './pod-probe.js';
+import { RevisionRegistry } from './revisions.js';
+import { StatReporter } from './stat-reporter.js';
+import { ByteBudget } from './throttler.js';
+
+/** A running activator. */
+export interface Activator {
+  readonly ports: { http: number; metrics: number };
+  /** Fails health checks, waits the drain time, then stops once held and running requests are done. */
+  shutdown(): Promise<void>;
+}
+
+/** Builds the configured endpoint source; the Kubernetes client is loaded only when it is used. */
+async function buildEndpointSource(config: ActivatorConfig, logger: Logger): Promise<EndpointSource> {
+  if (config.endpointsSource === 'file') return new FileEndpointSource(config.endpointsFile, logger);
+  const [{ KubeConfig }, { KubernetesEndpointSource }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('./endpoint-source-kubernetes.js'),
+  ]);
+  // In a Pod: its service account; elsewhere: KUBECONFIG or ~/.kube/config.
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  return new KubernetesEndpointSource({
+    kubeConfig,
+    logger,
+    namespace: config.endpointsNamespace || undefined,
+  });
+}
+
+/** Starts the activator: endpoint source, autoscaler reporting, the serving and metrics listeners. */
+export async function startActivator(
+  config: ActivatorConfig,
+  logger: Logger,
+  source?: EndpointSource,
+): Promise<Activator> {
+  const dispatcher = new Agent({
+    // Every Pod gets a keep-alive pool; idle connections are capped per Pod as Knative's transport does.
+    connections: null,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
+  const revisions = new RevisionRegistry(
+    { maxHeld: config.maxHeldRequests, bytes: new ByteBudget(config.maxHeldBytes) },
+    queueProxyProbe(dispatcher, config.probeTimeoutMs),
+    config.probeFrequencyMs,
+    config.podIp,
+    logger,
+  );
+  const reporter = new StatReporter({ podName: config.podName, url: config.autoscalerUrl, logger });
+  const metrics = new ActivatorMetrics(revisions, reporter, config.podName);
+  let shuttingDown = false;
+  const handler = new ActivatorHandler({
+    revisions,
+    reporter,
+    dispatcher,
+    logger,
+    metrics,
+    clusterDomain: config.clusterDomain,
+    shuttingDown: () => shuttingDown,
+  });
+  const serving = new ServingEndpoint(handler.handle, undefined, logger);
+  const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
+
+  const endpoints = source ?? (await buildEndpointSource(config, logger));
+  reporter.start();
+  await endpoints.start(revisions);
+  const ports = {
+    http: await listenOn(serving.listener, config.httpPort, config.bindAddress, 'ACTIVATOR_HTTP_PORT'),
+    metrics: await listenOn(metricsServer, config.metricsPort, config.bindAddress, 'ACTIVATOR_METRICS_PORT'),
+  };
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      // Health fails first, so load balancers stop sending before the listener closes (Knative: 45 s).
+      shuttingDown = true;
+      logger.info({ drainSeconds: config.drainMs / 1000 }, 'shutting down: health checks fail from now');
+      await sleep(config.drainMs);
+      const closed = serving.close();
+      while (busy(revisions)) {
+        serving.closeIdle();
+        await sleep(50);
+      }
+      serving.closeAll();
+      await closed;
+      await endpoints.stop();
+      revisions.stop();
+      await reporter.stop();
+      await new Promise<void>((resolve) => {
+        metricsServer.close(() => resolve());
+        metricsServer.closeAllConnections();
+      });
+      await dispatcher.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { ports, shutdown };
+}
+
+function busy(revisions: RevisionRegistry): boolean {
+  for (const r of revisions.all()) if (r.throttler.held > 0 || r.throttler.inFlight > 0) return true;
+  return false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,100 @@
+import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+
+/** Where the activator learns revisions and their Pods. */
+export type EndpointsSourceKind = 'kubernetes' | 'file';
+
+/** The activator's configuration, read once from the environment (spec §2.1 plus ours). */
+export interface ActivatorConfig {
+  readonly podName: string;
+  readonly podIp: string;
+  readonly systemNamespace: string;
+  readonly clusterDomain: string;
+  readonly probeTimeoutMs: number;
+  readonly probeFrequencyMs: number;
+  readonly maxIdleProxyConns: number;
+  readonly maxIdleProxyConnsPerHost: number;
+  /** Address every listener binds; '' = all interfaces. */
+  readonly bindAddress: string;
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly autoscalerUrl: string;
+  readonly endpointsSource: EndpointsSourceKind;
+  readonly endpointsFile: string;
+  /** Only this namespace's revisions ('' = all), for the kubernetes source. */
+  readonly endpointsNamespace: string;
+  /** Requests held per revision while it has no capacity; past it, 503. */
+  readonly maxHeldRequests: number;
+  /** Request-body bytes held process-wide; past it, 503. */
+  readonly maxHeldBytes: number;
+  /** How long health checks fail after SIGTERM before the listeners close (Knative: 45 s). */
+  readonly drainMs: number;
+  readonly logLevel: string;
+}
+
+/**
+ * Reads and validates the environment; throws a ConfigError naming every bad variable. Knative's
+ * names where Knative has them (`POD_NAME`, `PROBE_TIMEOUT`, …), ours with the `ACTIVATOR_` prefix.
+ */
+export function loadConfig(env: Env): Readonly<ActivatorConfig> {
+  const r = new EnvReader(env);
+  const podName = r.required('POD_NAME');
+  const podIp = r.required('POD_IP');
+  const systemNamespace = r.string('SYSTEM_NAMESPACE', 'knative-serving');
+  const clusterDomain = r.string('CLUSTER_DOMAIN', 'cluster.local');
+  const probeTimeoutMs = r.durationMs('PROBE_TIMEOUT', 300);
+  const probeFrequencyMs = r.durationMs('PROBE_FREQUENCY', 200);
+  if (probeFrequencyMs <= 0) r.problem('PROBE_FREQUENCY', 'must be greater than 0');
+  if (probeTimeoutMs <= 0) r.problem('PROBE_TIMEOUT', 'must be greater than 0');
+  const maxIdleProxyConns = r.int('MAX_IDLE_PROXY_CONNS', 1000, { min: 0 });
+  const maxIdleProxyConnsPerHost = r.int('MAX_IDLE_PROXY_CONNS_PER_HOST', 100, { min: 0 });
+  const bindAddress = r.string('ACTIVATOR_BIND_ADDRESS', '');
+  const httpPort = r.listenPort('ACTIVATOR_HTTP_PORT', 8012);
+  const metricsPort = r.listenPort('ACTIVATOR_METRICS_PORT', 9090);
+  if (httpPort === metricsPort && httpPort !== 0) {
+    r.problem('ACTIVATOR_METRICS_PORT', `port ${metricsPort} is already used by ACTIVATOR_HTTP_PORT`);
+  }
+  const autoscalerUrl = r.string(
+    'AUTOSCALER_URL',
+    `ws://autoscaler.${systemNamespace}.svc.${clusterDomain}:8080`,
+  );
+  if (!/^wss?:\/\/[^/]+/.test(autoscalerUrl)) {
+    r.problem('AUTOSCALER_URL', `must be a ws:// or wss:// URL, got ${JSON.stringify(autoscalerUrl)}`);
+  }
+  const source = r.string('ACTIVATOR_ENDPOINTS_SOURCE', 'kubernetes');
+  if (source !== 'kubernetes' && source !== 'file') {
+    r.problem('ACTIVATOR_ENDPOINTS_SOURCE', `must be kubernetes or file, got ${JSON.stringify(source)}`);
+  }
+  const endpointsFile = r.string('ACTIVATOR_ENDPOINTS_FILE', '');
+  if (source === 'file' && endpointsFile === '') {
+    r.problem('ACTIVATOR_ENDPOINTS_FILE', 'is required when ACTIVATOR_ENDPOINTS_SOURCE=file');
+  }
+  const endpointsNamespace = r.string('ACTIVATOR_ENDPOINTS_NAMESPACE', '');
+  const maxHeldRequests = r.int('ACTIVATOR_MAX_HELD_REQUESTS', 1000, { min: 1 });
+  const maxHeldBytes = r.int('ACTIVATOR_MAX_HELD_BYTES', 64 * 1024 * 1024, { min: 0 });
+  const drainSeconds = r.int('ACTIVATOR_DRAIN_SECONDS', 45, { min: 0, max: 3600 });
+  const levelName = r.string('ACTIVATOR_LOG_LEVEL', 'info');
+  const logLevel = pinoLevel(levelName);
+  if (logLevel === undefined) r.problem('ACTIVATOR_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
+  r.finish();
+  return Object.freeze({
+    podName,
+    podIp,
+    systemNamespace,
+    clusterDomain,
+    probeTimeoutMs,
+    probeFrequencyMs,
+    maxIdleProxyConns,
+    maxIdleProxyConnsPerHost,
+    bindAddress,
+    httpPort,
+    metricsPort,
+    autoscalerUrl,
+    endpointsSource: source as EndpointsSourceKind,
+    endpointsFile,
+    endpointsNamespace,
+    maxHeldRequests,
+    maxHeldBytes,
+    drainMs: drainSeconds * 1000,
+    logLevel: logLevel ?? 'info',
+  });
+}

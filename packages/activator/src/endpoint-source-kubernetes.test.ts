@@ -1,0 +1,618 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import {
+  KubeConfig,
+  type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Endpoints,
+} from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TestApiServer } from '../../../test/support/test-apiserver.js';
+import type { EndpointListener, RevisionInfo } from './endpoint-source.js';
+import {
+  KubernetesEndpointSource,
+  type KubernetesEndpointSourceOptions,
+  REVISION_LABEL,
+  SERVICE_TYPE_LABEL,
+} from './endpoint-source-kubernetes.js';
+
+const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
+const REVISIONS = '/apis/serving.knative.dev/v1/revisions';
+
+interface LogLine {
+  level: number;
+  msg: string;
+  watch?: string;
+  problems?: string[];
+  [key: string]: unknown;
+}
+
+/** Records every delivery, and the state they add up to. */
+class Recorder implements EndpointListener {
+  readonly events: ({ op: 'upsert'; info: RevisionInfo } | { op: 'remove'; key: string })[] = [];
+  readonly current = new Map<string, RevisionInfo>();
+
+  upsert(info: RevisionInfo): void {
+    this.events.push({ op: 'upsert', info });
+    this.current.set(`${info.namespace}/${info.name}`, info);
+  }
+
+  remove(namespace: string, name: string): void {
+    this.events.push({ op: 'remove', key: `${namespace}/${name}` });
+    this.current.delete(`${namespace}/${name}`);
+  }
+
+  upserts(key: string): RevisionInfo[] {
+    return this.events.flatMap((e) =>
+      e.op === 'upsert' && `${e.info.namespace}/${e.info.name}` === key ? [e.info] : [],
+    );
+  }
+}
+
+let server: TestApiServer;
+let source: KubernetesEndpointSource | undefined;
+let logs: LogLine[];
+
+beforeEach(async () => {
+  server = await TestApiServer.start();
+  logs = [];
+});
+
+afterEach(async () => {
+  await source?.stop();
+  source = undefined;
+  await server.close();
+});
+
+function makeSource(options: Partial<KubernetesEndpointSourceOptions> = {}): KubernetesEndpointSource {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  source = new KubernetesEndpointSource({
+    kubeConfig: server.kubeConfig(),
+    logger: pino({ level: 'debug' }, sink),
+    backoff: { initialMs: 5, maxMs: 40 },
+    ...options,
+  });
+  return source;
+}
+
+async function started(options: Partial<KubernetesEndpointSourceOptions> = {}): Promise<Recorder> {
+  const recorder = new Recorder();
+  await makeSource(options).start(recorder);
+  return recorder;
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Lets in-flight watch events arrive, to check that nothing more is delivered. */
+function settle(ms = 100): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+interface Pod {
+  ip: string;
+  ready?: boolean;
+  terminating?: boolean;
+}
+
+function privateSlice(
+  ns: string,
+  revision: string,
+  name: string,
+  pods: Pod[],
+  ports = [{ name: 'http', port: 8012 }],
+): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: ns,
+      labels: {
+        [REVISION_LABEL]: revision,
+        [SERVICE_TYPE_LABEL]: 'Private',
+        'kubernetes.io/service-name': `${revision}-private`,
+      },
+    },
+    addressType: pods[0]?.ip.includes(':') ? 'IPv6' : 'IPv4',
+    ports,
+    endpoints: pods.map((p) => ({
+      addresses: [p.ip],
+      conditions: {
+        ...(p.ready === undefined ? {} : { ready: p.ready }),
+        ...(p.terminating === undefined ? {} : { terminating: p.terminating }),
+      },
+    })),
+  };
+}
+
+function publicSlice(ns: string, revision: string, name: string, ips: string[]): V1EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: ns,
+      labels: {
+        [REVISION_LABEL]: revision,
+        [SERVICE_TYPE_LABEL]: 'Public',
+        'kubernetes.io/service-name': revision,
+      },
+    },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8012 }],
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+  };
+}
+
+function revision(ns: string, name: string, spec: unknown = {}): KubernetesObject & { spec: unknown } {
+  return { apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { name, namespace: ns }, spec };
+}
+
+function info(namespace: string, name: string, fields: Partial<RevisionInfo> = {}): RevisionInfo {
+  return {
+    namespace,
+    name,
+    containerConcurrency: 0,
+    timeoutSeconds: 300,
+    responseStartTimeoutSeconds: 0,
+    idleTimeoutSeconds: 0,
+    ready: [],
+    notReady: [],
+    activators: [],
+    ...fields,
+  };
+}
+
+describe('KubernetesEndpointSource', () => {
+  it('delivers the merged initial state of every revision once before start resolves', async () => {
+    server.apply(
+      revision('ns1', 'r1', {
+        containerConcurrency: 10,
+        timeoutSeconds: 60,
+        responseStartTimeoutSeconds: 5,
+        idleTimeoutSeconds: 7,
+      }),
+    );
+    server.apply(
+      privateSlice(
+        'ns1',
+        'r1',
+        'r1-private-a',
+        [
+          { ip: '10.0.0.2', ready: true },
+          { ip: '10.0.0.1', ready: true },
+          { ip: '10.0.0.3', ready: false },
+          { ip: '10.0.0.4' },
+          { ip: '10.0.0.5', ready: false, terminating: true },
+        ],
+        // The queue-proxy port is the one named http, wherever it is listed.
+        [
+          { name: 'http-autometric', port: 9090 },
+          { name: 'https', port: 8112 },
+          { name: 'http', port: 8012 },
+        ],
+      ),
+    );
+    server.apply(publicSlice('ns1', 'r1', 'r1-abcde', ['10.1.0.9', '10.1.0.10']));
+    server.apply(privateSlice('ns2', 'r2', 'r2-private-a', [{ ip: '10.0.1.1', ready: true }]));
+    // Only a public slice, no Revision and no private endpoints: not a revision yet.
+    server.apply(publicSlice('ns2', 'r3', 'r3-abcde', ['10.1.0.9']));
+
+    const recorder = await started();
+    expect(recorder.events).toHaveLength(2);
+    expect(recorder.current.get('ns1/r1')).toEqual(
+      info('ns1', 'r1', {
+        containerConcurrency: 10,
+        timeoutSeconds: 60,
+        responseStartTimeoutSeconds: 5,
+        idleTimeoutSeconds: 7,
+        ready: ['10.0.0.1:8012', '10.0.0.2:8012'],
+        notReady: ['10.0.0.3:8012', '10.0.0.4:8012'],
+        activators: ['10.1.0.10', '10.1.0.9'],
+      }),
+    );
+    // No Revision object yet: the defaults.
+    expect(recorder.current.get('ns2/r2')).toEqual(info('ns2', 'r2', { ready: ['10.0.1.1:8012'] }));
+  });
+
+  it('uses the http2 port for h2c revisions and brackets IPv6 addresses', async () => {
+    server.apply(
+      privateSlice(
+        'ns1',
+        'r1',
+        'r1-private-a',
+        [{ ip: 'fd00::1', ready: true }],
+        [
+          { name: 'https', port: 8112 },
+          { name: 'http2', port: 8013 },
+        ],
+      ),
+    );
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')?.ready).toEqual(['[fd00::1]:8013']);
+  });
+
+  it('moves a Pod from notReady to ready', async () => {
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: false }]));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toMatchObject({ ready: [], notReady: ['10.0.0.1:8012'] });
+
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the ready Pod');
+    expect(recorder.current.get('ns1/r1')).toMatchObject({ ready: ['10.0.0.1:8012'], notReady: [] });
+    expect(recorder.upserts('ns1/r1')).toHaveLength(2);
+  });
+
+  it('follows Pods coming and going, and removes a revision once its Revision and private endpoints are gone', async () => {
+    server.apply(revision('ns1', 'r1'));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1'));
+
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the first Pod');
+    server.apply(
+      privateSlice('ns1', 'r1', 'r1-a', [
+        { ip: '10.0.0.1', ready: true },
+        { ip: '10.0.0.2', ready: true },
+      ]),
+    );
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the second Pod');
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready[0] === '10.0.0.2:8012', 'the first Pod gone');
+
+    // Scaled to zero and the slice gone: the Revision still exists, with no Pods.
+    server.delete('EndpointSlice', 'ns1', 'r1-a');
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 0, 'no Pods');
+    server.delete('Revision', 'ns1', 'r1');
+    await waitFor(() => !recorder.current.has('ns1/r1'), 'the removal');
+    expect(recorder.events.at(-1)).toEqual({ op: 'remove', key: 'ns1/r1' });
+    expect(recorder.upserts('ns1/r1')).toHaveLength(5);
+  });
+
+  it('merges every private slice of a revision; a Pod in two slices counts once, ready winning', async () => {
+    server.apply(
+      privateSlice('ns1', 'r1', 'r1-a', [
+        { ip: '10.0.0.1', ready: true },
+        { ip: '10.0.0.2', ready: false },
+      ]),
+    );
+    server.apply(
+      privateSlice('ns1', 'r1', 'r1-b', [
+        { ip: '10.0.0.3', ready: true },
+        { ip: '10.0.0.2', ready: true },
+        { ip: '10.0.0.1', ready: true },
+      ]),
+    );
+    server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.9', ready: true }]));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toMatchObject({
+      ready: ['10.0.0.1:8012', '10.0.0.2:8012', '10.0.0.3:8012'],
+      notReady: [],
+    });
+    server.delete('EndpointSlice', 'ns1', 'r1-b');
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the slice removal');
+    expect(recorder.current.get('ns1/r1')).toMatchObject({
+      ready: ['10.0.0.1:8012'],
+      notReady: ['10.0.0.2:8012'],
+    });
+    expect(recorder.current.get('ns1/r2')?.ready).toEqual(['10.0.0.9:8012']);
+  });
+
+  it('moves a relabelled slice to its new revision', async () => {
+    server.apply(privateSlice('ns1', 'r1', 'shared', [{ ip: '10.0.0.1', ready: true }]));
+    server.apply(revision('ns1', 'r1'));
+    const recorder = await started();
+    server.apply(privateSlice('ns1', 'r2', 'shared', [{ ip: '10.0.0.1', ready: true }]));
+    await waitFor(() => recorder.current.has('ns1/r2'), 'the new revision');
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 0, 'the old revision emptied');
+  });
+
+  it('picks up Revision concurrency and timeouts, with defaults for missing fields', async () => {
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 0 }));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1'));
+
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30 }));
+    await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 3, 'the new concurrency');
+    expect(recorder.current.get('ns1/r1')).toEqual(
+      info('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30 }),
+    );
+
+    server.apply(
+      revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30, idleTimeoutSeconds: 9 }),
+    );
+    await waitFor(() => recorder.current.get('ns1/r1')?.idleTimeoutSeconds === 9, 'the idle timeout');
+
+    // A change elsewhere in the Revision leaves the routing facts as they are: nothing is delivered.
+    const count = recorder.events.length;
+    server.apply({
+      ...revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30, idleTimeoutSeconds: 9 }),
+      metadata: { name: 'r1', namespace: 'ns1', annotations: { touched: 'yes' } },
+    });
+    await settle();
+    expect(recorder.events).toHaveLength(count);
+  });
+
+  it('uses the defaults for malformed Revision fields, and logs them', async () => {
+    server.apply(
+      revision('ns1', 'r1', {
+        containerConcurrency: 'ten',
+        timeoutSeconds: -5,
+        responseStartTimeoutSeconds: 10,
+        idleTimeoutSeconds: 1.5,
+      }),
+    );
+    server.apply(revision('ns1', 'r2', 'not an object'));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1', { responseStartTimeoutSeconds: 10 }));
+    expect(recorder.current.get('ns1/r2')).toEqual(info('ns1', 'r2'));
+    const warnings = logs.filter((l) => l.msg.startsWith('malformed Revision'));
+    expect(warnings.map((w) => w['revision'])).toEqual(['ns1/r1', 'ns1/r2']);
+    expect(warnings[0]?.problems).toHaveLength(3);
+    expect(warnings[0]?.level).toBe(40);
+  });
+
+  it('takes the activators in the path from the public slices', async () => {
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
+    server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')?.activators).toEqual([]);
+
+    server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.2.0.3', '10.2.0.1']));
+    server.apply(publicSlice('ns1', 'r1', 'r1-b', ['10.2.0.2']));
+    await waitFor(() => recorder.current.get('ns1/r1')?.activators.length === 3, 'the activators');
+    expect(recorder.current.get('ns1/r1')?.activators).toEqual(['10.2.0.1', '10.2.0.2', '10.2.0.3']);
+
+    // Serve mode: the public slice points at the Pods themselves.
+    server.delete('EndpointSlice', 'ns1', 'r1-b');
+    server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.0.0.1']));
+    await waitFor(() => recorder.current.get('ns1/r1')?.activators.length === 1, 'the Serve-mode slice');
+    expect(recorder.current.get('ns1/r1')?.activators).toEqual(['10.0.0.1']);
+    expect(recorder.current.get('ns1/r1')?.ready).toEqual(['10.0.0.1:8012']);
+  });
+
+  it('resumes cut watches with nothing lost or delivered twice', async () => {
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    const recorder = await started();
+    expect(server.openWatches).toBe(3);
+
+    server.cutWatches();
+    // Changed while no watch is open: replayed when the watches resume.
+    server.apply(
+      privateSlice('ns1', 'r1', 'r1-a', [
+        { ip: '10.0.0.1', ready: true },
+        { ip: '10.0.0.2', ready: true },
+      ]),
+    );
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the replayed change');
+    await waitFor(() => server.openWatches === 3, 'every watch back');
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 4 }));
+    server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.3', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 3, 'the change after resuming');
+    await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 4, 'the new concurrency');
+    await settle();
+
+    const upserts = recorder.upserts('ns1/r1');
+    for (let i = 1; i < upserts.length; i++) expect(upserts[i]).not.toEqual(upserts[i - 1]);
+    expect(upserts.map((u) => [u.ready.length, u.containerConcurrency])).toEqual([
+      [1, 1],
+      [2, 1],
+      ...(upserts[2]?.containerConcurrency === 4
+        ? [
+            [2, 4],
+            [3, 4],
+          ]
+        : [
+            [3, 1],
+            [3, 4],
+          ]),
+    ]);
+    // Resumed from the last resourceVersion: one list per informer.
+    expect(server.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
+    // The client reports a cut as an error, logged once per watch (or, depending on timing, as a clean end).
+    const failures = logs.filter((l) => l.msg === 'watch failed; retrying with backoff').map((l) => l.watch);
+    expect(new Set(failures).size).toBe(failures.length);
+  });
+
+  it('relists after 410 Gone and converges', async () => {
+    server.apply(revision('ns1', 'r1'));
+    server.apply(revision('ns1', 'r2'));
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.2', ready: true }]));
+    server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.8', ready: true }]));
+    const recorder = await started();
+
+    server.cutWatches();
+    server.delete('EndpointSlice', 'ns1', 'r1-b');
+    server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: false }]));
+    server.delete('EndpointSlice', 'ns1', 'r2-a');
+    server.delete('Revision', 'ns1', 'r2');
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 7 }));
+    server.compactHistory();
+
+    await waitFor(() => !recorder.current.has('ns1/r2'), 'r2 removed');
+    await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 7, 'the relisted Revision');
+    await waitFor(() => recorder.current.get('ns1/r1')?.notReady.length === 1, 'the relisted slices');
+    expect(recorder.current.get('ns1/r1')).toEqual(
+      info('ns1', 'r1', { containerConcurrency: 7, ready: ['10.0.0.1:8012'], notReady: ['10.0.0.3:8012'] }),
+    );
+    expect(server.requests.filter((r) => r.verb === 'list').length).toBeGreaterThanOrEqual(6);
+
+    // And it keeps watching afterwards.
+    server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'a change after the relist');
+  });
+
+  it('retries failed lists with backoff, logging once per streak, and converges', async () => {
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 5 }));
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    server.failNext('list', REVISIONS, 500, 3);
+    const began = Date.now();
+    const recorder = await started({ backoff: { initialMs: 20, maxMs: 1000, factor: 2 } });
+    // The first attempt failed, so start delivered what it had: the Pods, with default concurrency.
+    expect(recorder.current.get('ns1/r1')).toMatchObject({
+      containerConcurrency: 0,
+      ready: ['10.0.0.1:8012'],
+    });
+
+    await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 5, 'the retried list');
+    // Three failures: waits of 20, 40 and 80 ms.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(140);
+    expect(server.requests.filter((r) => r.verb === 'list' && r.path === REVISIONS)).toHaveLength(4);
+    // Resumed once the watch is open too, just after the list.
+    await waitFor(() => logs.some((l) => l.msg === 'watch resumed'), 'the recovery log');
+    const about = logs.filter((l) => l.watch === 'revisions');
+    expect(about.map((l) => [l.level, l.msg])).toEqual([
+      [40, 'watch failed; retrying with backoff'],
+      [20, 'watch failed again'],
+      [20, 'watch failed again'],
+      [30, 'watch resumed'],
+    ]);
+    expect(about.map((l) => l['retryInMs'])).toEqual([20, 40, 80, undefined]);
+  });
+
+  it('restarts an informer whose watch request fails', async () => {
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    server.failNext('watch', SLICES, 503, 2);
+    const recorder = await started();
+    await waitFor(() => server.openWatches === 3, 'every watch open');
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready[0] === '10.0.0.2:8012', 'the change');
+  });
+
+  it('watches Endpoints instead of EndpointSlices when asked', async () => {
+    const endpoints = (
+      name: string,
+      rev: string,
+      type: string,
+      subsets: V1Endpoints['subsets'],
+    ): V1Endpoints => ({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: 'ns1', labels: { [REVISION_LABEL]: rev, [SERVICE_TYPE_LABEL]: type } },
+      subsets,
+    });
+    server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
+    server.apply(
+      endpoints('r1-private', 'r1', 'Private', [
+        {
+          addresses: [{ ip: '10.0.0.1' }],
+          notReadyAddresses: [{ ip: '10.0.0.2' }],
+          ports: [
+            { name: 'https', port: 8112 },
+            { name: 'http', port: 8012 },
+          ],
+        },
+      ]),
+    );
+    server.apply(
+      endpoints('r1', 'r1', 'Public', [
+        { addresses: [{ ip: '10.3.0.1' }], ports: [{ name: 'http', port: 8012 }] },
+      ]),
+    );
+    // EndpointSlices are ignored in this mode.
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.9.9.9', ready: true }]));
+    const recorder = await started({ useEndpoints: true });
+    expect(recorder.current.get('ns1/r1')).toEqual(
+      info('ns1', 'r1', {
+        containerConcurrency: 2,
+        ready: ['10.0.0.1:8012'],
+        notReady: ['10.0.0.2:8012'],
+        activators: ['10.3.0.1'],
+      }),
+    );
+    server.apply(
+      endpoints('r1-private', 'r1', 'Private', [
+        { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ name: 'http', port: 8012 }] },
+      ]),
+    );
+    await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the ready Pod');
+    expect(server.requests.some((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch')).toBe(true);
+    expect(server.requests.some((r) => r.path === SLICES)).toBe(false);
+  });
+
+  it('watches one namespace when configured', async () => {
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    server.apply(privateSlice('ns2', 'r2', 'r2-a', [{ ip: '10.0.0.2', ready: true }]));
+    const recorder = await started({ namespace: 'ns2' });
+    expect([...recorder.current.keys()]).toEqual(['ns2/r2']);
+    expect(server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
+  });
+
+  it('stops every watch and delivers nothing after stop', async () => {
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    const recorder = await started();
+    await source!.stop();
+    await waitFor(() => server.openWatches === 0, 'the watches closed');
+    const count = recorder.events.length;
+    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    await settle();
+    expect(recorder.events).toHaveLength(count);
+    expect(logs.filter((l) => l.level >= 40)).toEqual([]);
+  });
+
+  it('stops cleanly while failed informers wait to retry', async () => {
+    server.failNext('list', /./, 500, 100);
+    await started({ backoff: { initialMs: 5, maxMs: 10 } });
+    await settle(50);
+    await source!.stop();
+    // A request already on the wire may still arrive; none may start after that.
+    await settle(20);
+    const lists = server.requests.length;
+    await settle(60);
+    expect(server.requests.length).toBe(lists);
+    expect(server.openWatches).toBe(0);
+  });
+
+  it('aborts lists in flight on stop, so a start stuck on an unresponsive API server ends', async () => {
+    const held: ServerResponse[] = [];
+    const silent = createServer((_req, res) => held.push(res));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const kubeConfig = new KubeConfig();
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      kubeConfig.loadFromOptions({
+        clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+        users: [{ name: 'u' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      makeSource({ kubeConfig });
+      const starting = source!.start(new Recorder());
+      await waitFor(() => held.length === 3, 'the three lists');
+      await source!.stop();
+      await starting;
+      await waitFor(() => held.every((res) => res.req.closed), 'the lists aborted');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('checks its options', () => {
+    const kubeConfig = server.kubeConfig();
+    const logger = pino({ level: 'silent' });
+    expect(() => new KubernetesEndpointSource({ kubeConfig, logger, backoff: { initialMs: 0 } })).toThrow(
+      /backoff.initialMs/,
+    );
+    expect(
+      () => new KubernetesEndpointSource({ kubeConfig, logger, backoff: { initialMs: 10, maxMs: 5 } }),
+    ).toThrow(/backoff.maxMs/);
+    expect(() => new KubernetesEndpointSource({ kubeConfig, logger, namespace: '' })).toThrow(/namespace/);
+  });
+});

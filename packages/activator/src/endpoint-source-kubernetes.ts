@@ -1,0 +1,614 @@
+/**
+ * The activator's `kubernetes` endpoint source: informers on EndpointSlices (or Endpoints) and Knative
+ * Revisions, merged into one {@link RevisionInfo} per revision (`pkg/activator/net/revision_backends.go`).
+ */
+import {
+  type ConfigurationOptions,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Observable,
+  type V1EndpointSlice,
+  type V1Endpoints,
+  Watch,
+} from '@kubernetes/client-node';
+import type { Logger } from '@zerogate/core';
+import {
+  type EndpointListener,
+  type EndpointSource,
+  type RevisionInfo,
+  revisionKey,
+} from './endpoint-source.js';
+
+/** The label naming the revision on its Services, Endpoints and EndpointSlices. */
+export const REVISION_LABEL = 'serving.knative.dev/revision';
+/** The label telling a revision's public Service (`Public`, the activator or the Pods) from its private one. */
+export const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
+/** `spec.timeoutSeconds` when a Revision does not set it: Knative's `revision-timeout-seconds` default. */
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+
+const PRIVATE_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Private`;
+const PUBLIC_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Public`;
+const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
+
+/** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
+export interface Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly factor: number;
+}
+
+/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+
+/** Options of {@link KubernetesEndpointSource}. */
+export interface KubernetesEndpointSourceOptions {
+  /** Where the API server is and how to authenticate (in a Pod: `loadFromCluster()`). */
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** Watch only this namespace; default every namespace. */
+  readonly namespace?: string;
+  /** Watch core/v1 Endpoints instead of discovery.k8s.io/v1 EndpointSlices, for clusters without them. */
+  readonly useEndpoints?: boolean;
+  /** Restart delays after informer failures; default {@link DEFAULT_BACKOFF}. */
+  readonly backoff?: Partial<Backoff>;
+}
+
+/** The part of a Knative Revision the activator reads. */
+interface KnativeRevision extends KubernetesObject {
+  spec?: unknown;
+}
+
+interface RevisionSpecFacts {
+  readonly containerConcurrency: number;
+  readonly timeoutSeconds: number;
+  readonly responseStartTimeoutSeconds: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+const DEFAULT_SPEC: RevisionSpecFacts = {
+  containerConcurrency: 0,
+  timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
+  responseStartTimeoutSeconds: 0,
+  idleTimeoutSeconds: 0,
+};
+
+interface Addresses {
+  readonly ready: readonly string[];
+  readonly notReady: readonly string[];
+}
+
+/** What each kind of endpoints object tells: Pod addresses (private) or the IPs in the path (public). */
+interface RoleFacts {
+  readonly private: Addresses;
+  readonly public: readonly string[];
+}
+
+type Role = keyof RoleFacts;
+
+/** Everything known about one revision, from every informer. */
+interface RevisionState {
+  readonly namespace: string;
+  readonly name: string;
+  /** Facts per EndpointSlice (or Endpoints) object of each role, by object name. */
+  readonly endpoints: { readonly [R in Role]: Map<string, RoleFacts[R]> };
+  spec: RevisionSpecFacts | undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `ip:port`, with brackets around IPv6 addresses as Go's `net.JoinHostPort` writes them. */
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The queue-proxy port: the one named `http` (HTTP/1) or `http2` (h2c revisions), else the first. */
+function servingPort(ports: readonly { name?: string; port?: number }[] | undefined): number | undefined {
+  if (!ports || ports.length === 0) return undefined;
+  const port = ports.find((p) => p.name === 'http') ?? ports.find((p) => p.name === 'http2') ?? ports[0];
+  return typeof port?.port === 'number' ? port.port : undefined;
+}
+
+/**
+ * Splits a private EndpointSlice's endpoints into ready and not-ready `ip:port`s. An unset `ready` counts
+ * as not ready (Kubernetes calls it unknown): the activator probes such Pods before using them. Terminating
+ * Pods are draining and get no new requests.
+ */
+function sliceAddresses(slice: V1EndpointSlice): Addresses {
+  // FQDN slices carry names, not Pod IPs the activator can probe.
+  if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') return { ready: [], notReady: [] };
+  const port = servingPort(slice.ports);
+  if (port === undefined) return { ready: [], notReady: [] };
+  const ready: string[] = [];
+  const notReady: string[] = [];
+  for (const endpoint of slice.endpoints ?? []) {
+    const conditions = endpoint.conditions ?? {};
+    if (conditions.ready !== true && conditions.terminating === true) continue;
+    const into = conditions.ready === true ? ready : notReady;
+    for (const ip of endpoint.addresses ?? []) into.push(hostPort(ip, port));
+  }
+  return { ready, notReady };
+}
+
+/** The ready IPs of a public EndpointSlice: the activators (Proxy mode) or the Pods (Serve mode). */
+function sliceReadyIps(slice: V1EndpointSlice): string[] {
+  if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') return [];
+  return (slice.endpoints ?? [])
+    .filter((e) => e.conditions?.ready === true)
+    .flatMap((e) => e.addresses ?? []);
+}
+
+/** Splits private Endpoints: each subset's `addresses` are ready, `notReadyAddresses` not. */
+function endpointsAddresses(endpoints: V1Endpoints): Addresses {
+  const ready: string[] = [];
+  const notReady: string[] = [];
+  for (const subset of endpoints.subsets ?? []) {
+    const port = servingPort(subset.ports);
+    if (port === undefined) continue;
+    for (const a of subset.addresses ?? []) ready.push(hostPort(a.ip, port));
+    for (const a of subset.notReadyAddresses ?? []) notReady.push(hostPort(a.ip, port));
+  }
+  return { ready, notReady };
+}
+
+function endpointsReadyIps(endpoints: V1Endpoints): string[] {
+  return (endpoints.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+}
+
+/** Reads the routing fields of a Revision's spec; a missing field takes its default, a malformed one too (listed in `problems`). */
+function revisionSpec(revision: KnativeRevision, problems: string[]): RevisionSpecFacts {
+  const spec = revision.spec;
+  if (spec !== undefined && spec !== null && !isRecord(spec)) {
+    problems.push('spec is not an object');
+    return DEFAULT_SPEC;
+  }
+  const field = (name: keyof RevisionSpecFacts): number => {
+    const value = spec?.[name];
+    if (value === undefined || value === null) return DEFAULT_SPEC[name];
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+    problems.push(`spec.${name} is ${JSON.stringify(value)}, not a non-negative integer`);
+    return DEFAULT_SPEC[name];
+  };
+  return {
+    containerConcurrency: field('containerConcurrency'),
+    timeoutSeconds: field('timeoutSeconds'),
+    responseStartTimeoutSeconds: field('responseStartTimeoutSeconds'),
+    idleTimeoutSeconds: field('idleTimeoutSeconds'),
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
+  return (
+    a.containerConcurrency === b.containerConcurrency &&
+    a.timeoutSeconds === b.timeoutSeconds &&
+    a.responseStartTimeoutSeconds === b.responseStartTimeoutSeconds &&
+    a.idleTimeoutSeconds === b.idleTimeoutSeconds &&
+    sameList(a.ready, b.ready) &&
+    sameList(a.notReady, b.notReady) &&
+    sameList(a.activators, b.activators)
+  );
+}
+
+/**
+ * A Watch that does nothing once closed. The client's informer starts a new watch after a list or a
+ * reconnect delay without checking whether it was stopped meanwhile, which would leak a connection.
+ */
+class ClosableWatch extends Watch {
+  private closed = false;
+  private current: AbortController | undefined;
+
+  override async watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    // Never calling `done` leaves the informer idle for good.
+    if (this.closed) return new AbortController();
+    const controller = await super.watch(...args);
+    if (this.closed) controller.abort();
+    else this.current = controller;
+    return controller;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current?.abort();
+  }
+}
+
+/**
+ * One informer kept running: the client's informer emits `error` and stops on most failures (a dropped
+ * watch, a failed list), so it is restarted with backoff. A restart resumes the watch from the last
+ * resourceVersion (nothing lost or repeated); when that is too old the API server answers 410 and the
+ * informer relists, reporting what changed meanwhile as adds, updates and deletes.
+ */
+class KeptInformer<T extends KubernetesObject> {
+  private readonly watch: ClosableWatch;
+  private readonly informer: ListWatch<T>;
+  private stopped = false;
+  private failures = 0;
+  private failedThisAttempt = false;
+  private recoveryLogged = true;
+  private healthySince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly what: string,
+    kubeConfig: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    labelSelector: string | undefined,
+    private readonly backoff: Backoff,
+    private readonly logger: Logger,
+    onChange: (obj: T, deleted: boolean) => void,
+  ) {
+    this.watch = new ClosableWatch(kubeConfig);
+    // The informer waits 1 s doubling to 30 s between clean reconnects of a quiet watch; cap that at our
+    // maximum, and make the wait end silently on stop.
+    const delayFn = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (!this.stopped) this.sleepTimer = setTimeout(resolve, Math.min(ms, backoff.maxMs));
+      });
+    this.informer = new ListWatch<T>(path, this.watch, list, false, labelSelector, undefined, { delayFn });
+    const guarded = (deleted: boolean) => (obj: T) => {
+      if (this.stopped) return;
+      try {
+        onChange(obj, deleted);
+      } catch (err) {
+        // A throw here would end up swallowed by the client's watch parser or abort its list handling.
+        this.logger.error({ err, watch: this.what }, 'failed to handle a watch event');
+      }
+    };
+    this.informer.on('add', guarded(false));
+    this.informer.on('update', guarded(false));
+    this.informer.on('delete', guarded(true));
+    this.informer.on('error', (err: unknown) => this.onError(err));
+  }
+
+  /** The first attempt: resolves once listed and watching, or once it failed (retries then run on their own). */
+  start(): Promise<void> {
+    return this.attempt();
+  }
+
+  /** Stops the informer, its watch and any pending restart. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.sleepTimer);
+    this.watch.close();
+    await this.informer.stop();
+  }
+
+  private attempt(): Promise<void> {
+    this.failedThisAttempt = false;
+    const run = this.informer.start().then(
+      () => {
+        if (this.stopped || this.failedThisAttempt) return;
+        this.healthySince = Date.now();
+        if (this.failures > 0 && !this.recoveryLogged) {
+          this.recoveryLogged = true;
+          this.logger.info({ watch: this.what, failures: this.failures }, 'watch resumed');
+        }
+      },
+      (err: unknown) => this.onError(err),
+    );
+    this.running = run;
+    return run;
+  }
+
+  private onError(err: unknown): void {
+    // Stopping aborts the watch, which the client reports as an error too.
+    if (this.stopped) return;
+    this.failedThisAttempt = true;
+    if (this.healthySince !== undefined && Date.now() - this.healthySince >= this.backoff.maxMs) {
+      this.failures = 0;
+    }
+    this.healthySince = undefined;
+    this.failures++;
+    const delayMs = Math.min(
+      this.backoff.initialMs * this.backoff.factor ** (this.failures - 1),
+      this.backoff.maxMs,
+    );
+    if (this.failures === 1) {
+      this.recoveryLogged = false;
+      this.logger.warn({ err, watch: this.what, retryInMs: delayMs }, 'watch failed; retrying with backoff');
+    } else {
+      this.logger.debug(
+        { err, watch: this.what, failures: this.failures, retryInMs: delayMs },
+        'watch failed again',
+      );
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.restart(), delayMs);
+  }
+
+  private async restart(): Promise<void> {
+    this.timer = undefined;
+    // Never two starts at once: the informer keeps one request handle.
+    await this.running;
+    if (!this.stopped) await this.attempt();
+  }
+}
+
+/**
+ * Learns revisions from the Kubernetes API: Pod addresses from the private EndpointSlices (or Endpoints),
+ * the activators in the path from the public ones (for subsetting), and the container concurrency and
+ * timeouts from the Knative Revision. Every change is delivered as the revision's whole merged state,
+ * only when that state changed; changes arriving together (a relist) are delivered once.
+ */
+export class KubernetesEndpointSource implements EndpointSource {
+  private readonly logger: Logger;
+  private readonly informers: { start(): Promise<void>; stop(): Promise<void> }[];
+  private readonly revisions = new Map<string, RevisionState>();
+  /** The revision each endpoints object was filed under, so a relabelled one leaves its old revision. */
+  private readonly owners = new Map<string, string>();
+  private readonly delivered = new Map<string, RevisionInfo>();
+  private readonly dirty = new Set<string>();
+  private listener: EndpointListener | undefined;
+  /** False until the initial lists are in, so the first delivery carries every source's state at once. */
+  private live = false;
+  private flushQueued = false;
+  private stopped = false;
+  /** Aborts list requests in flight on stop. */
+  private readonly aborter = new AbortController();
+
+  constructor(options: KubernetesEndpointSourceOptions) {
+    const { kubeConfig, logger, namespace } = options;
+    if (!kubeConfig?.getCurrentCluster()) {
+      throw new TypeError('KubernetesEndpointSource option kubeConfig must have a current cluster');
+    }
+    if (namespace !== undefined && (typeof namespace !== 'string' || namespace === '')) {
+      throw new TypeError('KubernetesEndpointSource option namespace must be a non-empty string');
+    }
+    const backoff: Backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    if (!(backoff.initialMs > 0)) {
+      throw new RangeError('KubernetesEndpointSource option backoff.initialMs must be > 0');
+    }
+    if (!(backoff.maxMs >= backoff.initialMs)) {
+      throw new RangeError('KubernetesEndpointSource option backoff.maxMs must be >= backoff.initialMs');
+    }
+    if (!(backoff.factor >= 1)) {
+      throw new RangeError('KubernetesEndpointSource option backoff.factor must be >= 1');
+    }
+    this.logger = logger;
+
+    const keep = <T extends KubernetesObject>(
+      what: string,
+      path: string,
+      list: () => Promise<KubernetesListObject<T>>,
+      labelSelector: string | undefined,
+      onChange: (obj: T, deleted: boolean) => void,
+    ) => new KeptInformer<T>(what, kubeConfig, path, list, labelSelector, backoff, logger, onChange);
+
+    const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
+    // The list calls take no signal; a request middleware attaches one (the shape `setHeaderOptions` uses).
+    const abortable: ConfigurationOptions = {
+      middleware: [
+        {
+          pre: (context) => {
+            context.setSignal(this.aborter.signal);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (response) => new Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+    if (options.useEndpoints) {
+      const core = kubeConfig.makeApiClient(CoreV1Api);
+      const list = (labelSelector: string) => () =>
+        namespace === undefined
+          ? core.listEndpointsForAllNamespaces({ labelSelector }, abortable)
+          : core.listNamespacedEndpoints({ namespace, labelSelector }, abortable);
+      this.informers = [
+        keep<V1Endpoints>(
+          'private endpoints',
+          `/api/v1${ns}/endpoints`,
+          list(PRIVATE_SELECTOR),
+          PRIVATE_SELECTOR,
+          (e, deleted) => this.onEndpoints('private', e, deleted, () => endpointsAddresses(e)),
+        ),
+        keep<V1Endpoints>(
+          'public endpoints',
+          `/api/v1${ns}/endpoints`,
+          list(PUBLIC_SELECTOR),
+          PUBLIC_SELECTOR,
+          (e, deleted) => this.onEndpoints('public', e, deleted, () => endpointsReadyIps(e)),
+        ),
+      ];
+    } else {
+      const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+      const list = (labelSelector: string) => () =>
+        namespace === undefined
+          ? discovery.listEndpointSliceForAllNamespaces({ labelSelector }, abortable)
+          : discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable);
+      const path = `/apis/discovery.k8s.io/v1${ns}/endpointslices`;
+      this.informers = [
+        keep<V1EndpointSlice>(
+          'private endpointslices',
+          path,
+          list(PRIVATE_SELECTOR),
+          PRIVATE_SELECTOR,
+          (s, deleted) => this.onEndpoints('private', s, deleted, () => sliceAddresses(s)),
+        ),
+        keep<V1EndpointSlice>(
+          'public endpointslices',
+          path,
+          list(PUBLIC_SELECTOR),
+          PUBLIC_SELECTOR,
+          (s, deleted) => this.onEndpoints('public', s, deleted, () => sliceReadyIps(s)),
+        ),
+      ];
+    }
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const listRevisions = (): Promise<KubernetesListObject<KnativeRevision>> =>
+      namespace === undefined
+        ? custom.listClusterCustomObject({ ...REVISIONS }, abortable)
+        : custom.listNamespacedCustomObject({ ...REVISIONS, namespace }, abortable);
+    this.informers.push(
+      keep<KnativeRevision>(
+        'revisions',
+        `/apis/serving.knative.dev/v1${ns}/revisions`,
+        listRevisions,
+        undefined,
+        (r, deleted) => this.onRevision(r, deleted),
+      ),
+    );
+  }
+
+  /** Starts every informer; resolves once each listed (or failed its first attempt) and the result was delivered. */
+  async start(listener: EndpointListener): Promise<void> {
+    if (this.listener) throw new Error('KubernetesEndpointSource was already started');
+    this.listener = listener;
+    await Promise.all(this.informers.map((i) => i.start()));
+    if (this.stopped) return;
+    this.live = true;
+    this.flush();
+  }
+
+  /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.live = false;
+    this.aborter.abort();
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  private state(namespace: string, name: string): RevisionState {
+    const key = revisionKey(namespace, name);
+    let state = this.revisions.get(key);
+    if (!state) {
+      state = { namespace, name, endpoints: { private: new Map(), public: new Map() }, spec: undefined };
+      this.revisions.set(key, state);
+    }
+    return state;
+  }
+
+  /** Files an endpoints object (slice or Endpoints) under its revision, or removes it. */
+  private onEndpoints<R extends Role>(
+    role: R,
+    obj: KubernetesObject,
+    deleted: boolean,
+    parse: () => RoleFacts[R],
+  ): void {
+    const namespace = obj.metadata?.namespace;
+    const name = obj.metadata?.name;
+    if (!namespace || !name) return;
+    const objectKey = `${role}/${namespace}/${name}`;
+    const revision = deleted ? undefined : obj.metadata?.labels?.[REVISION_LABEL];
+    const key = revision ? revisionKey(namespace, revision) : undefined;
+    const previous = this.owners.get(objectKey);
+    if (previous !== undefined && previous !== key) {
+      const old = this.revisions.get(previous);
+      old?.endpoints[role].delete(name);
+      this.owners.delete(objectKey);
+      this.markDirty(previous);
+    }
+    if (revision && key) {
+      const endpoints: RevisionState['endpoints'][R] = this.state(namespace, revision).endpoints[role];
+      endpoints.set(name, parse());
+      this.owners.set(objectKey, key);
+      this.markDirty(key);
+    }
+  }
+
+  private onRevision(revision: KnativeRevision, deleted: boolean): void {
+    const namespace = revision.metadata?.namespace;
+    const name = revision.metadata?.name;
+    if (!namespace || !name) return;
+    const state = this.state(namespace, name);
+    if (deleted) {
+      state.spec = undefined;
+    } else {
+      const problems: string[] = [];
+      state.spec = revisionSpec(revision, problems);
+      if (problems.length > 0) {
+        this.logger.warn(
+          {
+            revision: revisionKey(namespace, name),
+            resourceVersion: revision.metadata?.resourceVersion,
+            problems,
+          },
+          'malformed Revision; using defaults for its bad fields',
+        );
+      }
+    }
+    this.markDirty(revisionKey(namespace, name));
+  }
+
+  private markDirty(key: string): void {
+    this.dirty.add(key);
+    if (!this.live || this.flushQueued) return;
+    this.flushQueued = true;
+    // A relist reports its changes synchronously, one object at a time: deliver the net result once.
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (!this.live || !this.listener) return;
+    for (const key of this.dirty) {
+      this.dirty.delete(key);
+      const state = this.revisions.get(key);
+      const info = state && this.compute(state);
+      const previous = this.delivered.get(key);
+      if (state && !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0) {
+        this.revisions.delete(key);
+      }
+      if (!info) {
+        if (previous) {
+          this.delivered.delete(key);
+          this.notify(() => this.listener?.remove(previous.namespace, previous.name));
+        }
+      } else if (!previous || !sameInfo(previous, info)) {
+        this.delivered.set(key, info);
+        this.notify(() => this.listener?.upsert(info));
+      }
+    }
+  }
+
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.logger.error({ err }, 'endpoint listener failed');
+    }
+  }
+
+  /** The merged state, or undefined while neither the Revision nor a private endpoints object exists. */
+  private compute(state: RevisionState): RevisionInfo | undefined {
+    if (!state.spec && state.endpoints.private.size === 0) return undefined;
+    const ready = new Set<string>();
+    const notReady = new Set<string>();
+    for (const a of state.endpoints.private.values()) {
+      for (const r of a.ready) ready.add(r);
+      for (const n of a.notReady) notReady.add(n);
+    }
+    // A Pod moving between slices may briefly appear in both; ready wins.
+    for (const r of ready) notReady.delete(r);
+    const activators = new Set<string>();
+    for (const ips of state.endpoints.public.values()) for (const ip of ips) activators.add(ip);
+    const spec = state.spec ?? DEFAULT_SPEC;
+    return {
+      namespace: state.namespace,
+      name: state.name,
+      containerConcurrency: spec.containerConcurrency,
+      timeoutSeconds: spec.timeoutSeconds,
+      responseStartTimeoutSeconds: spec.responseStartTimeoutSeconds,
+      idleTimeoutSeconds: spec.idleTimeoutSeconds,
+      ready: [...ready].sort(),
+      notReady: [...notReady].sort(),
+      activators: [...activators].sort(),
+    };
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What the activator learns about each revision, from whichever source is configured (Kubernetes
+ * informers or a watched file), behind one interface.
+ */
+
+/** One revision's routing facts. */
+export interface RevisionInfo {
+  readonly namespace: string;
+  readonly name: string;
+  /** Requests one Pod may run at once; 0 = unlimited. */
+  readonly containerConcurrency: number;
+  /** Total request timeout (`spec.timeoutSeconds`); 0 = none. */
+  readonly timeoutSeconds: number;
+  /** 0 = off. */
+  readonly responseStartTimeoutSeconds: number;
+  /** 0 = off. */
+  readonly idleTimeoutSeconds: number;
+  /** Pod addresses (`ip:port` of the queue-proxy) that Kubernetes reports ready. */
+  readonly ready: readonly string[];
+  /** Pod addresses not ready yet: the activator probes them itself. */
+  readonly notReady: readonly string[];
+  /**
+   * Addresses (IPs) of the activators in this revision's path, for subsetting: each activator takes a
+   * share of the Pods. Empty = unknown, so this activator uses every Pod.
+   */
+  readonly activators: readonly string[];
+}
+
+/** `<namespace>/<name>`, the key of a revision everywhere in the activator. */
+export function revisionKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** Receives changes from an {@link EndpointSource}. */
+export interface EndpointListener {
+  /** A revision appeared or changed; `info` is its whole current state. */
+  upsert(info: RevisionInfo): void;
+  /** A revision is gone. */
+  remove(namespace: string, name: string): void;
+}
+
+/** A source of {@link RevisionInfo}: started once, delivers the current state then every change. */
+export interface EndpointSource {
+  /** Starts watching; resolves once the initial state was delivered (or the first attempt failed and retries run). */
+  start(listener: EndpointListener): Promise<void>;
+  /** Stops watching and releases every watch, timer and file handle. */
+  stop(): Promise<void>;
+}

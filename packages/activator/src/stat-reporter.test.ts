@@ -1,0 +1,375 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeWireStatMessages, emptyStat, type Stat, type WireStatMessage } from '@zerogate/core';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { StatReporter, type StatReporterOptions } from './stat-reporter.js';
+
+const POD = 'activator-0';
+
+/** One binary frame the stand-in autoscaler received, decoded. */
+interface Received {
+  readonly at: number;
+  readonly messages: WireStatMessage[];
+}
+
+/** A real websocket server standing in for the autoscaler's stat server. */
+class FakeAutoscaler {
+  readonly received: Received[] = [];
+  readonly sockets: WebSocket[] = [];
+  connections = 0;
+  closes = 0;
+  textFrames = 0;
+  private cursor = 0;
+
+  private constructor(
+    readonly wss: WebSocketServer,
+    readonly port: number,
+  ) {
+    wss.on('connection', (ws) => {
+      this.connections++;
+      this.sockets.push(ws);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) this.textFrames++;
+        const bytes = new Uint8Array(data as Buffer);
+        this.received.push({ at: performance.now(), messages: decodeWireStatMessages(bytes) });
+      });
+      ws.on('close', () => this.closes++);
+    });
+  }
+
+  static async start(options: { port?: number; autoPong?: boolean } = {}): Promise<FakeAutoscaler> {
+    const wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      autoPong: options.autoPong ?? true,
+    });
+    await once(wss, 'listening');
+    const address = wss.address();
+    if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+    return new FakeAutoscaler(wss, address.port);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/`;
+  }
+
+  /** The next frame not yet taken, waiting for it if need be. */
+  async take(timeoutMs = 2000): Promise<Received> {
+    await vi.waitFor(() => expect(this.received.length).toBeGreaterThan(this.cursor), {
+      timeout: timeoutMs,
+      interval: 5,
+    });
+    const next = this.received[this.cursor++];
+    if (next === undefined) throw new Error('no frame');
+    return next;
+  }
+
+  /** Frames received but not taken. */
+  get pending(): number {
+    return this.received.length - this.cursor;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+function testLogger() {
+  const lines: Array<{ level: number; msg: string; err?: { message?: string } }> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const count = (text: string) =>
+    lines.filter((l) => l.msg.includes(text) || l.err?.message?.includes(text)).length;
+  return { logger, lines, count };
+}
+
+function stat(averageConcurrentRequests: number, requestCount: number): Stat {
+  return { ...emptyStat(POD), averageConcurrentRequests, requestCount };
+}
+
+/** `name → [concurrency, count]` of one frame, to compare batches regardless of order. */
+function figures(frame: Received): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const m of frame.messages) {
+    out[`${m.namespace}/${m.name}`] = [m.stat?.averageConcurrentRequests ?? NaN, m.stat?.requestCount ?? NaN];
+  }
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+const reporters: StatReporter[] = [];
+const servers: FakeAutoscaler[] = [];
+
+afterEach(async () => {
+  await Promise.all(reporters.splice(0).map((r) => r.stop()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function reporter(options: Partial<StatReporterOptions> & { url: string }) {
+  const log = testLogger();
+  const changes: boolean[] = [];
+  const r = new StatReporter({ podName: POD, logger: log.logger, ...options });
+  r.onConnectionChange = (connected) => changes.push(connected);
+  reporters.push(r);
+  return { r, log, changes };
+}
+
+async function autoscaler(options?: { port?: number; autoPong?: boolean }): Promise<FakeAutoscaler> {
+  const s = await FakeAutoscaler.start(options);
+  servers.push(s);
+  return s;
+}
+
+async function connected(r: StatReporter, timeout = 2000): Promise<void> {
+  await vi.waitFor(() => expect(r.connected).toBe(true), { timeout, interval: 5 });
+}
+
+describe('StatReporter', () => {
+  it("pokes the autoscaler at a revision's first request, well before the first batch", async () => {
+    const server = await autoscaler();
+    const { r } = reporter({ url: server.url, periodMs: 1000 });
+    r.start();
+    await connected(r);
+
+    const t0 = performance.now();
+    r.requestIn('ns', 'rev');
+    r.requestIn('ns', 'rev');
+    const poke = await server.take();
+    expect(poke.at - t0).toBeLessThan(200);
+    expect(poke.messages).toEqual([{ namespace: 'ns', name: 'rev', stat: stat(1, 1) }]);
+
+    // The first batch, a period after start: two in flight, the poke taken off.
+    const batch = await server.take(1500);
+    expect(batch.at - t0).toBeGreaterThan(500);
+    expect(batch.messages).toHaveLength(1);
+    const only = batch.messages[0]?.stat;
+    expect(only?.requestCount).toBe(1);
+    expect(only?.averageConcurrentRequests).toBeCloseTo(1, 1);
+    expect(only).toMatchObject({ podName: POD, averageProxiedConcurrentRequests: 0, proxiedRequestCount: 0 });
+    expect(only?.timestamp).toBe(0n);
+    expect(server.textFrames).toBe(0);
+  });
+
+  it('batches every active revision with the poke taken off, then drops idle ones', async () => {
+    const server = await autoscaler();
+    let clock = 0;
+    const { r } = reporter({ url: server.url, periodMs: 60_000, now: () => clock });
+    r.start();
+    await connected(r);
+
+    // a: 1 in flight from 0 ms, 2 from 500 ms; b: 1 from 500 ms.
+    r.requestIn('ns1', 'a');
+    clock = 500;
+    r.requestIn('ns1', 'a');
+    r.requestIn('ns2', 'b');
+    clock = 1000;
+    r.tick();
+    expect((await server.take()).messages).toEqual([{ namespace: 'ns1', name: 'a', stat: stat(1, 1) }]);
+    expect((await server.take()).messages).toEqual([{ namespace: 'ns2', name: 'b', stat: stat(1, 1) }]);
+    // a: avg 1.5 − 1, count 2 − 1; b: avg 1 − 1, count 1 − 1.
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [0.5, 1], 'ns2/b': [0, 0] });
+
+    clock = 1500;
+    r.requestOut('ns1', 'a');
+    r.requestOut('ns1', 'a');
+    r.requestOut('ns1', 'a'); // unmatched: ignored
+    r.requestOut('ns3', 'unknown'); // unknown: ignored
+    clock = 2000;
+    r.tick();
+    // No poke to take off any more.
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [1, 0], 'ns2/b': [1, 0] });
+
+    clock = 3000;
+    r.tick();
+    // a was idle the whole window: reported once more, as zeros, then dropped.
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [1, 0] });
+    clock = 4000;
+    r.tick();
+    expect(figures(await server.take())).toEqual({ 'ns2/b': [1, 0] });
+
+    // a has no entry now, so its next request pokes again.
+    r.requestIn('ns1', 'a');
+    expect((await server.take()).messages).toEqual([{ namespace: 'ns1', name: 'a', stat: stat(1, 1) }]);
+    clock = 5000;
+    r.tick();
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [1, 0] });
+
+    // Everything idle: one last report each, then nothing at all is sent.
+    r.requestOut('ns1', 'a');
+    r.requestOut('ns2', 'b');
+    clock = 6000;
+    r.tick();
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [0, 0] });
+    clock = 7000;
+    r.tick();
+    await sleep(50);
+    expect(server.pending).toBe(0);
+  });
+
+  it('drops stats while away, logs that once, and connects with backoff when the autoscaler appears', async () => {
+    const port = await freePort();
+    const { r, log, changes } = reporter({ url: `ws://127.0.0.1:${port}/`, periodMs: 60_000 });
+    r.start();
+    expect(r.everConnected).toBe(false);
+
+    r.requestIn('ns', 'rev'); // the poke is dropped
+    r.tick();
+    r.tick();
+    await sleep(300);
+    expect(r.connected).toBe(false);
+    expect(r.everConnected).toBe(false);
+    expect(r.connectionErrors).toBeGreaterThanOrEqual(2);
+    expect(log.count('not reachable')).toBe(1);
+    expect(log.count('could not be established')).toBe(1);
+
+    const server = await autoscaler({ port });
+    await connected(r);
+    expect(r.everConnected).toBe(true);
+    expect(changes).toEqual([true]);
+
+    // The revision is still in flight; only what is current is sent, nothing was queued.
+    r.tick();
+    expect(figures(await server.take())).toEqual({ 'ns/rev': [1, 0] });
+    expect(server.pending).toBe(0);
+  });
+
+  it('reconnects when the autoscaler closes the connection', async () => {
+    const server = await autoscaler();
+    server.wss.once('connection', (ws) => ws.close(1001, 'going away'));
+    const { r, log, changes } = reporter({ url: server.url });
+    r.start();
+
+    await vi.waitFor(() => expect(changes).toEqual([true, false, true]), { timeout: 2000, interval: 5 });
+    expect(r.connected).toBe(true);
+    expect(r.connectionErrors).toBe(1);
+    expect(server.connections).toBe(2);
+    expect(log.count('connection lost')).toBe(1);
+
+    // An abrupt end counts too.
+    server.sockets[1]?.terminate();
+    await vi.waitFor(() => expect(changes).toEqual([true, false, true, false, true]), {
+      timeout: 2000,
+      interval: 5,
+    });
+    expect(r.connectionErrors).toBe(2);
+  });
+
+  it('keeps a connection that answers pings past the pong deadline', async () => {
+    const server = await autoscaler();
+    const { r } = reporter({ url: server.url, pongTimeoutMs: 200 });
+    r.start();
+    await connected(r);
+    await sleep(600);
+    expect(r.connected).toBe(true);
+    expect(r.connectionErrors).toBe(0);
+    expect(server.connections).toBe(1);
+  });
+
+  it('drops a connection that stops answering pings, and reconnects', async () => {
+    const server = await autoscaler({ autoPong: false });
+    const { r, log } = reporter({ url: server.url, pongTimeoutMs: 300 });
+    r.start();
+    await connected(r);
+
+    await vi.waitFor(() => expect(r.connectionErrors).toBeGreaterThanOrEqual(1), {
+      timeout: 2000,
+      interval: 5,
+    });
+    expect(log.count('no pong')).toBeGreaterThanOrEqual(1);
+    await vi.waitFor(() => expect(server.connections).toBeGreaterThanOrEqual(2), {
+      timeout: 2000,
+      interval: 5,
+    });
+    await connected(r);
+  });
+
+  it('gives up a handshake that does not complete in time, and retries', async () => {
+    // A TCP server that accepts and never answers the upgrade.
+    let accepted = 0;
+    let ended = 0;
+    const held: Socket[] = [];
+    const silent = createServer((socket) => {
+      accepted++;
+      held.push(socket);
+      socket.resume(); // read, or the peer's close goes unnoticed
+      socket.on('close', () => ended++);
+    }).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+    try {
+      const { r, log } = reporter({ url: `ws://127.0.0.1:${address.port}/`, handshakeTimeoutMs: 150 });
+      r.start();
+      await vi.waitFor(() => expect(accepted).toBeGreaterThanOrEqual(2), { timeout: 2000, interval: 5 });
+      expect(r.connectionErrors).toBeGreaterThanOrEqual(1);
+      expect(r.everConnected).toBe(false);
+      expect(log.count('handshake not completed within 150 ms')).toBe(1);
+      // The abandoned attempt's connection is closed, not left open.
+      await vi.waitFor(() => expect(ended).toBeGreaterThanOrEqual(1), { timeout: 2000, interval: 5 });
+      await r.stop();
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('stop() closes the socket and clears every timer', async () => {
+    const server = await autoscaler();
+    const baseline = activeTimers();
+    const { r, changes } = reporter({ url: server.url, periodMs: 50 });
+    r.start();
+    await connected(r);
+    r.requestIn('ns', 'rev');
+    expect(activeTimers()).toBeGreaterThan(baseline);
+
+    await r.stop();
+    expect(r.connected).toBe(false);
+    expect(changes).toEqual([true, false]);
+    await vi.waitFor(() => expect(server.closes).toBe(1), { timeout: 2000, interval: 5 });
+    expect(activeTimers()).toBeLessThanOrEqual(baseline);
+
+    const frames = server.received.length;
+    await sleep(150);
+    expect(server.received.length).toBe(frames);
+    expect(server.connections).toBe(1);
+  });
+
+  it('stop() while still retrying leaves no timers either', async () => {
+    const baseline = activeTimers();
+    const { r } = reporter({ url: `ws://127.0.0.1:${await freePort()}/` });
+    r.start();
+    await sleep(150);
+    expect(r.connectionErrors).toBeGreaterThan(0);
+    expect(activeTimers()).toBeGreaterThan(baseline);
+    await r.stop();
+    expect(activeTimers()).toBeLessThanOrEqual(baseline);
+  });
+
+  it('rejects bad options naming them', () => {
+    const logger = testLogger().logger;
+    const base = { podName: POD, url: 'ws://127.0.0.1:1/', logger };
+    expect(() => new StatReporter({ ...base, podName: '' })).toThrow(/podName/);
+    expect(() => new StatReporter({ ...base, url: 'http://x/' })).toThrow(/url/);
+    expect(() => new StatReporter({ ...base, url: 'not a url' })).toThrow(/url/);
+    expect(() => new StatReporter({ ...base, periodMs: 0 })).toThrow(/periodMs/);
+    expect(() => new StatReporter({ ...base, reconnect: { initialMs: 100, factor: 0.5, maxMs: 1 } })).toThrow(
+      /reconnect\.factor/,
+    );
+    expect(() => new StatReporter({ ...base, handshakeTimeoutMs: -1 })).toThrow(/handshakeTimeoutMs/);
+  });
+});

@@ -1,0 +1,282 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeAutoscaler } from './support/fake-autoscaler.js';
+import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import {
+  activatorEnv,
+  queueProxyEnv,
+  type RunningActivator,
+  type RunningQueueProxy,
+  startActivator,
+  startQueueProxy,
+  startUserApp,
+  type UserApp,
+} from './support/processes.js';
+
+const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
+
+interface Pod {
+  app: UserApp;
+  qp: RunningQueueProxy;
+  address: string;
+}
+
+let dir: string;
+let file: string;
+let autoscaler: FakeAutoscaler | undefined;
+let activator: RunningActivator | undefined;
+const pods: Pod[] = [];
+
+/** Writes the endpoints document atomically (write, then rename), as the local platform does. */
+function writeEndpoints(revision: Record<string, unknown>): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(
+    tmp,
+    JSON.stringify({
+      revisions: [
+        {
+          namespace: 'default',
+          name: 'hello-00001',
+          containerConcurrency: 0,
+          timeoutSeconds: 300,
+          endpoints: [],
+          ...revision,
+        },
+      ],
+    }),
+  );
+  renameSync(tmp, file);
+}
+
+async function startPod(cc: number): Promise<Pod> {
+  const app = await startUserApp();
+  const qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc) }));
+  const pod = { app, qp, address: `127.0.0.1:${qp.port}` };
+  pods.push(pod);
+  return pod;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'zerogate-activator-'));
+  file = join(dir, 'endpoints.json');
+});
+
+afterEach(async () => {
+  await activator?.proc.kill();
+  await autoscaler?.close();
+  for (const pod of pods.splice(0)) {
+    await pod.qp.proc.kill();
+    await pod.app.proc.kill();
+  }
+  activator = autoscaler = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(revision: Record<string, unknown>, env: Record<string, string> = {}) {
+  writeEndpoints(revision);
+  autoscaler = await FakeAutoscaler.start();
+  activator = await startActivator(activatorEnv(file, autoscaler.url, env));
+  await eventually(() => autoscaler!.clients === 1);
+  return activator;
+}
+
+describe('activator probes and routing (spec §7 item 13)', () => {
+  it('fails the kubelet probe (500) until the autoscaler connection is established', async () => {
+    writeEndpoints({});
+    // Reserve a port for the autoscaler, then start it only after the activator.
+    const placeholder = await FakeAutoscaler.start();
+    const url = placeholder.url;
+    await placeholder.close();
+    activator = await startActivator(activatorEnv(file, url));
+    const before = await send(`${activator.url}/`, { headers: { 'user-agent': 'kube-probe/1.30' } });
+    expect(before.status).toBe(500);
+    expect(before.body).toBe('connection has not yet been established\n');
+    autoscaler = await FakeAutoscaler.start(Number(new URL(url).port));
+    expect(
+      await eventually(
+        async () => (await send(`${activator!.url}/`, { headers: KUBELET_PROBE })).status === 200,
+        8000,
+      ),
+    ).toBe(true);
+  });
+
+  it('answers K-Network-Probe: activator, echoes probe hashes, rejects other values', async () => {
+    const a = await start({});
+    const ok = await send(`${a.url}/healthz`, {
+      headers: { 'k-network-probe': 'activator', 'user-agent': 'Knative-Autoscaling-Probe' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toBe('activator');
+    const hash = await send(`${a.url}/`, {
+      headers: { 'k-network-probe': 'probe', 'k-network-hash': 'abc' },
+    });
+    expect(hash.status).toBe(200);
+    expect(hash.headers['k-network-hash']).toBe('abc');
+    expect((await send(`${a.url}/`, { headers: { 'k-network-probe': 'probe' } })).status).toBe(400);
+    const bad = await send(`${a.url}/`, { headers: { 'k-network-probe': 'queue' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toBe('unexpected probe header value: "queue"\n');
+  });
+
+  it('answers 404 for an unknown revision, and finds revisions by headers or by Host', async () => {
+    const pod = await startPod(0);
+    const a = await start({ endpoints: [{ address: pod.address, ready: true }] });
+    const unknown = await send(`${a.url}/`, {
+      headers: { 'knative-serving-revision': 'nope', 'knative-serving-namespace': 'default' },
+    });
+    expect(unknown.status).toBe(404);
+    expect((await send(`${a.url}/`, { headers: { host: 'nope.default.svc.cluster.local' } })).status).toBe(
+      404,
+    );
+    expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
+    expect(
+      (await send(`${a.url}/`, { headers: { host: 'hello-00001.default.svc.cluster.local' } })).status,
+    ).toBe(200);
+    expect((await send(`${a.url}/`, { headers: { host: 'hello-00001.default.svc:80' } })).status).toBe(200);
+  });
+
+  it('marks proxied requests and moves Host to K-Original-Host (spec §7 item 17)', async () => {
+    const pod = await startPod(0);
+    const a = await start({ endpoints: [{ address: pod.address, ready: true }] });
+    const res = await send(`${a.url}/echo`, {
+      headers: { ...REVISION, host: 'hello.default.example.com', 'x-forwarded-for': '1.2.3.4' },
+    });
+    expect(res.status).toBe(200);
+    const seen = JSON.parse(res.body) as { headers: Record<string, string> };
+    // The queue-proxy restored Host from K-Original-Host; the activator's mark reached the app.
+    expect(seen.headers.host).toBe('hello.default.example.com');
+    expect(seen.headers['k-proxy-request']).toBe('activator');
+    expect(seen.headers['knative-serving-revision']).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBe('1.2.3.4, 127.0.0.1, 127.0.0.1');
+  });
+});
+
+describe('activator at zero (spec §7 items 14, 15)', () => {
+  it('pokes the autoscaler at once, holds the request, and forwards it within 250 ms of the Pod becoming ready', async () => {
+    const a = await start({});
+    const t0 = Date.now();
+    const pending = send(`${a.url}/`, { headers: REVISION });
+    expect(await eventually(() => autoscaler!.received.length > 0, 2000)).toBe(true);
+    const poke = autoscaler!.received[0]!;
+    expect(poke.binary).toBe(true);
+    expect(poke.at - t0).toBeLessThan(500);
+    expect(poke.messages).toHaveLength(1);
+    expect(poke.messages[0]).toMatchObject({ namespace: 'default', name: 'hello-00001' });
+    expect(poke.messages[0]!.stat).toMatchObject({
+      podName: 'activator-test',
+      averageConcurrentRequests: 1,
+      requestCount: 1,
+    });
+    // A Pod appears, not ready in Kubernetes' eyes: the activator probes its queue-proxy itself.
+    const pod = await startPod(0);
+    const readyAt = Date.now();
+    writeEndpoints({ endpoints: [{ address: pod.address, ready: false }] });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('hello');
+    expect(Date.now() - readyAt).toBeLessThan(250);
+    // Then the 1 s batches follow.
+    expect(await eventually(() => autoscaler!.received.length >= 2, 2500)).toBe(true);
+  });
+
+  it('answers 504 `activator request timeout` when no Pod comes in time', async () => {
+    const a = await start({ timeoutSeconds: 1 });
+    const t0 = Date.now();
+    const res = await send(`${a.url}/`, { headers: REVISION });
+    expect(res.status).toBe(504);
+    expect(res.body).toBe('activator request timeout');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+  });
+
+  it('bounds held requests: past the cap, 503 with Retry-After; a client that leaves frees its place', async () => {
+    const a = await start({}, { ACTIVATOR_MAX_HELD_REQUESTS: '2' });
+    const controllers = [new AbortController(), new AbortController()];
+    const held = controllers.map((c) =>
+      send(`${a.url}/`, { headers: REVISION, signal: c.signal }).catch(() => undefined),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await send(`${a.url}/`, { headers: REVISION });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.body).toMatch(/activator/);
+    controllers[0]!.abort();
+    await held[0];
+    const metrics = () => fetch(`http://127.0.0.1:${a.metricsPort}/metrics`).then((r) => r.text());
+    expect(
+      await eventually(async () => /kn_revision_request_queued\{[^}]*\} 1\n/.test(await metrics())),
+    ).toBe(true);
+    // The freed place takes a new request.
+    const again = send(`${a.url}/`, { headers: REVISION, signal: controllers[1]!.signal }).catch(
+      () => undefined,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await metrics()).toMatch(/kn_revision_request_queued\{[^}]*\} 2\n/);
+    controllers[1]!.abort();
+    await Promise.all([held[1], again]);
+  });
+
+  it('bounds held request-body bytes process-wide', async () => {
+    const a = await start({}, { ACTIVATOR_MAX_HELD_BYTES: '20000' });
+    const c = new AbortController();
+    const first = send(`${a.url}/upload`, {
+      method: 'POST',
+      headers: REVISION,
+      body: 'x'.repeat(16_000),
+      signal: c.signal,
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await send(`${a.url}/upload`, {
+      method: 'POST',
+      headers: REVISION,
+      body: 'y'.repeat(16_000),
+    });
+    expect(second.status).toBe(503);
+    expect(second.headers['retry-after']).toBe('1');
+    // Requests without a body still fit.
+    const noBody = send(`${a.url}/`, { headers: REVISION, signal: c.signal }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    c.abort();
+    await Promise.all([first, noBody]);
+  });
+});
+
+describe('activator capacity (spec §7 item 16)', () => {
+  it('with CC=1 and 2 Pods, never sends a Pod more than one request at once, and all 10 succeed', async () => {
+    const [p1, p2] = [await startPod(1), await startPod(1)];
+    const a = await start({
+      containerConcurrency: 1,
+      endpoints: [
+        { address: p1!.address, ready: true },
+        { address: p2!.address, ready: true },
+      ],
+    });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => send(`${a.url}/delay?ms=100`, { headers: REVISION })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    const [s1, s2] = await Promise.all([p1!.app.stats(), p2!.app.stats()]);
+    expect(s1.max).toBe(1);
+    expect(s2.max).toBe(1);
+    expect(s1.total + s2.total).toBe(10);
+    expect(s1.total).toBeGreaterThan(0);
+    expect(s2.total).toBeGreaterThan(0);
+  });
+
+  it('retries a request that never reached a Pod on another one', async () => {
+    const good = await startPod(0);
+    const dead = await startPod(0);
+    await dead.qp.proc.kill();
+    const a = await start({
+      endpoints: [
+        { address: dead.address, ready: true },
+        { address: good.address, ready: true },
+      ],
+    });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => send(`${a.url}/`, { headers: REVISION })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+  });
+});
