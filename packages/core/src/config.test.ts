@@ -208,12 +208,22 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs('2000000ns')).toBeCloseTo(2, 12);
   });
 
-  it.each(['', ' ', 's', '-1s', '-5', '1x', '1s2', 'ms', '1 s', 'abc', '1s 2s', '1d'])(
-    'rejects %j',
-    (text) => {
-      expect(parseDurationMs(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '',
+    ' ',
+    's',
+    '-1s',
+    '-5',
+    '1x',
+    '1s2',
+    'ms',
+    '1 s',
+    'abc',
+    '1s 2s',
+    '1d',
+  ])('rejects %j', (text) => {
+    expect(parseDurationMs(text)).toBeUndefined();
+  });
 });
 
 describe('ConfigError', () => {

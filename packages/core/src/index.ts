@@ -12,3 +12,4 @@ export * from './respond.js';
 export * from './serving-listener.js';
 export * from './stat-proto.js';
 export * from './undici-dispatchers.js';
+export * from './upgrade-exchange.js';

@@ -24,12 +24,13 @@ describe('readFacts', () => {
     ).toMatchObject({ userAgent: 'kube-probe/1.30', networkProbe: 'probe', networkHash: 'abc123' });
   });
 
-  it.each(['K-Proxy-Request', 'k-proxy-request', 'K-PROXY-REQUEST'])(
-    'marks a request with %s: activator as proxied',
-    (name) => {
-      expect(readFacts([name, 'activator']).proxied).toBe(true);
-    },
-  );
+  it.each([
+    'K-Proxy-Request',
+    'k-proxy-request',
+    'K-PROXY-REQUEST',
+  ])('marks a request with %s: activator as proxied', (name) => {
+    expect(readFacts([name, 'activator']).proxied).toBe(true);
+  });
 
   it('does not mark other K-Proxy-Request values as proxied', () => {
     expect(readFacts(['K-Proxy-Request', 'something-else']).proxied).toBe(false);

@@ -11,6 +11,7 @@ import {
   RequestStats,
   ServingEndpoint,
   serveMetrics,
+  TunnelSet,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig } from './config.js';
@@ -20,7 +21,7 @@ import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness-probe.js';
 import type { RequestMetrics } from './request-metrics.js';
 import { StatReporter } from './stat-reporter.js';
-import { UpgradeProxy } from './upgrade.js';
+import { upgradeHandler } from './upgrade.js';
 
 /** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
 const UPGRADE_GRACE_MS = 60_000;
@@ -90,7 +91,9 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       error: 'REQUEST_TIMEOUT',
     },
   });
-  const upgrades = new UpgradeProxy({
+  const upgrades = new TunnelSet();
+  const onUpgrade = upgradeHandler({
+    tunnels: upgrades,
     userPort: config.userPort,
     breaker,
     stats,
@@ -100,7 +103,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const reporter = new StatReporter(stats, config.pod);
 
-  const serving = new ServingEndpoint(proxy.handle, upgrades.handle, logger);
+  const serving = new ServingEndpoint(proxy.handle, onUpgrade, logger);
 
   let sigterm = false;
   const admin = createServer((req, res) => {

@@ -500,20 +500,17 @@ describe('ReadinessProber', () => {
       ['HTTP/1.1', (port: number) => httpProbe(port, { timeoutMs: 200 }), {}],
       ['h2c', (port: number) => httpProbe(port, { timeoutMs: 200 }), { http2AutoDetect: true }],
       ['gRPC', (port: number) => grpcProbe(port, '', { timeoutMs: 200 }), {}],
-    ])(
-      'times out a %s probe against a silent server and leaves no connection open',
-      async (_name, make, options) => {
-        const { server, port } = await silentServer();
-        const failures: string[] = [];
-        const p = prober([make(port)], { ...options, onFailure: (err) => failures.push(err.message) });
-        const started = Date.now();
-        expect(await p.check()).toBe(false);
-        expect(Date.now() - started).toBeGreaterThanOrEqual(190);
-        expect(Date.now() - started).toBeLessThan(700);
-        expect(failures[0]).toMatch(/timed out after 200 ms/);
-        expect(await drained(server)).toBe(0);
-      },
-    );
+    ])('times out a %s probe against a silent server and leaves no connection open', async (_name, make, options) => {
+      const { server, port } = await silentServer();
+      const failures: string[] = [];
+      const p = prober([make(port)], { ...options, onFailure: (err) => failures.push(err.message) });
+      const started = Date.now();
+      expect(await p.check()).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      expect(Date.now() - started).toBeLessThan(700);
+      expect(failures[0]).toMatch(/timed out after 200 ms/);
+      expect(await drained(server)).toBe(0);
+    });
 
     it('bounds each aggressive attempt by the attempt timeout', async () => {
       const { server, port } = await silentServer();

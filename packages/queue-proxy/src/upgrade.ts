@@ -1,13 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   type Breaker,
-  ERRORS,
   type Logger,
   plainAddress,
+  type RequestFacts,
   type RequestStats,
   readFacts,
+  type TunnelSet,
+  UpgradeExchange,
+  type Waiter,
 } from '@zerogate/core';
 import type { Drainer } from './drain.js';
 import { upstreamHeaders } from './request-head.js';
@@ -20,122 +22,85 @@ export interface UpgradeContext {
   readonly drainer: Drainer;
   readonly logger: Logger;
   readonly revisionTimeoutMs: number;
+  readonly tunnels: TunnelSet;
 }
 
 /**
- * Proxies upgraded connections (websockets) as a byte tunnel to the user container. The connection
- * holds a breaker slot and counts as in flight until both sides close. The revision timeout applies
- * only until the app starts answering: once the 101 is on its way the tunnel is never cut by a request
- * timeout (our fix of Knative #16169, #16638); on shutdown open tunnels get a bounded grace instead.
+ * Returns the queue-proxy's `upgrade` listener: websockets and other upgrades are tunnelled to the user
+ * container, holding a breaker slot and counting as in flight until both sides close.
  */
-export class UpgradeProxy {
-  private readonly open = new Set<Duplex>();
+export function upgradeHandler(
+  ctx: UpgradeContext,
+): (req: IncomingMessage, client: Duplex, head: Buffer) => void {
+  return (req, client, head) => {
+    ctx.drainer.touch(Date.now());
+    new QueueUpgrade(ctx, req, client, head, readFacts(req.rawHeaders)).begin();
+  };
+}
 
-  constructor(private readonly ctx: UpgradeContext) {}
+class QueueUpgrade extends UpgradeExchange {
+  private waiter: Waiter | null = null;
+  private holdsSlot = false;
 
-  /** Tunnels currently open. */
-  get size(): number {
-    return this.open.size;
+  constructor(
+    private readonly ctx: UpgradeContext,
+    req: IncomingMessage,
+    client: Duplex,
+    head: Buffer,
+    private readonly facts: RequestFacts,
+  ) {
+    super(
+      req,
+      client,
+      head,
+      { ms: ctx.revisionTimeoutMs, error: 'REQUEST_TIMEOUT' },
+      ctx.logger,
+      ctx.tunnels,
+    );
+    ctx.stats.requestIn(facts.proxied);
   }
 
-  /** An `upgrade` listener for the serving server. */
-  readonly handle = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
-    const { ctx } = this;
-    const facts = readFacts(req.rawHeaders);
-    ctx.drainer.touch(Date.now());
-    ctx.stats.requestIn(facts.proxied);
-    this.open.add(client);
-    let upstream: Socket | null = null;
-    let holdsSlot = false;
-    let finished = false;
-    let timer: NodeJS.Timeout | null = null;
-    let answered = false;
-
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      if (timer) clearTimeout(timer);
-      if (waiter !== null && typeof waiter === 'object') ctx.breaker?.cancel(waiter);
-      if (holdsSlot) ctx.breaker?.release();
-      holdsSlot = false;
-      ctx.stats.requestOut(facts.proxied);
-      this.open.delete(client);
-      client.destroy();
-      upstream?.destroy();
-    };
-    const reject = (status: number, body: string): void => {
-      if (!client.destroyed) {
-        client.end(
-          `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : 'Gateway Timeout'}\r\n` +
-            `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-            `Connection: close\r\n\r\n${body}`,
-        );
-      }
-      finish();
-    };
-
-    client.on('error', finish);
-    client.on('close', finish);
-    if (ctx.revisionTimeoutMs > 0) {
-      timer = setTimeout(() => {
-        ctx.logger.warn({ path: req.url }, 'upgrade request timed out before the app answered');
-        reject(504, ERRORS.REQUEST_TIMEOUT.body);
-      }, ctx.revisionTimeoutMs);
-    }
-
-    const open = (): void => {
-      if (finished) {
-        if (holdsSlot) ctx.breaker?.release();
-        holdsSlot = false;
-        return;
-      }
-      const headLines = [`${req.method} ${req.url} HTTP/1.1`];
-      const headers = upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), true);
-      for (let i = 0; i < headers.length; i += 2) headLines.push(`${headers[i]}: ${headers[i + 1]}`);
-      upstream = connect({ host: '127.0.0.1', port: ctx.userPort });
-      upstream.setNoDelay(true);
-      upstream.write(`${headLines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.once('data', () => {
-        // The app answered: from here on only the two peers end the tunnel.
-        answered = true;
-        if (timer) clearTimeout(timer);
-        timer = null;
-      });
-      upstream.on('error', (err) => {
-        if (!answered) {
-          ctx.logger.error({ err, path: req.url }, 'error reverse proxying upgrade');
-          reject(502, ERRORS.UPSTREAM_FAILED.body);
-        } else finish();
-      });
-      upstream.on('close', finish);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    };
-
-    let waiter: ReturnType<Breaker['enter']> | null = null;
-    if (ctx.breaker === undefined) {
-      open();
+  protected admit(): void {
+    const { breaker } = this.ctx;
+    if (breaker === undefined) {
+      this.connect();
       return;
     }
-    waiter = ctx.breaker.enter(() => {
-      waiter = null;
-      holdsSlot = true;
-      open();
+    const admission = breaker.enter(() => {
+      this.waiter = null;
+      this.holdsSlot = true;
+      this.connect();
     });
-    if (waiter === 'run') {
-      waiter = null;
-      holdsSlot = true;
-      open();
-    } else if (waiter === 'full') {
-      waiter = null;
-      ctx.logger.warn({ path: req.url }, 'pending request queue full');
-      reject(503, ERRORS.QUEUE_FULL.body);
+    if (admission === 'run') {
+      this.holdsSlot = true;
+      this.connect();
+    } else if (admission === 'full') {
+      this.logger.warn({ path: this.req.url }, 'pending request queue full');
+      this.reject('QUEUE_FULL');
+    } else {
+      this.waiter = admission;
     }
-  };
+  }
 
-  /** Closes every open tunnel (after the shutdown grace). */
-  closeAll(): void {
-    for (const socket of this.open) socket.destroy();
+  private connect(): void {
+    if (this.isOver) {
+      this.releaseSlot();
+      return;
+    }
+    const headers = upstreamHeaders(this.req.rawHeaders, plainAddress(this.req.socket.remoteAddress), true);
+    this.open('127.0.0.1', this.ctx.userPort, headers);
+  }
+
+  protected ended(): void {
+    if (this.waiter) this.ctx.breaker?.cancel(this.waiter);
+    this.waiter = null;
+    this.releaseSlot();
+    this.ctx.stats.requestOut(this.facts.proxied);
+  }
+
+  private releaseSlot(): void {
+    if (!this.holdsSlot) return;
+    this.holdsSlot = false;
+    this.ctx.breaker?.release();
   }
 }
