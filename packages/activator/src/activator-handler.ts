@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   ACTIVATOR,
+  ACTIVATOR_TUNNEL,
   ERRORS,
   forwardHeaders,
   type Logger,
@@ -11,6 +13,8 @@ import {
   readFacts,
   sendError,
   sendText,
+  type TunnelSet,
+  UpgradeExchange,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { ActivatorMetrics } from './activator-metrics.js';
@@ -36,6 +40,8 @@ export interface ActivatorContext {
   readonly clusterDomain: string;
   /** True after SIGTERM: health checks fail so the activator leaves the load balancers first. */
   readonly shuttingDown: () => boolean;
+  /** Upgraded connections (websockets) open now. */
+  readonly tunnels: TunnelSet;
 }
 
 /** Attempts to send a request that never reached a Pod (the connection failed) before answering 502. */
@@ -71,6 +77,19 @@ export class ActivatorHandler {
       return;
     }
     new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();
+  };
+
+  /** Handles an upgrade (websocket): held like any request, then tunnelled to a Pod's queue-proxy. */
+  readonly upgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+    const { ctx } = this;
+    const facts = readFacts(req.rawHeaders);
+    const ref = identifyRevision(facts.revision, facts.namespace, facts.host, ctx.clusterDomain);
+    const revision = ref && ctx.revisions.get(ref.namespace, ref.name);
+    if (!revision) {
+      client.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    new ActivatorUpgrade(ctx, revision, req, client, head).begin();
   };
 
   /** Kubelet probes: 500 until the autoscaler connection was established, and after SIGTERM. */
@@ -229,5 +248,61 @@ class ActivatorExchange extends ProxyExchange {
     if (!this.hasBody(this.facts.hasBody)) return 0;
     const limit = this.req.readableHighWaterMark;
     return this.facts.contentLength >= 0 ? Math.min(this.facts.contentLength, limit) : limit;
+  }
+}
+
+/** A websocket through the activator: held until a Pod has room, then a tunnel holding that Pod's slot. */
+class ActivatorUpgrade extends UpgradeExchange {
+  private pod: PodSlot | null = null;
+  private held: HeldRequest | null = null;
+
+  constructor(
+    private readonly ctx: ActivatorContext,
+    private readonly revision: Revision,
+    req: IncomingMessage,
+    client: Duplex,
+    head: Buffer,
+  ) {
+    super(
+      req,
+      client,
+      head,
+      { ms: revision.info.timeoutSeconds * 1000, error: 'ACTIVATOR_TIMEOUT' },
+      ctx.logger,
+      ctx.tunnels,
+    );
+    ctx.reporter.requestIn(revision.namespace, revision.name);
+  }
+
+  protected admit(): void {
+    const result = this.revision.throttler.acquire((pod) => this.connect(pod), 0);
+    if (result === 'full') this.reject('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    else if ('address' in result) this.connect(result);
+    else this.held = result;
+  }
+
+  private connect(pod: PodSlot): void {
+    this.held = null;
+    if (this.isOver) {
+      this.revision.throttler.release(pod);
+      return;
+    }
+    this.pod = pod;
+    const colon = pod.address.lastIndexOf(':');
+    const host = pod.address.slice(0, colon).replace(/^\[|\]$/g, '');
+    const headers = forwardHeaders(
+      this.req.rawHeaders,
+      plainAddress(this.req.socket.remoteAddress),
+      ACTIVATOR_TUNNEL,
+    );
+    this.open(host, Number(pod.address.slice(colon + 1)), headers);
+  }
+
+  protected ended(): void {
+    if (this.held) this.revision.throttler.cancel(this.held);
+    this.held = null;
+    if (this.pod) this.revision.throttler.release(this.pod);
+    this.pod = null;
+    this.ctx.reporter.requestOut(this.revision.namespace, this.revision.name);
   }
 }

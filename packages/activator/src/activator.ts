@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { Agent, type Logger, listenOn, ServingEndpoint, serveMetrics } from '@zerogate/core';
+import { Agent, type Logger, listenOn, ServingEndpoint, serveMetrics, TunnelSet } from '@zerogate/core';
 import { ActivatorHandler } from './activator-handler.js';
 import { ActivatorMetrics } from './activator-metrics.js';
 import type { ActivatorConfig } from './config.js';
@@ -56,6 +56,7 @@ export async function startActivator(
   const reporter = new StatReporter({ podName: config.podName, url: config.autoscalerUrl, logger });
   const metrics = new ActivatorMetrics(revisions, reporter, config.podName);
   let shuttingDown = false;
+  const tunnels = new TunnelSet();
   const handler = new ActivatorHandler({
     revisions,
     reporter,
@@ -64,8 +65,9 @@ export async function startActivator(
     metrics,
     clusterDomain: config.clusterDomain,
     shuttingDown: () => shuttingDown,
+    tunnels,
   });
-  const serving = new ServingEndpoint(handler.handle, undefined, logger);
+  const serving = new ServingEndpoint(handler.handle, handler.upgrade, logger);
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
   const endpoints = source ?? (await buildEndpointSource(config, logger));
@@ -84,10 +86,15 @@ export async function startActivator(
       logger.info({ drainSeconds: config.drainMs / 1000 }, 'shutting down: health checks fail from now');
       await sleep(config.drainMs);
       const closed = serving.close();
-      while (busy(revisions)) {
+      // Held and running requests finish; tunnels are waited for below.
+      while (inFlight(revisions) - tunnels.size > 0) {
         serving.closeIdle();
         await sleep(50);
       }
+      // Upgraded connections get a bounded grace after the drain, as the queue-proxy's do.
+      const graceEnd = Date.now() + UPGRADE_GRACE_MS;
+      while (tunnels.size > 0 && Date.now() < graceEnd) await sleep(50);
+      tunnels.closeAll();
       serving.closeAll();
       await closed;
       await endpoints.stop();
@@ -105,9 +112,13 @@ export async function startActivator(
   return { ports, shutdown };
 }
 
-function busy(revisions: RevisionRegistry): boolean {
-  for (const r of revisions.all()) if (r.throttler.held > 0 || r.throttler.inFlight > 0) return true;
-  return false;
+/** How long upgraded connections may stay open after the drain before they are closed. */
+const UPGRADE_GRACE_MS = 60_000;
+
+function inFlight(revisions: RevisionRegistry): number {
+  let n = 0;
+  for (const r of revisions.all()) n += r.throttler.held + r.throttler.inFlight;
+  return n;
 }
 
 function sleep(ms: number): Promise<void> {
