@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'bench/src/**/*.test.ts'],
+    setupFiles: ['./test/support/setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // The machine has two cores and end-to-end tests spawn real processes: keep file parallelism low.

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, rawExchange, send, socketCount } from './support/http.js';
 import {
   queueProxyEnv,
@@ -15,10 +15,6 @@ describe('queue-proxy bad requests', () => {
   beforeAll(async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: '1' }));
-  });
-  afterAll(async () => {
-    await qp?.proc.kill();
-    await app?.proc.kill();
   });
 
   it('answers malformed HTTP with 400, logs it, and takes no slot', async () => {

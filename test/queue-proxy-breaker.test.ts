@@ -1,5 +1,5 @@
 import { decodeStat } from '@zerogate/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, send, socketCount } from './support/http.js';
 import {
   queueProxyEnv,
@@ -17,12 +17,6 @@ async function start(cc: number, extra: Record<string, string> = {}) {
   qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc), ...extra }));
   return { app, qp };
 }
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  qp = app = undefined;
-});
 
 /** The queue-proxy's current in-flight count, read from the time-weighted stats after a quiet window. */
 async function quietConcurrency(statsPort: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KUBELET_PROBE, send } from './support/http.js';
 import {
   queueProxyEnv,
@@ -10,12 +10,6 @@ import {
 
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  qp = app = undefined;
-});
 
 describe('queue-proxy graceful drain (spec §1.6)', () => {
   it('after SIGTERM: probes 503 at once, requests still served, exit only after the quiet period (spec §7 item 9)', async () => {

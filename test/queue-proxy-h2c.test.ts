@@ -1,22 +1,7 @@
 import { connect } from 'node:http2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KUBELET_PROBE, send } from './support/http.js';
-import {
-  queueProxyEnv,
-  type RunningQueueProxy,
-  spawnNode,
-  startQueueProxy,
-  type TestProcess,
-} from './support/processes.js';
-
-let app: TestProcess | undefined;
-let qp: RunningQueueProxy | undefined;
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.kill();
-  qp = app = undefined;
-});
+import { queueProxyEnv, spawnNode, startQueueProxy, type TestProcess } from './support/processes.js';
 
 async function startH2cApp(): Promise<{ proc: TestProcess; port: number }> {
   const proc = spawnNode('test/support/h2c-app.mjs', { PORT: '0' });
@@ -66,8 +51,7 @@ function h2Request(
 describe('queue-proxy h2c', () => {
   it('forwards HTTP/2 (h2c) inbound as h2c, with trailers, on the same port as HTTP/1.1 (spec §7 item 12)', async () => {
     const h2app = await startH2cApp();
-    app = h2app.proc;
-    qp = await startQueueProxy(
+    const qp = await startQueueProxy(
       queueProxyEnv(h2app.port, {
         SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: h2app.port } }),
       }),
@@ -106,8 +90,7 @@ describe('queue-proxy h2c', () => {
 
   it('treats each stream as one request for the breaker', async () => {
     const h2app = await startH2cApp();
-    app = h2app.proc;
-    qp = await startQueueProxy(
+    const qp = await startQueueProxy(
       queueProxyEnv(h2app.port, {
         CONTAINER_CONCURRENCY: '1',
         SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: h2app.port } }),

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KUBELET_PROBE, send } from './support/http.js';
 import {
   queueProxyEnv,
@@ -7,20 +7,11 @@ import {
   spawnNode,
   startQueueProxy,
   startUserApp,
-  type TestProcess,
   type UserApp,
 } from './support/processes.js';
 
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
-const extra: TestProcess[] = [];
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  for (const p of extra.splice(0)) await p.kill();
-  qp = app = undefined;
-});
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -69,7 +60,6 @@ describe('queue-proxy probes', () => {
     const probe = send(`${qp.url}/`, { headers: KUBELET_PROBE });
     await new Promise((r) => setTimeout(r, 400));
     const late = spawnNode('test/support/user-app.mjs', { PORT: String(port) });
-    extra.push(late);
     const t0 = Date.now();
     await late.waitForLine((l) => l.startsWith('{"port"'));
     const res = await probe;

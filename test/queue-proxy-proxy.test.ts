@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, rawExchange, send, socketCount } from './support/http.js';
 import {
   queueProxyEnv,
@@ -16,10 +16,6 @@ describe('queue-proxy proxying to the user container', () => {
   beforeAll(async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: '2' }));
-  });
-  afterAll(async () => {
-    await qp?.proc.kill();
-    await app?.proc.kill();
   });
 
   it('rewrites headers as Knative does (spec §7 item 11)', async () => {

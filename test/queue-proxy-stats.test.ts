@@ -1,5 +1,5 @@
 import { decodeStat, type Stat } from '@zerogate/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { send } from './support/http.js';
 import {
   queueProxyEnv,
@@ -11,12 +11,6 @@ import {
 
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  qp = app = undefined;
-});
 
 async function scrape(port: number): Promise<{ stat: Stat; contentType: string | null }> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`, {

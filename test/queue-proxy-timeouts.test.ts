@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, send } from './support/http.js';
 import {
   queueProxyEnv,
@@ -17,12 +17,6 @@ async function start(env: Record<string, string>) {
   qp = await startQueueProxy(queueProxyEnv(app.port, env));
   return { app, qp };
 }
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  qp = app = undefined;
-});
 
 /** Reads a streamed response, returning its status, the text received and when it ended. */
 async function readStream(url: string) {

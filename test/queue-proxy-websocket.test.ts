@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, send } from './support/http.js';
 import {
   queueProxyEnv,
@@ -10,12 +10,6 @@ import {
 
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
-
-afterEach(async () => {
-  await qp?.proc.kill();
-  await app?.proc.kill();
-  qp = app = undefined;
-});
 
 /** Opens a websocket (Node's built-in client), resolving once it is open. */
 function openSocket(url: string): Promise<WebSocket> {

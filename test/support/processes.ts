@@ -93,13 +93,19 @@ export class TestProcess {
   }
 }
 
+/** Every process tests started, in order, so none outlives its test (see `test/support/setup.ts`). */
+export const startedProcesses = new Set<TestProcess>();
+
 /** Spawns `node <script>` with the given environment added to a minimal one. */
 export function spawnNode(script: string, env: Record<string, string>): TestProcess {
   const child = spawn(process.execPath, [resolve(ROOT, script)], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new TestProcess(child);
+  const proc = new TestProcess(child);
+  startedProcesses.add(proc);
+  void proc.exit().then(() => startedProcesses.delete(proc));
+  return proc;
 }
 
 /** A running test user container. */

@@ -24,7 +24,7 @@ const POLL_INTERVAL_MS = 1000;
  * Parses an endpoints document:
  * `{"revisions":[{"namespace","name","containerConcurrency","timeoutSeconds","responseStartTimeoutSeconds",
  * "idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"]}]}`.
- * Only `namespace`, `name` and `endpoints` are required; the rest default as a Revision without them does.
+ * Only `namespace` and `name` are required; `endpoints` defaults to none and the numbers as a Revision without them does.
  */
 export function parseEndpointsDocument(text: string): RevisionInfo[] {
   let doc: unknown;
@@ -64,7 +64,13 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
     const notReady: string[] = [];
     endpoints.forEach((e, j) => {
       const address = (e as { address?: unknown } | null)?.address;
-      if (typeof address !== 'string' || !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) {
+      const port = typeof address === 'string' ? Number(address.slice(address.lastIndexOf(':') + 1)) : 0;
+      if (
+        typeof address !== 'string' ||
+        !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address) ||
+        port < 1 ||
+        port > 65535
+      ) {
         throw new EndpointsFileError(`${where}.endpoints[${j}].address must be "host:port"`);
       }
       ((e as { ready?: unknown }).ready === true ? ready : notReady).push(address);

@@ -9,7 +9,7 @@
 /** A Pod this activator forwards to, with the requests it runs now. */
 export class PodSlot {
   inFlight = 0;
-  /** False once the Pod left this activator's set: releases are then ignored. */
+  /** False once the Pod left this activator's set; its slot is kept while requests still run on it. */
   active = true;
 
   constructor(
@@ -145,10 +145,11 @@ export class RevisionThrottler {
     const assigned = containerConcurrency === 0 ? [...healthy].sort() : assignPods(healthy, activators, self);
     const keep = new Set(assigned);
     for (const [address, slot] of this.byAddress) {
-      if (!keep.has(address)) {
-        slot.active = false;
-        this.byAddress.delete(address);
-      }
+      if (keep.has(address)) continue;
+      // A Pod that leaves while requests still run on it stays known until they end, so that if it
+      // comes back it is not handed more than CC on top of them.
+      slot.active = false;
+      if (slot.inFlight <= 0) this.byAddress.delete(address);
     }
     this.pods = assigned.map((address) => {
       let slot = this.byAddress.get(address);
@@ -156,6 +157,7 @@ export class RevisionThrottler {
         slot = new PodSlot(address, capacity);
         this.byAddress.set(address, slot);
       }
+      slot.active = true;
       slot.capacity = capacity;
       return slot;
     });
@@ -194,6 +196,8 @@ export class RevisionThrottler {
   release(pod: PodSlot): void {
     this.inFlightCount--;
     pod.inFlight--;
+    if (!pod.active && pod.inFlight <= 0 && this.byAddress.get(pod.address) === pod)
+      this.byAddress.delete(pod.address);
     this.drain();
   }
 

@@ -9,6 +9,7 @@ export * from './proxy-exchange.js';
 export * from './request-facts.js';
 export * from './request-stats.js';
 export * from './respond.js';
+export * from './run-component.js';
 export * from './serving-listener.js';
 export * from './stat-proto.js';
 export * from './undici-dispatchers.js';

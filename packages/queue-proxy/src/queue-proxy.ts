@@ -3,7 +3,6 @@ import type { Server as NetServer } from 'node:net';
 import {
   Breaker,
   H2CClient,
-  ListenError,
   type Logger,
   listenOn,
   MAX_HEADER_BYTES,
@@ -29,8 +28,6 @@ const UPGRADE_GRACE_MS = 60_000;
 const H2C_MAX_STREAMS = 1000;
 /** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
 const WAIT_FOR_DRAIN_RESET_MS = 1000;
-
-export { ListenError };
 
 /** A running queue-proxy. */
 export interface QueueProxy {
