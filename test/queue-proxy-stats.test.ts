@@ -46,7 +46,7 @@ describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
     expect(first.stat.podName).toBe('pod-abc');
     // Align to a fresh window, then send one 500 ms request and collect the windows it spans.
     await collectWindows(qp.statsPort, 1);
-    const windows = collectWindows(qp.statsPort, 3);
+    const windows = collectWindows(qp.statsPort, 4);
     await new Promise((r) => setTimeout(r, 150));
     expect((await send(`${qp.url}/delay?ms=500`)).status).toBe(200);
     const stats = await windows;
@@ -58,7 +58,7 @@ describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
     expect(stats.every((s) => s.averageProxiedConcurrentRequests === 0 && s.proxiedRequestCount === 0)).toBe(
       true,
     );
-    expect(stats[2]!.processUptime).toBeGreaterThan(2);
+    expect(stats[3]!.processUptime).toBeGreaterThan(2);
   });
 
   it('counts requests from the activator in the proxied fields too', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coreUtilisation, cpuSecondsPer10k, delta, mebibytes, ratio } from './ratios.js';
+import { coreUtilisation, cpuSecondsPer10k, delta, mebibytes, percentile, ratio } from './ratios.js';
 
 describe('cpuSecondsPer10k', () => {
   it('scales CPU per request to 10,000 requests', () => {
@@ -30,5 +30,20 @@ describe('coreUtilisation and mebibytes', () => {
     expect(coreUtilisation(4, 8)).toBe(50);
     expect(coreUtilisation(1, 0)).toBeUndefined();
     expect(mebibytes(2048)).toBe(2);
+  });
+});
+
+describe('percentile', () => {
+  it('takes the nearest rank, always one of the values', () => {
+    const values = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
+    expect(percentile(values, 50)).toBe(5);
+    expect(percentile(values, 90)).toBe(9);
+    expect(percentile(values, 99)).toBe(10);
+    expect(percentile(values, 0)).toBe(1);
+    expect(percentile([3], 99)).toBe(3);
+  });
+
+  it('is undefined for no values', () => {
+    expect(percentile([], 50)).toBeUndefined();
   });
 });

@@ -31,3 +31,15 @@ export function coreUtilisation(cpuSeconds: number, wallSeconds: number): number
 export function mebibytes(kib: number): number {
   return kib / 1024;
 }
+
+/**
+ * The `p`th percentile of `values` by nearest rank: the smallest value with at least `p` percent of
+ * the values at or below it, so always one of the values (with 20 of them, p99 is the largest).
+ * Undefined for no values.
+ */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1];
+}

@@ -3,9 +3,11 @@
  * one line here.
  */
 import type { Scenario } from '../scenario.js';
+import { activatorScenario } from './activator.js';
 import { queueProxyScenario } from './queue-proxy.js';
 
 /** Scenarios by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [queueProxyScenario.name, queueProxyScenario],
+  [activatorScenario.name, activatorScenario],
 ]);
