@@ -166,6 +166,15 @@ export function readOwnTicks(): number {
   return stat ? stat.utime + stat.stime : 0;
 }
 
+/**
+ * CPU ticks of this process's children that have exited and been reaped: the whole life of every
+ * short-lived process the benchmark started and stopped, start-up and exit included.
+ */
+export function readReapedChildTicks(): number {
+  const stat = readProcStat(process.pid);
+  return stat ? stat.cutime + stat.cstime : 0;
+}
+
 let ticksPerSecond: number | undefined;
 
 /** The kernel's clock ticks per second (`getconf CLK_TCK`, almost always 100), read once. */
