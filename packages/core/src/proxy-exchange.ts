@@ -164,6 +164,8 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     trailers: Record<string, string | string[] | undefined>,
   ): void {
     if (this.state !== RUNNING) return;
+    // Relayed whole: nothing upstream is left to cancel when the client connection closes.
+    this.state = DONE;
     // Trailers (gRPC's status among them) pass through; HTTP/1.1 can carry them only when chunked.
     for (const _ in trailers) {
       this.res.addTrailers(trailers as Record<string, string>);
@@ -249,9 +251,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   /** Cancels the upstream request, if one was dispatched; `state` is DONE first so its error is ignored. */
   private abortUpstream(): void {
     const controller = this.controller;
-    if (controller && !controller.aborted) controller.abort(new Error('request ended by the proxy'));
+    if (controller && !controller.aborted) controller.abort(ENDED_BY_PROXY);
   }
 }
+
+/** The reason given to undici when the proxy cancels an upstream request (made once: it is never thrown). */
+const ENDED_BY_PROXY = new Error('request ended by the proxy');
 
 /** Errors raised while connecting: the request was never written, so retrying it is safe. */
 const CONNECT_ERRORS = new Set([
