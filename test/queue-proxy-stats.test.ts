@@ -119,3 +119,18 @@ describe('queue-proxy Prometheus request metrics on :9091', () => {
     expect(qp.metricsPort).toBeUndefined();
   });
 });
+
+describe('queue-proxy request log', () => {
+  it('logs one JSON line per request when enabled, none for probes unless asked', async () => {
+    app = await startUserApp();
+    qp = await startQueueProxy(
+      queueProxyEnv(app.port, { OBSERVABILITY_CONFIG: JSON.stringify({ enableRequestLog: true }) }),
+    );
+    await send(`${qp.url}/status?code=201`);
+    await send(`${qp.url}/`, { headers: { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' } });
+    const line = await qp.proc.waitForLine((l) => l.includes('"msg":"request"'));
+    expect(JSON.parse(line)).toMatchObject({ method: 'GET', path: '/status?code=201', status: 201 });
+    expect(qp.proc.logs().filter((l) => l.msg === 'request')).toHaveLength(1);
+    expect(qp.proc.logs().some((l) => l.msg === 'probe')).toBe(false);
+  });
+});

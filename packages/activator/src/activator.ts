@@ -31,6 +31,7 @@ async function buildEndpointSource(config: ActivatorConfig, logger: Logger): Pro
     kubeConfig,
     logger,
     namespace: config.endpointsNamespace || undefined,
+    useEndpoints: config.useEndpoints,
   });
 }
 

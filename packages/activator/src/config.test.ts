@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       endpointsSource: 'kubernetes',
       endpointsFile: '',
       endpointsNamespace: '',
+      useEndpoints: false,
       maxHeldRequests: 1000,
       maxHeldBytes: 64 * 1024 * 1024,
       drainMs: 45_000,

@@ -22,6 +22,8 @@ export interface ActivatorConfig {
   readonly endpointsFile: string;
   /** Only this namespace's revisions ('' = all), for the kubernetes source. */
   readonly endpointsNamespace: string;
+  /** Watch core/v1 Endpoints instead of EndpointSlices (clusters without discovery.k8s.io/v1). */
+  readonly useEndpoints: boolean;
   /** Requests held per revision while it has no capacity; past it, 503. */
   readonly maxHeldRequests: number;
   /** Request-body bytes held process-wide; past it, 503. */
@@ -69,6 +71,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     r.problem('ACTIVATOR_ENDPOINTS_FILE', 'is required when ACTIVATOR_ENDPOINTS_SOURCE=file');
   }
   const endpointsNamespace = r.string('ACTIVATOR_ENDPOINTS_NAMESPACE', '');
+  const useEndpoints = r.bool('ACTIVATOR_USE_ENDPOINTS', false);
   const maxHeldRequests = r.int('ACTIVATOR_MAX_HELD_REQUESTS', 1000, { min: 1 });
   const maxHeldBytes = r.int('ACTIVATOR_MAX_HELD_BYTES', 64 * 1024 * 1024, { min: 0 });
   const drainSeconds = r.int('ACTIVATOR_DRAIN_SECONDS', 45, { min: 0, max: 3600 });
@@ -92,6 +95,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     endpointsSource: source as EndpointsSourceKind,
     endpointsFile,
     endpointsNamespace,
+    useEndpoints,
     maxHeldRequests,
     maxHeldBytes,
     drainMs: drainSeconds * 1000,
