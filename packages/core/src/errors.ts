@@ -34,6 +34,26 @@ export const ERRORS = {
   INTERNAL: { status: 500, body: 'internal error\n' },
 } as const satisfies Record<string, { status: number; body: string }>;
 
+/**
+ * The gRPC status each coded error becomes for gRPC calls (answered as a trailers-only response, so
+ * clients see a real gRPC status instead of mapping an HTTP one). Refusals a retry can cure are
+ * UNAVAILABLE, which gRPC retry policies retry; timeouts are DEADLINE_EXCEEDED.
+ */
+export const GRPC_STATUS: Readonly<Record<keyof typeof ERRORS, number>> = {
+  QUEUE_FULL: 14,
+  REQUEST_TIMEOUT: 4,
+  ACTIVATOR_TIMEOUT: 4,
+  ACTIVATOR_OVERLOADED: 14,
+  UNKNOWN_REVISION: 5,
+  UPSTREAM_FAILED: 14,
+  SHUTTING_DOWN: 14,
+  PROBE_HASH_MISSING: 3,
+  UNEXPECTED_PROBE: 3,
+  BAD_REQUEST: 3,
+  HEADERS_TOO_LARGE: 3,
+  INTERNAL: 13,
+};
+
 /** The code naming one entry of {@link ERRORS}. */
 export type ErrorCode = keyof typeof ERRORS;
 

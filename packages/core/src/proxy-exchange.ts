@@ -3,7 +3,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import { sendError } from './respond.js';
+import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
 
 /** The timeouts of one exchange (spec §1.4), in milliseconds; 0 turns one off. */
 export interface ExchangeTimeouts {
@@ -119,7 +119,9 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   protected fail(code: ErrorCode, headers?: Record<string, string>): void {
     this.state = DONE;
     this.abortUpstream();
-    if (!this.res.headersSent) sendError(this.res, code, headers);
+    if (this.res.headersSent) return;
+    if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(this.res, code, headers);
+    else sendError(this.res, code, headers);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -196,9 +198,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.state = DONE;
     this.abortUpstream();
-    // A chunked response can be ended cleanly with the timeout text, as Knative ≥ 1.19 does; a
-    // response with a declared length cannot, so its connection is closed.
-    if (this.declaredLength) this.res.destroy();
+    // A gRPC call ends with DEADLINE_EXCEEDED in its trailers. A chunked response can be ended cleanly
+    // with the timeout text, as Knative ≥ 1.19 does; one of declared length cannot, so its connection closes.
+    if (isGrpcRequest(this.req.headers['content-type'])) {
+      this.res.addTrailers(grpcTrailers(this.timeouts.error));
+      this.res.end();
+    } else if (this.declaredLength) this.res.destroy();
     else this.res.end('request timeout');
   }
 

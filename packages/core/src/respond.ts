@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ERRORS, type ErrorCode } from './errors.js';
+import { ERRORS, type ErrorCode, GRPC_STATUS } from './errors.js';
 
 /** Sends a short text response the way Go's `http.Error` does (plain text, nosniff), closing it. */
 export function sendText(
@@ -21,4 +21,26 @@ export function sendText(
 export function sendError(res: ServerResponse, code: ErrorCode, headers?: Record<string, string>): void {
   const e = ERRORS[code];
   sendText(res, e.status, e.body, headers);
+}
+
+/** True for a gRPC call (`Content-Type: application/grpc`, `application/grpc+proto`, …). */
+export function isGrpcRequest(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith('application/grpc');
+}
+
+/** gRPC status and message trailers for a coded error. */
+export function grpcTrailers(code: ErrorCode): Record<string, string> {
+  return {
+    'grpc-status': String(GRPC_STATUS[code]),
+    'grpc-message': encodeURIComponent(ERRORS[code].body.trim()),
+  };
+}
+
+/**
+ * Answers a gRPC call with a coded error as a trailers-only response: HTTP 200 with `grpc-status` and
+ * `grpc-message` in the headers, no body, as gRPC servers do for calls that fail before any message.
+ */
+export function sendGrpcError(res: ServerResponse, code: ErrorCode, headers?: Record<string, string>): void {
+  res.writeHead(200, { 'content-type': 'application/grpc', ...grpcTrailers(code), ...headers });
+  res.end();
 }
