@@ -35,6 +35,8 @@ export interface ActivatorContext {
   readonly reporter: ConcurrencySink;
   /** Forwards to Pods' queue-proxies over HTTP/1.1 (an undici Agent: a keep-alive pool per Pod). */
   readonly dispatcher: Dispatcher;
+  /** Forwards requests that arrived over HTTP/2 to Pods' queue-proxies over h2c (a client per Pod). */
+  readonly h2c: Dispatcher;
   readonly logger: Logger;
   readonly metrics: ActivatorMetrics | undefined;
   readonly clusterDomain: string;
@@ -185,7 +187,9 @@ class ActivatorExchange extends ProxyExchange {
     this.pod = pod;
     this.attempts++;
     const { req } = this;
-    this.forward(this.ctx.dispatcher, {
+    const http2 = this.isHttp2;
+    // The protocol is kept hop by hop: gRPC needs HTTP/2 (and its trailers) all the way to the app.
+    this.forward(http2 ? this.ctx.h2c : this.ctx.dispatcher, {
       origin: `http://${pod.address}`,
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
@@ -193,7 +197,7 @@ class ActivatorExchange extends ProxyExchange {
         req.rawHeaders,
         plainAddress(req.socket.remoteAddress),
         ACTIVATOR,
-        this.isHttp2,
+        http2,
       ),
       body: this.hasBody(this.facts.hasBody) ? req : null,
       headersTimeout: 0,

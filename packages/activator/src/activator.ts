@@ -1,5 +1,13 @@
 import { createServer } from 'node:http';
-import { Agent, type Logger, listenOn, ServingEndpoint, serveMetrics, TunnelSet } from '@zerogate/core';
+import {
+  Agent,
+  H2CClient,
+  type Logger,
+  listenOn,
+  ServingEndpoint,
+  serveMetrics,
+  TunnelSet,
+} from '@zerogate/core';
 import { ActivatorHandler } from './activator-handler.js';
 import { ActivatorMetrics } from './activator-metrics.js';
 import type { ActivatorConfig } from './config.js';
@@ -47,6 +55,17 @@ export async function startActivator(
     pipelining: 1,
     keepAliveTimeout: 30_000,
   });
+  // Requests that arrived over HTTP/2 keep it to the Pod (spec §2.2, Knative's auto h1/h2c transport):
+  // one multiplexed h2c connection per Pod. The Agent drops a Pod's client once its connection is gone.
+  const h2c = new Agent({
+    factory: (origin) =>
+      new H2CClient(origin, {
+        // Streams are bounded by the throttler's slots per Pod, not by the client.
+        pipelining: H2C_MAX_STREAMS,
+        maxConcurrentStreams: H2C_MAX_STREAMS,
+        keepAliveTimeout: 30_000,
+      }),
+  });
   const revisions = new RevisionRegistry(
     { maxHeld: config.maxHeldRequests, bytes: new ByteBudget(config.maxHeldBytes) },
     queueProxyProbe(dispatcher, config.probeTimeoutMs),
@@ -62,6 +81,7 @@ export async function startActivator(
     revisions,
     reporter,
     dispatcher,
+    h2c,
     logger,
     metrics,
     clusterDomain: config.clusterDomain,
@@ -105,13 +125,16 @@ export async function startActivator(
         metricsServer.close(() => resolve());
         metricsServer.closeAllConnections();
       });
-      await dispatcher.close();
+      await Promise.all([dispatcher.close(), h2c.close()]);
       logger.info('stopped');
     })();
     return stopping;
   };
   return { ports, shutdown };
 }
+
+/** Concurrent h2c streams to one Pod; the throttler admits no more than the revision's concurrency. */
+const H2C_MAX_STREAMS = 1000;
 
 /** How long upgraded connections may stay open after the drain before they are closed. */
 const UPGRADE_GRACE_MS = 60_000;
