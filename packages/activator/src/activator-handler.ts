@@ -193,12 +193,7 @@ class ActivatorExchange extends ProxyExchange {
       origin: `http://${pod.address}`,
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
-      headers: forwardHeaders(
-        req.rawHeaders,
-        plainAddress(req.socket.remoteAddress),
-        ACTIVATOR,
-        http2,
-      ),
+      headers: forwardHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), ACTIVATOR, http2),
       body: this.hasBody(this.facts.hasBody) ? req : null,
       headersTimeout: 0,
       bodyTimeout: 0,

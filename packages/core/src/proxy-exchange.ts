@@ -146,8 +146,18 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
     this.declaredLength = headers['content-length'] !== undefined;
     const { res } = this;
-    if (statusMessage && !this.isHttp2) res.statusMessage = statusMessage;
-    res.writeHead(statusCode, headers);
+    if (this.isHttp2) {
+      // Set, not written: they leave with the first DATA frame, or alone with END_STREAM when the
+      // response has no body, so a gRPC trailers-only answer (an error status) stays trailers-only.
+      res.statusCode = statusCode;
+      for (const name in headers) {
+        const value = headers[name];
+        if (value !== undefined) res.setHeader(name, value);
+      }
+    } else {
+      if (statusMessage) res.statusMessage = statusMessage;
+      res.writeHead(statusCode, headers);
+    }
     if (this.idleTimer) this.lastWrite = Date.now();
   }
 

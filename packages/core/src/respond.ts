@@ -41,6 +41,15 @@ export function grpcTrailers(code: ErrorCode): Record<string, string> {
  * `grpc-message` in the headers, no body, as gRPC servers do for calls that fail before any message.
  */
 export function sendGrpcError(res: ServerResponse, code: ErrorCode, headers?: Record<string, string>): void {
-  res.writeHead(200, { 'content-type': 'application/grpc', ...grpcTrailers(code), ...headers });
+  // Headers set (not written) and then `end()`: over HTTP/2 Node sends them in one frame that ends the
+  // stream, which is what makes a response trailers-only; `writeHead` would send an empty DATA frame after.
+  res.statusCode = 200;
+  for (const [name, value] of Object.entries({
+    'content-type': 'application/grpc',
+    ...grpcTrailers(code),
+    ...headers,
+  })) {
+    res.setHeader(name, value);
+  }
   res.end();
 }
