@@ -25,7 +25,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, headers?: Record
 
 /** True for a gRPC call (`Content-Type: application/grpc`, `application/grpc+proto`, …). */
 export function isGrpcRequest(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.startsWith('application/grpc');
+  return contentType?.startsWith('application/grpc') === true;
 }
 
 /** gRPC status and message trailers for a coded error. */
