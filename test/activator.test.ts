@@ -135,6 +135,8 @@ describe('activator probes and routing (spec §7 item 13)', () => {
       (await send(`${a.url}/`, { headers: { host: 'hello-00001.default.svc.cluster.local' } })).status,
     ).toBe(200);
     expect((await send(`${a.url}/`, { headers: { host: 'hello-00001.default.svc:80' } })).status).toBe(200);
+    // Knative's second port (8013, for h2c revisions) serves the same.
+    expect((await send(`http://127.0.0.1:${a.h2cPort}/`, { headers: REVISION })).status).toBe(200);
   });
 
   it('marks proxied requests and moves Host to K-Original-Host (spec §7 item 17)', async () => {

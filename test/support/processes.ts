@@ -192,6 +192,8 @@ export async function startQueueProxy(env: Record<string, string>): Promise<Runn
 export interface RunningActivator {
   readonly proc: TestProcess;
   readonly port: number;
+  /** The second serving port (Knative's 8013, for h2c revisions). */
+  readonly h2cPort: number;
   readonly metricsPort: number;
   readonly url: string;
 }
@@ -208,6 +210,7 @@ export function activatorEnv(
     SYSTEM_NAMESPACE: 'knative-serving',
     ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
     ACTIVATOR_HTTP_PORT: '0',
+    ACTIVATOR_H2C_PORT: '0',
     ACTIVATOR_METRICS_PORT: '0',
     ACTIVATOR_ENDPOINTS_SOURCE: 'file',
     ACTIVATOR_ENDPOINTS_FILE: file,
@@ -221,6 +224,12 @@ export function activatorEnv(
 export async function startActivator(env: Record<string, string>): Promise<RunningActivator> {
   const proc = spawnNode('packages/activator/dist/main.js', env);
   const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-  const ports = (JSON.parse(line) as { ports: { http: number; metrics: number } }).ports;
-  return { proc, port: ports.http, metricsPort: ports.metrics, url: `http://127.0.0.1:${ports.http}` };
+  const ports = (JSON.parse(line) as { ports: { http: number; h2c: number; metrics: number } }).ports;
+  return {
+    proc,
+    port: ports.http,
+    h2cPort: ports.h2c,
+    metricsPort: ports.metrics,
+    url: `http://127.0.0.1:${ports.http}`,
+  };
 }

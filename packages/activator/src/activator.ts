@@ -20,7 +20,7 @@ import { ByteBudget } from './throttler.js';
 
 /** A running activator. */
 export interface Activator {
-  readonly ports: { http: number; metrics: number };
+  readonly ports: { http: number; h2c: number; metrics: number };
   /** Fails health checks, waits the drain time, then stops once held and running requests are done. */
   shutdown(): Promise<void>;
 }
@@ -96,6 +96,7 @@ export async function startActivator(
   await endpoints.start(revisions);
   const ports = {
     http: await listenOn(serving.listener, config.httpPort, config.bindAddress, 'ACTIVATOR_HTTP_PORT'),
+    h2c: await listenOn(serving.addListener(), config.h2cPort, config.bindAddress, 'ACTIVATOR_H2C_PORT'),
     metrics: await listenOn(metricsServer, config.metricsPort, config.bindAddress, 'ACTIVATOR_METRICS_PORT'),
   };
 

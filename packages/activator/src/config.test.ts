@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       maxIdleProxyConnsPerHost: 100,
       bindAddress: '',
       httpPort: 8012,
+      h2cPort: 8013,
       metricsPort: 9090,
       autoscalerUrl: 'ws://autoscaler.knative-serving.svc.cluster.local:8080',
       endpointsSource: 'kubernetes',
@@ -216,5 +217,18 @@ describe('loadConfig', () => {
       'ACTIVATOR_LOG_LEVEL',
     ]);
     for (const line of lines) expect(message).toContain(line);
+  });
+});
+
+describe('loadConfig h2c port', () => {
+  it('rejects an h2c port that clashes with the HTTP port', () => {
+    expect(() =>
+      loadConfig({
+        POD_NAME: 'a',
+        POD_IP: '10.0.0.1',
+        ACTIVATOR_HTTP_PORT: '8100',
+        ACTIVATOR_H2C_PORT: '8100',
+      }),
+    ).toThrow(/ACTIVATOR_H2C_PORT: port 8100 is already used by ACTIVATOR_HTTP_PORT/);
   });
 });

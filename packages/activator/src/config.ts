@@ -16,6 +16,8 @@ export interface ActivatorConfig {
   /** Address every listener binds; '' = all interfaces. */
   readonly bindAddress: string;
   readonly httpPort: number;
+  /** Knative's second serving port, for h2c revisions (`activator-service` 81 → 8013); both serve both protocols. */
+  readonly h2cPort: number;
   readonly metricsPort: number;
   readonly autoscalerUrl: string;
   readonly endpointsSource: EndpointsSourceKind;
@@ -51,9 +53,19 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const maxIdleProxyConnsPerHost = r.int('MAX_IDLE_PROXY_CONNS_PER_HOST', 100, { min: 0 });
   const bindAddress = r.string('ACTIVATOR_BIND_ADDRESS', '');
   const httpPort = r.listenPort('ACTIVATOR_HTTP_PORT', 8012);
+  const h2cPort = r.listenPort('ACTIVATOR_H2C_PORT', 8013);
   const metricsPort = r.listenPort('ACTIVATOR_METRICS_PORT', 9090);
-  if (httpPort === metricsPort && httpPort !== 0) {
-    r.problem('ACTIVATOR_METRICS_PORT', `port ${metricsPort} is already used by ACTIVATOR_HTTP_PORT`);
+  const ports: [string, number][] = [
+    ['ACTIVATOR_HTTP_PORT', httpPort],
+    ['ACTIVATOR_H2C_PORT', h2cPort],
+    ['ACTIVATOR_METRICS_PORT', metricsPort],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const [a, pa] = ports[i]!;
+      const [b, pb] = ports[j]!;
+      if (pa === pb && pa !== 0) r.problem(b, `port ${pb} is already used by ${a}`);
+    }
   }
   const autoscalerUrl = r.string(
     'AUTOSCALER_URL',
@@ -90,6 +102,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     maxIdleProxyConnsPerHost,
     bindAddress,
     httpPort,
+    h2cPort,
     metricsPort,
     autoscalerUrl,
     endpointsSource: source as EndpointsSourceKind,

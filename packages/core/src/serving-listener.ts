@@ -20,8 +20,6 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  * read. Only the first packet of a connection is inspected, so keep-alive traffic pays nothing.
  */
 export function createServingListener(http1: HttpServer, http2: Http2Server): Server {
-  // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never does.
-  http1.emit('listening');
   return createServer({ noDelay: true }, (socket) => route(socket, http1, http2, Buffer.alloc(0)));
 }
 
@@ -69,7 +67,9 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export class ServingEndpoint {
   readonly http1: HttpServer;
   readonly http2: Http2Server;
+  /** The first listener; {@link addListener} opens more on the same servers. */
   readonly listener: Server;
+  private readonly listeners: Server[] = [];
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(handler: RequestHandler, onUpgrade: UpgradeHandler | undefined, logger: Logger) {
@@ -92,7 +92,10 @@ export class ServingEndpoint {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
     });
-    this.listener = createServingListener(this.http1, this.http2);
+    // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never
+    // does itself (the listeners below hand it connections), so arm them once here.
+    this.http1.emit('listening');
+    this.listener = this.addListener();
   }
 
   /**
@@ -100,9 +103,18 @@ export class ServingEndpoint {
    * resolves once every connection is gone. Keep calling {@link closeIdle} meanwhile.
    */
   close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const closed = Promise.all(
+      this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))),
+    ).then(() => undefined);
     for (const session of this.sessions) session.close();
     return closed;
+  }
+
+  /** Opens another listener (another port) onto the same servers, as Knative's 8012 and 8013 are. */
+  addListener(): Server {
+    const listener = createServingListener(this.http1, this.http2);
+    this.listeners.push(listener);
+    return listener;
   }
 
   /** Closes HTTP/1.1 keep-alive connections that have no request in flight. */
