@@ -1,0 +1,7 @@
+/** The KPA autoscaler's public surface: revision parameters, the decider, and trace replay. */
+export * from './autoscaler-config.js';
+export * from './go-duration.js';
+export * from './kpa.js';
+export * from './max-window.js';
+export * from './trace-replay.js';
+export * from './windowed-average.js';
