@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RevisionRegistry } from './revisions.js';
+import type { Revision, RevisionRegistry } from './revisions.js';
 
 /** Request-duration buckets in seconds, as the queue-proxy's. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -23,43 +23,34 @@ export class ActivatorMetrics {
 
   constructor(revisions: RevisionRegistry, connection: ConnectionState, pod: string) {
     this.registry.setDefaultLabels({ k8s_pod_name: pod, k8s_container_name: 'activator' });
-    const labelNames = ['k8s_namespace_name', 'kn_revision_name'] as const;
-    new Gauge({
-      name: 'kn_revision_request_queued',
-      help: 'Requests the activator holds for a revision with no room on its Pods.',
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const r of revisions.all()) {
-          this.set({ k8s_namespace_name: r.namespace, kn_revision_name: r.name }, r.throttler.held);
-        }
-      },
-    });
-    new Gauge({
-      name: 'kn_revision_request_active',
-      help: 'Requests the activator is running on a revision’s Pods.',
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const r of revisions.all()) {
-          this.set({ k8s_namespace_name: r.namespace, kn_revision_name: r.name }, r.throttler.inFlight);
-        }
-      },
-    });
-    new Gauge({
-      name: 'kn_revision_pods_usable',
-      help: 'Pods of a revision this activator may send to (healthy, in its subset).',
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const r of revisions.all()) {
-          this.set({ k8s_namespace_name: r.namespace, kn_revision_name: r.name }, r.throttler.podCount);
-        }
-      },
-    });
+    const perRevision = (name: string, help: string, read: (throttler: Revision['throttler']) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['k8s_namespace_name', 'kn_revision_name'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const r of revisions.all()) {
+            this.set({ k8s_namespace_name: r.namespace, kn_revision_name: r.name }, read(r.throttler));
+          }
+        },
+      });
+    perRevision(
+      'kn_revision_request_queued',
+      'Requests the activator holds for a revision with no room on its Pods.',
+      (t) => t.held,
+    );
+    perRevision(
+      'kn_revision_request_active',
+      'Requests the activator is running on a revision’s Pods.',
+      (t) => t.inFlight,
+    );
+    perRevision(
+      'kn_revision_pods_usable',
+      'Pods of a revision this activator may send to (healthy, in its subset).',
+      (t) => t.podCount,
+    );
     this.duration = new Histogram({
       name: 'kn_activator_request_duration_seconds',
       help: 'Time from a request arriving at the activator to its response ending (its _count counts requests).',

@@ -55,18 +55,12 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const httpPort = r.listenPort('ACTIVATOR_HTTP_PORT', 8012);
   const h2cPort = r.listenPort('ACTIVATOR_H2C_PORT', 8013);
   const metricsPort = r.listenPort('ACTIVATOR_METRICS_PORT', 9090);
-  const ports: [string, number][] = [
+  r.distinctPorts([
     ['ACTIVATOR_HTTP_PORT', httpPort],
     ['ACTIVATOR_H2C_PORT', h2cPort],
     ['ACTIVATOR_METRICS_PORT', metricsPort],
-  ];
-  for (let i = 0; i < ports.length; i++) {
-    for (let j = i + 1; j < ports.length; j++) {
-      const [a, pa] = ports[i]!;
-      const [b, pb] = ports[j]!;
-      if (pa === pb && pa !== 0) r.problem(b, `port ${pb} is already used by ${a}`);
-    }
-  }
+  ]);
+
   const autoscalerUrl = r.string(
     'AUTOSCALER_URL',
     `ws://autoscaler.${systemNamespace}.svc.${clusterDomain}:8080`,

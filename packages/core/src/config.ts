@@ -84,6 +84,16 @@ export class EnvReader {
     return this.int(name, fallback, { min: 0, max: 65535 });
   }
 
+  /** Records a problem for every port that repeats an earlier one of the list (0, "any free port", may repeat). */
+  distinctPorts(ports: readonly (readonly [name: string, port: number])[]): void {
+    const seen = new Map<number, string>();
+    for (const [name, port] of ports) {
+      const first = seen.get(port);
+      if (first !== undefined && port !== 0) this.problem(name, `port ${port} is already used by ${first}`);
+      else seen.set(port, name);
+    }
+  }
+
   /** A boolean written as Go's strconv.ParseBool accepts it. */
   bool(name: string, fallback: boolean): boolean {
     const v = this.raw(name);

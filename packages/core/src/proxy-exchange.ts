@@ -201,20 +201,15 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   onTotalTimeout(): void {
     this.totalTimer = null;
     if (this.state === DONE) return;
-    this.timedOut = true;
-    if (!this.res.headersSent) {
-      this.fail(this.timeouts.error);
-      return;
-    }
-    this.state = DONE;
-    this.abortUpstream();
     // A gRPC call ends with DEADLINE_EXCEEDED in its trailers. A chunked response can be ended cleanly
     // with the timeout text, as Knative ≥ 1.19 does; one of declared length cannot, so its connection closes.
-    if (isGrpcRequest(this.req.headers['content-type'])) {
-      this.res.addTrailers(grpcTrailers(this.timeouts.error));
-      this.res.end();
-    } else if (this.declaredLength) this.res.destroy();
-    else this.res.end('request timeout');
+    this.timeOut(() => {
+      if (isGrpcRequest(this.req.headers['content-type'])) {
+        this.res.addTrailers(grpcTrailers(this.timeouts.error));
+        this.res.end();
+      } else if (this.declaredLength) this.res.destroy();
+      else this.res.end('request timeout');
+    });
   }
 
   /** The response-start deadline passed. */
@@ -234,6 +229,11 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
       this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this);
       return;
     }
+    this.timeOut(() => this.res.destroy());
+  }
+
+  /** Ends a timed-out exchange: the timeout error if nothing was written yet, else `endStarted`. */
+  private timeOut(endStarted: () => void): void {
     this.timedOut = true;
     if (!this.res.headersSent) {
       this.fail(this.timeouts.error);
@@ -241,7 +241,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     this.state = DONE;
     this.abortUpstream();
-    this.res.destroy();
+    endStarted();
   }
 
   /** Resumes the upstream after the client drained. */

@@ -108,19 +108,13 @@ export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
   const probeRequestLog =
     obs.enableProbeRequestLog === true || r.bool('SERVING_ENABLE_PROBE_REQUEST_LOG', false);
 
-  const ports: [string, number][] = [
+  r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
     ['QUEUE_ADMIN_PORT', adminPort],
     ['QUEUE_STATS_PORT', statsPort],
     ['QUEUE_METRICS_PORT', metricsPort],
-  ];
-  for (let i = 0; i < ports.length; i++) {
-    for (let j = i + 1; j < ports.length; j++) {
-      const [a, pa] = ports[i]!;
-      const [b, pb] = ports[j]!;
-      if (pa === pb && pa !== 0) r.problem(b, `port ${pb} is already used by ${a}`);
-    }
-  }
+  ]);
+
   if (userPort === servingPort) r.problem('USER_PORT', `port ${userPort} is also QUEUE_SERVING_PORT`);
 
   const http2AutoDetection = r.bool('ENABLE_HTTP2_AUTO_DETECTION', false);
