@@ -9,9 +9,9 @@ import {
   type RequestFacts,
   type RequestStats,
   readFacts,
-  type Waiter,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
+import { BreakerSlot } from './breaker-slot.js';
 import type { Drainer } from './drain.js';
 import type { HealthResponder } from './health.js';
 import { upstreamHeaders } from './request-head.js';
@@ -71,8 +71,7 @@ export class ProxyHandler {
  * user container by {@link ProxyExchange}. Kubelet-probe-looking requests skip stats and breaker.
  */
 class QueueExchange extends ProxyExchange {
-  private waiter: Waiter | null = null;
-  private holdsSlot = false;
+  private slot: BreakerSlot | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -93,26 +92,17 @@ class QueueExchange extends ProxyExchange {
       this.send();
       return;
     }
-    const admission = breaker.enter(() => {
-      this.waiter = null;
-      this.holdsSlot = true;
-      this.send();
-    });
-    if (admission === 'run') {
-      this.holdsSlot = true;
-      this.send();
-    } else if (admission === 'full') {
+    this.slot = new BreakerSlot(breaker);
+    if (!this.slot.acquire(() => this.send())) {
       this.logger.warn({ path: this.req.url }, 'pending request queue full');
       this.fail('QUEUE_FULL');
-    } else {
-      this.waiter = admission;
     }
   }
 
   private send(): void {
     if (this.isOver) {
       // Admitted after the request already ended (client gone or timed out): hand the slot on.
-      this.releaseSlot();
+      this.slot?.release();
       return;
     }
     const { req } = this;
@@ -130,11 +120,7 @@ class QueueExchange extends ProxyExchange {
 
   protected ended(completed: boolean): void {
     const { ctx, res } = this;
-    if (this.waiter) {
-      ctx.breaker?.cancel(this.waiter);
-      this.waiter = null;
-    }
-    this.releaseSlot();
+    this.slot?.release();
     if (!this.counted) return;
     ctx.stats.requestOut(this.facts.proxied);
     const seconds = (Date.now() - this.arrivedAt) / 1000;
@@ -152,11 +138,5 @@ class QueueExchange extends ProxyExchange {
         'request',
       );
     }
-  }
-
-  private releaseSlot(): void {
-    if (!this.holdsSlot) return;
-    this.holdsSlot = false;
-    this.ctx.breaker?.release();
   }
 }

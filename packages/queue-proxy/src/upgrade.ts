@@ -9,8 +9,8 @@ import {
   readFacts,
   type TunnelSet,
   UpgradeExchange,
-  type Waiter,
 } from '@zerogate/core';
+import { BreakerSlot } from './breaker-slot.js';
 import type { Drainer } from './drain.js';
 import { upstreamHeaders } from './request-head.js';
 
@@ -39,8 +39,7 @@ export function upgradeHandler(
 }
 
 class QueueUpgrade extends UpgradeExchange {
-  private waiter: Waiter | null = null;
-  private holdsSlot = false;
+  private slot: BreakerSlot | undefined;
 
   constructor(
     private readonly ctx: UpgradeContext,
@@ -66,25 +65,16 @@ class QueueUpgrade extends UpgradeExchange {
       this.connect();
       return;
     }
-    const admission = breaker.enter(() => {
-      this.waiter = null;
-      this.holdsSlot = true;
-      this.connect();
-    });
-    if (admission === 'run') {
-      this.holdsSlot = true;
-      this.connect();
-    } else if (admission === 'full') {
+    this.slot = new BreakerSlot(breaker);
+    if (!this.slot.acquire(() => this.connect())) {
       this.logger.warn({ path: this.req.url }, 'pending request queue full');
       this.reject('QUEUE_FULL');
-    } else {
-      this.waiter = admission;
     }
   }
 
   private connect(): void {
     if (this.isOver) {
-      this.releaseSlot();
+      this.slot?.release();
       return;
     }
     const headers = upstreamHeaders(this.req.rawHeaders, plainAddress(this.req.socket.remoteAddress), true);
@@ -92,15 +82,7 @@ class QueueUpgrade extends UpgradeExchange {
   }
 
   protected ended(): void {
-    if (this.waiter) this.ctx.breaker?.cancel(this.waiter);
-    this.waiter = null;
-    this.releaseSlot();
+    this.slot?.release();
     this.ctx.stats.requestOut(this.facts.proxied);
-  }
-
-  private releaseSlot(): void {
-    if (!this.holdsSlot) return;
-    this.holdsSlot = false;
-    this.ctx.breaker?.release();
   }
 }

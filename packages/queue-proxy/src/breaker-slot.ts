@@ -1,0 +1,41 @@
+import type { Breaker, Waiter } from '@zerogate/core';
+
+/**
+ * One request's place in the breaker: waiting, then holding a slot, released exactly once whichever
+ * way the request ends. Shared by plain requests and upgraded connections.
+ */
+export class BreakerSlot {
+  private waiter: Waiter | null = null;
+  private holding = false;
+
+  constructor(private readonly breaker: Breaker) {}
+
+  /**
+   * Asks for a slot: `granted` is called now or, in arrival order, once one frees; returns false
+   * (and calls nothing) when the breaker's queue is full.
+   */
+  acquire(granted: () => void): boolean {
+    const admission = this.breaker.enter(() => {
+      this.waiter = null;
+      this.holding = true;
+      granted();
+    });
+    if (admission === 'full') return false;
+    if (admission === 'run') {
+      this.holding = true;
+      granted();
+    } else {
+      this.waiter = admission;
+    }
+    return true;
+  }
+
+  /** Leaves the queue, or hands the slot on; safe to call more than once. */
+  release(): void {
+    if (this.waiter) this.breaker.cancel(this.waiter);
+    this.waiter = null;
+    if (!this.holding) return;
+    this.holding = false;
+    this.breaker.release();
+  }
+}
