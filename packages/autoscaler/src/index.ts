@@ -1,7 +1,11 @@
 /** The KPA autoscaler's public surface: revision parameters, the decider, and trace replay. */
 export * from './autoscaler-config.js';
+export * from './collector.js';
+export * from './config.js';
 export * from './go-duration.js';
 export * from './kpa.js';
 export * from './max-window.js';
+export * from './scraper.js';
+export * from './stat-server.js';
 export * from './trace-replay.js';
 export * from './windowed-average.js';
