@@ -1,4 +1,9 @@
 /** The KPA autoscaler's public surface: revision parameters, the decider, and trace replay. */
+
+export * from './activator-probe.js';
+export * from './actuator.js';
+export * from './actuator-kubernetes.js';
+export * from './actuator-local.js';
 export * from './autoscaler-config.js';
 export * from './collector.js';
 export * from './config.js';
