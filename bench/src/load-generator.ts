@@ -7,8 +7,10 @@
  * added latency vanishes. It does time every response with `process.hrtime` and reports that time
  * in its `response` event, so those times are recorded here into a nanosecond histogram instead.
  */
-import { createHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { LatencyHistogram, type LatencyMs } from './latency-histogram.js';
+
+export type { LatencyMs } from './latency-histogram.js';
 
 /** One load run. */
 export interface LoadOptions {
@@ -18,15 +20,6 @@ export interface LoadOptions {
   readonly durationSeconds: number;
   /** Extra request headers. */
   readonly headers?: Readonly<Record<string, string>>;
-}
-
-/** Latency percentiles in milliseconds. */
-export interface LatencyMs {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly mean: number;
-  readonly max: number;
 }
 
 /** What one load run measured. */
@@ -52,7 +45,7 @@ const REQUEST_TIMEOUT_S = 10;
 
 /** Runs autocannon against `url` and resolves with its figures once it is done. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const histogram = createHistogram();
+  const histogram = new LatencyHistogram();
   let requests = 0;
   const started = process.hrtime.bigint();
   const instance = autocannon({
@@ -65,23 +58,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
     requests++;
-    histogram.record(Math.max(1, Math.round(responseTimeMs * 1e6)));
+    histogram.recordMs(responseTimeMs);
   });
   const result = await instance;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const ms = (ns: number) => ns / 1e6;
   return {
     connections: options.connections,
     seconds,
     requests,
     rps: requests / seconds,
-    latencyMs: {
-      p50: ms(histogram.percentile(50)),
-      p90: ms(histogram.percentile(90)),
-      p99: ms(histogram.percentile(99)),
-      mean: ms(histogram.mean),
-      max: ms(histogram.max),
-    },
+    latencyMs: histogram.latencyMs(),
     autocannon: { p50Ms: result.latency.p50, p99Ms: result.latency.p99, rpsAverage: result.requests.average },
     errors: result.errors,
     timeouts: result.timeouts,

@@ -9,51 +9,46 @@
  *    (app + queue-proxy) starts; from the moment its queue-proxy answers the kubelet's readiness probe
  *    to the moment the held request's response arrives, over several trials with one activator.
  */
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { httpGet } from '../http-get.js';
 import { type LoadResult, runLoad } from '../load-generator.js';
-import { pinned } from '../pinning.js';
-import { freePort, freePorts } from '../ports.js';
+import { freePort } from '../ports.js';
 import { clockTicksPerSecond, readReapedChildTicks } from '../proc-stats.js';
-import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
+import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
 import { DISTURBED_PERCENT, DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
-import { coreUtilisation, cpuSecondsPer10k, delta, mebibytes, percentile, ratio } from '../ratios.js';
+import { delta, mebibytes, percentile, ratio } from '../ratios.js';
 import { waitUntilReady } from '../readiness.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
 import { fixed, NONE, signed, type Table, times } from '../table.js';
-import { QUEUE_PROXY_ENTRY, queueProxyEnv } from './queue-proxy.js';
-
-/** Where the activator's built entry point lives, relative to the repository root. */
-export const ACTIVATOR_ENTRY = 'packages/activator/dist/main.js';
-
-/** The revision the activator serves, as Knative's ingress names it in the request headers. */
-const NAMESPACE = 'default';
-const REVISION = 'hello-00001';
-const REVISION_HEADERS = {
-  'Knative-Serving-Revision': REVISION,
-  'Knative-Serving-Namespace': NAMESPACE,
-} as const;
-
-/** The kubelet's readiness probe as the queue-proxy recognises it (Knative's `K-Network-Probe: queue`). */
-const KUBE_PROBE_HEADERS = { 'User-Agent': 'kube-probe/1.30', 'K-Network-Probe': 'queue' } as const;
-
-/**
- * The activator answers `K-Network-Probe: activator` with 200 as soon as it listens. Its kubelet
- * health check would not do: it fails until an autoscaler connection was made, and none is here.
- */
-const ACTIVATOR_PROBE_HEADERS = { 'K-Network-Probe': 'activator' } as const;
-
-/** Start-up: poll this often, give up after this long (a process that cannot start in 10 s is broken). */
-const READY_INTERVAL_MS = 50;
-const READY_TIMEOUT_MS = 10_000;
-
-/** Pause between ready and the idle memory reading, so start-up garbage has settled. */
-const SETTLE_MS = 500;
+import {
+  ACTIVATOR_ENTRY,
+  checkAlive,
+  connectionsLabel,
+  figures,
+  missingBuilds,
+  NAMESPACE,
+  type ProcessFigures,
+  QUEUE_PROXY_ENTRY,
+  queueProxyEnv,
+  READY_INTERVAL_MS,
+  READY_TIMEOUT_MS,
+  REVISION,
+  REVISION_HEADERS,
+  type RunningActivator,
+  SETTLE_MS,
+  type StartedProxy,
+  sleep,
+  startActivator,
+  startApp,
+  startProxy,
+  waitForQueueProxy,
+  writeEndpointsFile,
+} from './common.js';
 
 /**
  * How often a held trial's Pod is probed while it starts. The delay is measured from the probe that
@@ -83,65 +78,6 @@ export const TARGETS = {
 } as const;
 
 const HELLO_APP = fileURLToPath(new URL('../hello-app.js', import.meta.url));
-
-/** One Pod address in the endpoints document. */
-export interface PodEndpoint {
-  /** `host:port` of the Pod's queue-proxy. */
-  readonly address: string;
-  /** Kubernetes' readiness; a Pod not ready yet is probed by the activator itself. */
-  readonly ready: boolean;
-}
-
-/**
- * The endpoints document of the activator's `file` source: the one benchmark revision, CC=0, with
- * the given Pods.
- */
-export function endpointsDocument(endpoints: readonly PodEndpoint[]): string {
-  return JSON.stringify({
-    revisions: [
-      {
-        namespace: NAMESPACE,
-        name: REVISION,
-        containerConcurrency: 0,
-        timeoutSeconds: 300,
-        endpoints: endpoints.map(({ address, ready }) => ({ address, ready })),
-      },
-    ],
-  });
-}
-
-/**
- * Writes the endpoints document atomically (a temporary file renamed over it), so the activator,
- * which re-reads the file when its folder changes, never sees half a document.
- */
-export function writeEndpointsFile(path: string, endpoints: readonly PodEndpoint[]): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, endpointsDocument(endpoints));
-  renameSync(tmp, path);
-}
-
-/** Ports of an activator instance. */
-export interface ActivatorPorts {
-  readonly http: number;
-  readonly metrics: number;
-  /** A port nothing listens on: the activator logs the failed connection and retries with backoff. */
-  readonly autoscaler: number;
-}
-
-/** The environment of an activator reading its revisions from `endpointsFile`. */
-export function activatorEnv(ports: ActivatorPorts, endpointsFile: string): Record<string, string> {
-  return {
-    POD_NAME: 'activator-bench',
-    POD_IP: '127.0.0.1',
-    ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
-    ACTIVATOR_HTTP_PORT: String(ports.http),
-    ACTIVATOR_METRICS_PORT: String(ports.metrics),
-    ACTIVATOR_ENDPOINTS_SOURCE: 'file',
-    ACTIVATOR_ENDPOINTS_FILE: endpointsFile,
-    AUTOSCALER_URL: `ws://127.0.0.1:${ports.autoscaler}`,
-    ACTIVATOR_DRAIN_SECONDS: '0',
-  };
-}
 
 /**
  * Reads the benchmark revision's sample of a per-revision gauge (`kn_revision_request_queued`,
@@ -176,12 +112,7 @@ interface ActivatorOptions {
 }
 
 function parseOptions(values: OptionValues, settings: RunSettings): ActivatorOptions {
-  const problems: string[] = [];
-  for (const entry of [ACTIVATOR_ENTRY, QUEUE_PROXY_ENTRY]) {
-    if (!existsSync(join(settings.repoRoot, entry))) {
-      problems.push(`${entry} does not exist: build it (npm run build)`);
-    }
-  }
+  const problems = missingBuilds(settings, [ACTIVATOR_ENTRY, QUEUE_PROXY_ENTRY]);
   let trials = DEFAULT_TRIALS;
   try {
     trials = parseTrials(values['trials']);
@@ -190,24 +121,6 @@ function parseOptions(values: OptionValues, settings: RunSettings): ActivatorOpt
   }
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return { trials };
-}
-
-/** A process's usage during one measured run. */
-interface ProcessFigures {
-  readonly cpuSeconds: number;
-  readonly cpuSecondsPer10k: number | undefined;
-  /** Percent of one core. */
-  readonly coreUtilisation: number | undefined;
-  readonly rssLoadedKiB: number;
-}
-
-function figures(usage: ProcessUsage, requests: number): ProcessFigures {
-  return {
-    cpuSeconds: usage.cpuSeconds,
-    cpuSecondsPer10k: cpuSecondsPer10k(usage.cpuSeconds, requests),
-    coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
-    rssLoadedKiB: usage.maxRssKiB,
-  };
 }
 
 /** The two ways to the app: straight to its queue-proxy, or through the activator first. */
@@ -239,90 +152,15 @@ interface Processes {
   readonly activator: ManagedProcess;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function cpuOf(settings: RunSettings, role: 'app' | 'proxy'): number {
-  return settings.pin.enabled ? settings.pin.roles[role] : 0;
-}
-
-function checkAlive(procs: readonly ManagedProcess[]): void {
-  for (const p of procs) {
-    if (p.exitStatus !== undefined) {
-      throw new Error(`${p.name} exited (${p.exitStatus}) during the run\n--- stderr ---\n${p.stderr()}`);
-    }
-  }
-}
-
-/** Starts the app on the app CPU. */
-function startApp(context: ScenarioContext, name: string, port: number): ManagedProcess {
-  const { settings, supervisor } = context;
-  return supervisor.start({
-    name,
-    argv: pinned(settings.pin, cpuOf(settings, 'app'), [process.execPath, HELLO_APP]),
-    env: { PORT: String(port) },
-    cwd: settings.repoRoot,
-  });
-}
-
 /**
  * Starts a queue-proxy at CC=0 in front of the app on the proxy CPU. Its drain is cut to nothing
  * (`QUEUE_DRAIN_QUIET_SECONDS=0`) so stopping a held trial's Pod does not wait out the quiet period.
  */
-async function startQueueProxy(
-  context: ScenarioContext,
-  name: string,
-  appPort: number,
-): Promise<{ proc: ManagedProcess; port: number }> {
-  const { settings, supervisor } = context;
-  const [serving, tls, admin, stats, metrics] = (await freePorts(5)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const proc = supervisor.start({
+function startQueueProxy(context: ScenarioContext, name: string, appPort: number): Promise<StartedProxy> {
+  return startProxy(context, appPort, {
     name,
-    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), [
-      process.execPath,
-      join(settings.repoRoot, QUEUE_PROXY_ENTRY),
-    ]),
-    env: {
-      ...queueProxyEnv(0, appPort, { serving, tls, admin, stats, metrics }),
-      QUEUE_DRAIN_QUIET_SECONDS: '0',
-    },
-    cwd: settings.repoRoot,
+    env: (ports) => ({ ...queueProxyEnv(0, appPort, ports), QUEUE_DRAIN_QUIET_SECONDS: '0' }),
   });
-  return { proc, port: serving };
-}
-
-/** A running activator and where to reach it. */
-interface RunningActivator {
-  readonly proc: ManagedProcess;
-  readonly url: string;
-  readonly metricsUrl: string;
-}
-
-/** Starts the activator on the proxy CPU and waits until it listens. */
-async function startActivator(context: ScenarioContext, endpointsFile: string): Promise<RunningActivator> {
-  const { settings, supervisor } = context;
-  const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
-  const proc = supervisor.start({
-    name: 'activator',
-    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), [
-      process.execPath,
-      join(settings.repoRoot, ACTIVATOR_ENTRY),
-    ]),
-    env: activatorEnv({ http, metrics, autoscaler }, endpointsFile),
-    cwd: settings.repoRoot,
-  });
-  const url = `http://127.0.0.1:${http}/`;
-  await waitUntilReady(proc, url, {
-    headers: ACTIVATOR_PROBE_HEADERS,
-    intervalMs: READY_INTERVAL_MS,
-    timeoutMs: READY_TIMEOUT_MS,
-  });
-  return { proc, url, metricsUrl: `http://127.0.0.1:${metrics}/metrics` };
 }
 
 /** Polls the activator's metrics until `metric` has `expected` for the benchmark revision. */
@@ -391,7 +229,7 @@ async function measureThroughput(context: ScenarioContext, endpointsFile: string
   try {
     const appPort = await freePort();
     progress(`starting the app on 127.0.0.1:${appPort}`);
-    const app = startApp(context, 'hello-app', appPort);
+    const app = startApp(context, 'hello-app', HELLO_APP, appPort);
     started.push(app);
     await waitUntilReady(app, `http://127.0.0.1:${appPort}/`, {
       intervalMs: READY_INTERVAL_MS,
@@ -400,12 +238,8 @@ async function measureThroughput(context: ScenarioContext, endpointsFile: string
     progress('starting the queue-proxy (CC=0)');
     const qp = await startQueueProxy(context, 'queue-proxy', appPort);
     started.push(qp.proc);
-    const directUrl = `http://127.0.0.1:${qp.port}/`;
-    await waitUntilReady(qp.proc, directUrl, {
-      headers: KUBE_PROBE_HEADERS,
-      intervalMs: READY_INTERVAL_MS,
-      timeoutMs: READY_TIMEOUT_MS,
-    });
+    const directUrl = qp.url;
+    await waitForQueueProxy(qp);
     writeEndpointsFile(endpointsFile, [{ address: `127.0.0.1:${qp.port}`, ready: true }]);
     progress('starting the activator with the queue-proxy as the revision’s one ready Pod');
     const activator = await startActivator(context, endpointsFile);
@@ -425,7 +259,7 @@ async function measureThroughput(context: ScenarioContext, endpointsFile: string
     for (const connections of settings.connections) {
       for (const path of ['direct', 'activator'] as const) {
         progress(
-          `${PATH_LABELS[path]}: ${connections} connection${connections === 1 ? '' : 's'}, ` +
+          `${PATH_LABELS[path]}: ${connectionsLabel(connections)}, ` +
             `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
         );
         if (settings.warmupSeconds > 0) {
@@ -478,15 +312,11 @@ async function heldTrial(
 
   const appPort = await freePort();
   const podStarted = performance.now();
-  const app = startApp(context, `trial ${trial} app`, appPort);
-  let qp: { proc: ManagedProcess; port: number } | undefined;
+  const app = startApp(context, `trial ${trial} app`, HELLO_APP, appPort);
+  let qp: StartedProxy | undefined;
   try {
     qp = await startQueueProxy(context, `trial ${trial} queue-proxy`, appPort);
-    await waitUntilReady(qp.proc, `http://127.0.0.1:${qp.port}/`, {
-      headers: KUBE_PROBE_HEADERS,
-      intervalMs: POD_PROBE_INTERVAL_MS,
-      timeoutMs: READY_TIMEOUT_MS,
-    });
+    await waitForQueueProxy(qp, POD_PROBE_INTERVAL_MS);
     const readyAt = performance.now();
     writeEndpointsFile(endpointsFile, [{ address: `127.0.0.1:${qp.port}`, ready: false }]);
     const writtenAt = performance.now();
@@ -619,7 +449,7 @@ const HEADERS = [
 
 function connectionTable(connections: number, rows: readonly ActivatorRow[]): Table {
   return {
-    title: `${connections} connection${connections === 1 ? '' : 's'}`,
+    title: connectionsLabel(connections),
     headers: HEADERS,
     align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
     rows: rows.map((row) => [

@@ -4,10 +4,12 @@
  */
 import type { Scenario } from '../scenario.js';
 import { activatorScenario } from './activator.js';
+import { h2cScenario } from './h2c.js';
 import { queueProxyScenario } from './queue-proxy.js';
 
 /** Scenarios by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [queueProxyScenario.name, queueProxyScenario],
   [activatorScenario.name, activatorScenario],
+  [h2cScenario.name, h2cScenario],
 ]);

@@ -10,79 +10,35 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LoadResult, runLoad } from '../load-generator.js';
-import { pinned } from '../pinning.js';
-import { freePort, freePorts } from '../ports.js';
-import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
-import { coreUtilisation, cpuSecondsPer10k, delta, mebibytes, ratio } from '../ratios.js';
+import { freePort } from '../ports.js';
+import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
+import { DISTURBED_PERCENT, DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
+import { delta, mebibytes, ratio } from '../ratios.js';
 import { waitUntilReady } from '../readiness.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
 import { fixed, signed, type Table, times } from '../table.js';
-
-/** Where the queue-proxy's built entry point lives, relative to the repository root. */
-export const QUEUE_PROXY_ENTRY = 'packages/queue-proxy/dist/main.js';
+import {
+  checkAlive,
+  connectionsLabel,
+  figures,
+  type ProcessFigures,
+  QUEUE_PROXY_ENTRY,
+  queueProxyEnv,
+  READY_INTERVAL_MS,
+  READY_TIMEOUT_MS,
+  SETTLE_MS,
+  sleep,
+  startApp,
+  startProxy as startProxyProcess,
+  waitForQueueProxy,
+} from './common.js';
 
 /** Container concurrency of the limited configuration (Knative's breaker then queues 10×CC). */
 const LIMITED_CC = 10;
 
-/** Readiness: poll this often, give up after this long (a proxy that cannot start in 10 s is broken). */
-const READY_INTERVAL_MS = 50;
-const READY_TIMEOUT_MS = 10_000;
-
-/**
- * Other CPU load on the machine (percent of one core) above which a measured run counts as
- * disturbed. A disturbed run is repeated up to DISTURBED_RETRIES times, keeping the quietest.
- */
-const DISTURBED_PERCENT = 10;
-const DISTURBED_RETRIES = 2;
-
-/** Pause between ready and the idle memory reading, so start-up garbage has settled. */
-const SETTLE_MS = 500;
-
-/** The kubelet's readiness probe as the queue-proxy recognises it (Knative's `K-Network-Probe: queue`). */
-const KUBE_PROBE_HEADERS = { 'User-Agent': 'kube-probe/1.30', 'K-Network-Probe': 'queue' } as const;
-
 const HELLO_APP = fileURLToPath(new URL('../hello-app.js', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('../bare-proxy.js', import.meta.url));
-
-/** Ports a queue-proxy instance listens on. */
-export interface QueueProxyPorts {
-  readonly serving: number;
-  readonly tls: number;
-  readonly admin: number;
-  readonly stats: number;
-  readonly metrics: number;
-}
-
-/**
- * The environment of a queue-proxy in front of the app: Knative's variables as the revision
- * reconciler sets them, plus Zerogate's own port and bind-address variables, which Knative's
- * queue-proxy ignores.
- */
-export function queueProxyEnv(cc: number, userPort: number, ports: QueueProxyPorts): Record<string, string> {
-  return {
-    CONTAINER_CONCURRENCY: String(cc),
-    QUEUE_SERVING_PORT: String(ports.serving),
-    QUEUE_SERVING_TLS_PORT: String(ports.tls),
-    USER_PORT: String(userPort),
-    REVISION_TIMEOUT_SECONDS: '300',
-    SERVING_LOGGING_CONFIG: '',
-    SERVING_LOGGING_LEVEL: 'info',
-    SERVING_NAMESPACE: 'bench',
-    SERVING_CONFIGURATION: 'hello',
-    SERVING_REVISION: 'hello-00001',
-    SERVING_POD: 'hello-00001-pod',
-    SERVING_POD_IP: '127.0.0.1',
-    SERVING_READINESS_PROBE: JSON.stringify({
-      tcpSocket: { port: userPort, host: '127.0.0.1' },
-      successThreshold: 1,
-    }),
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
-    QUEUE_ADMIN_PORT: String(ports.admin),
-    QUEUE_STATS_PORT: String(ports.stats),
-    QUEUE_METRICS_PORT: String(ports.metrics),
-  };
-}
 
 /** A label for a command: the base name of its first word (`/opt/knative/queue -v` → `queue`). */
 export function commandLabel(command: string): string {
@@ -178,23 +134,14 @@ function targetsOf(options: QueueProxyOptions): Target[] {
   return targets;
 }
 
-/** A proxy process's usage during one measured run. */
-interface ProxyFigures {
-  readonly cpuSeconds: number;
-  readonly cpuSecondsPer10k: number | undefined;
-  /** Percent of one core. */
-  readonly coreUtilisation: number | undefined;
-  readonly rssLoadedKiB: number;
-}
-
 /** One target at one connection count. */
 interface Cell {
   readonly connections: number;
   readonly load: LoadResult;
   /** Absent for the direct target. */
-  readonly proxy?: ProxyFigures;
+  readonly proxy?: ProcessFigures;
   /** The app's own usage, for reference. */
-  readonly app: ProxyFigures;
+  readonly app: ProcessFigures;
   /** CPU used by processes outside the benchmark during the run, percent of one core. */
   readonly otherCpuPercent: number;
 }
@@ -206,17 +153,6 @@ interface TargetResult {
   readonly cells: Cell[];
 }
 
-function figures(usage: ProcessUsage, requests: number): ProxyFigures {
-  return {
-    cpuSeconds: usage.cpuSeconds,
-    cpuSecondsPer10k: cpuSecondsPer10k(usage.cpuSeconds, requests),
-    coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
-    rssLoadedKiB: usage.maxRssKiB,
-  };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Starts the proxy of a target, pinned, and waits until it answers. */
 async function startProxy(
   context: ScenarioContext,
@@ -224,32 +160,27 @@ async function startProxy(
   argv: readonly string[],
   userPort: number,
 ): Promise<{ proc: ManagedProcess; url: string }> {
-  const { settings, supervisor } = context;
-  const [serving, tls, admin, stats, metrics] = (await freePorts(5)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const env =
-    target.kind === 'bare'
-      ? { QUEUE_SERVING_PORT: String(serving), USER_PORT: String(userPort), QUEUE_BIND_ADDRESS: '127.0.0.1' }
-      : queueProxyEnv(target.cc ?? 0, userPort, { serving, tls, admin, stats, metrics });
-  const proxyCpu = settings.pin.enabled ? settings.pin.roles.proxy : 0;
-  const proc = supervisor.start({
+  const proxy = await startProxyProcess(context, userPort, {
     name: target.label,
-    argv: pinned(settings.pin, proxyCpu, argv),
-    env,
-    cwd: settings.repoRoot,
+    argv,
+    env: (ports) =>
+      target.kind === 'bare'
+        ? {
+            QUEUE_SERVING_PORT: String(ports.serving),
+            USER_PORT: String(userPort),
+            QUEUE_BIND_ADDRESS: '127.0.0.1',
+          }
+        : queueProxyEnv(target.cc ?? 0, userPort, ports),
   });
-  const url = `http://127.0.0.1:${serving}/`;
-  await waitUntilReady(proc, url, {
-    headers: target.kind === 'bare' ? {} : KUBE_PROBE_HEADERS,
-    intervalMs: READY_INTERVAL_MS,
-    timeoutMs: READY_TIMEOUT_MS,
-  });
-  return { proc, url };
+  if (target.kind === 'bare') {
+    await waitUntilReady(proxy.proc, proxy.url, {
+      intervalMs: READY_INTERVAL_MS,
+      timeoutMs: READY_TIMEOUT_MS,
+    });
+  } else {
+    await waitForQueueProxy(proxy);
+  }
+  return { proc: proxy.proc, url: proxy.url };
 }
 
 /** Measures one target at one connection count: the measured run, with the processes sampled around it. */
@@ -270,11 +201,7 @@ async function measureCell(
   const proxyUsage = proxySampler?.stop();
   const appUsage = appSampler.stop();
   const otherCpuPercent = background.stop(appUsage.cpuSeconds + (proxyUsage?.cpuSeconds ?? 0));
-  for (const p of [proc, app]) {
-    if (p !== undefined && p.exitStatus !== undefined) {
-      throw new Error(`${p.name} exited (${p.exitStatus}) during the run\n--- stderr ---\n${p.stderr()}`);
-    }
-  }
+  checkAlive([proc, app]);
   return {
     connections,
     load,
@@ -306,22 +233,13 @@ async function measureTarget(
     const cells: Cell[] = [];
     for (const connections of settings.connections) {
       progress(
-        `${target.label}: ${connections} connection${connections === 1 ? '' : 's'}, ` +
+        `${target.label}: ${connectionsLabel(connections)}, ` +
           `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
       );
       if (settings.warmupSeconds > 0) {
         await runLoad({ url, connections, durationSeconds: settings.warmupSeconds });
       }
-      let cell = await measureCell(context, url, connections, proc, app.proc);
-      for (let retry = 1; retry <= DISTURBED_RETRIES && cell.otherCpuPercent > DISTURBED_PERCENT; retry++) {
-        progress(
-          `  disturbed: other processes used ${cell.otherCpuPercent.toFixed(0)}% of a core; measuring again`,
-        );
-        const again = await measureCell(context, url, connections, proc, app.proc);
-        if (again.otherCpuPercent < cell.otherCpuPercent) cell = again;
-        else progress(`  disturbed again (${again.otherCpuPercent.toFixed(0)}%); keeping the quieter run`);
-      }
-      cells.push(cell);
+      cells.push(await quietestRun(() => measureCell(context, url, connections, proc, app.proc), progress));
     }
     return { target, cells, ...(rssIdleKiB === undefined ? {} : { rssIdleKiB }) };
   } finally {
@@ -393,7 +311,7 @@ const HEADERS = [
 
 function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
   return {
-    title: `${connections} connection${connections === 1 ? '' : 's'}`,
+    title: connectionsLabel(connections),
     headers: HEADERS,
     align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
     rows: rows.map((row) => [
@@ -427,14 +345,8 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   const { settings, supervisor, progress } = context;
   const targets = targetsOf(options);
   const appPort = await freePort();
-  const appCpu = settings.pin.enabled ? settings.pin.roles.app : 0;
   progress(`starting the app on 127.0.0.1:${appPort}`);
-  const appProc = supervisor.start({
-    name: 'hello-app',
-    argv: pinned(settings.pin, appCpu, [process.execPath, HELLO_APP]),
-    env: { PORT: String(appPort) },
-    cwd: settings.repoRoot,
-  });
+  const appProc = startApp(context, 'hello-app', HELLO_APP, appPort);
   await waitUntilReady(appProc, `http://127.0.0.1:${appPort}/`, {
     intervalMs: READY_INTERVAL_MS,
     timeoutMs: READY_TIMEOUT_MS,
@@ -455,13 +367,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
       .filter((cell) => cell.otherCpuPercent > DISTURBED_PERCENT)
       .map((cell) => `${target.label} at ${cell.connections} (${cell.otherCpuPercent.toFixed(0)}%)`),
   );
-  const notes = [
-    ...NOTES,
-    disturbed.length === 0
-      ? `Other processes used under ${DISTURBED_PERCENT}% of a core during every measured run.`
-      : `WARNING: other processes used over ${DISTURBED_PERCENT}% of a core during: ${disturbed.join(', ')} ` +
-        `(after ${DISTURBED_RETRIES} retries); those figures are disturbed, rerun on a quiet machine.`,
-  ];
+  const notes = [...NOTES, disturbanceNote(disturbed)];
   const setup: [string, string][] = [
     ['App', 'node bench/dist/hello-app.js (node:http, answers 200 hello)'],
     ['Bare proxy', 'node bench/dist/bare-proxy.js (node:http + undici Pool, pipelining 1)'],

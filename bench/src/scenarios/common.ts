@@ -1,0 +1,301 @@
+/**
+ * What the proxy scenarios share: the tunables of start-up and readiness, the headers the kubelet
+ * and Knative's ingress send, the environment of a queue-proxy and of an activator as Knative would
+ * set it, and starting those processes pinned to their CPUs.
+ */
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pinned } from '../pinning.js';
+import { freePorts } from '../ports.js';
+import type { ProcessUsage } from '../process-sampler.js';
+import { coreUtilisation, cpuSecondsPer10k } from '../ratios.js';
+import { waitUntilReady } from '../readiness.js';
+import type { RunSettings, ScenarioContext } from '../scenario.js';
+import type { ManagedProcess } from '../supervisor.js';
+
+/** Where the queue-proxy's built entry point lives, relative to the repository root. */
+export const QUEUE_PROXY_ENTRY = 'packages/queue-proxy/dist/main.js';
+
+/** Where the activator's built entry point lives, relative to the repository root. */
+export const ACTIVATOR_ENTRY = 'packages/activator/dist/main.js';
+
+/** Start-up: poll this often, give up after this long (a process that cannot start in 10 s is broken). */
+export const READY_INTERVAL_MS = 50;
+export const READY_TIMEOUT_MS = 10_000;
+
+/** Pause between ready and the idle memory reading, so start-up garbage has settled. */
+export const SETTLE_MS = 500;
+
+/** The kubelet's readiness probe as the queue-proxy recognises it (Knative's `K-Network-Probe: queue`). */
+export const KUBE_PROBE_HEADERS = { 'User-Agent': 'kube-probe/1.30', 'K-Network-Probe': 'queue' } as const;
+
+/**
+ * The activator answers `K-Network-Probe: activator` with 200 as soon as it listens. Its kubelet
+ * health check would not do: it fails until an autoscaler connection was made, and none is here.
+ */
+export const ACTIVATOR_PROBE_HEADERS = { 'K-Network-Probe': 'activator' } as const;
+
+/** The revision the activator serves, as Knative's ingress names it in the request headers. */
+export const NAMESPACE = 'default';
+export const REVISION = 'hello-00001';
+export const REVISION_HEADERS = {
+  'Knative-Serving-Revision': REVISION,
+  'Knative-Serving-Namespace': NAMESPACE,
+} as const;
+
+/** `n connection(s)`, for titles and progress lines. */
+export function connectionsLabel(connections: number): string {
+  return `${connections} connection${connections === 1 ? '' : 's'}`;
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The CPU a role is pinned to (0 when unpinned, where it is not used). */
+export function cpuOf(settings: RunSettings, role: 'app' | 'proxy'): number {
+  return settings.pin.enabled ? settings.pin.roles[role] : 0;
+}
+
+/** Throws, with its stderr, when any of the processes has exited. */
+export function checkAlive(procs: readonly (ManagedProcess | undefined)[]): void {
+  for (const p of procs) {
+    if (p !== undefined && p.exitStatus !== undefined) {
+      throw new Error(`${p.name} exited (${p.exitStatus}) during the run\n--- stderr ---\n${p.stderr()}`);
+    }
+  }
+}
+
+/** One problem for each built entry point that is missing. */
+export function missingBuilds(settings: RunSettings, entries: readonly string[]): string[] {
+  return entries
+    .filter((entry) => !existsSync(join(settings.repoRoot, entry)))
+    .map((entry) => `${entry} does not exist: build it (npm run build)`);
+}
+
+/** A process's usage during one measured run. */
+export interface ProcessFigures {
+  readonly cpuSeconds: number;
+  readonly cpuSecondsPer10k: number | undefined;
+  /** Percent of one core. */
+  readonly coreUtilisation: number | undefined;
+  readonly rssLoadedKiB: number;
+}
+
+/** A process's usage per `requests` (or calls). */
+export function figures(usage: ProcessUsage, requests: number): ProcessFigures {
+  return {
+    cpuSeconds: usage.cpuSeconds,
+    cpuSecondsPer10k: cpuSecondsPer10k(usage.cpuSeconds, requests),
+    coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
+    rssLoadedKiB: usage.maxRssKiB,
+  };
+}
+
+/** Starts a user container (`script`, a Node entry point listening on `PORT`) on the app CPU. */
+export function startApp(
+  context: ScenarioContext,
+  name: string,
+  script: string,
+  port: number,
+): ManagedProcess {
+  const { settings, supervisor } = context;
+  return supervisor.start({
+    name,
+    argv: pinned(settings.pin, cpuOf(settings, 'app'), [process.execPath, script]),
+    env: { PORT: String(port) },
+    cwd: settings.repoRoot,
+  });
+}
+
+/** Ports a queue-proxy instance listens on. */
+export interface QueueProxyPorts {
+  readonly serving: number;
+  readonly tls: number;
+  readonly admin: number;
+  readonly stats: number;
+  readonly metrics: number;
+}
+
+/** A TCP readiness probe on the app, the default of {@link queueProxyEnv}. */
+export function tcpReadinessProbe(userPort: number): object {
+  return { tcpSocket: { port: userPort, host: '127.0.0.1' }, successThreshold: 1 };
+}
+
+/**
+ * The environment of a queue-proxy in front of the app: Knative's variables as the revision
+ * reconciler sets them, plus Zerogate's own port and bind-address variables, which Knative's
+ * queue-proxy ignores. The readiness probe is a TCP probe on the app unless one is given.
+ */
+export function queueProxyEnv(
+  cc: number,
+  userPort: number,
+  ports: QueueProxyPorts,
+  readinessProbe: object = tcpReadinessProbe(userPort),
+): Record<string, string> {
+  return {
+    CONTAINER_CONCURRENCY: String(cc),
+    QUEUE_SERVING_PORT: String(ports.serving),
+    QUEUE_SERVING_TLS_PORT: String(ports.tls),
+    USER_PORT: String(userPort),
+    REVISION_TIMEOUT_SECONDS: '300',
+    SERVING_LOGGING_CONFIG: '',
+    SERVING_LOGGING_LEVEL: 'info',
+    SERVING_NAMESPACE: 'bench',
+    SERVING_CONFIGURATION: 'hello',
+    SERVING_REVISION: 'hello-00001',
+    SERVING_POD: 'hello-00001-pod',
+    SERVING_POD_IP: '127.0.0.1',
+    SERVING_READINESS_PROBE: JSON.stringify(readinessProbe),
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    QUEUE_ADMIN_PORT: String(ports.admin),
+    QUEUE_STATS_PORT: String(ports.stats),
+    QUEUE_METRICS_PORT: String(ports.metrics),
+  };
+}
+
+/** How to start a proxy in front of the app. */
+export interface ProxySpec {
+  readonly name: string;
+  /** The command; our queue-proxy's built entry point unless given. */
+  readonly argv?: readonly string[];
+  /** The proxy's environment, given its ports; {@link queueProxyEnv} at CC=0 unless given. */
+  readonly env?: (ports: QueueProxyPorts) => Record<string, string>;
+}
+
+/** A started proxy and its serving port. */
+export interface StartedProxy {
+  readonly proc: ManagedProcess;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>/`. */
+  readonly url: string;
+}
+
+/**
+ * Starts a proxy in front of the app on the proxy CPU, on fresh ports, without waiting for it (see
+ * {@link waitForQueueProxy}).
+ */
+export async function startProxy(
+  context: ScenarioContext,
+  userPort: number,
+  spec: ProxySpec,
+): Promise<StartedProxy> {
+  const { settings, supervisor } = context;
+  const [serving, tls, admin, stats, metrics] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ports = { serving, tls, admin, stats, metrics };
+  const argv = spec.argv ?? [process.execPath, join(settings.repoRoot, QUEUE_PROXY_ENTRY)];
+  const proc = supervisor.start({
+    name: spec.name,
+    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), argv),
+    env: spec.env === undefined ? queueProxyEnv(0, userPort, ports) : spec.env(ports),
+    cwd: settings.repoRoot,
+  });
+  return { proc, port: serving, url: `http://127.0.0.1:${serving}/` };
+}
+
+/** Polls a queue-proxy with the kubelet's probe until it answers 200, i.e. it and the app are ready. */
+export function waitForQueueProxy(proxy: StartedProxy, intervalMs = READY_INTERVAL_MS): Promise<void> {
+  return waitUntilReady(proxy.proc, proxy.url, {
+    headers: KUBE_PROBE_HEADERS,
+    intervalMs,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
+}
+
+/** One Pod address in the endpoints document. */
+export interface PodEndpoint {
+  /** `host:port` of the Pod's queue-proxy. */
+  readonly address: string;
+  /** Kubernetes' readiness; a Pod not ready yet is probed by the activator itself. */
+  readonly ready: boolean;
+}
+
+/**
+ * The endpoints document of the activator's `file` source: the one benchmark revision, CC=0, with
+ * the given Pods.
+ */
+export function endpointsDocument(endpoints: readonly PodEndpoint[]): string {
+  return JSON.stringify({
+    revisions: [
+      {
+        namespace: NAMESPACE,
+        name: REVISION,
+        containerConcurrency: 0,
+        timeoutSeconds: 300,
+        endpoints: endpoints.map(({ address, ready }) => ({ address, ready })),
+      },
+    ],
+  });
+}
+
+/**
+ * Writes the endpoints document atomically (a temporary file renamed over it), so the activator,
+ * which re-reads the file when its folder changes, never sees half a document.
+ */
+export function writeEndpointsFile(path: string, endpoints: readonly PodEndpoint[]): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, endpointsDocument(endpoints));
+  renameSync(tmp, path);
+}
+
+/** Ports of an activator instance. */
+export interface ActivatorPorts {
+  readonly http: number;
+  readonly metrics: number;
+  /** A port nothing listens on: the activator logs the failed connection and retries with backoff. */
+  readonly autoscaler: number;
+}
+
+/** The environment of an activator reading its revisions from `endpointsFile`. */
+export function activatorEnv(ports: ActivatorPorts, endpointsFile: string): Record<string, string> {
+  return {
+    POD_NAME: 'activator-bench',
+    POD_IP: '127.0.0.1',
+    ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+    ACTIVATOR_HTTP_PORT: String(ports.http),
+    ACTIVATOR_METRICS_PORT: String(ports.metrics),
+    ACTIVATOR_ENDPOINTS_SOURCE: 'file',
+    ACTIVATOR_ENDPOINTS_FILE: endpointsFile,
+    AUTOSCALER_URL: `ws://127.0.0.1:${ports.autoscaler}`,
+    ACTIVATOR_DRAIN_SECONDS: '0',
+  };
+}
+
+/** A running activator and where to reach it. */
+export interface RunningActivator {
+  readonly proc: ManagedProcess;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>/`. */
+  readonly url: string;
+  readonly metricsUrl: string;
+}
+
+/** Starts the activator on the proxy CPU and waits until it listens. */
+export async function startActivator(
+  context: ScenarioContext,
+  endpointsFile: string,
+): Promise<RunningActivator> {
+  const { settings, supervisor } = context;
+  const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
+  const proc = supervisor.start({
+    name: 'activator',
+    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), [
+      process.execPath,
+      join(settings.repoRoot, ACTIVATOR_ENTRY),
+    ]),
+    env: activatorEnv({ http, metrics, autoscaler }, endpointsFile),
+    cwd: settings.repoRoot,
+  });
+  const url = `http://127.0.0.1:${http}/`;
+  await waitUntilReady(proc, url, {
+    headers: ACTIVATOR_PROBE_HEADERS,
+    intervalMs: READY_INTERVAL_MS,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
+  return { proc, port: http, url, metricsUrl: `http://127.0.0.1:${metrics}/metrics` };
+}
