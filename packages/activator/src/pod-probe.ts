@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import type { PodProbe } from './revision-backends.js';
 
 /** Headers of the activator's probe of a queue-proxy (spec §2.3). */
@@ -13,13 +13,9 @@ export function queueProxyProbe(dispatcher: Dispatcher, timeoutMs: number): PodP
   return async (address) => {
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await dispatcher.request({
-        origin: `http://${address}`,
-        path: '/healthz',
-        method: 'GET',
-        headers: PROBE_HEADERS,
-        signal,
-      });
+      // undici's top-level `request` with the dispatcher passed in: the dispatchers come from undici's
+      // own modules, which do not carry the `request` method its index adds.
+      const res = await request(`http://${address}/healthz`, { dispatcher, headers: PROBE_HEADERS, signal });
       const body = await res.body.text();
       return res.statusCode === 200 && body === 'queue';
     } catch {
