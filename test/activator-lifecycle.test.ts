@@ -1,69 +1,31 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
+import { EndpointsFile, REVISION, startPod } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, KUBELET_PROBE, send } from './support/http.js';
-import {
-  activatorEnv,
-  queueProxyEnv,
-  type RunningActivator,
-  type RunningQueueProxy,
-  startActivator,
-  startQueueProxy,
-  startUserApp,
-  type UserApp,
-} from './support/processes.js';
+import { activatorEnv, type RunningActivator, startActivator } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 
-const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
-
-let dir: string;
-let file: string;
+let endpoints: EndpointsFile;
 let autoscaler: FakeAutoscaler | undefined;
 let activator: RunningActivator | undefined;
 let api: TestApiServer | undefined;
-const pods: { app: UserApp; qp: RunningQueueProxy; address: string; port: number }[] = [];
-
-function writeEndpoints(revision: Record<string, unknown>): void {
-  writeFileSync(
-    `${file}.tmp`,
-    JSON.stringify({
-      revisions: [
-        { namespace: 'default', name: 'hello-00001', timeoutSeconds: 300, endpoints: [], ...revision },
-      ],
-    }),
-  );
-  renameSync(`${file}.tmp`, file);
-}
-
-async function startPod(cc = 0) {
-  const app = await startUserApp();
-  const qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc) }));
-  const pod = { app, qp, address: `127.0.0.1:${qp.port}`, port: qp.port };
-  pods.push(pod);
-  return pod;
-}
 
 const metricsOf = (a: RunningActivator) =>
   fetch(`http://127.0.0.1:${a.metricsPort}/metrics`).then((r) => r.text());
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'zerogate-activator-'));
-  file = join(dir, 'endpoints.json');
+  endpoints = new EndpointsFile();
 });
 
 afterEach(async () => {
   await activator?.proc.kill();
   await autoscaler?.close();
   await api?.close();
-  for (const pod of pods.splice(0)) {
-    await pod.qp.proc.kill();
-    await pod.app.proc.kill();
-  }
   activator = autoscaler = api = undefined;
-  rmSync(dir, { recursive: true, force: true });
+  endpoints.remove();
 });
 
 function openSocket(url: string, headers: Record<string, string>): Promise<WsClient> {
@@ -77,9 +39,9 @@ function openSocket(url: string, headers: Record<string, string>): Promise<WsCli
 describe('activator websockets', () => {
   it('tunnels a websocket to a Pod through its queue-proxy, holding the Pod slot until it closes', async () => {
     const pod = await startPod(1);
-    writeEndpoints({ containerConcurrency: 1, endpoints: [{ address: pod.address, ready: true }] });
+    endpoints.write({ containerConcurrency: 1, endpoints: [{ address: pod.address, ready: true }] });
     autoscaler = await FakeAutoscaler.start();
-    activator = await startActivator(activatorEnv(file, autoscaler.url));
+    activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url));
     const ws = await openSocket(`ws://127.0.0.1:${activator.port}/ws`, REVISION);
     const echoed = await new Promise<string>((resolve) => {
       ws.once('message', (data) => resolve(String(data)));
@@ -97,14 +59,14 @@ describe('activator websockets', () => {
 
 describe('activator without an autoscaler', () => {
   it('still holds and forwards requests, and shows the lost connection in logs and metrics', async () => {
-    writeEndpoints({});
+    endpoints.write({});
     const placeholder = await FakeAutoscaler.start();
     const url = placeholder.url;
     await placeholder.close();
-    activator = await startActivator(activatorEnv(file, url));
+    activator = await startActivator(activatorEnv(endpoints.path, url));
     const pending = send(`${activator.url}/`, { headers: REVISION });
     const pod = await startPod();
-    writeEndpoints({ endpoints: [{ address: pod.address, ready: false }] });
+    endpoints.write({ endpoints: [{ address: pod.address, ready: false }] });
     expect((await pending).status).toBe(200);
     const metrics = await metricsOf(activator);
     expect(metrics).toMatch(/kn_activator_stats_conn_reachable\{[^}]*peer="autoscaler"[^}]*\} 0/);
@@ -118,12 +80,11 @@ describe('activator without an autoscaler', () => {
 describe('activator endpoints file', () => {
   it('logs a malformed file and keeps the last good state', async () => {
     const pod = await startPod();
-    writeEndpoints({ endpoints: [{ address: pod.address, ready: true }] });
+    endpoints.write({ endpoints: [{ address: pod.address, ready: true }] });
     autoscaler = await FakeAutoscaler.start();
-    activator = await startActivator(activatorEnv(file, autoscaler.url));
+    activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url));
     expect((await send(`${activator.url}/`, { headers: REVISION })).status).toBe(200);
-    writeFileSync(`${file}.tmp`, '{"revisions": [{"namespace": "default"');
-    renameSync(`${file}.tmp`, file);
+    endpoints.writeRaw('{"revisions": [{"namespace": "default"');
     expect(
       await eventually(
         () => activator!.proc.stdout.some((l) => l.includes('malformed endpoints file')),
@@ -137,9 +98,11 @@ describe('activator endpoints file', () => {
 describe('activator shutdown', () => {
   it('fails health checks first, finishes held and running requests, then exits', async () => {
     const pod = await startPod();
-    writeEndpoints({ endpoints: [{ address: pod.address, ready: true }] });
+    endpoints.write({ endpoints: [{ address: pod.address, ready: true }] });
     autoscaler = await FakeAutoscaler.start();
-    activator = await startActivator(activatorEnv(file, autoscaler.url, { ACTIVATOR_DRAIN_SECONDS: '1' }));
+    activator = await startActivator(
+      activatorEnv(endpoints.path, autoscaler.url, { ACTIVATOR_DRAIN_SECONDS: '1' }),
+    );
     await eventually(
       async () => (await send(`${activator!.url}/`, { headers: KUBELET_PROBE })).status === 200,
     );
@@ -160,7 +123,7 @@ describe('activator shutdown', () => {
 describe('activator with the kubernetes endpoint source', () => {
   it('learns the revision and its Pods from the API server and forwards to a Pod before Kubernetes calls it ready', async () => {
     api = await TestApiServer.start();
-    const kubeconfig = join(dir, 'kubeconfig.json');
+    const kubeconfig = join(endpoints.dir, 'kubeconfig.json');
     writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
     const pod = await startPod(1);
     api.apply({
@@ -171,7 +134,7 @@ describe('activator with the kubernetes endpoint source', () => {
     });
     autoscaler = await FakeAutoscaler.start();
     activator = await startActivator({
-      ...activatorEnv(file, autoscaler.url, {
+      ...activatorEnv(endpoints.path, autoscaler.url, {
         ACTIVATOR_ENDPOINTS_SOURCE: 'kubernetes',
         KUBECONFIG: kubeconfig,
       }),

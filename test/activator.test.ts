@@ -1,95 +1,40 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EndpointsFile, REVISION, startPod } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, KUBELET_PROBE, send } from './support/http.js';
-import {
-  activatorEnv,
-  queueProxyEnv,
-  type RunningActivator,
-  type RunningQueueProxy,
-  startActivator,
-  startQueueProxy,
-  startUserApp,
-  type UserApp,
-} from './support/processes.js';
+import { activatorEnv, type RunningActivator, startActivator } from './support/processes.js';
 
-const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
-
-interface Pod {
-  app: UserApp;
-  qp: RunningQueueProxy;
-  address: string;
-}
-
-let dir: string;
-let file: string;
+let endpoints: EndpointsFile;
 let autoscaler: FakeAutoscaler | undefined;
 let activator: RunningActivator | undefined;
-const pods: Pod[] = [];
-
-/** Writes the endpoints document atomically (write, then rename), as the local platform does. */
-function writeEndpoints(revision: Record<string, unknown>): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(
-    tmp,
-    JSON.stringify({
-      revisions: [
-        {
-          namespace: 'default',
-          name: 'hello-00001',
-          containerConcurrency: 0,
-          timeoutSeconds: 300,
-          endpoints: [],
-          ...revision,
-        },
-      ],
-    }),
-  );
-  renameSync(tmp, file);
-}
-
-async function startPod(cc: number): Promise<Pod> {
-  const app = await startUserApp();
-  const qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc) }));
-  const pod = { app, qp, address: `127.0.0.1:${qp.port}` };
-  pods.push(pod);
-  return pod;
-}
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'zerogate-activator-'));
-  file = join(dir, 'endpoints.json');
+  endpoints = new EndpointsFile();
 });
 
 afterEach(async () => {
   await activator?.proc.kill();
   await autoscaler?.close();
-  for (const pod of pods.splice(0)) {
-    await pod.qp.proc.kill();
-    await pod.app.proc.kill();
-  }
   activator = autoscaler = undefined;
-  rmSync(dir, { recursive: true, force: true });
+  endpoints.remove();
 });
 
 async function start(revision: Record<string, unknown>, env: Record<string, string> = {}) {
-  writeEndpoints(revision);
+  endpoints.write(revision);
   autoscaler = await FakeAutoscaler.start();
-  activator = await startActivator(activatorEnv(file, autoscaler.url, env));
+  activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
   await eventually(() => autoscaler!.clients === 1);
   return activator;
 }
 
 describe('activator probes and routing (spec §7 item 13)', () => {
   it('fails the kubelet probe (500) until the autoscaler connection is established', async () => {
-    writeEndpoints({});
+    endpoints.write({});
     // Reserve a port for the autoscaler, then start it only after the activator.
     const placeholder = await FakeAutoscaler.start();
     const url = placeholder.url;
     await placeholder.close();
-    activator = await startActivator(activatorEnv(file, url));
+    activator = await startActivator(activatorEnv(endpoints.path, url));
     const before = await send(`${activator.url}/`, { headers: { 'user-agent': 'kube-probe/1.30' } });
     expect(before.status).toBe(500);
     expect(before.body).toBe('connection has not yet been established\n');
@@ -174,7 +119,7 @@ describe('activator at zero (spec §7 items 14, 15)', () => {
     // A Pod appears, not ready in Kubernetes' eyes: the activator probes its queue-proxy itself.
     const pod = await startPod(0);
     const readyAt = Date.now();
-    writeEndpoints({ endpoints: [{ address: pod.address, ready: false }] });
+    endpoints.write({ endpoints: [{ address: pod.address, ready: false }] });
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body).toBe('hello');

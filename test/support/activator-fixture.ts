@@ -1,0 +1,58 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  queueProxyEnv,
+  type RunningQueueProxy,
+  startQueueProxy,
+  startUserApp,
+  type UserApp,
+} from './processes.js';
+
+/** The routing headers of the revision the activator tests use. */
+export const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
+
+/** An activator's endpoints file in a temporary folder, describing the test revision. */
+export class EndpointsFile {
+  /** The temporary folder, removed with {@link remove}. */
+  readonly dir = mkdtempSync(join(tmpdir(), 'zerogate-activator-'));
+  readonly path = join(this.dir, 'endpoints.json');
+
+  /** Writes the revision (defaults overridden by `revision`) atomically: write, then rename, as the local platform does. */
+  write(revision: Record<string, unknown>): void {
+    const base = {
+      namespace: 'default',
+      name: 'hello-00001',
+      containerConcurrency: 0,
+      timeoutSeconds: 300,
+      endpoints: [],
+    };
+    this.writeRaw(JSON.stringify({ revisions: [{ ...base, ...revision }] }));
+  }
+
+  /** Writes any text, malformed included. */
+  writeRaw(text: string): void {
+    writeFileSync(`${this.path}.tmp`, text);
+    renameSync(`${this.path}.tmp`, this.path);
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Pod: the test user app behind a queue-proxy. */
+export interface Pod {
+  readonly app: UserApp;
+  readonly qp: RunningQueueProxy;
+  /** The queue-proxy's `host:port`, as endpoints list it. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Starts a Pod with the given containerConcurrency (its processes end with the test). */
+export async function startPod(cc = 0): Promise<Pod> {
+  const app = await startUserApp();
+  const qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc) }));
+  return { app, qp, address: `127.0.0.1:${qp.port}`, port: qp.port };
+}
