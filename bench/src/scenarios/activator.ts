@@ -18,35 +18,46 @@ import { httpGet } from '../http-get.js';
 import { type LoadResult, runLoad } from '../load-generator.js';
 import { freePort } from '../ports.js';
 import { clockTicksPerSecond, readReapedChildTicks } from '../proc-stats.js';
-import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
-import { DISTURBED_PERCENT, DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
+import { BackgroundLoad, ProcessSampler } from '../process-sampler.js';
+import { DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
 import { delta, mebibytes, percentile, ratio } from '../ratios.js';
-import { waitUntilReady } from '../readiness.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
 import { fixed, NONE, signed, type Table, times } from '../table.js';
 import {
   ACTIVATOR_ENTRY,
+  cellBudgetSeconds,
   checkAlive,
   connectionsLabel,
-  figures,
+  disturbedRuns,
+  type IdleRss,
+  idleRssLine,
+  labelledTable,
+  latencyCells,
   missingBuilds,
   NAMESPACE,
+  type PodProcesses,
   type ProcessFigures,
+  plural,
   QUEUE_PROXY_ENTRY,
   queueProxyEnv,
-  READY_INTERVAL_MS,
   READY_TIMEOUT_MS,
   REVISION,
   REVISION_HEADERS,
   type RunningActivator,
+  type SampledRun,
   SETTLE_MS,
   type StartedProxy,
+  sampledRun,
   sleep,
   startActivator,
+  startActivatorInFront,
   startApp,
   startProxy,
+  UNPINNED_LAYOUT,
+  waitForHttp,
   waitForQueueProxy,
+  warmThenMeasure,
   writeEndpointsFile,
 } from './common.js';
 
@@ -132,24 +143,9 @@ const PATH_LABELS: Readonly<Record<Path, string>> = {
 };
 
 /** One path at one connection count. Every process is sampled on both paths. */
-interface Cell {
+interface Cell extends SampledRun<LoadResult> {
   readonly path: Path;
   readonly connections: number;
-  readonly load: LoadResult;
-  /** Idle on the direct path; sampled anyway, so its CPU is not counted as another process's. */
-  readonly activator: ProcessFigures;
-  readonly queueProxy: ProcessFigures;
-  /** The app's own usage, for reference. */
-  readonly app: ProcessFigures;
-  /** CPU used by processes outside the benchmark during the run, percent of one core. */
-  readonly otherCpuPercent: number;
-}
-
-/** The processes of the throughput measurement. */
-interface Processes {
-  readonly app: ManagedProcess;
-  readonly queueProxy: ManagedProcess;
-  readonly activator: ManagedProcess;
 }
 
 /**
@@ -183,43 +179,29 @@ async function waitForGauge(activator: RunningActivator, metric: string, expecte
 /** Measures one path at one connection count, with every process sampled around the run. */
 async function measureCell(
   context: ScenarioContext,
-  procs: Processes,
+  procs: PodProcesses,
   path: Path,
   url: string,
   connections: number,
 ): Promise<Cell> {
-  const activator = new ProcessSampler(procs.activator.pid);
-  const queueProxy = new ProcessSampler(procs.queueProxy.pid);
-  const app = new ProcessSampler(procs.app.pid);
-  const background = new BackgroundLoad();
-  for (const sampler of [activator, queueProxy, app]) sampler.start();
-  background.start();
-  const load = await runLoad({
-    url,
-    connections,
-    durationSeconds: context.settings.durationSeconds,
-    headers: REVISION_HEADERS,
-  });
-  const usage = { activator: activator.stop(), queueProxy: queueProxy.stop(), app: app.stop() };
-  const otherCpuPercent = background.stop(
-    usage.activator.cpuSeconds + usage.queueProxy.cpuSeconds + usage.app.cpuSeconds,
+  const run = await sampledRun(
+    procs,
+    () =>
+      runLoad({
+        url,
+        connections,
+        durationSeconds: context.settings.durationSeconds,
+        headers: REVISION_HEADERS,
+      }),
+    (load) => load.requests,
   );
-  checkAlive([procs.activator, procs.queueProxy, procs.app]);
-  return {
-    path,
-    connections,
-    load,
-    activator: figures(usage.activator, load.requests),
-    queueProxy: figures(usage.queueProxy, load.requests),
-    app: figures(usage.app, load.requests),
-    otherCpuPercent,
-  };
+  return { path, connections, ...run };
 }
 
 /** What the throughput measurement found. */
 interface ThroughputResult {
   readonly cells: Cell[];
-  readonly rssIdleKiB: { readonly activator: number; readonly queueProxy: number };
+  readonly rssIdleKiB: IdleRss;
 }
 
 /** Part 1: both paths at every connection count, alternating, against one app, queue-proxy and activator. */
@@ -231,47 +213,29 @@ async function measureThroughput(context: ScenarioContext, endpointsFile: string
     progress(`starting the app on 127.0.0.1:${appPort}`);
     const app = startApp(context, 'hello-app', HELLO_APP, appPort);
     started.push(app);
-    await waitUntilReady(app, `http://127.0.0.1:${appPort}/`, {
-      intervalMs: READY_INTERVAL_MS,
-      timeoutMs: READY_TIMEOUT_MS,
-    });
+    await waitForHttp(app, `http://127.0.0.1:${appPort}/`);
     progress('starting the queue-proxy (CC=0)');
     const qp = await startQueueProxy(context, 'queue-proxy', appPort);
     started.push(qp.proc);
     const directUrl = qp.url;
     await waitForQueueProxy(qp);
-    writeEndpointsFile(endpointsFile, [{ address: `127.0.0.1:${qp.port}`, ready: true }]);
-    progress('starting the activator with the queue-proxy as the revision’s one ready Pod');
-    const activator = await startActivator(context, endpointsFile);
-    started.push(activator.proc);
-    // One request all the way through, so the Pod is known and reachable before any load.
-    await waitUntilReady(activator.proc, activator.url, {
-      headers: REVISION_HEADERS,
-      intervalMs: READY_INTERVAL_MS,
-      timeoutMs: READY_TIMEOUT_MS,
-    });
-    await sleep(SETTLE_MS);
-    const rssIdleKiB = { activator: idleRssKiB(activator.proc.pid), queueProxy: idleRssKiB(qp.proc.pid) };
+    const { activator, rssIdleKiB } = await startActivatorInFront(context, endpointsFile, qp, started, (a) =>
+      waitForHttp(a.proc, a.url, REVISION_HEADERS),
+    );
 
-    const procs: Processes = { app, queueProxy: qp.proc, activator: activator.proc };
+    const procs: PodProcesses = { app, queueProxy: qp.proc, activator: activator.proc };
     const urls: Readonly<Record<Path, string>> = { direct: directUrl, activator: activator.url };
     const cells: Cell[] = [];
     for (const connections of settings.connections) {
       for (const path of ['direct', 'activator'] as const) {
-        progress(
-          `${PATH_LABELS[path]}: ${connectionsLabel(connections)}, ` +
-            `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
-        );
-        if (settings.warmupSeconds > 0) {
-          await runLoad({
-            url: urls[path],
-            connections,
-            durationSeconds: settings.warmupSeconds,
-            headers: REVISION_HEADERS,
-          });
-        }
         cells.push(
-          await quietestRun(() => measureCell(context, procs, path, urls[path], connections), progress),
+          await warmThenMeasure(
+            context,
+            `${PATH_LABELS[path]}: ${connectionsLabel(connections)}`,
+            (seconds) =>
+              runLoad({ url: urls[path], connections, durationSeconds: seconds, headers: REVISION_HEADERS }),
+            () => measureCell(context, procs, path, urls[path], connections),
+          ),
         );
       }
     }
@@ -448,16 +412,12 @@ const HEADERS = [
 ];
 
 function connectionTable(connections: number, rows: readonly ActivatorRow[]): Table {
-  return {
-    title: connectionsLabel(connections),
-    headers: HEADERS,
-    align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
-    rows: rows.map((row) => [
+  return labelledTable(
+    connectionsLabel(connections),
+    HEADERS,
+    rows.map((row) => [
       row.label,
-      fixed(row.rps, 0),
-      fixed(row.p50Ms, 3),
-      fixed(row.p99Ms, 3),
-      signed(row.addedP50Ms, 3),
+      ...latencyCells(row.rps, row, row.addedP50Ms),
       fixed(row.activator?.cpuSecondsPer10k, 3),
       fixed(row.queueProxy.cpuSecondsPer10k, 3),
       times(row.cpuRatio),
@@ -467,7 +427,7 @@ function connectionTable(connections: number, rows: readonly ActivatorRow[]): Ta
       fixed(mebibytes(row.queueProxy.rssLoadedKiB), 1),
       String(row.failures),
     ]),
-  };
+  );
 }
 
 /** Median, p99, min and max of some timings, milliseconds. */
@@ -493,25 +453,20 @@ function heldTable(trials: readonly HeldTrial[]): Table {
     const s = spread(values);
     return [label, fixed(s.median, 1), fixed(s.p99, 1), fixed(s.min, 1), fixed(s.max, 1)];
   };
-  return {
-    title: `Held at zero → forwarded (${trials.length} trial${trials.length === 1 ? '' : 's'})`,
-    headers,
-    align: headers.map((_, i) => (i === 0 ? 'left' : 'right')),
-    rows: [
-      row(
-        'Pod ready → response',
-        trials.map((t) => t.readyToResponseMs),
-      ),
-      row(
-        'endpoint written → response',
-        trials.map((t) => t.endpointsToResponseMs),
-      ),
-      row(
-        'Pod start → ready',
-        trials.map((t) => t.podStartMs),
-      ),
-    ],
-  };
+  return labelledTable(`Held at zero → forwarded (${plural(trials.length, 'trial')})`, headers, [
+    row(
+      'Pod ready → response',
+      trials.map((t) => t.readyToResponseMs),
+    ),
+    row(
+      'endpoint written → response',
+      trials.map((t) => t.endpointsToResponseMs),
+    ),
+    row(
+      'Pod start → ready',
+      trials.map((t) => t.podStartMs),
+    ),
+  ]);
 }
 
 /** `met` when `value` is at most `limit`, `MISSED` above it, a dash when there is no value. */
@@ -530,7 +485,7 @@ function targetsTable(
   for (const connections of connectionCounts) {
     const through = derive(cells, connections).find((r) => r.activator !== undefined);
     rows.push([
-      `activator CPU per request ×qp, ${connections} connection${connections === 1 ? '' : 's'}`,
+      `activator CPU per request ×qp, ${connectionsLabel(connections)}`,
       times(through?.cpuRatio),
       `≤ ${TARGETS.cpuRatio.toFixed(2)}×`,
       verdict(through?.cpuRatio, TARGETS.cpuRatio),
@@ -574,7 +529,7 @@ const NOTES = [
  * proxies share one core.
  */
 function layoutLine(settings: RunSettings): string {
-  if (!settings.pin.enabled) return 'unpinned: every process may run on any CPU';
+  if (!settings.pin.enabled) return UNPINNED_LAYOUT;
   const { load, app, proxy } = settings.pin.roles;
   return (
     `activator and queue-proxy both on CPU ${proxy}, load generator on CPU ${load} and app on CPU ${app} ` +
@@ -606,14 +561,8 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
     heldTable(trials),
   ];
   const disturbed = [
-    ...throughput.cells
-      .filter((cell) => cell.otherCpuPercent > DISTURBED_PERCENT)
-      .map(
-        (cell) => `${PATH_LABELS[cell.path]} at ${cell.connections} (${cell.otherCpuPercent.toFixed(0)}%)`,
-      ),
-    ...(held.otherCpuPercent > DISTURBED_PERCENT
-      ? [`the held trials (${held.otherCpuPercent.toFixed(0)}%)`]
-      : []),
+    ...disturbedRuns(throughput.cells, (cell) => `${PATH_LABELS[cell.path]} at ${cell.connections}`),
+    ...disturbedRuns([held], () => 'the held trials'),
   ];
   const notes = [...NOTES, disturbanceNote(disturbed)];
   const idle = throughput.rssIdleKiB;
@@ -631,10 +580,7 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
       'autocannon in the harness process, keep-alive, pipelining 1, GET / with ' +
         'Knative-Serving-Revision and Knative-Serving-Namespace headers on both paths',
     ],
-    [
-      'Idle RSS',
-      `activator ${fixed(mebibytes(idle.activator), 1)} MiB, queue-proxy ${fixed(mebibytes(idle.queueProxy), 1)} MiB`,
-    ],
+    idleRssLine(idle),
     [
       'Held trials',
       `${options.trials}, one activator throughout; each Pod is a new app + queue-proxy ` +
@@ -669,7 +615,7 @@ export const activatorScenario: Scenario = {
     const options = parseOptions(values, settings);
     const startSeconds = READY_TIMEOUT_MS / 1000 + 2;
     const attempts = 1 + DISTURBED_RETRIES;
-    const perCell = settings.warmupSeconds + attempts * (settings.durationSeconds + 2) + 3;
+    const perCell = cellBudgetSeconds(settings);
     // Per trial: two state waits, two start-ups, the held request, and stopping two processes.
     const perTrial =
       attempts * (2 * (STATE_TIMEOUT_MS / 1000) + 2 * startSeconds + HELD_TIMEOUT_MS / 1000 + 3);

@@ -7,11 +7,13 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pinned } from '../pinning.js';
 import { freePorts } from '../ports.js';
-import type { ProcessUsage } from '../process-sampler.js';
-import { coreUtilisation, cpuSecondsPer10k } from '../ratios.js';
+import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
+import { DISTURBED_PERCENT, DISTURBED_RETRIES, type Disturbable, quietestRun } from '../quiet-run.js';
+import { coreUtilisation, cpuSecondsPer10k, mebibytes } from '../ratios.js';
 import { waitUntilReady } from '../readiness.js';
 import type { RunSettings, ScenarioContext } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
+import { fixed, signed, type Table } from '../table.js';
 
 /** Where the queue-proxy's built entry point lives, relative to the repository root. */
 export const QUEUE_PROXY_ENTRY = 'packages/queue-proxy/dist/main.js';
@@ -43,9 +45,66 @@ export const REVISION_HEADERS = {
   'Knative-Serving-Namespace': NAMESPACE,
 } as const;
 
+/** `n thing(s)`: `count` and `noun`, with an `s` unless the count is 1. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** `n connection(s)`, for titles and progress lines. */
 export function connectionsLabel(connections: number): string {
-  return `${connections} connection${connections === 1 ? '' : 's'}`;
+  return plural(connections, 'connection');
+}
+
+/** The layout line of a run whose processes are not pinned. */
+export const UNPINNED_LAYOUT = 'unpinned: every process may run on any CPU';
+
+/** A table whose first column (the label) is left-aligned and every other one right-aligned. */
+export function labelledTable(
+  title: string,
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): Table {
+  return { title, headers, align: headers.map((_, i) => (i === 0 ? 'left' : 'right')), rows };
+}
+
+/** The rate, p50, p99 and added-p50 cells that open every row of a throughput table. */
+export function latencyCells(
+  rate: number,
+  latencyMs: { readonly p50Ms: number; readonly p99Ms: number },
+  addedP50Ms: number | undefined,
+): string[] {
+  return [fixed(rate, 0), fixed(latencyMs.p50Ms, 3), fixed(latencyMs.p99Ms, 3), signed(addedP50Ms, 3)];
+}
+
+/** The disturbance-note entries of the runs disturbed by other processes: `<where> (<percent>%)`. */
+export function disturbedRuns<T extends Disturbable>(
+  runs: readonly T[],
+  where: (run: T) => string,
+): string[] {
+  return runs
+    .filter((run) => run.otherCpuPercent > DISTURBED_PERCENT)
+    .map((run) => `${where(run)} (${run.otherCpuPercent.toFixed(0)}%)`);
+}
+
+/** The time budget of one measured cell: its warm-up and every attempt {@link quietestRun} may make. */
+export function cellBudgetSeconds(settings: RunSettings): number {
+  return settings.warmupSeconds + (1 + DISTURBED_RETRIES) * (settings.durationSeconds + 2) + 3;
+}
+
+/**
+ * Measures one cell: announces it as `label`, warms up with `warmUp` (given the warm-up seconds) when a
+ * warm-up is set, then keeps the quietest of `measure`'s attempts.
+ */
+export async function warmThenMeasure<T extends Disturbable>(
+  context: ScenarioContext,
+  label: string,
+  warmUp: (seconds: number) => Promise<unknown>,
+  measure: () => Promise<T>,
+): Promise<T> {
+  const { settings, progress } = context;
+  progress(`${label}, warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`);
+  if (settings.warmupSeconds > 0) await warmUp(settings.warmupSeconds);
+  return quietestRun(measure, progress);
 }
 
 /** Resolves after `ms` milliseconds. */
@@ -89,6 +148,19 @@ export function figures(usage: ProcessUsage, requests: number): ProcessFigures {
     coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
     rssLoadedKiB: usage.maxRssKiB,
   };
+}
+
+/** Polls `url` (with `headers`) until it answers 200, at the start-up interval and timeout. */
+export function waitForHttp(
+  proc: ManagedProcess,
+  url: string,
+  headers?: Readonly<Record<string, string>>,
+): Promise<void> {
+  return waitUntilReady(proc, url, {
+    ...(headers === undefined ? {} : { headers }),
+    intervalMs: READY_INTERVAL_MS,
+    timeoutMs: READY_TIMEOUT_MS,
+  });
 }
 
 /** Starts a user container (`script`, a Node entry point listening on `PORT`) on the app CPU. */
@@ -292,10 +364,95 @@ export async function startActivator(
     cwd: settings.repoRoot,
   });
   const url = `http://127.0.0.1:${http}/`;
-  await waitUntilReady(proc, url, {
-    headers: ACTIVATOR_PROBE_HEADERS,
-    intervalMs: READY_INTERVAL_MS,
-    timeoutMs: READY_TIMEOUT_MS,
-  });
+  await waitForHttp(proc, url, ACTIVATOR_PROBE_HEADERS);
   return { proc, port: http, url, metricsUrl: `http://127.0.0.1:${metrics}/metrics` };
+}
+
+/** Both proxies' memory once started and settled, KiB. */
+export interface IdleRss {
+  readonly activator: number;
+  readonly queueProxy: number;
+}
+
+/** The setup line of {@link IdleRss}. */
+export function idleRssLine(idle: IdleRss): [string, string] {
+  return [
+    'Idle RSS',
+    `activator ${fixed(mebibytes(idle.activator), 1)} MiB, queue-proxy ${fixed(mebibytes(idle.queueProxy), 1)} MiB`,
+  ];
+}
+
+/**
+ * Starts the activator with `queueProxy` as the revision's one ready Pod (pushing it onto `started`),
+ * waits until `reachThrough` got an answer all the way through it, so the Pod is known and reachable
+ * before any load, lets start-up settle, and reads both proxies' idle memory.
+ */
+export async function startActivatorInFront(
+  context: ScenarioContext,
+  endpointsFile: string,
+  queueProxy: StartedProxy,
+  started: ManagedProcess[],
+  reachThrough: (activator: RunningActivator) => Promise<void>,
+): Promise<{ readonly activator: RunningActivator; readonly rssIdleKiB: IdleRss }> {
+  writeEndpointsFile(endpointsFile, [{ address: `127.0.0.1:${queueProxy.port}`, ready: true }]);
+  context.progress('starting the activator with the queue-proxy as the revision’s one ready Pod');
+  const activator = await startActivator(context, endpointsFile);
+  started.push(activator.proc);
+  await reachThrough(activator);
+  await sleep(SETTLE_MS);
+  const rssIdleKiB = {
+    activator: idleRssKiB(activator.proc.pid),
+    queueProxy: idleRssKiB(queueProxy.proc.pid),
+  };
+  return { activator, rssIdleKiB };
+}
+
+/** The long-running processes of a scenario with the activator in front of a queue-proxy. */
+export interface PodProcesses {
+  readonly app: ManagedProcess;
+  readonly queueProxy: ManagedProcess;
+  readonly activator: ManagedProcess;
+}
+
+/** One measured load run with every process of {@link PodProcesses} sampled around it. */
+export interface SampledRun<L> {
+  readonly load: L;
+  /** Idle unless the path goes through it; sampled anyway, so its CPU is not counted as another process's. */
+  readonly activator: ProcessFigures;
+  readonly queueProxy: ProcessFigures;
+  /** The app's own usage, for reference. */
+  readonly app: ProcessFigures;
+  /** CPU used by processes outside the benchmark during the run, percent of one core. */
+  readonly otherCpuPercent: number;
+}
+
+/**
+ * Runs `load` with the activator, queue-proxy and app sampled around it, and checks they all lived
+ * through it; `served` counts the load's answered requests (or calls), the unit of CPU per 10k.
+ */
+export async function sampledRun<L>(
+  procs: PodProcesses,
+  load: () => Promise<L>,
+  served: (load: L) => number,
+): Promise<SampledRun<L>> {
+  const activator = new ProcessSampler(procs.activator.pid);
+  const queueProxy = new ProcessSampler(procs.queueProxy.pid);
+  const app = new ProcessSampler(procs.app.pid);
+  const background = new BackgroundLoad();
+  for (const sampler of [activator, queueProxy, app]) sampler.start();
+  background.start();
+  const result = await load();
+  const usage = { activator: activator.stop(), queueProxy: queueProxy.stop(), app: app.stop() };
+  const otherCpuPercent = background.stop(
+    usage.activator.cpuSeconds + usage.queueProxy.cpuSeconds + usage.app.cpuSeconds,
+  );
+  checkAlive([procs.activator, procs.queueProxy, procs.app]);
+  const count = served(result);
+  return {
+    load: result,
+    activator: figures(usage.activator, count),
+    queueProxy: figures(usage.queueProxy, count),
+    app: figures(usage.app, count),
+    otherCpuPercent,
+  };
 }

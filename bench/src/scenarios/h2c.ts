@@ -15,32 +15,40 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoClient, echoOnce, type GrpcLoadResult, metadataOf, runGrpcLoad } from '../grpc-load.js';
 import { freePort } from '../ports.js';
-import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
-import { DISTURBED_PERCENT, DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
+import { disturbanceNote } from '../quiet-run.js';
 import { delta, mebibytes, ratio } from '../ratios.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
-import { fixed, NONE, signed, type Table, times } from '../table.js';
+import { fixed, NONE, type Table, times } from '../table.js';
 import {
   ACTIVATOR_ENTRY,
-  checkAlive,
-  figures,
+  cellBudgetSeconds,
+  disturbedRuns,
+  type IdleRss,
+  idleRssLine,
+  labelledTable,
+  latencyCells,
   missingBuilds,
   NAMESPACE,
+  type PodProcesses,
   type ProcessFigures,
+  plural,
   QUEUE_PROXY_ENTRY,
   queueProxyEnv,
   READY_INTERVAL_MS,
   READY_TIMEOUT_MS,
   REVISION,
   REVISION_HEADERS,
+  type SampledRun,
   SETTLE_MS,
+  sampledRun,
   sleep,
-  startActivator,
+  startActivatorInFront,
   startApp,
   startProxy,
+  UNPINNED_LAYOUT,
   waitForQueueProxy,
-  writeEndpointsFile,
+  warmThenMeasure,
 } from './common.js';
 
 const GRPC_APP = fileURLToPath(new URL('../grpc-app.js', import.meta.url));
@@ -103,66 +111,37 @@ async function waitUntilGrpcReady(
 }
 
 /** One path at one count of calls in flight. Every process is sampled on every path. */
-interface Cell {
+interface Cell extends SampledRun<GrpcLoadResult> {
   readonly path: Path;
   readonly inFlight: number;
-  readonly load: GrpcLoadResult;
-  /** Idle unless the path goes through it; sampled anyway, so its CPU is not counted as another process's. */
-  readonly activator: ProcessFigures;
-  readonly queueProxy: ProcessFigures;
-  /** The app's own usage, for reference. */
-  readonly app: ProcessFigures;
-  /** CPU used by processes outside the benchmark during the run, percent of one core. */
-  readonly otherCpuPercent: number;
-}
-
-/** The long-running processes. */
-interface Processes {
-  readonly app: ManagedProcess;
-  readonly queueProxy: ManagedProcess;
-  readonly activator: ManagedProcess;
 }
 
 /** Measures one path at one count, with every process sampled around the run. */
 async function measureCell(
   context: ScenarioContext,
-  procs: Processes,
+  procs: PodProcesses,
   path: Path,
   address: string,
   inFlight: number,
 ): Promise<Cell> {
-  const activator = new ProcessSampler(procs.activator.pid);
-  const queueProxy = new ProcessSampler(procs.queueProxy.pid);
-  const app = new ProcessSampler(procs.app.pid);
-  const background = new BackgroundLoad();
-  for (const sampler of [activator, queueProxy, app]) sampler.start();
-  background.start();
-  const load = await runGrpcLoad({
-    address,
-    inFlight,
-    durationSeconds: context.settings.durationSeconds,
-    metadata: REVISION_METADATA,
-  });
-  const usage = { activator: activator.stop(), queueProxy: queueProxy.stop(), app: app.stop() };
-  const otherCpuPercent = background.stop(
-    usage.activator.cpuSeconds + usage.queueProxy.cpuSeconds + usage.app.cpuSeconds,
+  const run = await sampledRun(
+    procs,
+    () =>
+      runGrpcLoad({
+        address,
+        inFlight,
+        durationSeconds: context.settings.durationSeconds,
+        metadata: REVISION_METADATA,
+      }),
+    (load) => load.calls,
   );
-  checkAlive([procs.activator, procs.queueProxy, procs.app]);
-  return {
-    path,
-    inFlight,
-    load,
-    activator: figures(usage.activator, load.calls),
-    queueProxy: figures(usage.queueProxy, load.calls),
-    app: figures(usage.app, load.calls),
-    otherCpuPercent,
-  };
+  return { path, inFlight, ...run };
 }
 
 /** What the run found. */
 interface H2cResult {
   readonly cells: Cell[];
-  readonly rssIdleKiB: { readonly activator: number; readonly queueProxy: number };
+  readonly rssIdleKiB: IdleRss;
 }
 
 /** Starts app, queue-proxy and activator, then measures the three paths at every count, alternating. */
@@ -185,16 +164,11 @@ async function measure(context: ScenarioContext, endpointsFile: string): Promise
     await waitForQueueProxy(qp);
     await waitUntilGrpcReady(qp.proc, `127.0.0.1:${qp.port}`, REVISION_METADATA);
 
-    writeEndpointsFile(endpointsFile, [{ address: `127.0.0.1:${qp.port}`, ready: true }]);
-    progress('starting the activator with the queue-proxy as the revision’s one ready Pod');
-    const activator = await startActivator(context, endpointsFile);
-    started.push(activator.proc);
-    // One call all the way through, so the Pod is known and reachable before any load.
-    await waitUntilGrpcReady(activator.proc, `127.0.0.1:${activator.port}`, REVISION_METADATA);
-    await sleep(SETTLE_MS);
-    const rssIdleKiB = { activator: idleRssKiB(activator.proc.pid), queueProxy: idleRssKiB(qp.proc.pid) };
+    const { activator, rssIdleKiB } = await startActivatorInFront(context, endpointsFile, qp, started, (a) =>
+      waitUntilGrpcReady(a.proc, `127.0.0.1:${a.port}`, REVISION_METADATA),
+    );
 
-    const procs: Processes = { app, queueProxy: qp.proc, activator: activator.proc };
+    const procs: PodProcesses = { app, queueProxy: qp.proc, activator: activator.proc };
     const addresses: Readonly<Record<Path, string>> = {
       direct: `127.0.0.1:${appPort}`,
       'queue-proxy': `127.0.0.1:${qp.port}`,
@@ -203,20 +177,19 @@ async function measure(context: ScenarioContext, endpointsFile: string): Promise
     const cells: Cell[] = [];
     for (const inFlight of settings.connections) {
       for (const path of PATHS) {
-        progress(
-          `${PATH_LABELS[path]}: ${inFlightLabel(inFlight)}, ` +
-            `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
-        );
-        if (settings.warmupSeconds > 0) {
-          await runGrpcLoad({
-            address: addresses[path],
-            inFlight,
-            durationSeconds: settings.warmupSeconds,
-            metadata: REVISION_METADATA,
-          });
-        }
         cells.push(
-          await quietestRun(() => measureCell(context, procs, path, addresses[path], inFlight), progress),
+          await warmThenMeasure(
+            context,
+            `${PATH_LABELS[path]}: ${inFlightLabel(inFlight)}`,
+            (seconds) =>
+              runGrpcLoad({
+                address: addresses[path],
+                inFlight,
+                durationSeconds: seconds,
+                metadata: REVISION_METADATA,
+              }),
+            () => measureCell(context, procs, path, addresses[path], inFlight),
+          ),
         );
       }
     }
@@ -227,7 +200,7 @@ async function measure(context: ScenarioContext, endpointsFile: string): Promise
 }
 
 function inFlightLabel(inFlight: number): string {
-  return `${inFlight} call${inFlight === 1 ? '' : 's'} in flight`;
+  return `${plural(inFlight, 'call')} in flight`;
 }
 
 /** One row of a table: a path at one count, with its comparisons. */
@@ -303,16 +276,12 @@ const HEADERS = [
 function tableOf(inFlight: number, rows: readonly H2cRow[]): Table {
   const rss = (process: ProcessFigures | undefined) =>
     process === undefined ? NONE : fixed(mebibytes(process.rssLoadedKiB), 1);
-  return {
-    title: inFlightLabel(inFlight),
-    headers: HEADERS,
-    align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
-    rows: rows.map((row) => [
+  return labelledTable(
+    inFlightLabel(inFlight),
+    HEADERS,
+    rows.map((row) => [
       row.label,
-      fixed(row.callsPerSecond, 0),
-      fixed(row.p50Ms, 3),
-      fixed(row.p99Ms, 3),
-      signed(row.addedP50Ms, 3),
+      ...latencyCells(row.callsPerSecond, row, row.addedP50Ms),
       times(row.throughputVsDirect),
       times(row.throughputVsQueueProxy),
       fixed(row.queueProxy?.cpuSecondsPer10k, 3),
@@ -324,7 +293,7 @@ function tableOf(inFlight: number, rows: readonly H2cRow[]): Table {
       rss(row.activator),
       String(row.failures),
     ]),
-  };
+  );
 }
 
 /** Notes printed under the tables; the README explains each column at length. */
@@ -341,7 +310,7 @@ const NOTES = [
 
 /** The CPU layout, for the header. */
 function layoutLine(settings: RunSettings): string {
-  if (!settings.pin.enabled) return 'unpinned: every process may run on any CPU';
+  if (!settings.pin.enabled) return UNPINNED_LAYOUT;
   const { load, app, proxy } = settings.pin.roles;
   return (
     `queue-proxy and activator both on CPU ${proxy}, load generator on CPU ${load} and app on CPU ${app}, ` +
@@ -370,9 +339,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   }
   const { cells } = result;
   const tables = settings.connections.map((inFlight) => tableOf(inFlight, derive(cells, inFlight)));
-  const disturbed = cells
-    .filter((cell) => cell.otherCpuPercent > DISTURBED_PERCENT)
-    .map((cell) => `${PATH_LABELS[cell.path]} at ${cell.inFlight} (${cell.otherCpuPercent.toFixed(0)}%)`);
+  const disturbed = disturbedRuns(cells, (cell) => `${PATH_LABELS[cell.path]} at ${cell.inFlight}`);
   const notes = [...NOTES, disturbanceNote(disturbed)];
   const idle = result.rssIdleKiB;
   const grpc = grpcVersion();
@@ -400,10 +367,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         'flight (--connections sets N), each slot calling again as soon as its answer arrives; metadata ' +
         'knative-serving-revision and knative-serving-namespace on every path',
     ],
-    [
-      'Idle RSS',
-      `activator ${fixed(mebibytes(idle.activator), 1)} MiB, queue-proxy ${fixed(mebibytes(idle.queueProxy), 1)} MiB`,
-    ],
+    idleRssLine(idle),
   ];
   const data = {
     rssIdleKiB: idle,
@@ -422,7 +386,7 @@ export const h2cScenario: Scenario = {
   prepare(_values: OptionValues, settings) {
     checkBuilds(settings);
     const startSeconds = READY_TIMEOUT_MS / 1000 + 2;
-    const perCell = settings.warmupSeconds + (1 + DISTURBED_RETRIES) * (settings.durationSeconds + 2) + 3;
+    const perCell = cellBudgetSeconds(settings);
     return {
       budgetSeconds:
         30 + 3 * 2 * startSeconds + SETTLE_MS / 1000 + PATHS.length * settings.connections.length * perCell,

@@ -12,26 +12,30 @@ import { fileURLToPath } from 'node:url';
 import { type LoadResult, runLoad } from '../load-generator.js';
 import { freePort } from '../ports.js';
 import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
-import { DISTURBED_PERCENT, DISTURBED_RETRIES, disturbanceNote, quietestRun } from '../quiet-run.js';
+import { disturbanceNote } from '../quiet-run.js';
 import { delta, mebibytes, ratio } from '../ratios.js';
-import { waitUntilReady } from '../readiness.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import type { ManagedProcess } from '../supervisor.js';
-import { fixed, signed, type Table, times } from '../table.js';
+import { fixed, type Table, times } from '../table.js';
 import {
+  cellBudgetSeconds,
   checkAlive,
   connectionsLabel,
+  disturbedRuns,
   figures,
+  labelledTable,
+  latencyCells,
   type ProcessFigures,
   QUEUE_PROXY_ENTRY,
   queueProxyEnv,
-  READY_INTERVAL_MS,
   READY_TIMEOUT_MS,
   SETTLE_MS,
   sleep,
   startApp,
   startProxy as startProxyProcess,
+  waitForHttp,
   waitForQueueProxy,
+  warmThenMeasure,
 } from './common.js';
 
 /** Container concurrency of the limited configuration (Knative's breaker then queues 10×CC). */
@@ -173,10 +177,7 @@ async function startProxy(
         : queueProxyEnv(target.cc ?? 0, userPort, ports),
   });
   if (target.kind === 'bare') {
-    await waitUntilReady(proxy.proc, proxy.url, {
-      intervalMs: READY_INTERVAL_MS,
-      timeoutMs: READY_TIMEOUT_MS,
-    });
+    await waitForHttp(proxy.proc, proxy.url);
   } else {
     await waitForQueueProxy(proxy);
   }
@@ -232,14 +233,14 @@ async function measureTarget(
     }
     const cells: Cell[] = [];
     for (const connections of settings.connections) {
-      progress(
-        `${target.label}: ${connectionsLabel(connections)}, ` +
-          `warm-up ${settings.warmupSeconds} s, measuring ${settings.durationSeconds} s`,
+      cells.push(
+        await warmThenMeasure(
+          context,
+          `${target.label}: ${connectionsLabel(connections)}`,
+          (seconds) => runLoad({ url, connections, durationSeconds: seconds }),
+          () => measureCell(context, url, connections, proc, app.proc),
+        ),
       );
-      if (settings.warmupSeconds > 0) {
-        await runLoad({ url, connections, durationSeconds: settings.warmupSeconds });
-      }
-      cells.push(await quietestRun(() => measureCell(context, url, connections, proc, app.proc), progress));
     }
     return { target, cells, ...(rssIdleKiB === undefined ? {} : { rssIdleKiB }) };
   } finally {
@@ -310,16 +311,12 @@ const HEADERS = [
 ];
 
 function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
-  return {
-    title: connectionsLabel(connections),
-    headers: HEADERS,
-    align: HEADERS.map((_, i) => (i === 0 ? 'left' : 'right')),
-    rows: rows.map((row) => [
+  return labelledTable(
+    connectionsLabel(connections),
+    HEADERS,
+    rows.map((row) => [
       row.label,
-      fixed(row.rps, 0),
-      fixed(row.p50Ms, 3),
-      fixed(row.p99Ms, 3),
-      signed(row.addedP50Ms, 3),
+      ...latencyCells(row.rps, row, row.addedP50Ms),
       fixed(row.cpuSecondsPer10k, 3),
       fixed(row.coreUtilisation, 0),
       fixed(row.rssIdleMiB, 1),
@@ -328,7 +325,7 @@ function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
       times(row.cpuVsBare),
       row.failures === 0 ? '0' : String(row.failures),
     ]),
-  };
+  );
 }
 
 /** Notes printed under the tables; the README explains each column at length. */
@@ -347,10 +344,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   const appPort = await freePort();
   progress(`starting the app on 127.0.0.1:${appPort}`);
   const appProc = startApp(context, 'hello-app', HELLO_APP, appPort);
-  await waitUntilReady(appProc, `http://127.0.0.1:${appPort}/`, {
-    intervalMs: READY_INTERVAL_MS,
-    timeoutMs: READY_TIMEOUT_MS,
-  });
+  await waitForHttp(appProc, `http://127.0.0.1:${appPort}/`);
   const results: TargetResult[] = [];
   try {
     for (const target of targets)
@@ -363,9 +357,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
     tableOf(connections, derive(results, connections)),
   );
   const disturbed = results.flatMap(({ target, cells }) =>
-    cells
-      .filter((cell) => cell.otherCpuPercent > DISTURBED_PERCENT)
-      .map((cell) => `${target.label} at ${cell.connections} (${cell.otherCpuPercent.toFixed(0)}%)`),
+    disturbedRuns(cells, (cell) => `${target.label} at ${cell.connections}`),
   );
   const notes = [...NOTES, disturbanceNote(disturbed)];
   const setup: [string, string][] = [
@@ -409,7 +401,7 @@ export const queueProxyScenario: Scenario = {
   prepare(values, settings) {
     const options = parseOptions(values, settings);
     const targets = targetsOf(options);
-    const perCell = settings.warmupSeconds + (1 + DISTURBED_RETRIES) * (settings.durationSeconds + 2) + 3;
+    const perCell = cellBudgetSeconds(settings);
     const perProxy = READY_TIMEOUT_MS / 1000 + SETTLE_MS / 1000 + 3;
     return {
       budgetSeconds: 30 + targets.length * (perProxy + settings.connections.length * perCell),
