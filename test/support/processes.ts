@@ -233,3 +233,40 @@ export async function startActivator(env: Record<string, string>): Promise<Runni
     url: `http://127.0.0.1:${ports.http}`,
   };
 }
+
+/** A running autoscaler process and the ports it bound. */
+export interface RunningAutoscaler {
+  readonly proc: TestProcess;
+  /** The websocket stat server activators report to. */
+  readonly statsPort: number;
+  readonly metricsPort: number;
+  /** `ws://127.0.0.1:<statsPort>`. */
+  readonly url: string;
+}
+
+/** The environment of an autoscaler on free ports of 127.0.0.1, reading the cluster from `kubeconfig`. */
+export function autoscalerEnv(
+  kubeconfig: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+    AUTOSCALER_PORT: '0',
+    AUTOSCALER_METRICS_PORT: '0',
+    KUBECONFIG: kubeconfig,
+    ...overrides,
+  };
+}
+
+/** Starts the built autoscaler (`packages/autoscaler/dist/main.js`) and waits for its startup line. */
+export async function startAutoscaler(env: Record<string, string>): Promise<RunningAutoscaler> {
+  const proc = spawnNode('packages/autoscaler/dist/main.js', env);
+  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
+  const ports = (JSON.parse(line) as { ports: { stats: number; metrics: number } }).ports;
+  return {
+    proc,
+    statsPort: ports.stats,
+    metricsPort: ports.metrics,
+    url: `ws://127.0.0.1:${ports.stats}`,
+  };
+}

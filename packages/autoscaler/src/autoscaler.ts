@@ -1,0 +1,268 @@
+/**
+ * The autoscaler process: revisions from the Kubernetes API, metrics from the activators' websocket
+ * reports and the queue-proxies' stats endpoints, one KPA decision per revision every 2 s (at once on a
+ * poke), and each decision's scale and mode handed to the actuator. Mirrors the wiring of Knative's
+ * `cmd/autoscaler/main.go` with the KPA reconciler's actuation (`pkg/reconciler/autoscaling/kpa`).
+ */
+import { createServer } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ListenError, type Logger, listenOn, type RunningComponent, serveMetrics } from '@zerogate/core';
+import type { Actuator, Mode, RevisionRef } from './actuator.js';
+import { KubernetesActuator } from './actuator-kubernetes.js';
+import { AutoscalerMetrics } from './autoscaler-metrics.js';
+import { Collector } from './collector.js';
+import type { AutoscalerProcessConfig } from './config.js';
+import { type KpaDecision, SCALE_UNKNOWN } from './kpa.js';
+import { RevisionWatcher, type WatchBackoff } from './revision-watcher.js';
+import { PodScraper } from './scraper.js';
+import { StatServer } from './stat-server.js';
+
+/** What {@link startAutoscaler} can be given besides the configuration, mostly for tests. */
+export interface AutoscalerOptions {
+  /** The cluster to watch and act on; default `new KubeConfig().loadFromDefault()` (`KUBECONFIG`, in-cluster). */
+  readonly kubeConfig?: KubeConfig;
+  /** Acts on decisions; default a {@link KubernetesActuator} on the same cluster. */
+  readonly actuator?: Actuator;
+  /** Port of the queue-proxies' stats endpoint when a Pod is known by IP only; default 9090. */
+  readonly statsPort?: number;
+  /** Overrides the 2 s decision interval. */
+  readonly tickIntervalMs?: number;
+  /** Restart delays of failed watches. */
+  readonly watchBackoff?: Partial<WatchBackoff>;
+}
+
+/** A running autoscaler. */
+export interface RunningAutoscaler extends RunningComponent {
+  readonly ports: { readonly stats: number; readonly metrics: number };
+}
+
+/**
+ * Applies the latest wanted value of one setting, one call at a time, so an older value can never land
+ * after a newer one. A failed call is logged and left for the next decision to retry (the actuator has
+ * already retried transient errors itself).
+ */
+class LatestApplier<T> {
+  private wanted: T | undefined;
+  private applied: T | undefined;
+  private running = false;
+
+  constructor(
+    /**
+     * Applies `value`, or resolves false without applying it when `stillWanted`, asked after a slow step,
+     * says a newer value superseded it.
+     */
+    private readonly apply: (value: T, stillWanted: () => boolean) => Promise<boolean | undefined>,
+    private readonly same: (a: T, b: T) => boolean,
+    private readonly onError: (err: unknown, value: T) => void,
+  ) {}
+
+  /** The value last applied successfully. */
+  get current(): T | undefined {
+    return this.applied;
+  }
+
+  set(value: T): void {
+    this.wanted = value;
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (
+        this.wanted !== undefined &&
+        (this.applied === undefined || !this.same(this.wanted, this.applied))
+      ) {
+        const value = this.wanted;
+        try {
+          if ((await this.apply(value, () => this.wanted === value)) !== false) this.applied = value;
+        } catch (err) {
+          this.onError(err, value);
+          return;
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+interface Actuation {
+  readonly rev: RevisionRef;
+  readyPods: number;
+  readonly scale: LatestApplier<number>;
+  readonly mode: LatestApplier<{ mode: Mode; numActivators: number }>;
+}
+
+/**
+ * Starts the autoscaler: the revision watcher feeding the collector, the stat server (config.port) for
+ * activators, the Pod scraper, the decision loop driving the actuator, and the metrics listener
+ * (config.metricsPort). A port that cannot be bound rejects with a {@link ListenError} naming its variable.
+ */
+export async function startAutoscaler(
+  config: Readonly<AutoscalerProcessConfig>,
+  logger: Logger,
+  options: AutoscalerOptions = {},
+): Promise<RunningAutoscaler> {
+  const kubeConfig =
+    options.kubeConfig ??
+    (() => {
+      const kc = new KubeConfig();
+      kc.loadFromDefault();
+      return kc;
+    })();
+  const actuator = options.actuator ?? new KubernetesActuator({ kubeConfig, logger });
+  const metrics = new AutoscalerMetrics();
+  const actuations = new Map<string, Actuation>();
+
+  const actuation = (namespace: string, name: string): Actuation => {
+    const key = `${namespace}/${name}`;
+    let a = actuations.get(key);
+    if (a === undefined) {
+      const rev: RevisionRef = { namespace, name };
+      a = {
+        rev,
+        readyPods: 0,
+        scale: new LatestApplier<number>(
+          async (desired, stillWanted) => {
+            // Knative's scaler probes that the activator is in the path before dropping the last Pods, or
+            // requests arriving meanwhile would find no one to take them. With no Pods up and none asked
+            // for before (a revision already at zero when this autoscaler started) there is nothing to drop.
+            const dropsPods = a !== undefined && (a.readyPods > 0 || (a.scale.current ?? 0) > 0);
+            if (desired === 0 && dropsPods) {
+              if (!(await actuator.activatorInPath(rev)))
+                throw new Error('the activator is not in the path yet');
+              // A request may have asked for Pods again during the probe.
+              if (!stillWanted()) return false;
+            }
+            await actuator.scale(rev, desired);
+            logger.info({ namespace, name, desiredPods: desired }, 'scaled revision');
+            return true;
+          },
+          (x, y) => x === y,
+          (err, desired) =>
+            logger.warn(
+              { err, namespace, name, desiredPods: desired },
+              'scaling failed; retrying on the next decision',
+            ),
+        ),
+        mode: new LatestApplier(
+          async (m: { mode: Mode; numActivators: number }) => {
+            await actuator.setMode(rev, m.mode, m.numActivators);
+            logger.info({ namespace, name, ...m }, 'set revision mode');
+            return true;
+          },
+          (x, y) => x.mode === y.mode && x.numActivators === y.numActivators,
+          (err, m) =>
+            logger.warn(
+              { err, namespace, name, ...m },
+              'setting the mode failed; retrying on the next decision',
+            ),
+        ),
+      };
+      actuations.set(key, a);
+    }
+    return a;
+  };
+
+  const onDecision = (namespace: string, name: string, decision: KpaDecision): void => {
+    const a = actuation(namespace, name);
+    metrics.record(namespace, name, decision, a.readyPods);
+    if (decision.desiredPods !== SCALE_UNKNOWN && decision.desiredPods >= 0)
+      a.scale.set(decision.desiredPods);
+    a.mode.set({ mode: decision.mode, numActivators: decision.numActivators });
+  };
+
+  const collector = new Collector({
+    onDecision,
+    logger,
+    cluster: config.cluster,
+    ...(options.tickIntervalMs !== undefined ? { tickIntervalMs: options.tickIntervalMs } : {}),
+  });
+  const scraper = new PodScraper({
+    targets: () => collector.scrapeTargets(),
+    onScrape: (s) => collector.recordScrape(s),
+    logger,
+    ...(options.statsPort !== undefined ? { statsPort: options.statsPort } : {}),
+  });
+  const statServer = new StatServer({
+    onStat: (namespace, name, stat, at) => collector.recordStat(namespace, name, stat, at),
+    logger,
+    port: config.port,
+    ...(config.bindAddress !== '' ? { host: config.bindAddress } : {}),
+  });
+  const watcher = new RevisionWatcher({
+    kubeConfig,
+    logger,
+    namespace: config.namespace,
+    ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
+  });
+  const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
+
+  const stopAll = async (): Promise<void> => {
+    collector.stop();
+    await Promise.allSettled([
+      scraper.stop(),
+      watcher.stop(),
+      statServer.close(),
+      new Promise<void>((resolve) => {
+        if (!metricsServer.listening) return resolve();
+        metricsServer.close(() => resolve());
+        metricsServer.closeAllConnections();
+      }),
+    ]);
+  };
+
+  let ports: RunningAutoscaler['ports'];
+  try {
+    let stats: number;
+    try {
+      stats = await statServer.start();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new ListenError(
+        `AUTOSCALER_PORT: cannot listen on ${config.bindAddress || '*'}:${config.port}: ${code}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const metricsPort = await listenOn(
+      metricsServer,
+      config.metricsPort,
+      config.bindAddress,
+      'AUTOSCALER_METRICS_PORT',
+    );
+    ports = { stats, metrics: metricsPort };
+    await watcher.start({
+      upsert: (namespace, name, spec) => {
+        try {
+          collector.setRevision(namespace, name, spec);
+        } catch (err) {
+          logger.warn({ err, namespace, name }, 'ignoring revision with invalid autoscaling parameters');
+          return;
+        }
+        actuation(namespace, name).readyPods = spec.readyPods.length;
+        metrics.setReadyPods(namespace, name, spec.readyPods.length);
+      },
+      remove: (namespace, name) => {
+        collector.removeRevision(namespace, name);
+        actuations.delete(`${namespace}/${name}`);
+        metrics.remove(namespace, name);
+      },
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  collector.start();
+  scraper.start();
+
+  return {
+    ports,
+    shutdown: async () => {
+      await stopAll();
+      logger.flush();
+    },
+  };
+}

@@ -1,0 +1,501 @@
+/**
+ * The autoscaler's view of the cluster: informers on Knative Revisions (autoscaling annotations and
+ * `containerConcurrency`) and on each revision's private EndpointSlices (its ready Pods), merged into
+ * one {@link RevisionSpec} per revision for the {@link Collector}. Mirrors what Knative's KPA
+ * reconciler reads (`pkg/reconciler/autoscaling/kpa/kpa.go`: the PodAutoscaler's annotations and
+ * `podCounter` over the private Service's endpoints).
+ */
+import {
+  type ConfigurationOptions,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Observable,
+  type V1EndpointSlice,
+  Watch,
+} from '@kubernetes/client-node';
+import type { Logger } from '@zerogate/core';
+import { REVISION_LABEL, SERVICE_TYPE_LABEL } from './actuator-kubernetes.js';
+import type { RevisionSpec } from './collector.js';
+
+const PRIVATE_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Private`;
+const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
+
+/** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
+export interface WatchBackoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly factor: number;
+}
+
+/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
+export const DEFAULT_WATCH_BACKOFF: WatchBackoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+
+/** Receives the merged state of each revision, only when it changed, and removals. */
+export interface RevisionListener {
+  /** The revision appeared or its parameters or ready Pods changed. */
+  upsert(namespace: string, name: string, spec: RevisionSpec): void;
+  /** The Revision object was deleted. */
+  remove(namespace: string, name: string): void;
+}
+
+/** Options of {@link RevisionWatcher}. */
+export interface RevisionWatcherOptions {
+  /** Where the API server is and how to authenticate (in a Pod: `loadFromCluster()`). */
+  readonly kubeConfig: KubeConfig;
+  readonly logger: Logger;
+  /** Watch only this namespace; default (or '') every namespace. */
+  readonly namespace?: string;
+  /** Restart delays after informer failures; default {@link DEFAULT_WATCH_BACKOFF}. */
+  readonly backoff?: Partial<WatchBackoff>;
+}
+
+/** The part of a Knative Revision the autoscaler reads. */
+interface KnativeRevision extends KubernetesObject {
+  spec?: unknown;
+}
+
+interface RevisionParams {
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly containerConcurrency: number;
+}
+
+interface RevisionState {
+  readonly namespace: string;
+  readonly name: string;
+  /** Ready Pod IPs per private EndpointSlice, by slice name. */
+  readonly slices: Map<string, readonly string[]>;
+  params: RevisionParams | undefined;
+  /** Whether the Revision was in the first list, i.e. ran before this autoscaler started. */
+  existing: boolean;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function revisionKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * The ready Pod IPs of a private EndpointSlice. Terminating and not-ready endpoints are left out: the
+ * decider counts only Pods that can take requests (`resources.ReadyPodCounter`).
+ */
+export function readyIps(slice: V1EndpointSlice): string[] {
+  // FQDN slices carry names, not Pod IPs to scrape.
+  if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') return [];
+  const ips: string[] = [];
+  for (const endpoint of slice.endpoints ?? []) {
+    const conditions = endpoint.conditions ?? {};
+    if (conditions.ready !== true || conditions.terminating === true) continue;
+    for (const ip of endpoint.addresses ?? []) ips.push(ip);
+  }
+  return ips;
+}
+
+/** Reads a Revision's annotations and `spec.containerConcurrency`; a malformed value takes 0 and is listed in `problems`. */
+function revisionParams(revision: KnativeRevision, problems: string[]): RevisionParams {
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(revision.metadata?.annotations ?? {})) {
+    if (typeof v === 'string') annotations[k] = v;
+  }
+  const spec = revision.spec;
+  let containerConcurrency = 0;
+  if (spec !== undefined && spec !== null && !isRecord(spec)) {
+    problems.push('spec is not an object');
+  } else {
+    const value = spec?.containerConcurrency;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) containerConcurrency = value;
+    else if (value !== undefined && value !== null) {
+      problems.push(`spec.containerConcurrency is ${JSON.stringify(value)}, not a non-negative integer`);
+    }
+  }
+  return { annotations, containerConcurrency };
+}
+
+function sameSpec(a: RevisionSpec, b: RevisionSpec): boolean {
+  if (a.containerConcurrency !== b.containerConcurrency) return false;
+  if (a.readyPods.length !== b.readyPods.length || a.readyPods.some((p, i) => p !== b.readyPods[i])) {
+    return false;
+  }
+  const ka = Object.keys(a.annotations ?? {});
+  const kb = Object.keys(b.annotations ?? {});
+  return ka.length === kb.length && ka.every((k) => a.annotations?.[k] === b.annotations?.[k]);
+}
+
+/**
+ * A Watch that does nothing once closed. The client's informer starts a new watch after a list or a
+ * reconnect delay without checking whether it was stopped meanwhile, which would leak a connection.
+ */
+class ClosableWatch extends Watch {
+  private closed = false;
+  private current: AbortController | undefined;
+
+  override async watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    // Never calling `done` leaves the informer idle for good.
+    if (this.closed) return new AbortController();
+    const controller = await super.watch(...args);
+    if (this.closed) controller.abort();
+    else this.current = controller;
+    return controller;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current?.abort();
+  }
+}
+
+/**
+ * One informer kept running: the client's informer emits `error` and stops on most failures (a dropped
+ * watch, a failed list), so it is restarted with backoff. A restart resumes from the last resourceVersion;
+ * when that is too old the API server answers 410 and the informer relists, reporting what changed
+ * meanwhile as adds, updates and deletes.
+ */
+class KeptInformer<T extends KubernetesObject> {
+  private readonly watch: ClosableWatch;
+  private readonly informer: ListWatch<T>;
+  private stopped = false;
+  private failures = 0;
+  private failedThisAttempt = false;
+  private recoveryLogged = true;
+  private healthySince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly what: string,
+    kubeConfig: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    labelSelector: string | undefined,
+    private readonly backoff: WatchBackoff,
+    private readonly logger: Logger,
+    onChange: (obj: T, deleted: boolean) => void,
+  ) {
+    this.watch = new ClosableWatch(kubeConfig);
+    // The informer waits 1 s doubling to 30 s between clean reconnects of a quiet watch; cap that at our
+    // maximum, and make the wait end silently on stop.
+    const delayFn = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (!this.stopped) this.sleepTimer = setTimeout(resolve, Math.min(ms, backoff.maxMs));
+      });
+    this.informer = new ListWatch<T>(path, this.watch, list, false, labelSelector, undefined, { delayFn });
+    const guarded = (deleted: boolean) => (obj: T) => {
+      if (this.stopped) return;
+      try {
+        onChange(obj, deleted);
+      } catch (err) {
+        // A throw here would end up swallowed by the client's watch parser or abort its list handling.
+        this.logger.error({ err, watch: this.what }, 'failed to handle a watch event');
+      }
+    };
+    this.informer.on('add', guarded(false));
+    this.informer.on('update', guarded(false));
+    this.informer.on('delete', guarded(true));
+    this.informer.on('error', (err: unknown) => this.onError(err));
+  }
+
+  /** The first attempt: resolves once listed and watching, or once it failed (retries then run on their own). */
+  start(): Promise<void> {
+    return this.attempt();
+  }
+
+  /** Stops the informer, its watch and any pending restart. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.sleepTimer);
+    this.watch.close();
+    await this.informer.stop();
+  }
+
+  private attempt(): Promise<void> {
+    this.failedThisAttempt = false;
+    const run = this.informer.start().then(
+      () => {
+        if (this.stopped || this.failedThisAttempt) return;
+        this.healthySince = Date.now();
+        if (this.failures > 0 && !this.recoveryLogged) {
+          this.recoveryLogged = true;
+          this.logger.info({ watch: this.what, failures: this.failures }, 'watch resumed');
+        }
+      },
+      (err: unknown) => this.onError(err),
+    );
+    this.running = run;
+    return run;
+  }
+
+  private onError(err: unknown): void {
+    // Stopping aborts the watch, which the client reports as an error too.
+    if (this.stopped) return;
+    this.failedThisAttempt = true;
+    if (this.healthySince !== undefined && Date.now() - this.healthySince >= this.backoff.maxMs) {
+      this.failures = 0;
+    }
+    this.healthySince = undefined;
+    this.failures++;
+    const delayMs = Math.min(
+      this.backoff.initialMs * this.backoff.factor ** (this.failures - 1),
+      this.backoff.maxMs,
+    );
+    if (this.failures === 1) {
+      this.recoveryLogged = false;
+      this.logger.warn({ err, watch: this.what, retryInMs: delayMs }, 'watch failed; retrying with backoff');
+    } else {
+      this.logger.debug(
+        { err, watch: this.what, failures: this.failures, retryInMs: delayMs },
+        'watch failed again',
+      );
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.restart(), delayMs);
+  }
+
+  private async restart(): Promise<void> {
+    this.timer = undefined;
+    // Never two starts at once: the informer keeps one request handle.
+    await this.running;
+    if (!this.stopped) await this.attempt();
+  }
+}
+
+/**
+ * Learns the revisions to autoscale from the Kubernetes API and tells a {@link RevisionListener} each
+ * one's parameters and ready Pods. A revision is delivered once its Revision object is known (the
+ * annotations and concurrency are needed to decide), with the ready IPs of every private EndpointSlice
+ * labelled with it, sorted by address (EndpointSlices carry no Pod age, which Knative's `PodIPsByAge`
+ * would use). Revisions in the first list are delivered with `existing: true`: they ran before this
+ * autoscaler started, so their deciders start from their ready Pods rather than the initial scale.
+ * Changes arriving together (a relist) are delivered once, and only when the state changed.
+ */
+export class RevisionWatcher {
+  private readonly logger: Logger;
+  private readonly informers: KeptInformer<KubernetesObject>[];
+  private readonly revisions = new Map<string, RevisionState>();
+  /** The revision each slice was filed under, so a relabelled slice leaves its old revision. */
+  private readonly owners = new Map<string, string>();
+  private readonly delivered = new Map<string, RevisionSpec>();
+  private readonly dirty = new Set<string>();
+  private listener: RevisionListener | undefined;
+  /** False until the initial lists are in, so the first delivery carries both sources' state at once. */
+  private live = false;
+  private flushQueued = false;
+  private stopped = false;
+  /** Aborts list requests in flight on stop. */
+  private readonly aborter = new AbortController();
+
+  /** Checks the options and builds the informers; nothing is requested until {@link start}. */
+  constructor(options: RevisionWatcherOptions) {
+    const { kubeConfig, logger } = options;
+    if (!kubeConfig?.getCurrentCluster()) {
+      throw new TypeError('RevisionWatcher option kubeConfig must have a current cluster');
+    }
+    const namespace = options.namespace === '' ? undefined : options.namespace;
+    if (namespace !== undefined && typeof namespace !== 'string') {
+      throw new TypeError('RevisionWatcher option namespace must be a string');
+    }
+    const backoff: WatchBackoff = { ...DEFAULT_WATCH_BACKOFF, ...options.backoff };
+    if (!(backoff.initialMs > 0))
+      throw new RangeError('RevisionWatcher option backoff.initialMs must be > 0');
+    if (!(backoff.maxMs >= backoff.initialMs)) {
+      throw new RangeError('RevisionWatcher option backoff.maxMs must be >= backoff.initialMs');
+    }
+    if (!(backoff.factor >= 1)) throw new RangeError('RevisionWatcher option backoff.factor must be >= 1');
+    this.logger = logger;
+
+    const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
+    // The list calls take no signal; a request middleware attaches one (the shape `setHeaderOptions` uses).
+    const abortable: ConfigurationOptions = {
+      middleware: [
+        {
+          pre: (context) => {
+            context.setSignal(this.aborter.signal);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (response) => new Observable(Promise.resolve(response)),
+        },
+      ],
+      middlewareMergeStrategy: 'append',
+    };
+    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    const listSlices = (): Promise<KubernetesListObject<V1EndpointSlice>> =>
+      namespace === undefined
+        ? discovery.listEndpointSliceForAllNamespaces({ labelSelector: PRIVATE_SELECTOR }, abortable)
+        : discovery.listNamespacedEndpointSlice({ namespace, labelSelector: PRIVATE_SELECTOR }, abortable);
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const listRevisions = (): Promise<KubernetesListObject<KnativeRevision>> =>
+      namespace === undefined
+        ? custom.listClusterCustomObject({ ...REVISIONS }, abortable)
+        : custom.listNamespacedCustomObject({ ...REVISIONS, namespace }, abortable);
+    this.informers = [
+      new KeptInformer<V1EndpointSlice>(
+        'private endpointslices',
+        kubeConfig,
+        `/apis/discovery.k8s.io/v1${ns}/endpointslices`,
+        listSlices,
+        PRIVATE_SELECTOR,
+        backoff,
+        logger,
+        (s, deleted) => this.onSlice(s, deleted),
+      ),
+      new KeptInformer<KnativeRevision>(
+        'revisions',
+        kubeConfig,
+        `/apis/serving.knative.dev/v1${ns}/revisions`,
+        listRevisions,
+        undefined,
+        backoff,
+        logger,
+        (r, deleted) => this.onRevision(r, deleted),
+      ),
+    ] as KeptInformer<KubernetesObject>[];
+  }
+
+  /** Starts both informers; resolves once each listed (or failed its first attempt) and the result was delivered. */
+  async start(listener: RevisionListener): Promise<void> {
+    if (this.listener) throw new Error('RevisionWatcher was already started');
+    this.listener = listener;
+    await Promise.all(this.informers.map((i) => i.start()));
+    if (this.stopped) return;
+    this.live = true;
+    this.flush();
+  }
+
+  /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.live = false;
+    this.aborter.abort();
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  private state(namespace: string, name: string): RevisionState {
+    const key = revisionKey(namespace, name);
+    let state = this.revisions.get(key);
+    if (!state) {
+      state = { namespace, name, slices: new Map(), params: undefined, existing: false };
+      this.revisions.set(key, state);
+    }
+    return state;
+  }
+
+  private onSlice(slice: V1EndpointSlice, deleted: boolean): void {
+    const namespace = slice.metadata?.namespace;
+    const name = slice.metadata?.name;
+    if (!namespace || !name) return;
+    const sliceKey = `${namespace}/${name}`;
+    const revision = deleted ? undefined : slice.metadata?.labels?.[REVISION_LABEL];
+    const key = revision ? revisionKey(namespace, revision) : undefined;
+    const previous = this.owners.get(sliceKey);
+    if (previous !== undefined && previous !== key) {
+      this.revisions.get(previous)?.slices.delete(name);
+      this.owners.delete(sliceKey);
+      this.markDirty(previous);
+    }
+    if (revision && key) {
+      this.state(namespace, revision).slices.set(name, readyIps(slice));
+      this.owners.set(sliceKey, key);
+      this.markDirty(key);
+    }
+  }
+
+  private onRevision(revision: KnativeRevision, deleted: boolean): void {
+    const namespace = revision.metadata?.namespace;
+    const name = revision.metadata?.name;
+    if (!namespace || !name) return;
+    const state = this.state(namespace, name);
+    if (deleted) {
+      state.params = undefined;
+      state.existing = false;
+    } else {
+      if (state.params === undefined && !this.live) state.existing = true;
+      const problems: string[] = [];
+      state.params = revisionParams(revision, problems);
+      if (problems.length > 0) {
+        this.logger.warn(
+          {
+            revision: revisionKey(namespace, name),
+            resourceVersion: revision.metadata?.resourceVersion,
+            problems,
+          },
+          'malformed Revision; using defaults for its bad fields',
+        );
+      }
+    }
+    this.markDirty(revisionKey(namespace, name));
+  }
+
+  private markDirty(key: string): void {
+    this.dirty.add(key);
+    if (!this.live || this.flushQueued) return;
+    this.flushQueued = true;
+    // A relist reports its changes synchronously, one object at a time: deliver the net result once.
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (!this.live || !this.listener) return;
+    for (const key of this.dirty) {
+      this.dirty.delete(key);
+      const state = this.revisions.get(key);
+      const spec = state && this.compute(state);
+      if (state && !state.params && state.slices.size === 0) this.revisions.delete(key);
+      const previous = this.delivered.get(key);
+      if (!spec) {
+        if (previous && state) {
+          this.delivered.delete(key);
+          this.notify(() => this.listener?.remove(state.namespace, state.name));
+        }
+      } else if (!previous || !sameSpec(previous, spec)) {
+        this.delivered.set(key, spec);
+        const { namespace, name } = state;
+        this.notify(() => this.listener?.upsert(namespace, name, spec));
+      }
+    }
+  }
+
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.logger.error({ err }, 'revision listener failed');
+    }
+  }
+
+  /** The merged state, or undefined while the Revision object is unknown. */
+  private compute(state: RevisionState): RevisionSpec | undefined {
+    if (!state.params) return undefined;
+    const ready = new Set<string>();
+    for (const ips of state.slices.values()) for (const ip of ips) ready.add(ip);
+    return {
+      annotations: state.params.annotations,
+      containerConcurrency: state.params.containerConcurrency,
+      readyPods: [...ready].sort(compareAddresses),
+      existing: state.existing,
+    };
+  }
+}
+
+/** Orders IPv4 addresses numerically (10.0.0.9 before 10.0.0.10), others as strings. */
+function compareAddresses(a: string, b: string): number {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  if (pa.length === 4 && pb.length === 4) {
+    for (let i = 0; i < 4; i++) {
+      const d = Number(pa[i]) - Number(pb[i]);
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}

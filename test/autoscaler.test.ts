@@ -1,0 +1,222 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
+import {
+  type Actuator,
+  AutoscalerMetrics,
+  type KpaDecision,
+  loadConfig,
+  type Mode,
+  startAutoscaler as startInProcess,
+} from '@zerogate/autoscaler';
+import { encodeWireStatMessages, type Stat } from '@zerogate/core';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket as WsClient } from 'ws';
+import { eventually } from './support/http.js';
+import { autoscalerEnv, spawnNode, startAutoscaler } from './support/processes.js';
+import { TestApiServer } from './support/test-apiserver.js';
+
+let api: TestApiServer | undefined;
+let dir: string;
+let kubeconfig: string;
+const sockets: WsClient[] = [];
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'autoscaler-test-'));
+  api = await TestApiServer.start();
+  kubeconfig = join(dir, 'kubeconfig.json');
+  writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+});
+
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  await api?.close();
+  api = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An activator's report of requests in flight for `hello-00001`. */
+function activatorReport(concurrency: number): Uint8Array {
+  const stat: Stat = {
+    podName: 'activator-test',
+    averageConcurrentRequests: concurrency,
+    averageProxiedConcurrentRequests: 0,
+    requestCount: concurrency,
+    proxiedRequestCount: 0,
+    processUptime: 0,
+    timestamp: BigInt(Date.now()) * 1_000_000n,
+  };
+  return encodeWireStatMessages([{ namespace: 'default', name: 'hello-00001', stat }]);
+}
+
+function openSocket(url: string): Promise<WsClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WsClient(url);
+    sockets.push(ws);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** A revision at zero: its Revision (CC 1) and its Deployment with no replicas. */
+function applyRevisionAtZero(server: TestApiServer): void {
+  server.apply({
+    apiVersion: 'serving.knative.dev/v1',
+    kind: 'Revision',
+    metadata: { name: 'hello-00001', namespace: 'default' },
+    spec: { containerConcurrency: 1 },
+  });
+  server.apply<V1Deployment>({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'hello-00001-deployment', namespace: 'default' },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { 'serving.knative.dev/revision': 'hello-00001' } },
+      template: {
+        metadata: { labels: { 'serving.knative.dev/revision': 'hello-00001' } },
+        spec: { containers: [{ name: 'user-container', image: 'example.com/hello' }] },
+      },
+    },
+  });
+}
+
+const replicas = (server: TestApiServer) =>
+  server.get<V1Deployment>('Deployment', 'default', 'hello-00001-deployment')?.spec?.replicas ?? 0;
+
+describe('autoscaler process', () => {
+  it('scales a revision from zero when an activator pokes it, and reports the desired scale', async () => {
+    const server = api as TestApiServer;
+    applyRevisionAtZero(server);
+    const autoscaler = await startAutoscaler(autoscalerEnv(kubeconfig));
+    // The revision ran before the autoscaler started: it stays at zero until a request comes.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(replicas(server)).toBe(0);
+
+    const ws = await openSocket(autoscaler.url);
+    ws.send(activatorReport(1));
+    expect(await eventually(() => replicas(server) >= 1, 2000)).toBe(true);
+
+    const metricsUrl = `http://127.0.0.1:${autoscaler.metricsPort}/metrics`;
+    const desired = /^autoscaler_desired_pods\{namespace="default",revision="hello-00001"\} ([0-9.]+)$/m;
+    let text = '';
+    const shown = await eventually(async () => {
+      text = await (await fetch(metricsUrl)).text();
+      return Number(desired.exec(text)?.[1] ?? 0) >= 1;
+    }, 2000);
+    expect(shown, text).toBe(true);
+
+    autoscaler.proc.signal('SIGTERM');
+    expect(await autoscaler.proc.exit()).toBe(0);
+  });
+
+  it('exits 1 naming the variable when the configuration is bad', async () => {
+    const proc = spawnNode(
+      'packages/autoscaler/dist/main.js',
+      autoscalerEnv(kubeconfig, { AUTOSCALER_METRICS_PORT: 'nope' }),
+    );
+    expect(await proc.exit()).toBe(1);
+    expect(proc.stderr.join('')).toContain('AUTOSCALER_METRICS_PORT');
+  });
+});
+
+/** Records calls; the first `failures` scale calls reject. */
+class RecordingActuator implements Actuator {
+  readonly scales: number[] = [];
+  readonly modes: { mode: Mode; numActivators: number }[] = [];
+  inPath = true;
+
+  constructor(private failures = 0) {}
+
+  async scale(_rev: { namespace: string; name: string }, desiredPods: number): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('scale refused');
+    }
+    this.scales.push(desiredPods);
+  }
+
+  async setMode(_rev: { namespace: string; name: string }, mode: Mode, numActivators: number): Promise<void> {
+    this.modes.push({ mode, numActivators });
+  }
+
+  async activatorInPath(): Promise<boolean> {
+    return this.inPath;
+  }
+}
+
+describe('startAutoscaler', () => {
+  it('retries a failed scale on the next decision, sets the mode once per change, and never crashes', async () => {
+    const server = api as TestApiServer;
+    applyRevisionAtZero(server);
+    const actuator = new RecordingActuator(1);
+    const config = loadConfig({
+      AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+      AUTOSCALER_PORT: '0',
+      AUTOSCALER_METRICS_PORT: '0',
+    });
+    const running = await startInProcess(config, pino({ level: 'silent' }), {
+      kubeConfig: server.kubeConfig(),
+      actuator,
+      tickIntervalMs: 50,
+    });
+    try {
+      const ws = await openSocket(`ws://127.0.0.1:${running.ports.stats}`);
+      ws.send(activatorReport(1));
+      // CC 1 at 70 % utilisation: one request in flight asks for 2 Pods.
+      expect(await eventually(() => actuator.scales.length > 0, 2000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      // The failed call was retried, and one successful call made per change however many decisions repeat it.
+      expect(actuator.scales).toEqual([2]);
+      expect(actuator.modes.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(actuator.modes.map((m) => `${m.mode}/${m.numActivators}`)).size).toBe(
+        actuator.modes.length,
+      );
+    } finally {
+      await running.shutdown();
+    }
+  });
+});
+
+function decision(overrides: Partial<KpaDecision>): KpaDecision {
+  return {
+    timeMs: 0,
+    desiredPods: 1,
+    recommendedPods: 1,
+    want: 1,
+    excessBurstCapacity: 0,
+    numActivators: 2,
+    mode: 'Serve',
+    panic: false,
+    stableConcurrency: 0,
+    panicConcurrency: 0,
+    state: 'active',
+    ...overrides,
+  };
+}
+
+describe('AutoscalerMetrics', () => {
+  it('shows each decision per revision and adds up the time spent in panic', async () => {
+    const m = new AutoscalerMetrics();
+    m.record(
+      'default',
+      'hello',
+      decision({ timeMs: 1000, desiredPods: 3, panic: true, stableConcurrency: 2.5 }),
+      1,
+    );
+    m.record('default', 'hello', decision({ timeMs: 3000, desiredPods: 4, panic: true, mode: 'Proxy' }), 2);
+    m.record('default', 'hello', decision({ timeMs: 5000, desiredPods: 4, panic: false, mode: 'Proxy' }), 4);
+    m.record('default', 'hello', decision({ timeMs: 7000, desiredPods: 4, panic: false }), 4);
+    const text = await m.registry.metrics();
+    const labels = '{namespace="default",revision="hello"}';
+    expect(text).toContain(`autoscaler_desired_pods${labels} 4`);
+    expect(text).toContain(`autoscaler_actual_pods${labels} 4`);
+    expect(text).toContain(`autoscaler_panic_mode${labels} 0`);
+    expect(text).toContain(`autoscaler_serve_mode${labels} 1`);
+    expect(text).toContain(`autoscaler_panic_seconds_total${labels} 4`);
+    m.remove('default', 'hello');
+    expect(await m.registry.metrics()).not.toContain('revision="hello"');
+  });
+});
