@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import {
   Agent,
-  H2CClient,
+  H2cDispatcherPool,
   type Logger,
   listenOn,
   ServingEndpoint,
@@ -56,16 +56,9 @@ export async function startActivator(
     keepAliveTimeout: 30_000,
   });
   // Requests that arrived over HTTP/2 keep it to the Pod (spec §2.2, Knative's auto h1/h2c transport):
-  // one multiplexed h2c connection per Pod. The Agent drops a Pod's client once its connection is gone.
-  const h2c = new Agent({
-    factory: (origin) =>
-      new H2CClient(origin, {
-        // Streams are bounded by the throttler's slots per Pod, not by the client.
-        pipelining: H2C_MAX_STREAMS,
-        maxConcurrentStreams: H2C_MAX_STREAMS,
-        keepAliveTimeout: 30_000,
-      }),
-  });
+  // one multiplexed h2c session per Pod, closed after 30 s without traffic so Pods that went away
+  // hold nothing. Streams are bounded by the throttler's slots per Pod, not by the client.
+  const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
   const revisions = new RevisionRegistry(
     { maxHeld: config.maxHeldRequests, bytes: new ByteBudget(config.maxHeldBytes) },
     queueProxyProbe(dispatcher, config.probeTimeoutMs),
@@ -133,9 +126,6 @@ export async function startActivator(
   };
   return { ports, shutdown };
 }
-
-/** Concurrent h2c streams to one Pod; the throttler admits no more than the revision's concurrency. */
-const H2C_MAX_STREAMS = 1000;
 
 /** How long upgraded connections may stay open after the drain before they are closed. */
 const UPGRADE_GRACE_MS = 60_000;

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Agent as AgentType, H2CClient as H2CClientType, Pool as PoolType } from 'undici';
+import type { Agent as AgentType, Pool as PoolType } from 'undici';
 
 /*
  * The undici dispatchers the proxies use, loaded from their own modules rather than undici's index:
@@ -12,5 +12,3 @@ const require = createRequire(import.meta.url);
 export const Pool: typeof PoolType = require('undici/lib/dispatcher/pool.js');
 /** undici's `Agent`: a `Pool` per origin. */
 export const Agent: typeof AgentType = require('undici/lib/dispatcher/agent.js');
-/** undici's `H2CClient`: prior-knowledge HTTP/2 cleartext to one origin. */
-export const H2CClient: typeof H2CClientType = require('undici/lib/dispatcher/h2c-client.js');

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import {
   Breaker,
-  H2CClient,
+  H2cDispatcher,
   type Logger,
   listenOn,
   MAX_HEADER_BYTES,
@@ -24,8 +24,6 @@ import { upgradeHandler } from './upgrade.js';
 
 /** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
 const UPGRADE_GRACE_MS = 60_000;
-/** Concurrent h2c streams to the app when containerConcurrency does not bound them. */
-const H2C_MAX_STREAMS = 1000;
 /** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
 const WAIT_FOR_DRAIN_RESET_MS = 1000;
 
@@ -59,16 +57,10 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     pipelining: 1,
     maxHeaderSize: MAX_HEADER_BYTES,
   });
-  let h2c: InstanceType<typeof H2CClient> | undefined;
+  let h2c: H2cDispatcher | undefined;
   const h2cClient = (): Dispatcher => {
-    h2c ??= new H2CClient(`http://127.0.0.1:${config.userPort}`, {
-      // Streams are bounded by the breaker (or unbounded at CC=0), not by the client.
-      pipelining: config.containerConcurrency > 0 ? config.containerConcurrency : H2C_MAX_STREAMS,
-      maxConcurrentStreams: config.containerConcurrency > 0 ? config.containerConcurrency : H2C_MAX_STREAMS,
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
+    // One multiplexed session; streams are bounded by the breaker (or unbounded at CC=0), not here.
+    h2c ??= new H2cDispatcher(`http://127.0.0.1:${config.userPort}`, { maxHeaderListSize: MAX_HEADER_BYTES });
     return h2c;
   };
   const proxy = new ProxyHandler({
