@@ -18,6 +18,7 @@ import {
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
+import { REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
 import { type ActivatorProbeOptions, probeActivatorInPath } from './activator-probe.js';
 import {
   type Actuator,
@@ -27,10 +28,7 @@ import {
   type RevisionRef,
 } from './actuator.js';
 
-/** The label naming the revision on its Services and EndpointSlices. */
-export const REVISION_LABEL = 'serving.knative.dev/revision';
-/** The label telling a revision's public Service and its endpoints from the private ones. */
-export const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
+export { REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
 /** The label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 /** The label naming the controller that owns an EndpointSlice. */

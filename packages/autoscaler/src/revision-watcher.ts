@@ -6,33 +6,28 @@
  * `podCounter` over the private Service's endpoints).
  */
 import {
-  type ConfigurationOptions,
   CustomObjectsApi,
   DiscoveryV1Api,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
-  ListWatch,
-  Observable,
   type V1EndpointSlice,
-  Watch,
 } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
-import { REVISION_LABEL, SERVICE_TYPE_LABEL } from './actuator-kubernetes.js';
+import {
+  abortableRequests,
+  type Backoff,
+  isRecord,
+  KeptInformer,
+  PRIVATE_SELECTOR,
+  REVISION_LABEL,
+  REVISIONS,
+  resolveBackoff,
+} from '@zerogate/core/kubernetes';
 import type { RevisionSpec } from './collector.js';
 
-const PRIVATE_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Private`;
-const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
-
-/** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
-export interface WatchBackoff {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  readonly factor: number;
-}
-
-/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
-export const DEFAULT_WATCH_BACKOFF: WatchBackoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+/** Restart delays of a failed informer (see `@zerogate/core/kubernetes`). */
+export type WatchBackoff = Backoff;
 
 /** Receives the merged state of each revision, only when it changed, and removals. */
 export interface RevisionListener {
@@ -49,7 +44,7 @@ export interface RevisionWatcherOptions {
   readonly logger: Logger;
   /** Watch only this namespace; default (or '') every namespace. */
   readonly namespace?: string;
-  /** Restart delays after informer failures; default {@link DEFAULT_WATCH_BACKOFF}. */
+  /** Restart delays after informer failures; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
   readonly backoff?: Partial<WatchBackoff>;
 }
 
@@ -71,10 +66,6 @@ interface RevisionState {
   params: RevisionParams | undefined;
   /** Whether the Revision was in the first list, i.e. ran before this autoscaler started. */
   existing: boolean;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function revisionKey(namespace: string, name: string): string {
@@ -128,145 +119,6 @@ function sameSpec(a: RevisionSpec, b: RevisionSpec): boolean {
 }
 
 /**
- * A Watch that does nothing once closed. The client's informer starts a new watch after a list or a
- * reconnect delay without checking whether it was stopped meanwhile, which would leak a connection.
- */
-class ClosableWatch extends Watch {
-  private closed = false;
-  private current: AbortController | undefined;
-
-  override async watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    // Never calling `done` leaves the informer idle for good.
-    if (this.closed) return new AbortController();
-    const controller = await super.watch(...args);
-    if (this.closed) controller.abort();
-    else this.current = controller;
-    return controller;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.current?.abort();
-  }
-}
-
-/**
- * One informer kept running: the client's informer emits `error` and stops on most failures (a dropped
- * watch, a failed list), so it is restarted with backoff. A restart resumes from the last resourceVersion;
- * when that is too old the API server answers 410 and the informer relists, reporting what changed
- * meanwhile as adds, updates and deletes.
- */
-class KeptInformer<T extends KubernetesObject> {
-  private readonly watch: ClosableWatch;
-  private readonly informer: ListWatch<T>;
-  private stopped = false;
-  private failures = 0;
-  private failedThisAttempt = false;
-  private recoveryLogged = true;
-  private healthySince: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private sleepTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-
-  constructor(
-    private readonly what: string,
-    kubeConfig: KubeConfig,
-    path: string,
-    list: () => Promise<KubernetesListObject<T>>,
-    labelSelector: string | undefined,
-    private readonly backoff: WatchBackoff,
-    private readonly logger: Logger,
-    onChange: (obj: T, deleted: boolean) => void,
-  ) {
-    this.watch = new ClosableWatch(kubeConfig);
-    // The informer waits 1 s doubling to 30 s between clean reconnects of a quiet watch; cap that at our
-    // maximum, and make the wait end silently on stop.
-    const delayFn = (ms: number) =>
-      new Promise<void>((resolve) => {
-        if (!this.stopped) this.sleepTimer = setTimeout(resolve, Math.min(ms, backoff.maxMs));
-      });
-    this.informer = new ListWatch<T>(path, this.watch, list, false, labelSelector, undefined, { delayFn });
-    const guarded = (deleted: boolean) => (obj: T) => {
-      if (this.stopped) return;
-      try {
-        onChange(obj, deleted);
-      } catch (err) {
-        // A throw here would end up swallowed by the client's watch parser or abort its list handling.
-        this.logger.error({ err, watch: this.what }, 'failed to handle a watch event');
-      }
-    };
-    this.informer.on('add', guarded(false));
-    this.informer.on('update', guarded(false));
-    this.informer.on('delete', guarded(true));
-    this.informer.on('error', (err: unknown) => this.onError(err));
-  }
-
-  /** The first attempt: resolves once listed and watching, or once it failed (retries then run on their own). */
-  start(): Promise<void> {
-    return this.attempt();
-  }
-
-  /** Stops the informer, its watch and any pending restart. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.sleepTimer);
-    this.watch.close();
-    await this.informer.stop();
-  }
-
-  private attempt(): Promise<void> {
-    this.failedThisAttempt = false;
-    const run = this.informer.start().then(
-      () => {
-        if (this.stopped || this.failedThisAttempt) return;
-        this.healthySince = Date.now();
-        if (this.failures > 0 && !this.recoveryLogged) {
-          this.recoveryLogged = true;
-          this.logger.info({ watch: this.what, failures: this.failures }, 'watch resumed');
-        }
-      },
-      (err: unknown) => this.onError(err),
-    );
-    this.running = run;
-    return run;
-  }
-
-  private onError(err: unknown): void {
-    // Stopping aborts the watch, which the client reports as an error too.
-    if (this.stopped) return;
-    this.failedThisAttempt = true;
-    if (this.healthySince !== undefined && Date.now() - this.healthySince >= this.backoff.maxMs) {
-      this.failures = 0;
-    }
-    this.healthySince = undefined;
-    this.failures++;
-    const delayMs = Math.min(
-      this.backoff.initialMs * this.backoff.factor ** (this.failures - 1),
-      this.backoff.maxMs,
-    );
-    if (this.failures === 1) {
-      this.recoveryLogged = false;
-      this.logger.warn({ err, watch: this.what, retryInMs: delayMs }, 'watch failed; retrying with backoff');
-    } else {
-      this.logger.debug(
-        { err, watch: this.what, failures: this.failures, retryInMs: delayMs },
-        'watch failed again',
-      );
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.restart(), delayMs);
-  }
-
-  private async restart(): Promise<void> {
-    this.timer = undefined;
-    // Never two starts at once: the informer keeps one request handle.
-    await this.running;
-    if (!this.stopped) await this.attempt();
-  }
-}
-
-/**
  * Learns the revisions to autoscale from the Kubernetes API and tells a {@link RevisionListener} each
  * one's parameters and ready Pods. A revision is delivered once its Revision object is known (the
  * annotations and concurrency are needed to decide), with the ready IPs of every private EndpointSlice
@@ -301,29 +153,11 @@ export class RevisionWatcher {
     if (namespace !== undefined && typeof namespace !== 'string') {
       throw new TypeError('RevisionWatcher option namespace must be a string');
     }
-    const backoff: WatchBackoff = { ...DEFAULT_WATCH_BACKOFF, ...options.backoff };
-    if (!(backoff.initialMs > 0))
-      throw new RangeError('RevisionWatcher option backoff.initialMs must be > 0');
-    if (!(backoff.maxMs >= backoff.initialMs)) {
-      throw new RangeError('RevisionWatcher option backoff.maxMs must be >= backoff.initialMs');
-    }
-    if (!(backoff.factor >= 1)) throw new RangeError('RevisionWatcher option backoff.factor must be >= 1');
+    const backoff = resolveBackoff('RevisionWatcher', options.backoff);
     this.logger = logger;
 
     const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
-    // The list calls take no signal; a request middleware attaches one (the shape `setHeaderOptions` uses).
-    const abortable: ConfigurationOptions = {
-      middleware: [
-        {
-          pre: (context) => {
-            context.setSignal(this.aborter.signal);
-            return new Observable(Promise.resolve(context));
-          },
-          post: (response) => new Observable(Promise.resolve(response)),
-        },
-      ],
-      middlewareMergeStrategy: 'append',
-    };
+    const abortable = abortableRequests(this.aborter.signal);
     const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     const listSlices = (): Promise<KubernetesListObject<V1EndpointSlice>> =>
       namespace === undefined

@@ -1,0 +1,212 @@
+/**
+ * Kubernetes helpers shared by the activator and the autoscaler: Knative's labels, informers kept running
+ * through failures, and list requests that a stop can abort. A subpath of its own (`@zerogate/core/kubernetes`)
+ * so that components without Kubernetes never load the client.
+ */
+import {
+  type ConfigurationOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Observable,
+  Watch,
+} from '@kubernetes/client-node';
+import type { Logger } from '../logger.js';
+
+/** The label naming the revision on its Services, Endpoints and EndpointSlices. */
+export const REVISION_LABEL = 'serving.knative.dev/revision';
+/** The label telling a revision's public Service (`Public`, the activator or the Pods) from its private one. */
+export const SERVICE_TYPE_LABEL = 'networking.internal.knative.dev/serviceType';
+/** Selects a revision's private endpoints (its Pods). */
+export const PRIVATE_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Private`;
+/** Selects a revision's public endpoints (the activators in Proxy mode, the Pods in Serve mode). */
+export const PUBLIC_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Public`;
+/** Knative's Revision resource, for the custom-objects API. */
+export const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
+
+/** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
+export interface Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly factor: number;
+}
+
+/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+
+/** Merges `backoff` over {@link DEFAULT_BACKOFF}, throwing a RangeError naming `owner`'s bad option. */
+export function resolveBackoff(owner: string, backoff: Partial<Backoff> | undefined): Backoff {
+  const b: Backoff = { ...DEFAULT_BACKOFF, ...backoff };
+  if (!(b.initialMs > 0)) throw new RangeError(`${owner} option backoff.initialMs must be > 0`);
+  if (!(b.maxMs >= b.initialMs))
+    throw new RangeError(`${owner} option backoff.maxMs must be >= backoff.initialMs`);
+  if (!(b.factor >= 1)) throw new RangeError(`${owner} option backoff.factor must be >= 1`);
+  return b;
+}
+
+/**
+ * Request options that attach `signal` to a generated API call. The list calls take no signal; a request
+ * middleware attaches one (the shape `setHeaderOptions` uses), so a stop can abort a list in flight.
+ */
+export function abortableRequests(signal: AbortSignal): ConfigurationOptions {
+  return {
+    middleware: [
+      {
+        pre: (context) => {
+          context.setSignal(signal);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}
+
+/** True for a plain object. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The list call behind an informer. */
+export type ListFn<T extends KubernetesObject> = () => Promise<KubernetesListObject<T>>;
+
+/**
+ * A Watch that does nothing once closed. The client's informer starts a new watch after a list or a
+ * reconnect delay without checking whether it was stopped meanwhile, which would leak a connection.
+ */
+class ClosableWatch extends Watch {
+  private closed = false;
+  private current: AbortController | undefined;
+
+  override async watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    // Never calling `done` leaves the informer idle for good.
+    if (this.closed) return new AbortController();
+    const controller = await super.watch(...args);
+    if (this.closed) controller.abort();
+    else this.current = controller;
+    return controller;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current?.abort();
+  }
+}
+
+/**
+ * One informer kept running: the client's informer emits `error` and stops on most failures (a dropped
+ * watch, a failed list), so it is restarted with backoff. A restart resumes the watch from the last
+ * resourceVersion (nothing lost or repeated); when that is too old the API server answers 410 and the
+ * informer relists, reporting what changed meanwhile as adds, updates and deletes.
+ */
+export class KeptInformer<T extends KubernetesObject> {
+  private readonly watch: ClosableWatch;
+  private readonly informer: ListWatch<T>;
+  private stopped = false;
+  private failures = 0;
+  private failedThisAttempt = false;
+  private recoveryLogged = true;
+  private healthySince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly what: string,
+    kubeConfig: KubeConfig,
+    path: string,
+    list: () => Promise<KubernetesListObject<T>>,
+    labelSelector: string | undefined,
+    private readonly backoff: Backoff,
+    private readonly logger: Logger,
+    onChange: (obj: T, deleted: boolean) => void,
+  ) {
+    this.watch = new ClosableWatch(kubeConfig);
+    // The informer waits 1 s doubling to 30 s between clean reconnects of a quiet watch; cap that at our
+    // maximum, and make the wait end silently on stop.
+    const delayFn = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (!this.stopped) this.sleepTimer = setTimeout(resolve, Math.min(ms, backoff.maxMs));
+      });
+    this.informer = new ListWatch<T>(path, this.watch, list, false, labelSelector, undefined, { delayFn });
+    const guarded = (deleted: boolean) => (obj: T) => {
+      if (this.stopped) return;
+      try {
+        onChange(obj, deleted);
+      } catch (err) {
+        // A throw here would end up swallowed by the client's watch parser or abort its list handling.
+        this.logger.error({ err, watch: this.what }, 'failed to handle a watch event');
+      }
+    };
+    this.informer.on('add', guarded(false));
+    this.informer.on('update', guarded(false));
+    this.informer.on('delete', guarded(true));
+    this.informer.on('error', (err: unknown) => this.onError(err));
+  }
+
+  /** The first attempt: resolves once listed and watching, or once it failed (retries then run on their own). */
+  start(): Promise<void> {
+    return this.attempt();
+  }
+
+  /** Stops the informer, its watch and any pending restart. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.sleepTimer);
+    this.watch.close();
+    await this.informer.stop();
+  }
+
+  private attempt(): Promise<void> {
+    this.failedThisAttempt = false;
+    const run = this.informer.start().then(
+      () => {
+        if (this.stopped || this.failedThisAttempt) return;
+        this.healthySince = Date.now();
+        if (this.failures > 0 && !this.recoveryLogged) {
+          this.recoveryLogged = true;
+          this.logger.info({ watch: this.what, failures: this.failures }, 'watch resumed');
+        }
+      },
+      (err: unknown) => this.onError(err),
+    );
+    this.running = run;
+    return run;
+  }
+
+  private onError(err: unknown): void {
+    // Stopping aborts the watch, which the client reports as an error too.
+    if (this.stopped) return;
+    this.failedThisAttempt = true;
+    if (this.healthySince !== undefined && Date.now() - this.healthySince >= this.backoff.maxMs) {
+      this.failures = 0;
+    }
+    this.healthySince = undefined;
+    this.failures++;
+    const delayMs = Math.min(
+      this.backoff.initialMs * this.backoff.factor ** (this.failures - 1),
+      this.backoff.maxMs,
+    );
+    if (this.failures === 1) {
+      this.recoveryLogged = false;
+      this.logger.warn({ err, watch: this.what, retryInMs: delayMs }, 'watch failed; retrying with backoff');
+    } else {
+      this.logger.debug(
+        { err, watch: this.what, failures: this.failures, retryInMs: delayMs },
+        'watch failed again',
+      );
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.restart(), delayMs);
+  }
+
+  private async restart(): Promise<void> {
+    this.timer = undefined;
+    // Never two starts at once: the informer keeps one request handle.
+    await this.running;
+    if (!this.stopped) await this.attempt();
+  }
+}
