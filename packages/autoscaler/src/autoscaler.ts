@@ -1,5 +1,5 @@
 /**
- * The autoscaler process: revisions from the Kubernetes API, metrics from the activators' websocket
+ * The autoscaler process: revisions from the Kubernetes API (or the one-machine platform), metrics from the activators' websocket
  * reports and the queue-proxies' stats endpoints, one KPA decision per revision every 2 s (at once on a
  * poke), and each decision's scale and mode handed to the actuator. Mirrors the wiring of Knative's
  * `cmd/autoscaler/main.go` with the KPA reconciler's actuation (`pkg/reconciler/autoscaling/kpa`).
@@ -9,17 +9,22 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ListenError, type Logger, listenOn, type RunningComponent, serveMetrics } from '@zerogate/core';
 import type { Actuator, Mode, RevisionRef } from './actuator.js';
 import { KubernetesActuator } from './actuator-kubernetes.js';
+import { LocalActuator } from './actuator-local.js';
 import { AutoscalerMetrics } from './autoscaler-metrics.js';
 import { Collector } from './collector.js';
 import type { AutoscalerProcessConfig } from './config.js';
 import { type KpaDecision, SCALE_UNKNOWN } from './kpa.js';
+import { HttpLocalPlatform, PlatformRevisionSource, type RevisionSource } from './local-platform-client.js';
 import { RevisionWatcher, type WatchBackoff } from './revision-watcher.js';
 import { PodScraper } from './scraper.js';
 import { StatServer } from './stat-server.js';
 
 /** What {@link startAutoscaler} can be given besides the configuration, mostly for tests. */
 export interface AutoscalerOptions {
-  /** The cluster to watch and act on; default `new KubeConfig().loadFromDefault()` (`KUBECONFIG`, in-cluster). */
+  /**
+   * The cluster to watch and act on, with the `kubernetes` actuator; default
+   * `new KubeConfig().loadFromDefault()` (`KUBECONFIG`, in-cluster).
+   */
   readonly kubeConfig?: KubeConfig;
   /** Acts on decisions; default a {@link KubernetesActuator} on the same cluster. */
   readonly actuator?: Actuator;
@@ -104,14 +109,20 @@ export async function startAutoscaler(
   logger: Logger,
   options: AutoscalerOptions = {},
 ): Promise<RunningAutoscaler> {
-  const kubeConfig =
-    options.kubeConfig ??
-    (() => {
-      const kc = new KubeConfig();
-      kc.loadFromDefault();
-      return kc;
-    })();
-  const actuator = options.actuator ?? new KubernetesActuator({ kubeConfig, logger });
+  const local = config.actuator === 'local';
+  const kubeConfig = local
+    ? undefined
+    : (options.kubeConfig ??
+      (() => {
+        const kc = new KubeConfig();
+        kc.loadFromDefault();
+        return kc;
+      })());
+  const actuator =
+    options.actuator ??
+    (kubeConfig
+      ? new KubernetesActuator({ kubeConfig, logger })
+      : new LocalActuator({ platform: new HttpLocalPlatform(config.platformUrl) }));
   const metrics = new AutoscalerMetrics();
   const actuations = new Map<string, Actuation>();
 
@@ -191,12 +202,10 @@ export async function startAutoscaler(
     port: config.port,
     ...(config.bindAddress !== '' ? { host: config.bindAddress } : {}),
   });
-  const watcher = new RevisionWatcher({
-    kubeConfig,
-    logger,
-    namespace: config.namespace,
-    ...(options.watchBackoff ? { backoff: options.watchBackoff } : {}),
-  });
+  const backoff = options.watchBackoff ? { backoff: options.watchBackoff } : {};
+  const watcher: RevisionSource = kubeConfig
+    ? new RevisionWatcher({ kubeConfig, logger, namespace: config.namespace, ...backoff })
+    : new PlatformRevisionSource({ baseUrl: config.platformUrl, logger, ...backoff });
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
   const stopAll = async (): Promise<void> => {

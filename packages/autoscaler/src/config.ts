@@ -2,7 +2,8 @@ import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
 import { type ClusterAutoscalerConfig, DEFAULT_CLUSTER_AUTOSCALER_CONFIG } from './autoscaler-config.js';
 
 /** Which platform the autoscaler drives. */
-export type ActuatorKind = 'kubernetes';
+/** Which platform the autoscaler drives: a Kubernetes cluster, or the one-machine platform over HTTP. */
+export type ActuatorKind = 'kubernetes' | 'local';
 
 /** The autoscaler process's configuration, read once from the environment. */
 export interface AutoscalerProcessConfig {
@@ -12,6 +13,8 @@ export interface AutoscalerProcessConfig {
   readonly port: number;
   readonly metricsPort: number;
   readonly actuator: ActuatorKind;
+  /** The one-machine platform's control URL (`http://host:port`), with the `local` actuator; else ''. */
+  readonly platformUrl: string;
   /** Only this namespace's revisions ('' = all). */
   readonly namespace: string;
   /** The cluster defaults every revision's annotations override (Knative's `config-autoscaler`). */
@@ -23,7 +26,7 @@ export interface AutoscalerProcessConfig {
  * The `config-autoscaler` keys settable from the environment, each as `AUTOSCALER_<KEY>` with Knative's key
  * upper-cased (`stable-window` → `AUTOSCALER_STABLE_WINDOW`); durations are Go durations.
  */
-const CLUSTER_KEYS = {
+export const CLUSTER_KEYS = {
   enableScaleToZero: ['AUTOSCALER_ENABLE_SCALE_TO_ZERO', 'bool'],
   containerConcurrencyTargetDefault: ['AUTOSCALER_CONTAINER_CONCURRENCY_TARGET_DEFAULT', 'number'],
   containerConcurrencyTargetFraction: ['AUTOSCALER_CONTAINER_CONCURRENCY_TARGET_PERCENTAGE', 'percent'],
@@ -60,8 +63,15 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
     ['AUTOSCALER_METRICS_PORT', metricsPort],
   ]);
   const actuator = r.string('AUTOSCALER_ACTUATOR', 'kubernetes');
-  if (actuator !== 'kubernetes')
-    r.problem('AUTOSCALER_ACTUATOR', `must be kubernetes, got ${JSON.stringify(actuator)}`);
+  if (actuator !== 'kubernetes' && actuator !== 'local')
+    r.problem('AUTOSCALER_ACTUATOR', `must be kubernetes or local, got ${JSON.stringify(actuator)}`);
+  const platformUrl = r.string('AUTOSCALER_PLATFORM_URL', '');
+  if (actuator === 'local') {
+    if (platformUrl === '')
+      r.problem('AUTOSCALER_PLATFORM_URL', 'is required when AUTOSCALER_ACTUATOR is local');
+    else if (!/^http:\/\/[^/\s]+\/?$/.test(platformUrl))
+      r.problem('AUTOSCALER_PLATFORM_URL', `must be http://host:port, got ${JSON.stringify(platformUrl)}`);
+  }
   const cluster: Record<string, number | boolean> = { ...DEFAULT_CLUSTER_AUTOSCALER_CONFIG };
   for (const [field, [name, kind]] of Object.entries(CLUSTER_KEYS)) {
     const fallback = cluster[field]!;
@@ -84,7 +94,8 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
     bindAddress,
     port,
     metricsPort,
-    actuator: 'kubernetes',
+    actuator: actuator === 'local' ? 'local' : 'kubernetes',
+    platformUrl: platformUrl.replace(/\/$/, ''),
     namespace,
     cluster: Object.freeze(cluster as unknown as ClusterAutoscalerConfig),
     logLevel: logLevel ?? 'info',

@@ -54,6 +54,19 @@ export const ACTIVATOR_TUNNEL = policy(
 );
 
 /**
+ * The one-machine platform's ingress → activator or queue-proxy hop: routing headers a client sent are
+ * dropped (the ingress sets its own), as is a forged `K-Proxy-Request`.
+ */
+export const INGRESS = policy([...ROUTING, ...HOP_BY_HOP_NAMES, 'k-proxy-request'], 'preserve', false, []);
+/** The ingress hop of an upgrade. */
+export const INGRESS_TUNNEL = policy(
+  [...ROUTING, ...HOP_BY_HOP_NAMES.filter((n) => !TUNNEL_KEEPS.has(n)), 'k-proxy-request'],
+  'preserve',
+  false,
+  [],
+);
+
+/**
  * Rewrites a request's headers for the next hop, as a flat `[name, value, …]` list, in one pass over
  * Node's `rawHeaders`: routing and hop-by-hop headers removed (those named by `Connection` too), Host
  * handled per policy, the peer's address appended to `X-Forwarded-For`. For HTTP/2 requests

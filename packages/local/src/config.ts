@@ -1,0 +1,431 @@
+/**
+ * The platform's configuration file (`zerogate.yaml`): read and validated once, every problem named by
+ * file, line, key and reason. Values the autoscaler reads (cluster defaults, annotations) are checked
+ * with the autoscaler's own parsers, so a bad one fails here rather than in a child process.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { resolveRevisionAutoscaling } from '@zerogate/autoscaler/dist/autoscaler-config.js';
+import { CLUSTER_KEYS, loadConfig as loadAutoscalerConfig } from '@zerogate/autoscaler/dist/config.js';
+import { ConfigError } from '@zerogate/core';
+import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+
+/** One revision of a service: what runs and how it is reached. */
+export interface RevisionConfig {
+  readonly namespace: string;
+  readonly service: string;
+  readonly name: string;
+  /** argv of the user app; a single string runs through `/bin/sh -c`. */
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Directory the app runs in: the config file's. */
+  readonly cwd: string;
+  readonly containerConcurrency: number;
+  readonly timeoutSeconds: number;
+  readonly responseStartTimeoutSeconds: number;
+  readonly idleTimeoutSeconds: number;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Share of the service's untagged traffic, 0–100. */
+  readonly traffic: number;
+  /** Routes `<tag>-<service>.<namespace>.localhost` to this revision alone. */
+  readonly tag: string | undefined;
+}
+
+/** One service: its revisions, whose traffic shares sum to 100. */
+export interface ServiceConfig {
+  readonly namespace: string;
+  readonly name: string;
+  readonly revisions: readonly RevisionConfig[];
+}
+
+/** The whole platform. */
+export interface PlatformConfig {
+  /** Where the file was read from. */
+  readonly file: string;
+  readonly ingress: { readonly port: number; readonly bindAddress: string };
+  /** `AUTOSCALER_<KEY>` variables for the autoscaler process (Knative's `config-autoscaler` keys). */
+  readonly autoscalerEnv: Readonly<Record<string, string>>;
+  readonly pods: {
+    /** Quiet period of a queue-proxy's drain on scale-down (`QUEUE_DRAIN_QUIET_SECONDS`). */
+    readonly drainSeconds: number;
+    /** A Pod not ready this long after its start is failed and replaced. */
+    readonly startTimeoutSeconds: number;
+  };
+  readonly services: readonly ServiceConfig[];
+}
+
+/** Default of `ingress.port`. */
+export const DEFAULT_INGRESS_PORT = 8080;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Collects problems with their place in the file. */
+class Problems {
+  readonly list: string[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+
+  add(path: string, node: Node | null | undefined, reason: string): void {
+    const at = node?.range ? this.lines.linePos(node.range[0]) : undefined;
+    this.list.push(`${this.file}${at ? `:${at.line}` : ''}: ${path}: ${reason}`);
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A typed view of one mapping of the document, reporting each bad key once. */
+class MapReader {
+  private readonly value: Record<string, Json>;
+
+  constructor(
+    private readonly node: Node | null | undefined,
+    private readonly path: string,
+    private readonly problems: Problems,
+    known: readonly string[],
+  ) {
+    this.value = {};
+    if (node === undefined || node === null) return;
+    if (!isMap(node)) {
+      problems.add(path, node, 'must be a mapping');
+      return;
+    }
+    this.value = node.toJSON() as Record<string, Json>;
+    for (const key of Object.keys(this.value)) {
+      if (!known.includes(key)) {
+        problems.add(this.at(key), this.child(key), `unknown key (expected one of: ${known.join(', ')})`);
+      }
+    }
+  }
+
+  at(key: string): string {
+    return this.path === '' ? key : `${this.path}.${key}`;
+  }
+
+  child(key: string): Node | undefined {
+    return isMap(this.node) ? (this.node.get(key, true) as Node | undefined) : undefined;
+  }
+
+  has(key: string): boolean {
+    return this.value[key] !== undefined && this.value[key] !== null;
+  }
+
+  raw(key: string): Json | undefined {
+    return this.value[key] ?? undefined;
+  }
+
+  string(key: string, fallback?: string): string | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || v === '') {
+      this.problems.add(
+        this.at(key),
+        this.child(key),
+        `must be a non-empty string, got ${JSON.stringify(v)}`,
+      );
+      return fallback;
+    }
+    return v;
+  }
+
+  name(key: string, fallback?: string): string | undefined {
+    const v = this.string(key, fallback);
+    if (v !== undefined && v !== fallback && !DNS_LABEL.test(v)) {
+      this.problems.add(
+        this.at(key),
+        this.child(key),
+        `must be a DNS label (lower-case letters, digits and '-'), got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  }
+
+  int(key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.problems.add(
+        this.at(key),
+        this.child(key),
+        `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`,
+      );
+      return fallback;
+    }
+    return v;
+  }
+
+  /** A mapping of string values (numbers and booleans are taken as their text). */
+  strings(key: string): Record<string, string> {
+    return this.asStrings(this.raw(key), this.at(key), this.child(key));
+  }
+
+  /** This whole mapping as string values. */
+  allStrings(): Record<string, string> {
+    return this.asStrings(this.value, this.path, this.node ?? undefined);
+  }
+
+  private asStrings(v: Json | undefined, path: string, node: Node | undefined): Record<string, string> {
+    if (v === undefined) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      this.problems.add(path, node, 'must be a mapping of names to values');
+      return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [k, item] of Object.entries(v)) {
+      if (typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean')
+        out[k] = String(item);
+      else this.problems.add(`${path}.${k}`, node, 'must be a string, number or boolean');
+    }
+    return out;
+  }
+
+  command(key: string): string[] | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (typeof v === 'string' && v.trim() !== '') return ['/bin/sh', '-c', `exec ${v}`];
+    if (Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string') && v[0] !== '') {
+      return v as string[];
+    }
+    this.problems.add(
+      this.at(key),
+      this.child(key),
+      'must be a non-empty string or a list of strings (the program and its arguments)',
+    );
+    return undefined;
+  }
+}
+
+const SERVICE_KEYS = [
+  'name',
+  'namespace',
+  'command',
+  'env',
+  'containerConcurrency',
+  'timeoutSeconds',
+  'responseStartTimeoutSeconds',
+  'idleTimeoutSeconds',
+  'annotations',
+  'revisions',
+] as const;
+const REVISION_KEYS = [
+  ...SERVICE_KEYS.filter((k) => k !== 'namespace' && k !== 'revisions'),
+  'traffic',
+  'tag',
+];
+
+/** Knative's `config-autoscaler` key for each `AUTOSCALER_<KEY>` variable (`stable-window` …). */
+const AUTOSCALER_KEYS = new Map(
+  Object.values(CLUSTER_KEYS).map(([env]) => [
+    env.slice('AUTOSCALER_'.length).toLowerCase().replaceAll('_', '-'),
+    env,
+  ]),
+);
+
+/** Reads and validates `file`; throws a {@link ConfigError} listing every problem. */
+export function loadPlatformConfig(file: string): PlatformConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      `${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    ]);
+  }
+  return parsePlatformConfig(text, path);
+}
+
+/** Validates the text of a config file read from `file` (used in messages and as the apps' directory). */
+export function parsePlatformConfig(text: string, file: string): PlatformConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const problems = new Problems(file, lines);
+  for (const err of doc.errors) {
+    const at = lines.linePos(err.pos[0]);
+    problems.list.push(`${file}:${at.line}: ${err.message.split('\n')[0]}`);
+  }
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+
+  const top = new MapReader(doc.contents as Node | null, '', problems, [
+    'ingress',
+    'autoscaler',
+    'pods',
+    'services',
+  ]);
+  const ingressReader = new MapReader(top.child('ingress'), 'ingress', problems, ['port', 'bindAddress']);
+  const ingress = {
+    port: ingressReader.int('port', DEFAULT_INGRESS_PORT, 0, 65535),
+    bindAddress: ingressReader.string('bindAddress', '127.0.0.1') ?? '127.0.0.1',
+  };
+  const podsReader = new MapReader(top.child('pods'), 'pods', problems, [
+    'drainSeconds',
+    'startTimeoutSeconds',
+  ]);
+  const pods = {
+    drainSeconds: podsReader.int('drainSeconds', 1, 0, 3600),
+    startTimeoutSeconds: podsReader.int('startTimeoutSeconds', 30, 1, 3600),
+  };
+  const autoscalerEnv = readAutoscaler(top, problems);
+  const cluster = clusterConfig(autoscalerEnv);
+
+  const services: ServiceConfig[] = [];
+  const servicesNode = top.child('services');
+  if (!isSeq(servicesNode) || servicesNode.items.length === 0) {
+    problems.add('services', servicesNode ?? (doc.contents as Node | null), 'must be a non-empty list');
+  } else {
+    const seen = new Set<string>();
+    servicesNode.items.forEach((item, i) => {
+      const service = readService(item as Node, `services[${i}]`, problems, dirname(file), cluster);
+      if (!service) return;
+      const key = `${service.namespace}/${service.name}`;
+      if (seen.has(key)) problems.add(`services[${i}]`, item as Node, `${key} appears twice`);
+      seen.add(key);
+      services.push(service);
+    });
+  }
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+  return Object.freeze({ file, ingress, autoscalerEnv, pods, services });
+}
+
+function readAutoscaler(top: MapReader, problems: Problems): Record<string, string> {
+  const reader = new MapReader(top.child('autoscaler'), 'autoscaler', problems, [...AUTOSCALER_KEYS.keys()]);
+  top.raw('autoscaler');
+  const values = reader.allStrings();
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const name = AUTOSCALER_KEYS.get(key);
+    if (name !== undefined) env[name] = value;
+  }
+  // The autoscaler's own parser judges the values; its messages name variables, ours name keys.
+  try {
+    loadAutoscalerConfig({ ...env, AUTOSCALER_PORT: '0', AUTOSCALER_METRICS_PORT: '0' });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) {
+      const variable = problem.split(':')[0] ?? '';
+      const key = [...AUTOSCALER_KEYS].find(([, v]) => v === variable)?.[0] ?? variable;
+      problems.add(`autoscaler.${key}`, reader.child(key), problem.slice(variable.length + 2));
+    }
+  }
+  return env;
+}
+
+function clusterConfig(env: Record<string, string>) {
+  try {
+    return loadAutoscalerConfig({ ...env, AUTOSCALER_PORT: '0', AUTOSCALER_METRICS_PORT: '0' }).cluster;
+  } catch {
+    return undefined;
+  }
+}
+
+function readService(
+  node: Node,
+  path: string,
+  problems: Problems,
+  cwd: string,
+  cluster: ReturnType<typeof clusterConfig>,
+): ServiceConfig | undefined {
+  const r = new MapReader(node, path, problems, SERVICE_KEYS);
+  const name = r.name('name');
+  if (name === undefined && !r.has('name')) problems.add(`${path}.name`, node, 'is required');
+  const namespace = r.name('namespace', 'default') ?? 'default';
+  const base = revisionSettings(r, path, problems, cwd, undefined, cluster);
+  const revisionsNode = r.child('revisions');
+  r.raw('revisions');
+  if (name === undefined) return undefined;
+  let revisions: RevisionConfig[];
+  if (revisionsNode === undefined || revisionsNode === null) {
+    if (base.command === undefined) problems.add(`${path}.command`, node, 'is required');
+    revisions = [
+      {
+        ...base,
+        command: base.command ?? [],
+        namespace,
+        service: name,
+        name: `${name}-00001`,
+        traffic: 100,
+        tag: undefined,
+      },
+    ];
+  } else if (!isSeq(revisionsNode) || revisionsNode.items.length === 0) {
+    problems.add(`${path}.revisions`, revisionsNode, 'must be a non-empty list');
+    return undefined;
+  } else {
+    revisions = [];
+    const names = new Set<string>();
+    const tags = new Set<string>();
+    revisionsNode.items.forEach((item, i) => {
+      const where = `${path}.revisions[${i}]`;
+      const rr = new MapReader(item as Node, where, problems, REVISION_KEYS);
+      const revName = rr.name('name') ?? `${name}-${String(i + 1).padStart(5, '0')}`;
+      if (names.has(revName)) problems.add(`${where}.name`, rr.child('name'), `${revName} appears twice`);
+      names.add(revName);
+      const own = revisionSettings(rr, where, problems, cwd, base, cluster);
+      const command = own.command ?? base.command;
+      if (command === undefined)
+        problems.add(`${where}.command`, item as Node, `is required (here or in ${path})`);
+      const tag = rr.name('tag');
+      if (tag !== undefined) {
+        if (tags.has(tag)) problems.add(`${where}.tag`, rr.child('tag'), `${tag} appears twice`);
+        tags.add(tag);
+      }
+      const traffic = rr.int('traffic', revisionsNode.items.length === 1 ? 100 : 0, 0, 100);
+      revisions.push({
+        ...own,
+        command: command ?? [],
+        namespace,
+        service: name,
+        name: revName,
+        traffic,
+        tag,
+      });
+    });
+    const total = revisions.reduce((sum, rev) => sum + rev.traffic, 0);
+    if (total !== 100)
+      problems.add(`${path}.revisions`, revisionsNode, `traffic must add up to 100, got ${total}`);
+  }
+  return { namespace, name, revisions };
+}
+
+type Settings = Omit<RevisionConfig, 'namespace' | 'service' | 'name' | 'traffic' | 'tag' | 'command'> & {
+  readonly command: readonly string[] | undefined;
+};
+
+/** The settings a service gives its revisions and a revision may override. */
+function revisionSettings(
+  r: MapReader,
+  path: string,
+  problems: Problems,
+  cwd: string,
+  base: Settings | undefined,
+  cluster: ReturnType<typeof clusterConfig>,
+): Settings {
+  const containerConcurrency = r.int('containerConcurrency', base?.containerConcurrency ?? 0, 0, 1000);
+  const annotations = { ...base?.annotations, ...r.strings('annotations') };
+  if (cluster !== undefined && r.has('annotations')) {
+    try {
+      resolveRevisionAutoscaling({ annotations, containerConcurrency, cluster });
+    } catch (err) {
+      const list = (err as { problems?: { annotation: string; value: string; message: string }[] }).problems;
+      if (!list) throw err;
+      for (const p of list)
+        problems.add(`${path}.annotations.${p.annotation}`, r.child('annotations'), p.message);
+    }
+  }
+  return {
+    command: r.command('command') ?? base?.command,
+    env: { ...base?.env, ...r.strings('env') },
+    cwd,
+    containerConcurrency,
+    timeoutSeconds: r.int('timeoutSeconds', base?.timeoutSeconds ?? 300, 1, 3600),
+    responseStartTimeoutSeconds: r.int(
+      'responseStartTimeoutSeconds',
+      base?.responseStartTimeoutSeconds ?? 0,
+      0,
+      3600,
+    ),
+    idleTimeoutSeconds: r.int('idleTimeoutSeconds', base?.idleTimeoutSeconds ?? 0, 0, 3600),
+    annotations,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The activator's view of the platform: the endpoints document its `file` source watches (format in
+ * README, `ACTIVATOR_ENDPOINTS_FILE`), rewritten whole on every change. Each write goes to a temporary
+ * file renamed over the old one, so the activator never reads half a document.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import type { RevisionPods } from './revision-pods.js';
+
+/** The endpoints document of these revisions: every started Pod, ready or not (the activator probes those). */
+export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
+  const list = [...revisions].map((r) => ({
+    namespace: r.namespace,
+    name: r.name,
+    containerConcurrency: r.config.containerConcurrency,
+    timeoutSeconds: r.config.timeoutSeconds,
+    responseStartTimeoutSeconds: r.config.responseStartTimeoutSeconds,
+    idleTimeoutSeconds: r.config.idleTimeoutSeconds,
+    endpoints: r.routable().map((p) => ({ address: p.servingAddress, ready: p.phase === 'ready' })),
+  }));
+  return `${JSON.stringify({ revisions: list }, null, 1)}\n`;
+}
+
+/** Writes the document to `path` when it changed. */
+export class EndpointsFile {
+  private last = '';
+
+  constructor(private readonly path: string) {}
+
+  write(revisions: Iterable<RevisionPods>): void {
+    const text = endpointsDocument(revisions);
+    if (text === this.last) return;
+    const temporary = `${this.path}.next`;
+    writeFileSync(temporary, text);
+    renameSync(temporary, this.path);
+    this.last = text;
+  }
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the one-machine platform. Reads `zerogate.yaml` (or `--config FILE`), starts everything,
+ * prints the URLs to call and a live status table (plain log lines when stdout is not a terminal),
+ * and on Ctrl-C drains and stops every process it started.
+ */
+import { join } from 'node:path';
+import { ConfigError, ListenError } from '@zerogate/core';
+import { pino } from 'pino';
+import { ComponentStartError } from './component.js';
+import { loadPlatformConfig, type PlatformConfig } from './config.js';
+import { LogSink } from './log-sink.js';
+import { type Platform, STATUS_PATH, startPlatform } from './platform.js';
+import { type PlatformStatus, statusTable } from './status.js';
+
+const USAGE = 'usage: zerogate [--config FILE]   (default: zerogate.yaml in the current directory)\n';
+
+function parseArgs(argv: readonly string[]): string {
+  let file = 'zerogate.yaml';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config' && argv[i + 1] !== undefined) file = argv[++i]!;
+    else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
+    else if (arg === '--help' || arg === '-h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else {
+      process.stderr.write(`zerogate: unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  return file;
+}
+
+function banner(config: PlatformConfig, port: number, runDir: string): string {
+  const lines = ['', `Zerogate is running (config ${config.file}).`, ''];
+  for (const service of config.services) {
+    const host = `${service.name}.${service.namespace}.localhost`;
+    lines.push(`  ${service.namespace}/${service.name}:  curl http://${host}:${port}/`);
+    lines.push(`      (or: curl -H 'Host: ${host}' http://127.0.0.1:${port}/)`);
+    for (const rev of service.revisions) {
+      if (rev.tag) lines.push(`      tag ${rev.tag}: curl http://${rev.tag}-${host}:${port}/`);
+    }
+  }
+  lines.push(
+    '',
+    `  status: curl http://127.0.0.1:${port}${STATUS_PATH}`,
+    `  logs:   ${join(runDir, 'logs')}`,
+  );
+  lines.push(
+    '',
+    'Revisions start at zero Pods: the first request starts one. Ctrl-C drains and stops everything.',
+    '',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** Redraws the table in place: moves up over what it drew last time and clears below. */
+class LiveTable {
+  private drawn = 0;
+
+  constructor(private readonly sink: LogSink) {}
+
+  draw(status: PlatformStatus): void {
+    const lines = [...statusTable(status), '', 'recent events:', ...this.sink.recent.map((l) => `  ${l}`)];
+    const width = process.stdout.columns ?? 120;
+    const text = lines.map((l) => (l.length > width ? `${l.slice(0, width - 1)}…` : l)).join('\n');
+    process.stdout.write(`${this.drawn > 0 ? `\x1b[${this.drawn}F` : ''}\x1b[J${text}\n`);
+    this.drawn = lines.length;
+  }
+}
+
+/** Plain mode: a status line per revision whenever its mode or Pod counts change. */
+class StatusLines {
+  private readonly last = new Map<string, string>();
+
+  print(status: PlatformStatus): void {
+    for (const r of status.revisions) {
+      const key = `${r.namespace}/${r.name}`;
+      const summary = `mode=${r.mode} desired=${r.desiredPods} ready=${r.readyPods}`;
+      if (this.last.get(key) === summary) continue;
+      this.last.set(key, summary);
+      process.stdout.write(
+        `${new Date().toISOString().slice(11, 19)} STATUS ${key} ${summary} inFlight=${r.inFlight} held=${r.held} rps=${r.rps}\n`,
+      );
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const file = parseArgs(process.argv.slice(2));
+  let config: PlatformConfig;
+  try {
+    config = loadPlatformConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) process.stderr.write(`zerogate: ${problem}\n`);
+    process.exit(1);
+  }
+  const tty = process.stdout.isTTY === true;
+  const sink = new LogSink(!tty);
+  const logger = pino(
+    {
+      level: 'info',
+      base: { component: 'platform' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    sink,
+  );
+  let platform: Platform;
+  try {
+    platform = await startPlatform(config, logger);
+  } catch (err) {
+    if (!(err instanceof ListenError || err instanceof ComponentStartError)) throw err;
+    process.stderr.write(`zerogate: ${err.message}\n`);
+    process.exit(1);
+  }
+  sink.appendTo(join(platform.runDir, 'logs', 'platform.log'));
+  process.stdout.write(banner(config, platform.ingressPort, platform.runDir));
+
+  const table = tty ? new LiveTable(sink) : undefined;
+  const lines = tty ? undefined : new StatusLines();
+  const refresh = setInterval(
+    () => {
+      const status = platform.status();
+      if (table) table.draw(status);
+      else lines?.print(status);
+    },
+    tty ? 500 : 250,
+  );
+
+  let stopping = false;
+  const stop = (code: number) => {
+    if (stopping) {
+      process.stderr.write('zerogate: still draining; it ends once requests in flight finish\n');
+      return;
+    }
+    stopping = true;
+    clearInterval(refresh);
+    process.stdout.write('\nzerogate: draining and stopping every process…\n');
+    platform.shutdown().then(
+      () => {
+        process.stdout.write('zerogate: stopped\n');
+        process.exit(code);
+      },
+      (err: unknown) => {
+        process.stderr.write(`zerogate: shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  void platform.failed.then((reason) => {
+    process.stderr.write(`zerogate: ${reason}\n`);
+    stop(1);
+  });
+}
+
+await main();

@@ -1,0 +1,277 @@
+/**
+ * The one-machine platform: the autoscaler and the activator as child processes, an ingress routing by
+ * Host, and Pods (a user app and its queue-proxy) started and stopped as the autoscaler decides. The
+ * activator learns Pods from an endpoints file the platform rewrites; the autoscaler talks to the
+ * platform over the control protocol, as it would talk to the Kubernetes API.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Agent,
+  H2cDispatcherPool,
+  ListenError,
+  type Logger,
+  listenOn,
+  ServingEndpoint,
+  TunnelSet,
+} from '@zerogate/core';
+import type { Child } from './child.js';
+import { startComponent } from './component.js';
+import type { PlatformConfig } from './config.js';
+import { ControlServer } from './control-server.js';
+import { EndpointsFile } from './endpoints-file.js';
+import { Ingress } from './ingress.js';
+import type { Pod } from './pod.js';
+import { type Mode, RevisionPods } from './revision-pods.js';
+import { Routes } from './routes.js';
+import { type PlatformStatus, StatusSampler } from './status.js';
+
+/** A running platform. */
+export interface Platform {
+  /** The port the ingress listens on. */
+  readonly ingressPort: number;
+  /** Folder of the endpoints file and every process's log. */
+  readonly runDir: string;
+  status(): PlatformStatus;
+  /** The revisions and their Pods, for tests and benchmarks. */
+  readonly revisions: readonly RevisionPods[];
+  /** Resolves when a component process died (the platform cannot go on) with its description. */
+  readonly failed: Promise<string>;
+  /** Drains and stops everything; resolves once every process exited. */
+  shutdown(): Promise<void>;
+}
+
+/** Knobs mostly for tests and benchmarks. */
+export interface PlatformOptions {
+  /** Called on every Pod change, e.g. to record start timelines. */
+  readonly onPodChange?: (revision: RevisionPods, pod: Pod) => void;
+  /** The activator's probe period for Pods not ready yet; default 25 ms (Knative: 200 ms). */
+  readonly activatorProbeFrequencyMs?: number;
+}
+
+/** The status path on the ingress port. */
+export const STATUS_PATH = '/zerogate/status';
+
+/** Starts the whole platform; a port that cannot be bound rejects with a {@link ListenError}. */
+export async function startPlatform(
+  config: PlatformConfig,
+  logger: Logger,
+  options: PlatformOptions = {},
+): Promise<Platform> {
+  const runDir = mkdtempSync(join(tmpdir(), 'zerogate-'));
+  const logDir = join(runDir, 'logs');
+  mkdirSync(logDir);
+  const endpoints = new EndpointsFile(join(runDir, 'endpoints.json'));
+  const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
+  const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
+  const probes = new Agent({ keepAliveTimeout: 5000 });
+
+  let control: ControlServer | undefined;
+  let stopping = false;
+  const onChange = (revision: RevisionPods, pod?: Pod) => {
+    if (pod) options.onPodChange?.(revision, pod);
+    if (stopping) return;
+    endpoints.write(revisions);
+    control?.publish(revision);
+  };
+  const podSettings = {
+    logDir,
+    drainSeconds: config.pods.drainSeconds,
+    startTimeoutMs: config.pods.startTimeoutSeconds * 1000,
+    probePeriodMs: 1000,
+    dispatcher: probes,
+  };
+  const revisions: RevisionPods[] = [];
+  const byKey = new Map<string, RevisionPods>();
+  const services = config.services.map((service) => ({
+    namespace: service.namespace,
+    name: service.name,
+    revisions: service.revisions.map((rc) => {
+      const revision = new RevisionPods(rc, podSettings, {
+        changed: onChange,
+        podFailed: (r, pod) =>
+          logger.warn(
+            { revision: r.name, pod: pod.name, reason: pod.failure },
+            'pod failed; replacing it after a backoff',
+          ),
+      });
+      revisions.push(revision);
+      byKey.set(`${rc.namespace}/${rc.name}`, revision);
+      return revision;
+    }),
+  }));
+  endpoints.write(revisions);
+
+  let activatorAddress = '';
+  let activatorMetricsUrl: string | undefined;
+  const children: Child[] = [];
+  const tunnels = new TunnelSet();
+  const routes = new Routes(services);
+  let sampler: StatusSampler | undefined;
+  const local = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if ((req.url ?? '').split('?')[0] !== STATUS_PATH || !sampler) return false;
+    const body = `${JSON.stringify(sampler.status())}\n`;
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+    return true;
+  };
+  const ingress = new Ingress({
+    routes,
+    activatorAddress: () => activatorAddress,
+    dispatcher,
+    h2c,
+    logger,
+    tunnels,
+    local,
+  });
+  sampler = new StatusSampler(
+    () => revisions,
+    ingress,
+    () => activatorMetricsUrl,
+    probes,
+  );
+
+  control = new ControlServer(
+    {
+      revision: (namespace, name) => byKey.get(`${namespace}/${name}`),
+      revisions: () => revisions,
+      scale: (revision, n) => {
+        if (revision.desired !== n)
+          logger.info({ revision: revision.name, from: revision.desired, to: n }, 'scaling');
+        revision.scale(n);
+      },
+      setMode: (revision: RevisionPods, mode: Mode) => {
+        if (revision.mode !== mode) logger.info({ revision: revision.name, mode }, 'routing mode');
+        revision.mode = mode;
+      },
+      publicTarget: (revision): { address: string; headers: Record<string, string> } => {
+        const target = ingress.target(revision, false);
+        return {
+          address: target.address,
+          headers: target.viaActivator
+            ? { 'knative-serving-revision': revision.name, 'knative-serving-namespace': revision.namespace }
+            : {},
+        };
+      },
+    },
+    probes,
+    logger,
+  );
+
+  const serving = new ServingEndpoint(ingress.handle, ingress.upgrade, logger);
+  let failWith: (reason: string) => void = () => {};
+  const failed = new Promise<string>((resolve) => {
+    failWith = resolve;
+  });
+
+  const stopEverything = async (): Promise<void> => {
+    stopping = true;
+    sampler?.stop();
+    await Promise.all(revisions.map((r) => r.close()));
+    await Promise.all(children.map((c) => c.stop(10_000)));
+    await control?.close();
+    await Promise.all([dispatcher.close(), h2c.close(), probes.close()]);
+    rmSync(runDir, { recursive: true, force: true });
+  };
+
+  let ingressPort: number;
+  try {
+    const controlPort = await control.listen();
+    const autoscaler = await startComponent(
+      'autoscaler',
+      {
+        ...config.autoscalerEnv,
+        AUTOSCALER_ACTUATOR: 'local',
+        AUTOSCALER_PLATFORM_URL: `http://127.0.0.1:${controlPort}`,
+        AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+        AUTOSCALER_PORT: '0',
+        AUTOSCALER_METRICS_PORT: '0',
+      },
+      logDir,
+    );
+    children.push(autoscaler.child);
+    const activator = await startComponent(
+      'activator',
+      {
+        POD_NAME: 'activator-local',
+        POD_IP: '127.0.0.1',
+        SYSTEM_NAMESPACE: 'zerogate-system',
+        ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+        ACTIVATOR_HTTP_PORT: '0',
+        ACTIVATOR_H2C_PORT: '0',
+        ACTIVATOR_METRICS_PORT: '0',
+        AUTOSCALER_URL: `ws://127.0.0.1:${autoscaler.ports.stats}`,
+        ACTIVATOR_ENDPOINTS_SOURCE: 'file',
+        ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
+        ACTIVATOR_DRAIN_SECONDS: '0',
+        PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
+      },
+      logDir,
+    );
+    children.push(activator.child);
+    activatorAddress = `127.0.0.1:${activator.ports.http}`;
+    activatorMetricsUrl = `http://127.0.0.1:${activator.ports.metrics}/metrics`;
+    for (const [name, child] of [
+      ['autoscaler', autoscaler.child],
+      ['activator', activator.child],
+    ] as const) {
+      void child.exited.then((exit) => {
+        if (!stopping)
+          failWith(
+            `${name} exited (${exit.signal ?? `code ${exit.code}`}); see ${join(logDir, `${name}.log`)}`,
+          );
+      });
+    }
+    try {
+      ingressPort = await listenOn(
+        serving.listener,
+        config.ingress.port,
+        config.ingress.bindAddress,
+        'ingress.port',
+      );
+    } catch (err) {
+      if (err instanceof ListenError && (err.cause as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+        throw new ListenError(
+          `${config.file}: ingress.port: port ${config.ingress.port} is already in use on ${config.ingress.bindAddress}; stop what uses it or choose another port`,
+          { cause: err.cause },
+        );
+      }
+      throw err;
+    }
+  } catch (err) {
+    await stopEverything();
+    throw err;
+  }
+  sampler.start();
+
+  let shutting: Promise<void> | undefined;
+  return {
+    ingressPort,
+    runDir,
+    revisions,
+    failed,
+    status: () => sampler.status(),
+    shutdown: () => {
+      shutting ??= (async () => {
+        // New connections are refused; requests in flight finish (bounded by their revision timeouts).
+        const closed = serving.close();
+        const deadline = Date.now() + 30_000;
+        while (revisions.some((r) => ingress.trafficOf(r).inFlight > tunnels.size) && Date.now() < deadline) {
+          serving.closeIdle();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        tunnels.closeAll();
+        serving.closeAll();
+        await closed;
+        await stopEverything();
+      })();
+      return shutting;
+    },
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * One Pod on this machine: the user app and its queue-proxy as two processes, started together, probed
+ * for readiness the way the kubelet probes a queue-proxy, and stopped the way Kubernetes stops a Pod
+ * (the queue-proxy drains first, then the app goes).
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Dispatcher, request } from 'undici';
+import { Child, type ChildExit } from './child.js';
+import type { RevisionConfig } from './config.js';
+import { freePort } from './free-port.js';
+
+/** Where a Pod is in its life. */
+export type PodPhase = 'starting' | 'ready' | 'unready' | 'stopping' | 'stopped' | 'failed';
+
+/** When each step of a Pod's start happened (ms since the epoch). */
+export interface PodTimeline {
+  readonly spawnedAt: number;
+  /** The app printed a `listening` line (the example apps do); undefined for apps that don't. */
+  appListeningAt?: number;
+  /** The queue-proxy printed its `started` line. */
+  queueProxyStartedAt?: number;
+  /** The first kubelet-style readiness probe passed. */
+  readyAt?: number;
+}
+
+/** Settings every Pod shares. */
+export interface PodSettings {
+  /** Folder of the per-process log files. */
+  readonly logDir: string;
+  readonly drainSeconds: number;
+  readonly startTimeoutMs: number;
+  /** Pause between readiness probes once ready. */
+  readonly probePeriodMs: number;
+  /** Sends the readiness probes. */
+  readonly dispatcher: Dispatcher;
+}
+
+const QUEUE_PROXY_MAIN = fileURLToPath(import.meta.resolve('@zerogate/queue-proxy/dist/main.js'));
+/** Time the app gets between SIGTERM and SIGKILL, after its queue-proxy drained (Kubernetes' default grace). */
+const APP_STOP_GRACE_MS = 30_000;
+/** The kubelet's probe headers (spec §1.5): a queue-proxy answers 200 once the app passes its readiness probe. */
+const KUBELET_PROBE_HEADERS = { 'user-agent': 'kube-probe/1.33', 'k-network-probe': 'queue' };
+
+/**
+ * A Pod. `onChange` is called whenever its phase or addresses change; the owner reads the fields.
+ */
+export class Pod {
+  phase: PodPhase = 'starting';
+  /** Why it failed, when it did. */
+  failure: string | undefined;
+  readonly timeline: PodTimeline;
+  /** `127.0.0.1:<port>` of the queue-proxy's serving and stats endpoints, once it started. */
+  servingAddress: string | undefined;
+  statsAddress: string | undefined;
+  private app: Child | undefined;
+  private queueProxy: Child | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly revision: RevisionConfig,
+    private readonly settings: PodSettings,
+    private readonly onChange: (pod: Pod) => void,
+  ) {
+    this.timeline = { spawnedAt: Date.now() };
+  }
+
+  /** Starts both processes; the Pod then moves on by itself (ready, or failed). */
+  async start(): Promise<void> {
+    const rev = this.revision;
+    let appPort: number;
+    try {
+      appPort = await freePort();
+    } catch (err) {
+      this.fail(`no free port for the app: ${(err as Error).message}`);
+      return;
+    }
+    if (this.phase !== 'starting') return;
+    this.startTimer = setTimeout(
+      () => this.fail(`not ready within ${this.settings.startTimeoutMs / 1000} s`),
+      this.settings.startTimeoutMs,
+    );
+    this.app = new Child({
+      // `node` means the Node that runs the platform, whatever PATH finds first.
+      argv: rev.command[0] === 'node' ? [process.execPath, ...rev.command.slice(1)] : rev.command,
+      cwd: rev.cwd,
+      env: {
+        ...process.env,
+        ...rev.env,
+        PORT: String(appPort),
+        K_SERVICE: rev.service,
+        K_CONFIGURATION: rev.service,
+        K_REVISION: rev.name,
+      },
+      logFile: join(this.settings.logDir, `${this.name}.app.log`),
+      onLine: (line) => {
+        if (this.timeline.appListeningAt === undefined && line.includes('"listening"'))
+          this.timeline.appListeningAt = Date.now();
+      },
+    });
+    this.queueProxy = new Child({
+      argv: [process.execPath, QUEUE_PROXY_MAIN],
+      env: { ...process.env, ...queueProxyEnv(this.name, rev, appPort, this.settings.drainSeconds) },
+      logFile: join(this.settings.logDir, `${this.name}.queue-proxy.log`),
+      onLine: (line) => this.queueProxyLine(line),
+    });
+    this.app.exited.then((exit) => this.processExited('app', exit));
+    this.queueProxy.exited.then((exit) => this.processExited('queue-proxy', exit));
+  }
+
+  /** Drains the queue-proxy, then stops the app; resolves once both exited. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = this.drainAndStop();
+    }
+    return this.stopping;
+  }
+
+  private async drainAndStop(): Promise<void> {
+    const failed = this.phase === 'failed';
+    if (!failed) this.setPhase('stopping');
+    this.clearTimers();
+    // The queue-proxy answers requests until it has been quiet for the drain period, bounded by the
+    // longest request it may still be running.
+    const drainGraceMs = (this.settings.drainSeconds + this.revision.timeoutSeconds) * 1000 + 5000;
+    await this.queueProxy?.stop(drainGraceMs);
+    await this.app?.stop(APP_STOP_GRACE_MS);
+    if (!failed) this.setPhase('stopped');
+  }
+
+  private queueProxyLine(line: string): void {
+    if (this.servingAddress !== undefined || !line.includes('"msg":"started"')) return;
+    let ports: { serving?: number; stats?: number } | undefined;
+    try {
+      ports = (JSON.parse(line) as { ports?: { serving?: number; stats?: number } }).ports;
+    } catch {
+      return;
+    }
+    if (!ports?.serving || !ports.stats) return;
+    this.timeline.queueProxyStartedAt = Date.now();
+    this.servingAddress = `127.0.0.1:${ports.serving}`;
+    this.statsAddress = `127.0.0.1:${ports.stats}`;
+    this.onChange(this);
+    void this.probe();
+  }
+
+  /** One kubelet-style readiness probe; schedules the next. */
+  private async probe(): Promise<void> {
+    this.probeTimer = undefined;
+    if (!this.servingAddress || !this.isLive()) return;
+    const ok = await probeQueueProxy(
+      this.servingAddress,
+      this.settings.dispatcher,
+      this.phase === 'starting',
+    );
+    if (!this.isLive()) return;
+    if (ok && this.phase !== 'ready') {
+      if (this.timeline.readyAt === undefined) this.timeline.readyAt = Date.now();
+      clearTimeout(this.startTimer);
+      this.setPhase('ready');
+    } else if (!ok && this.phase === 'ready') {
+      this.setPhase('unready');
+    }
+    const pause = this.phase === 'starting' ? 10 : this.settings.probePeriodMs;
+    this.probeTimer = setTimeout(() => void this.probe(), pause);
+  }
+
+  private isLive(): boolean {
+    return this.phase === 'starting' || this.phase === 'ready' || this.phase === 'unready';
+  }
+
+  private processExited(which: 'app' | 'queue-proxy', exit: ChildExit): void {
+    if (!this.isLive()) return;
+    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    this.fail(`${which} exited (${how})`);
+  }
+
+  /** Marks the Pod failed and stops what still runs. */
+  private fail(reason: string): void {
+    if (!this.isLive()) return;
+    this.failure = reason;
+    this.setPhase('failed');
+    void this.stop();
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.probeTimer);
+    clearTimeout(this.startTimer);
+    this.probeTimer = undefined;
+  }
+
+  private setPhase(phase: PodPhase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.onChange(this);
+  }
+}
+
+/** The queue-proxy's environment, as Knative's revision reconciler sets it (spec §1.1). */
+function queueProxyEnv(
+  pod: string,
+  rev: RevisionConfig,
+  appPort: number,
+  drainSeconds: number,
+): Record<string, string> {
+  return {
+    CONTAINER_CONCURRENCY: String(rev.containerConcurrency),
+    QUEUE_SERVING_PORT: '0',
+    QUEUE_ADMIN_PORT: '0',
+    QUEUE_STATS_PORT: '0',
+    QUEUE_METRICS_PORT: '0',
+    QUEUE_SERVING_TLS_PORT: '8112',
+    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    QUEUE_DRAIN_QUIET_SECONDS: String(drainSeconds),
+    USER_PORT: String(appPort),
+    REVISION_TIMEOUT_SECONDS: String(rev.timeoutSeconds),
+    REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(rev.responseStartTimeoutSeconds),
+    REVISION_IDLE_TIMEOUT_SECONDS: String(rev.idleTimeoutSeconds),
+    SERVING_LOGGING_CONFIG: '',
+    SERVING_LOGGING_LEVEL: 'info',
+    SERVING_NAMESPACE: rev.namespace,
+    SERVING_SERVICE: rev.service,
+    SERVING_CONFIGURATION: rev.service,
+    SERVING_REVISION: rev.name,
+    SERVING_POD: pod,
+    SERVING_POD_IP: '127.0.0.1',
+    SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: appPort, host: '127.0.0.1' } }),
+  };
+}
+
+/**
+ * Asks the queue-proxy whether the app is ready. While the Pod starts, the queue-proxy polls the app
+ * itself every 25 ms for up to 10 s before answering, so one call covers a whole start.
+ */
+async function probeQueueProxy(address: string, dispatcher: Dispatcher, starting: boolean): Promise<boolean> {
+  try {
+    const res = await request(`http://${address}/`, {
+      headers: KUBELET_PROBE_HEADERS,
+      dispatcher,
+      signal: AbortSignal.timeout(starting ? 11_000 : 1000),
+    });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The Pods of one revision, kept at the count the autoscaler asks for: Pods are started and stopped to
+ * match it, a failed Pod is replaced after a backoff that grows while starts keep failing (the
+ * kubelet's crash-loop backoff), and every change is reported to the platform.
+ */
+import type { RevisionConfig } from './config.js';
+import { Pod, type PodSettings } from './pod.js';
+
+/** Where the revision's public traffic goes. */
+export type Mode = 'Proxy' | 'Serve';
+
+/** Restart delay after a failed Pod: doubling from 1 s, capped at 30 s, reset by a Pod becoming ready. */
+export const FAILURE_BACKOFF = { initialMs: 1000, maxMs: 30_000 } as const;
+
+/** What a revision tells the platform. */
+export interface RevisionEvents {
+  /** A Pod changed phase or addresses (`pod`), or a Pod was added or removed. */
+  changed(revision: RevisionPods, pod?: Pod): void;
+  /** A Pod failed and will be replaced. */
+  podFailed(revision: RevisionPods, pod: Pod): void;
+}
+
+/** One revision's Pods and routing mode. */
+export class RevisionPods {
+  mode: Mode = 'Proxy';
+  desired = 0;
+  /** Pods starting, running or draining; stopped and failed ones leave this list. */
+  readonly pods: Pod[] = [];
+  private nextPodNumber = 1;
+  private failureDelayMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt = 0;
+  private closed = false;
+
+  constructor(
+    readonly config: RevisionConfig,
+    private readonly settings: PodSettings,
+    private readonly events: RevisionEvents,
+  ) {}
+
+  get namespace(): string {
+    return this.config.namespace;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Pods that pass their readiness probe. */
+  ready(): Pod[] {
+    return this.pods.filter((p) => p.phase === 'ready');
+  }
+
+  /** Pods the activator may use or probe: started and not stopping. */
+  routable(): Pod[] {
+    return this.pods.filter(
+      (p) =>
+        p.servingAddress !== undefined &&
+        (p.phase === 'starting' || p.phase === 'ready' || p.phase === 'unready'),
+    );
+  }
+
+  /** Sets the desired Pod count and starts or stops Pods to reach it. */
+  scale(desired: number): void {
+    this.desired = desired;
+    this.reconcile();
+  }
+
+  /** Stops every Pod (draining each) and starts no more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await Promise.all(this.pods.map((p) => p.stop()));
+  }
+
+  private live(): Pod[] {
+    return this.pods.filter((p) => p.phase !== 'stopping');
+  }
+
+  private reconcile(): void {
+    if (this.closed) return;
+    const live = this.live();
+    if (live.length > this.desired) {
+      // Pods not ready yet go first, then the newest: the oldest have the warmest caches.
+      const victims = [...live]
+        .sort(
+          (a, b) =>
+            Number(a.phase === 'ready') - Number(b.phase === 'ready') ||
+            b.timeline.spawnedAt - a.timeline.spawnedAt,
+        )
+        .slice(0, live.length - this.desired);
+      for (const pod of victims) void pod.stop();
+      return;
+    }
+    const missing = this.desired - live.length;
+    if (missing <= 0) return;
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) {
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.reconcile();
+        }, wait);
+      }
+      return;
+    }
+    for (let i = 0; i < missing; i++) this.startPod();
+  }
+
+  private startPod(): void {
+    const pod = new Pod(`${this.name}-${this.nextPodNumber++}`, this.config, this.settings, (p) =>
+      this.podChanged(p),
+    );
+    this.pods.push(pod);
+    this.events.changed(this);
+    void pod.start();
+  }
+
+  private podChanged(pod: Pod): void {
+    if (pod.phase === 'ready') this.failureDelayMs = 0;
+    if (pod.phase === 'failed' || pod.phase === 'stopped') {
+      const at = this.pods.indexOf(pod);
+      if (at !== -1) this.pods.splice(at, 1);
+    }
+    if (pod.phase === 'failed') {
+      this.failureDelayMs =
+        this.failureDelayMs === 0
+          ? FAILURE_BACKOFF.initialMs
+          : Math.min(this.failureDelayMs * 2, FAILURE_BACKOFF.maxMs);
+      this.retryAt = Date.now() + this.failureDelayMs;
+      this.events.podFailed(this, pod);
+    }
+    this.events.changed(this, pod);
+    if (pod.phase === 'failed' || pod.phase === 'stopped') this.reconcile();
+  }
+}
