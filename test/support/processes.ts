@@ -97,8 +97,12 @@ export class TestProcess {
 export const startedProcesses = new Set<TestProcess>();
 
 /** Spawns `node <script>` with the given environment added to a minimal one. */
-export function spawnNode(script: string, env: Record<string, string>): TestProcess {
-  const child = spawn(process.execPath, [resolve(ROOT, script)], {
+export function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): TestProcess {
+  const child = spawn(process.execPath, [resolve(ROOT, script), ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

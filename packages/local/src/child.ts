@@ -6,6 +6,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 
+/** Set in every child's environment to the platform's pid. */
+export const PLATFORM_PID_VARIABLE = 'ZEROGATE_PLATFORM_PID';
+
+/** Children running now, so an unexpected exit of the platform still takes them down. */
+const running = new Set<Child>();
+process.on('exit', () => {
+  for (const child of running) child.signal('SIGKILL');
+});
+
 /** How a child ended. */
 export interface ChildExit {
   readonly code: number | null;
@@ -36,7 +45,8 @@ export class Child {
     this.log = createWriteStream(spec.logFile, { flags: 'a' });
     this.log.on('error', () => {});
     this.proc = spawn(program, args, {
-      env: spec.env,
+      // The marker lets anyone find every process this platform started (tests sweep with it).
+      env: { ...spec.env, [PLATFORM_PID_VARIABLE]: String(process.pid) },
       ...(spec.cwd ? { cwd: spec.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -54,6 +64,7 @@ export class Child {
     this.exited = new Promise((resolve) => {
       const done = (code: number | null, signal: NodeJS.Signals | null) => {
         if (this.exit) return;
+        running.delete(this);
         this.exit = { code, signal };
         this.log.end();
         resolve(this.exit);
@@ -65,6 +76,7 @@ export class Child {
       });
       this.proc.once('exit', done);
     });
+    running.add(this);
   }
 
   get pid(): number | undefined {

@@ -1,0 +1,258 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from './support/http.js';
+import {
+  example,
+  platformProcesses,
+  type StatusDocument,
+  startTestPlatform,
+  type TestPlatform,
+} from './support/platform.js';
+
+// End-to-end: the platform's own entry point, real example apps, real processes, on 127.0.0.1.
+const started: TestPlatform[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((p) => p.stop()));
+});
+
+async function platform(yaml: string): Promise<TestPlatform> {
+  const p = await startTestPlatform(yaml);
+  started.push(p);
+  return p;
+}
+
+/** Short autoscaler windows so a test sees scale-to-zero within seconds. */
+const FAST_AUTOSCALER = `
+autoscaler:
+  stable-window: 6s
+  scale-to-zero-grace-period: 1s
+`;
+
+const HOST = 'app.default.localhost';
+
+/** Runs `workers` loops of requests until `until()` is true; returns every status seen. */
+async function steadyLoad(
+  p: TestPlatform,
+  workers: number,
+  path: string,
+  until: () => boolean,
+  maxMs = 60_000,
+): Promise<number[]> {
+  const statuses: number[] = [];
+  const end = Date.now() + maxMs;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (!until() && Date.now() < end) {
+        try {
+          statuses.push((await p.get(HOST, path)).status);
+        } catch {
+          statuses.push(-1);
+        }
+      }
+    }),
+  );
+  return statuses;
+}
+
+/** Polls the status every 100 ms into `seen` until `stop()` is true. */
+async function watchStatus(p: TestPlatform, seen: StatusDocument[], stop: () => boolean): Promise<void> {
+  while (!stop()) {
+    seen.push(await p.status());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('one-machine platform', () => {
+  it('serves a request at zero, scales 50 concurrent requests out with CC=1, then returns to zero', async () => {
+    const p = await platform(`
+ingress: { port: 0 }
+${FAST_AUTOSCALER}
+services:
+  - name: app
+    command: [node, ${example('slow')}]
+    env: { SERVICE_TIME_MS: "300" }
+    containerConcurrency: 1
+`);
+    expect(await p.revision('app-00001')).toMatchObject({ desiredPods: 0, readyPods: 0, mode: 'Proxy' });
+
+    const t0 = Date.now();
+    const first = await p.get(HOST, '/?ms=0');
+    expect(first.status).toBe(200);
+    expect(first.body).toContain('revision app-00001');
+    expect(Date.now() - t0).toBeLessThan(2000);
+
+    const seen: StatusDocument[] = [];
+    let done = false;
+    const watching = watchStatus(p, seen, () => done).catch(() => {});
+    const results = await Promise.all(Array.from({ length: 50 }, () => p.get(HOST)));
+    done = true;
+    await watching;
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const mostReady = Math.max(...seen.map((s) => s.revisions[0]!.readyPods));
+    const mostDesired = Math.max(...seen.map((s) => s.revisions[0]!.desiredPods));
+    expect(mostDesired).toBeGreaterThan(1);
+    expect(mostReady).toBeGreaterThan(1);
+
+    // Idle: the stable window (6 s) and the grace (1 s) pass, then the last Pod goes.
+    expect(
+      await eventually(async () => {
+        const r = await p.revision('app-00001');
+        return r.desiredPods === 0 && r.readyPods === 0 && r.mode === 'Proxy';
+      }, 25_000),
+    ).toBe(true);
+    // The Pod's queue-proxy drains (1 s quiet), then its app is stopped.
+    expect(
+      await eventually(() => platformProcesses(p.proc.child.pid!, 'examples/slow').length === 0, 10_000),
+    ).toBe(true);
+  }, 60_000);
+
+  it('switches Proxy → Serve → Proxy → Serve under steady load without losing a request', async () => {
+    // One Pod at most, burst capacity 1: a Pod with room serves directly; a burst past its capacity
+    // puts the activator back in the path until it passes.
+    // A 3 s panic window (50 % of 6 s), so the burst shows in the panic average between scrapes.
+    const p = await platform(`
+ingress: { port: 0 }
+${FAST_AUTOSCALER}
+  panic-window-percentage: 50
+services:
+  - name: app
+    command: [node, ${example('slow')}]
+    env: { SERVICE_TIME_MS: "50" }
+    containerConcurrency: 4
+    annotations:
+      autoscaling.knative.dev/max-scale: "1"
+      autoscaling.knative.dev/target-burst-capacity: "1"
+`);
+    const seen: StatusDocument[] = [];
+    let phase = 0;
+    const modes = () =>
+      seen.map((s) => s.revisions[0]!.mode).filter((m, i, all) => i === 0 || m !== all[i - 1]);
+    const watching = watchStatus(p, seen, () => phase === 3).catch(() => {});
+    // Phase 0: one loop from zero until the Pod serves directly.
+    const steady = steadyLoad(p, 1, '/', () => phase === 3);
+    expect(await eventually(() => modes().join() === 'Proxy,Serve', 20_000)).toBe(true);
+    // Phase 1: a burst of 8 more loops, past the Pod's capacity.
+    phase = 1;
+    const burst = steadyLoad(p, 8, '/', () => phase >= 2);
+    expect(await eventually(() => modes().join() === 'Proxy,Serve,Proxy', 20_000)).toBe(true);
+    phase = 2;
+    const burstStatuses = await burst;
+    expect(await eventually(() => modes().join() === 'Proxy,Serve,Proxy,Serve', 20_000)).toBe(true);
+    phase = 3;
+    const statuses = [...(await steady), ...burstStatuses];
+    await watching;
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  }, 90_000);
+
+  it('splits traffic 90/10 between two revisions that scale on their own, and routes tags', async () => {
+    const p = await platform(`
+ingress: { port: 0 }
+${FAST_AUTOSCALER}
+services:
+  - name: app
+    command: [node, ${example('hello')}]
+    containerConcurrency: 10
+    revisions:
+      - name: app-00001
+        traffic: 90
+      - name: app-00002
+        traffic: 10
+        tag: canary
+`);
+    const counts = new Map<string, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (next < 1000) {
+          next++;
+          const res = await p.get(HOST);
+          expect(res.status).toBe(200);
+          const rev = /revision (app-\d+)/.exec(res.body)?.[1] ?? 'none';
+          counts.set(rev, (counts.get(rev) ?? 0) + 1);
+        }
+      }),
+    );
+    const second = counts.get('app-00002') ?? 0;
+    expect((counts.get('app-00001') ?? 0) + second).toBe(1000);
+    expect(second).toBeGreaterThanOrEqual(70);
+    expect(second).toBeLessThanOrEqual(130);
+    const status = await p.status();
+    for (const r of status.revisions) expect(r.readyPods).toBeGreaterThanOrEqual(1);
+
+    const tagged = await p.get(`canary-${HOST}`);
+    expect(tagged.body).toContain('revision app-00002');
+    expect((await p.get('nothing.default.localhost')).status).toBe(404);
+  }, 60_000);
+
+  it("killing a Pod's app mid-load fails only requests in that Pod, and the Pod is replaced", async () => {
+    const p = await platform(`
+ingress: { port: 0 }
+${FAST_AUTOSCALER}
+services:
+  - name: app
+    command: [node, ${example('slow')}]
+    env: { SERVICE_TIME_MS: "100" }
+    containerConcurrency: 2
+    annotations:
+      autoscaling.knative.dev/min-scale: "2"
+      autoscaling.knative.dev/target-burst-capacity: "0"
+`);
+    expect(
+      await eventually(async () => {
+        const r = await p.revision('app-00001');
+        return r.readyPods === 2 && r.mode === 'Serve';
+      }, 20_000),
+    ).toBe(true);
+    let stop = false;
+    const workers = 4;
+    const load = steadyLoad(p, workers, '/', () => stop);
+    await new Promise((r) => setTimeout(r, 1000));
+    const apps = platformProcesses(p.proc.child.pid!, 'examples/slow');
+    expect(apps.length).toBe(2);
+    process.kill(apps[0]!, 'SIGKILL');
+    expect(
+      await eventually(async () => {
+        const now = platformProcesses(p.proc.child.pid!, 'examples/slow');
+        return now.length === 2 && !now.includes(apps[0]!) && (await p.revision('app-00001')).readyPods === 2;
+      }, 20_000),
+    ).toBe(true);
+    stop = true;
+    const statuses = await load;
+    const failures = statuses.filter((s) => s !== 200);
+    // Every loop had at most one request in flight, so at most `workers` were in the killed Pod.
+    expect(failures.length).toBeLessThanOrEqual(workers);
+    expect(failures.every((s) => s === 502 || s === 503)).toBe(true);
+    expect(statuses.length - failures.length).toBeGreaterThan(20);
+  }, 60_000);
+
+  it('streams server-sent events through the ingress and the activator', async () => {
+    const p = await platform(`
+ingress: { port: 0 }
+services:
+  - name: app
+    command: [node, ${example('streaming')}]
+`);
+    const res = await p.get(HOST, '/?events=3&interval=50');
+    expect(res.status).toBe(200);
+    expect(res.body.match(/^data: \{/gm)?.length).toBe(3);
+    expect(res.body).toContain('event: end');
+  });
+
+  it('Ctrl-C drains and stops every process it started', async () => {
+    const p = await platform(`
+ingress: { port: 0 }
+services:
+  - name: app
+    command: [node, ${example('hello')}]
+`);
+    expect((await p.get(HOST)).status).toBe(200);
+    const pid = p.proc.child.pid!;
+    // Activator, autoscaler, the app and its queue-proxy.
+    expect(platformProcesses(pid).length).toBe(4);
+    started.splice(started.indexOf(p), 1);
+    p.proc.signal('SIGINT');
+    expect(await p.proc.exit()).toBe(0);
+    expect(platformProcesses(pid)).toEqual([]);
+    expect(p.proc.stdout.join('\n')).toContain('stopped');
+  });
+});
