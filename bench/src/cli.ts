@@ -64,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { scenario, values } = parsed;
   const common = parseCommonSettings(values);
-  const pin = planPinning(common.pin, common.roles);
+  const pin = planPinning(common.pin && scenario.unpinned !== true, common.roles);
   const settings: RunSettings = {
     durationSeconds: common.durationSeconds,
     warmupSeconds: common.warmupSeconds,

@@ -60,6 +60,8 @@ export interface Scenario {
   readonly options: ParseArgsOptionsConfig;
   /** Usage lines for the scenario's own options. */
   readonly usage: readonly string[];
+  /** Never pin: the scenario measures a whole system of processes as it runs unpinned. */
+  readonly unpinned?: boolean;
   /** Checks the scenario's options; throws an error naming the option when one is wrong. */
   prepare(values: OptionValues, settings: RunSettings): PreparedScenario;
 }

@@ -4,6 +4,7 @@
  */
 import type { Scenario } from '../scenario.js';
 import { activatorScenario } from './activator.js';
+import { coldStartScenario } from './cold-start.js';
 import { h2cScenario } from './h2c.js';
 import { queueProxyScenario } from './queue-proxy.js';
 
@@ -12,4 +13,5 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [queueProxyScenario.name, queueProxyScenario],
   [activatorScenario.name, activatorScenario],
   [h2cScenario.name, h2cScenario],
+  [coldStartScenario.name, coldStartScenario],
 ]);

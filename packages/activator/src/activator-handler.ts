@@ -171,11 +171,13 @@ class ActivatorExchange extends ProxyExchange {
       this.send(result);
     } else {
       this.held = result;
+      this.logger.debug({ revision: this.revision.name, namespace: this.revision.namespace }, 'request held');
     }
   }
 
   private granted(pod: PodSlot): void {
     this.held = null;
+    this.logger.debug({ revision: this.revision.name, pod: pod.address }, 'held request forwarded');
     this.send(pod);
   }
 

@@ -171,6 +171,7 @@ export class Collector {
     const concurrency = stat.averageConcurrentRequests - stat.averageProxiedConcurrentRequests;
     r.kpa.record(receivedAtMs, concurrency, stat.requestCount - stat.proxiedRequestCount);
     if (concurrency > 0 && r.readyPods.length === 0 && r.kpa.desiredPods === 0) {
+      this.logger.debug({ namespace, name, concurrency }, 'poked');
       this.emit(r, r.kpa.decide(receivedAtMs, 0));
     }
   }

@@ -1,16 +1,15 @@
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  connect,
-  constants,
-  type IncomingHttpHeaders,
-  type IncomingHttpStatusHeader,
-  type OutgoingHttpHeaders,
+import type {
+  ClientHttp2Session,
+  ClientHttp2Stream,
+  IncomingHttpHeaders,
+  IncomingHttpStatusHeader,
+  OutgoingHttpHeaders,
 } from 'node:http2';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher as DispatcherType } from 'undici';
+import { nodeHttp2 } from './node-http.js';
 
 /*
  * The h2c upstream of both proxies, on Node's own HTTP/2 client rather than undici's `H2CClient`: the
@@ -21,7 +20,7 @@ const require = createRequire(import.meta.url);
 /** undici's `Dispatcher` base (an EventEmitter with `compose`), so an instance is a `Dispatcher`. */
 const Dispatcher: typeof DispatcherType = require('undici/lib/dispatcher/dispatcher.js');
 
-const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = constants;
+const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = nodeHttp2.constants;
 
 /**
  * HTTP/2 flow-control windows, stream and connection, in bytes. The default 64 KiB stalls a stream
@@ -189,7 +188,7 @@ export class H2cDispatcher extends Dispatcher {
   #connect(): ClientHttp2Session {
     const host = this.#host;
     const port = this.#port;
-    const session = connect(this.#origin, {
+    const session = nodeHttp2.connect(this.#origin, {
       settings: this.#settings,
       // Small writes (gRPC frames, headers) leave at once instead of waiting on Nagle's algorithm.
       createConnection: () => netConnect({ host, port, noDelay: true }),

@@ -6,6 +6,7 @@ export * from './forward-headers.js';
 export * from './h2c-dispatcher.js';
 export * from './headers.js';
 export * from './logger.js';
+export * from './node-http.js';
 export * from './platform-protocol.js';
 export * from './proxy-exchange.js';
 export * from './request-facts.js';

@@ -1,15 +1,11 @@
 import { once } from 'node:events';
-import {
-  createServer as createHttp1Server,
-  type Server as HttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createH2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerClientError } from './client-error.js';
 import type { Logger } from './logger.js';
+import { nodeHttp, nodeHttp2 } from './node-http.js';
 
 /** The client connection preface that opens every HTTP/2 connection (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -73,7 +69,7 @@ export class ServingEndpoint {
   private readonly sessions = new Set<ServerHttp2Session>();
 
   constructor(handler: RequestHandler, onUpgrade: UpgradeHandler | undefined, logger: Logger) {
-    this.http1 = createHttp1Server(
+    this.http1 = nodeHttp.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
         requestTimeout: 0,
@@ -86,7 +82,10 @@ export class ServingEndpoint {
     this.http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
       answerClientError(err, socket, logger),
     );
-    this.http2 = createH2Server({ settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, handler as never);
+    this.http2 = nodeHttp2.createServer(
+      { settings: { maxHeaderListSize: MAX_HEADER_BYTES } },
+      handler as never,
+    );
     this.http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.sessions.add(session);

@@ -49,6 +49,8 @@ export interface PlatformOptions {
   readonly onPodChange?: (revision: RevisionPods, pod: Pod) => void;
   /** The activator's probe period for Pods not ready yet; default 25 ms (Knative: 200 ms). */
   readonly activatorProbeFrequencyMs?: number;
+  /** Log level of the activator and the autoscaler; default info. */
+  readonly componentLogLevel?: string;
 }
 
 /** The status path on the ingress port. */
@@ -192,6 +194,7 @@ export async function startPlatform(
         AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
         AUTOSCALER_PORT: '0',
         AUTOSCALER_METRICS_PORT: '0',
+        AUTOSCALER_LOG_LEVEL: options.componentLogLevel ?? 'info',
       },
       logDir,
     );
@@ -211,6 +214,7 @@ export async function startPlatform(
         ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
         ACTIVATOR_DRAIN_SECONDS: '0',
         PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
+        ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
       },
       logDir,
     );

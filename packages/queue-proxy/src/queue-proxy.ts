@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import {
   Breaker,
@@ -6,6 +6,7 @@ import {
   type Logger,
   listenOn,
   MAX_HEADER_BYTES,
+  nodeHttp,
   Pool,
   RequestStats,
   ServingEndpoint,
@@ -95,7 +96,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, logger);
 
   let sigterm = false;
-  const admin = createServer((req, res) => {
+  const admin = nodeHttp.createServer((req, res) => {
     if (req.url !== '/wait-for-drain') {
       res.writeHead(404).end();
       return;
@@ -111,14 +112,14 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     });
   });
 
-  const statsServer = createServer((_req, res) => {
+  const statsServer = nodeHttp.createServer((_req, res) => {
     const body = reporter.current;
     res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': body.length });
     res.end(body);
   });
 
   const metricsServer = metrics
-    ? createServer((_req, res) => void serveMetrics(metrics.registry, res, logger))
+    ? nodeHttp.createServer((_req, res) => void serveMetrics(metrics.registry, res, logger))
     : undefined;
 
   const host = config.bindAddress;

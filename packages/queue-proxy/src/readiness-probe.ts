@@ -5,11 +5,12 @@
  * `pkg/queue/health/probe.go` (TCP, HTTP with optional h2c detection, gRPC health).
  */
 
-import http from 'node:http';
-import http2 from 'node:http2';
-import https from 'node:https';
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type https from 'node:https';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nodeHttp, nodeHttp2, nodeHttps } from '@zerogate/core';
 
 /** One parsed user-container probe. */
 export type ProbeSpec =
@@ -575,7 +576,7 @@ function httpAttempt(spec: HttpSpec, http2AutoDetect: boolean): Attempt {
     // The kubelet does not verify the user container's certificate; neither does Knative.
     rejectUnauthorized: false,
   };
-  const request: Requester = spec.scheme === 'https' ? https.request : http.request;
+  const request: Requester = spec.scheme === 'https' ? nodeHttps.request : nodeHttp.request;
   const viaH1: Attempt = async (signal) => {
     const status = await http1Get(request, h1Options, signal);
     if (!isReadyStatus(status)) throw notReady(status);
@@ -695,7 +696,7 @@ function h2Exchange(
       else fail(new Error(`stream closed before a response (code ${stream.rstCode})`));
     };
 
-    const session = http2.connect(url, { settings: { enablePush: false } });
+    const session = nodeHttp2.connect(url, { settings: { enablePush: false } });
     session.once('connect', () => {
       connected = true;
     });

@@ -1,0 +1,124 @@
+import { ConfigError } from '@zerogate/core';
+import { describe, expect, it } from 'vitest';
+import { parsePlatformConfig } from './config.js';
+
+function problems(yaml: string): string[] {
+  try {
+    parsePlatformConfig(yaml, '/srv/zerogate.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('parsePlatformConfig', () => {
+  it('fills defaults: one revision at 100 %, port 8080, apps run in the file’s folder', () => {
+    const config = parsePlatformConfig(
+      'services:\n  - name: hello\n    command: node server.mjs\n',
+      '/srv/zerogate.yaml',
+    );
+    expect(config.ingress).toEqual({ port: 8080, bindAddress: '127.0.0.1' });
+    expect(config.pods).toEqual({ drainSeconds: 1, startTimeoutSeconds: 30 });
+    const [rev] = config.services[0]!.revisions;
+    expect(rev).toMatchObject({
+      namespace: 'default',
+      service: 'hello',
+      name: 'hello-00001',
+      traffic: 100,
+      cwd: '/srv',
+      containerConcurrency: 0,
+      timeoutSeconds: 300,
+      command: ['/bin/sh', '-c', 'exec node server.mjs'],
+    });
+  });
+
+  it('lets revisions override the service’s settings and maps autoscaler keys to variables', () => {
+    const config = parsePlatformConfig(
+      `autoscaler:
+  stable-window: 6s
+  target-burst-capacity: 0
+services:
+  - name: app
+    command: [node, a.mjs]
+    containerConcurrency: 4
+    env: { A: 1 }
+    annotations: { autoscaling.knative.dev/min-scale: "1" }
+    revisions:
+      - { traffic: 90 }
+      - { name: app-b, traffic: 10, tag: canary, command: [node, b.mjs], env: { B: "x" }, containerConcurrency: 1 }
+`,
+      '/srv/zerogate.yaml',
+    );
+    expect(config.autoscalerEnv).toEqual({
+      AUTOSCALER_STABLE_WINDOW: '6s',
+      AUTOSCALER_TARGET_BURST_CAPACITY: '0',
+    });
+    const [a, b] = config.services[0]!.revisions;
+    expect(a).toMatchObject({
+      name: 'app-00001',
+      command: ['node', 'a.mjs'],
+      containerConcurrency: 4,
+      env: { A: '1' },
+    });
+    expect(b).toMatchObject({
+      name: 'app-b',
+      tag: 'canary',
+      command: ['node', 'b.mjs'],
+      containerConcurrency: 1,
+      env: { A: '1', B: 'x' },
+      annotations: { 'autoscaling.knative.dev/min-scale': '1' },
+    });
+  });
+
+  it('names file, line, key and reason of every problem at once', () => {
+    expect(
+      problems(`ingress: { port: 70000, host: x }
+autoscaler:
+  stable-window: soon
+  not-a-key: 1
+services:
+  - name: Bad_Name
+    command: []
+    revisions:
+      - { traffic: 50, tag: a }
+      - { traffic: 20, tag: a }
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:1: ingress.host: unknown key (expected one of: port, bindAddress)',
+      '/srv/zerogate.yaml:1: ingress.port: must be an integer in [0, 65535], got 70000',
+      expect.stringMatching(/^\/srv\/zerogate\.yaml:4: autoscaler\.not-a-key: unknown key/),
+      expect.stringMatching(/^\/srv\/zerogate\.yaml:3: autoscaler\.stable-window: /),
+      `/srv/zerogate.yaml:6: services[0].name: must be a DNS label (lower-case letters, digits and '-'), got "Bad_Name"`,
+      '/srv/zerogate.yaml:7: services[0].command: must be a non-empty string or a list of strings (the program and its arguments)',
+      '/srv/zerogate.yaml:9: services[0].revisions[0].command: is required (here or in services[0])',
+      '/srv/zerogate.yaml:10: services[0].revisions[1].command: is required (here or in services[0])',
+      '/srv/zerogate.yaml:10: services[0].revisions[1].tag: a appears twice',
+      '/srv/zerogate.yaml:9: services[0].revisions: traffic must add up to 100, got 70',
+    ]);
+  });
+
+  it('rejects YAML that does not parse, with its line', () => {
+    expect(problems('services:\n  - name: a\n   command: x\n')[0]).toMatch(/^\/srv\/zerogate\.yaml:3: /);
+  });
+
+  it('requires a non-empty services list', () => {
+    expect(problems('ingress: { port: 1 }\n')).toEqual([
+      '/srv/zerogate.yaml:1: services: must be a non-empty list',
+    ]);
+  });
+
+  it('rejects bad autoscaling annotations with the autoscaler’s own reasons', () => {
+    expect(
+      problems(`services:
+  - name: a
+    command: x
+    annotations: { autoscaling.knative.dev/min-scale: "3", autoscaling.knative.dev/max-scale: "2" }
+`),
+    ).toEqual([
+      expect.stringMatching(
+        /^\/srv\/zerogate\.yaml:4: services\[0\]\.annotations\.autoscaling\.knative\.dev\/max-scale: /,
+      ),
+    ]);
+  });
+});
