@@ -135,7 +135,7 @@ async function run(trials: number, context: ScenarioContext): Promise<ScenarioRe
   };
   const total = all.map((t) => t.firstByte - t.sent);
   const appStart = all.map((t) => diff(t.pod?.appListeningAt, t.pod?.spawnedAt));
-  const overhead = all.map((t, i) => (appStart[i] === undefined ? undefined : total[i]! - appStart[i]!));
+  const overhead = appStart.map((start, i) => (start === undefined ? undefined : total[i]! - start));
   const table: Table = {
     title: `Cold start: request at zero → first response byte (${all.length} trials, hello app)`,
     headers: ['Stage', 'median ms', 'p99 ms', 'trials'],

@@ -2,7 +2,7 @@ import { ConfigError } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
 import { parsePlatformConfig } from './config.js';
 
-function problems(yaml: string): string[] {
+function problems(yaml: string): readonly string[] {
   try {
     parsePlatformConfig(yaml, '/srv/zerogate.yaml');
   } catch (err) {
