@@ -1,0 +1,578 @@
+/**
+ * The base's components run as built processes with the environment their manifests give them (only
+ * the bind address, listener ports, certificate files, the activator's drain and the cluster address
+ * changed for this machine), each against its own in-process API server, and exercised: kubelet probes, a revision scaled from zero
+ * through the activator, a Pod admitted through the injector. Every API call each made is then checked
+ * against the RBAC its service account gets from the manifests, both ways: no call denied, no grant
+ * unused.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  V1CustomResourceDefinition,
+  V1Deployment,
+  V1EndpointSlice,
+  V1Pod,
+  V1Service,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeAutoscaler } from './support/fake-autoscaler.js';
+import { eventually, send } from './support/http.js';
+import {
+  type AccountRef,
+  type ApiCall,
+  allows,
+  apiCallOf,
+  describeCall,
+  grantedPermissions,
+  grantsOf,
+  KUBECTL,
+  type KubeObject,
+  only,
+  readEnv,
+  render,
+  select,
+} from './support/manifests.js';
+import {
+  COMPONENTS,
+  type Component,
+  configLoader,
+  isBuilt,
+  listenerPorts,
+  type OurContainer,
+  ourContainers,
+  portNumber,
+  probesOf,
+  secretFiles,
+  selfSignedTls,
+  type TestTls,
+} from './support/manifests-components.js';
+import { validateAgainst, validateObject } from './support/manifests-schema.js';
+import { spawnNode, type TestProcess } from './support/processes.js';
+import { TestApiServer } from './support/test-apiserver.js';
+import { jsonPatch } from './support/test-apiserver-patch.js';
+
+const RUNNABLE = COMPONENTS.filter((c) => c.name !== 'queue-proxy');
+const BUILT = RUNNABLE.every(isBuilt);
+if (!KUBECTL)
+  console.log('deploy processes: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped');
+else if (!BUILT)
+  console.log('deploy processes: the activator, autoscaler or injector is not built (tsc -b); skipped');
+
+const SYSTEM = 'zerogate-system';
+const NAMESPACE = 'hello';
+const REVISION = 'hello-00001';
+const SECOND = 'hello-00002';
+const ROUTING = { 'knative-serving-revision': REVISION, 'knative-serving-namespace': NAMESPACE };
+const PRIVATE_LABELS = {
+  'serving.knative.dev/revision': REVISION,
+  'networking.internal.knative.dev/serviceType': 'Private',
+};
+
+/**
+ * The variables changed for this machine, per component: its bind address and listener ports (any free
+ * one), and the activator's drain. Everything else is the manifest's.
+ */
+const LOCAL_OVERRIDES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  activator: {
+    ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+    ACTIVATOR_HTTP_PORT: '0',
+    ACTIVATOR_H2C_PORT: '0',
+    ACTIVATOR_METRICS_PORT: '0',
+    // No 45 s wait when the test ends.
+    ACTIVATOR_DRAIN_SECONDS: '0',
+  },
+  autoscaler: { AUTOSCALER_BIND_ADDRESS: '127.0.0.1', AUTOSCALER_PORT: '0', AUTOSCALER_METRICS_PORT: '0' },
+  injector: { INJECTOR_BIND_ADDRESS: '127.0.0.1', INJECTOR_PORT: '0' },
+};
+
+/** A component running from its manifest. */
+interface Running {
+  readonly manifest: OurContainer;
+  readonly component: Component;
+  readonly api: TestApiServer;
+  readonly proc: TestProcess;
+  /** Bound ports by listener, from the startup line. */
+  readonly ports: Record<string, number>;
+  /** The ports the manifest's configuration names, by listener. */
+  readonly configured: Record<string, number>;
+}
+
+/** The RBAC calls of a component: every request its API server saw, in RBAC terms. */
+function callsOf(api: TestApiServer): ApiCall[] {
+  return api.requests.filter((r) => r.verb !== undefined).map((r) => apiCallOf(r.verb!, r.path));
+}
+
+/** Checks `calls` against what `sa` is granted in `objects`: denied calls, unused grants, needlessly cluster-wide grants. */
+function rbacReport(objects: readonly KubeObject[], sa: AccountRef, calls: readonly ApiCall[]) {
+  const grants = grantsOf(objects, sa);
+  const denied = [...new Set(calls.filter((c) => !grants.some((g) => allows(g, c))).map(describeCall))];
+  const unused: string[] = [];
+  const namespaceable: string[] = [];
+  for (const p of grantedPermissions(grants)) {
+    const using = calls.filter(
+      (c) =>
+        c.group === p.group &&
+        (c.subresource ? `${c.resource}/${c.subresource}` : c.resource) === p.resource &&
+        c.verb === p.verb &&
+        allows(p.grant, c),
+    );
+    const what = `${p.verb} ${p.group || 'core'}/${p.resource} (${p.grant.via})`;
+    if (using.length === 0) unused.push(what);
+    // Cluster-wide only because some call needs it: across namespaces, or in one not Zerogate's own.
+    else if (p.grant.scope === 'cluster' && using.every((c) => c.namespace === sa.namespace))
+      namespaceable.push(what);
+  }
+  return { denied, unused, namespaceable };
+}
+
+function writeKubeconfig(dir: string, name: string, api: TestApiServer): string {
+  const path = join(dir, `${name}.kubeconfig.json`);
+  writeFileSync(path, api.kubeConfig().exportConfig());
+  return path;
+}
+
+/** A revision's Deployment with no Pods. */
+function atZero(revision: string): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${revision}-deployment`, namespace: NAMESPACE },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { 'serving.knative.dev/revision': revision } },
+      template: {
+        metadata: { labels: { 'serving.knative.dev/revision': revision } },
+        spec: { containers: [{ name: 'user-container', image: 'example.com/hello' }] },
+      },
+    },
+  };
+}
+
+/** A Pod's queue-proxy as the activator sees it: answers its probe with `queue`, anything else with a greeting. */
+async function startFakePod(): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    const body =
+      req.headers['k-network-probe'] === 'queue'
+        ? 'queue'
+        : `hello from ${req.headers['k-original-host'] ?? ''}`;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** One HTTPS request; `ca` and `servername` verify the server as the API server does, else (the kubelet) nothing is verified. */
+function httpsSend(
+  port: number,
+  path: string,
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    ca?: Buffer;
+    servername?: string;
+  },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ...(options.ca ? { ca: options.ca, servername: options.servername } : { rejectUnauthorized: false }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Sends a request the way the kubelet sends the probe, to the port the probe names. */
+async function probe(r: Running, kind: string): Promise<number> {
+  const [, spec] = probesOf(r.manifest.container).find(([k]) => k === kind)!;
+  const get = spec.httpGet!;
+  const port = portNumber(get.port, r.manifest.container);
+  const listener = Object.entries(r.configured).find(([, p]) => p === port)?.[0];
+  if (!listener) throw new Error(`${r.component.name} ${kind}: port ${String(get.port)} is no listener`);
+  const headers: Record<string, string> = { 'user-agent': 'kube-probe/1.32' };
+  for (const h of get.httpHeaders ?? []) headers[h.name] = h.value;
+  const path = get.path ?? '/';
+  if ((get.scheme ?? 'HTTP') === 'HTTPS')
+    return (await httpsSend(r.ports[listener]!, path, { headers })).status;
+  return (await send(`http://127.0.0.1:${r.ports[listener]}${path}`, { headers })).status;
+}
+
+describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => {
+  let dir: string;
+  let tls: TestTls;
+  let pod: { server: Server; port: number };
+  const running = new Map<string, Running>();
+  const objects = () => render('deploy/base');
+  const run = (name: string) => running.get(name)!;
+
+  async function start(
+    name: string,
+    api: TestApiServer,
+    extra: Record<string, string> = {},
+  ): Promise<Running> {
+    const manifest = ourContainers('deploy/base').find((c) => c.component.name === name)!;
+    const files = secretFiles(manifest.template.spec, manifest.container, {
+      'zerogate-injector-tls': { 'tls.crt': tls.cert, 'tls.key': tls.key },
+    });
+    const load = (await configLoader(manifest.component, files))!;
+    const configured = listenerPorts(manifest.component, readEnv(load, manifest.env).config);
+    const proc = spawnNode(manifest.component.script, {
+      ...manifest.env,
+      ...LOCAL_OVERRIDES[name],
+      ...extra,
+      KUBECONFIG: writeKubeconfig(dir, name, api),
+    });
+    const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), 15_000);
+    const ports = (JSON.parse(line) as { ports: Record<string, number> }).ports;
+    const r: Running = { manifest, component: manifest.component, api, proc, ports, configured };
+    running.set(name, r);
+    return r;
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zerogate-deploy-'));
+    tls = selfSignedTls(`injector.${SYSTEM}.svc`);
+    pod = await startFakePod();
+    const [activatorApi, autoscalerApi, injectorApi] = await Promise.all([
+      TestApiServer.start(),
+      TestApiServer.start(),
+      TestApiServer.start(),
+    ]);
+    const revision = {
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Revision',
+      metadata: { name: REVISION, namespace: NAMESPACE },
+      spec: { containerConcurrency: 1, timeoutSeconds: 30 },
+    };
+    activatorApi.apply(revision);
+    autoscalerApi.apply(revision);
+    // The revision at zero, as the injector and the autoscaler leave it.
+    autoscalerApi.apply<V1Deployment>(atZero(REVISION));
+    // Public slices the autoscaler wrote before: it rewrites one and deletes the other.
+    for (const [family, address] of [
+      ['IPv4', '10.9.9.9'],
+      ['IPv6', 'fd00::9'],
+    ] as const) {
+      autoscalerApi.apply<V1EndpointSlice>({
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: `${REVISION}-${family.toLowerCase()}`,
+          namespace: NAMESPACE,
+          labels: {
+            'kubernetes.io/service-name': REVISION,
+            'networking.internal.knative.dev/serviceType': 'Public',
+            'serving.knative.dev/revision': REVISION,
+            'endpointslice.kubernetes.io/managed-by': 'autoscaler.zerogate.dev',
+          },
+        },
+        addressType: family,
+        ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
+        endpoints: [{ addresses: [address], conditions: { ready: true } }],
+      });
+    }
+    // A second revision at zero, never wired: the autoscaler creates its public slice.
+    autoscalerApi.apply({ ...revision, metadata: { name: SECOND, namespace: NAMESPACE } });
+    autoscalerApi.apply<V1Deployment>(atZero(SECOND));
+    // The activators, where the base runs them.
+    autoscalerApi.apply<V1EndpointSlice>({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: 'activator-service-4kq9z',
+        namespace: SYSTEM,
+        labels: { 'kubernetes.io/service-name': 'activator-service' },
+      },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    });
+    // What the injector looks up: the Pods' Deployments, the activator's Service, and a Revision that
+    // exists already (the injector then reads it to compare settings).
+    for (const d of select<V1Deployment>(render('deploy/examples/hello/standalone'), 'Deployment'))
+      injectorApi.apply(d);
+    injectorApi.apply(only<V1Service>(objects(), 'Service', 'activator-service', SYSTEM));
+    injectorApi.apply({
+      ...revision,
+      metadata: { name: SECOND, namespace: NAMESPACE },
+      spec: {
+        containerConcurrency: 10,
+        timeoutSeconds: 300,
+        responseStartTimeoutSeconds: 0,
+        idleTimeoutSeconds: 0,
+      },
+    });
+
+    const autoscaler = await start('autoscaler', autoscalerApi);
+    await start('activator', activatorApi, { AUTOSCALER_URL: `ws://127.0.0.1:${autoscaler.ports['stats']}` });
+    await start('injector', injectorApi, {
+      INJECTOR_TLS_CERT_FILE: tls.certFile,
+      INJECTOR_TLS_KEY_FILE: tls.keyFile,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([...running.values()].map((r) => r.proc.kill()));
+    await Promise.all([...running.values()].map((r) => r.api.close()));
+    await new Promise((resolve) => pod?.server.close(resolve));
+    tls?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(
+    RUNNABLE.map((c) => c.name),
+  )('%s answers its kubelet probes on the ports and paths the manifest gives', async (name) => {
+    const r = run(name);
+    const kinds = probesOf(r.manifest.container).map(([k]) => k);
+    expect(kinds.length).toBeGreaterThan(0);
+    for (const kind of kinds) {
+      // The activator fails its probes until it reached the autoscaler: give it a moment.
+      let status = 0;
+      const ok = await eventually(async () => {
+        status = await probe(r, kind);
+        return status >= 200 && status < 400;
+      }, 10_000);
+      expect(ok, `${name} ${kind}: ${status}`).toBe(true);
+    }
+  }, 30_000);
+
+  it('scales a revision from zero: the activator holds the request, the autoscaler scales, the request lands', async () => {
+    const activator = run('activator');
+    const autoscalerApi = run('autoscaler').api;
+    const pending = send(`http://127.0.0.1:${activator.ports['http']}/`, { headers: ROUTING });
+    const replicas = () =>
+      autoscalerApi.get<V1Deployment>('Deployment', NAMESPACE, `${REVISION}-deployment`)?.spec?.replicas ?? 0;
+    expect(await eventually(() => replicas() >= 1, 10_000)).toBe(true);
+    // The Pod comes up: its private slice, as Kubernetes writes it, reaches both.
+    const slice: V1EndpointSlice = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: `${REVISION}-private-x7k2p`,
+        namespace: NAMESPACE,
+        labels: { ...PRIVATE_LABELS, 'kubernetes.io/service-name': `${REVISION}-private` },
+      },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }],
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    };
+    activator.api.apply(slice);
+    autoscalerApi.apply(slice);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^hello from/);
+    // The autoscaler took over the public slices: the first revision's rewritten (IPv4) or deleted
+    // (IPv6, stale), the second revision's created.
+    const owned = (revision: string) =>
+      autoscalerApi
+        .list<V1EndpointSlice>('EndpointSlice', NAMESPACE)
+        .filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === revision);
+    const rewritten = () => !owned(REVISION)[0]?.endpoints?.some((e) => e.addresses.includes('10.9.9.9'));
+    expect(
+      await eventually(
+        () =>
+          owned(REVISION)
+            .map((s) => s.metadata?.name)
+            .join() === `${REVISION}-ipv4` &&
+          rewritten() &&
+          owned(SECOND).length === 1,
+        10_000,
+      ),
+      JSON.stringify([owned(REVISION), owned(SECOND)]),
+    ).toBe(true);
+  }, 30_000);
+
+  /** Sends the injector the AdmissionReview the API server would for a Pod of the example's `revision`. */
+  async function admit(revision: string) {
+    const injector = run('injector');
+    const example = only<V1Deployment>(
+      render('deploy/examples/hello/standalone'),
+      'Deployment',
+      `${revision}-deployment`,
+    );
+    const hash = '5d8f7c9b4';
+    const podObject: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: `${revision}-deployment-${hash}-`,
+        namespace: NAMESPACE,
+        labels: { ...example.spec!.template.metadata!.labels, 'pod-template-hash': hash },
+        annotations: example.spec!.template.metadata!.annotations ?? {},
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: `${revision}-deployment-${hash}`,
+            uid: 'rs-uid',
+            controller: true,
+          },
+        ],
+      },
+      spec: example.spec!.template.spec!,
+    };
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: `b2c6a1f0-0000-4000-8000-${revision.slice(-5).padStart(12, '0')}`,
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: NAMESPACE,
+        operation: 'CREATE',
+        object: podObject,
+        dryRun: false,
+      },
+    };
+    const hook = only<{
+      webhooks: { clientConfig: { service: { path: string } }; timeoutSeconds: number }[];
+    }>(objects(), 'MutatingWebhookConfiguration', 'zerogate-injector').webhooks[0]!;
+    // Verified as the API server verifies it: against the CA bundle, for the Service's DNS name.
+    const res = await httpsSend(
+      injector.ports['https']!,
+      `${hook.clientConfig.service.path}?timeout=${hook.timeoutSeconds}s`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(review),
+        ca: tls.cert,
+        servername: `injector.${SYSTEM}.svc`,
+      },
+    );
+    expect(res.status).toBe(200);
+    const response = (
+      JSON.parse(res.body) as { response: { allowed: boolean; patch?: string; warnings?: string[] } }
+    ).response;
+    const patched = response.patch
+      ? (jsonPatch(podObject, JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8'))) as V1Pod)
+      : podObject;
+    return { response, patched };
+  }
+
+  it('admits the example’s Pods through the injector: valid Pods with our queue-proxy, and what the base’s schemas accept', async () => {
+    const injector = run('injector');
+    for (const revision of [REVISION, SECOND]) {
+      const { response, patched } = await admit(revision);
+      expect(response.allowed, revision).toBe(true);
+      expect(response.warnings ?? [], revision).toEqual([]);
+      expect(
+        validateObject({ ...patched, metadata: { ...patched.metadata, name: 'p' } } as KubeObject),
+      ).toEqual([]);
+      const containers = [...(patched.spec!.initContainers ?? []), ...patched.spec!.containers];
+      expect(containers.find((c) => c.name === 'queue-proxy')?.image).toBe(
+        injector.manifest.env['INJECTOR_QUEUE_PROXY_IMAGE'],
+      );
+    }
+    const crd = only<V1CustomResourceDefinition>(
+      objects(),
+      'CustomResourceDefinition',
+      'revisions.serving.knative.dev',
+    );
+    const created = injector.api.get('Revision', NAMESPACE, REVISION);
+    expect(created).toBeDefined();
+    expect(validateAgainst(created, crd.spec.versions[0]!.schema!.openAPIV3Schema!)).toEqual([]);
+    const services = injector.api.list<V1Service>('Service', NAMESPACE);
+    expect(services.map((s) => s.metadata?.name).sort()).toEqual([
+      REVISION,
+      `${REVISION}-private`,
+      SECOND,
+      `${SECOND}-private`,
+    ]);
+    for (const s of services) expect(validateObject(s as KubeObject)).toEqual([]);
+  });
+
+  it.each(
+    RUNNABLE.map((c) => c.name),
+  )('%s: every API call it made is allowed by its role, and its role grants nothing it did not use', (name) => {
+    const r = run(name);
+    const sa = { namespace: SYSTEM, name: r.manifest.template.spec.serviceAccountName! };
+    const calls = callsOf(r.api);
+    expect(calls.length).toBeGreaterThan(0);
+    const report = rbacReport(objects(), sa, calls);
+    expect(report.denied, 'calls the manifests do not allow').toEqual([]);
+    expect(report.unused, 'grants no call used').toEqual([]);
+    expect(report.namespaceable, 'cluster-wide grants used only in its own namespace').toEqual([]);
+  });
+});
+
+describe.skipIf(!KUBECTL || !BUILT)('our activator in Knative, under Knative’s activator role', () => {
+  let api: TestApiServer;
+  let autoscaler: FakeAutoscaler;
+  let pod: { server: Server; port: number };
+  let dir: string;
+  let proc: TestProcess | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zerogate-knative-'));
+    [api, autoscaler, pod] = await Promise.all([
+      TestApiServer.start(),
+      FakeAutoscaler.start(),
+      startFakePod(),
+    ]);
+  });
+  afterAll(async () => {
+    await proc?.kill();
+    await api?.close();
+    await autoscaler?.close();
+    await new Promise((resolve) => pod?.server.close(resolve));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('learns a revision from the Endpoints Knative writes and forwards, calling only what Knative allows it', async () => {
+    const objects = render('deploy/testdata/knative-serving');
+    const [manifest] = ourContainers('deploy/testdata/knative-serving');
+    api.apply({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Revision',
+      metadata: { name: REVISION, namespace: NAMESPACE },
+      spec: { containerConcurrency: 1 },
+    });
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name: `${REVISION}-private`, namespace: NAMESPACE, labels: PRIVATE_LABELS },
+      subsets: [
+        { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }] },
+      ],
+    });
+    proc = spawnNode(manifest!.component.script, {
+      ...manifest!.env,
+      ...LOCAL_OVERRIDES['activator'],
+      AUTOSCALER_URL: autoscaler.url,
+      KUBECONFIG: writeKubeconfig(dir, 'activator', api),
+    });
+    const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), 15_000);
+    const port = (JSON.parse(line) as { ports: { http: number } }).ports.http;
+    const res = await send(`http://127.0.0.1:${port}/`, { headers: ROUTING });
+    expect(res.status).toBe(200);
+
+    const sa = { namespace: 'knative-serving', name: manifest!.template.spec.serviceAccountName! };
+    const calls = callsOf(api);
+    expect(calls.map((c) => c.resource)).toContain('endpoints');
+    const grants = grantsOf(objects, sa);
+    expect(calls.filter((c) => !grants.some((g) => allows(g, c))).map(describeCall)).toEqual([]);
+    // Without ACTIVATOR_USE_ENDPOINTS it would watch EndpointSlices, which Knative's role does not grant.
+    const slices = apiCallOf('watch', '/apis/discovery.k8s.io/v1/endpointslices');
+    expect(grants.some((g) => allows(g, slices))).toBe(false);
+  });
+});

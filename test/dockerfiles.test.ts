@@ -1,0 +1,258 @@
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { containerCommand, KUBECTL, kustomizations, podTemplates, render } from './support/manifests.js';
+import { componentOf, selfSignedTls, type TestTls } from './support/manifests-components.js';
+import {
+  type Dockerfile,
+  dockerfileOf,
+  execForm,
+  finalStage,
+  imageCommand,
+  lastOf,
+  parseDockerfile,
+} from './support/manifests-dockerfile.js';
+import {
+  type BuiltImage,
+  buildImage,
+  cleanCheckout,
+  contextFiles,
+  copyArgs,
+} from './support/manifests-image.js';
+import { queueProxyEnv, ROOT, startedProcesses, startUserApp, TestProcess } from './support/processes.js';
+import { TestApiServer } from './support/test-apiserver.js';
+
+const DOCKERFILES = ['Dockerfile.queue-proxy', 'Dockerfile.activator'] as const;
+
+/** A pinned base: `name:1.2.3…` (a version tag, not `latest` or a bare major), optionally with a digest. */
+const PINNED = /^[a-z0-9./-]+:\d+\.\d+\.\d+[a-z0-9.-]*(@sha256:[0-9a-f]{64})?$/;
+
+describe.each(DOCKERFILES)('%s', (path) => {
+  const dockerfile = () => parseDockerfile(path);
+
+  it('builds in stages from a base pinned by version, and runs as a numeric non-root user', () => {
+    const df = dockerfile();
+    expect(df.stages.length).toBeGreaterThanOrEqual(2);
+    const names = new Set(df.stages.map((s) => s.name).filter(Boolean));
+    for (const stage of df.stages) {
+      if (!names.has(stage.from)) expect(stage.from, `stage ${stage.index}`).toMatch(PINNED);
+    }
+    const final = finalStage(df);
+    expect(final.instructions.some((i) => i.op === 'COPY' && i.flags['from'])).toBe(true);
+    // Only the final stage's files ship: no build tools, no dev dependencies.
+    expect(final.instructions.some((i) => i.op === 'RUN')).toBe(false);
+    const user = lastOf(final, 'USER')?.args ?? '';
+    expect(user).toMatch(/^\d+(:\d+)?$/);
+    expect(Number(user.split(':')[0])).toBeGreaterThan(0);
+    expect(imageCommand(df)[0]).toBe('node');
+    expect(() => execForm(lastOf(final, 'ENTRYPOINT')!)).not.toThrow();
+  });
+
+  it('copies from the build context only what a clean checkout has', () => {
+    const checkout = cleanCheckout();
+    const missing = dockerfile()
+      .stages.flatMap((s) => s.instructions)
+      .filter((i) => i.op === 'COPY' && !i.flags['from'])
+      .flatMap((i) => copyArgs(i).sources.filter((src) => contextFiles(src, checkout).length === 0));
+    expect(missing).toEqual([]);
+  });
+
+  it('installs from the lockfile with every workspace manifest in place, production dependencies alone in one stage', () => {
+    const df = dockerfile();
+    const { workspaces } = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+      workspaces: string[];
+    };
+    const installs = [];
+    for (const stage of df.stages) {
+      const copied: string[] = [];
+      for (const i of stage.instructions) {
+        if (i.op === 'COPY' && !i.flags['from']) copied.push(...copyArgs(i).sources);
+        if (i.op !== 'RUN' || !/\bnpm ci\b/.test(i.args)) continue;
+        installs.push(i.args);
+        // npm checks the lockfile against every workspace's package.json: all must be there.
+        expect(copied, `line ${i.line}`).toEqual(
+          expect.arrayContaining(['package.json', 'package-lock.json']),
+        );
+        for (const ws of workspaces) expect(copied, `line ${i.line}: ${ws}`).toContain(`${ws}/package.json`);
+      }
+    }
+    expect(installs.some((args) => /--omit=dev/.test(args))).toBe(true);
+  });
+});
+
+if (!existsSync(resolve(ROOT, '.git')))
+  console.log('dockerfiles: not a git checkout; the image builds are skipped');
+
+describe.skipIf(!existsSync(resolve(ROOT, '.git')))(
+  'the images, built outside Docker from a clean checkout',
+  () => {
+    let work: string;
+    const images = new Map<string, BuiltImage>();
+
+    beforeAll(() => {
+      work = mkdtempSync(join(tmpdir(), 'zerogate-images-'));
+      const checkout = cleanCheckout();
+      for (const path of DOCKERFILES) {
+        const started = performance.now();
+        const image = buildImage(parseDockerfile(path), checkout, join(work, path));
+        images.set(path, image);
+        const steps = image.steps.map((s) => `${s.seconds}s ${s.command.slice(0, 60)}`).join('; ');
+        console.log(`${path}: built in ${((performance.now() - started) / 1000).toFixed(1)} s (${steps})`);
+      }
+    }, 150_000);
+
+    afterAll(() => {
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    /** Runs a command of the image from its working directory with only its ENV and `env`. */
+    async function runInImage(image: BuiltImage, command: readonly string[], env: Record<string, string>) {
+      expect(command[0]).toBe('node');
+      const child = spawn(process.execPath, command.slice(1), {
+        cwd: image.workdir,
+        env: { PATH: '/usr/bin:/bin', ...image.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const proc = new TestProcess(child);
+      startedProcesses.add(proc);
+      void proc.exit().then(() => startedProcesses.delete(proc));
+      const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), 15_000);
+      return { proc, ports: (JSON.parse(line) as { ports: Record<string, number> }).ports };
+    }
+
+    it('the queue-proxy image starts its entry point and answers its readiness probe, proxying to the app', async () => {
+      const image = images.get('Dockerfile.queue-proxy')!;
+      expect(image.env['NODE_ENV']).toBe('production');
+      const app = await startUserApp();
+      const { ports } = await runInImage(
+        image,
+        imageCommand(parseDockerfile('Dockerfile.queue-proxy')),
+        queueProxyEnv(app.port),
+      );
+      const url = `http://127.0.0.1:${ports['serving']}/`;
+      const probe = await send(url, { headers: KUBELET_PROBE });
+      expect([probe.status, probe.body]).toEqual([200, 'queue']);
+      expect((await send(url)).status).toBe(200);
+    });
+
+    it('a file missing from the image stops its entry point before it listens', async () => {
+      const image = images.get('Dockerfile.queue-proxy')!;
+      const broken = join(work, 'broken');
+      cpSync(image.root, broken, { recursive: true, verbatimSymlinks: true });
+      const workdir = join(broken, image.workdir.slice(image.root.length));
+      rmSync(join(workdir, 'packages/core/dist'), { recursive: true });
+      const child = spawn(
+        process.execPath,
+        imageCommand(parseDockerfile('Dockerfile.queue-proxy')).slice(1),
+        {
+          cwd: workdir,
+          env: { PATH: '/usr/bin:/bin', ...image.env, ...queueProxyEnv(1) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const proc = new TestProcess(child);
+      expect(await proc.exit()).not.toBe(0);
+      expect(proc.stderr.join('')).toMatch(/ERR_MODULE_NOT_FOUND|Cannot find/);
+    });
+
+    describe('the activator image', () => {
+      let api: TestApiServer;
+      let tls: TestTls;
+      let dir: string;
+      const image = () => images.get('Dockerfile.activator')!;
+
+      beforeAll(async () => {
+        api = await TestApiServer.start();
+        tls = selfSignedTls('injector.zerogate-system.svc');
+        dir = mkdtempSync(join(tmpdir(), 'zerogate-image-run-'));
+        writeFileSync(join(dir, 'kubeconfig.json'), api.kubeConfig().exportConfig());
+      });
+      afterAll(async () => {
+        await api?.close();
+        tls?.remove();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
+
+      it('runs the activator (its entry point) and the autoscaler, and the activator turns ready', async () => {
+        const kubeconfig = join(dir, 'kubeconfig.json');
+        const autoscaler = await runInImage(image(), ['node', 'packages/autoscaler/dist/main.js'], {
+          AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+          AUTOSCALER_PORT: '0',
+          AUTOSCALER_METRICS_PORT: '0',
+          KUBECONFIG: kubeconfig,
+        });
+        const stats = `http://127.0.0.1:${autoscaler.ports['stats']}/`;
+        expect((await send(stats, { headers: { 'user-agent': 'kube-probe/1.32' } })).status).toBe(200);
+        const activator = await runInImage(image(), imageCommand(parseDockerfile('Dockerfile.activator')), {
+          POD_NAME: 'activator-0',
+          POD_IP: '127.0.0.1',
+          ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+          ACTIVATOR_HTTP_PORT: '0',
+          ACTIVATOR_H2C_PORT: '0',
+          ACTIVATOR_METRICS_PORT: '0',
+          ACTIVATOR_DRAIN_SECONDS: '0',
+          AUTOSCALER_URL: `ws://127.0.0.1:${autoscaler.ports['stats']}`,
+          KUBECONFIG: kubeconfig,
+        });
+        const health = `http://127.0.0.1:${activator.ports['http']}/`;
+        expect(
+          await eventually(
+            async () => (await send(health, { headers: { 'user-agent': 'kube-probe/1.32' } })).status === 200,
+            10_000,
+          ),
+        ).toBe(true);
+      });
+
+      it('runs the injector, which answers its health check over HTTPS', async () => {
+        const injector = await runInImage(image(), ['node', 'packages/injector/dist/main.js'], {
+          INJECTOR_QUEUE_PROXY_IMAGE: 'ghcr.io/zerogate/queue-proxy:0.1.0',
+          INJECTOR_BIND_ADDRESS: '127.0.0.1',
+          INJECTOR_PORT: '0',
+          INJECTOR_TLS_CERT_FILE: tls.certFile,
+          INJECTOR_TLS_KEY_FILE: tls.keyFile,
+          KUBECONFIG: join(dir, 'kubeconfig.json'),
+        });
+        const status = await new Promise<number>((resolvePromise, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port: injector.ports['https'],
+              path: '/healthz',
+              ca: tls.cert,
+              servername: 'injector.zerogate-system.svc',
+            },
+            (res) => {
+              res.resume();
+              resolvePromise(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status).toBe(200);
+      });
+    });
+
+    it.skipIf(!KUBECTL)('every command the manifests run from our images is in the image', () => {
+      const missing: string[] = [];
+      for (const { dir } of kustomizations().filter((k) => k.kind === 'Kustomization')) {
+        for (const t of podTemplates(render(dir))) {
+          for (const c of t.spec.containers) {
+            const df: Dockerfile | undefined = dockerfileOf(c.image ?? '');
+            if (!df) continue;
+            const command = containerCommand(c, imageCommand(df));
+            const built = images.get(df.path)!;
+            if (!componentOf(command) || !existsSync(join(built.workdir, command[1]!))) {
+              missing.push(`${dir}: ${c.name} runs ${command.join(' ')}`);
+            }
+          }
+        }
+      }
+      expect(missing).toEqual([]);
+    });
+  },
+);

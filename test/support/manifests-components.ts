@@ -1,0 +1,230 @@
+/**
+ * The components the manifests run, as the tests know them: the script each image runs, where its
+ * `loadConfig` is, and which configuration field holds each listener's port.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { V1Container, V1PodSpec, V1Probe } from '@kubernetes/client-node';
+import {
+  containerCommand,
+  containerEnv,
+  type FieldValues,
+  idOf,
+  type KubeObject,
+  type PodTemplate,
+  podTemplates,
+  render,
+} from './manifests.js';
+import { dockerfileOf, imageCommand } from './manifests-dockerfile.js';
+import { ROOT } from './processes.js';
+
+/** A component's configuration loader: `loadConfig(env)` of its `config.ts`. */
+export type ConfigLoader = (env: Record<string, string | undefined>) => unknown;
+
+/** One component of Zerogate. */
+export interface Component {
+  readonly name: 'activator' | 'autoscaler' | 'injector' | 'queue-proxy';
+  /** The built entry point, as images run it (`node <script>`). */
+  readonly script: string;
+  /** The built module exporting `loadConfig`. */
+  readonly configModule: string;
+  /** Each listener, by its key in the startup line's `ports`, to the configuration field of its port. */
+  readonly listeners: Readonly<Record<string, string>>;
+}
+
+export const COMPONENTS: readonly Component[] = [
+  {
+    name: 'activator',
+    script: 'packages/activator/dist/main.js',
+    configModule: 'packages/activator/dist/config.js',
+    listeners: { http: 'httpPort', h2c: 'h2cPort', metrics: 'metricsPort' },
+  },
+  {
+    name: 'autoscaler',
+    script: 'packages/autoscaler/dist/main.js',
+    configModule: 'packages/autoscaler/dist/config.js',
+    listeners: { stats: 'port', metrics: 'metricsPort' },
+  },
+  {
+    name: 'injector',
+    script: 'packages/injector/dist/main.js',
+    configModule: 'packages/injector/dist/config.js',
+    listeners: { https: 'port' },
+  },
+  {
+    name: 'queue-proxy',
+    script: 'packages/queue-proxy/dist/main.js',
+    configModule: 'packages/queue-proxy/dist/config.js',
+    listeners: { serving: 'servingPort', admin: 'adminPort', stats: 'statsPort', metrics: 'metricsPort' },
+  },
+];
+
+/** The component a command runs (`node <script>`), if it is one of ours. */
+export function componentOf(command: readonly string[]): Component | undefined {
+  if (command[0] !== 'node') return undefined;
+  return COMPONENTS.find((c) => c.script === command[1]);
+}
+
+/** Whether the component is built (its entry point and configuration module exist). */
+export function isBuilt(component: Component): boolean {
+  return existsSync(resolve(ROOT, component.script)) && existsSync(resolve(ROOT, component.configModule));
+}
+
+/** Imports a built module of the repository by its path. */
+export function importBuilt<T>(path: string): Promise<T> {
+  return import(pathToFileURL(resolve(ROOT, path)).href) as Promise<T>;
+}
+
+/** A certificate and key the injector accepts, and the files they are in. */
+export interface TestTls {
+  readonly dir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  remove(): void;
+}
+
+/** A self-signed certificate for `dnsName` (openssl), in a temporary folder. */
+export function selfSignedTls(dnsName: string): TestTls {
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-tls-'));
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${dnsName}`,
+      '-addext',
+      `subjectAltName=DNS:${dnsName}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    dir,
+    certFile,
+    keyFile,
+    cert: readFileSync(certFile),
+    key: readFileSync(keyFile),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The component's `loadConfig`, or undefined while it is not built. The injector's also reads its TLS
+ * files: they are served from `files` (path → content), as the Pod's Secret volume would.
+ */
+export async function configLoader(
+  component: Component,
+  files: ReadonlyMap<string, Buffer> = new Map(),
+): Promise<ConfigLoader | undefined> {
+  if (!existsSync(resolve(ROOT, component.configModule))) return undefined;
+  const mod = await importBuilt<{
+    loadConfig: (env: Record<string, string | undefined>, readFile?: (path: string) => Buffer) => unknown;
+  }>(component.configModule);
+  if (component.name !== 'injector') return (env) => mod.loadConfig(env);
+  return (env) =>
+    mod.loadConfig(env, (path) => {
+      const content = files.get(path);
+      if (!content) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      return content;
+    });
+}
+
+/** The listener ports a loaded configuration names, by listener key. */
+export function listenerPorts(component: Component, config: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [listener, field] of Object.entries(component.listeners)) {
+    const port = (config as Record<string, unknown>)[field];
+    if (typeof port !== 'number') throw new Error(`${component.name}: config field ${field} is not a port`);
+    out[listener] = port;
+  }
+  return out;
+}
+
+/** The files a container sees from its Secret volumes: `<mountPath>/<key>` for each key given per Secret. */
+export function secretFiles(
+  pod: V1PodSpec,
+  container: V1Container,
+  secrets: Readonly<Record<string, Readonly<Record<string, Buffer>>>>,
+): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = pod.volumes?.find((v) => v.name === mount.name);
+    const secretName = volume?.secret?.secretName;
+    const data = secretName ? secrets[secretName] : undefined;
+    if (!data) continue;
+    for (const [key, content] of Object.entries(data)) files.set(`${mount.mountPath}/${key}`, content);
+  }
+  return files;
+}
+
+/** One of our containers in a rendered kustomization, with everything the checks need. */
+export interface OurContainer {
+  readonly where: string;
+  readonly template: PodTemplate;
+  readonly container: V1Container;
+  readonly component: Component;
+  readonly env: Record<string, string>;
+}
+
+/** Downward-API values for a Pod of `owner`, as the kubelet would fill them in. */
+export function fieldsFor(owner: KubeObject): FieldValues {
+  return {
+    'metadata.name': `${owner.metadata.name}-7d9f8c6b5-x2x4z`,
+    'metadata.namespace': owner.metadata.namespace ?? 'default',
+    'status.podIP': '10.0.0.17',
+  };
+}
+
+export function ourContainers(dir: string): OurContainer[] {
+  const out: OurContainer[] = [];
+  for (const template of podTemplates(render(dir))) {
+    for (const container of template.spec.containers) {
+      const dockerfile = dockerfileOf(container.image ?? '');
+      if (!dockerfile) continue;
+      const component = componentOf(containerCommand(container, imageCommand(dockerfile)));
+      if (!component) throw new Error(`${idOf(template.owner)}: ${container.name} runs no component of ours`);
+      out.push({
+        where: `${idOf(template.owner)} ${container.name}`,
+        template,
+        container,
+        component,
+        env: containerEnv(container, fieldsFor(template.owner)),
+      });
+    }
+  }
+  return out;
+}
+
+/** A probe's or Service's port: a number, or the name of one of the container's ports. */
+export function portNumber(port: number | string | undefined, container: V1Container): number | undefined {
+  if (typeof port === 'number') return port;
+  if (typeof port === 'string' && /^\d+$/.test(port)) return Number(port);
+  return container.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+export function probesOf(container: V1Container): [string, V1Probe][] {
+  const all: [string, V1Probe | undefined][] = [
+    ['readinessProbe', container.readinessProbe],
+    ['livenessProbe', container.livenessProbe],
+    ['startupProbe', container.startupProbe],
+  ];
+  return all.filter((p): p is [string, V1Probe] => p[1] !== undefined);
+}
