@@ -14,6 +14,21 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.stop()));
 });
 
+/** A platform running one service, `app`, on an example app with the given service settings. */
+function appPlatform(
+  app: 'hello' | 'slow' | 'streaming',
+  settings: string,
+  fastAutoscaler: boolean,
+  autoscalerExtra = '',
+): Promise<TestPlatform> {
+  return platform(`ingress: { port: 0 }
+${fastAutoscaler ? `${FAST_AUTOSCALER}${autoscalerExtra}` : ''}
+services:
+  - name: app
+    command: [node, ${example(app)}]
+${settings.replace(/^\n/, '')}`);
+}
+
 async function platform(yaml: string): Promise<TestPlatform> {
   const p = await startTestPlatform(yaml);
   started.push(p);
@@ -63,15 +78,14 @@ async function watchStatus(p: TestPlatform, seen: StatusDocument[], stop: () => 
 
 describe('one-machine platform', () => {
   it('serves a request at zero, scales 50 concurrent requests out with CC=1, then returns to zero', async () => {
-    const p = await platform(`
-ingress: { port: 0 }
-${FAST_AUTOSCALER}
-services:
-  - name: app
-    command: [node, ${example('slow')}]
+    const p = await appPlatform(
+      'slow',
+      `
     env: { SERVICE_TIME_MS: "300" }
     containerConcurrency: 1
-`);
+`,
+      true,
+    );
     expect(await p.revision('app-00001')).toMatchObject({ desiredPods: 0, readyPods: 0, mode: 'Proxy' });
 
     const t0 = Date.now();
@@ -109,19 +123,18 @@ services:
     // One Pod at most, burst capacity 1: a Pod with room serves directly; a burst past its capacity
     // puts the activator back in the path until it passes.
     // A 3 s panic window (50 % of 6 s), so the burst shows in the panic average between scrapes.
-    const p = await platform(`
-ingress: { port: 0 }
-${FAST_AUTOSCALER}
-  panic-window-percentage: 50
-services:
-  - name: app
-    command: [node, ${example('slow')}]
+    const p = await appPlatform(
+      'slow',
+      `
     env: { SERVICE_TIME_MS: "50" }
     containerConcurrency: 4
     annotations:
       autoscaling.knative.dev/max-scale: "1"
       autoscaling.knative.dev/target-burst-capacity: "1"
-`);
+`,
+      true,
+      '  panic-window-percentage: 50\n',
+    );
     const seen: StatusDocument[] = [];
     let phase = 0;
     const modes = () =>
@@ -145,12 +158,9 @@ services:
   }, 90_000);
 
   it('splits traffic 90/10 between two revisions that scale on their own, and routes tags', async () => {
-    const p = await platform(`
-ingress: { port: 0 }
-${FAST_AUTOSCALER}
-services:
-  - name: app
-    command: [node, ${example('hello')}]
+    const p = await appPlatform(
+      'hello',
+      `
     containerConcurrency: 10
     revisions:
       - name: app-00001
@@ -158,7 +168,9 @@ services:
       - name: app-00002
         traffic: 10
         tag: canary
-`);
+`,
+      true,
+    );
     const counts = new Map<string, number>();
     let next = 0;
     await Promise.all(
@@ -185,18 +197,17 @@ services:
   }, 60_000);
 
   it("killing a Pod's app mid-load fails only requests in that Pod, and the Pod is replaced", async () => {
-    const p = await platform(`
-ingress: { port: 0 }
-${FAST_AUTOSCALER}
-services:
-  - name: app
-    command: [node, ${example('slow')}]
+    const p = await appPlatform(
+      'slow',
+      `
     env: { SERVICE_TIME_MS: "100" }
     containerConcurrency: 2
     annotations:
       autoscaling.knative.dev/min-scale: "2"
       autoscaling.knative.dev/target-burst-capacity: "0"
-`);
+`,
+      true,
+    );
     expect(
       await eventually(async () => {
         const r = await p.revision('app-00001');
@@ -226,12 +237,12 @@ services:
   }, 60_000);
 
   it('streams server-sent events through the ingress and the activator', async () => {
-    const p = await platform(`
-ingress: { port: 0 }
-services:
-  - name: app
-    command: [node, ${example('streaming')}]
-`);
+    const p = await appPlatform(
+      'streaming',
+      `
+`,
+      false,
+    );
     const res = await p.get(HOST, '/?events=3&interval=50');
     expect(res.status).toBe(200);
     expect(res.body.match(/^data: \{/gm)?.length).toBe(3);
@@ -239,12 +250,12 @@ services:
   });
 
   it('Ctrl-C drains and stops every process it started', async () => {
-    const p = await platform(`
-ingress: { port: 0 }
-services:
-  - name: app
-    command: [node, ${example('hello')}]
-`);
+    const p = await appPlatform(
+      'hello',
+      `
+`,
+      false,
+    );
     expect((await p.get(HOST)).status).toBe(200);
     const pid = p.proc.child.pid!;
     // Activator, autoscaler, the app and its queue-proxy.
