@@ -1,6 +1,7 @@
 import type { V1Deployment, V1EndpointSlice } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../../../test/support/http.js';
 import { TestApiServer } from '../../../test/support/test-apiserver.js';
 import { ActuatorError, type RevisionRef } from './actuator.js';
 import {
@@ -19,12 +20,15 @@ const SCALE_PATH = `/apis/apps/v1/namespaces/${NS}/deployments/${DEPLOYMENT}/sca
 const logger = pino({ level: 'silent' });
 
 let api: TestApiServer;
+/** Actuators started by a test, stopped after it. */
+const started: KubernetesActuator[] = [];
 
 beforeEach(async () => {
   api = await TestApiServer.start();
 });
 
 afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.stop()));
   await api.close();
 });
 
@@ -33,6 +37,7 @@ function actuator(options: Partial<KubernetesActuatorOptions> = {}): KubernetesA
     kubeConfig: api.kubeConfig(),
     logger,
     retry: { initialMs: 1, maxMs: 5 },
+    watchBackoff: { initialMs: 10, maxMs: 50 },
     ...options,
   });
 }
@@ -373,6 +378,86 @@ describe('KubernetesActuator.setMode', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ActuatorError);
     expect((err as ActuatorError).code).toBe('ERR_ACTUATOR_MODE');
+  });
+});
+
+describe('KubernetesActuator.start', () => {
+  /** Starts `a` and counts the changes of the activators it reports. */
+  async function watching(a: KubernetesActuator): Promise<{ changes: number }> {
+    const seen = { changes: 0 };
+    started.push(a);
+    await a.start(() => seen.changes++);
+    return seen;
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 100));
+
+  it('reports each change of the ready activators, and nothing else', async () => {
+    api.apply(activatorSlice(['10.1.0.1', '10.1.0.2']));
+    const seen = await watching(actuator());
+    expect(await eventually(() => seen.changes === 1, 2000)).toBe(true);
+
+    // One activator replaced by another.
+    api.apply(activatorSlice(['10.1.0.1', '10.1.0.3']));
+    expect(await eventually(() => seen.changes === 2, 2000)).toBe(true);
+
+    // A label, the profiling port, an activator not ready yet: nothing a public slice would copy.
+    const slice = activatorSlice(['10.1.0.1', '10.1.0.3']);
+    api.apply({ ...slice, metadata: { ...slice.metadata, annotations: { note: 'x' } } });
+    api.apply({
+      ...slice,
+      ports: slice.ports!.map((p) => (p.name === 'http-profiling' ? { ...p, port: 8009 } : p)),
+    });
+    api.apply({
+      ...slice,
+      endpoints: [...(slice.endpoints ?? []), { addresses: ['10.1.0.4'], conditions: { ready: false } }],
+    });
+    // Another Service's slices, and an activator Service elsewhere.
+    api.apply(activatorSlice(['10.2.0.1'], 'knative-serving', 'other'));
+    api.apply(activatorSlice(['10.2.0.2'], 'elsewhere'));
+    await settle();
+    expect(seen.changes).toBe(2);
+
+    // It became ready; then the slice is gone.
+    api.apply({
+      ...slice,
+      endpoints: [...(slice.endpoints ?? []), { addresses: ['10.1.0.4'], conditions: { ready: true } }],
+    });
+    expect(await eventually(() => seen.changes === 3, 2000)).toBe(true);
+    api.delete('EndpointSlice', 'knative-serving', slice.metadata!.name!);
+    expect(await eventually(() => seen.changes === 4, 2000)).toBe(true);
+  });
+
+  it('watches the configured namespace and Service, and reports nothing once stopped', async () => {
+    const a = actuator({ activatorNamespace: 'system', activatorService: 'my-activator' });
+    const seen = await watching(a);
+    api.apply(activatorSlice(['10.1.0.1']));
+    api.apply(activatorSlice(['10.9.0.1'], 'system', 'my-activator'));
+    expect(await eventually(() => seen.changes === 1, 2000)).toBe(true);
+    await settle();
+    expect(seen.changes).toBe(1);
+    expect(
+      api.requests.filter((r) => r.verb === 'watch').map((r) => [r.path, r.query['labelSelector']]),
+    ).toEqual([
+      [
+        '/apis/discovery.k8s.io/v1/namespaces/system/endpointslices',
+        'kubernetes.io/service-name=my-activator',
+      ],
+    ]);
+
+    await a.stop();
+    api.apply(activatorSlice(['10.9.0.2'], 'system', 'my-activator'));
+    await settle();
+    expect(seen.changes).toBe(1);
+    expect(await eventually(() => api.openWatches === 0, 2000)).toBe(true);
+  });
+
+  it('keeps watching through a dropped watch and still reports the change made meanwhile', async () => {
+    api.apply(activatorSlice(['10.1.0.1']));
+    const seen = await watching(actuator());
+    expect(await eventually(() => seen.changes === 1, 2000)).toBe(true);
+    api.cutWatches();
+    api.apply(activatorSlice(['10.1.0.2']));
+    expect(await eventually(() => seen.changes === 2, 3000)).toBe(true);
   });
 });
 

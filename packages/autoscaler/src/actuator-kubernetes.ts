@@ -18,7 +18,14 @@ import {
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
-import { REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
+import {
+  abortableRequests,
+  type Backoff,
+  KeptInformer,
+  REVISION_LABEL,
+  resolveBackoff,
+  SERVICE_TYPE_LABEL,
+} from '@zerogate/core/kubernetes';
 import { type ActivatorProbeOptions, probeActivatorInPath } from './activator-probe.js';
 import {
   type Actuator,
@@ -76,6 +83,8 @@ export interface KubernetesActuatorOptions {
   readonly probe?: ActivatorProbeOptions;
   /** Retries of failed API calls; default {@link DEFAULT_RETRY}. */
   readonly retry?: Partial<RetryPolicy>;
+  /** Restart delays of the activator watch after failures; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
+  readonly watchBackoff?: Partial<Backoff>;
   /** Waits between retries; tests replace it. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -199,7 +208,7 @@ interface ReadyEndpoint {
   endpoint: PublicEndpoint;
 }
 
-function readyEndpoints(slices: readonly V1EndpointSlice[]): ReadyEndpoint[] {
+function readyEndpoints(slices: Iterable<V1EndpointSlice>): ReadyEndpoint[] {
   const out: ReadyEndpoint[] = [];
   const seen = new Set<string>();
   for (const slice of slices) {
@@ -219,6 +228,14 @@ function readyEndpoints(slices: readonly V1EndpointSlice[]): ReadyEndpoint[] {
     }
   }
   return out;
+}
+
+/** What a public slice copies from `slices`, as one string that changes exactly when that does. */
+function readyEndpointsKey(slices: Iterable<V1EndpointSlice>): string {
+  return readyEndpoints(slices)
+    .map((e) => JSON.stringify([e.addressType, e.ports, e.endpoint]))
+    .sort()
+    .join('\n');
 }
 
 /** A 64-bit weight of `item` for `key`, for rendezvous hashing. */
@@ -307,6 +324,7 @@ function sameSlice(rev: RevisionRef, existing: V1EndpointSlice, desired: Desired
  * reads only. Failed calls are retried per {@link RetryPolicy}; a conflict re-reads before writing again.
  */
 export class KubernetesActuator implements Actuator {
+  private readonly kubeConfig: KubeConfig;
   private readonly apps: AppsV1Api;
   private readonly discovery: DiscoveryV1Api;
   private readonly logger: Logger;
@@ -317,6 +335,11 @@ export class KubernetesActuator implements Actuator {
   private readonly probe: ActivatorProbeOptions;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly watchBackoff: Backoff;
+  /** The activator watch, once {@link start}ed. */
+  private activatorWatch: KeptInformer<V1EndpointSlice> | undefined;
+  /** Aborts the activator watch's list in flight on stop. */
+  private readonly aborter = new AbortController();
 
   constructor(options: KubernetesActuatorOptions) {
     const { kubeConfig, logger } = options;
@@ -342,6 +365,8 @@ export class KubernetesActuator implements Actuator {
     if (typeof activatorService !== 'string' || activatorService === '') {
       throw new TypeError('KubernetesActuator option activatorService must be a non-empty string');
     }
+    this.watchBackoff = resolveBackoff('KubernetesActuator', options.watchBackoff);
+    this.kubeConfig = kubeConfig;
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     this.logger = logger;
@@ -433,6 +458,55 @@ export class KubernetesActuator implements Actuator {
         await this.writeSlices(rev, desiredSlices(rev, source), owned.items);
       },
     );
+  }
+
+  /**
+   * Watches the activator Service's EndpointSlices and calls `onActivatorsChange` whenever what a public
+   * slice would copy from them changes (an activator added, gone, replaced or not ready), as the SKS
+   * reconciler is re-run for every revision when the activator's endpoints change. Changes arriving
+   * together (a relist) are reported once.
+   */
+  async start(onActivatorsChange: () => void): Promise<void> {
+    if (this.activatorWatch) throw new Error('KubernetesActuator was already started');
+    const namespace = this.activatorNamespace;
+    const labelSelector = `${SERVICE_NAME_LABEL}=${this.activatorService}`;
+    const abortable = abortableRequests(this.aborter.signal);
+    const slices = new Map<string, V1EndpointSlice>();
+    let key = readyEndpointsKey([]);
+    let queued = false;
+    const check = () => {
+      queued = false;
+      if (this.aborter.signal.aborted) return;
+      const next = readyEndpointsKey(slices.values());
+      if (next === key) return;
+      key = next;
+      onActivatorsChange();
+    };
+    this.activatorWatch = new KeptInformer<V1EndpointSlice>(
+      'activator endpointslices',
+      this.kubeConfig,
+      `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+      () => this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable),
+      labelSelector,
+      this.watchBackoff,
+      this.logger,
+      (slice, deleted) => {
+        const name = slice.metadata?.name;
+        if (!name) return;
+        if (deleted) slices.delete(name);
+        else slices.set(name, slice);
+        if (queued) return;
+        queued = true;
+        queueMicrotask(check);
+      },
+    );
+    await this.activatorWatch.start();
+  }
+
+  /** Stops the activator watch. */
+  async stop(): Promise<void> {
+    this.aborter.abort();
+    await this.activatorWatch?.stop();
   }
 
   /** Probes the revision's public URL until the activator answers there (`scaler.go` activatorProbe). */

@@ -21,6 +21,14 @@ export interface Actuator {
   setMode(rev: RevisionRef, mode: Mode, numActivators: number): Promise<void>;
   /** Before scaling to zero: resolves true once the activator is confirmed in the path. */
   activatorInPath(rev: RevisionRef): Promise<boolean>;
+  /**
+   * Starts following the activators' endpoints and calls `onActivatorsChange` whenever the ready ones
+   * change, so that revisions pointed at them are pointed again; resolves once they were first read (or
+   * the first attempt failed and retries run). Left out where the platform routes to its activator itself.
+   */
+  start?(onActivatorsChange: () => void): Promise<void>;
+  /** Stops what {@link Actuator.start} started. */
+  stop?(): Promise<void>;
 }
 
 /** Stable codes of {@link ActuatorError}. */

@@ -32,7 +32,7 @@ export interface AutoscalerOptions {
   readonly statsPort?: number;
   /** Overrides the 2 s decision interval. */
   readonly tickIntervalMs?: number;
-  /** Restart delays of failed watches. */
+  /** Restart delays of failed watches (the revisions' and, on Kubernetes, the activators'). */
   readonly watchBackoff?: Partial<WatchBackoff>;
 }
 
@@ -92,11 +92,41 @@ class LatestApplier<T> {
   }
 }
 
+/**
+ * What a revision's public endpoints are built from: the decided mode and also what that mode points at,
+ * so that they are rewritten when Pods become ready or go, or the activators change, while the mode
+ * stays (the SKS reconciler reruns on changes of the private endpoints and of the activator's).
+ */
+interface ModeWanted {
+  readonly mode: Mode;
+  readonly numActivators: number;
+  /** The revision's ready Pods, as last reported: Serve points at them (Proxy too, with no activator). */
+  readonly readyPods: readonly string[];
+  /**
+   * Which state of the activators' endpoints this reflects, counted up on each change; 0 where they
+   * are not used, in Serve mode with ready Pods, so that a change there costs those revisions nothing.
+   */
+  readonly activators: number;
+}
+
+function sameModeWanted(x: ModeWanted, y: ModeWanted): boolean {
+  return (
+    x.mode === y.mode &&
+    x.numActivators === y.numActivators &&
+    x.activators === y.activators &&
+    x.readyPods.length === y.readyPods.length &&
+    x.readyPods.every((p, i) => p === y.readyPods[i])
+  );
+}
+
 interface Actuation {
   readonly rev: RevisionRef;
-  readyPods: number;
+  /** Ready Pod addresses, sorted, as the revision source last reported them. */
+  readyPods: readonly string[];
+  /** The last decision's mode, once there was one. */
+  decided: { readonly mode: Mode; readonly numActivators: number } | undefined;
   readonly scale: LatestApplier<number>;
-  readonly mode: LatestApplier<{ mode: Mode; numActivators: number }>;
+  readonly mode: LatestApplier<ModeWanted>;
 }
 
 /**
@@ -118,13 +148,33 @@ export async function startAutoscaler(
         kc.loadFromDefault();
         return kc;
       })());
-  const actuator =
+  const actuator: Actuator =
     options.actuator ??
     (kubeConfig
-      ? new KubernetesActuator({ kubeConfig, logger })
+      ? new KubernetesActuator({
+          kubeConfig,
+          logger,
+          activatorNamespace: config.systemNamespace,
+          ...(options.watchBackoff ? { watchBackoff: options.watchBackoff } : {}),
+        })
       : new LocalActuator({ platform: new HttpLocalPlatform(config.platformUrl) }));
   const metrics = new AutoscalerMetrics();
   const actuations = new Map<string, Actuation>();
+  /** Counts the changes of the activators' endpoints the actuator reported. */
+  let activatorsVersion = 0;
+
+  /** Asks for the revision's public endpoints as its last decision and its current sources say. */
+  const wantMode = (a: Actuation): void => {
+    if (a.decided === undefined) return;
+    const { mode, numActivators } = a.decided;
+    const usesActivators = mode === 'Proxy' || a.readyPods.length === 0;
+    a.mode.set({
+      mode,
+      numActivators,
+      readyPods: a.readyPods,
+      activators: usesActivators ? activatorsVersion : 0,
+    });
+  };
 
   const actuation = (namespace: string, name: string): Actuation => {
     const key = `${namespace}/${name}`;
@@ -133,13 +183,14 @@ export async function startAutoscaler(
       const rev: RevisionRef = { namespace, name };
       a = {
         rev,
-        readyPods: 0,
+        readyPods: [],
+        decided: undefined,
         scale: new LatestApplier<number>(
           async (desired, stillWanted) => {
             // Knative's scaler probes that the activator is in the path before dropping the last Pods, or
             // requests arriving meanwhile would find no one to take them. With no Pods up and none asked
             // for before (a revision already at zero when this autoscaler started) there is nothing to drop.
-            const dropsPods = a !== undefined && (a.readyPods > 0 || (a.scale.current ?? 0) > 0);
+            const dropsPods = a !== undefined && (a.readyPods.length > 0 || (a.scale.current ?? 0) > 0);
             if (desired === 0 && dropsPods) {
               if (!(await actuator.activatorInPath(rev)))
                 throw new Error('the activator is not in the path yet');
@@ -157,16 +208,26 @@ export async function startAutoscaler(
               'scaling failed; retrying on the next decision',
             ),
         ),
-        mode: new LatestApplier(
-          async (m: { mode: Mode; numActivators: number }) => {
+        mode: new LatestApplier<ModeWanted>(
+          async (m) => {
+            const before = a?.mode.current;
             await actuator.setMode(rev, m.mode, m.numActivators);
-            logger.info({ namespace, name, ...m }, 'set revision mode');
+            const fields = {
+              namespace,
+              name,
+              mode: m.mode,
+              numActivators: m.numActivators,
+              readyPods: m.readyPods.length,
+            };
+            if (before?.mode === m.mode && before.numActivators === m.numActivators)
+              logger.debug(fields, 'refreshed revision endpoints');
+            else logger.info(fields, 'set revision mode');
             return true;
           },
-          (x, y) => x.mode === y.mode && x.numActivators === y.numActivators,
+          sameModeWanted,
           (err, m) =>
             logger.warn(
-              { err, namespace, name, ...m },
+              { err, namespace, name, mode: m.mode, numActivators: m.numActivators },
               'setting the mode failed; retrying on the next decision',
             ),
         ),
@@ -178,10 +239,11 @@ export async function startAutoscaler(
 
   const onDecision = (namespace: string, name: string, decision: KpaDecision): void => {
     const a = actuation(namespace, name);
-    metrics.record(namespace, name, decision, a.readyPods);
+    metrics.record(namespace, name, decision, a.readyPods.length);
     if (decision.desiredPods !== SCALE_UNKNOWN && decision.desiredPods >= 0)
       a.scale.set(decision.desiredPods);
-    a.mode.set({ mode: decision.mode, numActivators: decision.numActivators });
+    a.decided = { mode: decision.mode, numActivators: decision.numActivators };
+    wantMode(a);
   };
 
   const collector = new Collector({
@@ -213,6 +275,7 @@ export async function startAutoscaler(
     await Promise.allSettled([
       scraper.stop(),
       watcher.stop(),
+      actuator.stop?.(),
       statServer.close(),
       new Promise<void>((resolve) => {
         if (!metricsServer.listening) return resolve();
@@ -243,6 +306,10 @@ export async function startAutoscaler(
       'AUTOSCALER_METRICS_PORT',
     );
     ports = { stats, metrics: metricsPort };
+    await actuator.start?.(() => {
+      activatorsVersion++;
+      for (const a of actuations.values()) wantMode(a);
+    });
     await watcher.start({
       upsert: (namespace, name, spec) => {
         try {
@@ -251,7 +318,10 @@ export async function startAutoscaler(
           logger.warn({ err, namespace, name }, 'ignoring revision with invalid autoscaling parameters');
           return;
         }
-        actuation(namespace, name).readyPods = spec.readyPods.length;
+        const a = actuation(namespace, name);
+        a.readyPods = spec.readyPods;
+        // Serve mode must list the Pods now ready, not at the next mode change.
+        wantMode(a);
         metrics.setReadyPods(namespace, name, spec.readyPods.length);
       },
       remove: (namespace, name) => {

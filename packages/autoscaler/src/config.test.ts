@@ -12,6 +12,7 @@ describe('autoscaler loadConfig', () => {
       metricsPort: 9090,
       actuator: 'kubernetes',
       namespace: '',
+      systemNamespace: 'knative-serving',
     });
     expect(c.cluster).toEqual(DEFAULT_CLUSTER_AUTOSCALER_CONFIG);
   });
@@ -31,6 +32,10 @@ describe('autoscaler loadConfig', () => {
     expect(c.cluster.scaleToZeroGracePeriodMs).toBe(10_000);
   });
 
+  it('reads the namespace of the activator Service from SYSTEM_NAMESPACE, as Knative’s components do', () => {
+    expect(loadConfig({ SYSTEM_NAMESPACE: 'zerogate-system' }).systemNamespace).toBe('zerogate-system');
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({
@@ -39,6 +44,7 @@ describe('autoscaler loadConfig', () => {
         AUTOSCALER_MAX_SCALE_UP_RATE: 'fast',
         AUTOSCALER_ACTUATOR: 'nomad',
         AUTOSCALER_LOG_LEVEL: 'loud',
+        SYSTEM_NAMESPACE: 'Zerogate_System',
       });
       expect.unreachable();
     } catch (err) {
@@ -50,6 +56,7 @@ describe('autoscaler loadConfig', () => {
         'AUTOSCALER_MAX_SCALE_UP_RATE',
         'AUTOSCALER_ACTUATOR',
         'AUTOSCALER_LOG_LEVEL',
+        'SYSTEM_NAMESPACE',
       ]) {
         expect(problems).toContain(name);
       }

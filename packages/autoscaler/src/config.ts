@@ -1,7 +1,6 @@
 import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
 import { type ClusterAutoscalerConfig, DEFAULT_CLUSTER_AUTOSCALER_CONFIG } from './autoscaler-config.js';
 
-/** Which platform the autoscaler drives. */
 /** Which platform the autoscaler drives: a Kubernetes cluster, or the one-machine platform over HTTP. */
 export type ActuatorKind = 'kubernetes' | 'local';
 
@@ -17,6 +16,11 @@ export interface AutoscalerProcessConfig {
   readonly platformUrl: string;
   /** Only this namespace's revisions ('' = all). */
   readonly namespace: string;
+  /**
+   * The namespace Zerogate (or Knative Serving) runs in, where the `kubernetes` actuator finds the
+   * activator Service's endpoints. Knative's `SYSTEM_NAMESPACE`, `knative-serving` by default.
+   */
+  readonly systemNamespace: string;
   /** The cluster defaults every revision's annotations override (Knative's `config-autoscaler`). */
   readonly cluster: Readonly<ClusterAutoscalerConfig>;
   readonly logLevel: string;
@@ -52,6 +56,9 @@ export const CLUSTER_KEYS = {
   readonly [string, 'bool' | 'number' | 'percent' | 'duration']
 >;
 
+/** What a namespace name may be: a DNS-1123 label. */
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
 /** Reads and validates the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
   const r = new EnvReader(env);
@@ -86,6 +93,10 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
     }
   }
   const namespace = r.string('AUTOSCALER_NAMESPACE', '');
+  const systemNamespace = r.string('SYSTEM_NAMESPACE', 'knative-serving');
+  if (systemNamespace.length > 63 || !DNS_1123_LABEL.test(systemNamespace)) {
+    r.problem('SYSTEM_NAMESPACE', `must be a namespace name, got ${JSON.stringify(systemNamespace)}`);
+  }
   const levelName = r.string('AUTOSCALER_LOG_LEVEL', 'info');
   const logLevel = pinoLevel(levelName);
   if (logLevel === undefined) r.problem('AUTOSCALER_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
@@ -97,6 +108,7 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
     actuator: actuator === 'local' ? 'local' : 'kubernetes',
     platformUrl: platformUrl.replace(/\/$/, ''),
     namespace,
+    systemNamespace,
     cluster: Object.freeze(cluster as unknown as ClusterAutoscalerConfig),
     logLevel: logLevel ?? 'info',
   });
