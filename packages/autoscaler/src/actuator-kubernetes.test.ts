@@ -8,7 +8,6 @@ import {
   chooseActivatorSubset,
   KubernetesActuator,
   type KubernetesActuatorOptions,
-  knativeChildName,
   knativeDeploymentName,
   MANAGED_BY,
 } from './actuator-kubernetes.js';
@@ -133,13 +132,9 @@ function writes(): string[] {
     .map((r) => `${r.verb} ${r.path}`);
 }
 
-describe('knativeChildName', () => {
-  it('appends the suffix, hashing names that would pass 63 characters as kmeta.ChildName does', () => {
+describe('knativeDeploymentName', () => {
+  it('is the revision name with -deployment', () => {
     expect(knativeDeploymentName(rev)).toBe(DEPLOYMENT);
-    const long = 'a'.repeat(60);
-    const name = knativeChildName(long, '-deployment');
-    expect(name).toHaveLength(63);
-    expect(name).toMatch(/^a{20}[0-9a-f]{32}-deployment$/);
   });
 });
 

@@ -21,6 +21,7 @@ import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
   type Backoff,
+  deploymentName,
   KeptInformer,
   REVISION_LABEL,
   resolveBackoff,
@@ -89,33 +90,9 @@ export interface KubernetesActuatorOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const LONGEST_NAME = 63;
-const MD5_HEX_LENGTH = 32;
-
-/**
- * A child resource's name as Knative derives it (`pkg:kmeta/names.go` ChildName): `parent + suffix`,
- * or, when that exceeds 63 characters, a prefix of the parent followed by the parent's MD5 and the suffix.
- */
-export function knativeChildName(parent: string, suffix: string): string {
-  if (parent.length <= LONGEST_NAME - suffix.length) return parent + suffix;
-  const head = LONGEST_NAME - MD5_HEX_LENGTH - suffix.length;
-  const hash = createHash('md5').update(parent).digest('hex');
-  if (head <= 0) {
-    // Only suffixes longer than 30 characters get here; Knative's own are short.
-    let name =
-      parent.slice(0, LONGEST_NAME - MD5_HEX_LENGTH) +
-      createHash('md5')
-        .update(parent + suffix)
-        .digest('hex');
-    name += suffix.slice(0, Math.max(0, LONGEST_NAME - name.length));
-    return name.replace(/[^a-zA-Z0-9]+$/, '');
-  }
-  return parent.slice(0, head) + hash + suffix;
-}
-
 /** The Deployment Knative creates for a revision: `<revision>-deployment` (`pkg/reconciler/revision/resources/names`). */
 export function knativeDeploymentName(rev: RevisionRef): string {
-  return knativeChildName(rev.name, '-deployment');
+  return deploymentName(rev.name);
 }
 
 /**

@@ -5,9 +5,9 @@
  * timeout (`pkg/reconciler/revision/resources/deploy.go`). Pure: no I/O.
  */
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
+import { deploymentName } from '@zerogate/core/kubernetes';
 import type { QueueProxyResources } from './config.js';
 import { type JsonPatchOperation, pointer } from './json-patch.js';
-import { deploymentName } from './knative-names.js';
 import {
   makeQueueProxyContainer,
   QUEUE_PORTS,

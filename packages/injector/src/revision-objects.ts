@@ -6,8 +6,7 @@
  * selector (the autoscaler writes its EndpointSlices: the activators or the Pods). Pure builders.
  */
 import type { V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
-import { privateServiceName } from './knative-names.js';
+import { privateServiceName, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
 import { QUEUE_PORT_NAMES, QUEUE_PORTS } from './queue-proxy-container.js';
 import {
   CONFIGURATION_LABEL,

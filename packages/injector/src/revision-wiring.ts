@@ -13,9 +13,8 @@ import {
   type V1OwnerReference,
 } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
-import { abortableRequests, isRecord, REVISIONS } from '@zerogate/core/kubernetes';
+import { abortableRequests, isRecord, privateServiceName, REVISIONS } from '@zerogate/core/kubernetes';
 import type { ServiceRef } from './config.js';
-import { privateServiceName } from './knative-names.js';
 import {
   privateService,
   publicService,

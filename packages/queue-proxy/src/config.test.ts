@@ -72,6 +72,8 @@ describe('loadConfig', () => {
       statsPort: 9090,
       metricsPort: 9091,
       drainQuietMs: 30_000,
+      nativeSidecar: false,
+      nativeSidecarSigtermMs: 10_000,
       requestMetrics: false,
       requestLog: false,
       probeRequestLog: false,
@@ -99,6 +101,8 @@ describe('loadConfig', () => {
         QUEUE_STATS_PORT: '19090',
         QUEUE_METRICS_PORT: '19091',
         QUEUE_DRAIN_QUIET_SECONDS: '5',
+        QUEUE_NATIVE_SIDECAR: 'true',
+        QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '3',
       }),
     );
     expect(config).toMatchObject({
@@ -114,6 +118,8 @@ describe('loadConfig', () => {
       statsPort: 19090,
       metricsPort: 19091,
       drainQuietMs: 5000,
+      nativeSidecar: true,
+      nativeSidecarSigtermMs: 3000,
     });
   });
 
@@ -309,6 +315,8 @@ describe('loadConfig', () => {
           QUEUE_STATS_PORT: 'x',
           QUEUE_METRICS_PORT: '-2',
           QUEUE_DRAIN_QUIET_SECONDS: '-5',
+          QUEUE_NATIVE_SIDECAR: 'yes',
+          QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '0',
           SERVING_ENABLE_REQUEST_LOG: 'sometimes',
           SERVING_ENABLE_PROBE_REQUEST_LOG: '2',
         }),
@@ -330,6 +338,8 @@ describe('loadConfig', () => {
           'QUEUE_STATS_PORT',
           'QUEUE_METRICS_PORT',
           'QUEUE_DRAIN_QUIET_SECONDS',
+          'QUEUE_NATIVE_SIDECAR',
+          'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
           'SERVING_ENABLE_REQUEST_LOG',
           'SERVING_ENABLE_PROBE_REQUEST_LOG',
         ]),
@@ -346,6 +356,9 @@ describe('loadConfig', () => {
       ['REVISION_TIMEOUT_SECONDS', '-1'],
       ['SERVING_LOGGING_LEVEL', 'verbose'],
       ['QUEUE_DRAIN_QUIET_SECONDS', 'abc'],
+      ['QUEUE_NATIVE_SIDECAR', 'on'],
+      ['QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS', '2.5'],
+      ['QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS', '3601'],
       ['SERVING_READINESS_PROBE', '{"exec":{"command":["true"]}}'],
       ['SERVING_READINESS_PROBE', '{}'],
       ['SERVING_READINESS_PROBE', '[{"tcpSocket":{}}]'],

@@ -29,6 +29,16 @@ export interface QueueProxyConfig {
   readonly metricsPort: number;
   /** How long the drain waits with no request before the process may stop. */
   readonly drainQuietMs: number;
+  /**
+   * Runs as a Kubernetes native sidecar, signalled only after the app containers exit: `/wait-for-drain`
+   * starts the drain itself (see `wait-for-drain.ts`).
+   */
+  readonly nativeSidecar: boolean;
+  /**
+   * Native sidecar only: a drain that no SIGTERM follows within this time is taken for an app container
+   * restart and reset.
+   */
+  readonly nativeSidecarSigtermMs: number;
   /** Serve Prometheus request metrics on `metricsPort`. */
   readonly requestMetrics: boolean;
   /** Log one line per request. */
@@ -37,6 +47,15 @@ export interface QueueProxyConfig {
   readonly probeRequestLog: boolean;
   readonly logLevel: string;
 }
+
+/**
+ * Default of `QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS`. The kubelet signals a native sidecar as soon as the
+ * last app container has exited, so this covers the app's own exit after its SIGTERM, which comes after a
+ * quiet period without requests and is only clean-up. Longer only delays readiness after an app container
+ * restart; shorter takes a slow exit for a restart, which brings no traffic back (a terminating Pod's
+ * endpoints stay not ready) but makes the late SIGTERM drain again.
+ */
+const NATIVE_SIDECAR_SIGTERM_SECONDS = 10;
 
 /** Knative's cap on `timeoutSeconds` (`config-defaults` max-revision-timeout-seconds default). */
 const MAX_TIMEOUT_SECONDS = 3600;
@@ -88,6 +107,12 @@ export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
   const statsPort = r.listenPort('QUEUE_STATS_PORT', 9090);
   const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
   const drainQuietSeconds = r.int('QUEUE_DRAIN_QUIET_SECONDS', 30, { min: 0, max: 3600 });
+  const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
+  const nativeSidecarSigtermSeconds = r.int(
+    'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
+    NATIVE_SIDECAR_SIGTERM_SECONDS,
+    { min: 1, max: 3600 },
+  );
 
   let logLevel = 'info';
   if (levelName !== '') {
@@ -141,6 +166,8 @@ export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
     statsPort,
     metricsPort,
     drainQuietMs: drainQuietSeconds * 1000,
+    nativeSidecar,
+    nativeSidecarSigtermMs: nativeSidecarSigtermSeconds * 1000,
     requestMetrics,
     requestLog,
     probeRequestLog,

@@ -161,6 +161,17 @@ describe('Drainer', () => {
     expect(state.done).toBe(true);
   });
 
+  it('reports drained only between completion and reset', async () => {
+    const d = drainer();
+    const drained = d.drain();
+    expect(d.drained).toBe(false);
+    await vi.advanceTimersByTimeAsync(QUIET_MS);
+    await drained;
+    expect(d.drained).toBe(true);
+    d.reset();
+    expect(d.drained).toBe(false);
+  });
+
   it('is harmless to reset when not draining', () => {
     const d = drainer();
     expect(() => d.reset()).not.toThrow();

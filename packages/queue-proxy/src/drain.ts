@@ -20,6 +20,11 @@ export class Drainer {
     return this.drainingSince !== null;
   }
 
+  /** True once a drain has completed (no request for the quiet period), until {@link reset}. */
+  get drained(): boolean {
+    return this.completed;
+  }
+
   /** Notes a non-probe request: the quiet period restarts. */
   touch(now: number): void {
     this.lastRequestAt = now;

@@ -22,17 +22,19 @@ import { ReadinessProber } from './readiness-probe.js';
 import type { RequestMetrics } from './request-metrics.js';
 import { StatReporter } from './stat-reporter.js';
 import { upgradeHandler } from './upgrade.js';
+import { WaitForDrain } from './wait-for-drain.js';
 
 /** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
 const UPGRADE_GRACE_MS = 60_000;
-/** Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229). */
-const WAIT_FOR_DRAIN_RESET_MS = 1000;
 
 /** A running queue-proxy. */
 export interface QueueProxy {
   /** The serving port actually bound (differs from the config when it asked for 0). */
   readonly ports: { serving: number; admin: number; stats: number; metrics: number | undefined };
-  /** Drains (probes fail, requests still served until quiet), then stops everything gracefully. */
+  /**
+   * Drains (probes fail, requests still served until quiet), then stops everything gracefully; skips the
+   * drain when `/wait-for-drain` already completed one (native sidecar).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -95,21 +97,18 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
 
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, logger);
 
-  let sigterm = false;
+  const waitForDrain = new WaitForDrain(drainer, {
+    nativeSidecar: config.nativeSidecar,
+    sigtermWaitMs: config.nativeSidecarSigtermMs,
+    logger,
+  });
   const admin = nodeHttp.createServer((req, res) => {
     if (req.url !== '/wait-for-drain') {
       res.writeHead(404).end();
       return;
     }
     logger.info('attached drain handler from user container');
-    const reset = setTimeout(() => {
-      // No SIGTERM followed: the user container is restarting (liveness), not the Pod stopping.
-      if (!sigterm) drainer.reset();
-    }, WAIT_FOR_DRAIN_RESET_MS);
-    void drainer.drain().then(() => {
-      clearTimeout(reset);
-      res.writeHead(200).end();
-    });
+    void waitForDrain.request().then(() => res.writeHead(200).end());
   });
 
   const statsServer = nodeHttp.createServer((_req, res) => {
@@ -137,10 +136,10 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    sigterm = true;
     stopping ??= (async () => {
-      logger.info({ quietSeconds: config.drainQuietMs / 1000 }, 'draining');
-      await drainer.drain();
+      if (drainer.drained) logger.info('already drained');
+      else logger.info({ quietSeconds: config.drainQuietMs / 1000 }, 'draining');
+      await waitForDrain.terminate();
       logger.info('drained; closing the serving listener');
       const servingClosed = serving.close();
       // Wait for requests in flight (not upgraded tunnels) to finish, closing connections as they idle.

@@ -210,3 +210,5 @@ export class KeptInformer<T extends KubernetesObject> {
     if (!this.stopped) await this.attempt();
   }
 }
+
+export * from './names.js';

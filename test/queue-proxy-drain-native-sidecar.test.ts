@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { queueProxyEnv, startQueueProxy, startUserApp } from './support/processes.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `GET /wait-for-drain` on the admin port, resolving with its status (0 if the connection failed) and
+ * when it answered.
+ */
+function waitForDrain(adminPort: number): Promise<{ status: number; at: number }> {
+  return fetch(`http://127.0.0.1:${adminPort}/wait-for-drain`).then(
+    (r) => ({ status: r.status, at: Date.now() }),
+    () => ({ status: 0, at: Date.now() }),
+  );
+}
+
+describe('queue-proxy drain as a native sidecar (QUEUE_NATIVE_SIDECAR=true)', () => {
+  it('/wait-for-drain drains for the quiet period, probes fail, requests are served; a SIGTERM after it stops at once', async () => {
+    const app = await startUserApp();
+    const qp = await startQueueProxy(
+      queueProxyEnv(app.port, {
+        QUEUE_NATIVE_SIDECAR: 'true',
+        QUEUE_DRAIN_QUIET_SECONDS: '2',
+        QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '10',
+      }),
+    );
+    // The app's preStop hook; no SIGTERM yet, as the kubelet signals a native sidecar last.
+    const drained = waitForDrain(qp.adminPort);
+    await sleep(100);
+    const probe = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
+    expect(probe).toMatchObject({ status: 503, body: 'shutting down\n' });
+    // Past Knative's 1 s reset: still draining, and a request is served and pushes the end back.
+    await sleep(1100);
+    const lastRequestAt = Date.now();
+    expect(await send(`${qp.url}/`)).toMatchObject({ status: 200, body: 'hello' });
+    expect((await send(`${qp.url}/`, { headers: KUBELET_PROBE })).status).toBe(503);
+    const answered = await drained;
+    expect(answered.status).toBe(200);
+    expect(answered.at - lastRequestAt).toBeGreaterThanOrEqual(1900);
+    // Drained and waiting for SIGTERM: probes keep failing.
+    expect((await send(`${qp.url}/`, { headers: KUBELET_PROBE })).status).toBe(503);
+
+    // The app has exited; the kubelet signals the sidecar: no second quiet period.
+    const signalledAt = Date.now();
+    qp.proc.signal('SIGTERM');
+    expect(await qp.proc.exit()).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(1500);
+    const messages = qp.proc.logs().map((l) => l['msg']);
+    expect(messages).toContain('already drained');
+    expect(messages).not.toContain('draining');
+  });
+
+  it('resets the drain when no SIGTERM follows within QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS (app restarted)', async () => {
+    const app = await startUserApp();
+    const qp = await startQueueProxy(
+      queueProxyEnv(app.port, {
+        QUEUE_NATIVE_SIDECAR: 'true',
+        QUEUE_DRAIN_QUIET_SECONDS: '1',
+        QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '2',
+      }),
+    );
+    const t0 = Date.now();
+    const answered = await waitForDrain(qp.adminPort);
+    expect(answered.status).toBe(200);
+    expect(answered.at - t0).toBeGreaterThanOrEqual(900);
+    // Within the wait: still drained.
+    expect((await send(`${qp.url}/`, { headers: KUBELET_PROBE })).status).toBe(503);
+    const ready = async () => (await send(`${qp.url}/`, { headers: KUBELET_PROBE })).status === 200;
+    expect(await eventually(ready, 5000)).toBe(true);
+    expect(Date.now() - answered.at).toBeGreaterThanOrEqual(1500);
+    expect(qp.proc.logs().some((l) => String(l['msg']).includes('drain reset'))).toBe(true);
+
+    // Ready again as before: a later SIGTERM drains a full quiet period.
+    const signalledAt = Date.now();
+    qp.proc.signal('SIGTERM');
+    expect(await qp.proc.exit()).toBe(0);
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(900);
+  });
+});
