@@ -117,6 +117,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
     });
     const config = loadQueueProxyConfig(env);
     expect(config).toMatchObject({
+      nativeSidecar: true,
       containerConcurrency: 1,
       servingPort: 8012,
       userPort: 8080,

@@ -36,6 +36,20 @@ describe('autoscaler loadConfig', () => {
     expect(loadConfig({ SYSTEM_NAMESPACE: 'zerogate-system' }).systemNamespace).toBe('zerogate-system');
   });
 
+  it('drives the one-machine platform with AUTOSCALER_ACTUATOR=local, which needs the platform URL', () => {
+    expect(
+      loadConfig({ AUTOSCALER_ACTUATOR: 'local', AUTOSCALER_PLATFORM_URL: 'http://127.0.0.1:4000/' }),
+    ).toMatchObject({ actuator: 'local', platformUrl: 'http://127.0.0.1:4000' });
+    for (const [url, reason] of [
+      [undefined, 'AUTOSCALER_PLATFORM_URL: is required when AUTOSCALER_ACTUATOR is local'],
+      ['127.0.0.1:4000', 'AUTOSCALER_PLATFORM_URL: must be http://host:port, got "127.0.0.1:4000"'],
+    ] as const) {
+      expect(() =>
+        loadConfig({ AUTOSCALER_ACTUATOR: 'local', ...(url ? { AUTOSCALER_PLATFORM_URL: url } : {}) }),
+      ).toThrow(reason);
+    }
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({
