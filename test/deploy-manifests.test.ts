@@ -233,14 +233,13 @@ describe.skipIf(!KUBECTL)('the Knative component over Knative Serving’s own ob
       'serving-core.yaml',
     );
 
-  it('changes exactly the queue-proxy image, the activator image and one activator variable; adds nothing', () => {
+  it('changes exactly the queue-proxy image and the activator image; adds and removes nothing', () => {
     const before = new Map(fixture().map((o) => [idOf(o), o]));
     const after = new Map(objectsOf('deploy/testdata/knative-serving').map((o) => [idOf(o), o]));
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     const changed = [...after].flatMap(([id, o]) => differences(before.get(id), o).map((p) => `${id} ${p}`));
     expect(changed.sort()).toEqual([
       'ConfigMap knative-serving/config-deployment .data.queue-sidecar-image',
-      'Deployment knative-serving/activator .spec.template.spec.containers[activator].env[ACTIVATOR_USE_ENDPOINTS]',
       'Deployment knative-serving/activator .spec.template.spec.containers[activator].image',
     ]);
   });
@@ -257,7 +256,6 @@ describe.skipIf(!KUBECTL)('the Knative component over Knative Serving’s own ob
     const container = (name: string) =>
       only<V1Deployment>(objects, 'Deployment', name, 'knative-serving').spec!.template.spec!.containers[0]!;
     expect(container('activator').image).toMatch(/^ghcr\.io\/zerogate\/activator:/);
-    expect(container('activator').env).toContainEqual({ name: 'ACTIVATOR_USE_ENDPOINTS', value: 'true' });
     expect(container('autoscaler').image).toMatch(/^gcr\.io\/knative-releases\//);
   });
 

@@ -538,14 +538,18 @@ describe.skipIf(!KUBECTL || !BUILT)('our activator in Knative, under Knative’s
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('learns a revision from the Endpoints Knative writes and forwards, calling only what Knative allows it', async () => {
+  it('is refused EndpointSlices, falls back to the Endpoints Knative writes with one warning, and forwards', async () => {
     const objects = render('deploy/testdata/knative-serving');
     const [manifest] = ourContainers('deploy/testdata/knative-serving');
+    const sa = { namespace: 'knative-serving', name: manifest!.template.spec.serviceAccountName! };
+    const grants = grantsOf(objects, sa);
+    // The API server enforces Knative's activator role, as a Knative cluster does.
+    api.authorize = (r) => r.verb !== undefined && grants.some((g) => allows(g, apiCallOf(r.verb!, r.path)));
     api.apply({
       apiVersion: 'serving.knative.dev/v1',
       kind: 'Revision',
       metadata: { name: REVISION, namespace: NAMESPACE },
-      spec: { containerConcurrency: 1 },
+      spec: { containerConcurrency: 1, timeoutSeconds: 10 },
     });
     api.apply({
       apiVersion: 'v1',
@@ -566,13 +570,16 @@ describe.skipIf(!KUBECTL || !BUILT)('our activator in Knative, under Knative’s
     const res = await send(`http://127.0.0.1:${port}/`, { headers: ROUTING });
     expect(res.status).toBe(200);
 
-    const sa = { namespace: 'knative-serving', name: manifest!.template.spec.serviceAccountName! };
-    const calls = callsOf(api);
-    expect(calls.map((c) => c.resource)).toContain('endpoints');
-    const grants = grantsOf(objects, sa);
-    expect(calls.filter((c) => !grants.some((g) => allows(g, c))).map(describeCall)).toEqual([]);
-    // Without ACTIVATOR_USE_ENDPOINTS it would watch EndpointSlices, which Knative's role does not grant.
-    const slices = apiCallOf('watch', '/apis/discovery.k8s.io/v1/endpointslices');
-    expect(grants.some((g) => allows(g, slices))).toBe(false);
+    // Refused once per EndpointSlice informer, never retried; everything else within Knative's role.
+    const denied = callsOf(api).filter((c) => !grants.some((g) => allows(g, c)));
+    expect(denied.map(describeCall)).toEqual([
+      'list discovery.k8s.io/endpointslices (all namespaces)',
+      'list discovery.k8s.io/endpointslices (all namespaces)',
+    ]);
+    expect(callsOf(api).map((c) => `${c.verb} ${c.resource}`)).toContain('watch endpoints');
+    const warnings = proc.logs().filter((l) => l['level'] === 'warn' || l['level'] === 'error');
+    expect(warnings.map((l) => l['msg'])).toEqual([
+      expect.stringMatching(/^listing EndpointSlices is forbidden .*core\/v1 Endpoints/),
+    ]);
   });
 });

@@ -45,7 +45,7 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Pr
 interface Failed {
   code: number;
   /** The Status sent; the client hands error bodies over as unparsed text. */
-  body: { kind: string; reason: string; code: number };
+  body: { kind: string; reason: string; code: number; message: string };
 }
 
 async function apiError(p: Promise<unknown>): Promise<Failed> {
@@ -417,6 +417,38 @@ describe('TestApiServer with the real client', () => {
       expect(events.slice(1).every((e) => e.type === 'BOOKMARK')).toBe(true);
       expect(events.at(-1)?.object.metadata?.resourceVersion).toBe('3');
       expect(events.length).toBeGreaterThan(2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers what its authorizer denies with 403 Forbidden, every time, as the real API server words it', async () => {
+    const s = await TestApiServer.start({ authorize: (r) => !r.path.includes('/endpointslices') });
+    try {
+      const discovery = s.kubeConfig().makeApiClient(DiscoveryV1Api);
+      const core = s.kubeConfig().makeApiClient(CoreV1Api);
+      for (let i = 0; i < 2; i++) {
+        const denied = await apiError(discovery.listEndpointSliceForAllNamespaces());
+        expect(denied).toEqual({
+          code: 403,
+          body: expect.objectContaining({
+            kind: 'Status',
+            code: 403,
+            reason: 'Forbidden',
+            message:
+              'endpointslices.discovery.k8s.io is forbidden: User "system:anonymous" cannot list resource "endpointslices" in API group "discovery.k8s.io" at the cluster scope',
+          }),
+        });
+      }
+      const inNamespace = await apiError(discovery.listNamespacedEndpointSlice({ namespace: 'ns1' }));
+      expect(inNamespace.body.message).toMatch(
+        /cannot list resource "endpointslices" .* in the namespace "ns1"$/,
+      );
+      expect((await core.listNamespacedEndpoints({ namespace: 'ns1' })).items).toEqual([]);
+      // Denied requests are recorded too; a new authorizer applies at once.
+      expect(s.requests.map((r) => r.verb)).toEqual(['list', 'list', 'list', 'list']);
+      s.authorize = undefined;
+      expect((await discovery.listEndpointSliceForAllNamespaces()).items).toEqual([]);
     } finally {
       await s.close();
     }

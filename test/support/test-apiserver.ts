@@ -44,6 +44,8 @@ export interface TestApiServerOptions {
   readonly historyLimit?: number;
   /** How often watches that asked for bookmarks get one (default 1000 ms). */
   readonly bookmarkIntervalMs?: number;
+  /** The initial {@link TestApiServer.authorize}; default every request is allowed. */
+  readonly authorize?: Authorizer;
 }
 
 /** The Kubernetes verb a request was served as. */
@@ -58,6 +60,9 @@ export interface RecordedRequest {
   /** Undefined when the method fits no verb (answered 405). */
   readonly verb: Verb | undefined;
 }
+
+/** Decides whether a request is allowed, as RBAC would; a denied one gets 403 Forbidden. */
+export type Authorizer = (request: RecordedRequest) => boolean;
 
 interface WatchStream {
   readonly type: ResourceType;
@@ -110,6 +115,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export class TestApiServer {
   /** Every request served, in order; tests may clear it. */
   readonly requests: RecordedRequest[] = [];
+  /**
+   * Checked before anything else on every request: when it returns false the request gets 403 Forbidden
+   * with a Status as the real API server words it, persistently, unlike {@link failNext}. Tests may
+   * replace it at any time; undefined allows everything.
+   */
+  authorize: Authorizer | undefined;
 
   private readonly server: Server;
   private readonly store: ObjectStore;
@@ -121,6 +132,7 @@ export class TestApiServer {
   private constructor(options: TestApiServerOptions) {
     const historyLimit = options.historyLimit ?? 10_000;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
+    this.authorize = options.authorize;
     if (!(historyLimit >= 1)) throw new RangeError('TestApiServer option historyLimit must be >= 1');
     if (!(this.bookmarkIntervalMs > 0)) {
       throw new RangeError('TestApiServer option bookmarkIntervalMs must be > 0');
@@ -308,9 +320,11 @@ export class TestApiServer {
     const route = this.route(url.pathname);
     const watching = route?.watchPath === true || query['watch'] === 'true' || query['watch'] === '1';
     const verb = verbOf(method, route, watching);
-    this.requests.push({ method, path: url.pathname, query, verb });
+    const recorded: RecordedRequest = { method, path: url.pathname, query, verb };
+    this.requests.push(recorded);
     const text = await readBody(req);
     try {
+      if (this.authorize && !this.authorize(recorded)) throw forbidden(recorded, route);
       const injected = this.takeFailure(method, verb, url.pathname);
       if (injected !== undefined) {
         throw new StatusError(statusBody(injected, `injected failure of ${method} ${url.pathname}`));
@@ -478,6 +492,18 @@ function deliver(stream: WatchStream, event: ChangeEvent): void {
   else if (now) type = before ? 'MODIFIED' : 'ADDED';
   else if (before) type = 'DELETED';
   if (type) send(stream.res, type, event.object);
+}
+
+/** The real API server's 403: `endpointslices.discovery.k8s.io is forbidden: User … cannot list …`. */
+function forbidden(request: RecordedRequest, route: Route | undefined): StatusError {
+  if (!route) return new StatusError(statusBody(403, `${request.method} ${request.path} is forbidden`));
+  const { group, plural } = route.type;
+  const resource = group === '' ? plural : `${plural}.${group}`;
+  const named = route.name === undefined ? '' : ` "${route.name}"`;
+  const scope =
+    route.namespace === undefined ? 'at the cluster scope' : `in the namespace "${route.namespace}"`;
+  const message = `${resource}${named} is forbidden: User "system:anonymous" cannot ${request.verb ?? request.method} resource "${plural}" in API group "${group}" ${scope}`;
+  return new StatusError(statusBody(403, message, 'Forbidden', { name: route.name, group, kind: plural }));
 }
 
 function verbOf(method: string, route: Route | undefined, watching: boolean): Verb | undefined {

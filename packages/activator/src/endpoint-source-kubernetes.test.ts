@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestApiServer } from '../../../test/support/test-apiserver.js';
 import type { EndpointListener, RevisionInfo } from './endpoint-source.js';
 import {
+  ENDPOINTSLICES_FORBIDDEN_MESSAGE,
   KubernetesEndpointSource,
   type KubernetesEndpointSourceOptions,
   REVISION_LABEL,
@@ -159,6 +160,21 @@ function publicSlice(ns: string, revision: string, name: string, ips: string[]):
 
 function revision(ns: string, name: string, spec: unknown = {}): KubernetesObject & { spec: unknown } {
   return { apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { name, namespace: ns }, spec };
+}
+
+function endpoints(
+  name: string,
+  rev: string,
+  type: string,
+  subsets: V1Endpoints['subsets'],
+  ns = 'ns1',
+): V1Endpoints {
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name, namespace: ns, labels: { [REVISION_LABEL]: rev, [SERVICE_TYPE_LABEL]: type } },
+    subsets,
+  };
 }
 
 function info(namespace: string, name: string, fields: Partial<RevisionInfo> = {}): RevisionInfo {
@@ -496,17 +512,6 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('watches Endpoints instead of EndpointSlices when asked', async () => {
-    const endpoints = (
-      name: string,
-      rev: string,
-      type: string,
-      subsets: V1Endpoints['subsets'],
-    ): V1Endpoints => ({
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name, namespace: 'ns1', labels: { [REVISION_LABEL]: rev, [SERVICE_TYPE_LABEL]: type } },
-      subsets,
-    });
     server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
     server.apply(
       endpoints('r1-private', 'r1', 'Private', [
@@ -544,6 +549,151 @@ describe('KubernetesEndpointSource', () => {
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the ready Pod');
     expect(server.requests.some((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch')).toBe(true);
     expect(server.requests.some((r) => r.path === SLICES)).toBe(false);
+  });
+
+  describe('where EndpointSlices are forbidden', () => {
+    const sliceRequests = () => server.requests.filter((r) => r.path.includes('/endpointslices'));
+    const forbidSlices = () => {
+      server.authorize = (r) => !r.path.includes('/endpointslices');
+    };
+    const warnings = () => logs.filter((l) => l.level >= 40);
+
+    it('falls back to Endpoints at start, warning once, and never asks for EndpointSlices again', async () => {
+      forbidSlices();
+      server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+      server.apply(
+        endpoints('r1-private', 'r1', 'Private', [
+          {
+            addresses: [{ ip: '10.0.0.1' }],
+            notReadyAddresses: [{ ip: '10.0.0.2' }],
+            ports: [{ name: 'http', port: 8012 }],
+          },
+        ]),
+      );
+      server.apply(
+        endpoints('r1', 'r1', 'Public', [
+          { addresses: [{ ip: '10.3.0.1' }], ports: [{ name: 'http', port: 8012 }] },
+        ]),
+      );
+      const recorder = await started();
+      // Start resolved with the Endpoints' state, delivered once.
+      expect(recorder.events).toEqual([
+        {
+          op: 'upsert',
+          info: info('ns1', 'r1', {
+            containerConcurrency: 1,
+            ready: ['10.0.0.1:8012'],
+            notReady: ['10.0.0.2:8012'],
+            activators: ['10.3.0.1'],
+          }),
+        },
+      ]);
+      expect(warnings()).toEqual([
+        expect.objectContaining({
+          msg: ENDPOINTSLICES_FORBIDDEN_MESSAGE,
+          forbidden: 'list discovery.k8s.io/v1 endpointslices in every namespace',
+          fallback: 'core/v1 endpoints',
+          apiMessage:
+            'endpointslices.discovery.k8s.io is forbidden: User "system:anonymous" cannot list resource "endpointslices" in API group "discovery.k8s.io" at the cluster scope',
+        }),
+      ]);
+      expect(ENDPOINTSLICES_FORBIDDEN_MESSAGE).toMatch(
+        /forbidden.*Endpoints.*Grant .*list and watch on endpointslices/,
+      );
+
+      // And it keeps following the Endpoints.
+      server.apply(
+        endpoints('r1-private', 'r1', 'Private', [
+          { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ name: 'http', port: 8012 }] },
+        ]),
+      );
+      await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the ready Pod');
+      await settle(150);
+      // One list per EndpointSlice informer, both refused; no retry, no watch.
+      expect(sliceRequests().map((r) => r.verb)).toEqual(['list', 'list']);
+      expect(
+        server.requests.filter((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch'),
+      ).toHaveLength(2);
+      expect(warnings()).toHaveLength(1);
+      expect(logs.filter((l) => l.msg.startsWith('watch failed'))).toEqual([]);
+    });
+
+    it('falls back within one namespace, and names it', async () => {
+      forbidSlices();
+      server.apply(
+        endpoints(
+          'r1-private',
+          'r1',
+          'Private',
+          [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ port: 8012 }] }],
+          'ns2',
+        ),
+      );
+      const recorder = await started({ namespace: 'ns2' });
+      expect(recorder.current.get('ns2/r1')?.ready).toEqual(['10.0.0.1:8012']);
+      expect(warnings().map((l) => l['forbidden'])).toEqual([
+        'list discovery.k8s.io/v1 endpointslices in namespace ns2',
+      ]);
+      expect(server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
+    });
+
+    it('switches a running source when a relist is refused, keeping every revision and its Pods meanwhile', async () => {
+      server.apply(revision('ns1', 'r1'));
+      server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
+      server.apply(
+        endpoints('r1-private', 'r1', 'Private', [
+          { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.5' }], ports: [{ name: 'http', port: 8012 }] },
+        ]),
+      );
+      const recorder = await started();
+      expect(recorder.current.get('ns1/r1')?.ready).toEqual(['10.0.0.1:8012']);
+      const before = recorder.events.length;
+      // Listing is taken away; the watches resume from a resourceVersion that is gone, so they must relist.
+      server.authorize = (r) => !(r.path.includes('/endpointslices') && r.verb === 'list');
+      server.apply(revision('ns1', 'r1', { containerConcurrency: 3 }));
+      server.compactHistory();
+      server.cutWatches();
+      await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the Endpoints’ Pods');
+      await settle();
+      // From the slices' view straight to the Endpoints' one: never without its Pods, never removed.
+      const after = recorder.events.slice(before);
+      expect(after.every((e) => e.op === 'upsert' && e.info.ready.includes('10.0.0.1:8012'))).toBe(true);
+      expect(recorder.current.get('ns1/r1')).toEqual(
+        info('ns1', 'r1', { containerConcurrency: 3, ready: ['10.0.0.1:8012', '10.0.0.5:8012'] }),
+      );
+      // The cut connections are logged as any; the refusal once.
+      expect(logs.filter((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toHaveLength(1);
+      // A slice change is no longer seen; an Endpoints change is.
+      server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.9', ready: true }]));
+      server.apply(
+        endpoints('r1-private', 'r1', 'Private', [
+          { addresses: [{ ip: '10.0.0.5' }], ports: [{ port: 8012 }] },
+        ]),
+      );
+      await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the Endpoints change');
+      expect(recorder.current.get('ns1/r1')?.ready).toEqual(['10.0.0.5:8012']);
+    });
+
+    it('keeps watching EndpointSlices through other failures', async () => {
+      server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+      server.failNext('list', SLICES, 500, 2);
+      const recorder = await started();
+      await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the retried list');
+      expect(server.requests.some((r) => r.path.startsWith('/api/v1/'))).toBe(false);
+      expect(logs.some((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toBe(false);
+    });
+
+    it('stops cleanly while switching', async () => {
+      forbidSlices();
+      server.failNext('list', '/api/v1/endpoints', 500, 100);
+      await started({ backoff: { initialMs: 5, maxMs: 10 } });
+      await source!.stop();
+      await settle(20);
+      const count = server.requests.length;
+      await settle(60);
+      expect(server.requests.length).toBe(count);
+      expect(server.openWatches).toBe(0);
+    });
   });
 
   it('watches one namespace when configured', async () => {

@@ -1,6 +1,8 @@
 /**
  * The activator's `kubernetes` endpoint source: informers on EndpointSlices (or Endpoints) and Knative
  * Revisions, merged into one {@link RevisionInfo} per revision (`pkg/activator/net/revision_backends.go`).
+ * Where listing EndpointSlices is forbidden (Knative's own activator role grants only Endpoints), it
+ * falls back to Endpoints once, with a warning.
  */
 import {
   CoreV1Api,
@@ -44,7 +46,11 @@ export interface KubernetesEndpointSourceOptions {
   readonly logger: Logger;
   /** Watch only this namespace; default every namespace. */
   readonly namespace?: string;
-  /** Watch core/v1 Endpoints instead of discovery.k8s.io/v1 EndpointSlices, for clusters without them. */
+  /**
+   * Watch core/v1 Endpoints from the start instead of discovery.k8s.io/v1 EndpointSlices, for clusters
+   * without them. Without it, EndpointSlices are watched until listing them is forbidden (403), then
+   * Endpoints.
+   */
   readonly useEndpoints?: boolean;
   /** Restart delays after informer failures; default {@link DEFAULT_BACKOFF}. */
   readonly backoff?: Partial<Backoff>;
@@ -82,13 +88,50 @@ interface RoleFacts {
 
 type Role = keyof RoleFacts;
 
+/** Which API the endpoints objects come from. */
+type EndpointsKind = 'slice' | 'endpoints';
+
 /** Everything known about one revision, from every informer. */
 interface RevisionState {
   readonly namespace: string;
   readonly name: string;
-  /** Facts per EndpointSlice (or Endpoints) object of each role, by object name. */
+  /** Facts per EndpointSlice (or Endpoints) object of each role, by `kind/role/namespace/name`. */
   readonly endpoints: { readonly [R in Role]: Map<string, RoleFacts[R]> };
   spec: RevisionSpecFacts | undefined;
+}
+
+/** A running informer, as this source drives it. */
+interface Informer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The warning logged once when listing EndpointSlices is forbidden: what happened, what the activator does
+ * instead, and how to avoid it.
+ */
+export const ENDPOINTSLICES_FORBIDDEN_MESSAGE =
+  'listing EndpointSlices is forbidden (403); falling back to core/v1 Endpoints. Grant this service ' +
+  'account list and watch on endpointslices (discovery.k8s.io) to use EndpointSlices';
+
+/** True for the API server's 403 Forbidden, which a list call's ApiException carries as `code`. */
+function isForbidden(err: unknown): boolean {
+  return isRecord(err) && err['code'] === 403;
+}
+
+/**
+ * The API server's own words from a failed call's Status (`… is forbidden: User "…" cannot list …`),
+ * which name the service account; the client's error would add the raw body, headers and a stack.
+ */
+function statusMessage(err: unknown): string | undefined {
+  if (!isRecord(err)) return undefined;
+  try {
+    const body: unknown = typeof err['body'] === 'string' ? JSON.parse(err['body']) : err['body'];
+    if (isRecord(body) && typeof body['message'] === 'string') return body['message'];
+  } catch {
+    // Not a Status.
+  }
+  return typeof err['message'] === 'string' ? err['message'] : undefined;
 }
 
 /** `ip:port`, with brackets around IPv6 addresses as Go's `net.JoinHostPort` writes them. */
@@ -195,7 +238,16 @@ function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
  */
 export class KubernetesEndpointSource implements EndpointSource {
   private readonly logger: Logger;
-  private readonly informers: { start(): Promise<void>; stop(): Promise<void> }[];
+  /** The informers on EndpointSlices, or on Endpoints once configured or fallen back to. */
+  private endpointInformers: Informer[];
+  private readonly revisionInformer: Informer;
+  /** Makes the Endpoints informers, until EndpointSlices turn out forbidden; then undefined. */
+  private endpointsFallback: (() => Informer[]) | undefined;
+  /**
+   * The switch to Endpoints: resolves once the EndpointSlice informers stopped and the Endpoints ones made
+   * their first attempt.
+   */
+  private switching: Promise<void> | undefined;
   private readonly revisions = new Map<string, RevisionState>();
   /** The revision each endpoints object was filed under, so a relabelled one leaves its old revision. */
   private readonly owners = new Map<string, string>();
@@ -230,49 +282,61 @@ export class KubernetesEndpointSource implements EndpointSource {
 
     const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
     const abortable = abortableRequests(this.aborter.signal);
-    if (options.useEndpoints) {
+    const endpointsInformers = (): Informer[] => {
       const core = kubeConfig.makeApiClient(CoreV1Api);
       const list = (labelSelector: string) => () =>
         namespace === undefined
           ? core.listEndpointsForAllNamespaces({ labelSelector }, abortable)
           : core.listNamespacedEndpoints({ namespace, labelSelector }, abortable);
-      this.informers = [
+      return [
         keep<V1Endpoints>(
           'private endpoints',
           `/api/v1${ns}/endpoints`,
           list(PRIVATE_SELECTOR),
           PRIVATE_SELECTOR,
-          (e, deleted) => this.onEndpoints('private', e, deleted, () => endpointsAddresses(e)),
+          (e, deleted) => this.onEndpoints('endpoints', 'private', e, deleted, () => endpointsAddresses(e)),
         ),
         keep<V1Endpoints>(
           'public endpoints',
           `/api/v1${ns}/endpoints`,
           list(PUBLIC_SELECTOR),
           PUBLIC_SELECTOR,
-          (e, deleted) => this.onEndpoints('public', e, deleted, () => endpointsReadyIps(e)),
+          (e, deleted) => this.onEndpoints('endpoints', 'public', e, deleted, () => endpointsReadyIps(e)),
         ),
       ];
+    };
+    if (options.useEndpoints) {
+      this.endpointInformers = endpointsInformers();
     } else {
+      this.endpointsFallback = endpointsInformers;
       const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
-      const list = (labelSelector: string) => () =>
-        namespace === undefined
-          ? discovery.listEndpointSliceForAllNamespaces({ labelSelector }, abortable)
-          : discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable);
+      const scope = namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`;
+      // A 403 is not retried: it lasts until someone changes RBAC, and Endpoints carry the same Pods.
+      const list = (labelSelector: string) => async () => {
+        try {
+          return await (namespace === undefined
+            ? discovery.listEndpointSliceForAllNamespaces({ labelSelector }, abortable)
+            : discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable));
+        } catch (err) {
+          if (isForbidden(err)) this.fallBack(`list discovery.k8s.io/v1 endpointslices ${scope}`, err);
+          throw err;
+        }
+      };
       const path = `/apis/discovery.k8s.io/v1${ns}/endpointslices`;
-      this.informers = [
+      this.endpointInformers = [
         keep<V1EndpointSlice>(
           'private endpointslices',
           path,
           list(PRIVATE_SELECTOR),
           PRIVATE_SELECTOR,
-          (s, deleted) => this.onEndpoints('private', s, deleted, () => sliceAddresses(s)),
+          (s, deleted) => this.onEndpoints('slice', 'private', s, deleted, () => sliceAddresses(s)),
         ),
         keep<V1EndpointSlice>(
           'public endpointslices',
           path,
           list(PUBLIC_SELECTOR),
           PUBLIC_SELECTOR,
-          (s, deleted) => this.onEndpoints('public', s, deleted, () => sliceReadyIps(s)),
+          (s, deleted) => this.onEndpoints('slice', 'public', s, deleted, () => sliceReadyIps(s)),
         ),
       ];
     }
@@ -281,22 +345,25 @@ export class KubernetesEndpointSource implements EndpointSource {
       namespace === undefined
         ? custom.listClusterCustomObject({ ...REVISIONS }, abortable)
         : custom.listNamespacedCustomObject({ ...REVISIONS, namespace }, abortable);
-    this.informers.push(
-      keep<KnativeRevision>(
-        'revisions',
-        `/apis/serving.knative.dev/v1${ns}/revisions`,
-        listRevisions,
-        undefined,
-        (r, deleted) => this.onRevision(r, deleted),
-      ),
+    this.revisionInformer = keep<KnativeRevision>(
+      'revisions',
+      `/apis/serving.knative.dev/v1${ns}/revisions`,
+      listRevisions,
+      undefined,
+      (r, deleted) => this.onRevision(r, deleted),
     );
   }
 
-  /** Starts every informer; resolves once each listed (or failed its first attempt) and the result was delivered. */
+  /**
+   * Starts every informer; resolves once each listed (or failed its first attempt) and the result was
+   * delivered. When EndpointSlices turn out forbidden, that includes the first attempt on Endpoints.
+   */
   async start(listener: EndpointListener): Promise<void> {
     if (this.listener) throw new Error('KubernetesEndpointSource was already started');
     this.listener = listener;
-    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all([...this.endpointInformers, this.revisionInformer].map((i) => i.start()));
+    // A forbidden list switched to Endpoints before its informer's first attempt ended.
+    await this.switching;
     if (this.stopped) return;
     this.live = true;
     this.flush();
@@ -307,7 +374,49 @@ export class KubernetesEndpointSource implements EndpointSource {
     this.stopped = true;
     this.live = false;
     this.aborter.abort();
-    await Promise.all(this.informers.map((i) => i.stop()));
+    await Promise.all([...this.endpointInformers, this.revisionInformer].map((i) => i.stop()));
+    await this.switching;
+  }
+
+  /**
+   * Replaces the EndpointSlice informers by Endpoints ones, once: Knative's activator role grants
+   * `endpoints` but not `endpointslices`, and both list the same Pods. Deliveries wait until the Endpoints
+   * made their first attempt, so a revision goes from what its slices said to what its Endpoints say
+   * without a moment in between.
+   */
+  private fallBack(forbidden: string, err: unknown): void {
+    const make = this.endpointsFallback;
+    if (this.stopped || !make) return;
+    this.endpointsFallback = undefined;
+    this.logger.warn(
+      { forbidden, apiMessage: statusMessage(err), fallback: 'core/v1 endpoints' },
+      ENDPOINTSLICES_FORBIDDEN_MESSAGE,
+    );
+    // Stopping marks each informer stopped at once, so the failing list ends without a retry or a log.
+    const stopped = Promise.all(this.endpointInformers.map((i) => i.stop()));
+    this.endpointInformers = make();
+    const wasLive = this.live;
+    this.live = false;
+    this.forget('slice');
+    const started = Promise.all(this.endpointInformers.map((i) => i.start()));
+    this.switching = Promise.all([stopped, started]).then(() => {
+      // A switch during start() leaves going live to start().
+      if (!wasLive || this.stopped) return;
+      this.live = true;
+      this.flush();
+    });
+  }
+
+  /** Drops every endpoints object of `kind` from its revision. */
+  private forget(kind: EndpointsKind): void {
+    for (const [objectKey, key] of this.owners) {
+      if (!objectKey.startsWith(`${kind}/`)) continue;
+      const state = this.revisions.get(key);
+      state?.endpoints.private.delete(objectKey);
+      state?.endpoints.public.delete(objectKey);
+      this.owners.delete(objectKey);
+      this.markDirty(key);
+    }
   }
 
   private state(namespace: string, name: string): RevisionState {
@@ -322,6 +431,7 @@ export class KubernetesEndpointSource implements EndpointSource {
 
   /** Files an endpoints object (slice or Endpoints) under its revision, or removes it. */
   private onEndpoints<R extends Role>(
+    kind: EndpointsKind,
     role: R,
     obj: KubernetesObject,
     deleted: boolean,
@@ -330,19 +440,19 @@ export class KubernetesEndpointSource implements EndpointSource {
     const namespace = obj.metadata?.namespace;
     const name = obj.metadata?.name;
     if (!namespace || !name) return;
-    const objectKey = `${role}/${namespace}/${name}`;
+    const objectKey = `${kind}/${role}/${namespace}/${name}`;
     const revision = deleted ? undefined : obj.metadata?.labels?.[REVISION_LABEL];
     const key = revision ? revisionKey(namespace, revision) : undefined;
     const previous = this.owners.get(objectKey);
     if (previous !== undefined && previous !== key) {
       const old = this.revisions.get(previous);
-      old?.endpoints[role].delete(name);
+      old?.endpoints[role].delete(objectKey);
       this.owners.delete(objectKey);
       this.markDirty(previous);
     }
     if (revision && key) {
       const endpoints: RevisionState['endpoints'][R] = this.state(namespace, revision).endpoints[role];
-      endpoints.set(name, parse());
+      endpoints.set(objectKey, parse());
       this.owners.set(objectKey, key);
       this.markDirty(key);
     }
