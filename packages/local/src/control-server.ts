@@ -133,7 +133,11 @@ export class ControlServer {
 
   private watch(res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-    for (const revision of this.target.revisions()) res.write(this.line(revision));
+    for (const revision of this.target.revisions()) {
+      const line = this.line(revision);
+      this.sent.set(revision, line);
+      res.write(line);
+    }
     const synced: PlatformEvent = { type: 'synced' };
     res.write(`${JSON.stringify(synced)}\n`);
     this.watchers.add(res);
