@@ -12,6 +12,16 @@ export type Mode = 'Proxy' | 'Serve';
 /** Restart delay after a failed Pod: doubling from 1 s, capped at 30 s, reset by a Pod becoming ready. */
 export const FAILURE_BACKOFF = { initialMs: 1000, maxMs: 30_000 } as const;
 
+/** Makes a Pod; tests pass a fake. */
+export type PodFactory = (
+  name: string,
+  config: RevisionConfig,
+  settings: PodSettings,
+  onChange: (pod: Pod) => void,
+) => Pod;
+
+const realPod: PodFactory = (name, config, settings, onChange) => new Pod(name, config, settings, onChange);
+
 /** What a revision tells the platform. */
 export interface RevisionEvents {
   /** A Pod changed phase or addresses (`pod`), or a Pod was added or removed. */
@@ -36,6 +46,7 @@ export class RevisionPods {
     readonly config: RevisionConfig,
     private readonly settings: PodSettings,
     private readonly events: RevisionEvents,
+    private readonly createPod: PodFactory = realPod,
   ) {}
 
   get namespace(): string {
@@ -70,7 +81,7 @@ export class RevisionPods {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await Promise.all(this.pods.map((p) => p.stop()));
+    await Promise.all([...this.pods].map((p) => p.stop()));
   }
 
   private live(): Pod[] {
@@ -108,7 +119,7 @@ export class RevisionPods {
   }
 
   private startPod(): void {
-    const pod = new Pod(`${this.name}-${this.nextPodNumber++}`, this.config, this.settings, (p) =>
+    const pod = this.createPod(`${this.name}-${this.nextPodNumber++}`, this.config, this.settings, (p) =>
       this.podChanged(p),
     );
     this.pods.push(pod);

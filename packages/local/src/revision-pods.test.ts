@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RevisionConfig } from './config.js';
+import type { Pod, PodPhase, PodSettings } from './pod.js';
+import { FAILURE_BACKOFF, type PodFactory, RevisionPods } from './revision-pods.js';
+
+/** A Pod whose phase the test moves by hand. */
+class FakePod {
+  phase: PodPhase = 'starting';
+  failure: string | undefined;
+  servingAddress: string | undefined;
+  statsAddress: string | undefined;
+  stopped = false;
+  readonly timeline = { spawnedAt: Date.now() };
+
+  constructor(
+    readonly name: string,
+    private readonly onChange: (pod: Pod) => void,
+  ) {}
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.set('stopping');
+    this.set('stopped');
+    return Promise.resolve();
+  }
+
+  set(phase: PodPhase): void {
+    this.phase = phase;
+    this.onChange(this as unknown as Pod);
+  }
+}
+
+const CONFIG = { namespace: 'default', name: 'app-00001' } as RevisionConfig;
+
+let made: FakePod[];
+let revision: RevisionPods;
+const factory: PodFactory = (name, _config, _settings, onChange) => {
+  const pod = new FakePod(name, onChange);
+  made.push(pod);
+  return pod as unknown as Pod;
+};
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  made = [];
+  revision = new RevisionPods(CONFIG, {} as PodSettings, { changed: () => {}, podFailed: () => {} }, factory);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const live = () => revision.pods.map((p) => p.name);
+
+describe('RevisionPods', () => {
+  it('starts Pods up to the desired count and stops Pods not ready first, then the newest', () => {
+    for (const n of [1, 2, 3]) {
+      revision.scale(n);
+      vi.advanceTimersByTime(10);
+    }
+    expect(live()).toEqual(['app-00001-1', 'app-00001-2', 'app-00001-3']);
+    made[0]!.set('ready');
+    made[2]!.set('ready');
+    revision.scale(2);
+    expect(made[1]!.stopped).toBe(true);
+    revision.scale(1);
+    expect(made[2]!.stopped).toBe(true);
+    expect(live()).toEqual(['app-00001-1']);
+    revision.scale(0);
+    expect(live()).toEqual([]);
+  });
+
+  it('replaces a failed Pod after a backoff that doubles while starts keep failing and resets once one is ready', () => {
+    revision.scale(1);
+    made[0]!.set('failed');
+    expect(live()).toEqual([]);
+    vi.advanceTimersByTime(FAILURE_BACKOFF.initialMs - 1);
+    expect(made).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(made).toHaveLength(2);
+
+    made[1]!.set('failed');
+    vi.advanceTimersByTime(2 * FAILURE_BACKOFF.initialMs - 1);
+    expect(made).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(made).toHaveLength(3);
+
+    made[2]!.set('ready');
+    made[2]!.set('failed');
+    vi.advanceTimersByTime(FAILURE_BACKOFF.initialMs);
+    expect(made).toHaveLength(4);
+  });
+
+  it('caps the backoff', () => {
+    revision.scale(1);
+    for (let i = 0; i < 10; i++) {
+      made.at(-1)!.set('failed');
+      vi.advanceTimersByTime(FAILURE_BACKOFF.maxMs);
+    }
+    expect(made).toHaveLength(11);
+  });
+
+  it('starts nothing after close, and stops every Pod', async () => {
+    revision.scale(2);
+    await revision.close();
+    expect(made.every((p) => p.stopped)).toBe(true);
+    revision.scale(3);
+    expect(made).toHaveLength(2);
+  });
+});
