@@ -1,3 +1,11 @@
+import { join } from 'node:path';
+import {
+  credentials,
+  type GrpcObject,
+  loadPackageDefinition,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
 import {
@@ -7,6 +15,7 @@ import {
   startTestPlatform,
   type TestPlatform,
 } from './support/platform.js';
+import { ROOT } from './support/processes.js';
 
 // End-to-end: the platform's own entry point, real example apps, real processes, on 127.0.0.1.
 const started: TestPlatform[] = [];
@@ -247,6 +256,40 @@ describe('one-machine platform', () => {
     expect(res.status).toBe(200);
     expect(res.body.match(/^data: \{/gm)?.length).toBe(3);
     expect(res.body).toContain('event: end');
+  });
+
+  it('carries gRPC over h2c from zero through the ingress, the activator and the queue-proxy', async () => {
+    const p = await platform(`ingress: { port: 0 }
+services:
+  - name: app
+    command: [node, ${join(ROOT, 'test/support/grpc-app.mjs')}]
+`);
+    const definition = loadSync(join(ROOT, 'test/support/grpc-test.proto'), {
+      keepCase: true,
+      defaults: true,
+    });
+    const Tester = ((loadPackageDefinition(definition).zerogate as GrpcObject).test as GrpcObject)
+      .Tester as ServiceClientConstructor;
+    const client = new Tester(`127.0.0.1:${p.port}`, credentials.createInsecure(), {
+      'grpc.default_authority': HOST,
+    });
+    try {
+      type Echo = (
+        request: { text: string },
+        options: { deadline: number },
+        callback: (err: Error | null, value: { text: string; proxy: string }) => void,
+      ) => void;
+      const echo = (client as unknown as { Echo: Echo }).Echo.bind(client);
+      const reply = await new Promise<{ text: string; proxy: string }>((resolve, reject) =>
+        echo({ text: 'hi' }, { deadline: Date.now() + 10_000 }, (err, value) =>
+          err ? reject(err) : resolve(value),
+        ),
+      );
+      expect(reply.text).toBe('hi');
+      expect(reply.proxy).toBe('activator');
+    } finally {
+      client.close();
+    }
   });
 
   it('Ctrl-C drains and stops every process it started', async () => {
