@@ -2,14 +2,15 @@
  * The built activator on the `kubernetes` endpoint source where its service account may read Endpoints
  * but not EndpointSlices, as under Knative's own activator role.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REVISION, startPod } from './support/activator-fixture.js';
+import { kubernetesActivatorEnv, REVISION, startPod } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, send } from './support/http.js';
-import { activatorEnv, type RunningActivator, startActivator } from './support/processes.js';
+import { knativeRevision, privateEndpoints } from './support/knative-objects.js';
+import { type RunningActivator, startActivator } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 
 let dir: string | undefined;
@@ -25,41 +26,17 @@ afterEach(async () => {
   activator = autoscaler = api = dir = undefined;
 });
 
-const LABELS = {
-  'serving.knative.dev/revision': 'hello-00001',
-  'networking.internal.knative.dev/serviceType': 'Private',
-};
-
 describe('activator where EndpointSlices are forbidden', () => {
   it('warns once, learns the ready Pod from Endpoints and forwards, without asking for EndpointSlices again', async () => {
     api = await TestApiServer.start({ authorize: (r) => !r.path.includes('/endpointslices') });
     dir = mkdtempSync(join(tmpdir(), 'zerogate-activator-'));
-    const kubeconfig = join(dir, 'kubeconfig.json');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = api.writeKubeConfig(join(dir, 'kubeconfig.json'));
     const pod = await startPod(1);
-    api.apply({
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Revision',
-      metadata: { name: 'hello-00001', namespace: 'default' },
-      // Without the Pod, a request would wait this long and end in 504.
-      spec: { containerConcurrency: 1, timeoutSeconds: 5 },
-    });
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name: 'hello-00001-private', namespace: 'default', labels: LABELS },
-      subsets: [
-        { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }] },
-      ],
-    });
+    // Without the Pod, a request would wait this long and end in 504.
+    api.apply(knativeRevision('hello-00001', { containerConcurrency: 1, timeoutSeconds: 5 }));
+    api.apply(privateEndpoints('hello-00001', [pod.port]));
     autoscaler = await FakeAutoscaler.start();
-    activator = await startActivator({
-      ...activatorEnv('', autoscaler.url, {
-        ACTIVATOR_ENDPOINTS_SOURCE: 'kubernetes',
-        KUBECONFIG: kubeconfig,
-      }),
-      ACTIVATOR_ENDPOINTS_FILE: '',
-    });
+    activator = await startActivator(kubernetesActivatorEnv(autoscaler.url, kubeconfig));
 
     const res = await send(`${activator.url}/`, { headers: REVISION });
     expect(res.status).toBe(200);
@@ -67,15 +44,7 @@ describe('activator where EndpointSlices are forbidden', () => {
 
     // Still running on Endpoints: a second Pod appears there and is used.
     const second = await startPod(1);
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name: 'hello-00001-private', namespace: 'default', labels: LABELS },
-      subsets: [
-        { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }] },
-        { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: second.port, protocol: 'TCP' }] },
-      ],
-    });
+    api.apply(privateEndpoints('hello-00001', [pod.port, second.port]));
     // Two at once need both Pods (containerConcurrency 1 each): the second one is used once known.
     const usesSecond = async () => {
       const pair = await Promise.all([

@@ -1,10 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
-import { EndpointsFile, REVISION, startPod } from './support/activator-fixture.js';
+import { EndpointsFile, kubernetesActivatorEnv, REVISION, startPod } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { knativeRevision, privateSlice } from './support/knative-objects.js';
 import { activatorEnv, type RunningActivator, startActivator } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 
@@ -123,42 +123,15 @@ describe('activator shutdown', () => {
 describe('activator with the kubernetes endpoint source', () => {
   it('learns the revision and its Pods from the API server and forwards to a Pod before Kubernetes calls it ready', async () => {
     api = await TestApiServer.start();
-    const kubeconfig = join(endpoints.dir, 'kubeconfig.json');
-    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+    const kubeconfig = api.writeKubeConfig(join(endpoints.dir, 'kubeconfig.json'));
     const pod = await startPod(1);
-    api.apply({
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Revision',
-      metadata: { name: 'hello-00001', namespace: 'default' },
-      spec: { containerConcurrency: 1, timeoutSeconds: 30 },
-    });
+    api.apply(knativeRevision('hello-00001', { containerConcurrency: 1, timeoutSeconds: 30 }));
     autoscaler = await FakeAutoscaler.start();
-    activator = await startActivator({
-      ...activatorEnv(endpoints.path, autoscaler.url, {
-        ACTIVATOR_ENDPOINTS_SOURCE: 'kubernetes',
-        KUBECONFIG: kubeconfig,
-      }),
-      ACTIVATOR_ENDPOINTS_FILE: '',
-    });
+    activator = await startActivator(kubernetesActivatorEnv(autoscaler.url, kubeconfig));
     const pending = send(`${activator.url}/`, { headers: REVISION });
     await new Promise((r) => setTimeout(r, 200));
     // The revision is known (held, not 404) even before it has endpoints.
-    api.apply({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
-        name: 'hello-00001-private-abc',
-        namespace: 'default',
-        labels: {
-          'serving.knative.dev/revision': 'hello-00001',
-          'networking.internal.knative.dev/serviceType': 'Private',
-          'kubernetes.io/service-name': 'hello-00001-private',
-        },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: false } }],
-    });
+    api.apply(privateSlice('hello-00001', [], ['127.0.0.1'], { port: pod.port }));
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body).toBe('hello');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Deployment, V1EndpointSlice } from '@kubernetes/client-node';
@@ -15,6 +15,12 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
 import { eventually } from './support/http.js';
+import {
+  activatorSlice,
+  knativeRevision,
+  privateSlice,
+  revisionDeployment,
+} from './support/knative-objects.js';
 import { autoscalerEnv, spawnNode, startAutoscaler } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 
@@ -26,8 +32,7 @@ const sockets: WsClient[] = [];
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'autoscaler-test-'));
   api = await TestApiServer.start();
-  kubeconfig = join(dir, 'kubeconfig.json');
-  writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+  kubeconfig = api.writeKubeConfig(join(dir, 'kubeconfig.json'));
 });
 
 afterEach(async () => {
@@ -62,25 +67,8 @@ function openSocket(url: string): Promise<WsClient> {
 
 /** A revision at zero: its Revision (CC 1) and its Deployment with no replicas. */
 function applyRevisionAtZero(server: TestApiServer): void {
-  server.apply({
-    apiVersion: 'serving.knative.dev/v1',
-    kind: 'Revision',
-    metadata: { name: 'hello-00001', namespace: 'default' },
-    spec: { containerConcurrency: 1 },
-  });
-  server.apply<V1Deployment>({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'hello-00001-deployment', namespace: 'default' },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { 'serving.knative.dev/revision': 'hello-00001' } },
-      template: {
-        metadata: { labels: { 'serving.knative.dev/revision': 'hello-00001' } },
-        spec: { containers: [{ name: 'user-container', image: 'example.com/hello' }] },
-      },
-    },
-  });
+  server.apply(knativeRevision('hello-00001', { containerConcurrency: 1 }));
+  server.apply(revisionDeployment('hello-00001', 0));
 }
 
 const replicas = (server: TestApiServer) =>
@@ -180,74 +168,20 @@ describe('startAutoscaler', () => {
   });
 });
 
-/** The private EndpointSlice of `hello-00001`, as Kubernetes writes it for its Pods. */
-function privateSlice(ready: string[], notReady: string[] = []): V1EndpointSlice {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: 'hello-00001-private-x7k2p',
-      namespace: 'default',
-      labels: {
-        'kubernetes.io/service-name': 'hello-00001-private',
-        'serving.knative.dev/revision': 'hello-00001',
-        'networking.internal.knative.dev/serviceType': 'Private',
-      },
-    },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
-    endpoints: [
-      ...ready.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-      ...notReady.map((ip) => ({ addresses: [ip], conditions: { ready: false } })),
-    ],
-  };
-}
-
-/** The activators' EndpointSlice where a standalone install runs them. */
-function activatorSlice(ips: string[]): V1EndpointSlice {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: {
-      name: 'activator-service-4kq9z',
-      namespace: 'zerogate-system',
-      labels: { 'kubernetes.io/service-name': 'activator-service' },
-    },
-    addressType: 'IPv4',
-    ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
-    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-  };
-}
-
 describe('startAutoscaler on Kubernetes: public endpoints follow what they point at', () => {
   /**
    * A revision kept at one Pod or more (`min-scale` 1) whose mode never changes: Serve with a target
    * burst capacity of 0, Proxy with -1. Its Pods answer no scrape (port 1).
    */
   async function start(server: TestApiServer, targetBurstCapacity: string) {
-    server.apply({
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Revision',
-      metadata: {
-        name: 'hello-00001',
-        namespace: 'default',
-        annotations: { 'autoscaling.knative.dev/min-scale': '1' },
-      },
-      spec: { containerConcurrency: 1 },
-    });
-    server.apply<V1Deployment>({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'hello-00001-deployment', namespace: 'default' },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { 'serving.knative.dev/revision': 'hello-00001' } },
-        template: {
-          metadata: { labels: { 'serving.knative.dev/revision': 'hello-00001' } },
-          spec: { containers: [{ name: 'user-container', image: 'example.com/hello' }] },
-        },
-      },
-    });
+    server.apply(
+      knativeRevision(
+        'hello-00001',
+        { containerConcurrency: 1 },
+        { annotations: { 'autoscaling.knative.dev/min-scale': '1' } },
+      ),
+    );
+    server.apply(revisionDeployment('hello-00001', 1));
     const config = loadConfig({
       AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
       AUTOSCALER_PORT: '0',
@@ -282,13 +216,13 @@ describe('startAutoscaler on Kubernetes: public endpoints follow what they point
   it('in Serve mode, lists each Pod that becomes ready and drops each that goes, with no write when nothing changed', async () => {
     const server = api as TestApiServer;
     server.apply(activatorSlice(['10.1.0.1']));
-    server.apply(privateSlice(['10.0.0.1'], ['10.0.0.2']));
+    server.apply(privateSlice('hello-00001', ['10.0.0.1'], ['10.0.0.2']));
     const running = await start(server, '0');
     try {
       await expectPublic(server, ['10.0.0.1']);
-      server.apply(privateSlice(['10.0.0.1', '10.0.0.2']));
+      server.apply(privateSlice('hello-00001', ['10.0.0.1', '10.0.0.2']));
       await expectPublic(server, ['10.0.0.1', '10.0.0.2']);
-      server.apply(privateSlice(['10.0.0.2']));
+      server.apply(privateSlice('hello-00001', ['10.0.0.2']));
       await expectPublic(server, ['10.0.0.2']);
 
       // Decisions keep coming every 50 ms; with nothing changed they cost no API call.
@@ -303,14 +237,14 @@ describe('startAutoscaler on Kubernetes: public endpoints follow what they point
   it('in Proxy mode, follows the activators in SYSTEM_NAMESPACE as they are replaced', async () => {
     const server = api as TestApiServer;
     server.apply(activatorSlice(['10.1.0.1']));
-    server.apply(privateSlice(['10.0.0.1']));
+    server.apply(privateSlice('hello-00001', ['10.0.0.1']));
     const running = await start(server, '-1');
     try {
       await expectPublic(server, ['10.1.0.1']);
       server.apply(activatorSlice(['10.1.0.2', '10.1.0.3']));
       await expectPublic(server, ['10.1.0.2', '10.1.0.3']);
       // A Pod becoming ready changes nothing here: the activators stay in the path.
-      server.apply(privateSlice(['10.0.0.1', '10.0.0.2']));
+      server.apply(privateSlice('hello-00001', ['10.0.0.1', '10.0.0.2']));
       await new Promise((r) => setTimeout(r, 200));
       expect(publicIps(server)).toBe('10.1.0.2,10.1.0.3');
       // With no activator left, the Pods take the traffic (the actuator's fallback), and get it back.

@@ -14,6 +14,7 @@ import {
   KUBECTL,
   type KubeObject,
   kustomizations,
+  noteSkippedWithoutKubectl,
   only,
   podTemplates,
   readEnv,
@@ -21,26 +22,27 @@ import {
   select,
 } from './support/manifests.js';
 import {
+  BASE_COMPONENTS,
   COMPONENTS,
   configLoader,
   importBuilt,
+  injectorSecrets,
   isBuilt,
   listenerPorts,
   type OurContainer,
+  ourContainer,
   ourContainers,
   portNumber,
   probesOf,
+  readManifestConfig,
+  type Secrets,
   secretFiles,
-  selfSignedTls,
-  type TestTls,
 } from './support/manifests-components.js';
 import { dockerfileOf, parseDockerfile } from './support/manifests-dockerfile.js';
 import { queueProxyEnv, ROOT } from './support/processes.js';
+import { selfSignedTls, type TestTls } from './support/tls.js';
 
-if (!KUBECTL)
-  console.log(
-    'deploy consistency: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped',
-  );
+noteSkippedWithoutKubectl('deploy consistency');
 for (const c of COMPONENTS) {
   if (!isBuilt(c))
     console.log(`deploy consistency: ${c.script} is not built; its checks are skipped (run tsc -b)`);
@@ -61,21 +63,17 @@ const ACTIVATOR_UPGRADE_GRACE_SECONDS = 60;
 const SYSTEM = 'zerogate-system';
 
 let tls: TestTls;
-/** The injector's Secret, as `kubectl create secret tls` makes it. */
-let secrets: Record<string, Record<string, Buffer>>;
+/** The injector's Secret. */
+let secrets: Secrets;
 
 beforeAll(() => {
   tls = selfSignedTls(`injector.${SYSTEM}.svc`);
-  secrets = { 'zerogate-injector-tls': { 'tls.crt': tls.cert, 'tls.key': tls.key } };
+  secrets = injectorSecrets(tls);
 });
 afterAll(() => tls?.remove());
 
-/** Loads a container's configuration from its manifest environment through the component's own loader. */
-async function reading(c: OurContainer) {
-  const load = await configLoader(c.component, secretFiles(c.template.spec, c.container, secrets));
-  if (!load) return undefined;
-  return readEnv(load, c.env);
-}
+/** Loads a container's configuration from its manifest, with the injector's Secret. */
+const reading = (c: OurContainer) => readManifestConfig(c, secrets);
 
 describe.skipIf(!KUBECTL)('images', () => {
   it('every container runs one of our images at this version, or the examples’ Node.js base', () => {
@@ -128,11 +126,9 @@ describe.skipIf(!KUBECTL)('images', () => {
 });
 
 describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
-  const base = () => ourContainers('deploy/base');
-
   it('the base runs the activator, the autoscaler and the injector, each from our images', () => {
     expect(
-      base()
+      ourContainers('deploy/base')
         .map((c) => [c.where, c.component.name])
         .sort(),
     ).toEqual([
@@ -143,9 +139,9 @@ describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
   });
 
   it.each(
-    COMPONENTS.filter((c) => c.name !== 'queue-proxy').map((c) => c.name),
+    BASE_COMPONENTS.map((c) => c.name),
   )('%s: its configuration loads from the manifest, and it reads every variable the manifest sets', async (name) => {
-    const c = base().find((x) => x.component.name === name)!;
+    const c = ourContainer('deploy/base', name);
     const r = await reading(c);
     if (!r) return console.log(`${name} is not built: configuration not checked`);
     expect(r.problems, 'required variables missing or values rejected').toEqual([]);
@@ -156,9 +152,9 @@ describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
   });
 
   it.each(
-    COMPONENTS.filter((c) => c.name !== 'queue-proxy').map((c) => c.name),
+    BASE_COMPONENTS.map((c) => c.name),
   )('%s: declares exactly the ports it listens on, and probes one of them', async (name) => {
-    const c = base().find((x) => x.component.name === name)!;
+    const c = ourContainer('deploy/base', name);
     const r = await reading(c);
     if (!r) return console.log(`${name} is not built: ports not checked`);
     const listening = Object.values(listenerPorts(c.component, r.config)).sort();
@@ -266,8 +262,8 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
   });
 
   it('the activator reports to the autoscaler Service, which reaches the autoscaler’s stat server', async () => {
-    const activator = ourContainers('deploy/base').find((c) => c.component.name === 'activator')!;
-    const autoscaler = ourContainers('deploy/base').find((c) => c.component.name === 'autoscaler')!;
+    const activator = ourContainer('deploy/base', 'activator');
+    const autoscaler = ourContainer('deploy/base', 'autoscaler');
     const url = new URL(activator.env['AUTOSCALER_URL']!);
     expect(url.protocol).toBe('ws:');
     const [name, namespace, svc, ...domain] = url.hostname.split('.');
@@ -290,7 +286,7 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
     expect(ref.path).toBe('/mutate-pods');
     const service = only<V1Service>(objects(), 'Service', ref.name, ref.namespace);
     expect(selected(service.spec!.selector!, ref.namespace).metadata.name).toBe('injector');
-    const injector = ourContainers('deploy/base').find((c) => c.component.name === 'injector')!;
+    const injector = ourContainer('deploy/base', 'injector');
     const port = service.spec!.ports!.find((p) => p.port === (ref.port ?? 443))!;
     expect(hook!.namespaceSelector?.matchExpressions).toEqual([
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [ref.namespace] },
@@ -350,7 +346,7 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
   });
 
   it('the injector reads its certificate from the Secret it mounts', async () => {
-    const injector = ourContainers('deploy/base').find((c) => c.component.name === 'injector')!;
+    const injector = ourContainer('deploy/base', 'injector');
     const files = secretFiles(injector.template.spec, injector.container, secrets);
     expect([...files.keys()].sort()).toEqual(
       [injector.env['INJECTOR_TLS_CERT_FILE'], injector.env['INJECTOR_TLS_KEY_FILE']].sort(),
@@ -362,7 +358,7 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
   });
 
   it('the activator’s grace period covers its drain, the longest revision timeout and its websocket grace', async () => {
-    const activator = ourContainers('deploy/base').find((c) => c.component.name === 'activator')!;
+    const activator = ourContainer('deploy/base', 'activator');
     const crd = only<V1CustomResourceDefinition>(
       objects(),
       'CustomResourceDefinition',
@@ -470,7 +466,7 @@ describe.skipIf(!KUBECTL)('deploy/README.md', () => {
       } = queueProxyEnv(8080, { QUEUE_SERVING_PORT: '8012' });
       env = knative;
     } else {
-      const c = ourContainers('deploy/base').find((x) => x.component.name === name)!;
+      const c = ourContainer('deploy/base', name);
       env = c.env;
       files = secretFiles(c.template.spec, c.container, secrets);
     }

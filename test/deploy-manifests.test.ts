@@ -13,6 +13,7 @@ import {
   KUBECTL,
   type KubeObject,
   kustomizations,
+  noteSkippedWithoutKubectl,
   only,
   parseYamlObjects,
   podTemplates,
@@ -22,8 +23,7 @@ import {
 import { structuralProblems, validateAgainst, validateObject } from './support/manifests-schema.js';
 import { ROOT } from './support/processes.js';
 
-if (!KUBECTL)
-  console.log('deploy manifests: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped');
+noteSkippedWithoutKubectl('deploy manifests');
 
 /** Every kustomization that renders on its own (a Component renders only inside one, see testdata). */
 const BUILDS = kustomizations().filter((k) => k.kind === 'Kustomization');

@@ -6,9 +6,8 @@
  * against the RBAC its service account gets from the manifests, both ways: no call denied, no grant
  * unused.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,14 @@ import type {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
-import { eventually, send } from './support/http.js';
+import { eventually, httpsRequest, send } from './support/http.js';
+import {
+  activatorSlice,
+  knativeRevision,
+  privateEndpoints,
+  privateSlice,
+  revisionDeployment,
+} from './support/knative-objects.js';
 import {
   type AccountRef,
   type ApiCall,
@@ -32,35 +38,33 @@ import {
   grantsOf,
   KUBECTL,
   type KubeObject,
+  noteSkippedWithoutKubectl,
   only,
-  readEnv,
   render,
   select,
 } from './support/manifests.js';
 import {
-  COMPONENTS,
+  BASE_COMPONENTS,
   type Component,
-  configLoader,
+  injectorSecrets,
   isBuilt,
   listenerPorts,
   type OurContainer,
+  ourContainer,
   ourContainers,
   portNumber,
   probesOf,
-  secretFiles,
-  selfSignedTls,
-  type TestTls,
+  readManifestConfig,
 } from './support/manifests-components.js';
 import { validateAgainst, validateObject } from './support/manifests-schema.js';
-import { spawnNode, type TestProcess } from './support/processes.js';
+import { startComponent, type TestProcess } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 import { jsonPatch } from './support/test-apiserver-patch.js';
+import { selfSignedTls, type TestTls } from './support/tls.js';
 
-const RUNNABLE = COMPONENTS.filter((c) => c.name !== 'queue-proxy');
-const BUILT = RUNNABLE.every(isBuilt);
-if (!KUBECTL)
-  console.log('deploy processes: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped');
-else if (!BUILT)
+const BUILT = BASE_COMPONENTS.every(isBuilt);
+noteSkippedWithoutKubectl('deploy processes');
+if (KUBECTL && !BUILT)
   console.log('deploy processes: the activator, autoscaler or injector is not built (tsc -b); skipped');
 
 const SYSTEM = 'zerogate-system';
@@ -68,10 +72,6 @@ const NAMESPACE = 'hello';
 const REVISION = 'hello-00001';
 const SECOND = 'hello-00002';
 const ROUTING = { 'knative-serving-revision': REVISION, 'knative-serving-namespace': NAMESPACE };
-const PRIVATE_LABELS = {
-  'serving.knative.dev/revision': REVISION,
-  'networking.internal.knative.dev/serviceType': 'Private',
-};
 
 /**
  * The variables changed for this machine, per component: its bind address and listener ports (any free
@@ -130,28 +130,8 @@ function rbacReport(objects: readonly KubeObject[], sa: AccountRef, calls: reado
   return { denied, unused, namespaceable };
 }
 
-function writeKubeconfig(dir: string, name: string, api: TestApiServer): string {
-  const path = join(dir, `${name}.kubeconfig.json`);
-  writeFileSync(path, api.kubeConfig().exportConfig());
-  return path;
-}
-
 /** A revision's Deployment with no Pods. */
-function atZero(revision: string): V1Deployment {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: `${revision}-deployment`, namespace: NAMESPACE },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { 'serving.knative.dev/revision': revision } },
-      template: {
-        metadata: { labels: { 'serving.knative.dev/revision': revision } },
-        spec: { containers: [{ name: 'user-container', image: 'example.com/hello' }] },
-      },
-    },
-  };
-}
+const atZero = (revision: string) => revisionDeployment(revision, 0, NAMESPACE);
 
 /** A Pod's queue-proxy as the activator sees it: answers its probe with `queue`, anything else with a greeting. */
 async function startFakePod(): Promise<{ server: Server; port: number }> {
@@ -167,41 +147,6 @@ async function startFakePod(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** One HTTPS request; `ca` and `servername` verify the server as the API server does, else (the kubelet) nothing is verified. */
-function httpsSend(
-  port: number,
-  path: string,
-  options: {
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string;
-    ca?: Buffer;
-    servername?: string;
-  },
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        ...(options.ca ? { ca: options.ca, servername: options.servername } : { rejectUnauthorized: false }),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
 /** Sends a request the way the kubelet sends the probe, to the port the probe names. */
 async function probe(r: Running, kind: string): Promise<number> {
   const [, spec] = probesOf(r.manifest.container).find(([k]) => k === kind)!;
@@ -213,7 +158,7 @@ async function probe(r: Running, kind: string): Promise<number> {
   for (const h of get.httpHeaders ?? []) headers[h.name] = h.value;
   const path = get.path ?? '/';
   if ((get.scheme ?? 'HTTP') === 'HTTPS')
-    return (await httpsSend(r.ports[listener]!, path, { headers })).status;
+    return (await httpsRequest(r.ports[listener]!, { path, headers })).status;
   return (await send(`http://127.0.0.1:${r.ports[listener]}${path}`, { headers })).status;
 }
 
@@ -226,24 +171,25 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
   const run = (name: string) => running.get(name)!;
 
   async function start(
-    name: string,
+    name: Component['name'],
     api: TestApiServer,
     extra: Record<string, string> = {},
   ): Promise<Running> {
-    const manifest = ourContainers('deploy/base').find((c) => c.component.name === name)!;
-    const files = secretFiles(manifest.template.spec, manifest.container, {
-      'zerogate-injector-tls': { 'tls.crt': tls.cert, 'tls.key': tls.key },
-    });
-    const load = (await configLoader(manifest.component, files))!;
-    const configured = listenerPorts(manifest.component, readEnv(load, manifest.env).config);
-    const proc = spawnNode(manifest.component.script, {
-      ...manifest.env,
-      ...LOCAL_OVERRIDES[name],
-      ...extra,
-      KUBECONFIG: writeKubeconfig(dir, name, api),
-    });
-    const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), 15_000);
-    const ports = (JSON.parse(line) as { ports: Record<string, number> }).ports;
+    const manifest = ourContainer('deploy/base', name);
+    const configured = listenerPorts(
+      manifest.component,
+      (await readManifestConfig(manifest, injectorSecrets(tls)))!.config,
+    );
+    const { proc, ports } = await startComponent<Record<string, number>>(
+      manifest.component.script,
+      {
+        ...manifest.env,
+        ...LOCAL_OVERRIDES[name],
+        ...extra,
+        KUBECONFIG: api.writeKubeConfig(join(dir, `${name}.kubeconfig.json`)),
+      },
+      15_000,
+    );
     const r: Running = { manifest, component: manifest.component, api, proc, ports, configured };
     running.set(name, r);
     return r;
@@ -258,16 +204,12 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
       TestApiServer.start(),
       TestApiServer.start(),
     ]);
-    const revision = {
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Revision',
-      metadata: { name: REVISION, namespace: NAMESPACE },
-      spec: { containerConcurrency: 1, timeoutSeconds: 30 },
-    };
+    const settings = { containerConcurrency: 1, timeoutSeconds: 30 };
+    const revision = knativeRevision(REVISION, settings, { namespace: NAMESPACE });
     activatorApi.apply(revision);
     autoscalerApi.apply(revision);
     // The revision at zero, as the injector and the autoscaler leave it.
-    autoscalerApi.apply<V1Deployment>(atZero(REVISION));
+    autoscalerApi.apply(atZero(REVISION));
     // Public slices the autoscaler wrote before: it rewrites one and deletes the other.
     for (const [family, address] of [
       ['IPv4', '10.9.9.9'],
@@ -292,36 +234,27 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
       });
     }
     // A second revision at zero, never wired: the autoscaler creates its public slice.
-    autoscalerApi.apply({ ...revision, metadata: { name: SECOND, namespace: NAMESPACE } });
-    autoscalerApi.apply<V1Deployment>(atZero(SECOND));
+    autoscalerApi.apply(knativeRevision(SECOND, settings, { namespace: NAMESPACE }));
+    autoscalerApi.apply(atZero(SECOND));
     // The activators, where the base runs them.
-    autoscalerApi.apply<V1EndpointSlice>({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
-        name: 'activator-service-4kq9z',
-        namespace: SYSTEM,
-        labels: { 'kubernetes.io/service-name': 'activator-service' },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: 8012, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    });
+    autoscalerApi.apply(activatorSlice(['127.0.0.1'], SYSTEM));
     // What the injector looks up: the Pods' Deployments, the activator's Service, and a Revision that
     // exists already (the injector then reads it to compare settings).
     for (const d of select<V1Deployment>(render('deploy/examples/hello/standalone'), 'Deployment'))
       injectorApi.apply(d);
     injectorApi.apply(only<V1Service>(objects(), 'Service', 'activator-service', SYSTEM));
-    injectorApi.apply({
-      ...revision,
-      metadata: { name: SECOND, namespace: NAMESPACE },
-      spec: {
-        containerConcurrency: 10,
-        timeoutSeconds: 300,
-        responseStartTimeoutSeconds: 0,
-        idleTimeoutSeconds: 0,
-      },
-    });
+    injectorApi.apply(
+      knativeRevision(
+        SECOND,
+        {
+          containerConcurrency: 10,
+          timeoutSeconds: 300,
+          responseStartTimeoutSeconds: 0,
+          idleTimeoutSeconds: 0,
+        },
+        { namespace: NAMESPACE },
+      ),
+    );
 
     const autoscaler = await start('autoscaler', autoscalerApi);
     await start('activator', activatorApi, { AUTOSCALER_URL: `ws://127.0.0.1:${autoscaler.ports['stats']}` });
@@ -340,7 +273,7 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
   });
 
   it.each(
-    RUNNABLE.map((c) => c.name),
+    BASE_COMPONENTS.map((c) => c.name),
   )('%s answers its kubelet probes on the ports and paths the manifest gives', async (name) => {
     const r = run(name);
     const kinds = probesOf(r.manifest.container).map(([k]) => k);
@@ -364,18 +297,7 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
       autoscalerApi.get<V1Deployment>('Deployment', NAMESPACE, `${REVISION}-deployment`)?.spec?.replicas ?? 0;
     expect(await eventually(() => replicas() >= 1, 10_000)).toBe(true);
     // The Pod comes up: its private slice, as Kubernetes writes it, reaches both.
-    const slice: V1EndpointSlice = {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
-        name: `${REVISION}-private-x7k2p`,
-        namespace: NAMESPACE,
-        labels: { ...PRIVATE_LABELS, 'kubernetes.io/service-name': `${REVISION}-private` },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
-    };
+    const slice = privateSlice(REVISION, ['127.0.0.1'], [], { namespace: NAMESPACE, port: pod.port });
     activator.api.apply(slice);
     autoscalerApi.apply(slice);
     const res = await pending;
@@ -448,17 +370,14 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
       webhooks: { clientConfig: { service: { path: string } }; timeoutSeconds: number }[];
     }>(objects(), 'MutatingWebhookConfiguration', 'zerogate-injector').webhooks[0]!;
     // Verified as the API server verifies it: against the CA bundle, for the Service's DNS name.
-    const res = await httpsSend(
-      injector.ports['https']!,
-      `${hook.clientConfig.service.path}?timeout=${hook.timeoutSeconds}s`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(review),
-        ca: tls.cert,
-        servername: `injector.${SYSTEM}.svc`,
-      },
-    );
+    const res = await httpsRequest(injector.ports['https']!, {
+      method: 'POST',
+      path: `${hook.clientConfig.service.path}?timeout=${hook.timeoutSeconds}s`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(review),
+      ca: tls.cert,
+      servername: `injector.${SYSTEM}.svc`,
+    });
     expect(res.status).toBe(200);
     const response = (
       JSON.parse(res.body) as { response: { allowed: boolean; patch?: string; warnings?: string[] } }
@@ -502,7 +421,7 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
   });
 
   it.each(
-    RUNNABLE.map((c) => c.name),
+    BASE_COMPONENTS.map((c) => c.name),
   )('%s: every API call it made is allowed by its role, and its role grants nothing it did not use', (name) => {
     const r = run(name);
     const sa = { namespace: SYSTEM, name: r.manifest.template.spec.serviceAccountName! };
@@ -545,29 +464,22 @@ describe.skipIf(!KUBECTL || !BUILT)('our activator in Knative, under Knative’s
     const grants = grantsOf(objects, sa);
     // The API server enforces Knative's activator role, as a Knative cluster does.
     api.authorize = (r) => r.verb !== undefined && grants.some((g) => allows(g, apiCallOf(r.verb!, r.path)));
-    api.apply({
-      apiVersion: 'serving.knative.dev/v1',
-      kind: 'Revision',
-      metadata: { name: REVISION, namespace: NAMESPACE },
-      spec: { containerConcurrency: 1, timeoutSeconds: 10 },
-    });
-    api.apply({
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name: `${REVISION}-private`, namespace: NAMESPACE, labels: PRIVATE_LABELS },
-      subsets: [
-        { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }] },
-      ],
-    });
-    proc = spawnNode(manifest!.component.script, {
-      ...manifest!.env,
-      ...LOCAL_OVERRIDES['activator'],
-      AUTOSCALER_URL: autoscaler.url,
-      KUBECONFIG: writeKubeconfig(dir, 'activator', api),
-    });
-    const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), 15_000);
-    const port = (JSON.parse(line) as { ports: { http: number } }).ports.http;
-    const res = await send(`http://127.0.0.1:${port}/`, { headers: ROUTING });
+    api.apply(
+      knativeRevision(REVISION, { containerConcurrency: 1, timeoutSeconds: 10 }, { namespace: NAMESPACE }),
+    );
+    api.apply(privateEndpoints(REVISION, [pod.port], NAMESPACE));
+    const activator = await startComponent<{ http: number }>(
+      manifest!.component.script,
+      {
+        ...manifest!.env,
+        ...LOCAL_OVERRIDES['activator'],
+        AUTOSCALER_URL: autoscaler.url,
+        KUBECONFIG: api.writeKubeConfig(join(dir, 'activator.kubeconfig.json')),
+      },
+      15_000,
+    );
+    proc = activator.proc;
+    const res = await send(`http://127.0.0.1:${activator.ports.http}/`, { headers: ROUTING });
     expect(res.status).toBe(200);
 
     // Refused once per EndpointSlice informer, never retried; everything else within Knative's role.

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { eventually, httpsRequest, KUBELET_PROBE, send } from './support/http.js';
 import { containerCommand, KUBECTL, kustomizations, podTemplates, render } from './support/manifests.js';
-import { componentOf, selfSignedTls, type TestTls } from './support/manifests-components.js';
+import { componentOf } from './support/manifests-components.js';
 import {
   type Dockerfile,
   dockerfileOf,
@@ -25,6 +24,7 @@ import {
 } from './support/manifests-image.js';
 import { queueProxyEnv, ROOT, startedProcesses, startUserApp, TestProcess } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
+import { selfSignedTls, type TestTls } from './support/tls.js';
 
 const DOCKERFILES = ['Dockerfile.queue-proxy', 'Dockerfile.activator'] as const;
 
@@ -169,7 +169,7 @@ describe.skipIf(!existsSync(resolve(ROOT, '.git')))(
         api = await TestApiServer.start();
         tls = selfSignedTls('injector.zerogate-system.svc');
         dir = mkdtempSync(join(tmpdir(), 'zerogate-image-run-'));
-        writeFileSync(join(dir, 'kubeconfig.json'), api.kubeConfig().exportConfig());
+        api.writeKubeConfig(join(dir, 'kubeconfig.json'));
       });
       afterAll(async () => {
         await api?.close();
@@ -216,24 +216,12 @@ describe.skipIf(!existsSync(resolve(ROOT, '.git')))(
           INJECTOR_TLS_KEY_FILE: tls.keyFile,
           KUBECONFIG: join(dir, 'kubeconfig.json'),
         });
-        const status = await new Promise<number>((resolvePromise, reject) => {
-          const req = httpsRequest(
-            {
-              host: '127.0.0.1',
-              port: injector.ports['https'],
-              path: '/healthz',
-              ca: tls.cert,
-              servername: 'injector.zerogate-system.svc',
-            },
-            (res) => {
-              res.resume();
-              resolvePromise(res.statusCode ?? 0);
-            },
-          );
-          req.on('error', reject);
-          req.end();
+        const res = await httpsRequest(injector.ports['https']!, {
+          path: '/healthz',
+          ca: tls.cert,
+          servername: 'injector.zerogate-system.svc',
         });
-        expect(status).toBe(200);
+        expect(res.status).toBe(200);
       });
     });
 

@@ -5,21 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from './support/http.js';
+import { eventually, httpsRequest } from './support/http.js';
 import {
-  createPki,
   deploymentPod,
-  HAS_OPENSSL,
-  httpsRequest,
   injectorEnv,
   podReview,
   postReview,
   replaceFile,
   reviewResponse,
   startInjector,
-  type TestPki,
 } from './support/injector-fixture.js';
 import { spawnNode } from './support/processes.js';
+import { createPki, HAS_OPENSSL, type TestPki } from './support/tls.js';
 
 let dir: string;
 let pki: TestPki;
@@ -123,7 +120,8 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
     ]);
     // The API server's own timeout is respected too: half of ?timeout= at most.
     const t2 = Date.now();
-    const short = await httpsRequest(injector.port, pki.ca, {
+    const short = await httpsRequest(injector.port, {
+      ca: pki.ca,
       method: 'POST',
       path: '/mutate-pods?timeout=200ms',
       headers: { 'content-type': 'application/json' },
@@ -143,7 +141,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
     writeFileSync(live.cert, readFileSync(first.cert));
     writeFileSync(live.key, readFileSync(first.key));
     const injector = await startInjector(injectorEnv(live, kubeconfigFor('http://127.0.0.1:1')));
-    const serial = async () => (await httpsRequest(injector.port, pki.ca, { path: '/healthz' })).serial;
+    const serial = async () => (await httpsRequest(injector.port, { ca: pki.ca, path: '/healthz' })).serial;
     const before = await serial();
 
     // Half an update (the certificate without its key) is not installed.

@@ -1,16 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig as loadQueueProxyConfig } from '../packages/queue-proxy/src/config.js';
-import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { eventually, httpsRequest, KUBELET_PROBE, send } from './support/http.js';
 import {
-  createPki,
   decodePatch,
   deploymentPod,
-  HAS_OPENSSL,
-  httpsRequest,
   injectorEnv,
   podReview,
   postReview,
@@ -18,11 +15,11 @@ import {
   resolvedEnv,
   reviewResponse,
   startInjector,
-  type TestPki,
 } from './support/injector-fixture.js';
 import { applyJsonPatch } from './support/injector-json-patch.js';
-import { spawnNode, startUserApp } from './support/processes.js';
+import { startQueueProxy, startUserApp } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
+import { createPki, HAS_OPENSSL, type TestPki } from './support/tls.js';
 
 if (!HAS_OPENSSL)
   console.warn('injector tests skipped: the openssl CLI is needed to make their certificates');
@@ -62,8 +59,7 @@ beforeEach(async () => {
       template: { metadata: { labels: { app: 'hello' } } },
     },
   });
-  kubeconfig = join(dir, 'kubeconfig.json');
-  writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+  kubeconfig = api.writeKubeConfig(join(dir, 'kubeconfig.json'));
   injector = await startInjector(injectorEnv(cert, kubeconfig));
 });
 
@@ -90,7 +86,7 @@ const logged = (msg: string) => injector.proc.logs().filter((l) => l['msg'] === 
 
 describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => {
   it('serves /healthz over HTTPS', async () => {
-    const res = await httpsRequest(injector.port, pki.ca, { path: '/healthz' });
+    const res = await httpsRequest(injector.port, { ca: pki.ca, path: '/healthz' });
     expect(res).toMatchObject({ status: 200, body: 'ok\n' });
     // Plain HTTP gets no HTTP answer.
     await expect(send(`http://127.0.0.1:${injector.port}/healthz`)).rejects.toThrow();
@@ -198,9 +194,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
       QUEUE_METRICS_PORT: '0',
       QUEUE_BIND_ADDRESS: '127.0.0.1',
     };
-    const proc = spawnNode('packages/queue-proxy/dist/main.js', env);
-    const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-    const port = (JSON.parse(line) as { ports: { serving: number } }).ports.serving;
+    const { port } = await startQueueProxy(env);
     const probe = qp.readinessProbe!.httpGet!;
     const headers = Object.fromEntries((probe.httpHeaders ?? []).map((h) => [h.name, h.value]));
     const res = await send(`http://127.0.0.1:${port}${probe.path}`, {
@@ -315,8 +309,8 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
       'transfer-encoding': 'chunked',
     });
     expect(chunked.status).toBe(400);
-    expect((await httpsRequest(injector.port, pki.ca, { path: '/mutate-pods' })).status).toBe(405);
-    expect((await httpsRequest(injector.port, pki.ca, { path: '/nope' })).status).toBe(404);
+    expect((await httpsRequest(injector.port, { ca: pki.ca, path: '/mutate-pods' })).status).toBe(405);
+    expect((await httpsRequest(injector.port, { ca: pki.ca, path: '/nope' })).status).toBe(404);
 
     // One warning line per refusal, naming its code (the 405 and 404 included).
     const codes = () =>
@@ -333,7 +327,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
     ].sort();
     await eventually(() => codes().length >= expected.length);
     expect(codes()).toEqual(expected);
-    expect((await httpsRequest(injector.port, pki.ca, { path: '/healthz' })).status).toBe(200);
+    expect((await httpsRequest(injector.port, { ca: pki.ca, path: '/healthz' })).status).toBe(200);
   });
 
   it('admits Pod updates unchanged and silently, other resources with a warning', async () => {

@@ -15,16 +15,21 @@ function waitForDrain(adminPort: number): Promise<{ status: number; at: number }
   );
 }
 
+/** A queue-proxy in native-sidecar mode in front of the test app, with its quiet period and SIGTERM wait. */
+async function startSidecar(quietSeconds: number, sigtermSeconds: number) {
+  const app = await startUserApp();
+  return startQueueProxy(
+    queueProxyEnv(app.port, {
+      QUEUE_NATIVE_SIDECAR: 'true',
+      QUEUE_DRAIN_QUIET_SECONDS: String(quietSeconds),
+      QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: String(sigtermSeconds),
+    }),
+  );
+}
+
 describe('queue-proxy drain as a native sidecar (QUEUE_NATIVE_SIDECAR=true)', () => {
   it('/wait-for-drain drains for the quiet period, probes fail, requests are served; a SIGTERM after it stops at once', async () => {
-    const app = await startUserApp();
-    const qp = await startQueueProxy(
-      queueProxyEnv(app.port, {
-        QUEUE_NATIVE_SIDECAR: 'true',
-        QUEUE_DRAIN_QUIET_SECONDS: '2',
-        QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '10',
-      }),
-    );
+    const qp = await startSidecar(2, 10);
     // The app's preStop hook; no SIGTERM yet, as the kubelet signals a native sidecar last.
     const drained = waitForDrain(qp.adminPort);
     await sleep(100);
@@ -52,14 +57,7 @@ describe('queue-proxy drain as a native sidecar (QUEUE_NATIVE_SIDECAR=true)', ()
   });
 
   it('resets the drain when no SIGTERM follows within QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS (app restarted)', async () => {
-    const app = await startUserApp();
-    const qp = await startQueueProxy(
-      queueProxyEnv(app.port, {
-        QUEUE_NATIVE_SIDECAR: 'true',
-        QUEUE_DRAIN_QUIET_SECONDS: '1',
-        QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS: '2',
-      }),
-    );
+    const qp = await startSidecar(1, 2);
     const t0 = Date.now();
     const answered = await waitForDrain(qp.adminPort);
     expect(answered.status).toBe(200);

@@ -2,6 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  activatorEnv,
   queueProxyEnv,
   type RunningQueueProxy,
   startQueueProxy,
@@ -11,6 +12,14 @@ import {
 
 /** The routing headers of the revision the activator tests use. */
 export const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
+
+/** The environment of an activator learning revisions and Pods from the API server `kubeconfig` points at. */
+export function kubernetesActivatorEnv(autoscalerUrl: string, kubeconfig: string): Record<string, string> {
+  return activatorEnv('', autoscalerUrl, {
+    ACTIVATOR_ENDPOINTS_SOURCE: 'kubernetes',
+    KUBECONFIG: kubeconfig,
+  });
+}
 
 /** An activator's endpoints file in a temporary folder, describing the test revision. */
 export class EndpointsFile {

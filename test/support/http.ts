@@ -1,5 +1,8 @@
+import type { X509Certificate } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { request as httpsNodeRequest } from 'node:https';
 import { connect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
 
 /** A response read whole. */
@@ -29,6 +32,59 @@ export async function send(
   } finally {
     await agent.destroy();
   }
+}
+
+/** An HTTPS response, read whole, with the certificate the server presented. */
+export interface HttpsResponse extends TextResponse {
+  /** The serial number of the server's certificate, hex. */
+  serial: string;
+}
+
+/**
+ * Sends one request to `127.0.0.1:port` over its own TLS connection. With `ca` the server's certificate
+ * is verified against it (for `servername` when given, as the API server verifies a webhook); without,
+ * nothing is verified (as the kubelet probes).
+ */
+export function httpsRequest(
+  port: number,
+  options: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string | number>;
+    body?: string | Buffer;
+    ca?: Buffer;
+    servername?: string;
+  },
+): Promise<HttpsResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpsNodeRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        agent: false,
+        ...(options.ca ? { ca: options.ca, servername: options.servername } : { rejectUnauthorized: false }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const cert = (res.socket as TLSSocket).getPeerX509Certificate?.() as X509Certificate | undefined;
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            serial: cert?.serialNumber ?? '',
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
 
 /** Writes raw bytes to a port and returns everything read until the server closes (or `waitMs` passes). */

@@ -1,141 +1,16 @@
 /**
- * Support for the injector's end-to-end tests: certificates made with the openssl CLI, an HTTPS client
- * trusting them, the built injector process, and AdmissionReviews of Pods as the API server sends them.
+ * Support for the injector's end-to-end tests: the built injector process, and AdmissionReviews of Pods
+ * as the API server sends them.
  */
-import { execFileSync } from 'node:child_process';
-import type { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { join } from 'node:path';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { spawnNode, type TestProcess } from './processes.js';
-
-/** Whether the openssl CLI is there (the tests that need certificates skip without it). */
-export const HAS_OPENSSL = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-/** A test CA and the server certificates it signed, as files. */
-export interface TestPki {
-  readonly dir: string;
-  readonly ca: Buffer;
-  /** Writes a fresh server certificate and key for 127.0.0.1 to `<name>.crt`/`<name>.key`; returns the paths. */
-  issue(name: string): { cert: string; key: string };
-}
-
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** Creates a CA in `dir` (P-256 keys: quick to make). */
-export function createPki(dir: string): TestPki {
-  mkdirSync(dir, { recursive: true });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(dir, [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=zerogate-test-ca',
-  ]);
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  let serial = 1;
-  return {
-    dir,
-    ca: readFileSync(join(dir, 'ca.crt')),
-    issue(name) {
-      openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=injector']);
-      openssl(dir, [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-set_serial',
-        String(serial++),
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '1',
-        '-extfile',
-        'san.ext',
-      ]);
-      return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-    },
-  };
-}
+import { type HttpsResponse, httpsRequest } from './http.js';
+import { startComponent, type TestProcess } from './processes.js';
 
 /** Replaces `path` atomically with `data` (as the kubelet updates a mounted Secret). */
 export function replaceFile(path: string, data: Buffer): void {
   writeFileSync(`${path}.tmp`, data);
   renameSync(`${path}.tmp`, path);
-}
-
-/** An HTTPS response, read whole, with the certificate the server presented. */
-export interface HttpsResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  /** The serial number of the server's certificate, hex. */
-  serial: string;
-}
-
-/** Sends one request over its own TLS connection trusting `ca`. */
-export function httpsRequest(
-  port: number,
-  ca: Buffer,
-  options: {
-    method?: string;
-    path: string;
-    headers?: Record<string, string | number>;
-    body?: string | Buffer;
-  },
-): Promise<HttpsResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        ca,
-        method: options.method ?? 'GET',
-        path: options.path,
-        headers: options.headers,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        const cert = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.() as
-          | X509Certificate
-          | undefined;
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-            serial: cert?.serialNumber ?? '',
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
 }
 
 /** Posts an AdmissionReview (or any text) to `/mutate-pods`. */
@@ -145,7 +20,7 @@ export function postReview(
   body: string | Buffer,
   headers: Record<string, string | number> = { 'content-type': 'application/json' },
 ): Promise<HttpsResponse> {
-  return httpsRequest(port, ca, { method: 'POST', path: '/mutate-pods?timeout=10s', headers, body });
+  return httpsRequest(port, { ca, method: 'POST', path: '/mutate-pods?timeout=10s', headers, body });
 }
 
 /** A running injector process and the port it bound. */
@@ -173,9 +48,8 @@ export function injectorEnv(
 
 /** Starts the built injector and waits for its startup line. */
 export async function startInjector(env: Record<string, string>): Promise<RunningInjector> {
-  const proc = spawnNode('packages/injector/dist/main.js', env);
-  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-  return { proc, port: (JSON.parse(line) as { ports: { https: number } }).ports.https };
+  const { proc, ports } = await startComponent<{ https: number }>('packages/injector/dist/main.js', env);
+  return { proc, port: ports.https };
 }
 
 /** A Pod of Deployment `hello-00001-deployment` as the API server hands it to a webhook (defaults filled in). */

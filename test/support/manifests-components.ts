@@ -2,24 +2,25 @@
  * The components the manifests run, as the tests know them: the script each image runs, where its
  * `loadConfig` is, and which configuration field holds each listener's port.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { V1Container, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import {
   containerCommand,
   containerEnv,
+  type EnvReading,
   type FieldValues,
   idOf,
   type KubeObject,
   type PodTemplate,
   podTemplates,
+  readEnv,
   render,
 } from './manifests.js';
 import { dockerfileOf, imageCommand } from './manifests-dockerfile.js';
 import { ROOT } from './processes.js';
+import type { TestTls } from './tls.js';
 
 /** A component's configuration loader: `loadConfig(env)` of its `config.ts`. */
 export type ConfigLoader = (env: Record<string, string | undefined>) => unknown;
@@ -62,6 +63,9 @@ export const COMPONENTS: readonly Component[] = [
   },
 ];
 
+/** The components the base runs in Deployments of their own (the queue-proxy runs in revisions' Pods). */
+export const BASE_COMPONENTS: readonly Component[] = COMPONENTS.filter((c) => c.name !== 'queue-proxy');
+
 /** The component a command runs (`node <script>`), if it is one of ours. */
 export function componentOf(command: readonly string[]): Component | undefined {
   if (command[0] !== 'node') return undefined;
@@ -76,54 +80,6 @@ export function isBuilt(component: Component): boolean {
 /** Imports a built module of the repository by its path. */
 export function importBuilt<T>(path: string): Promise<T> {
   return import(pathToFileURL(resolve(ROOT, path)).href) as Promise<T>;
-}
-
-/** A certificate and key the injector accepts, and the files they are in. */
-export interface TestTls {
-  readonly dir: string;
-  readonly certFile: string;
-  readonly keyFile: string;
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  remove(): void;
-}
-
-/** A self-signed certificate for `dnsName` (openssl), in a temporary folder. */
-export function selfSignedTls(dnsName: string): TestTls {
-  const dir = mkdtempSync(join(tmpdir(), 'zerogate-tls-'));
-  const certFile = join(dir, 'tls.crt');
-  const keyFile = join(dir, 'tls.key');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${dnsName}`,
-      '-addext',
-      `subjectAltName=DNS:${dnsName}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return {
-    dir,
-    certFile,
-    keyFile,
-    cert: readFileSync(certFile),
-    key: readFileSync(keyFile),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 /**
@@ -158,12 +114,16 @@ export function listenerPorts(component: Component, config: unknown): Record<str
   return out;
 }
 
+/** Secret contents by Secret name, then by key. */
+export type Secrets = Readonly<Record<string, Readonly<Record<string, Buffer>>>>;
+
+/** The injector's Secret in the base, holding `tls` as `kubectl create secret tls` makes it. */
+export function injectorSecrets(tls: TestTls): Secrets {
+  return { 'zerogate-injector-tls': { 'tls.crt': tls.cert, 'tls.key': tls.key } };
+}
+
 /** The files a container sees from its Secret volumes: `<mountPath>/<key>` for each key given per Secret. */
-export function secretFiles(
-  pod: V1PodSpec,
-  container: V1Container,
-  secrets: Readonly<Record<string, Readonly<Record<string, Buffer>>>>,
-): Map<string, Buffer> {
+export function secretFiles(pod: V1PodSpec, container: V1Container, secrets: Secrets): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.volumes?.find((v) => v.name === mount.name);
@@ -193,6 +153,7 @@ export function fieldsFor(owner: KubeObject): FieldValues {
   };
 }
 
+/** Our containers in a rendered kustomization. */
 export function ourContainers(dir: string): OurContainer[] {
   const out: OurContainer[] = [];
   for (const template of podTemplates(render(dir))) {
@@ -211,6 +172,25 @@ export function ourContainers(dir: string): OurContainer[] {
     }
   }
   return out;
+}
+
+/** The container of ours that runs `name` in a rendered kustomization (the first, if several do). */
+export function ourContainer(dir: string, name: Component['name']): OurContainer {
+  const c = ourContainers(dir).find((x) => x.component.name === name);
+  if (!c) throw new Error(`${dir}: no container runs the ${name}`);
+  return c;
+}
+
+/**
+ * Loads a container's configuration from its manifest environment through its component's own loader,
+ * the files of its Secret volumes taken from `secrets`; undefined while the component is not built.
+ */
+export async function readManifestConfig(
+  c: OurContainer,
+  secrets: Secrets = {},
+): Promise<EnvReading | undefined> {
+  const load = await configLoader(c.component, secretFiles(c.template.spec, c.container, secrets));
+  return load && readEnv(load, c.env);
 }
 
 /** A probe's or Service's port: a number, or the name of one of the container's ports. */

@@ -53,39 +53,38 @@ interface AjvError {
   params: unknown;
 }
 
-/** A kubernetes-models class: constructed from plain data, `validate()` throws on a schema violation. */
-type ModelClass = new (data: never) => { validate(): void };
+/**
+ * A kubernetes-models class: its `apiVersion` and `kind`, constructed from plain data, `validate()`
+ * throws on a schema violation.
+ */
+interface ModelClass {
+  readonly apiVersion: string;
+  readonly kind: string;
+  new (data: never): { validate(): void };
+}
 
 /** The schema of each kind the manifests use, by `apiVersion/kind`. */
-const KINDS: Readonly<Record<string, { model: ModelClass; schema: SchemaValidator }>> = {
-  'v1/Namespace': { model: Namespace, schema: namespaceSchema },
-  'v1/ServiceAccount': { model: ServiceAccount, schema: serviceAccountSchema },
-  'v1/Service': { model: Service, schema: serviceSchema },
-  'v1/ConfigMap': { model: ConfigMap, schema: configMapSchema },
-  'v1/Pod': { model: Pod, schema: podSchema },
-  'apps/v1/Deployment': { model: Deployment, schema: deploymentSchema },
-  'rbac.authorization.k8s.io/v1/ClusterRole': { model: ClusterRole, schema: clusterRoleSchema },
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': {
-    model: ClusterRoleBinding,
-    schema: clusterRoleBindingSchema,
-  },
-  'rbac.authorization.k8s.io/v1/Role': { model: Role, schema: roleSchema },
-  'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding, schema: roleBindingSchema },
-  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget, schema: podDisruptionBudgetSchema },
-  'autoscaling/v2/HorizontalPodAutoscaler': {
-    model: HorizontalPodAutoscaler,
-    schema: horizontalPodAutoscalerSchema,
-  },
-  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': {
-    model: MutatingWebhookConfiguration,
-    schema: mutatingWebhookConfigurationSchema,
-  },
-  'apiextensions.k8s.io/v1/CustomResourceDefinition': {
-    model: CustomResourceDefinition,
-    schema: customResourceDefinitionSchema,
-  },
-  'gateway.networking.k8s.io/v1/HTTPRoute': { model: HTTPRoute, schema: httpRouteSchema },
-};
+const KINDS: ReadonlyMap<string, { model: ModelClass; schema: SchemaValidator }> = new Map(
+  (
+    [
+      [Namespace, namespaceSchema],
+      [ServiceAccount, serviceAccountSchema],
+      [Service, serviceSchema],
+      [ConfigMap, configMapSchema],
+      [Pod, podSchema],
+      [Deployment, deploymentSchema],
+      [ClusterRole, clusterRoleSchema],
+      [ClusterRoleBinding, clusterRoleBindingSchema],
+      [Role, roleSchema],
+      [RoleBinding, roleBindingSchema],
+      [PodDisruptionBudget, podDisruptionBudgetSchema],
+      [HorizontalPodAutoscaler, horizontalPodAutoscalerSchema],
+      [MutatingWebhookConfiguration, mutatingWebhookConfigurationSchema],
+      [CustomResourceDefinition, customResourceDefinitionSchema],
+      [HTTPRoute, httpRouteSchema],
+    ] as [ModelClass, SchemaValidator][]
+  ).map(([model, schema]) => [`${model.apiVersion}/${model.kind}`, { model, schema }]),
+);
 
 /**
  * Properties of `JSONSchemaProps` (a CRD's schema) that the upstream definition has but kubernetes-models'
@@ -275,7 +274,7 @@ export function validateObject(obj: KubeObject): string[] {
     problems.push(...r.errors, ...r.unknown.map((u) => `${u}: not in the schema`));
     return problems;
   }
-  const entry = KINDS[key];
+  const entry = KINDS.get(key);
   if (!entry) return [`no schema for ${key}`];
   try {
     new entry.model(structuredClone(obj) as never).validate();

@@ -29,6 +29,12 @@ export const KUBECTL: string | undefined = (() => {
   return probe.status === 0 ? 'kubectl' : undefined;
 })();
 
+/** Says on the console that `suite` is skipped when there is no {@link KUBECTL} to render with. */
+export function noteSkippedWithoutKubectl(suite: string): void {
+  if (!KUBECTL)
+    console.log(`${suite}: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped`);
+}
+
 /** A rendered object: any Kubernetes object with its type and name. */
 export interface KubeObject extends KubernetesObject {
   apiVersion: string;

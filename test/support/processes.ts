@@ -112,6 +112,20 @@ export function spawnNode(
   return proc;
 }
 
+/**
+ * Spawns a built component (`node <script>`) and waits for its startup line (`"msg":"started"`); returns
+ * the process and the ports the line reports, by listener.
+ */
+export async function startComponent<Ports>(
+  script: string,
+  env: Record<string, string>,
+  timeoutMs?: number,
+): Promise<{ proc: TestProcess; ports: Ports }> {
+  const proc = spawnNode(script, env);
+  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'), timeoutMs);
+  return { proc, ports: (JSON.parse(line) as { ports: Ports }).ports };
+}
+
 /** A running test user container. */
 export interface UserApp {
   readonly proc: TestProcess;
@@ -177,11 +191,12 @@ export function queueProxyEnv(
 
 /** Starts the built queue-proxy (`packages/queue-proxy/dist/main.js`) and waits for its startup line. */
 export async function startQueueProxy(env: Record<string, string>): Promise<RunningQueueProxy> {
-  const proc = spawnNode('packages/queue-proxy/dist/main.js', env);
-  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-  const ports = (
-    JSON.parse(line) as { ports: { serving: number; admin: number; stats: number; metrics?: number } }
-  ).ports;
+  const { proc, ports } = await startComponent<{
+    serving: number;
+    admin: number;
+    stats: number;
+    metrics?: number;
+  }>('packages/queue-proxy/dist/main.js', env);
   return {
     proc,
     port: ports.serving,
@@ -226,9 +241,10 @@ export function activatorEnv(
 
 /** Starts the built activator (`packages/activator/dist/main.js`) and waits for its startup line. */
 export async function startActivator(env: Record<string, string>): Promise<RunningActivator> {
-  const proc = spawnNode('packages/activator/dist/main.js', env);
-  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-  const ports = (JSON.parse(line) as { ports: { http: number; h2c: number; metrics: number } }).ports;
+  const { proc, ports } = await startComponent<{ http: number; h2c: number; metrics: number }>(
+    'packages/activator/dist/main.js',
+    env,
+  );
   return {
     proc,
     port: ports.http,
@@ -264,9 +280,10 @@ export function autoscalerEnv(
 
 /** Starts the built autoscaler (`packages/autoscaler/dist/main.js`) and waits for its startup line. */
 export async function startAutoscaler(env: Record<string, string>): Promise<RunningAutoscaler> {
-  const proc = spawnNode('packages/autoscaler/dist/main.js', env);
-  const line = await proc.waitForLine((l) => l.includes('"msg":"started"'));
-  const ports = (JSON.parse(line) as { ports: { stats: number; metrics: number } }).ports;
+  const { proc, ports } = await startComponent<{ stats: number; metrics: number }>(
+    'packages/autoscaler/dist/main.js',
+    env,
+  );
   return {
     proc,
     statsPort: ports.stats,

@@ -3,6 +3,7 @@
  * update, patch, delete, the `scale` and `status` subresources) that the real `@kubernetes/client-node`
  * works against it unmodified, plus controls to cut watches, expire history and inject failures.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -191,6 +192,12 @@ export class TestApiServer {
       currentContext: 'test',
     });
     return kc;
+  }
+
+  /** Writes {@link kubeConfig} as a kubeconfig file to `path`; returns `path`. */
+  writeKubeConfig(path: string): string {
+    writeFileSync(path, this.kubeConfig().exportConfig());
+    return path;
   }
 
   /**

@@ -102,6 +102,15 @@ function settle(ms = 100): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Once stopped, no request starts (one already on the wire may still arrive) and no watch stays open. */
+async function expectQuietAfterStop(): Promise<void> {
+  await settle(20);
+  const count = server.requests.length;
+  await settle(60);
+  expect(server.requests.length).toBe(count);
+  expect(server.openWatches).toBe(0);
+}
+
 interface Pod {
   ip: string;
   ready?: boolean;
@@ -688,11 +697,7 @@ describe('KubernetesEndpointSource', () => {
       server.failNext('list', '/api/v1/endpoints', 500, 100);
       await started({ backoff: { initialMs: 5, maxMs: 10 } });
       await source!.stop();
-      await settle(20);
-      const count = server.requests.length;
-      await settle(60);
-      expect(server.requests.length).toBe(count);
-      expect(server.openWatches).toBe(0);
+      await expectQuietAfterStop();
     });
   });
 
@@ -721,12 +726,7 @@ describe('KubernetesEndpointSource', () => {
     await started({ backoff: { initialMs: 5, maxMs: 10 } });
     await settle(50);
     await source!.stop();
-    // A request already on the wire may still arrive; none may start after that.
-    await settle(20);
-    const lists = server.requests.length;
-    await settle(60);
-    expect(server.requests.length).toBe(lists);
-    expect(server.openWatches).toBe(0);
+    await expectQuietAfterStop();
   });
 
   it('aborts lists in flight on stop, so a start stuck on an unresponsive API server ends', async () => {

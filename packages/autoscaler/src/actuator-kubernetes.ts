@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  ApiException,
   AppsV1Api,
   DiscoveryV1Api,
   type DiscoveryV1EndpointPort,
@@ -20,8 +19,10 @@ import {
 import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
+  apiStatusOf,
   type Backoff,
   deploymentName,
+  describeApiError,
   KeptInformer,
   REVISION_LABEL,
   resolveBackoff,
@@ -107,27 +108,12 @@ export function knativePublicUrl(rev: RevisionRef, clusterDomain = 'cluster.loca
 type Failure = 'conflict' | 'transient' | 'permanent';
 
 function classify(err: unknown): Failure {
-  if (err instanceof ApiException) {
-    if (err.code === 409) return 'conflict';
-    if (err.code === 429 || err.code >= 500) return 'transient';
-    return 'permanent';
-  }
+  const status = apiStatusOf(err);
   // No HTTP answer at all: refused, reset, timed out.
-  return 'transient';
-}
-
-/** The API server's message from an ApiException (its body is the Status JSON as text). */
-function describe(err: unknown): string {
-  if (err instanceof ApiException) {
-    try {
-      const status = JSON.parse(String(err.body)) as { message?: unknown };
-      if (typeof status.message === 'string') return `HTTP ${err.code}: ${status.message}`;
-    } catch {
-      // Not JSON: fall through to the code alone.
-    }
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
+  if (status === undefined) return 'transient';
+  if (status === 409) return 'conflict';
+  if (status === 429 || status >= 500) return 'transient';
+  return 'permanent';
 }
 
 /** An endpoint copied into a public slice, in a canonical form that compares by JSON. */
@@ -546,7 +532,7 @@ export class KubernetesActuator implements Actuator {
         });
       } catch (err) {
         // Already gone is what we wanted.
-        if (!(err instanceof ApiException && err.code === 404)) throw err;
+        if (apiStatusOf(err) !== 404) throw err;
       }
     }
   }
@@ -564,7 +550,7 @@ export class KubernetesActuator implements Actuator {
           throw new ActuatorError(
             code,
             rev,
-            `could not ${what} (${describe(err)}${failure === 'permanent' ? '' : `, ${attempt} attempts`})`,
+            `could not ${what} (${describeApiError(err)}${failure === 'permanent' ? '' : `, ${attempt} attempts`})`,
             { cause: err },
           );
         }

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
-import type { KubernetesObject, V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1EndpointSlice } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/http.js';
+import { knativeRevision } from '../../../test/support/knative-objects.js';
 import { TestApiServer } from '../../../test/support/test-apiserver.js';
 import { REVISION_LABEL, SERVICE_TYPE_LABEL } from './actuator-kubernetes.js';
 import type { RevisionSpec } from './collector.js';
@@ -64,20 +65,13 @@ function makeWatcher(options: Partial<RevisionWatcherOptions> = {}): RevisionWat
   return watcher;
 }
 
+/** A Revision, with `cc` as its containerConcurrency (any value, to test rejected ones). */
 function revision(
   name: string,
   extra: { namespace?: string; annotations?: Record<string, string>; cc?: unknown } = {},
 ) {
-  return {
-    apiVersion: 'serving.knative.dev/v1',
-    kind: 'Revision',
-    metadata: {
-      name,
-      namespace: extra.namespace ?? 'default',
-      ...(extra.annotations ? { annotations: extra.annotations } : {}),
-    },
-    spec: extra.cc === undefined ? {} : { containerConcurrency: extra.cc },
-  } as KubernetesObject;
+  const spec = extra.cc === undefined ? {} : { containerConcurrency: extra.cc };
+  return knativeRevision(name, spec, { namespace: extra.namespace, annotations: extra.annotations });
 }
 
 type Endpoint = { ip: string; ready?: boolean; terminating?: boolean };

@@ -1,63 +1,24 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError, type Env } from '@zerogate/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '@zerogate/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { configErrorVariables } from '../../../test/support/config-errors.js';
+import { HAS_OPENSSL, selfSignedTls } from '../../../test/support/tls.js';
 import { type FileReader, loadConfig } from './config.js';
 
-/** The certificates come from the openssl CLI. */
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-let dir: string;
 let files: Record<string, Buffer>;
 
 beforeAll(() => {
-  if (!hasOpenssl) return;
-  dir = mkdtempSync(join(tmpdir(), 'injector-config-'));
-  const key = (name: string) =>
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, `${name}.key`),
-        '-out',
-        join(dir, `${name}.crt`),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=test',
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-  key('a');
-  key('b');
+  if (!HAS_OPENSSL) return;
+  // Two unrelated certificates: the second one's key does not belong to the first. Read, so no files kept.
+  const a = selfSignedTls('test');
+  const b = selfSignedTls('test');
+  a.remove();
+  b.remove();
   files = {
-    '/tls/tls.crt': readFileSync(join(dir, 'a.crt')),
-    '/tls/tls.key': readFileSync(join(dir, 'a.key')),
-    '/other/tls.key': readFileSync(join(dir, 'b.key')),
+    '/tls/tls.crt': a.cert,
+    '/tls/tls.key': a.key,
+    '/other/tls.key': b.key,
     '/kube/config': Buffer.from('{}'),
   };
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const reader: FileReader = (path) => {
@@ -73,19 +34,9 @@ const BASE: Env = {
 };
 
 /** The variables a ConfigError names (failing the test if none is thrown). */
-function badVariables(env: Env): string[] {
-  try {
-    loadConfig(env, reader);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const problems = (err as ConfigError).problems;
-    for (const p of problems) expect(p).toMatch(/^[A-Z0-9_]+: \S/);
-    return problems.map((p) => p.slice(0, p.indexOf(':')));
-  }
-  throw new Error('expected a ConfigError');
-}
+const badVariables = (env: Env) => configErrorVariables(() => loadConfig(env, reader));
 
-describe.skipIf(!hasOpenssl)('injector configuration (needs the openssl CLI)', () => {
+describe.skipIf(!HAS_OPENSSL)('injector configuration (needs the openssl CLI)', () => {
   it('takes defaults for everything but the image', () => {
     const c = loadConfig(BASE, reader);
     expect(c).toMatchObject({

@@ -5,7 +5,6 @@
  * a slow or failing API server must not stop Pods from starting.
  */
 import {
-  ApiException,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -13,7 +12,14 @@ import {
   type V1OwnerReference,
 } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
-import { abortableRequests, isRecord, privateServiceName, REVISIONS } from '@zerogate/core/kubernetes';
+import {
+  abortableRequests,
+  apiStatusOf,
+  describeApiError,
+  isRecord,
+  privateServiceName,
+  REVISIONS,
+} from '@zerogate/core/kubernetes';
 import type { ServiceRef } from './config.js';
 import {
   privateService,
@@ -49,22 +55,6 @@ export interface WiringRequest {
 
 /** Entries kept at most in the wired-revision cache; past it the cache starts over. */
 const MAX_CACHED = 10_000;
-
-/** The API server's message from an ApiException (its body is the Status JSON as text). */
-function describe(err: unknown): string {
-  if (err instanceof ApiException) {
-    try {
-      const status = JSON.parse(String(err.body)) as { message?: unknown };
-      if (typeof status.message === 'string') return `HTTP ${err.code}: ${status.message}`;
-    } catch {
-      // Not JSON: the code alone.
-    }
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-const statusOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
 
 /** The deadline passed: the answer goes out with a warning and the calls are aborted. */
 class DeadlineError extends Error {
@@ -169,7 +159,7 @@ export class RevisionWiring {
     } catch (err) {
       // Each call's own failure is a warning already: what gets here is the deadline (or a bug).
       this.logger.warn({ err, revision: where }, 'wiring the revision failed');
-      const reason = err instanceof DeadlineError ? err.message : describe(err);
+      const reason = err instanceof DeadlineError ? err.message : describeApiError(err);
       return {
         complete: false,
         warnings: [`${reason}; revision ${where} may lack its Services or Revision (a later Pod retries)`],
@@ -195,7 +185,7 @@ export class RevisionWiring {
       if (signal.aborted) return;
       this.logger.warn({ err, revision: where }, `could not ${what}`);
       failed.push(what);
-      reason ||= describe(err);
+      reason ||= describeApiError(err);
     };
 
     let owner: V1OwnerReference | undefined;
@@ -212,7 +202,7 @@ export class RevisionWiring {
         }
       } catch (err) {
         // Not found: the ReplicaSet was not a Deployment's after all; the objects then have no owner.
-        if (statusOf(err) !== 404) fail(`read Deployment ${namespace}/${request.deployment}`, err);
+        if (apiStatusOf(err) !== 404) fail(`read Deployment ${namespace}/${request.deployment}`, err);
       }
     }
     const spec: RevisionWiringSpec = { ...request, owner };
@@ -223,7 +213,7 @@ export class RevisionWiring {
         await this.core.createNamespacedService({ namespace, body }, options);
         this.logger.info({ namespace, service: name }, 'created Service');
       } catch (err) {
-        if (statusOf(err) !== 409) fail(`create Service ${namespace}/${name}`, err);
+        if (apiStatusOf(err) !== 409) fail(`create Service ${namespace}/${name}`, err);
       }
     };
     const createRevision = async (body: RevisionObject) => {
@@ -233,7 +223,7 @@ export class RevisionWiring {
         this.logger.info({ namespace, revision: name }, 'created Revision');
         return;
       } catch (err) {
-        if (statusOf(err) !== 409) {
+        if (apiStatusOf(err) !== 409) {
           fail(`create Revision ${namespace}/${name}`, err);
           return;
         }
@@ -264,7 +254,7 @@ export class RevisionWiring {
         await this.core.readNamespacedService({ namespace: a.namespace, name: a.name }, options);
       } catch (err) {
         // Advice only: the revision's own objects are what the answer is about.
-        if (statusOf(err) === 404) {
+        if (apiStatusOf(err) === 404) {
           warnings.push(
             `the activator Service ${a.namespace}/${a.name} does not exist: requests to revision ${where} ` +
               'at zero Pods will find nobody to hold them',

@@ -1,5 +1,6 @@
 import { ConfigError, type Env } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
+import { configErrorVariables } from '../../../test/support/config-errors.js';
 import { loadConfig, type QueueProxyConfig } from './config.js';
 
 /** The environment Knative's revision reconciler gives a queue-proxy (≥ 1.19 era). */
@@ -30,18 +31,8 @@ const KNATIVE_ENV: Readonly<Record<string, string>> = {
   OTEL_SERVICE_NAME: 'hello-00001',
 };
 
-/** Loads `env` and returns the variable names its ConfigError lists (failing the test if none is thrown). */
-function badVariables(env: Env): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    const problems = (err as ConfigError).problems;
-    for (const p of problems) expect(p).toMatch(/^[A-Z0-9_]+: \S/);
-    return problems.map((p) => p.slice(0, p.indexOf(':')));
-  }
-  throw new Error('expected a ConfigError');
-}
+/** Loads `env` and returns the variables its ConfigError names (failing the test if none is thrown). */
+const badVariables = (env: Env) => configErrorVariables(() => loadConfig(env));
 
 function envWith(overrides: Record<string, string | undefined>): Env {
   return { ...KNATIVE_ENV, ...overrides };

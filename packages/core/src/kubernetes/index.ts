@@ -1,5 +1,5 @@
 /**
- * Kubernetes helpers shared by the activator and the autoscaler: Knative's labels, informers kept running
+ * Kubernetes helpers shared by the activator, the autoscaler and the injector: Knative's labels, informers kept running
  * through failures, and list requests that a stop can abort. A subpath of its own (`@zerogate/core/kubernetes`)
  * so that components without Kubernetes never load the client.
  */
@@ -211,4 +211,5 @@ export class KeptInformer<T extends KubernetesObject> {
   }
 }
 
+export * from './api-errors.js';
 export * from './names.js';

@@ -1,0 +1,125 @@
+/** Certificates for tests, made with the openssl CLI: self-signed ones, and a test CA issuing server certificates. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Whether the openssl CLI is there (the tests that need certificates skip without it). */
+export const HAS_OPENSSL = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** A new P-256 key, unencrypted: quick to make. */
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+}
+
+/** A certificate and key the injector accepts, and the files they are in. */
+export interface TestTls {
+  readonly dir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  remove(): void;
+}
+
+/** A self-signed certificate for `dnsName`, valid for a day, in a temporary folder. */
+export function selfSignedTls(dnsName: string): TestTls {
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-tls-'));
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  openssl(dir, [
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${dnsName}`,
+    '-addext',
+    `subjectAltName=DNS:${dnsName}`,
+  ]);
+  return {
+    dir,
+    certFile,
+    keyFile,
+    cert: readFileSync(certFile),
+    key: readFileSync(keyFile),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A test CA and the server certificates it signed, as files. */
+export interface TestPki {
+  readonly dir: string;
+  readonly ca: Buffer;
+  /** Writes a fresh server certificate and key for 127.0.0.1 to `<name>.crt`/`<name>.key`; returns the paths. */
+  issue(name: string): { cert: string; key: string };
+}
+
+/** Creates a CA in `dir`. */
+export function createPki(dir: string): TestPki {
+  mkdirSync(dir, { recursive: true });
+  openssl(dir, [
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=zerogate-test-ca',
+  ]);
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  let serial = 1;
+  return {
+    dir,
+    ca: readFileSync(join(dir, 'ca.crt')),
+    issue(name) {
+      openssl(dir, [
+        'req',
+        ...EC_KEY,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        '/CN=injector',
+      ]);
+      openssl(dir, [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        String(serial++),
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '1',
+        '-extfile',
+        'san.ext',
+      ]);
+      return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+    },
+  };
+}
