@@ -1,7 +1,13 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { example, startTestPlatform, type TestPlatform, writeConfig } from './support/platform.js';
+import {
+  example,
+  platformProcesses,
+  startTestPlatform,
+  type TestPlatform,
+  writeConfig,
+} from './support/platform.js';
 import { spawnNode } from './support/processes.js';
 
 const started: TestPlatform[] = [];
@@ -82,5 +88,32 @@ services:
     // Failures at about 1 s (start timeout), then again after a 1 s and a 2 s backoff, each 1 s long.
     expect(await eventually(() => failures().length >= 2, 10_000)).toBe(true);
     expect(failures()[0]).toContain('not ready within 1 s');
+  });
+
+  it('restarts a crashed activator and autoscaler on the same ports, and goes on serving', async () => {
+    const p = await startTestPlatform(`
+ingress: { port: 0 }
+services:
+  - name: app
+    command: [node, ${example('hello')}]
+`);
+    started.push(p);
+    const pid = p.proc.child.pid!;
+    for (const component of ['activator', 'autoscaler']) {
+      const [victim] = platformProcesses(pid, `${component}/dist/main.js`);
+      expect(victim).toBeDefined();
+      process.kill(victim!, 'SIGKILL');
+      expect(
+        await eventually(() => {
+          const now = platformProcesses(pid, `${component}/dist/main.js`);
+          return now.length === 1 && now[0] !== victim;
+        }, 10_000),
+      ).toBe(true);
+      await p.proc.waitForLine((l) => l.includes(`${component} restarted`), 10_000);
+    }
+    expect(p.proc.stdout.some((l) => l.includes('activator exited; restarting it'))).toBe(true);
+    // From zero again: the new activator holds the request and pokes the new autoscaler.
+    const res = await p.get('app.default.localhost');
+    expect(res.status).toBe(200);
   });
 });

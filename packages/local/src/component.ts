@@ -25,12 +25,15 @@ const MAINS = {
   autoscaler: '@zerogate/autoscaler/dist/main.js',
 } as const;
 
+/** The components the platform runs. */
+export type ComponentName = keyof typeof MAINS;
+
 /** Time a component may take to print its `started` line. */
 const START_TIMEOUT_MS = 20_000;
 
 /** Spawns `name` with `env` (added to this process's) and resolves once it printed `started`. */
 export function startComponent(
-  name: keyof typeof MAINS,
+  name: ComponentName,
   env: Readonly<Record<string, string>>,
   logDir: string,
 ): Promise<StartedComponent> {

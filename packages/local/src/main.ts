@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   );
 
   let stopping = false;
-  const stop = (code: number) => {
+  const stop = () => {
     if (stopping) {
       process.stderr.write('zerogate: still draining; it ends once requests in flight finish\n');
       return;
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     platform.shutdown().then(
       () => {
         process.stdout.write('zerogate: stopped\n');
-        process.exit(code);
+        process.exit(0);
       },
       (err: unknown) => {
         process.stderr.write(`zerogate: shutdown failed: ${(err as Error).message}\n`);
@@ -150,12 +150,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop(0));
-  process.on('SIGTERM', () => stop(0));
-  void platform.failed.then((reason) => {
-    process.stderr.write(`zerogate: ${reason}\n`);
-    stop(1);
-  });
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 await main();

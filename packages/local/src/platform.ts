@@ -17,16 +17,16 @@ import {
   ServingEndpoint,
   TunnelSet,
 } from '@zerogate/core';
-import type { Child } from './child.js';
-import { startComponent } from './component.js';
 import type { PlatformConfig } from './config.js';
 import { ControlServer } from './control-server.js';
 import { EndpointsFile } from './endpoints-file.js';
+import { freePort } from './free-port.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
 import { Routes } from './routes.js';
 import { type PlatformStatus, StatusSampler } from './status.js';
+import { SupervisedComponent } from './supervised-component.js';
 
 /** A running platform. */
 export interface Platform {
@@ -37,8 +37,6 @@ export interface Platform {
   status(): PlatformStatus;
   /** The revisions and their Pods, for tests and benchmarks. */
   readonly revisions: readonly RevisionPods[];
-  /** Resolves when a component process died (the platform cannot go on) with its description. */
-  readonly failed: Promise<string>;
   /** Drains and stops everything; resolves once every process exited. */
   shutdown(): Promise<void>;
 }
@@ -108,7 +106,7 @@ export async function startPlatform(
 
   let activatorAddress = '';
   let activatorMetricsUrl: string | undefined;
-  const children: Child[] = [];
+  const components: SupervisedComponent[] = [];
   const tunnels = new TunnelSet();
   const routes = new Routes(services);
   let sampler: StatusSampler | undefined;
@@ -167,16 +165,12 @@ export async function startPlatform(
   );
 
   const serving = new ServingEndpoint(ingress.handle, ingress.upgrade, logger);
-  let failWith: (reason: string) => void = () => {};
-  const failed = new Promise<string>((resolve) => {
-    failWith = resolve;
-  });
 
   const stopEverything = async (): Promise<void> => {
     stopping = true;
     sampler?.stop();
     await Promise.all(revisions.map((r) => r.close()));
-    await Promise.all(children.map((c) => c.stop(10_000)));
+    await Promise.all(components.map((c) => c.stop()));
     await control?.close();
     await Promise.all([dispatcher.close(), h2c.close(), probes.close()]);
     rmSync(runDir, { recursive: true, force: true });
@@ -185,53 +179,49 @@ export async function startPlatform(
   let ingressPort: number;
   try {
     const controlPort = await control.listen();
-    const autoscaler = await startComponent(
-      'autoscaler',
-      {
-        ...config.autoscalerEnv,
-        AUTOSCALER_ACTUATOR: 'local',
-        AUTOSCALER_PLATFORM_URL: `http://127.0.0.1:${controlPort}`,
-        AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
-        AUTOSCALER_PORT: '0',
-        AUTOSCALER_METRICS_PORT: '0',
-        AUTOSCALER_LOG_LEVEL: options.componentLogLevel ?? 'info',
-      },
-      logDir,
+    // Fixed for the platform's life, so a restarted component is found where it was.
+    const [statsPort, autoscalerMetricsPort, httpPort, h2cPort, activatorMetricsPort] = await Promise.all(
+      Array.from({ length: 5 }, () => freePort()),
     );
-    children.push(autoscaler.child);
-    const activator = await startComponent(
-      'activator',
-      {
-        POD_NAME: 'activator-local',
-        POD_IP: '127.0.0.1',
-        SYSTEM_NAMESPACE: 'zerogate-system',
-        ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
-        ACTIVATOR_HTTP_PORT: '0',
-        ACTIVATOR_H2C_PORT: '0',
-        ACTIVATOR_METRICS_PORT: '0',
-        AUTOSCALER_URL: `ws://127.0.0.1:${autoscaler.ports.stats}`,
-        ACTIVATOR_ENDPOINTS_SOURCE: 'file',
-        ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
-        ACTIVATOR_DRAIN_SECONDS: '0',
-        PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
-        ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
-      },
-      logDir,
+    components.push(
+      new SupervisedComponent(
+        'autoscaler',
+        {
+          ...config.autoscalerEnv,
+          AUTOSCALER_ACTUATOR: 'local',
+          AUTOSCALER_PLATFORM_URL: `http://127.0.0.1:${controlPort}`,
+          AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+          AUTOSCALER_PORT: String(statsPort),
+          AUTOSCALER_METRICS_PORT: String(autoscalerMetricsPort),
+          AUTOSCALER_LOG_LEVEL: options.componentLogLevel ?? 'info',
+        },
+        logDir,
+        logger,
+      ),
+      new SupervisedComponent(
+        'activator',
+        {
+          POD_NAME: 'activator-local',
+          POD_IP: '127.0.0.1',
+          SYSTEM_NAMESPACE: 'zerogate-system',
+          ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+          ACTIVATOR_HTTP_PORT: String(httpPort),
+          ACTIVATOR_H2C_PORT: String(h2cPort),
+          ACTIVATOR_METRICS_PORT: String(activatorMetricsPort),
+          AUTOSCALER_URL: `ws://127.0.0.1:${statsPort}`,
+          ACTIVATOR_ENDPOINTS_SOURCE: 'file',
+          ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
+          ACTIVATOR_DRAIN_SECONDS: '0',
+          PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
+          ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
+        },
+        logDir,
+        logger,
+      ),
     );
-    children.push(activator.child);
-    activatorAddress = `127.0.0.1:${activator.ports.http}`;
-    activatorMetricsUrl = `http://127.0.0.1:${activator.ports.metrics}/metrics`;
-    for (const [name, child] of [
-      ['autoscaler', autoscaler.child],
-      ['activator', activator.child],
-    ] as const) {
-      void child.exited.then((exit) => {
-        if (!stopping)
-          failWith(
-            `${name} exited (${exit.signal ?? `code ${exit.code}`}); see ${join(logDir, `${name}.log`)}`,
-          );
-      });
-    }
+    for (const component of components) await component.start();
+    activatorAddress = `127.0.0.1:${httpPort}`;
+    activatorMetricsUrl = `http://127.0.0.1:${activatorMetricsPort}/metrics`;
     try {
       ingressPort = await listenOn(
         serving.listener,
@@ -259,7 +249,6 @@ export async function startPlatform(
     ingressPort,
     runDir,
     revisions,
-    failed,
     status: () => sampler.status(),
     shutdown: () => {
       shutting ??= (async () => {
