@@ -1,6 +1,15 @@
 /** Certificates for tests, made with the openssl CLI: self-signed ones, and a test CA issuing server certificates. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,8 +74,11 @@ export function selfSignedTls(dnsName: string): TestTls {
 export interface TestPki {
   readonly dir: string;
   readonly ca: Buffer;
-  /** Writes a fresh server certificate and key for 127.0.0.1 to `<name>.crt`/`<name>.key`; returns the paths. */
-  issue(name: string): { cert: string; key: string };
+  /**
+   * Writes a fresh server certificate and key for 127.0.0.1 to `<name>.crt`/`<name>.key`; returns the
+   * paths and the certificate's serial number (hex, as `X509Certificate.serialNumber` gives it).
+   */
+  issue(name: string): { cert: string; key: string; serial: string };
 }
 
 /** Creates a CA in `dir`. */
@@ -91,6 +103,7 @@ export function createPki(dir: string): TestPki {
     dir,
     ca: readFileSync(join(dir, 'ca.crt')),
     issue(name) {
+      const issued = serial++;
       openssl(dir, [
         'req',
         ...EC_KEY,
@@ -111,7 +124,7 @@ export function createPki(dir: string): TestPki {
         '-CAkey',
         'ca.key',
         '-set_serial',
-        String(serial++),
+        String(issued),
         '-out',
         `${name}.crt`,
         '-days',
@@ -119,7 +132,51 @@ export function createPki(dir: string): TestPki {
         '-extfile',
         'san.ext',
       ]);
-      return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+      return {
+        cert: join(dir, `${name}.crt`),
+        key: join(dir, `${name}.key`),
+        serial: issued.toString(16).toUpperCase().padStart(2, '0'),
+      };
     },
   };
+}
+
+/**
+ * A Secret volume laid out as the kubelet writes one: each file is a symlink into `..data`, itself a
+ * symlink to a timestamped folder; an update writes a new folder and swaps `..data` in one rename.
+ */
+export class SecretVolume {
+  private version = 0;
+  private folder: string | undefined;
+
+  /** Creates `dir` (a temporary folder when not given), empty. */
+  constructor(readonly dir: string = mkdtempSync(join(tmpdir(), 'zerogate-secret-'))) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Replaces the volume's contents with `files` (name → content), atomically. */
+  write(files: Readonly<Record<string, string | Buffer>>): void {
+    const folder = `..2026_01_01_00_00_00.${++this.version}`;
+    mkdirSync(join(this.dir, folder));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(this.dir, folder, name), content);
+    symlinkSync(folder, join(this.dir, '..data_tmp'));
+    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+    for (const name of Object.keys(files)) {
+      if (!existsSync(join(this.dir, name))) symlinkSync(join('..data', name), join(this.dir, name));
+    }
+    if (this.folder) rmSync(join(this.dir, this.folder), { recursive: true, force: true });
+    this.folder = folder;
+  }
+
+  /** Writes a server certificate and key from `pki` as `tls.crt` and `tls.key`; returns the certificate's serial (hex). */
+  writeServerCertificate(pki: TestPki, name: string): string {
+    const issued = pki.issue(name);
+    this.write({ 'tls.crt': readFileSync(issued.cert), 'tls.key': readFileSync(issued.key) });
+    return issued.serial;
+  }
+
+  /** Deletes the volume. */
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -15,5 +15,6 @@ export * from './respond.js';
 export * from './run-component.js';
 export * from './serving-listener.js';
 export * from './stat-proto.js';
+export * from './tls-settings.js';
 export * from './undici-dispatchers.js';
 export * from './upgrade-exchange.js';

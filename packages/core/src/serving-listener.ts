@@ -3,6 +3,12 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import {
+  createServer as createTlsServer,
+  type TLSSocket,
+  type TlsOptions,
+  type Server as TlsServer,
+} from 'node:tls';
 import { answerClientError } from './client-error.js';
 import type { Logger } from './logger.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
@@ -19,7 +25,12 @@ export function createServingListener(http1: HttpServer, http2: Http2Server): Se
   return createServer({ noDelay: true }, (socket) => route(socket, http1, http2, Buffer.alloc(0)));
 }
 
-function route(socket: Socket, http1: HttpServer, http2: Http2Server, seen: Buffer): void {
+/** Where {@link route} hands a connection: a server's `connection` event. */
+interface ConnectionTarget {
+  emit(event: 'connection', socket: Socket): boolean;
+}
+
+function route(socket: Socket, http1: HttpServer, http2: ConnectionTarget, seen: Buffer): void {
   socket.once('data', (chunk: Buffer) => {
     socket.pause();
     const head = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -38,6 +49,49 @@ function route(socket: Socket, http1: HttpServer, http2: Http2Server, seen: Buff
       socket.resume();
     }
   });
+}
+
+/** What a TLS serving port offers by ALPN, in Go's net/http order for a TLS server: `h2`, then `http/1.1`. */
+const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+
+/**
+ * One TLS listener for HTTP/1.1 and HTTP/2, as Go's `ListenAndServeTLS` serves Knative's TLS port: once
+ * the handshake is done, ALPN decides which server gets the connection, and a connection that negotiated
+ * no protocol is routed by its first bytes like a plain one. Node's `http2.createSecureServer({
+ * allowHTTP1 })` would need its own copy of every HTTP/1.1 limit and its own drain; handing connections
+ * to the plain port's two servers keeps one of each.
+ */
+export function createTlsServingListener(
+  http1: HttpServer,
+  http2: Http2Server,
+  options: TlsOptions,
+): TlsServer {
+  /**
+   * Knative's activator dials this port with no ALPN (`pkg/activator/certificate/tls_context.go`) and
+   * speaks prior-knowledge HTTP/2 to h2 revisions, which Go's h2c handler accepts; Node's HTTP/2 server
+   * turns away any TLS socket that did not negotiate `h2`, so such a connection is marked as if it had.
+   */
+  const priorKnowledge: ConnectionTarget = {
+    emit: (event, socket) => {
+      (socket as TLSSocket).alpnProtocol = 'h2';
+      return http2.emit(event, socket);
+    },
+  };
+  return createTlsServer(
+    {
+      ...options,
+      ALPNProtocols: ALPN_PROTOCOLS,
+      // Go's ReadHeaderTimeout deadline covers the handshake too.
+      handshakeTimeout: READ_HEADER_TIMEOUT_MS,
+      noDelay: true,
+    },
+    (socket: TLSSocket) => {
+      const protocol = socket.alpnProtocol;
+      if (protocol === 'h2') http2.emit('connection', socket);
+      else if (protocol === 'http/1.1') http1.emit('connection', socket);
+      else route(socket, http1, priorKnowledge, Buffer.alloc(0));
+    },
+  );
 }
 
 /** Go's `http.DefaultMaxHeaderBytes`: larger request heads get 431, as with Knative's proxies. */
@@ -68,7 +122,11 @@ export class ServingEndpoint {
   private readonly listeners: Server[] = [];
   private readonly sessions = new Set<ServerHttp2Session>();
 
-  constructor(handler: RequestHandler, onUpgrade: UpgradeHandler | undefined, logger: Logger) {
+  constructor(
+    handler: RequestHandler,
+    onUpgrade: UpgradeHandler | undefined,
+    private readonly logger: Logger,
+  ) {
     this.http1 = nodeHttp.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
@@ -112,6 +170,19 @@ export class ServingEndpoint {
   /** Opens another listener (another port) onto the same servers, as Knative's 8012 and 8013 are. */
   addListener(): Server {
     const listener = createServingListener(this.http1, this.http2);
+    this.listeners.push(listener);
+    return listener;
+  }
+
+  /**
+   * Opens a TLS listener onto the same servers (Knative's 8112): every request goes through the same
+   * handler, and {@link close} closes it with the others. `options` holds the certificate and protocol
+   * settings; replace the certificate later with the listener's `setSecureContext`.
+   */
+  addTlsListener(options: TlsOptions): TlsServer {
+    const listener = createTlsServingListener(this.http1, this.http2, options);
+    // Failed handshakes are the client's business (scanners, a wrong CA); they never reach a handler.
+    listener.on('tlsClientError', (err) => this.logger.debug({ err }, 'TLS handshake failed'));
     this.listeners.push(listener);
     return listener;
   }

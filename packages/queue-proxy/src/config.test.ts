@@ -1,7 +1,31 @@
 import { ConfigError, type Env } from '@zerogate/core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configErrorVariables } from '../../../test/support/config-errors.js';
-import { loadConfig, type QueueProxyConfig } from './config.js';
+import { HAS_OPENSSL, selfSignedTls, type TestTls } from '../../../test/support/tls.js';
+import { type CertificateFiles, loadConfig, type QueueProxyConfig } from './config.js';
+
+/** A certificate folder holding `files` (path → content, or the error reading or checking it throws). */
+function certificateFiles(files: Readonly<Record<string, Buffer | string | Error>>): CertificateFiles {
+  const lookup = (path: string) => {
+    const v = files[path];
+    if (v instanceof Error) throw v;
+    return v;
+  };
+  return {
+    exists: (path) => lookup(path) !== undefined,
+    read: (path) => {
+      const v = lookup(path);
+      if (v === undefined) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+      return Buffer.from(v);
+    },
+  };
+}
+
+const NO_CERTIFICATE = certificateFiles({});
+
+function errno(code: string): Error {
+  return Object.assign(new Error(code), { code });
+}
 
 /** The environment Knative's revision reconciler gives a queue-proxy (≥ 1.19 era). */
 const KNATIVE_ENV: Readonly<Record<string, string>> = {
@@ -44,6 +68,12 @@ describe('loadConfig', () => {
       containerConcurrency: 10,
       servingPort: 8012,
       tlsPort: 8112,
+      certsDir: '/var/lib/knative/certs',
+      internalTls: {
+        served: false,
+        reason: 'no tls.crt and tls.key in /var/lib/knative/certs',
+        ignoredProblems: [],
+      },
       userPort: 8080,
       revisionTimeoutMs: 300_000,
       responseStartTimeoutMs: 20_000,
@@ -70,7 +100,7 @@ describe('loadConfig', () => {
       probeRequestLog: false,
       logLevel: 'info',
     };
-    expect(loadConfig(KNATIVE_ENV)).toEqual(expected);
+    expect(loadConfig(KNATIVE_ENV, NO_CERTIFICATE)).toEqual(expected);
   });
 
   it('returns a frozen object', () => {
@@ -342,7 +372,7 @@ describe('loadConfig', () => {
       ['CONTAINER_CONCURRENCY', '1.5'],
       ['CONTAINER_CONCURRENCY', '100001'],
       ['QUEUE_SERVING_PORT', '65536'],
-      ['QUEUE_SERVING_TLS_PORT', '0'],
+      ['QUEUE_SERVING_TLS_PORT', '65536'],
       ['USER_PORT', '-80'],
       ['REVISION_TIMEOUT_SECONDS', '-1'],
       ['SERVING_LOGGING_LEVEL', 'verbose'],
@@ -389,5 +419,130 @@ describe('loadConfig', () => {
         expect(message.split('\n')).toHaveLength(3);
       }
     });
+  });
+});
+
+describe.skipIf(!HAS_OPENSSL)('loadConfig: internal TLS', () => {
+  let tls: TestTls;
+  let other: TestTls;
+  const DIR = '/var/lib/knative/certs';
+  const withPair = (cert: Buffer | string, key: Buffer | string) =>
+    certificateFiles({ [`${DIR}/tls.crt`]: cert, [`${DIR}/tls.key`]: key });
+
+  beforeAll(() => {
+    tls = selfSignedTls('localhost');
+    other = selfSignedTls('other');
+  });
+  afterAll(() => {
+    tls?.remove();
+    other?.remove();
+  });
+
+  it('serves TLS when tls.crt and tls.key are in the Knative folder, TLS 1.3 only by default', () => {
+    const config = loadConfig(KNATIVE_ENV, withPair(tls.cert, tls.key));
+    expect(config.internalTls).toEqual({
+      served: true,
+      certFile: `${DIR}/tls.crt`,
+      keyFile: `${DIR}/tls.key`,
+      pair: { cert: tls.cert, key: tls.key },
+      settings: expect.objectContaining({
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        ecdhCurve: undefined,
+      }),
+    });
+  });
+
+  it('reads the folder from QUEUE_CERTS_DIR', () => {
+    const files = certificateFiles({ '/certs/tls.crt': tls.cert, '/certs/tls.key': tls.key });
+    const config = loadConfig(envWith({ QUEUE_CERTS_DIR: '/certs' }), files);
+    expect(config.certsDir).toBe('/certs');
+    expect(config.internalTls).toMatchObject({ served: true, certFile: '/certs/tls.crt' });
+  });
+
+  it('does not serve TLS when either file is missing, saying which', () => {
+    expect(loadConfig(KNATIVE_ENV, certificateFiles({ [`${DIR}/tls.crt`]: tls.cert })).internalTls).toEqual({
+      served: false,
+      reason: `no tls.key in ${DIR}`,
+      ignoredProblems: [],
+    });
+  });
+
+  it('reads QUEUE_PROXY_TLS_* with Go names', () => {
+    const config = loadConfig(
+      envWith({
+        QUEUE_PROXY_TLS_MIN_VERSION: '1.2',
+        QUEUE_PROXY_TLS_CIPHER_SUITES: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256',
+        QUEUE_PROXY_TLS_CURVE_PREFERENCES: 'X25519,CurveP256',
+      }),
+      withPair(tls.cert, tls.key),
+    );
+    expect(config.internalTls.served && config.internalTls.settings).toEqual({
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      ciphers:
+        'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256',
+      ecdhCurve: 'X25519:P-256',
+    });
+  });
+
+  it('names bad QUEUE_PROXY_TLS_* variables when TLS is served, and only notes them otherwise (as Knative reads them only then)', () => {
+    const env = envWith({ QUEUE_PROXY_TLS_MIN_VERSION: '1.0', QUEUE_PROXY_TLS_CURVE_PREFERENCES: 'P-192' });
+    expect(configErrorVariables(() => loadConfig(env, withPair(tls.cert, tls.key)))).toEqual([
+      'QUEUE_PROXY_TLS_MIN_VERSION',
+      'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
+    ]);
+    const config = loadConfig(env, NO_CERTIFICATE);
+    expect(config.internalTls.served).toBe(false);
+    expect(!config.internalTls.served && config.internalTls.ignoredProblems).toEqual([
+      'QUEUE_PROXY_TLS_MIN_VERSION: must be "1.2" or "1.3", got "1.0"',
+      expect.stringMatching(/^QUEUE_PROXY_TLS_CURVE_PREFERENCES: unknown curve "P-192"/),
+    ]);
+  });
+
+  it('names QUEUE_CERTS_DIR with both files when they are not a usable pair', () => {
+    for (const files of [
+      withPair('garbage', tls.key),
+      withPair(tls.cert, other.key),
+      withPair(tls.cert, ''),
+    ]) {
+      try {
+        loadConfig(KNATIVE_ENV, files);
+        expect.unreachable();
+      } catch (err) {
+        expect((err as ConfigError).problems).toEqual([
+          expect.stringMatching(
+            /^QUEUE_CERTS_DIR: \/var\/lib\/knative\/certs\/tls\.crt and \/var\/lib\/knative\/certs\/tls\.key are not a usable certificate and key: \S/,
+          ),
+        ]);
+      }
+    }
+  });
+
+  it('names QUEUE_CERTS_DIR when a file cannot be checked or read', () => {
+    const unreadable = certificateFiles({
+      [`${DIR}/tls.crt`]: tls.cert,
+      [`${DIR}/tls.key`]: errno('EACCES'),
+    });
+    expect(() => loadConfig(KNATIVE_ENV, unreadable)).toThrow(
+      `QUEUE_CERTS_DIR: cannot check ${DIR}/tls.key: EACCES`,
+    );
+    const files: CertificateFiles = {
+      exists: () => true,
+      read: () => {
+        throw errno('EIO');
+      },
+    };
+    expect(() => loadConfig(KNATIVE_ENV, files)).toThrow(`QUEUE_CERTS_DIR: cannot read ${DIR}/tls.crt: EIO`);
+  });
+
+  it('accepts port 0 for the TLS port and names it when it clashes with another served port', () => {
+    const files = withPair(tls.cert, tls.key);
+    expect(loadConfig(envWith({ QUEUE_SERVING_TLS_PORT: '0' }), files).tlsPort).toBe(0);
+    expect(
+      configErrorVariables(() => loadConfig(envWith({ QUEUE_SERVING_TLS_PORT: '8012' }), files)),
+    ).toEqual(['QUEUE_SERVING_TLS_PORT']);
+    // Not served: Knative sets the variable anyway, so it cannot clash.
+    expect(loadConfig(envWith({ QUEUE_SERVING_TLS_PORT: '8012' }), NO_CERTIFICATE).tlsPort).toBe(8012);
   });
 });

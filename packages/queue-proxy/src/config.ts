@@ -1,12 +1,49 @@
-import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { type Env, EnvReader, pinoLevel, readTlsSettings, type TlsSettings } from '@zerogate/core';
+import type { CertificatePair } from './certificate-watcher.js';
 import { type ProbeSpec, parseReadinessProbes } from './readiness-probe.js';
+
+/** Internal TLS when the certificate and key were there at start. */
+export interface ServedTls {
+  readonly served: true;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The pair read at start; the listener reloads it when the files change. */
+  readonly pair: CertificatePair;
+  /** From `QUEUE_PROXY_TLS_*`. */
+  readonly settings: TlsSettings;
+}
+
+/** Internal TLS when the certificate or key was missing at start. */
+export interface UnservedTls {
+  readonly served: false;
+  /** Which file is missing, for the startup log. */
+  readonly reason: string;
+  /**
+   * Problems with `QUEUE_PROXY_TLS_*`, only warned about: Knative reads those variables only when it
+   * serves TLS, so they cannot stop a queue-proxy that does not.
+   */
+  readonly ignoredProblems: readonly string[];
+}
+
+/**
+ * Internal TLS on `QUEUE_SERVING_TLS_PORT` (spec §0): served when the certificate and key were in the
+ * certificate folder at start, as Knative's queue-proxy decides (`sharedmain/main.go`, `tlsEnabled`).
+ */
+export type InternalTlsConfig = ServedTls | UnservedTls;
 
 /** The queue-proxy's configuration, read once from the environment Knative gives the sidecar (spec §1.1). */
 export interface QueueProxyConfig {
   /** Requests the user container may run at once; 0 = unlimited (no breaker). */
   readonly containerConcurrency: number;
   readonly servingPort: number;
+  /** The internal TLS port (Knative's 8112), served only as {@link internalTls} says. */
   readonly tlsPort: number;
+  /** Where `tls.crt` and `tls.key` are looked for (`QUEUE_CERTS_DIR`, default Knative's folder). */
+  readonly certsDir: string;
+  readonly internalTls: InternalTlsConfig;
   readonly userPort: number;
   /** Absolute limit from arrival, queue wait included; 0 = none. */
   readonly revisionTimeoutMs: number;
@@ -60,6 +97,105 @@ const NATIVE_SIDECAR_SIGTERM_SECONDS = 10;
 /** Knative's cap on `timeoutSeconds` (`config-defaults` max-revision-timeout-seconds default). */
 const MAX_TIMEOUT_SECONDS = 3600;
 
+/** Where Knative mounts the queue-proxy's certificate (`pkg/queue/constants.go` `CertDirectory`). */
+export const KNATIVE_CERTS_DIR = '/var/lib/knative/certs';
+/** The certificate and key file names (knative.dev/networking `certificates.CertName`, `PrivateKeyName`). */
+const CERT_NAME = 'tls.crt';
+const KEY_NAME = 'tls.key';
+
+/** The file access {@link loadConfig} needs for the certificate; tests pass their own. */
+export interface CertificateFiles {
+  /** Whether `path` exists; throws on any error but its absence (Knative's `exists` then exits). */
+  exists(path: string): boolean;
+  read(path: string): Buffer;
+}
+
+const DISK: CertificateFiles = {
+  exists: (path) => {
+    // Not statSync's throwIfNoEntry: it also takes ENOTDIR for absence, which Go's os.IsNotExist does not.
+    try {
+      statSync(path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  },
+  read: (path) => readFileSync(path),
+};
+
+function errorText(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+/**
+ * Decides whether internal TLS is served and reads what it needs: the `QUEUE_PROXY_TLS_*` settings
+ * (Knative ≥ 1.22; TLS 1.3 only by default, as every Knative) and the certificate and key, which must
+ * form a usable pair. Problems go to `r` only when TLS is served.
+ */
+function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles): InternalTlsConfig {
+  const certFile = join(certsDir, CERT_NAME);
+  const keyFile = join(certsDir, KEY_NAME);
+  const exists = (path: string): boolean | undefined => {
+    try {
+      return files.exists(path);
+    } catch (err) {
+      r.problem('QUEUE_CERTS_DIR', `cannot check ${path}: ${errorText(err)}`);
+      return undefined;
+    }
+  };
+  const hasCert = exists(certFile);
+  const hasKey = exists(keyFile);
+  if (hasCert === false || hasKey === false) {
+    const ignoredProblems: string[] = [];
+    readTlsSettings(
+      'QUEUE_PROXY_',
+      (name) => r.raw(name),
+      (name, message) => {
+        ignoredProblems.push(`${name}: ${message}`);
+      },
+    );
+    const missing = [hasCert ? undefined : CERT_NAME, hasKey ? undefined : KEY_NAME].filter(Boolean);
+    return { served: false, reason: `no ${missing.join(' and ')} in ${certsDir}`, ignoredProblems };
+  }
+  const settings = readTlsSettings(
+    'QUEUE_PROXY_',
+    (name) => r.raw(name),
+    (name, message) => r.problem(name, message),
+  );
+  const read = (path: string): Buffer | undefined => {
+    try {
+      return files.read(path);
+    } catch (err) {
+      r.problem('QUEUE_CERTS_DIR', `cannot read ${path}: ${errorText(err)}`);
+      return undefined;
+    }
+  };
+  const cert = hasCert ? read(certFile) : undefined;
+  const key = hasKey ? read(keyFile) : undefined;
+  const pair = { cert: cert ?? Buffer.alloc(0), key: key ?? Buffer.alloc(0) };
+  try {
+    createSecureContext(settings);
+  } catch (err) {
+    // The names are checked already; only an OpenSSL without a group (the post-quantum one) gets here.
+    const name = settings.ecdhCurve ? 'QUEUE_PROXY_TLS_CURVE_PREFERENCES' : 'QUEUE_PROXY_TLS_CIPHER_SUITES';
+    r.problem(name, `not supported by this OpenSSL: ${(err as Error).message}`);
+    return { served: true, certFile, keyFile, pair, settings };
+  }
+  if (cert && key) {
+    try {
+      // Fails on malformed PEM and on a key that does not belong to the certificate.
+      createSecureContext({ ...settings, ...pair });
+    } catch (err) {
+      r.problem(
+        'QUEUE_CERTS_DIR',
+        `${certFile} and ${keyFile} are not a usable certificate and key: ${(err as Error).message}`,
+      );
+    }
+  }
+  return { served: true, certFile, keyFile, pair, settings };
+}
+
 /** The subset of `OBSERVABILITY_CONFIG` (Knative ≥ 1.19) that the queue-proxy acts on. */
 interface ObservabilityConfig {
   requestMetrics?: { protocol?: unknown };
@@ -68,15 +204,17 @@ interface ObservabilityConfig {
 }
 
 /**
- * Reads and validates the environment. Accepts both Knative config eras: ≤ 1.18's separate
- * `SERVING_*` variables and ≥ 1.19's `OBSERVABILITY_CONFIG` JSON. Throws a ConfigError naming every
- * bad variable.
+ * Reads and validates the environment, and the internal TLS certificate when there is one (through
+ * `files`, so the rest stays pure). Accepts both Knative config eras: ≤ 1.18's separate `SERVING_*`
+ * variables and ≥ 1.19's `OBSERVABILITY_CONFIG` JSON. Throws a ConfigError naming every bad variable.
  */
-export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
+export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<QueueProxyConfig> {
   const r = new EnvReader(env);
   const containerConcurrency = r.int('CONTAINER_CONCURRENCY', undefined, { min: 0, max: 100_000 });
   const servingPort = r.listenPort('QUEUE_SERVING_PORT', undefined);
-  const tlsPort = r.port('QUEUE_SERVING_TLS_PORT', undefined);
+  const tlsPort = r.listenPort('QUEUE_SERVING_TLS_PORT', undefined);
+  const certsDir = r.string('QUEUE_CERTS_DIR', KNATIVE_CERTS_DIR);
+  const internalTls = readInternalTls(r, certsDir, files);
   const userPort = r.port('USER_PORT', undefined);
   const timeoutSeconds = r.int('REVISION_TIMEOUT_SECONDS', undefined, { min: 0, max: MAX_TIMEOUT_SECONDS });
   const responseStartSeconds = r.int('REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, {
@@ -135,6 +273,8 @@ export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
 
   r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
+    // Knative sets the TLS port whether or not it is served: only a served one may clash.
+    ...(internalTls.served ? [['QUEUE_SERVING_TLS_PORT', tlsPort] as const] : []),
     ['QUEUE_ADMIN_PORT', adminPort],
     ['QUEUE_STATS_PORT', statsPort],
     ['QUEUE_METRICS_PORT', metricsPort],
@@ -149,6 +289,8 @@ export function loadConfig(env: Env): Readonly<QueueProxyConfig> {
     containerConcurrency,
     servingPort,
     tlsPort,
+    certsDir,
+    internalTls,
     userPort,
     revisionTimeoutMs: timeoutSeconds * 1000,
     responseStartTimeoutMs: responseStartSeconds * 1000,

@@ -9,8 +9,17 @@ await runComponent({
   logLevel: (c) => c.logLevel,
   logBase: (c) => ({ component: 'queue-proxy', revision: c.revision, pod: c.pod }),
   start: startQueueProxy,
-  summary: ({ readinessProbes, ...rest }) => ({
+  summary: ({ readinessProbes, internalTls, ...rest }) => ({
     ...rest,
     readinessProbes: readinessProbes.map((p) => p.kind),
+    // The key stays out of the log.
+    internalTls: internalTls.served
+      ? {
+          served: true,
+          certFile: internalTls.certFile,
+          keyFile: internalTls.keyFile,
+          ...internalTls.settings,
+        }
+      : { served: false, reason: internalTls.reason },
   }),
 });

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
+import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import {
   Breaker,
   H2cDispatcher,
@@ -14,7 +15,8 @@ import {
   TunnelSet,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
-import type { QueueProxyConfig } from './config.js';
+import { CertificateWatcher } from './certificate-watcher.js';
+import type { QueueProxyConfig, ServedTls } from './config.js';
 import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
@@ -29,8 +31,14 @@ const UPGRADE_GRACE_MS = 60_000;
 
 /** A running queue-proxy. */
 export interface QueueProxy {
-  /** The serving port actually bound (differs from the config when it asked for 0). */
-  readonly ports: { serving: number; admin: number; stats: number; metrics: number | undefined };
+  /** The ports actually bound (differ from the config where it asked for 0); `tls` only when served. */
+  readonly ports: {
+    serving: number;
+    tls: number | undefined;
+    admin: number;
+    stats: number;
+    metrics: number | undefined;
+  };
   /**
    * Drains (probes fail, requests still served until quiet), then stops everything gracefully; skips the
    * drain when `/wait-for-drain` already completed one (native sidecar).
@@ -96,6 +104,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const reporter = new StatReporter(stats, config.pod);
 
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, logger);
+  const { internalTls } = config;
+  const tls = internalTls.served ? serveTls(serving, internalTls, logger) : undefined;
 
   const waitForDrain = new WaitForDrain(drainer, {
     nativeSidecar: config.nativeSidecar,
@@ -126,6 +136,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     listenOn(server, port, host, variable);
   const ports = {
     serving: await listen(serving.listener, config.servingPort, 'QUEUE_SERVING_PORT'),
+    tls: tls ? await listen(tls.listener, config.tlsPort, 'QUEUE_SERVING_TLS_PORT') : undefined,
     admin: await listen(admin, config.adminPort, 'QUEUE_ADMIN_PORT'),
     stats: await listen(statsServer, config.statsPort, 'QUEUE_STATS_PORT'),
     metrics: metricsServer
@@ -133,6 +144,12 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       : undefined,
   };
   reporter.start();
+  if (!internalTls.served) {
+    logger.info({ certsDir: config.certsDir }, `internal TLS not served: ${internalTls.reason}`);
+    for (const problem of internalTls.ignoredProblems) {
+      logger.warn(`${problem} (ignored while internal TLS is not served)`);
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -140,7 +157,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       if (drainer.drained) logger.info('already drained');
       else logger.info({ quietSeconds: config.drainQuietMs / 1000 }, 'draining');
       await waitForDrain.terminate();
-      logger.info('drained; closing the serving listener');
+      logger.info('drained; closing the serving listeners');
+      tls?.certificates.stop();
       const servingClosed = serving.close();
       // Wait for requests in flight (not upgraded tunnels) to finish, closing connections as they idle.
       while (stats.current - upgrades.size > 0) {
@@ -167,6 +185,32 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   };
 
   return { ports, shutdown };
+}
+
+/**
+ * Opens the TLS listener onto the serving endpoint's servers (so the same handler, breaker, stats, probes
+ * and drain as the plain port) and keeps its certificate current as the files change.
+ */
+function serveTls(
+  serving: ServingEndpoint,
+  tls: ServedTls,
+  logger: Logger,
+): { listener: TlsServer; certificates: CertificateWatcher } {
+  const listener = serving.addTlsListener({ ...tls.settings, ...tls.pair });
+  const certificates = new CertificateWatcher({
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    current: tls.pair,
+    // setSecureContext replaces every option of the context (one left out gets Node's default, TLS 1.2
+    // included), so the settings go with each pair; checking first keeps a bad pair from being half-installed.
+    install: (pair) => {
+      const options = { ...tls.settings, ...pair };
+      createSecureContext(options);
+      listener.setSecureContext(options);
+    },
+    logger,
+  });
+  return { listener, certificates };
 }
 
 async function createRequestMetrics(
