@@ -151,7 +151,9 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
 
     replaceFile(live.key, readFileSync(second.key));
     expect(await eventually(async () => (await serial()) !== before, 3000)).toBe(true);
-    expect(injector.proc.logs().some((l) => l['msg'] === 'reloaded the TLS certificate')).toBe(true);
+    expect(
+      injector.proc.logs().some((l) => l['msg'] === 'certificate and key changed on disk and were reloaded'),
+    ).toBe(true);
   });
 
   it('stops on SIGTERM with exit code 0', async () => {

@@ -1,4 +1,5 @@
 export * from './breaker.js';
+export * from './certificate-watcher.js';
 export * from './client-error.js';
 export * from './config.js';
 export * from './errors.js';

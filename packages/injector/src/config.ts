@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { type CertificatePair, type Env, EnvReader, pinoLevel } from '@zerogate/core';
 
 /** The sidecar's compute resources, as Kubernetes quantities. */
 export interface QueueProxyResources {
@@ -17,10 +17,7 @@ export interface ServiceRef {
 }
 
 /** A certificate and its key, PEM. */
-export interface TlsFiles {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-}
+export type TlsFiles = CertificatePair;
 
 /** The injector's configuration, read once from its environment. */
 export interface InjectorConfig {

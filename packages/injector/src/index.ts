@@ -9,4 +9,3 @@ export * from './readiness-handover.js';
 export * from './revision-objects.js';
 export * from './revision-settings.js';
 export * from './revision-wiring.js';
-export * from './tls-reloader.js';

@@ -6,7 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ListenError, type Logger, listenOn, parseDurationMs, type RunningComponent } from '@zerogate/core';
+import {
+  CertificateWatcher,
+  ListenError,
+  type Logger,
+  listenOn,
+  parseDurationMs,
+  type RunningComponent,
+} from '@zerogate/core';
 import {
   type AdmissionAnswer,
   type AdmissionRequest,
@@ -20,7 +27,6 @@ import {
 import type { InjectorConfig } from './config.js';
 import { planInjection } from './pod-injection.js';
 import { RevisionWiring } from './revision-wiring.js';
-import { TlsReloader } from './tls-reloader.js';
 
 /** Test seams of {@link startInjector}. */
 export interface InjectorOptions {
@@ -35,6 +41,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 /** How long a stop waits for requests in flight before closing their connections. */
 const SHUTDOWN_GRACE_MS = 5000;
+/** The API server speaks TLS 1.2 and 1.3 to webhooks. */
+const MIN_TLS_VERSION = 'TLSv1.2';
 /** Share of the API server's `?timeout=` the Kubernetes calls may use, leaving the rest for the answer. */
 const TIMEOUT_SHARE = 0.5;
 
@@ -206,7 +214,7 @@ export async function startInjector(
     {
       cert: config.tls.cert,
       key: config.tls.key,
-      minVersion: 'TLSv1.2',
+      minVersion: MIN_TLS_VERSION,
       headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
@@ -222,11 +230,12 @@ export async function startInjector(
   server.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
 
   const port = await listenOn(server, config.port, config.bindAddress, 'INJECTOR_PORT');
-  const reloader = new TlsReloader({
-    server,
+  const reloader = new CertificateWatcher({
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
     current: config.tls,
+    // setSecureContext resets every option it is not given: pass the version floor again.
+    install: (pair) => server.setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION }),
     logger,
   });
 

@@ -1,8 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { type Env, EnvReader, pinoLevel, readTlsSettings, type TlsSettings } from '@zerogate/core';
-import type { CertificatePair } from './certificate-watcher.js';
+import {
+  type CertificatePair,
+  type Env,
+  EnvReader,
+  pinoLevel,
+  readTlsSettings,
+  type TlsSettings,
+} from '@zerogate/core';
 import { type ProbeSpec, parseReadinessProbes } from './readiness-probe.js';
 
 /** Internal TLS when the certificate and key were there at start. */

@@ -3,6 +3,7 @@ import type { Server as NetServer } from 'node:net';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import {
   Breaker,
+  CertificateWatcher,
   H2cDispatcher,
   type Logger,
   listenOn,
@@ -15,7 +16,6 @@ import {
   TunnelSet,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
-import { CertificateWatcher } from './certificate-watcher.js';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@zerogate/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/http.js';
 import { type CertificatePair, CertificateWatcher } from './certificate-watcher.js';
+import { createLogger } from './logger.js';
 
 const logger = createLogger({ level: 'silent', base: {} });
 const dirs: string[] = [];

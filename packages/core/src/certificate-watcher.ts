@@ -1,6 +1,6 @@
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '@zerogate/core';
+import type { Logger } from './logger.js';
 
 /** A certificate chain and its private key, PEM. */
 export interface CertificatePair {
