@@ -47,7 +47,6 @@ export async function runComponent<C>(main: ComponentMain<C>, env: Env = process
     process.stderr.write(`${main.name}: ${err.message}\n`);
     process.exit(1);
   }
-  logger.info({ ...(main.summary ? main.summary(config) : config), ports: component.ports }, 'started');
   const stop = (signal: string) => {
     logger.info({ signal }, 'received signal');
     component.shutdown().then(
@@ -60,4 +59,6 @@ export async function runComponent<C>(main: ComponentMain<C>, env: Env = process
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Only now: whoever waits for this line may signal at once, and must find the handlers in place.
+  logger.info({ ...(main.summary ? main.summary(config) : config), ports: component.ports }, 'started');
 }

@@ -108,38 +108,14 @@ async function main(): Promise<void> {
     },
     sink,
   );
-  let platform: Platform;
-  try {
-    platform = await startPlatform(config, logger);
-  } catch (err) {
-    if (!(err instanceof ListenError || err instanceof ComponentStartError)) throw err;
-    process.stderr.write(`zerogate: ${err.message}\n`);
-    process.exit(1);
-  }
-  sink.appendTo(join(platform.runDir, 'logs', 'platform.log'));
-  process.stdout.write(banner(config, platform.ingressPort, platform.runDir));
-
-  const table = tty ? new LiveTable(sink) : undefined;
-  const lines = tty ? undefined : new StatusLines();
-  const refresh = setInterval(
-    () => {
-      const status = platform.status();
-      if (table) table.draw(status);
-      else lines?.print(status);
-    },
-    tty ? 500 : 250,
-  );
-
+  // Signals are handled from here on, so a Ctrl-C while the platform starts still stops what it started.
+  let platform: Platform | undefined;
+  let refresh: NodeJS.Timeout | undefined;
   let stopping = false;
-  const stop = () => {
-    if (stopping) {
-      process.stderr.write('zerogate: still draining; it ends once requests in flight finish\n');
-      return;
-    }
-    stopping = true;
+  const shutdown = (running: Platform) => {
     clearInterval(refresh);
     process.stdout.write('\nzerogate: draining and stopping every process…\n');
-    platform.shutdown().then(
+    running.shutdown().then(
       () => {
         process.stdout.write('zerogate: stopped\n');
         process.exit(0);
@@ -150,8 +126,42 @@ async function main(): Promise<void> {
       },
     );
   };
+  const stop = () => {
+    if (stopping) {
+      process.stderr.write('zerogate: still draining; it ends once requests in flight finish\n');
+      return;
+    }
+    stopping = true;
+    if (platform) shutdown(platform);
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+
+  try {
+    platform = await startPlatform(config, logger);
+  } catch (err) {
+    if (!(err instanceof ListenError || err instanceof ComponentStartError)) throw err;
+    process.stderr.write(`zerogate: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (stopping) {
+    shutdown(platform);
+    return;
+  }
+  sink.appendTo(join(platform.runDir, 'logs', 'platform.log'));
+  process.stdout.write(banner(config, platform.ingressPort, platform.runDir));
+
+  const running = platform;
+  const table = tty ? new LiveTable(sink) : undefined;
+  const lines = tty ? undefined : new StatusLines();
+  refresh = setInterval(
+    () => {
+      const status = running.status();
+      if (table) table.draw(status);
+      else lines?.print(status);
+    },
+    tty ? 500 : 250,
+  );
 }
 
 await main();
