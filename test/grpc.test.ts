@@ -21,7 +21,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
-import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { eventually, h2Exchange, KUBELET_PROBE, send } from './support/http.js';
 import {
   activatorEnv,
   queueProxyEnv,
@@ -384,31 +384,15 @@ describe('gRPC through the activator (spec §2.2: the protocol is kept hop by ho
   it('forwards an h2c request over h2c to the queue-proxy, trailers included', async () => {
     const session = connect(activator.url);
     try {
-      const reply = await new Promise<{ status: number; body: string; trailers: Record<string, unknown> }>(
-        (resolve, reject) => {
-          const stream = session.request({
-            ':method': 'POST',
-            ':path': '/echo',
-            ':authority': 'plain-00001.default.svc.cluster.local',
-            te: 'trailers',
-          });
-          let statusCode = 0;
-          let body = '';
-          let trailers: Record<string, unknown> = {};
-          stream.on('response', (h) => {
-            statusCode = Number(h[':status']);
-          });
-          stream.on('trailers', (t) => {
-            trailers = t;
-          });
-          stream.setEncoding('utf8');
-          stream.on('data', (c: string) => {
-            body += c;
-          });
-          stream.on('end', () => resolve({ status: statusCode, body, trailers }));
-          stream.on('error', reject);
-          stream.end('ping');
+      const reply = await h2Exchange(
+        session,
+        {
+          ':method': 'POST',
+          ':path': '/echo',
+          ':authority': 'plain-00001.default.svc.cluster.local',
+          te: 'trailers',
         },
+        'ping',
       );
       expect(reply.status).toBe(200);
       const seen = JSON.parse(reply.body) as {

@@ -1,6 +1,6 @@
 import { connect } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { KUBELET_PROBE, send } from './support/http.js';
+import { type H2Reply, h2Exchange, KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, spawnNode, startQueueProxy, type TestProcess } from './support/processes.js';
 
 async function startH2cApp(): Promise<{ proc: TestProcess; port: number }> {
@@ -9,43 +9,18 @@ async function startH2cApp(): Promise<{ proc: TestProcess; port: number }> {
   return { proc, port: (JSON.parse(line) as { port: number }).port };
 }
 
-interface H2Reply {
-  status: number;
-  body: string;
-  trailers: Record<string, unknown>;
-}
-
-function h2Request(
+async function h2Request(
   port: number,
   path: string,
   headers: Record<string, string> = {},
   body?: string,
 ): Promise<H2Reply> {
-  return new Promise((resolve, reject) => {
-    const session = connect(`http://127.0.0.1:${port}`);
-    session.on('error', reject);
-    const stream = session.request({ ':method': body ? 'POST' : 'GET', ':path': path, ...headers });
-    let status = 0;
-    let text = '';
-    let trailers: Record<string, unknown> = {};
-    stream.on('response', (h) => {
-      status = Number(h[':status']);
-    });
-    stream.on('trailers', (t) => {
-      trailers = t;
-    });
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => {
-      text += c;
-    });
-    stream.on('end', () => {
-      session.close();
-      resolve({ status, body: text, trailers });
-    });
-    stream.on('error', reject);
-    if (body) stream.end(body);
-    else stream.end();
-  });
+  const session = connect(`http://127.0.0.1:${port}`);
+  try {
+    return await h2Exchange(session, { ':method': body ? 'POST' : 'GET', ':path': path, ...headers }, body);
+  } finally {
+    session.close();
+  }
 }
 
 describe('queue-proxy h2c', () => {

@@ -16,7 +16,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { Agent, WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsRequest, KUBELET_PROBE, send } from './support/http.js';
+import { type H2Reply, h2Exchange, httpsRequest, KUBELET_PROBE, send } from './support/http.js';
 import {
   queueProxyEnv,
   ROOT,
@@ -72,42 +72,28 @@ async function startApp(script: string, env: Record<string, string> = {}) {
  * One HTTP/2 request over TLS, verified against the test CA, read whole with its trailers; ALPN `h2`, or
  * none (prior knowledge).
  */
-function h2sRequest(
+async function h2sRequest(
   port: number,
   path: string,
   headers: Record<string, string>,
   body?: string,
   alpn = true,
-): Promise<{ status: number; body: string; trailers: Record<string, unknown>; alpn: string }> {
-  return new Promise((resolve, reject) => {
-    const session = h2Connect(`https://127.0.0.1:${port}`, {
-      ca: pki.ca,
-      // Without ALPN, as Knative's activator dials: prior-knowledge HTTP/2 over TLS.
-      ...(alpn ? {} : { createConnection: () => tlsConnect({ host: '127.0.0.1', port, ca: pki.ca }) }),
-    });
-    session.on('error', reject);
-    const stream = session.request({ ':method': body ? 'POST' : 'GET', ':path': path, ...headers });
-    let status = 0;
-    let text = '';
-    let trailers: Record<string, unknown> = {};
-    stream.on('response', (h) => {
-      status = Number(h[':status']);
-    });
-    stream.on('trailers', (t) => {
-      trailers = t;
-    });
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => {
-      text += c;
-    });
-    stream.on('end', () => {
-      const alpn = String(session.alpnProtocol);
-      session.close();
-      resolve({ status, body: text, trailers, alpn });
-    });
-    stream.on('error', reject);
-    stream.end(body);
+): Promise<H2Reply & { alpn: string }> {
+  const session = h2Connect(`https://127.0.0.1:${port}`, {
+    ca: pki.ca,
+    // Without ALPN, as Knative's activator dials: prior-knowledge HTTP/2 over TLS.
+    ...(alpn ? {} : { createConnection: () => tlsConnect({ host: '127.0.0.1', port, ca: pki.ca }) }),
   });
+  try {
+    const reply = await h2Exchange(
+      session,
+      { ':method': body ? 'POST' : 'GET', ':path': path, ...headers },
+      body,
+    );
+    return { ...reply, alpn: String(session.alpnProtocol) };
+  } finally {
+    session.close();
+  }
 }
 
 /** Opens a TLS connection with `options` and resolves with the negotiated parameters, or rejects. */

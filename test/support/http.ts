@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
+import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2';
 import { request as httpsNodeRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -132,3 +133,39 @@ export async function eventually(
 
 /** Probe headers the kubelet sends to the queue-proxy's readiness endpoint. */
 export const KUBELET_PROBE = { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' };
+
+/** One HTTP/2 response, read whole. */
+export interface H2Reply {
+  status: number;
+  body: string;
+  trailers: Record<string, unknown>;
+}
+
+/** Sends one request on an open HTTP/2 session and reads its status, body and trailers. */
+export function h2Exchange(
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  body?: string,
+): Promise<H2Reply> {
+  return new Promise((resolve, reject) => {
+    session.once('error', reject);
+    const stream = session.request(headers);
+    const reply: H2Reply = { status: 0, body: '', trailers: {} };
+    stream.on('response', (h) => {
+      reply.status = Number(h[':status']);
+    });
+    stream.on('trailers', (t) => {
+      reply.trailers = t;
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => {
+      reply.body += c;
+    });
+    stream.on('end', () => {
+      session.off('error', reject);
+      resolve(reply);
+    });
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
