@@ -18,6 +18,7 @@ import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
   type Backoff,
+  ChangeBatcher,
   isRecord,
   KeptInformer,
   PRIVATE_SELECTOR,
@@ -252,11 +253,9 @@ export class KubernetesEndpointSource implements EndpointSource {
   /** The revision each endpoints object was filed under, so a relabelled one leaves its old revision. */
   private readonly owners = new Map<string, string>();
   private readonly delivered = new Map<string, RevisionInfo>();
-  private readonly dirty = new Set<string>();
+  /** Paused until the initial lists are in, so the first delivery carries every source's state at once. */
+  private readonly changes = new ChangeBatcher((key) => this.deliver(key));
   private listener: EndpointListener | undefined;
-  /** False until the initial lists are in, so the first delivery carries every source's state at once. */
-  private live = false;
-  private flushQueued = false;
   private stopped = false;
   /** Aborts list requests in flight on stop. */
   private readonly aborter = new AbortController();
@@ -365,14 +364,13 @@ export class KubernetesEndpointSource implements EndpointSource {
     // A forbidden list switched to Endpoints before its informer's first attempt ended.
     await this.switching;
     if (this.stopped) return;
-    this.live = true;
-    this.flush();
+    this.changes.resume();
   }
 
   /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.live = false;
+    this.changes.pause();
     this.aborter.abort();
     await Promise.all([...this.endpointInformers, this.revisionInformer].map((i) => i.stop()));
     await this.switching;
@@ -395,15 +393,14 @@ export class KubernetesEndpointSource implements EndpointSource {
     // Stopping marks each informer stopped at once, so the failing list ends without a retry or a log.
     const stopped = Promise.all(this.endpointInformers.map((i) => i.stop()));
     this.endpointInformers = make();
-    const wasLive = this.live;
-    this.live = false;
+    const wasLive = this.changes.live;
+    this.changes.pause();
     this.forget('slice');
     const started = Promise.all(this.endpointInformers.map((i) => i.start()));
     this.switching = Promise.all([stopped, started]).then(() => {
       // A switch during start() leaves going live to start().
       if (!wasLive || this.stopped) return;
-      this.live = true;
-      this.flush();
+      this.changes.resume();
     });
   }
 
@@ -415,7 +412,7 @@ export class KubernetesEndpointSource implements EndpointSource {
       state?.endpoints.private.delete(objectKey);
       state?.endpoints.public.delete(objectKey);
       this.owners.delete(objectKey);
-      this.markDirty(key);
+      this.changes.mark(key);
     }
   }
 
@@ -448,13 +445,13 @@ export class KubernetesEndpointSource implements EndpointSource {
       const old = this.revisions.get(previous);
       old?.endpoints[role].delete(objectKey);
       this.owners.delete(objectKey);
-      this.markDirty(previous);
+      this.changes.mark(previous);
     }
     if (revision && key) {
       const endpoints: RevisionState['endpoints'][R] = this.state(namespace, revision).endpoints[role];
       endpoints.set(objectKey, parse());
       this.owners.set(objectKey, key);
-      this.markDirty(key);
+      this.changes.mark(key);
     }
   }
 
@@ -479,39 +476,26 @@ export class KubernetesEndpointSource implements EndpointSource {
         );
       }
     }
-    this.markDirty(revisionKey(namespace, name));
+    this.changes.mark(revisionKey(namespace, name));
   }
 
-  private markDirty(key: string): void {
-    this.dirty.add(key);
-    if (!this.live || this.flushQueued) return;
-    this.flushQueued = true;
-    // A relist reports its changes synchronously, one object at a time: deliver the net result once.
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (!this.live || !this.listener) return;
-    for (const key of this.dirty) {
-      this.dirty.delete(key);
-      const state = this.revisions.get(key);
-      const info = state && this.compute(state);
-      const previous = this.delivered.get(key);
-      if (state && !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0) {
-        this.revisions.delete(key);
+  /** Delivers the net change of one revision. */
+  private deliver(key: string): void {
+    if (!this.listener) return;
+    const state = this.revisions.get(key);
+    const info = state && this.compute(state);
+    const previous = this.delivered.get(key);
+    if (state && !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0) {
+      this.revisions.delete(key);
+    }
+    if (!info) {
+      if (previous) {
+        this.delivered.delete(key);
+        this.notify(() => this.listener?.remove(previous.namespace, previous.name));
       }
-      if (!info) {
-        if (previous) {
-          this.delivered.delete(key);
-          this.notify(() => this.listener?.remove(previous.namespace, previous.name));
-        }
-      } else if (!previous || !sameInfo(previous, info)) {
-        this.delivered.set(key, info);
-        this.notify(() => this.listener?.upsert(info));
-      }
+    } else if (!previous || !sameInfo(previous, info)) {
+      this.delivered.set(key, info);
+      this.notify(() => this.listener?.upsert(info));
     }
   }
 

@@ -17,6 +17,7 @@ import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
   type Backoff,
+  ChangeBatcher,
   isRecord,
   KeptInformer,
   PRIVATE_SELECTOR,
@@ -134,11 +135,9 @@ export class RevisionWatcher {
   /** The revision each slice was filed under, so a relabelled slice leaves its old revision. */
   private readonly owners = new Map<string, string>();
   private readonly delivered = new Map<string, RevisionSpec>();
-  private readonly dirty = new Set<string>();
+  /** Paused until the initial lists are in, so the first delivery carries both sources' state at once. */
+  private readonly changes = new ChangeBatcher((key) => this.deliver(key));
   private listener: RevisionListener | undefined;
-  /** False until the initial lists are in, so the first delivery carries both sources' state at once. */
-  private live = false;
-  private flushQueued = false;
   private stopped = false;
   /** Aborts list requests in flight on stop. */
   private readonly aborter = new AbortController();
@@ -198,14 +197,13 @@ export class RevisionWatcher {
     this.listener = listener;
     await Promise.all(this.informers.map((i) => i.start()));
     if (this.stopped) return;
-    this.live = true;
-    this.flush();
+    this.changes.resume();
   }
 
   /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.live = false;
+    this.changes.pause();
     this.aborter.abort();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
@@ -231,12 +229,12 @@ export class RevisionWatcher {
     if (previous !== undefined && previous !== key) {
       this.revisions.get(previous)?.slices.delete(name);
       this.owners.delete(sliceKey);
-      this.markDirty(previous);
+      this.changes.mark(previous);
     }
     if (revision && key) {
       this.state(namespace, revision).slices.set(name, readyIps(slice));
       this.owners.set(sliceKey, key);
-      this.markDirty(key);
+      this.changes.mark(key);
     }
   }
 
@@ -249,7 +247,7 @@ export class RevisionWatcher {
       state.params = undefined;
       state.existing = false;
     } else {
-      if (state.params === undefined && !this.live) state.existing = true;
+      if (state.params === undefined && !this.changes.live) state.existing = true;
       const problems: string[] = [];
       state.params = revisionParams(revision, problems);
       if (problems.length > 0) {
@@ -263,38 +261,25 @@ export class RevisionWatcher {
         );
       }
     }
-    this.markDirty(revisionKey(namespace, name));
+    this.changes.mark(revisionKey(namespace, name));
   }
 
-  private markDirty(key: string): void {
-    this.dirty.add(key);
-    if (!this.live || this.flushQueued) return;
-    this.flushQueued = true;
-    // A relist reports its changes synchronously, one object at a time: deliver the net result once.
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (!this.live || !this.listener) return;
-    for (const key of this.dirty) {
-      this.dirty.delete(key);
-      const state = this.revisions.get(key);
-      const spec = state && this.compute(state);
-      if (state && !state.params && state.slices.size === 0) this.revisions.delete(key);
-      const previous = this.delivered.get(key);
-      if (!spec) {
-        if (previous && state) {
-          this.delivered.delete(key);
-          this.notify(() => this.listener?.remove(state.namespace, state.name));
-        }
-      } else if (!previous || !sameSpec(previous, spec)) {
-        this.delivered.set(key, spec);
-        const { namespace, name } = state;
-        this.notify(() => this.listener?.upsert(namespace, name, spec));
+  /** Delivers the net change of one revision. */
+  private deliver(key: string): void {
+    if (!this.listener) return;
+    const state = this.revisions.get(key);
+    const spec = state && this.compute(state);
+    if (state && !state.params && state.slices.size === 0) this.revisions.delete(key);
+    const previous = this.delivered.get(key);
+    if (!spec) {
+      if (previous && state) {
+        this.delivered.delete(key);
+        this.notify(() => this.listener?.remove(state.namespace, state.name));
       }
+    } else if (!previous || !sameSpec(previous, spec)) {
+      this.delivered.set(key, spec);
+      const { namespace, name } = state;
+      this.notify(() => this.listener?.upsert(namespace, name, spec));
     }
   }
 

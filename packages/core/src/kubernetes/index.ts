@@ -212,4 +212,5 @@ export class KeptInformer<T extends KubernetesObject> {
 }
 
 export * from './api-errors.js';
+export * from './change-batcher.js';
 export * from './names.js';
