@@ -20,7 +20,6 @@ import {
 import type { PlatformConfig } from './config.js';
 import { ControlServer } from './control-server.js';
 import { EndpointsFile } from './endpoints-file.js';
-import { freePort } from './free-port.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
@@ -179,49 +178,52 @@ export async function startPlatform(
   let ingressPort: number;
   try {
     const controlPort = await control.listen();
-    // Fixed for the platform's life, so a restarted component is found where it was.
-    const [statsPort, autoscalerMetricsPort, httpPort, h2cPort, activatorMetricsPort] = await Promise.all(
-      Array.from({ length: 5 }, () => freePort()),
+    const autoscaler = new SupervisedComponent(
+      'autoscaler',
+      {
+        ...config.autoscalerEnv,
+        AUTOSCALER_ACTUATOR: 'local',
+        AUTOSCALER_PLATFORM_URL: `http://127.0.0.1:${controlPort}`,
+        AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+        AUTOSCALER_PORT: '0',
+        AUTOSCALER_METRICS_PORT: '0',
+        AUTOSCALER_LOG_LEVEL: options.componentLogLevel ?? 'info',
+      },
+      logDir,
+      logger,
+      (ports) => ({ AUTOSCALER_PORT: String(ports.stats), AUTOSCALER_METRICS_PORT: String(ports.metrics) }),
     );
-    components.push(
-      new SupervisedComponent(
-        'autoscaler',
-        {
-          ...config.autoscalerEnv,
-          AUTOSCALER_ACTUATOR: 'local',
-          AUTOSCALER_PLATFORM_URL: `http://127.0.0.1:${controlPort}`,
-          AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
-          AUTOSCALER_PORT: String(statsPort),
-          AUTOSCALER_METRICS_PORT: String(autoscalerMetricsPort),
-          AUTOSCALER_LOG_LEVEL: options.componentLogLevel ?? 'info',
-        },
-        logDir,
-        logger,
-      ),
-      new SupervisedComponent(
-        'activator',
-        {
-          POD_NAME: 'activator-local',
-          POD_IP: '127.0.0.1',
-          SYSTEM_NAMESPACE: 'zerogate-system',
-          ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
-          ACTIVATOR_HTTP_PORT: String(httpPort),
-          ACTIVATOR_H2C_PORT: String(h2cPort),
-          ACTIVATOR_METRICS_PORT: String(activatorMetricsPort),
-          AUTOSCALER_URL: `ws://127.0.0.1:${statsPort}`,
-          ACTIVATOR_ENDPOINTS_SOURCE: 'file',
-          ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
-          ACTIVATOR_DRAIN_SECONDS: '0',
-          PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
-          ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
-        },
-        logDir,
-        logger,
-      ),
+    components.push(autoscaler);
+    const statsPort = (await autoscaler.start()).stats;
+    const activator = new SupervisedComponent(
+      'activator',
+      {
+        POD_NAME: 'activator-local',
+        POD_IP: '127.0.0.1',
+        SYSTEM_NAMESPACE: 'zerogate-system',
+        ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
+        ACTIVATOR_HTTP_PORT: '0',
+        ACTIVATOR_H2C_PORT: '0',
+        ACTIVATOR_METRICS_PORT: '0',
+        AUTOSCALER_URL: `ws://127.0.0.1:${statsPort}`,
+        ACTIVATOR_ENDPOINTS_SOURCE: 'file',
+        ACTIVATOR_ENDPOINTS_FILE: join(runDir, 'endpoints.json'),
+        ACTIVATOR_DRAIN_SECONDS: '0',
+        PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
+        ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
+      },
+      logDir,
+      logger,
+      (ports) => ({
+        ACTIVATOR_HTTP_PORT: String(ports.http),
+        ACTIVATOR_H2C_PORT: String(ports.h2c),
+        ACTIVATOR_METRICS_PORT: String(ports.metrics),
+      }),
     );
-    for (const component of components) await component.start();
-    activatorAddress = `127.0.0.1:${httpPort}`;
-    activatorMetricsUrl = `http://127.0.0.1:${activatorMetricsPort}/metrics`;
+    components.push(activator);
+    const activatorPorts = await activator.start();
+    activatorAddress = `127.0.0.1:${activatorPorts.http}`;
+    activatorMetricsUrl = `http://127.0.0.1:${activatorPorts.metrics}/metrics`;
     try {
       ingressPort = await listenOn(
         serving.listener,

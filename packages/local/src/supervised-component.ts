@@ -1,7 +1,8 @@
 /**
- * A component process (activator, autoscaler) kept running: started on ports fixed for the platform's
- * life, so whoever talks to it (the ingress, the activator's autoscaler websocket) finds it again after
- * a restart; restarted after an unexpected exit with a backoff that doubles while restarts keep failing.
+ * A component process (activator, autoscaler) kept running: its first start binds free ports (port 0,
+ * so no other process can take them between choosing and binding), and every restart binds those same
+ * ports, so whoever talks to it (the ingress, the activator's autoscaler websocket) finds it again;
+ * restarted after an unexpected exit with a backoff that doubles while restarts keep failing.
  */
 import type { Logger } from '@zerogate/core';
 import type { Child } from './child.js';
@@ -19,14 +20,21 @@ export class SupervisedComponent {
 
   constructor(
     private readonly name: ComponentName,
-    private readonly env: Readonly<Record<string, string>>,
+    private env: Readonly<Record<string, string>>,
     private readonly logDir: string,
     private readonly logger: Logger,
+    /** The variables that bind the same ports again, given the ports of the first start. */
+    private readonly pinPorts: (ports: Readonly<Record<string, number>>) => Record<string, string>,
   ) {}
 
-  /** The first start; rejects (with the reason) when the component does not come up. */
-  async start(): Promise<void> {
-    await this.launch();
+  /**
+   * The first start; resolves with the ports bound, or rejects (with the reason) when the component
+   * does not come up.
+   */
+  async start(): Promise<Readonly<Record<string, number>>> {
+    const ports = await this.launch();
+    this.env = { ...this.env, ...this.pinPorts(ports) };
+    return ports;
   }
 
   /** Stops the component and any pending restart. */
@@ -36,7 +44,7 @@ export class SupervisedComponent {
     await this.child?.stop(10_000);
   }
 
-  private async launch(): Promise<void> {
+  private async launch(): Promise<Readonly<Record<string, number>>> {
     const started = await startComponent(this.name, this.env, this.logDir);
     const at = Date.now();
     this.child = started.child;
@@ -49,6 +57,7 @@ export class SupervisedComponent {
       );
       this.scheduleRestart();
     });
+    return started.ports;
   }
 
   private scheduleRestart(): void {
