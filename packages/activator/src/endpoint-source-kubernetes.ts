@@ -25,6 +25,7 @@ import {
   PUBLIC_SELECTOR,
   REVISION_LABEL,
   REVISIONS,
+  readRevision,
   resolveBackoff,
 } from '@zerogate/core/kubernetes';
 import {
@@ -463,18 +464,7 @@ export class KubernetesEndpointSource implements EndpointSource {
     if (deleted) {
       state.spec = undefined;
     } else {
-      const problems: string[] = [];
-      state.spec = revisionSpec(revision, problems);
-      if (problems.length > 0) {
-        this.logger.warn(
-          {
-            revision: revisionKey(namespace, name),
-            resourceVersion: revision.metadata?.resourceVersion,
-            problems,
-          },
-          'malformed Revision; using defaults for its bad fields',
-        );
-      }
+      state.spec = readRevision(revision, revisionSpec, this.logger);
     }
     this.changes.mark(revisionKey(namespace, name));
   }

@@ -23,6 +23,7 @@ import {
   PRIVATE_SELECTOR,
   REVISION_LABEL,
   REVISIONS,
+  readRevision,
   resolveBackoff,
 } from '@zerogate/core/kubernetes';
 import type { RevisionSpec } from './collector.js';
@@ -248,18 +249,7 @@ export class RevisionWatcher {
       state.existing = false;
     } else {
       if (state.params === undefined && !this.changes.live) state.existing = true;
-      const problems: string[] = [];
-      state.params = revisionParams(revision, problems);
-      if (problems.length > 0) {
-        this.logger.warn(
-          {
-            revision: revisionKey(namespace, name),
-            resourceVersion: revision.metadata?.resourceVersion,
-            problems,
-          },
-          'malformed Revision; using defaults for its bad fields',
-        );
-      }
+      state.params = readRevision(revision, revisionParams, this.logger);
     }
     this.changes.mark(revisionKey(namespace, name));
   }

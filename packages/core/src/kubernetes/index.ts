@@ -214,3 +214,27 @@ export class KeptInformer<T extends KubernetesObject> {
 export * from './api-errors.js';
 export * from './change-batcher.js';
 export * from './names.js';
+
+/**
+ * Reads a Revision with `parse`, which notes each field it had to replace by its default in `problems`;
+ * a Revision with any such field is logged once, as a warning, and used all the same.
+ */
+export function readRevision<R extends KubernetesObject, T>(
+  revision: R,
+  parse: (revision: R, problems: string[]) => T,
+  logger: Logger,
+): T {
+  const problems: string[] = [];
+  const result = parse(revision, problems);
+  if (problems.length > 0) {
+    logger.warn(
+      {
+        revision: `${revision.metadata?.namespace}/${revision.metadata?.name}`,
+        resourceVersion: revision.metadata?.resourceVersion,
+        problems,
+      },
+      'malformed Revision; using defaults for its bad fields',
+    );
+  }
+  return result;
+}
