@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type {
   V1CustomResourceDefinition,
@@ -14,7 +14,6 @@ import {
   KUBECTL,
   type KubeObject,
   kustomizations,
-  noteSkippedWithoutKubectl,
   only,
   podTemplates,
   readEnv,
@@ -27,7 +26,6 @@ import {
   configLoader,
   importBuilt,
   injectorSecrets,
-  isBuilt,
   listenerPorts,
   type OurContainer,
   ourContainer,
@@ -41,12 +39,6 @@ import {
 import { dockerfileOf, parseDockerfile } from './support/manifests-dockerfile.js';
 import { queueProxyEnv, ROOT } from './support/processes.js';
 import { selfSignedTls, type TestTls } from './support/tls.js';
-
-noteSkippedWithoutKubectl('deploy consistency');
-for (const c of COMPONENTS) {
-  if (!isBuilt(c))
-    console.log(`deploy consistency: ${c.script} is not built; its checks are skipped (run tsc -b)`);
-}
 
 const VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string })
   .version;
@@ -143,7 +135,6 @@ describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
   )('%s: its configuration loads from the manifest, and it reads every variable the manifest sets', async (name) => {
     const c = ourContainer('deploy/base', name);
     const r = await reading(c);
-    if (!r) return console.log(`${name} is not built: configuration not checked`);
     expect(r.problems, 'required variables missing or values rejected').toEqual([]);
     expect(
       Object.keys(c.env).filter((v) => !r.read.includes(v)),
@@ -156,7 +147,6 @@ describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
   )('%s: declares exactly the ports it listens on, and probes one of them', async (name) => {
     const c = ourContainer('deploy/base', name);
     const r = await reading(c);
-    if (!r) return console.log(`${name} is not built: ports not checked`);
     const listening = Object.values(listenerPorts(c.component, r.config)).sort();
     const declared = (c.container.ports ?? []).map((p) => p.containerPort).sort();
     expect(declared).toEqual(listening);
@@ -174,7 +164,6 @@ describe.skipIf(!KUBECTL)('our containers against the code they run', () => {
     const [c] = ourContainers('deploy/testdata/knative-serving');
     expect(c?.component.name).toBe('activator');
     const r = await reading(c!);
-    if (!r) return console.log('the activator is not built: not checked');
     expect(r.problems).toEqual([]);
     // EndpointSlices first: Knative's role refuses them, and the activator falls back to Endpoints itself.
     expect((r.config as { useEndpoints: boolean }).useEndpoints).toBe(false);
@@ -272,7 +261,6 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
     expect(selected(service.spec!.selector!, namespace).metadata.name).toBe('autoscaler');
     const port = service.spec!.ports!.find((p) => p.port === Number(url.port))!;
     const r = await reading(autoscaler);
-    if (!r) return console.log('the autoscaler is not built: its port not checked');
     expect(portNumber(port.targetPort, autoscaler.container)).toBe(
       listenerPorts(autoscaler.component, r.config)['stats'],
     );
@@ -292,7 +280,6 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [ref.namespace] },
     ]);
     const r = await reading(injector);
-    if (!r) return console.log('the injector is not built: its port and namespace not checked');
     const config = r.config as {
       systemNamespace: string;
       apiTimeoutMs: number;
@@ -367,7 +354,6 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
     const spec = crd.spec.versions[0]!.schema!.openAPIV3Schema!.properties!['spec']!;
     const longest = spec.properties!['timeoutSeconds']!.maximum!;
     const r = await reading(activator);
-    if (!r) return console.log('the activator is not built: grace period not checked');
     const drainSeconds = (r.config as { drainMs: number }).drainMs / 1000;
     expect(activator.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(
       drainSeconds + longest + ACTIVATOR_UPGRADE_GRACE_SECONDS,
@@ -375,8 +361,6 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
   });
 
   it('the Revision definition allows every value the injector writes into a Revision', async () => {
-    if (!existsBuilt('packages/injector/dist/revision-settings.js'))
-      return console.log('injector not built: not checked');
     const limits = await importBuilt<{ MAX_TIMEOUT_SECONDS: number; MAX_CONTAINER_CONCURRENCY: number }>(
       'packages/injector/dist/revision-settings.js',
     );
@@ -392,10 +376,6 @@ describe.skipIf(!KUBECTL)('wiring inside the base', () => {
     }
   });
 });
-
-function existsBuilt(path: string): boolean {
-  return existsSync(resolve(ROOT, path));
-}
 
 describe.skipIf(!KUBECTL)('Pod security and resources', () => {
   /** The Pods the base and the examples create (Knative's fixture is Knative's business). */
@@ -471,7 +451,6 @@ describe.skipIf(!KUBECTL)('deploy/README.md', () => {
       files = secretFiles(c.template.spec, c.container, secrets);
     }
     const load = await configLoader(component, files);
-    if (!load) return console.log(`${name} is not built: its variables not checked`);
     const r = readEnv(load, env);
     expect(r.read.filter((v) => !documented(v))).toEqual([]);
     for (const [listener, port] of Object.entries(listenerPorts(component, r.config))) {
@@ -484,12 +463,10 @@ describe.skipIf(!KUBECTL)('deploy/README.md', () => {
       AUTOSCALING_ANNOTATIONS: Record<string, string[]>;
     }>('packages/autoscaler/dist/autoscaler-config.js');
     const names = Object.values(AUTOSCALING_ANNOTATIONS).map((spellings) => spellings[0]!);
-    if (existsBuilt('packages/injector/dist/revision-settings.js')) {
-      const injector = await importBuilt<{ ANNOTATIONS: Record<string, string>; INJECT_LABEL: string }>(
-        'packages/injector/dist/revision-settings.js',
-      );
-      names.push(...Object.values(injector.ANNOTATIONS), injector.INJECT_LABEL);
-    }
+    const injector = await importBuilt<{ ANNOTATIONS: Record<string, string>; INJECT_LABEL: string }>(
+      'packages/injector/dist/revision-settings.js',
+    );
+    names.push(...Object.values(injector.ANNOTATIONS), injector.INJECT_LABEL);
     expect(names.filter((n) => !documented(n))).toEqual([]);
   });
 });

@@ -13,7 +13,6 @@ import {
   KUBECTL,
   type KubeObject,
   kustomizations,
-  noteSkippedWithoutKubectl,
   only,
   parseYamlObjects,
   podTemplates,
@@ -22,8 +21,6 @@ import {
 } from './support/manifests.js';
 import { structuralProblems, validateAgainst, validateObject } from './support/manifests-schema.js';
 import { ROOT } from './support/processes.js';
-
-noteSkippedWithoutKubectl('deploy manifests');
 
 /** Every kustomization that renders on its own (a Component renders only inside one, see testdata). */
 const BUILDS = kustomizations().filter((k) => k.kind === 'Kustomization');

@@ -38,7 +38,6 @@ import {
   grantsOf,
   KUBECTL,
   type KubeObject,
-  noteSkippedWithoutKubectl,
   only,
   render,
   select,
@@ -47,7 +46,6 @@ import {
   BASE_COMPONENTS,
   type Component,
   injectorSecrets,
-  isBuilt,
   listenerPorts,
   type OurContainer,
   ourContainer,
@@ -61,11 +59,6 @@ import { startComponent, type TestProcess } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 import { jsonPatch } from './support/test-apiserver-patch.js';
 import { selfSignedTls, type TestTls } from './support/tls.js';
-
-const BUILT = BASE_COMPONENTS.every(isBuilt);
-noteSkippedWithoutKubectl('deploy processes');
-if (KUBECTL && !BUILT)
-  console.log('deploy processes: the activator, autoscaler or injector is not built (tsc -b); skipped');
 
 const SYSTEM = 'zerogate-system';
 const NAMESPACE = 'hello';
@@ -162,7 +155,7 @@ async function probe(r: Running, kind: string): Promise<number> {
   return (await send(`http://127.0.0.1:${r.ports[listener]}${path}`, { headers })).status;
 }
 
-describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => {
+describe.skipIf(!KUBECTL)('the base, run as its manifests say', () => {
   let dir: string;
   let tls: TestTls;
   let pod: { server: Server; port: number };
@@ -434,7 +427,7 @@ describe.skipIf(!KUBECTL || !BUILT)('the base, run as its manifests say', () => 
   });
 });
 
-describe.skipIf(!KUBECTL || !BUILT)('our activator in Knative, under Knative’s activator role', () => {
+describe.skipIf(!KUBECTL)('our activator in Knative, under Knative’s activator role', () => {
   let api: TestApiServer;
   let autoscaler: FakeAutoscaler;
   let pod: { server: Server; port: number };

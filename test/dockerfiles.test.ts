@@ -25,6 +25,7 @@ import {
 import { queueProxyEnv, ROOT, startedProcesses, startUserApp, TestProcess } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
 import { selfSignedTls, type TestTls } from './support/tls.js';
+import { GIT_CHECKOUT, gate } from './support/tools.js';
 
 const DOCKERFILES = ['Dockerfile.queue-proxy', 'Dockerfile.activator'] as const;
 
@@ -84,10 +85,7 @@ describe.each(DOCKERFILES)('%s', (path) => {
   });
 });
 
-if (!existsSync(resolve(ROOT, '.git')))
-  console.log('dockerfiles: not a git checkout; the image builds are skipped');
-
-describe.skipIf(!existsSync(resolve(ROOT, '.git')))(
+describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git tracks)'))(
   'the images, built outside Docker from a clean checkout',
   () => {
     let work: string;

@@ -72,25 +72,21 @@ export function componentOf(command: readonly string[]): Component | undefined {
   return COMPONENTS.find((c) => c.script === command[1]);
 }
 
-/** Whether the component is built (its entry point and configuration module exist). */
-export function isBuilt(component: Component): boolean {
-  return existsSync(resolve(ROOT, component.script)) && existsSync(resolve(ROOT, component.configModule));
-}
-
-/** Imports a built module of the repository by its path. */
+/** Imports a built module of the repository by its path; a missing one is an error saying to build. */
 export function importBuilt<T>(path: string): Promise<T> {
-  return import(pathToFileURL(resolve(ROOT, path)).href) as Promise<T>;
+  const file = resolve(ROOT, path);
+  if (!existsSync(file)) throw new Error(`${path} is not built: run \`npm run build\` first`);
+  return import(pathToFileURL(file).href) as Promise<T>;
 }
 
 /**
- * The component's `loadConfig`, or undefined while it is not built. The injector's also reads its TLS
+ * The component's `loadConfig` (it must be built). The injector's also reads its TLS
  * files: they are served from `files` (path → content), as the Pod's Secret volume would.
  */
 export async function configLoader(
   component: Component,
   files: ReadonlyMap<string, Buffer> = new Map(),
-): Promise<ConfigLoader | undefined> {
-  if (!existsSync(resolve(ROOT, component.configModule))) return undefined;
+): Promise<ConfigLoader> {
   const mod = await importBuilt<{
     loadConfig: (env: Record<string, string | undefined>, readFile?: (path: string) => Buffer) => unknown;
   }>(component.configModule);
@@ -183,14 +179,11 @@ export function ourContainer(dir: string, name: Component['name']): OurContainer
 
 /**
  * Loads a container's configuration from its manifest environment through its component's own loader,
- * the files of its Secret volumes taken from `secrets`; undefined while the component is not built.
+ * the files of its Secret volumes taken from `secrets`.
  */
-export async function readManifestConfig(
-  c: OurContainer,
-  secrets: Secrets = {},
-): Promise<EnvReading | undefined> {
+export async function readManifestConfig(c: OurContainer, secrets: Secrets = {}): Promise<EnvReading> {
   const load = await configLoader(c.component, secretFiles(c.template.spec, c.container, secrets));
-  return load && readEnv(load, c.env);
+  return readEnv(load, c.env);
 }
 
 /** A probe's or Service's port: a number, or the name of one of the container's ports. */

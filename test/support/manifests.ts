@@ -3,7 +3,7 @@
  * rendered with `kubectl kustomize`, Pod environments resolved as the kubelet resolves them, and the
  * RBAC a service account ends up with.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type {
@@ -19,21 +19,22 @@ import type {
 } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { ROOT } from './processes.js';
+import { KUBECTL as BUILT_KUBECTL, gate } from './tools.js';
 
 /** The folder of the manifests. */
 export const DEPLOY = resolve(ROOT, 'deploy');
 
-/** The `kubectl` on PATH, if any; `kubectl kustomize` needs no cluster. */
-export const KUBECTL: string | undefined = (() => {
-  const probe = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  return probe.status === 0 ? 'kubectl' : undefined;
-})();
-
-/** Says on the console that `suite` is skipped when there is no {@link KUBECTL} to render with. */
-export function noteSkippedWithoutKubectl(suite: string): void {
-  if (!KUBECTL)
-    console.log(`${suite}: kubectl is not on PATH, so nothing under deploy/ can be rendered; skipped`);
-}
+/**
+ * The `kubectl` that renders `deploy/` (`kubectl kustomize` needs no cluster): the project's own build,
+ * see `tools.ts`. Without it the tests that render skip, or fail in CI.
+ */
+export const KUBECTL: string | undefined = gate(
+  'kubectl',
+  BUILT_KUBECTL,
+  'the tests that render deploy/ (manifests, RBAC, consistency, docs, image commands)',
+)
+  ? BUILT_KUBECTL
+  : undefined;
 
 /** A rendered object: any Kubernetes object with its type and name. */
 export interface KubeObject extends KubernetesObject {

@@ -12,16 +12,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gate, OPENSSL } from './tools.js';
 
-/** Whether the openssl CLI is there (the tests that need certificates skip without it). */
-export const HAS_OPENSSL = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+/** Whether the openssl CLI is there; without it the tests that need certificates skip, or fail in CI. */
+export const HAS_OPENSSL = gate(
+  'openssl',
+  OPENSSL,
+  'the tests that make certificates (injector, queue-proxy internal TLS, their configuration)',
+);
 
 /** A new P-256 key, unencrypted: quick to make. */
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
