@@ -425,10 +425,43 @@ describe('gRPC through the activator (spec §2.2: the protocol is kept hop by ho
     await expectDeadlineAndCancel(client, app);
   });
 
-  it('answers a call for an unknown revision with a gRPC error', async () => {
+  it('answers a call for an unknown revision with NOT_FOUND, trailers-only; plain HTTP still gets 404', async () => {
     const client = clientFor(activator.port, 'nope-00001.default.svc.cluster.local');
     const outcome = await unary<EchoReply>(client, 'Echo', { text: 'x' }).done;
-    // The activator answers plain HTTP 404 as Knative does; grpc-js maps that status to UNIMPLEMENTED.
-    expect(outcome.error?.code).toBe(status.UNIMPLEMENTED);
+    // Plain HTTP 404, as Knative answers, would reach grpc-js as UNIMPLEMENTED (a missing method).
+    expect(outcome.error?.code).toBe(status.NOT_FOUND);
+    expect(outcome.status.details).toBe(
+      'Error getting active endpoint: revision "default/nope-00001" not found',
+    );
+
+    // On the wire: one HEADERS frame, HTTP 200 with the status in it, and no body.
+    const session = connect(activator.url);
+    try {
+      const raw = await new Promise<{ headers: Record<string, unknown>; endStream: boolean }>(
+        (resolve, reject) => {
+          const stream = session.request({
+            ':method': 'POST',
+            ':path': '/zerogate.test.Tester/Echo',
+            ':authority': 'nope-00001.default.svc.cluster.local',
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          });
+          // flags: the HEADERS frame's; END_STREAM (0x1) makes the response trailers-only.
+          stream.on('response', (headers, flags) => resolve({ headers, endStream: (flags & 0x1) !== 0 }));
+          stream.on('error', reject);
+          stream.end();
+        },
+      );
+      expect(raw.headers[':status']).toBe(200);
+      expect(raw.headers['content-type']).toBe('application/grpc');
+      expect(raw.headers['grpc-status']).toBe(String(status.NOT_FOUND));
+      expect(raw.endStream).toBe(true);
+    } finally {
+      session.close();
+    }
+    const plain = await send(`${activator.url}/`, {
+      headers: { host: 'nope-00001.default.svc.cluster.local' },
+    });
+    expect(plain.status).toBe(404);
   });
 });

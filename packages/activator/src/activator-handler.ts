@@ -5,6 +5,8 @@ import {
   ACTIVATOR_TUNNEL,
   ERRORS,
   forwardHeaders,
+  grpcMessage,
+  isGrpcRequest,
   type Logger,
   originForm,
   ProxyExchange,
@@ -12,6 +14,7 @@ import {
   type RequestFacts,
   readFacts,
   sendError,
+  sendGrpcError,
   sendText,
   type TunnelSet,
   UpgradeExchange,
@@ -75,7 +78,14 @@ export class ActivatorHandler {
     if (!revision) {
       const name = ref ? `${ref.namespace}/${ref.name}` : (facts.host ?? '');
       ctx.logger.warn({ revision: name, path: req.url }, 'request for an unknown revision');
-      sendText(res, 404, `Error getting active endpoint: revision ${JSON.stringify(name)} not found\n`);
+      const message = `Error getting active endpoint: revision ${JSON.stringify(name)} not found`;
+      // A gRPC client maps HTTP 404 to UNIMPLEMENTED, which reads as a missing method: a gRPC call gets
+      // NOT_FOUND instead, trailers-only, as every other refusal of a gRPC call is answered.
+      if (isGrpcRequest(req.headers['content-type'])) {
+        sendGrpcError(res, 'UNKNOWN_REVISION', { 'grpc-message': grpcMessage(message) });
+      } else {
+        sendText(res, 404, `${message}\n`);
+      }
       return;
     }
     new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();

@@ -28,11 +28,27 @@ export function isGrpcRequest(contentType: string | undefined): boolean {
   return contentType?.startsWith('application/grpc') === true;
 }
 
+/**
+ * A `grpc-message` value: the text's UTF-8 bytes outside printable ASCII, and `%`, percent-encoded, as
+ * the gRPC HTTP/2 protocol specifies. Clients decode only those, so `encodeURIComponent` would leave
+ * `%3A` for every `:` in what they show.
+ */
+export function grpcMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 /** gRPC status and message trailers for a coded error. */
 export function grpcTrailers(code: ErrorCode): Record<string, string> {
   return {
     'grpc-status': String(GRPC_STATUS[code]),
-    'grpc-message': encodeURIComponent(ERRORS[code].body.trim()),
+    'grpc-message': grpcMessage(ERRORS[code].body.trim()),
   };
 }
 
