@@ -1,3 +1,4 @@
+export * from './backoff.js';
 export * from './breaker.js';
 export * from './certificate-watcher.js';
 export * from './client-error.js';

@@ -4,18 +4,33 @@
  * ports, so whoever talks to it (the ingress, the activator's autoscaler websocket) finds it again;
  * restarted after an unexpected exit with a backoff that doubles while restarts keep failing.
  */
-import type { Logger } from '@zerogate/core';
-import type { Child } from './child.js';
-import { type ComponentName, startComponent } from './component.js';
+import { Backoff, type Logger } from '@zerogate/core';
+import type { ChildExit } from './child.js';
+import { type ComponentName, type StartedComponent, startComponent } from './component.js';
 
-/** Restart delay: doubling from 500 ms, capped at 30 s, reset after a minute of running. */
-const RESTART_BACKOFF = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 } as const;
+/** Restart delay: doubling from 500 ms, capped at 30 s. */
+export const RESTART_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
+/** A run this long counts as a success: the next restart waits the initial delay again. */
+export const RESTART_STABLE_MS = 60_000;
+
+/** What the supervisor needs of a started process. */
+export interface SupervisedProcess {
+  readonly exited: Promise<ChildExit>;
+  stop(graceMs: number): Promise<unknown>;
+}
+
+/** Starts the component once; {@link startComponent} unless a test gives its own. */
+export type Launcher = (
+  name: ComponentName,
+  env: Readonly<Record<string, string>>,
+  logDir: string,
+) => Promise<Pick<StartedComponent, 'ports'> & { readonly child: SupervisedProcess }>;
 
 /** One supervised component. */
 export class SupervisedComponent {
-  private child: Child | undefined;
+  private child: SupervisedProcess | undefined;
   private stopped = false;
-  private delayMs: number = RESTART_BACKOFF.initialMs;
+  private readonly backoff = new Backoff(RESTART_BACKOFF);
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,6 +40,7 @@ export class SupervisedComponent {
     private readonly logger: Logger,
     /** The variables that bind the same ports again, given the ports of the first start. */
     private readonly pinPorts: (ports: Readonly<Record<string, number>>) => Record<string, string>,
+    private readonly launcher: Launcher = startComponent,
   ) {}
 
   /**
@@ -45,14 +61,14 @@ export class SupervisedComponent {
   }
 
   private async launch(): Promise<Readonly<Record<string, number>>> {
-    const started = await startComponent(this.name, this.env, this.logDir);
+    const started = await this.launcher(this.name, this.env, this.logDir);
     const at = Date.now();
     this.child = started.child;
     void started.child.exited.then((exit) => {
       if (this.stopped) return;
-      if (Date.now() - at > RESTART_BACKOFF.stableMs) this.delayMs = RESTART_BACKOFF.initialMs;
+      if (Date.now() - at > RESTART_STABLE_MS) this.backoff.reset();
       this.logger.error(
-        { component: this.name, code: exit.code, signal: exit.signal, restartInMs: this.delayMs },
+        { component: this.name, code: exit.code, signal: exit.signal, restartInMs: this.backoff.peek() },
         `${this.name} exited; restarting it`,
       );
       this.scheduleRestart();
@@ -61,8 +77,7 @@ export class SupervisedComponent {
   }
 
   private scheduleRestart(): void {
-    const delay = this.delayMs;
-    this.delayMs = Math.min(this.delayMs * 2, RESTART_BACKOFF.maxMs);
+    const delay = this.backoff.next();
     this.timer = setTimeout(() => {
       if (this.stopped) return;
       this.launch().then(
