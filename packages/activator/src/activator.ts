@@ -107,7 +107,7 @@ export async function startActivator(
         await sleep(50);
       }
       // Upgraded connections get a bounded grace after the drain, as the queue-proxy's do.
-      const graceEnd = Date.now() + UPGRADE_GRACE_MS;
+      const graceEnd = Date.now() + config.upgradeGraceMs;
       while (tunnels.size > 0 && Date.now() < graceEnd) await sleep(50);
       tunnels.closeAll();
       serving.closeAll();
@@ -126,9 +126,6 @@ export async function startActivator(
   };
   return { ports, shutdown };
 }
-
-/** How long upgraded connections may stay open after the drain before they are closed. */
-const UPGRADE_GRACE_MS = 60_000;
 
 function inFlight(revisions: RevisionRegistry): number {
   let n = 0;

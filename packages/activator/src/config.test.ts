@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       maxHeldRequests: 1000,
       maxHeldBytes: 64 * 1024 * 1024,
       drainMs: 45_000,
+      upgradeGraceMs: 60_000,
       logLevel: 'info',
     });
   });

@@ -32,6 +32,8 @@ export interface ActivatorConfig {
   readonly maxHeldBytes: number;
   /** How long health checks fail after SIGTERM before the listeners close (Knative: 45 s). */
   readonly drainMs: number;
+  /** How long websockets and other upgraded connections may stay open after the drain. */
+  readonly upgradeGraceMs: number;
   readonly logLevel: string;
 }
 
@@ -81,6 +83,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const maxHeldRequests = r.int('ACTIVATOR_MAX_HELD_REQUESTS', 1000, { min: 1 });
   const maxHeldBytes = r.int('ACTIVATOR_MAX_HELD_BYTES', 64 * 1024 * 1024, { min: 0 });
   const drainSeconds = r.int('ACTIVATOR_DRAIN_SECONDS', 45, { min: 0, max: 3600 });
+  const upgradeGraceSeconds = r.int('ACTIVATOR_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
   const levelName = r.string('ACTIVATOR_LOG_LEVEL', 'info');
   const logLevel = pinoLevel(levelName);
   if (logLevel === undefined) r.problem('ACTIVATOR_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
@@ -106,6 +109,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     maxHeldRequests,
     maxHeldBytes,
     drainMs: drainSeconds * 1000,
+    upgradeGraceMs: upgradeGraceSeconds * 1000,
     logLevel: logLevel ?? 'info',
   });
 }

@@ -93,6 +93,7 @@ describe('loadConfig', () => {
       statsPort: 9090,
       metricsPort: 9091,
       drainQuietMs: 30_000,
+      upgradeGraceMs: 60_000,
       nativeSidecar: false,
       nativeSidecarSigtermMs: 10_000,
       requestMetrics: false,

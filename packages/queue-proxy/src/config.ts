@@ -72,6 +72,8 @@ export interface QueueProxyConfig {
   readonly metricsPort: number;
   /** How long the drain waits with no request before the process may stop. */
   readonly drainQuietMs: number;
+  /** How long websockets and other upgraded connections may stay open once the drain is done. */
+  readonly upgradeGraceMs: number;
   /**
    * Runs as a Kubernetes native sidecar, signalled only after the app containers exit: `/wait-for-drain`
    * starts the drain itself (see `wait-for-drain.ts`).
@@ -251,6 +253,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   const statsPort = r.listenPort('QUEUE_STATS_PORT', 9090);
   const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
   const drainQuietSeconds = r.int('QUEUE_DRAIN_QUIET_SECONDS', 30, { min: 0, max: 3600 });
+  const upgradeGraceSeconds = r.int('QUEUE_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
   const nativeSidecarSigtermSeconds = r.int(
     'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
@@ -314,6 +317,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     statsPort,
     metricsPort,
     drainQuietMs: drainQuietSeconds * 1000,
+    upgradeGraceMs: upgradeGraceSeconds * 1000,
     nativeSidecar,
     nativeSidecarSigtermMs: nativeSidecarSigtermSeconds * 1000,
     requestMetrics,

@@ -26,9 +26,6 @@ import { StatReporter } from './stat-reporter.js';
 import { upgradeHandler } from './upgrade.js';
 import { WaitForDrain } from './wait-for-drain.js';
 
-/** How long upgraded connections may stay open after the drain before they are closed (Knative ≥ 1.22). */
-const UPGRADE_GRACE_MS = 60_000;
-
 /** A running queue-proxy. */
 export interface QueueProxy {
   /** The ports actually bound (differ from the config where it asked for 0); `tls` only when served. */
@@ -166,7 +163,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
         await sleep(50);
       }
       serving.closeIdle();
-      const graceEnd = Date.now() + UPGRADE_GRACE_MS;
+      // Upgraded connections get a bounded grace (QUEUE_UPGRADE_GRACE_SECONDS) before they are closed.
+      const graceEnd = Date.now() + config.upgradeGraceMs;
       while (upgrades.size > 0 && Date.now() < graceEnd) await sleep(50);
       upgrades.closeAll();
       serving.closeAll();
