@@ -63,6 +63,16 @@ export class TestProcess {
     });
   }
 
+  /**
+   * Resolves with when the process logged its first JSON line (past or future) with message `msg`, by
+   * its own clock (the line's `time`, epoch ms): the moment of an event inside the process, free of the
+   * delay with which the test reads the line.
+   */
+  async loggedAt(msg: string, timeoutMs?: number): Promise<number> {
+    const line = await this.waitForLine((l) => l.includes(`"msg":${JSON.stringify(msg)}`), timeoutMs);
+    return Date.parse((JSON.parse(line) as { time: string }).time);
+  }
+
   /** Parsed JSON log lines. */
   logs(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
