@@ -85,7 +85,8 @@ ${services.join('\n')}
 `;
 }
 
-async function run(trials: number, context: ScenarioContext): Promise<ScenarioReport> {
+/** Runs `trials` cold starts (plus a warm-up) and reports their stages. */
+export async function runColdStart(trials: number, context: ScenarioContext): Promise<ScenarioReport> {
   const { settings, progress } = context;
   const config = parsePlatformConfig(configYaml(trials), join(settings.repoRoot, 'zerogate.yaml'));
   const timelines = new Map<string, PodTimeline>();
@@ -179,6 +180,9 @@ export const coldStartScenario: Scenario = {
     if (!Number.isInteger(trials) || trials < 20 || trials > 60) {
       throw new Error(`--trials must be an integer in [20, 60], got ${String(values.trials)}`);
     }
-    return { budgetSeconds: 60 + trials * 10, run: (context: ScenarioContext) => run(trials, context) };
+    return {
+      budgetSeconds: 60 + trials * 10,
+      run: (context: ScenarioContext) => runColdStart(trials, context),
+    };
   },
 };
