@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
-import { EndpointsFile, kubernetesActivatorEnv, REVISION, startPod } from './support/activator-fixture.js';
+import {
+  EndpointsFile,
+  heldRequests,
+  kubernetesActivatorEnv,
+  REVISION,
+  revisionHeaders,
+  settledFlag,
+  startPod,
+} from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, KUBELET_PROBE, send } from './support/http.js';
 import { knativeRevision, privateSlice } from './support/knative-objects.js';
@@ -48,12 +56,16 @@ describe('activator websockets', () => {
       ws.send('through the activator');
     });
     expect(echoed).toBe('through the activator');
-    const t0 = Date.now();
     const queued = send(`${activator.url}/`, { headers: REVISION });
-    await new Promise((r) => setTimeout(r, 300));
+    const settled = settledFlag(queued);
+    // The tunnel holds the Pod's only slot: the request waits in the activator until it closes.
+    expect(await eventually(async () => (await heldRequests(activator!)) === 1)).toBe(true);
+    expect(settled()).toBe(false);
+    // The app has seen the websocket only.
+    expect((await pod.app.stats()).total).toBe(1);
     ws.close();
     expect((await queued).status).toBe(200);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(await heldRequests(activator)).toBe(0);
   });
 });
 
@@ -97,31 +109,61 @@ describe('activator endpoints file', () => {
 
 describe('activator shutdown', () => {
   it('fails health checks first, finishes held and running requests, then exits', async () => {
-    const pod = await startPod();
-    endpoints.write({ endpoints: [{ address: pod.address, ready: true }] });
+    // One revision with a Pod (a request runs on it) and one at zero (a request is held for it).
+    const running = await startPod();
+    const later = await startPod();
+    endpoints.writeRevisions([
+      { name: 'hello-00001', endpoints: [{ address: running.address, ready: true }] },
+      { name: 'hello-00002', endpoints: [] },
+    ]);
     autoscaler = await FakeAutoscaler.start();
     activator = await startActivator(
-      activatorEnv(endpoints.path, autoscaler.url, { ACTIVATOR_DRAIN_SECONDS: '1' }),
+      activatorEnv(endpoints.path, autoscaler.url, { ACTIVATOR_DRAIN_SECONDS: '2' }),
     );
-    await eventually(
-      async () => (await send(`${activator!.url}/`, { headers: KUBELET_PROBE })).status === 200,
-    );
-    const running = send(`${activator.url}/delay?ms=1500`, { headers: REVISION });
-    await new Promise((r) => setTimeout(r, 100));
-    activator.proc.signal('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    const probe = await send(`${activator.url}/`, { headers: KUBELET_PROBE });
-    expect(probe.status).toBe(500);
+    const a = activator;
+    await eventually(async () => (await send(`${a.url}/`, { headers: KUBELET_PROBE })).status === 200);
+    const run = send(`${a.url}/delay?ms=3000`, { headers: REVISION });
+    const held = send(`${a.url}/`, { headers: revisionHeaders('hello-00002') });
+    expect(await eventually(async () => (await running.app.stats()).current === 1)).toBe(true);
+    expect(await eventually(async () => (await heldRequests(a, 'hello-00002')) === 1)).toBe(true);
+    a.proc.signal('SIGTERM');
+    expect(
+      await eventually(async () => (await send(`${a.url}/`, { headers: KUBELET_PROBE })).status === 500),
+    ).toBe(true);
+    const probe = await send(`${a.url}/`, { headers: KUBELET_PROBE });
     expect(probe.body).toBe('received SIGTERM from kubelet\n');
     // Still serving during the drain.
-    expect((await send(`${activator.url}/`, { headers: REVISION })).status).toBe(200);
-    expect((await running).status).toBe(200);
-    expect(await activator.proc.exit()).toBe(0);
+    expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
+    // After the drain the listeners close, but the process stays for the requests it has.
+    expect(
+      await eventually(
+        () =>
+          send(`${a.url}/`, { headers: KUBELET_PROBE }).then(
+            () => false,
+            () => true,
+          ),
+        10_000,
+      ),
+    ).toBe(true);
+    expect((await run).status).toBe(200);
+    expect(await heldRequests(a, 'hello-00002')).toBe(1);
+    expect(a.proc.child.exitCode).toBeNull();
+    // The held request goes to the revision's first Pod, even this late.
+    endpoints.writeRevisions([
+      { name: 'hello-00001', endpoints: [{ address: running.address, ready: true }] },
+      { name: 'hello-00002', endpoints: [{ address: later.address, ready: true }] },
+    ]);
+    const res = await held;
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('hello');
+    expect((await later.app.stats()).total).toBe(1);
+    expect(await a.proc.exit()).toBe(0);
+    expect(a.proc.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
 });
 
 describe('activator with the kubernetes endpoint source', () => {
-  it('learns the revision and its Pods from the API server and forwards to a Pod before Kubernetes calls it ready', async () => {
+  it('learns the revision and its Pods from the API server, forwards to a Pod before Kubernetes calls it ready, and follows a Pod change made after its watch is cut', async () => {
     api = await TestApiServer.start();
     const kubeconfig = api.writeKubeConfig(join(endpoints.dir, 'kubeconfig.json'));
     const pod = await startPod(1);
@@ -129,14 +171,28 @@ describe('activator with the kubernetes endpoint source', () => {
     autoscaler = await FakeAutoscaler.start();
     activator = await startActivator(kubernetesActivatorEnv(autoscaler.url, kubeconfig));
     const pending = send(`${activator.url}/`, { headers: REVISION });
-    await new Promise((r) => setTimeout(r, 200));
     // The revision is known (held, not 404) even before it has endpoints.
+    expect(await eventually(async () => (await heldRequests(activator!)) === 1, 10_000)).toBe(true);
     api.apply(privateSlice('hello-00001', [], ['127.0.0.1'], { port: pod.port }));
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body).toBe('hello');
-    // A cut watch resumes: a later change (the Pod becoming ready) is still seen, and requests flow.
+    // A cut watch resumes: a change made after the cut (the revision's Pod replaced by another) is
+    // seen, and requests go to the new Pod only.
+    const next = await startPod(1);
     api.cutWatches();
-    expect((await send(`${activator.url}/`, { headers: REVISION })).status).toBe(200);
+    api.apply(privateSlice('hello-00001', ['127.0.0.1'], [], { port: next.port }));
+    expect(
+      await eventually(async () => {
+        expect((await send(`${activator!.url}/`, { headers: REVISION })).status).toBe(200);
+        return (await next.app.stats()).total > 0;
+      }, 10_000),
+    ).toBe(true);
+    const before = (await pod.app.stats()).total;
+    for (let i = 0; i < 5; i++) {
+      expect((await send(`${activator.url}/`, { headers: REVISION })).status).toBe(200);
+    }
+    expect((await pod.app.stats()).total).toBe(before);
+    expect((await next.app.stats()).total).toBeGreaterThanOrEqual(6);
   });
 });

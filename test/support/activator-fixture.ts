@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   activatorEnv,
   queueProxyEnv,
+  type RunningActivator,
   type RunningQueueProxy,
   startQueueProxy,
   startUserApp,
@@ -12,6 +13,11 @@ import {
 
 /** The routing headers of the revision the activator tests use. */
 export const REVISION = { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'default' };
+
+/** The routing headers of revision `name` in the default namespace. */
+export function revisionHeaders(name: string): Record<string, string> {
+  return { 'knative-serving-revision': name, 'knative-serving-namespace': 'default' };
+}
 
 /** The environment of an activator learning revisions and Pods from the API server `kubeconfig` points at. */
 export function kubernetesActivatorEnv(autoscalerUrl: string, kubeconfig: string): Record<string, string> {
@@ -29,6 +35,11 @@ export class EndpointsFile {
 
   /** Writes the revision (defaults overridden by `revision`) atomically: write, then rename, as the local platform does. */
   write(revision: Record<string, unknown>): void {
+    this.writeRevisions([revision]);
+  }
+
+  /** Writes several revisions, each the test revision's defaults overridden (give each its own `name`). */
+  writeRevisions(revisions: readonly Record<string, unknown>[]): void {
     const base = {
       namespace: 'default',
       name: 'hello-00001',
@@ -36,7 +47,7 @@ export class EndpointsFile {
       timeoutSeconds: 300,
       endpoints: [],
     };
-    this.writeRaw(JSON.stringify({ revisions: [{ ...base, ...revision }] }));
+    this.writeRaw(JSON.stringify({ revisions: revisions.map((r) => ({ ...base, ...r })) }));
   }
 
   /** Writes any text, malformed included. */
@@ -64,4 +75,30 @@ export async function startPod(cc = 0): Promise<Pod> {
   const app = await startUserApp();
   const qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc) }));
   return { app, qp, address: `127.0.0.1:${qp.port}`, port: qp.port };
+}
+
+/** Reads one per-revision gauge of the activator's metrics (0 when the revision has no sample). */
+async function revisionGauge(activator: RunningActivator, metric: string, revision: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${activator.metricsPort}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${metric}{`) && line.includes(`kn_revision_name="${revision}"`)) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+/** Requests the activator holds now for `revision`, waiting for room on a Pod (`kn_revision_request_queued`). */
+export function heldRequests(activator: RunningActivator, revision = 'hello-00001'): Promise<number> {
+  return revisionGauge(activator, 'kn_revision_request_queued', revision);
+}
+
+/** Watches a promise without consuming its outcome: the result tells whether it has settled yet. */
+export function settledFlag(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  const mark = () => {
+    settled = true;
+  };
+  promise.then(mark, mark);
+  return () => settled;
 }
