@@ -12,6 +12,7 @@ import {
   setHeaderOptions,
   type V1Deployment,
   type V1EndpointSlice,
+  type V1Service,
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestApiServer } from './support/test-apiserver.js';
@@ -72,6 +73,11 @@ function slice(
     ports: [{ name: 'http', port: 8012 }],
     endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
   };
+}
+
+/** The smallest Service the API server accepts: one port. */
+function service(name: string): V1Service {
+  return { metadata: { name }, spec: { ports: [{ port: 80 }] } };
 }
 
 interface Recorded {
@@ -148,10 +154,8 @@ describe('TestApiServer with the real client', () => {
       (await apiError(core.patchNamespacedService({ namespace: 'ns1', name: 'nope', body: [] }))).code,
     ).toBe(404);
 
-    const svc = await core.createNamespacedService({ namespace: 'ns1', body: { metadata: { name: 's' } } });
-    const exists = await apiError(
-      core.createNamespacedService({ namespace: 'ns1', body: { metadata: { name: 's' } } }),
-    );
+    const svc = await core.createNamespacedService({ namespace: 'ns1', body: service('s') });
+    const exists = await apiError(core.createNamespacedService({ namespace: 'ns1', body: service('s') }));
     expect(exists.code).toBe(409);
     expect(exists.body.reason).toBe('AlreadyExists');
 
@@ -463,10 +467,9 @@ describe('TestApiServer with the real client', () => {
     expect(second.body).toMatchObject({ kind: 'Status', code: 500, reason: 'InternalError' });
     expect((await core.listNamespacedEndpoints({ namespace: 'ns1' })).items).toEqual([]);
     expect(
-      (await apiError(core.createNamespacedService({ namespace: 'ns1', body: { metadata: { name: 's' } } })))
-        .code,
+      (await apiError(core.createNamespacedService({ namespace: 'ns1', body: service('s') }))).code,
     ).toBe(409);
-    await core.createNamespacedService({ namespace: 'ns1', body: { metadata: { name: 's' } } });
+    await core.createNamespacedService({ namespace: 'ns1', body: service('s') });
     expect(server.requests.map((r) => `${r.verb} ${r.path}`)).toEqual([
       'list /api/v1/namespaces/ns1/endpoints',
       'list /api/v1/namespaces/ns1/endpoints',

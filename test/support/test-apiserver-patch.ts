@@ -1,6 +1,7 @@
 /**
- * The patch formats the Kubernetes API server accepts, for the in-process test API server: JSON merge
- * patch (RFC 7386, also standing in for strategic merge patch) and JSON patch (RFC 6902).
+ * The generic patch formats the Kubernetes API server accepts, for the in-process test API server: JSON
+ * merge patch (RFC 7386) and JSON patch (RFC 6902). Strategic merge patch is in
+ * `test-apiserver-strategic.ts`.
  */
 
 /** A patch the API server would reject; `status` is 400 for a malformed patch, 422 for one that does not apply. */

@@ -11,6 +11,7 @@ import {
   matchesFields,
   matchesLabels,
 } from './test-apiserver-selectors.js';
+import { STRATEGIC_PATCH_META, strategicMergePatch } from './test-apiserver-strategic.js';
 
 /** A namespaced resource the server serves. */
 export interface ResourceType {
@@ -22,6 +23,11 @@ export interface ResourceType {
   readonly kind: string;
   /** Serves the `scale` subresource as an autoscaling/v1 Scale over `spec.replicas`. */
   readonly scalable?: boolean;
+  /**
+   * A custom resource (served from a CRD): an update must carry a resourceVersion, and strategic merge
+   * patch is not accepted, as with the real API server's CRD handler.
+   */
+  readonly custom?: boolean;
 }
 
 /** The resources every server serves. */
@@ -32,19 +38,27 @@ export const DEFAULT_RESOURCES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice' },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', scalable: true },
-  { group: 'serving.knative.dev', version: 'v1', plural: 'revisions', kind: 'Revision' },
+  { group: 'serving.knative.dev', version: 'v1', plural: 'revisions', kind: 'Revision', custom: true },
   {
     group: 'autoscaling.internal.knative.dev',
     version: 'v1alpha1',
     plural: 'podautoscalers',
     kind: 'PodAutoscaler',
+    custom: true,
   },
-  { group: 'autoscaling.internal.knative.dev', version: 'v1alpha1', plural: 'metrics', kind: 'Metric' },
+  {
+    group: 'autoscaling.internal.knative.dev',
+    version: 'v1alpha1',
+    plural: 'metrics',
+    kind: 'Metric',
+    custom: true,
+  },
   {
     group: 'networking.internal.knative.dev',
     version: 'v1alpha1',
     plural: 'serverlessservices',
     kind: 'ServerlessService',
+    custom: true,
   },
 ];
 
@@ -56,8 +70,26 @@ export interface StatusBody {
   status: 'Failure';
   message: string;
   reason: string;
-  details?: { name?: string; group?: string; kind?: string };
+  details?: StatusDetails;
   code: number;
+}
+
+/** The `details` of a Status: the object concerned and, for 422 Invalid, one cause per bad field. */
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  causes?: StatusCause[];
+}
+
+/** One problem with one field, as `field.Error` becomes a `StatusCause`. */
+export interface StatusCause {
+  /** `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, … */
+  reason: string;
+  /** The error without the field: `Invalid value: "x": must be …`. */
+  message: string;
+  /** `metadata.name`, `endpoints[0].addresses`. */
+  field: string;
 }
 
 /** Object metadata as stored. */
@@ -126,7 +158,7 @@ export function statusBody(
   code: number,
   message: string,
   reason?: string,
-  details?: StatusBody['details'],
+  details?: StatusDetails,
 ): StatusBody {
   const body: StatusBody = {
     kind: 'Status',
@@ -152,11 +184,11 @@ export function apiVersionOf(type: ResourceType): string {
 }
 
 /** `pods`, `deployments.apps`: how the API server names a resource in messages. */
-function qualified(type: ResourceType): string {
+export function qualified(type: ResourceType): string {
   return type.group === '' ? type.plural : `${type.plural}.${type.group}`;
 }
 
-function details(type: ResourceType, name: string): StatusBody['details'] {
+function details(type: ResourceType, name: string): StatusDetails {
   return { name, group: type.group, kind: type.plural };
 }
 
@@ -173,6 +205,30 @@ export function conflict(type: ResourceType, name: string): StatusError {
   return new StatusError(statusBody(409, message, 'Conflict', details(type, name)));
 }
 
+/**
+ * A 422 Invalid listing every bad field, worded as `apierrors.NewInvalid` words it:
+ * `EndpointSlice.discovery.k8s.io "s" is invalid: [endpoints[0].addresses: Required value, …]`. `kind`
+ * is the Kind for validation errors, the plural where the generic store reports them (resourceVersion).
+ */
+export function invalid(
+  type: ResourceType,
+  name: string,
+  causes: readonly StatusCause[],
+  kind: string = type.kind,
+): StatusError {
+  const qualifiedKind = type.group === '' ? kind : `${kind}.${type.group}`;
+  const lines = causes.map((c) => `${c.field}: ${c.message}`);
+  const aggregate = lines.length === 1 ? lines[0] : `[${lines.join(', ')}]`;
+  return new StatusError(
+    statusBody(422, `${qualifiedKind} "${name}" is invalid: ${aggregate}`, 'Invalid', {
+      name,
+      group: type.group,
+      kind,
+      causes: [...causes],
+    }),
+  );
+}
+
 /** A 400 BadRequest. */
 export function badRequest(message: string): StatusError {
   return new StatusError(statusBody(400, message));
@@ -181,6 +237,29 @@ export function badRequest(message: string): StatusError {
 /** A plain JSON object (not null, not an array). */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The optimistic concurrency of an update (PUT): a resourceVersion other than the stored one is a 409
+ * Conflict; none at all is an unconditional update for the built-in types that allow it and a 422 for
+ * custom resources, whose strategy has `AllowUnconditionalUpdate` false (`registry/store.go` Update).
+ */
+function checkUpdateVersion(
+  type: ResourceType,
+  name: string,
+  resourceVersion: string | undefined,
+  stored: Obj,
+): void {
+  if (!resourceVersion) {
+    if (!type.custom) return;
+    const cause = {
+      reason: 'FieldValueInvalid',
+      message: 'Invalid value: 0x0: must be specified for an update',
+      field: 'metadata.resourceVersion',
+    };
+    throw invalid(type, name, [cause], type.plural);
+  }
+  if (resourceVersion !== stored.metadata.resourceVersion) throw conflict(type, name);
 }
 
 /** Kubernetes timestamps have second precision. */
@@ -223,31 +302,50 @@ export function scaleOf(obj: Obj): Obj {
   };
 }
 
-/** Applies a patch body of the given content type to a copy of `current`. */
-export function applyPatch(current: Obj, contentType: string, patch: unknown): Obj {
+/**
+ * Applies a patch body of the given content type to a copy of `current`, an object of `type` (or its
+ * Scale). Strategic merge patch merges lists by the type's patch metadata; custom resources do not
+ * accept it (415), as the CRD handler does not.
+ */
+export function applyPatch(type: ResourceType, current: Obj, contentType: string, patch: unknown): Obj {
   const media = contentType.split(';')[0]!.trim().toLowerCase();
+  const accepted = [
+    'application/json-patch+json',
+    'application/merge-patch+json',
+    'application/apply-patch+yaml',
+    ...(type.custom ? [] : ['application/strategic-merge-patch+json']),
+  ];
   let patched: unknown;
-  switch (media) {
-    case 'application/merge-patch+json':
-    // Strategic merge differs only for lists with patch-merge keys; merge patch is close enough here.
-    case 'application/strategic-merge-patch+json':
-      patched = mergePatch(current, patch);
-      break;
-    case 'application/json-patch+json':
-      patched = jsonPatch(current, patch);
-      break;
-    default:
-      throw new StatusError(
-        statusBody(
-          415,
-          'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json',
-        ),
-      );
+  if (media === 'application/merge-patch+json') patched = mergePatch(current, patch);
+  else if (media === 'application/json-patch+json') patched = jsonPatch(current, patch);
+  else if (media === 'application/strategic-merge-patch+json' && !type.custom) {
+    const meta = STRATEGIC_PATCH_META[`${current.apiVersion}/${current.kind}`] ?? {};
+    patched = strategicMergePatch(current, patch, meta);
+  } else {
+    throw new StatusError(
+      statusBody(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+      ),
+    );
   }
   if (!isObject(patched) || !isObject(patched['metadata'])) {
     throw new StatusError(statusBody(422, 'metadata: Required value: the patch removed metadata'));
   }
   return patched as Obj;
+}
+
+/** The objects of a bucket (keyed `namespace/name`) matching, sorted by key as etcd lists them. */
+function sortedMatching(
+  bucket: ReadonlyMap<string, Obj>,
+  namespace: string | undefined,
+  labels: readonly LabelRequirement[],
+  fields: readonly FieldRequirement[],
+): Obj[] {
+  return [...bucket.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, o]) => o)
+    .filter((o) => matches(o, namespace, labels, fields));
 }
 
 /**
@@ -307,10 +405,31 @@ export class ObjectStore {
     labels: readonly LabelRequirement[],
     fields: readonly FieldRequirement[],
   ): Obj[] {
-    return [...this.objects.get(typeKey(type))!.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, o]) => o)
-      .filter((o) => matches(o, namespace, labels, fields));
+    return sortedMatching(this.objects.get(typeKey(type))!, namespace, labels, fields);
+  }
+
+  /**
+   * Like {@link select}, as the objects were at resourceVersion `rv` (rebuilt by undoing the later
+   * changes), or undefined when the history no longer reaches back to it: the consistent snapshot a
+   * paginated list continues from, as etcd serves a continue token's revision until it is compacted.
+   */
+  selectAt(
+    type: ResourceType,
+    rv: number,
+    namespace: string | undefined,
+    labels: readonly LabelRequirement[],
+    fields: readonly FieldRequirement[],
+  ): Obj[] | undefined {
+    if (rv < this.compactedRv || rv > this.lastRv) return undefined;
+    const bucket = new Map(this.objects.get(typeKey(type))!);
+    for (let i = this.events.length - 1; i >= 0 && this.events[i]!.rv > rv; i--) {
+      const e = this.events[i]!;
+      if (typeKey(e.type) !== typeKey(type)) continue;
+      const key = `${e.object.metadata.namespace}/${e.object.metadata.name}`;
+      if (e.eventType === 'ADDED') bucket.delete(key);
+      else bucket.set(key, e.previous!);
+    }
+    return sortedMatching(bucket, namespace, labels, fields);
   }
 
   /** The retained changes after `rv`, or undefined when some of them were dropped (410 Expired). */
@@ -361,8 +480,8 @@ export class ObjectStore {
   }
 
   /**
-   * Replaces a stored object. With `checkVersion`, a body carrying a resourceVersion other than the
-   * stored one is a 409 Conflict (optimistic concurrency); a body without one updates unconditionally.
+   * Replaces a stored object. With `checkVersion` (an update from a client) the body's resourceVersion
+   * is checked as the API server checks it (see `checkUpdateVersion`).
    */
   replace(type: ResourceType, namespace: string, name: string, body: unknown, checkVersion: boolean): Obj {
     if (!isObject(body)) throw badRequest('the request body must be a JSON object');
@@ -379,9 +498,7 @@ export class ObjectStore {
         'the namespace of the provided object does not match the namespace sent on the request',
       );
     }
-    if (checkVersion && meta.resourceVersion && meta.resourceVersion !== previous.metadata.resourceVersion) {
-      throw conflict(type, name);
-    }
+    if (checkVersion) checkUpdateVersion(type, name, meta.resourceVersion, previous);
     next.apiVersion = apiVersionOf(type);
     next.kind = type.kind;
     meta.name = name;
@@ -412,9 +529,7 @@ export class ObjectStore {
     const { name, namespace } = current.metadata as { name: string; namespace: string };
     if (!isObject(body)) throw badRequest('the request body must be a JSON object');
     const meta = isObject(body['metadata']) ? (body['metadata'] as Metadata) : {};
-    if (checkVersion && meta.resourceVersion && meta.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(type, name);
-    }
+    if (checkVersion) checkUpdateVersion(type, name, meta.resourceVersion, current);
     const next = cloneJson(current);
     if (sub === 'status') {
       next['status'] = body['status'];

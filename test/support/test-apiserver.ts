@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { cloneJson, PatchError } from './test-apiserver-patch.js';
+import { forbiddenError, RbacAuthorizer, type RequestAttributes } from './test-apiserver-rbac.js';
 import {
   type FieldRequirement,
   type LabelRequirement,
@@ -34,6 +35,7 @@ import {
   statusBody,
   typeKey,
 } from './test-apiserver-store.js';
+import { admit } from './test-apiserver-validation.js';
 
 export { DEFAULT_RESOURCES, type ResourceType, type StatusBody, statusBody } from './test-apiserver-store.js';
 
@@ -47,6 +49,21 @@ export interface TestApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   /** The initial {@link TestApiServer.authorize}; default every request is allowed. */
   readonly authorize?: Authorizer;
+  /** The initial {@link TestApiServer.rbac}; default none. */
+  readonly rbac?: RbacOptions;
+  /**
+   * Accept EndpointSlice addresses in 127.0.0.0/8 and ::1, which the real API server refuses (default
+   * false): for tests whose Pods and activators run on this machine's loopback.
+   */
+  readonly loopbackEndpoints?: boolean;
+}
+
+/** The roles a server enforces and the user its clients are (see {@link TestApiServer.rbac}). */
+export interface RbacOptions {
+  /** Roles, ClusterRoles and their bindings; other objects are ignored (a rendered kustomization will do). */
+  readonly objects: readonly KubernetesObject[];
+  /** The user every request comes from, e.g. `system:serviceaccount:zerogate-system:activator`. */
+  readonly user: string;
 }
 
 /** The Kubernetes verb a request was served as. */
@@ -60,6 +77,8 @@ export interface RecordedRequest {
   readonly query: Readonly<Record<string, string>>;
   /** Undefined when the method fits no verb (answered 405). */
   readonly verb: Verb | undefined;
+  /** The status answered (200 for a watch, whose errors come as events); undefined until answered. */
+  status?: number;
 }
 
 /** Decides whether a request is allowed, as RBAC would; a denied one gets 403 Forbidden. */
@@ -99,9 +118,20 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  warnings: readonly string[] = [],
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const headers: Record<string, string | string[]> = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+  };
+  // As the API server sends warnings: one `299 - "<text>"` header each.
+  if (warnings.length > 0) headers['warning'] = warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+  res.writeHead(status, headers);
   res.end(text);
 }
 
@@ -124,16 +154,21 @@ export class TestApiServer {
   authorize: Authorizer | undefined;
 
   private readonly server: Server;
+  private rbacOptions: RbacOptions | undefined;
+  private rbacAuthorizer: RbacAuthorizer | undefined;
   private readonly store: ObjectStore;
   private readonly watches = new Set<WatchStream>();
   private readonly failures: Failure[] = [];
   private readonly bookmarkIntervalMs: number;
+  private readonly loopbackEndpoints: boolean;
   private port = 0;
 
   private constructor(options: TestApiServerOptions) {
     const historyLimit = options.historyLimit ?? 10_000;
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
     this.authorize = options.authorize;
+    this.rbac = options.rbac;
+    this.loopbackEndpoints = options.loopbackEndpoints ?? false;
     if (!(historyLimit >= 1)) throw new RangeError('TestApiServer option historyLimit must be >= 1');
     if (!(this.bookmarkIntervalMs > 0)) {
       throw new RangeError('TestApiServer option bookmarkIntervalMs must be > 0');
@@ -162,6 +197,21 @@ export class TestApiServer {
     });
     s.port = (s.server.address() as AddressInfo).port;
     return s;
+  }
+
+  /**
+   * Enforces RBAC on every request from now on, as the real API server's RBAC authorizer: a request no
+   * binding of `user` allows gets 403 Forbidden at once, worded as the real server words it. Checked
+   * after {@link authorize}. Undefined (the default) allows everything; {@link apply} and the other
+   * direct controls are never checked.
+   */
+  set rbac(options: RbacOptions | undefined) {
+    this.rbacOptions = options;
+    this.rbacAuthorizer = options && new RbacAuthorizer(options.objects, options.user);
+  }
+
+  get rbac(): RbacOptions | undefined {
+    return this.rbacOptions;
   }
 
   /** `http://127.0.0.1:<port>`. */
@@ -329,9 +379,16 @@ export class TestApiServer {
     const verb = verbOf(method, route, watching);
     const recorded: RecordedRequest = { method, path: url.pathname, query, verb };
     this.requests.push(recorded);
+    res.once('finish', () => {
+      recorded.status = res.statusCode;
+    });
     const text = await readBody(req);
     try {
       if (this.authorize && !this.authorize(recorded)) throw forbidden(recorded, route);
+      if (this.rbacAuthorizer && route && verb) {
+        const attrs = attributesOf(route, verb);
+        if (!this.rbacAuthorizer.allows(attrs)) throw this.rbacAuthorizer.forbidden(attrs);
+      }
       const injected = this.takeFailure(method, verb, url.pathname);
       if (injected !== undefined) {
         throw new StatusError(statusBody(injected, `injected failure of ${method} ${url.pathname}`));
@@ -346,8 +403,9 @@ export class TestApiServer {
           throw badRequest('the request body is not valid JSON');
         }
       }
-      const answer = this.serve(req, res, route, verb, query, body);
-      if (answer) sendJson(res, answer[0], answer[1]);
+      const warnings: string[] = [];
+      const answer = this.serve(req, res, route, verb, query, body, warnings);
+      if (answer) sendJson(res, answer[0], answer[1], warnings);
     } catch (err) {
       if (err instanceof StatusError) sendJson(res, err.body.code, err.body);
       else if (err instanceof SelectorError) sendJson(res, 400, statusBody(400, err.message));
@@ -364,15 +422,27 @@ export class TestApiServer {
     verb: Verb,
     query: Record<string, string>,
     body: unknown,
+    warnings: string[],
   ): [number, unknown] | undefined {
     const { type, namespace } = route;
+    // Decoding, defaulting and validation of what a client writes, as the API server does them.
+    const admitted = (obj: unknown, previous: Obj | undefined): unknown => {
+      if (!isObject(obj)) return obj;
+      if (!isObject(obj['metadata'])) obj['metadata'] = {};
+      const options = {
+        fieldValidation: query['fieldValidation'],
+        loopbackEndpoints: this.loopbackEndpoints,
+      };
+      warnings.push(...admit(type, obj as Obj, previous, options));
+      return obj;
+    };
     if (verb === 'list') return [200, this.serveList(type, namespace, query)];
     if (verb === 'watch') {
       this.serveWatch(res, type, namespace, query);
       return undefined;
     }
     if (namespace === undefined) throw new StatusError(statusBody(405, `${verb} needs a namespaced path`));
-    if (verb === 'create') return [201, this.store.create(type, namespace, body)];
+    if (verb === 'create') return [201, this.store.create(type, namespace, admitted(body, undefined))];
     const name = route.name!;
     const sub = route.subresource;
     if (sub !== undefined && sub !== 'status' && !(sub === 'scale' && type.scalable)) {
@@ -386,7 +456,7 @@ export class TestApiServer {
     const write = (next: unknown, checkVersion: boolean) =>
       sub === 'status' || sub === 'scale'
         ? this.store.writeSubresource(type, current, sub, next, checkVersion)
-        : this.store.replace(type, namespace, name, next, checkVersion);
+        : this.store.replace(type, namespace, name, admitted(next, current), checkVersion);
     switch (verb) {
       case 'get':
         return [200, sub === 'scale' ? scaleOf(current) : current];
@@ -396,6 +466,7 @@ export class TestApiServer {
         return [200, write(body, true)];
       case 'patch': {
         const patched = applyPatch(
+          type,
           sub === 'scale' ? scaleOf(current) : current,
           req.headers['content-type'] ?? '',
           body,
@@ -407,6 +478,12 @@ export class TestApiServer {
     }
   }
 
+  /**
+   * A list, a page at a time when the client sets `limit`: each page but the last carries a continue
+   * token naming the list's resourceVersion and the last key served, and every page is cut from the
+   * objects as they were at that resourceVersion (a consistent snapshot, as etcd serves one), until the
+   * history no longer reaches back to it: then 410 Expired, and the client must list afresh.
+   */
   private serveList(
     type: ResourceType,
     namespace: string | undefined,
@@ -414,12 +491,33 @@ export class TestApiServer {
   ): unknown {
     const labels = parseLabelSelector(query['labelSelector']);
     const fields = parseFieldSelector(query['fieldSelector']);
-    return {
-      kind: `${type.kind}List`,
-      apiVersion: apiVersionOf(type),
-      metadata: { resourceVersion: this.resourceVersion },
-      items: this.store.select(type, namespace, labels, fields),
-    };
+    const limitText = query['limit'] ?? '';
+    const limit = limitText === '' ? 0 : Number(limitText);
+    if (!Number.isSafeInteger(limit)) throw badRequest(`invalid limit "${limitText}"`);
+    const token = query['continue'] ?? '';
+    let rv = this.store.resourceVersion;
+    let start = '';
+    let items: Obj[];
+    if (token !== '') {
+      if (query['resourceVersion']) {
+        throw badRequest('specifying resource version is not allowed when using continue');
+      }
+      [rv, start] = decodeContinue(token);
+      const snapshot = this.store.selectAt(type, rv, namespace, labels, fields);
+      if (!snapshot) throw new StatusError(statusBody(410, CONTINUE_EXPIRED, 'Expired'));
+      items = snapshot.filter((o) => keyOf(o) > start);
+    } else {
+      items = this.store.select(type, namespace, labels, fields);
+    }
+    const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
+    if (limit > 0 && items.length > limit) {
+      const remaining = items.length - limit;
+      items = items.slice(0, limit);
+      metadata['continue'] = encodeContinue(rv, keyOf(items.at(-1)!));
+      // As the API server: the count is known only for an unfiltered list.
+      if (labels.length === 0 && fields.length === 0) metadata['remainingItemCount'] = remaining;
+    }
+    return { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata, items };
   }
 
   private serveWatch(
@@ -483,6 +581,43 @@ export class TestApiServer {
   }
 }
 
+/** The 410 of a continue token whose snapshot was compacted (`storage/etcd3/errors.go`). */
+const CONTINUE_EXPIRED =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.';
+
+/** The key objects are listed by, and a continue token resumes after. */
+function keyOf(obj: Obj): string {
+  return `${obj.metadata.namespace}/${obj.metadata.name}`;
+}
+
+/** A continue token as the API server makes one (`storage/continue.go`): base64url JSON. */
+function encodeContinue(rv: number, lastKey: string): string {
+  const token = { v: 'meta.k8s.io/v1', rv, start: `${lastKey}\u0000` };
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+/** The resourceVersion and last key of a continue token; 400 when it is not one. */
+function decodeContinue(token: string): [number, string] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !isObject(parsed) ||
+    parsed['v'] !== 'meta.k8s.io/v1' ||
+    !(Number.isSafeInteger(parsed['rv']) && (parsed['rv'] as number) > 0) ||
+    typeof parsed['start'] !== 'string' ||
+    !parsed['start'].endsWith('\u0000')
+  ) {
+    throw badRequest(
+      'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)',
+    );
+  }
+  return [parsed['rv'] as number, parsed['start'].slice(0, -1)];
+}
+
 function send(res: ServerResponse, type: EventType | 'BOOKMARK', object: unknown): void {
   if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify({ type, object })}\n`);
 }
@@ -501,16 +636,24 @@ function deliver(stream: WatchStream, event: ChangeEvent): void {
   if (type) send(stream.res, type, event.object);
 }
 
+/** The attributes RBAC decides a resource request on. */
+function attributesOf(route: Route, verb: Verb): RequestAttributes {
+  return {
+    verb,
+    group: route.type.group,
+    resource: route.type.plural,
+    subresource: route.subresource,
+    namespace: route.namespace,
+    name: route.name,
+  };
+}
+
 /** The real API server's 403: `endpointslices.discovery.k8s.io is forbidden: User … cannot list …`. */
 function forbidden(request: RecordedRequest, route: Route | undefined): StatusError {
-  if (!route) return new StatusError(statusBody(403, `${request.method} ${request.path} is forbidden`));
-  const { group, plural } = route.type;
-  const resource = group === '' ? plural : `${plural}.${group}`;
-  const named = route.name === undefined ? '' : ` "${route.name}"`;
-  const scope =
-    route.namespace === undefined ? 'at the cluster scope' : `in the namespace "${route.namespace}"`;
-  const message = `${resource}${named} is forbidden: User "system:anonymous" cannot ${request.verb ?? request.method} resource "${plural}" in API group "${group}" ${scope}`;
-  return new StatusError(statusBody(403, message, 'Forbidden', { name: route.name, group, kind: plural }));
+  if (!route || !request.verb) {
+    return new StatusError(statusBody(403, `${request.method} ${request.path} is forbidden`));
+  }
+  return forbiddenError('system:anonymous', attributesOf(route, request.verb));
 }
 
 function verbOf(method: string, route: Route | undefined, watching: boolean): Verb | undefined {
