@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeStat } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
 import { eventually, send, socketCount } from './support/http.js';
@@ -12,17 +14,88 @@ import {
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
 
+/** Turns on the Prometheus request metrics, whose `kn_serving_queue_depth` the tests wait on. */
+const REQUEST_METRICS = { OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}' };
+
+/**
+ * How long a request that must not wait for a slot may take before the test gives up on it. No slot
+ * frees while it runs, so a request that waited would never be answered; this turns that into a
+ * failure. It bounds a deadlock, not a latency.
+ */
+const STALL_MS = 10_000;
+
 async function start(cc: number, extra: Record<string, string> = {}) {
   app = await startUserApp();
   qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: String(cc), ...extra }));
   return { app, qp };
 }
 
-/** The queue-proxy's current in-flight count, read from the time-weighted stats after a quiet window. */
-async function quietConcurrency(statsPort: number): Promise<number> {
-  await new Promise((r) => setTimeout(r, 2100));
-  const res = await fetch(`http://127.0.0.1:${statsPort}/metrics`);
-  return decodeStat(new Uint8Array(await res.arrayBuffer())).averageConcurrentRequests;
+/** The breaker's admitted requests (running plus waiting), from the `kn_serving_queue_depth` gauge. */
+async function queueDepth(metricsPort: number | undefined): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const match = /kn_serving_queue_depth\{[^}]*\} (\d+)\n/.exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/**
+ * The queue-proxy's average in-flight count over a reporting window that began after this call: the
+ * second snapshot published from now on (the first may cover time before the call).
+ */
+async function nextWindowConcurrency(statsPort: number): Promise<number> {
+  const scrape = async () => {
+    const res = await fetch(`http://127.0.0.1:${statsPort}/metrics`);
+    return decodeStat(new Uint8Array(await res.arrayBuffer()));
+  };
+  let stat = await scrape();
+  for (let fresh = 0; fresh < 2; fresh++) {
+    const seen = stat.processUptime;
+    expect(
+      await eventually(async () => {
+        stat = await scrape();
+        return stat.processUptime !== seen;
+      }),
+    ).toBe(true);
+  }
+  return stat.averageConcurrentRequests;
+}
+
+/** A user container the test holds: every request waits until {@link HeldApp.release}. */
+class HeldApp {
+  current = 0;
+  max = 0;
+  total = 0;
+  private released = false;
+  private readonly held: ServerResponse[] = [];
+  private readonly server = createServer((_req, res) => {
+    this.current++;
+    this.total++;
+    this.max = Math.max(this.max, this.current);
+    res.on('close', () => this.current--);
+    if (this.released) HeldApp.answer(res);
+    else this.held.push(res);
+  });
+
+  private static answer(res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('ok');
+  }
+
+  /** Listens on a free port of 127.0.0.1 and returns it. */
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Answers every held request, and every later one at once. */
+  release(): void {
+    this.released = true;
+    for (const res of this.held.splice(0)) HeldApp.answer(res);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
 }
 
 describe('queue-proxy breaker', () => {
@@ -36,22 +109,35 @@ describe('queue-proxy breaker', () => {
   });
 
   it('CC=N: the (11N+1)-th concurrent request gets 503 at once (spec §7 item 2)', async () => {
-    const { app, qp } = await start(2);
-    const held = Array.from({ length: 22 }, () => send(`${qp.url}/delay?ms=800`));
-    expect(await eventually(async () => (await app.stats()).current === 2)).toBe(true);
-    await new Promise((r) => setTimeout(r, 100));
-    const t0 = Date.now();
-    const rejected = await send(`${qp.url}/`);
-    expect(Date.now() - t0).toBeLessThan(300);
-    expect(rejected.status).toBe(503);
-    expect(rejected.body).toBe('pending request queue full\n');
-    expect(rejected.headers['content-type']).toBe('text/plain; charset=utf-8');
-    const results = await Promise.all(held);
-    expect(results.every((r) => r.status === 200)).toBe(true);
-    expect((await app.stats()).max).toBe(2);
-    expect(await eventually(() => qp.proc.logs().some((l) => l.msg === 'pending request queue full'))).toBe(
-      true,
-    );
+    const held = new HeldApp();
+    try {
+      const port = await held.listen();
+      qp = await startQueueProxy(queueProxyEnv(port, { CONTAINER_CONCURRENCY: '2', ...REQUEST_METRICS }));
+      const url = qp.url;
+      const metricsPort = qp.metricsPort;
+      const inBreaker = Array.from({ length: 22 }, () => send(`${url}/`));
+      // Full: two requests hold the slots (the app holds them) and twenty wait for one.
+      expect(await eventually(async () => held.current === 2 && (await queueDepth(metricsPort)) === 22)).toBe(
+        true,
+      );
+      // At once: answered while the app still holds both slots, so not after waiting for one to free.
+      const rejected = await send(`${url}/`, { signal: AbortSignal.timeout(STALL_MS) });
+      expect(rejected.status).toBe(503);
+      expect(rejected.body).toBe('pending request queue full\n');
+      expect(rejected.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(held.total).toBe(2);
+      held.release();
+      const results = await Promise.all(inBreaker);
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      expect(held.max).toBe(2);
+      expect(held.total).toBe(22);
+      expect(
+        await eventually(() => qp?.proc.logs().some((l) => l.msg === 'pending request queue full') ?? false),
+      ).toBe(true);
+    } finally {
+      held.release();
+      await held.close();
+    }
   });
 
   it('CC=0 never rejects for queueing', async () => {
@@ -62,33 +148,41 @@ describe('queue-proxy breaker', () => {
   });
 
   it('admits waiting requests first in, first out', async () => {
-    const { qp } = await start(1);
-    const first = send(`${qp.url}/delay?ms=300`);
-    await new Promise((r) => setTimeout(r, 50));
+    const { app, qp } = await start(1, REQUEST_METRICS);
+    // The first request holds the only slot until its client leaves.
+    const leave = new AbortController();
+    const first = send(`${qp.url}/hang`, { signal: leave.signal }).catch(() => undefined);
+    expect(await eventually(async () => (await app.stats()).current === 1)).toBe(true);
     const order: number[] = [];
     const waiting = [];
     for (let i = 0; i < 8; i++) {
       waiting.push(send(`${qp.url}/delay?ms=20&i=${i}`).then(() => order.push(i)));
-      await new Promise((r) => setTimeout(r, 15));
+      // Known to be waiting (the running one plus i + 1 waiting) before the next is sent.
+      expect(await eventually(async () => (await queueDepth(qp.metricsPort)) === i + 2)).toBe(true);
     }
+    leave.abort();
     await Promise.all([first, ...waiting]);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // The app was reached in the order the requests were queued.
+    expect((await app.seen()).map((s) => s.path)).toEqual([
+      '/hang',
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `/delay?ms=20&i=${i}`),
+    ]);
   });
 
   it('frees the queue position of a client that leaves while waiting, leaking nothing', async () => {
-    const { app, qp } = await start(1, {
-      OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}',
-    });
+    const { app, qp } = await start(1, REQUEST_METRICS);
     const pid = qp.proc.child.pid!;
     const idleSockets = socketCount(pid);
     const running = send(`${qp.url}/delay?ms=600`);
-    await eventually(async () => (await app.stats()).current === 1);
+    expect(await eventually(async () => (await app.stats()).current === 1)).toBe(true);
     const leavers = Array.from({ length: 5 }, () => {
       const c = new AbortController();
       const p = send(`${qp.url}/`, { signal: c.signal }).catch(() => undefined);
       return { c, p };
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // All five are waiting behind the running one.
+    expect(await eventually(async () => (await queueDepth(qp.metricsPort)) === 6)).toBe(true);
     for (const l of leavers) l.c.abort();
     await Promise.all(leavers.map((l) => l.p));
     expect((await running).status).toBe(200);
@@ -96,7 +190,8 @@ describe('queue-proxy breaker', () => {
     expect((await app.stats()).total).toBe(1);
     const metrics = await (await fetch(`http://127.0.0.1:${qp.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/kn_serving_queue_depth\{[^}]*\} 0\n/);
-    expect(await quietConcurrency(qp.statsPort)).toBe(0);
+    // No request stays counted in flight.
+    expect(await nextWindowConcurrency(qp.statsPort)).toBe(0);
     expect(await eventually(() => socketCount(pid) <= idleSockets)).toBe(true);
   });
 });
