@@ -1,10 +1,10 @@
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { KUBELET_PROBE, send } from './support/http.js';
+import { eventually, KUBELET_PROBE, send } from './support/http.js';
 import {
   queueProxyEnv,
   type RunningQueueProxy,
-  spawnNode,
   startQueueProxy,
   startUserApp,
   type UserApp,
@@ -12,14 +12,6 @@ import {
 
 let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('queue-proxy probes', () => {
   it('answers the kubelet probe with 200 `queue` iff the user probe passes, 400 on a wrong value (spec §7 item 6)', async () => {
@@ -50,21 +42,37 @@ describe('queue-proxy probes', () => {
     expect(down.status).toBe(503);
   }, 30_000);
 
-  it('polls the user container every 50 ms, so readiness follows the app within the probe (aggressive mode)', async () => {
-    const port = await freePort();
-    qp = await startQueueProxy(
-      queueProxyEnv(port, {
-        SERVING_READINESS_PROBE: JSON.stringify({ httpGet: { port, path: '/' }, successThreshold: 1 }),
-      }),
-    );
-    const probe = send(`${qp.url}/`, { headers: KUBELET_PROBE });
-    await new Promise((r) => setTimeout(r, 400));
-    const late = spawnNode('test/support/user-app.mjs', { PORT: String(port) });
-    const t0 = Date.now();
-    await late.waitForLine((l) => l.startsWith('{"port"'));
-    const res = await probe;
-    expect(res.status).toBe(200);
-    expect(Date.now() - t0).toBeLessThan(300);
+  it('polls the user container every 50 ms within one kubelet probe, so readiness follows the app (aggressive mode)', async () => {
+    // The app fails its readiness check three times, then passes; it notes when each check came.
+    const FAILURES = 3;
+    const checks: number[] = [];
+    const userApp = createHttpServer((_req, res) => {
+      checks.push(performance.now());
+      res.writeHead(checks.length > FAILURES ? 200 : 503);
+      res.end();
+    });
+    await new Promise<void>((r) => userApp.listen(0, '127.0.0.1', r));
+    try {
+      const port = (userApp.address() as AddressInfo).port;
+      qp = await startQueueProxy(
+        queueProxyEnv(port, {
+          SERVING_READINESS_PROBE: JSON.stringify({ httpGet: { port, path: '/' }, successThreshold: 1 }),
+        }),
+      );
+      checks.length = 0;
+      const res = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
+      // One kubelet probe: the failures were retried until the app passed, and the probe answered then.
+      expect(res.status).toBe(200);
+      expect(res.body).toBe('queue');
+      expect(checks).toHaveLength(FAILURES + 1);
+      // Each retry came after the 50 ms pause, no sooner (allowing clock granularity).
+      for (let i = 1; i < checks.length; i++) {
+        expect(checks[i]! - checks[i - 1]!).toBeGreaterThanOrEqual(50 - 20);
+      }
+    } finally {
+      userApp.closeAllConnections();
+      await new Promise((r) => userApp.close(r));
+    }
   });
 
   it('echoes K-Network-Hash for `K-Network-Probe: probe`, 400 without it, never reaching the app (spec §7 item 7)', async () => {
@@ -94,15 +102,24 @@ describe('queue-proxy probes', () => {
     }
     // A request that only carries K-Kubelet-Probe reaches the app, outside the breaker and the stats.
     const blocker = send(`${qp.url}/delay?ms=400`);
-    await new Promise((r) => setTimeout(r, 50));
+    const userApp = app;
+    expect(await eventually(async () => (await userApp.stats()).current === 1)).toBe(true);
     const kubelet = await send(`${qp.url}/`, { headers: { 'k-kubelet-probe': 'queue' } });
     expect(kubelet.status).toBe(200);
     expect(kubelet.body).toBe('hello');
     await blocker;
     const seen = await app.seen();
     expect(seen.map((s) => s.path)).toEqual(['/delay?ms=400', '/']);
-    await new Promise((r) => setTimeout(r, 1100));
-    const metrics = await (await fetch(`http://127.0.0.1:${qp.metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/kn_serving_invocation_duration_seconds_count\{[^}]*\} 1\n/);
+    // Only the blocker is counted. A later request, once counted, shows the kubelet one (which ended
+    // before it was sent) was not: the count goes from 1 to 2, never 3.
+    const metricsUrl = `http://127.0.0.1:${qp.metricsPort}/metrics`;
+    const requestCount = async () =>
+      /kn_serving_invocation_duration_seconds_count\{[^}]*\} (\d+)\n/.exec(
+        await (await fetch(metricsUrl)).text(),
+      )?.[1];
+    expect(await eventually(async () => (await requestCount()) === '1')).toBe(true);
+    expect((await send(`${qp.url}/status?code=200`)).status).toBe(200);
+    expect(await eventually(async () => (await requestCount()) !== '1')).toBe(true);
+    expect(await requestCount()).toBe('2');
   });
 });
