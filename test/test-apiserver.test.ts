@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TestApiServer } from './support/test-apiserver.js';
 
 const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
+const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' };
 
 let server: TestApiServer;
 const informers: Informer<KubernetesObject>[] = [];
@@ -456,6 +457,394 @@ describe('TestApiServer with the real client', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('merges lists by their patch merge key in a strategic merge patch, and replaces atomic ones', async () => {
+    const apps = server.kubeConfig().makeApiClient(AppsV1Api);
+    const core = server.kubeConfig().makeApiClient(CoreV1Api);
+    const discovery = server.kubeConfig().makeApiClient(DiscoveryV1Api);
+    const smp = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+    server.apply<V1Deployment>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', namespace: 'ns1' },
+      spec: {
+        selector: { matchLabels: { app: 'd' } },
+        template: {
+          metadata: { labels: { app: 'd' } },
+          spec: {
+            containers: [
+              {
+                name: 'app',
+                image: 'app:1',
+                env: [{ name: 'A', value: '1' }],
+                ports: [{ containerPort: 8080, name: 'http' }],
+              },
+              { name: 'sidecar', image: 'sidecar:1' },
+            ],
+          },
+        },
+      },
+    });
+    const patched = await apps.patchNamespacedDeployment(
+      {
+        namespace: 'ns1',
+        name: 'd',
+        body: {
+          spec: {
+            template: {
+              spec: {
+                containers: [
+                  { name: 'app', env: [{ name: 'B', value: '2' }], ports: [{ containerPort: 9090 }] },
+                  { name: 'sidecar', $patch: 'delete' },
+                  { name: 'new', image: 'new:1' },
+                ],
+              },
+            },
+          },
+        },
+      },
+      smp,
+    );
+    expect(patched.spec?.template.spec?.containers).toEqual([
+      {
+        name: 'app',
+        image: 'app:1',
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'B', value: '2' },
+        ],
+        ports: [{ containerPort: 8080, name: 'http' }, { containerPort: 9090 }],
+      },
+      { name: 'new', image: 'new:1' },
+    ]);
+    // A JSON merge patch replaces the same list whole.
+    const merged = await apps.patchNamespacedDeployment(
+      {
+        namespace: 'ns1',
+        name: 'd',
+        body: { spec: { template: { spec: { containers: [{ name: 'only', image: 'o:1' }] } } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(merged.spec?.template.spec?.containers).toEqual([{ name: 'only', image: 'o:1' }]);
+
+    // Service ports merge by port.
+    await core.createNamespacedService({
+      namespace: 'ns1',
+      body: { metadata: { name: 's' }, spec: { ports: [{ name: 'http', port: 80 }] } },
+    });
+    const svc = await core.patchNamespacedService(
+      { namespace: 'ns1', name: 's', body: { spec: { ports: [{ name: 'https', port: 443 }] } } },
+      smp,
+    );
+    expect(svc.spec?.ports?.map((p) => `${p.name}:${p.port}`)).toEqual(['http:80', 'https:443']);
+
+    // EndpointSlice endpoints are atomic: replaced, not merged.
+    server.apply(slice('e', 'ns1', ['10.0.0.1', '10.0.0.2']));
+    const replaced = await discovery.patchNamespacedEndpointSlice(
+      { namespace: 'ns1', name: 'e', body: { endpoints: [{ addresses: ['10.0.0.3'] }] } },
+      smp,
+    );
+    expect(replaced.endpoints).toEqual([{ addresses: ['10.0.0.3'] }]);
+
+    // Custom resources take no strategic merge patch.
+    server.apply({
+      apiVersion: 'serving.knative.dev/v1',
+      kind: 'Revision',
+      metadata: { name: 'r', namespace: 'ns1' },
+    });
+    const custom = server.kubeConfig().makeApiClient(CustomObjectsApi);
+    const refused = await apiError(
+      custom.patchNamespacedCustomObject(
+        { ...REVISIONS, namespace: 'ns1', name: 'r', body: { spec: { timeoutSeconds: 1 } } },
+        smp,
+      ),
+    );
+    expect(refused.code).toBe(415);
+  });
+
+  it('refuses a custom resource update without a resourceVersion (422) or with a stale one (409)', async () => {
+    const custom = server.kubeConfig().makeApiClient(CustomObjectsApi);
+    const created = (await custom.createNamespacedCustomObject({
+      ...REVISIONS,
+      namespace: 'ns1',
+      body: { apiVersion: 'serving.knative.dev/v1', kind: 'Revision', metadata: { name: 'r1' }, spec: {} },
+    })) as KubernetesObject;
+    const { resourceVersion, ...unversioned } = created.metadata!;
+    const missing = await apiError(
+      custom.replaceNamespacedCustomObject({
+        ...REVISIONS,
+        namespace: 'ns1',
+        name: 'r1',
+        body: { ...created, metadata: unversioned },
+      }),
+    );
+    expect(missing).toEqual({
+      code: 422,
+      body: expect.objectContaining({
+        reason: 'Invalid',
+        message:
+          'revisions.serving.knative.dev "r1" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update',
+        details: {
+          name: 'r1',
+          group: 'serving.knative.dev',
+          kind: 'revisions',
+          causes: [
+            {
+              reason: 'FieldValueInvalid',
+              message: 'Invalid value: 0x0: must be specified for an update',
+              field: 'metadata.resourceVersion',
+            },
+          ],
+        },
+      }),
+    });
+    const update = (labels: Record<string, string>) =>
+      custom.replaceNamespacedCustomObject({
+        ...REVISIONS,
+        namespace: 'ns1',
+        name: 'r1',
+        body: { ...created, metadata: { ...created.metadata, labels } },
+      });
+    await update({ v: '1' });
+    const stale = await apiError(update({ v: '2' }));
+    expect(stale.code).toBe(409);
+    expect(stale.body.reason).toBe('Conflict');
+    // A built-in type takes an unconditional update.
+    const core = server.kubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: 'ns1', body: { metadata: { name: 'c' } } });
+    await core.replaceNamespacedConfigMap({
+      namespace: 'ns1',
+      name: 'c',
+      body: { metadata: { name: 'c' }, data: { a: '1' } },
+    });
+  });
+
+  it('validates what clients write: required fields, formats, defaults, unknown fields', async () => {
+    const discovery = server.kubeConfig().makeApiClient(DiscoveryV1Api);
+    const core = server.kubeConfig().makeApiClient(CoreV1Api);
+    const bad = await apiError(
+      discovery.createNamespacedEndpointSlice({
+        namespace: 'ns1',
+        body: {
+          metadata: { name: 'Bad_Name', labels: { app: 'not ok' } },
+          ports: [{ name: 'HTTP', port: 80 }],
+          endpoints: [{ addresses: [] }, { addresses: ['10.0.0.300'] }],
+        } as unknown as V1EndpointSlice,
+      }),
+    );
+    expect(bad.code).toBe(422);
+    expect(bad.body.reason).toBe('Invalid');
+    expect(bad.body.message).toMatch(
+      /^EndpointSlice\.discovery\.k8s\.io "Bad_Name" is invalid: \[metadata\.name: /,
+    );
+    const causes = (bad.body as unknown as { details: { causes: { field: string }[] } }).details.causes;
+    expect(causes.map((c) => c.field)).toEqual([
+      'metadata.name',
+      'metadata.labels',
+      'addressType',
+      'ports[0].name',
+      // Addresses of no known type go unchecked, as in Kubernetes.
+      'endpoints[0].addresses',
+    ]);
+
+    // A Service name is a DNS-1035 label; more than one port needs names.
+    const service = await apiError(
+      core.createNamespacedService({
+        namespace: 'ns1',
+        body: { metadata: { name: '1svc' }, spec: { ports: [{ port: 80 }, { port: 81, name: 'b' }] } },
+      }),
+    );
+    expect(service.body.message).toBe(
+      `Service "1svc" is invalid: [metadata.name: Invalid value: "1svc": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?'), spec.ports[0].name: Required value]`,
+    );
+
+    // Loopback endpoints are refused, unless the server was told to take them.
+    const loopback = await apiError(
+      discovery.createNamespacedEndpointSlice({ namespace: 'ns1', body: slice('lo', 'ns1', ['127.0.0.1']) }),
+    );
+    expect(loopback.body.message).toMatch(/may not be in the loopback range/);
+
+    // Defaults filled in, unknown fields dropped with a warning, or refused under Strict. (The typed
+    // client drops unknown fields itself: these go out raw.)
+    const post = (name: string, query = '') =>
+      fetch(`${server.url}/apis/discovery.k8s.io/v1/namespaces/ns1/endpointslices${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...slice(name, 'ns1', ['10.0.0.1']), bogus: 1 }),
+      });
+    const res = await post('ok');
+    expect(res.status).toBe(201);
+    expect(res.headers.get('warning')).toBe('299 - "unknown field \\"bogus\\""');
+    const stored = server.get<V1EndpointSlice>('EndpointSlice', 'ns1', 'ok')!;
+    expect(stored).not.toHaveProperty('bogus');
+    expect(stored.ports).toEqual([{ name: 'http', port: 8012, protocol: 'TCP' }]);
+    const strict = await post('strict', '?fieldValidation=Strict');
+    expect(strict.status).toBe(400);
+    expect(await strict.json()).toMatchObject({
+      reason: 'BadRequest',
+      message: 'strict decoding error: unknown field "bogus"',
+    });
+
+    // Updates are validated too, and addressType is immutable.
+    const update = await apiError(
+      discovery.replaceNamespacedEndpointSlice({
+        namespace: 'ns1',
+        name: 'ok',
+        body: { ...stored, addressType: 'IPv6', endpoints: [{ addresses: ['fd00::1'] }] },
+      }),
+    );
+    expect(update.body.message).toMatch(/addressType: Invalid value: "IPv6": field is immutable/);
+    const s = await TestApiServer.start({ loopbackEndpoints: true });
+    try {
+      const lo = s.kubeConfig().makeApiClient(DiscoveryV1Api);
+      await lo.createNamespacedEndpointSlice({ namespace: 'ns1', body: slice('lo', 'ns1', ['127.0.0.1']) });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('enforces the RBAC it is given on every request, with the real 403', async () => {
+    const user = 'system:serviceaccount:sys:scaler';
+    const rbacObjects = [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'read-slices' },
+        rules: [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'scale', namespace: 'apps' },
+        rules: [
+          { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['get'], resourceNames: ['d'] },
+        ],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'read-slices' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'read-slices' },
+        subjects: [{ kind: 'ServiceAccount', name: 'scaler', namespace: 'sys' }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'scale', namespace: 'apps' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'scale' },
+        subjects: [{ kind: 'ServiceAccount', name: 'scaler', namespace: 'sys' }],
+      },
+    ];
+    const s = await TestApiServer.start({ rbac: { objects: rbacObjects, user } });
+    try {
+      s.apply({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'd', namespace: 'apps' },
+        spec: { replicas: 1, selector: { matchLabels: { a: 'b' } }, template: {} },
+      });
+      const discovery = s.kubeConfig().makeApiClient(DiscoveryV1Api);
+      const apps = s.kubeConfig().makeApiClient(AppsV1Api);
+      expect((await discovery.listEndpointSliceForAllNamespaces()).items).toEqual([]);
+      expect(
+        (await apps.readNamespacedDeploymentScale({ namespace: 'apps', name: 'd' })).spec?.replicas,
+      ).toBe(1);
+      const write = await apiError(
+        discovery.createNamespacedEndpointSlice({ namespace: 'ns1', body: slice('e', 'ns1', ['10.0.0.1']) }),
+      );
+      expect(write).toEqual({
+        code: 403,
+        body: expect.objectContaining({
+          reason: 'Forbidden',
+          message: `endpointslices.discovery.k8s.io is forbidden: User "${user}" cannot create resource "endpointslices" in API group "discovery.k8s.io" in the namespace "ns1"`,
+        }),
+      });
+      // Refused at once: nothing was written.
+      expect(s.list('EndpointSlice')).toEqual([]);
+      const patch = await apiError(
+        apps.patchNamespacedDeploymentScale({ namespace: 'apps', name: 'd', body: [] }),
+      );
+      expect(patch.body.message).toBe(
+        `deployments.apps "d" is forbidden: User "${user}" cannot patch resource "deployments/scale" in API group "apps" in the namespace "apps"`,
+      );
+      // The Role holds in its namespace only, and for the names it lists.
+      expect(
+        (await apiError(apps.readNamespacedDeploymentScale({ namespace: 'other', name: 'd' }))).code,
+      ).toBe(403);
+      expect((await apiError(apps.readNamespacedDeployment({ namespace: 'apps', name: 'd' }))).code).toBe(
+        403,
+      );
+      expect(s.requests.map((r) => r.status)).toEqual([200, 200, 403, 403, 403, 403]);
+      s.rbac = undefined;
+      await apps.readNamespacedDeployment({ namespace: 'apps', name: 'd' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('pages a list with limit and continue, each page from the first one’s snapshot', async () => {
+    for (let i = 0; i < 5; i++) server.apply(slice(`s${i}`, i < 3 ? 'ns1' : 'ns2', ['10.0.0.1']));
+    const discovery = server.kubeConfig().makeApiClient(DiscoveryV1Api);
+    const first = await discovery.listEndpointSliceForAllNamespaces({ limit: 2 });
+    expect(first.items.map((s) => s.metadata?.name)).toEqual(['s0', 's1']);
+    expect(first.metadata).toMatchObject({ resourceVersion: '5', remainingItemCount: 3 });
+    // Changes after the first page do not show in the next ones.
+    server.delete('EndpointSlice', 'ns1', 's2');
+    server.apply(slice('s5', 'ns2', ['10.0.0.1']));
+    server.apply(slice('s3', 'ns2', ['10.0.0.9']));
+    const second = await discovery.listEndpointSliceForAllNamespaces({
+      limit: 2,
+      _continue: first.metadata?._continue,
+    });
+    expect(second.items.map((s) => s.metadata?.name)).toEqual(['s2', 's3']);
+    expect(second.items[1]?.endpoints?.[0]?.addresses).toEqual(['10.0.0.1']);
+    expect(second.metadata?.resourceVersion).toBe('5');
+    const third = await discovery.listEndpointSliceForAllNamespaces({
+      limit: 2,
+      _continue: second.metadata?._continue,
+    });
+    expect(third.items.map((s) => s.metadata?.name)).toEqual(['s4']);
+    expect(third.metadata?._continue).toBeUndefined();
+    // Selectors page too, without a count.
+    const selected = await discovery.listNamespacedEndpointSlice({
+      namespace: 'ns2',
+      labelSelector: 'app',
+      limit: 1,
+    });
+    expect(selected.metadata?.remainingItemCount).toBeUndefined();
+    expect(selected.metadata?._continue).toBeDefined();
+    // A token whose snapshot is gone is 410 Expired; a garbled one 400.
+    server.compactHistory();
+    const expired = await apiError(
+      discovery.listEndpointSliceForAllNamespaces({ limit: 2, _continue: first.metadata?._continue }),
+    );
+    expect(expired).toMatchObject({ code: 410, body: { reason: 'Expired' } });
+    expect((await apiError(discovery.listEndpointSliceForAllNamespaces({ _continue: 'nope' }))).code).toBe(
+      400,
+    );
+  });
+
+  it('feeds an informer that lists a page at a time every object', async () => {
+    for (let i = 0; i < 7; i++) server.apply(slice(`s${i}`, 'ns1', ['10.0.0.1']));
+    const api = server.kubeConfig().makeApiClient(DiscoveryV1Api);
+    const informer = makeInformer<V1EndpointSlice>(server.kubeConfig(), SLICES, async () => {
+      const items: V1EndpointSlice[] = [];
+      let page: Awaited<ReturnType<typeof api.listEndpointSliceForAllNamespaces>> | undefined;
+      do {
+        page = await api.listEndpointSliceForAllNamespaces({
+          limit: 3,
+          _continue: page?.metadata?._continue,
+        });
+        items.push(...page.items);
+      } while (page.metadata?._continue);
+      return { ...page, items };
+    });
+    informers.push(informer as Informer<KubernetesObject>);
+    await informer.start();
+    expect(informer.list()).toHaveLength(7);
+    expect(server.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
   });
 
   it('injects failures into the next matching requests', async () => {
