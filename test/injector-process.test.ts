@@ -22,6 +22,9 @@ let dir: string;
 let pki: TestPki;
 const servers: Server[] = [];
 
+/** Clock granularity allowed when checking that a timeout fired no earlier than it was set for. */
+const GRANULARITY_MS = 20;
+
 beforeAll(() => {
   if (!HAS_OPENSSL) return;
   dir = mkdtempSync(join(tmpdir(), 'injector-process-'));
@@ -103,22 +106,23 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
     expect(res.stderr).toMatch(/^injector: INJECTOR_PORT: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE$/m);
   });
 
-  it('admits with a warning, in time, when the API server does not answer', async () => {
+  it('admits with a warning when the API server does not answer, once its API budget (INJECTOR_API_TIMEOUT, or half of ?timeout=) runs out', async () => {
     const cert = pki.issue('hang');
     const injector = await startInjector(
       injectorEnv(cert, kubeconfigFor(await hangingApiServer()), { INJECTOR_API_TIMEOUT: '300ms' }),
     );
     const started = Date.now();
     const res = await postReview(injector.port, pki.ca, JSON.stringify(podReview(deploymentPod(8080))));
-    const took = Date.now() - started;
-    expect(took).toBeLessThan(2000);
+    // The API server never answers: the answer came from giving up on it, no earlier than 300 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300 - GRANULARITY_MS);
     const response = reviewResponse(res.body);
     expect(response.allowed).toBe(true);
     expect(response.patch).toBeDefined();
     expect(response.warnings).toEqual([
       expect.stringContaining('the Kubernetes API did not answer within 300 ms'),
     ]);
-    // The API server's own timeout is respected too: half of ?timeout= at most.
+    // The API server's own timeout is respected too: the injector gives up on the API after half of
+    // ?timeout= (the warning names the budget it used), no earlier.
     const t2 = Date.now();
     const short = await httpsRequest(injector.port, {
       ca: pki.ca,
@@ -128,7 +132,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
       // The same revision again: a failed round is not remembered, so the calls are made again.
       body: JSON.stringify(podReview(deploymentPod(8080))),
     });
-    expect(Date.now() - t2).toBeLessThan(1500);
+    expect(Date.now() - t2).toBeGreaterThanOrEqual(100 - GRANULARITY_MS);
     expect(reviewResponse(short.body).warnings).toEqual([
       expect.stringContaining('the Kubernetes API did not answer within 100 ms'),
     ]);
@@ -146,7 +150,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process life (needs the openssl CLI)', (
 
     // Half an update (the certificate without its key) is not installed.
     replaceFile(live.cert, readFileSync(second.cert));
-    await new Promise((r) => setTimeout(r, 400));
+    await injector.proc.loggedAt('the new certificate is not usable yet; keeping the current one');
     expect(await serial()).toBe(before);
 
     replaceFile(live.key, readFileSync(second.key));
