@@ -16,14 +16,11 @@ import {
   kustomizations,
   only,
   podTemplates,
-  readEnv,
   render,
   select,
 } from './support/manifests.js';
 import {
   BASE_COMPONENTS,
-  COMPONENTS,
-  configLoader,
   importBuilt,
   injectorSecrets,
   listenerPorts,
@@ -37,7 +34,7 @@ import {
   secretFiles,
 } from './support/manifests-components.js';
 import { dockerfileOf, parseDockerfile } from './support/manifests-dockerfile.js';
-import { queueProxyEnv, ROOT } from './support/processes.js';
+import { ROOT } from './support/processes.js';
 import { selfSignedTls, type TestTls } from './support/tls.js';
 
 const VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string })
@@ -420,51 +417,5 @@ describe.skipIf(!KUBECTL)('Pod security and resources', () => {
   it('the namespace enforces the restricted Pod Security Standard the Pods meet', () => {
     const ns = only(render('deploy/base'), 'Namespace', SYSTEM);
     expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
-  });
-});
-
-describe.skipIf(!KUBECTL)('deploy/README.md', () => {
-  const readme = () => readFileSync(resolve(ROOT, 'deploy/README.md'), 'utf8');
-  const documented = (name: string) => readme().includes(`\`${name}\``);
-
-  it.each(
-    COMPONENTS.map((c) => c.name),
-  )('documents every variable the %s reads, and its ports', async (name) => {
-    const component = COMPONENTS.find((c) => c.name === name)!;
-    let env: Record<string, string>;
-    let files = new Map<string, Buffer>();
-    if (name === 'queue-proxy') {
-      // Knative's environment, with the ports Zerogate lets tests move left at their defaults.
-      const {
-        QUEUE_BIND_ADDRESS: _b,
-        QUEUE_ADMIN_PORT: _a,
-        QUEUE_STATS_PORT: _s,
-        QUEUE_METRICS_PORT: _m,
-        ...knative
-      } = queueProxyEnv(8080, { QUEUE_SERVING_PORT: '8012' });
-      env = knative;
-    } else {
-      const c = ourContainer('deploy/base', name);
-      env = c.env;
-      files = secretFiles(c.template.spec, c.container, secrets);
-    }
-    const load = await configLoader(component, files);
-    const r = readEnv(load, env);
-    expect(r.read.filter((v) => !documented(v))).toEqual([]);
-    for (const [listener, port] of Object.entries(listenerPorts(component, r.config))) {
-      expect(readme(), `${name} ${listener} port`).toContain(String(port));
-    }
-  });
-
-  it('documents every annotation and label the components read', async () => {
-    const { AUTOSCALING_ANNOTATIONS } = await importBuilt<{
-      AUTOSCALING_ANNOTATIONS: Record<string, string[]>;
-    }>('packages/autoscaler/dist/autoscaler-config.js');
-    const names = Object.values(AUTOSCALING_ANNOTATIONS).map((spellings) => spellings[0]!);
-    const injector = await importBuilt<{ ANNOTATIONS: Record<string, string>; INJECT_LABEL: string }>(
-      'packages/injector/dist/revision-settings.js',
-    );
-    names.push(...Object.values(injector.ANNOTATIONS), injector.INJECT_LABEL);
-    expect(names.filter((n) => !documented(n))).toEqual([]);
   });
 });
