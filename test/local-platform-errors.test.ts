@@ -1,4 +1,8 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
 import {
@@ -11,8 +15,10 @@ import {
 import { spawnNode } from './support/processes.js';
 
 const started: TestPlatform[] = [];
+const folders: string[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.stop()));
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs the platform on `yaml` expecting it to refuse to start; returns its exit code and stderr. */
@@ -68,27 +74,49 @@ services:
     }
   });
 
-  it('an app that never opens its port: the Pod fails, held requests get 504 at the timeout, starts are retried with backoff', async () => {
+  it('an app that never opens its port: the Pod fails, held requests get 504 at the timeout, starts are retried with a growing backoff', async () => {
+    // The app marks when each of its processes started (Node's time origin), then never listens.
+    const folder = await mkdtemp(join(tmpdir(), 'zerogate-starts-'));
+    folders.push(folder);
+    const marks = join(folder, 'starts');
     const p = await startTestPlatform(`
 ingress: { port: 0 }
 pods: { startTimeoutSeconds: 1 }
 services:
   - name: app
-    command: [node, -e, "setInterval(() => {}, 1000)"]
+    command: [node, -e, "require('node:fs').appendFileSync(process.env.START_MARKS, performance.timeOrigin + ' '); setInterval(() => {}, 1000)"]
+    env: { START_MARKS: "${marks}" }
     timeoutSeconds: 3
 `);
     started.push(p);
     const failures = () => p.proc.stdout.filter((l) => l.includes('pod failed'));
+    const starts = () =>
+      existsSync(marks)
+        ? readFileSync(marks, 'utf8')
+            .split(' ')
+            .filter((m) => m !== '')
+            .map(Number)
+        : [];
     const t0 = Date.now();
     const res = await p.get('app.default.localhost');
     const waited = Date.now() - t0;
     expect(res.status).toBe(504);
+    expect(res.body).toBe('activator request timeout');
     expect(waited).toBeGreaterThanOrEqual(2900);
     expect(waited).toBeLessThan(6000);
-    // Failures at about 1 s (start timeout), then again after a 1 s and a 2 s backoff, each 1 s long.
-    expect(await eventually(() => failures().length >= 2, 10_000)).toBe(true);
+    expect(await eventually(() => failures().length >= 1, 10_000)).toBe(true);
     expect(failures()[0]).toContain('not ready within 1 s');
-  });
+    // Each Pod fails 1 s after its start; the next starts after a backoff of 1 s, then 2 s, then 4 s.
+    expect(await eventually(() => starts().length >= 4, 20_000)).toBe(true);
+    const [s1, s2, s3, s4] = starts() as [number, number, number, number];
+    const gaps = [s2 - s1, s3 - s2, s4 - s3];
+    expect(gaps[0]).toBeGreaterThanOrEqual(1000);
+    expect(gaps[1]).toBeGreaterThanOrEqual(2000);
+    expect(gaps[2]).toBeGreaterThanOrEqual(4000);
+    expect(gaps[1]).toBeGreaterThan(gaps[0]!);
+    expect(gaps[2]).toBeGreaterThan(gaps[1]!);
+    expect(failures().length).toBeGreaterThanOrEqual(3);
+  }, 40_000);
 
   it('restarts a crashed activator and autoscaler on the same ports, and goes on serving', async () => {
     const p = await startTestPlatform(`
@@ -100,6 +128,9 @@ services:
     started.push(p);
     const pid = p.proc.child.pid!;
     for (const component of ['activator', 'autoscaler']) {
+      expect(await eventually(() => startedPorts(p, component).length === 1)).toBe(true);
+      const before = startedPorts(p, component);
+      expect(Object.values(before[0]!).length).toBeGreaterThan(0);
       const [victim] = platformProcesses(pid, `${component}/dist/main.js`);
       expect(victim).toBeDefined();
       process.kill(victim!, 'SIGKILL');
@@ -110,6 +141,9 @@ services:
         }, 10_000),
       ).toBe(true);
       await p.proc.waitForLine((l) => l.includes(`${component} restarted`), 10_000);
+      // The new process reports binding exactly the ports the old one had (its log is written behind).
+      expect(await eventually(() => startedPorts(p, component).length === 2)).toBe(true);
+      expect(startedPorts(p, component)).toEqual([before[0], before[0]]);
     }
     expect(p.proc.stdout.some((l) => l.includes('activator exited; restarting it'))).toBe(true);
     // From zero again: the new activator holds the request and pokes the new autoscaler.
@@ -117,3 +151,11 @@ services:
     expect(res.status).toBe(200);
   });
 });
+
+/** The ports of every start of a platform component, from the `started` lines of its log. */
+function startedPorts(p: TestPlatform, component: string): Record<string, number>[] {
+  return readFileSync(join(p.logDir, `${component}.log`), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"msg":"started"'))
+    .map((l) => (JSON.parse(l) as { ports: Record<string, number> }).ports);
+}

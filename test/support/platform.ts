@@ -24,6 +24,8 @@ export interface StatusDocument {
 export interface TestPlatform {
   readonly proc: TestProcess;
   readonly port: number;
+  /** The folder of every process's log (the platform's banner names it); removed when it stops. */
+  readonly logDir: string;
   status(): Promise<StatusDocument>;
   /** One revision's status line. */
   revision(name: string): Promise<StatusDocument['revisions'][number]>;
@@ -54,6 +56,8 @@ export async function startTestPlatform(yaml: string): Promise<TestPlatform> {
   const proc = spawnNode('packages/local/dist/main.js', {}, ['--config', file]);
   const line = await proc.waitForLine((l) => l.includes('/zerogate/status'), 30_000);
   const port = Number(/127\.0\.0\.1:(\d+)\/zerogate\/status/.exec(line)?.[1]);
+  const logs = await proc.waitForLine((l) => /^\s*logs:\s/.test(l));
+  const logDir = logs.replace(/^\s*logs:\s+/, '').trimEnd();
   const get = async (host: string, path = '/') => {
     const res = await request(`http://127.0.0.1:${port}${path}`, {
       headers: { host },
@@ -67,6 +71,7 @@ export async function startTestPlatform(yaml: string): Promise<TestPlatform> {
   return {
     proc,
     port,
+    logDir,
     get,
     status,
     revision: async (name) => {
