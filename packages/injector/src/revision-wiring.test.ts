@@ -214,16 +214,18 @@ describe('revision wiring', () => {
     });
     const started = Date.now();
     const warnings = await wiring({ kubeConfig: kc, timeoutMs: 300 }).ensure(REQUEST);
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(1500);
+    // The API server never answers: the deadline ended the wait, no earlier than 300 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(warnings).toEqual([
       'the Kubernetes API did not answer within 300 ms; revision ns1/hello-00001 may lack its Services or ' +
         'Revision (a later Pod retries)',
     ]);
     // A shorter budget from the caller wins.
     const t2 = Date.now();
-    await wiring({ kubeConfig: kc, timeoutMs: 2000 }).ensure(REQUEST, 100);
-    expect(Date.now() - t2).toBeLessThan(1000);
+    const short = await wiring({ kubeConfig: kc, timeoutMs: 2000 }).ensure(REQUEST, 100);
+    expect(short).toEqual([expect.stringContaining('the Kubernetes API did not answer within 100 ms')]);
+    // No earlier than the caller's 100 ms, and before the wiring's own 2 s would have run out.
+    expect(Date.now() - t2).toBeGreaterThanOrEqual(100 - 20);
+    expect(Date.now() - t2).toBeLessThan(2000);
   });
 });
