@@ -54,9 +54,11 @@ describe('queue-proxy h2c bad input', () => {
     // A request whose body never ends, then reset.
     const upload = session.request({ ':method': 'POST', ':path': '/?ms=0' });
     upload.write('partial body');
-    await new Promise((r) => setTimeout(r, 200));
+    // The upload holds the only slot: it reached the app.
+    expect(await eventually(async () => (await appStats(appPort)).current === 1)).toBe(true);
     upload.close(0x8); // CANCEL
-    await new Promise((r) => setTimeout(r, 100));
+    // The reset reached the app.
+    expect(await eventually(async () => (await appStats(appPort)).current === 0)).toBe(true);
     // The only slot is free again: a new stream on the same connection completes.
     const ok = await new Promise<number>((resolve, reject) => {
       const s = session.request({ ':path': '/?ms=50' });
@@ -68,13 +70,13 @@ describe('queue-proxy h2c bad input', () => {
     expect(ok).toBe(200);
     // GOAWAY from the client while a stream runs: the stream still completes.
     const running = new Promise<number>((resolve, reject) => {
-      const s = session.request({ ':path': '/?ms=300' });
+      const s = session.request({ ':path': '/?ms=1000' });
       s.on('response', (h) => resolve(Number(h[':status'])));
       s.on('error', reject);
       s.resume();
       s.end();
     });
-    await new Promise((r) => setTimeout(r, 50));
+    expect(await eventually(async () => (await appStats(appPort)).current === 1)).toBe(true);
     session.close();
     expect(await running).toBe(200);
     expect(await eventually(async () => (await appStats(appPort)).current === 0)).toBe(true);
