@@ -22,10 +22,13 @@ async function scrape(port: number): Promise<{ stat: Stat; contentType: string |
   };
 }
 
-/** Scrapes once per reporting window until `windows` new snapshots were seen. */
-async function collectWindows(port: number, windows: number): Promise<Stat[]> {
+/**
+ * Polls until `windows` snapshots newer than the one with uptime `since` (default: the current one)
+ * were published, and returns them.
+ */
+async function collectWindows(port: number, windows: number, since?: number): Promise<Stat[]> {
   const out: Stat[] = [];
-  let last = (await scrape(port)).stat.processUptime;
+  let last = since ?? (await scrape(port)).stat.processUptime;
   while (out.length < windows) {
     await new Promise((r) => setTimeout(r, 100));
     const { stat } = await scrape(port);
@@ -46,8 +49,8 @@ describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
     expect(first.stat.podName).toBe('pod-abc');
     // Align to a fresh window, then send one 500 ms request and collect the windows it spans.
     await collectWindows(qp.statsPort, 1);
-    const windows = collectWindows(qp.statsPort, 4);
-    await new Promise((r) => setTimeout(r, 150));
+    const since = (await scrape(qp.statsPort)).stat.processUptime;
+    const windows = collectWindows(qp.statsPort, 4, since);
     expect((await send(`${qp.url}/delay?ms=500`)).status).toBe(200);
     const stats = await windows;
     const concurrencySeconds = stats.reduce((sum, s) => sum + s.averageConcurrentRequests, 0);
@@ -65,8 +68,8 @@ describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port));
     await collectWindows(qp.statsPort, 1);
-    const windows = collectWindows(qp.statsPort, 2);
-    await new Promise((r) => setTimeout(r, 100));
+    const since = (await scrape(qp.statsPort)).stat.processUptime;
+    const windows = collectWindows(qp.statsPort, 2, since);
     await Promise.all([
       send(`${qp.url}/delay?ms=400`, { headers: { 'k-proxy-request': 'activator' } }),
       send(`${qp.url}/delay?ms=400`),
