@@ -117,9 +117,9 @@ describe.skipIf(!HAS_OPENSSL)('queue-proxy internal TLS: certificate and lifecyc
     const app = await startUserApp();
     const { proc, ports } = await start(tlsEnv(app.port, volume.dir, { QUEUE_DRAIN_QUIET_SECONDS: '1' }));
     const long = httpsRequest(ports.tls!, { path: '/delay?ms=2500', ca: pki.ca });
-    await new Promise((r) => setTimeout(r, 100));
+    expect(await eventually(async () => (await app.stats()).current === 1)).toBe(true);
     proc.signal('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
+    await proc.loggedAt('draining');
     const probe = await httpsRequest(ports.tls!, { path: '/', headers: KUBELET_PROBE, ca: pki.ca });
     expect(probe.status).toBe(503);
     expect(probe.body).toBe('shutting down\n');

@@ -39,15 +39,28 @@ describe('queue-proxy websockets', () => {
 
   it('holds a breaker slot until the socket closes', async () => {
     app = await startUserApp();
-    qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: '1' }));
+    qp = await startQueueProxy(
+      queueProxyEnv(app.port, {
+        CONTAINER_CONCURRENCY: '1',
+        OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"}}',
+      }),
+    );
     const ws = await openSocket(`ws://127.0.0.1:${qp.port}/ws`);
-    const t0 = Date.now();
-    const queued = send(`${qp.url}/`);
-    await new Promise((r) => setTimeout(r, 300));
+    let answered = false;
+    const queued = send(`${qp.url}/`).then((r) => {
+      answered = true;
+      return r;
+    });
+    // The request waits behind the socket: the breaker holds the socket and the waiting request.
+    const metricsUrl = `http://127.0.0.1:${qp.metricsPort}/metrics`;
+    const queueDepth = async () =>
+      /kn_serving_queue_depth\{[^}]*\} (\d+)\n/.exec(await (await fetch(metricsUrl)).text())?.[1];
+    expect(await eventually(async () => (await queueDepth()) === '2')).toBe(true);
+    expect(answered).toBe(false);
+    expect((await app.stats()).total).toBe(1);
     ws.close();
     const res = await queued;
     expect(res.status).toBe(200);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     expect(await eventually(async () => (await app!.stats()).current === 0)).toBe(true);
   });
 
@@ -64,6 +77,7 @@ describe('queue-proxy websockets', () => {
     ws.addEventListener('close', () => {
       closed = true;
     });
+    // The wait is the behaviour under test: time passing beyond both 1 s timeouts.
     await new Promise((r) => setTimeout(r, 1800));
     expect(closed).toBe(false);
     expect(await echo(ws, 'still here')).toBe('still here');
