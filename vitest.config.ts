@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'bench/src/**/*.test.ts'],
+    // The real-cluster tests run apart, in a network namespace of their own (npm run test:cluster).
+    exclude: ['test/cluster/**', '**/node_modules/**'],
     setupFiles: ['./test/support/setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gate, KUBE_BIN, KUBECTL, REQUIRE_TOOLS, VERSIONS } from './support/tools.js';
+import { KUBE_BIN, KUBE_VERSION } from '../packages/cluster/src/binaries.js';
+import { gate, KUBECTL, REQUIRE_TOOLS } from './support/tools.js';
 
 describe('tool gates', () => {
   it('let the tests run when the tool is there, saying nothing', () => {
@@ -32,7 +33,7 @@ describe('tool gates', () => {
   });
 
   it('take kubectl from the project’s own build when it is built, and only from there in CI', () => {
-    expect(KUBE_BIN).toContain(`kube-${VERSIONS['KUBE_VERSION']}`);
+    expect(KUBE_BIN).toContain(`kube-${KUBE_VERSION}`);
     const built = join(KUBE_BIN, 'kubectl');
     if (existsSync(built) || REQUIRE_TOOLS) expect(KUBECTL).toBe(built);
     else expect(KUBECTL === undefined || KUBECTL === 'kubectl').toBe(true);

@@ -6,26 +6,13 @@
  * it, so a green CI can never stand for tests that did not run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { KUBE_BIN } from '../../packages/cluster/src/binaries.js';
 import { ROOT } from './processes.js';
 
 /** Whether a missing tool fails the tests it gates rather than skipping them. */
 export const REQUIRE_TOOLS = process.env['ZEROGATE_REQUIRE_TOOLS'] === '1';
-
-/** The version pins shared with the cluster scripts (`test/cluster/versions.env`). */
-export const VERSIONS: Readonly<Record<string, string>> = parseEnvFile(
-  readFileSync(resolve(ROOT, 'test/cluster/versions.env'), 'utf8'),
-);
-
-/** Where `test/cluster/build.sh` leaves the Kubernetes binaries it builds (outside the checkout). */
-export const KUBE_BIN = join(
-  process.env['ZEROGATE_CACHE'] ??
-    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'zerogate'),
-  `kube-${VERSIONS['KUBE_VERSION']}`,
-  'bin',
-);
 
 /**
  * The `kubectl` the project builds (`npm run cluster:build`). Outside CI, a `kubectl` on PATH stands in
@@ -79,14 +66,4 @@ export function gate(
 
 function answers(command: string, args: readonly string[]): boolean {
   return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
-}
-
-/** `KEY=value` lines; blank lines and `#` comments ignored. */
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const match = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(line);
-    if (match) out[match[1]!] = match[2]!;
-  }
-  return out;
 }

@@ -1,0 +1,53 @@
+/**
+ * Where the Kubernetes binaries live: `build.sh` builds one pinned release (`versions.env`) from the Go
+ * module proxy into a cache outside the checkout, one folder per version.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** This package's folder (the source and the build both sit one level below it). */
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/** The version pins `build.sh` builds, from `versions.env`. */
+export const VERSIONS: Readonly<Record<string, string>> = parseEnvFile(
+  readFileSync(join(PACKAGE_DIR, 'versions.env'), 'utf8'),
+);
+
+/** The pinned Kubernetes release. */
+export const KUBE_VERSION = VERSIONS['KUBE_VERSION']!;
+
+/** The cache folder: `ZEROGATE_CACHE`, else `$XDG_CACHE_HOME/zerogate`, else `~/.cache/zerogate`. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env['ZEROGATE_CACHE'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'zerogate');
+}
+
+/** The folder of the built binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd). */
+export const KUBE_BIN = join(cacheRoot(), `kube-${KUBE_VERSION}`, 'bin');
+
+/** The programs `build.sh` leaves in {@link KUBE_BIN}. */
+export const KUBE_PROGRAMS = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'etcd',
+] as const;
+
+/** The path of a built program; throws saying how to build it when it is missing. */
+export function kubeBinary(name: (typeof KUBE_PROGRAMS)[number]): string {
+  const path = join(KUBE_BIN, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run cluster:build\` first`);
+  return path;
+}
+
+/** `KEY=value` lines; blank lines and `#` comments ignored. */
+function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(line);
+    if (match) out[match[1]!] = match[2]!;
+  }
+  return out;
+}
