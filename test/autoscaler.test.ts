@@ -12,7 +12,7 @@ import {
 } from '@zerogate/autoscaler';
 import { encodeWireStatMessages, type Stat } from '@zerogate/core';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
 import { eventually } from './support/http.js';
 import {
@@ -36,6 +36,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const ws of sockets.splice(0)) ws.terminate();
   await api?.close();
   api = undefined;
@@ -65,6 +66,25 @@ function openSocket(url: string): Promise<WsClient> {
   });
 }
 
+/**
+ * Watches the decisions of an autoscaler running in this process: each is recorded once in its
+ * metrics, with the ready Pods it saw.
+ */
+function watchDecisions() {
+  const record = vi.spyOn(AutoscalerMetrics.prototype, 'record');
+  return {
+    /** Waits for `n` decisions after those made so far. */
+    async more(n: number): Promise<void> {
+      const target = record.mock.calls.length + n;
+      expect(await eventually(() => record.mock.calls.length >= target, 3000)).toBe(true);
+    },
+    /** Waits for a decision that saw `pods` ready Pods. */
+    async seeing(pods: number): Promise<void> {
+      expect(await eventually(() => record.mock.calls.some((c) => c[3] === pods), 3000)).toBe(true);
+    },
+  };
+}
+
 /** A revision at zero: its Revision (CC 1) and its Deployment with no replicas. */
 function applyRevisionAtZero(server: TestApiServer): void {
   server.apply(knativeRevision('hello-00001', { containerConcurrency: 1 }));
@@ -79,17 +99,24 @@ describe('autoscaler process', () => {
     const server = api as TestApiServer;
     applyRevisionAtZero(server);
     const autoscaler = await startAutoscaler(autoscalerEnv(kubeconfig));
-    // The revision ran before the autoscaler started: it stays at zero until a request comes.
-    await new Promise((r) => setTimeout(r, 300));
+    const metricsUrl = `http://127.0.0.1:${autoscaler.metricsPort}/metrics`;
+    const desired = /^autoscaler_desired_pods\{namespace="default",revision="hello-00001"\} (-?[0-9.]+)$/m;
+    // The revision ran before the autoscaler started: it stays at zero until a request comes, through
+    // the autoscaler's first decision about it.
+    let text = '';
+    expect(
+      await eventually(async () => {
+        text = await (await fetch(metricsUrl)).text();
+        return desired.test(text);
+      }, 5000),
+      text,
+    ).toBe(true);
     expect(replicas(server)).toBe(0);
 
     const ws = await openSocket(autoscaler.url);
     ws.send(activatorReport(1));
     expect(await eventually(() => replicas(server) >= 1, 2000)).toBe(true);
 
-    const metricsUrl = `http://127.0.0.1:${autoscaler.metricsPort}/metrics`;
-    const desired = /^autoscaler_desired_pods\{namespace="default",revision="hello-00001"\} ([0-9.]+)$/m;
-    let text = '';
     const shown = await eventually(async () => {
       text = await (await fetch(metricsUrl)).text();
       return Number(desired.exec(text)?.[1] ?? 0) >= 1;
@@ -140,6 +167,7 @@ describe('startAutoscaler', () => {
     const server = api as TestApiServer;
     applyRevisionAtZero(server);
     const actuator = new RecordingActuator(1);
+    const decisions = watchDecisions();
     const config = loadConfig({
       AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
       AUTOSCALER_PORT: '0',
@@ -155,7 +183,8 @@ describe('startAutoscaler', () => {
       ws.send(activatorReport(1));
       // CC 1 at 70 % utilisation: one request in flight asks for 2 Pods.
       expect(await eventually(() => actuator.scales.length > 0, 2000)).toBe(true);
-      await new Promise((r) => setTimeout(r, 200));
+      // Several more decisions repeat the same scale.
+      await decisions.more(4);
       // The failed call was retried, and one successful call made per change however many decisions repeat it.
       expect(actuator.scales).toEqual([2]);
       expect(actuator.modes.length).toBeGreaterThanOrEqual(1);
@@ -217,6 +246,7 @@ describe('startAutoscaler on Kubernetes: public endpoints follow what they point
     const server = api as TestApiServer;
     server.apply(activatorSlice(['10.1.0.1']));
     server.apply(privateSlice('hello-00001', ['10.0.0.1'], ['10.0.0.2']));
+    const decisions = watchDecisions();
     const running = await start(server, '0');
     try {
       await expectPublic(server, ['10.0.0.1']);
@@ -227,7 +257,7 @@ describe('startAutoscaler on Kubernetes: public endpoints follow what they point
 
       // Decisions keep coming every 50 ms; with nothing changed they cost no API call.
       server.requests.length = 0;
-      await new Promise((r) => setTimeout(r, 300));
+      await decisions.more(4);
       expect(server.requests.filter((r) => r.verb !== 'watch').map((r) => `${r.verb} ${r.path}`)).toEqual([]);
     } finally {
       await running.shutdown();
@@ -238,15 +268,22 @@ describe('startAutoscaler on Kubernetes: public endpoints follow what they point
     const server = api as TestApiServer;
     server.apply(activatorSlice(['10.1.0.1']));
     server.apply(privateSlice('hello-00001', ['10.0.0.1']));
+    const decisions = watchDecisions();
     const running = await start(server, '-1');
     try {
       await expectPublic(server, ['10.1.0.1']);
       server.apply(activatorSlice(['10.1.0.2', '10.1.0.3']));
       await expectPublic(server, ['10.1.0.2', '10.1.0.3']);
       // A Pod becoming ready changes nothing here: the activators stay in the path.
+      server.requests.length = 0;
       server.apply(privateSlice('hello-00001', ['10.0.0.1', '10.0.0.2']));
-      await new Promise((r) => setTimeout(r, 200));
+      // Once the autoscaler has seen the Pod and decided twice more, nothing was written.
+      await decisions.seeing(2);
+      await decisions.more(2);
       expect(publicIps(server)).toBe('10.1.0.2,10.1.0.3');
+      expect(
+        server.requests.filter((r) => r.verb !== 'watch' && r.verb !== 'get' && r.verb !== 'list'),
+      ).toEqual([]);
       // With no activator left, the Pods take the traffic (the actuator's fallback), and get it back.
       server.apply(activatorSlice([]));
       await expectPublic(server, ['10.0.0.1', '10.0.0.2']);
