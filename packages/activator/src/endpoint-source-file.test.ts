@@ -1,7 +1,6 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@zerogate/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EndpointListener, RevisionInfo } from './endpoint-source.js';
@@ -351,8 +350,13 @@ describe('FileEndpointSource', () => {
     expect(listener.upserts.slice(3).map((i) => i.name)).toEqual(['b', 'd']);
     // Rewriting the same content (even through a rename) delivers nothing.
     await writeAtomically(doc(revision('a', 1), revision('b', 4), revision('c', 1), revision('d', 1)));
-    await sleep(100);
-    expect(listener.upserts).toHaveLength(5);
+    // A later change is delivered alone: the rewrite before it delivered nothing, whether it was read
+    // on its own or together with the change.
+    await writeAtomically(
+      doc(revision('a', 1), revision('b', 4), revision('c', 1), revision('d', 1), revision('e', 1)),
+    );
+    await vi.waitFor(() => expect(listener.upserts).toHaveLength(6), { timeout: PICKUP_MS, interval: 5 });
+    expect(listener.upserts.slice(5).map((i) => i.name)).toEqual(['e']);
     expect(listener.removes).toEqual([]);
   });
 
@@ -377,8 +381,20 @@ describe('FileEndpointSource', () => {
     await turns();
     expect(activeCount('FSEventWrap')).toBe(watchers);
     expect(activeCount('Timeout')).toBe(timers);
-    await writeAtomically(doc(revision('a', 3)));
-    await sleep(100);
+    // A source still running picks the change up through its own watcher; by then the stopped one has
+    // delivered nothing.
+    const live = new RecordingListener();
+    const other = new FileEndpointSource(path, log.logger);
+    try {
+      await other.start(live);
+      await writeAtomically(doc(revision('a', 3)));
+      await vi.waitFor(() => expect(live.upserts.at(-1)?.containerConcurrency).toBe(3), {
+        timeout: PICKUP_MS,
+        interval: 5,
+      });
+    } finally {
+      await other.stop();
+    }
     expect(listener.upserts).toHaveLength(1);
   });
 });
