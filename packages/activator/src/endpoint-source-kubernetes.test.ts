@@ -97,9 +97,45 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Pr
   }
 }
 
-/** Lets in-flight watch events arrive, to check that nothing more is delivered. */
+/**
+ * Lets in-flight watch events arrive, to check that nothing more is delivered where no later event can
+ * mark that point (after stop, or where only a retry timer could act).
+ */
 function settle(ms = 100): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+let markers = 0;
+
+/**
+ * Changes a revision of the test's own, on both the Revisions watch and the watch of its Pods (the
+ * EndpointSlices, or the Endpoints once the source follows those), and waits for its delivery: every
+ * change applied before it on those watches has been processed by then. Returns the marker's key, to
+ * leave its events out.
+ */
+async function marked(recorder: Recorder, pods: 'slices' | 'endpoints' = 'slices'): Promise<string> {
+  const name = `marker-${++markers}`;
+  server.apply(revision('ns1', name, { containerConcurrency: 7 }));
+  server.apply(
+    pods === 'slices'
+      ? privateSlice('ns1', name, `${name}-a`, [{ ip: '10.9.9.9', ready: true }])
+      : endpoints(`${name}-private`, name, 'Private', [
+          { addresses: [{ ip: '10.9.9.9' }], ports: [{ name: 'http', port: 8012 }] },
+        ]),
+  );
+  const key = `ns1/${name}`;
+  await waitFor(() => {
+    const m = recorder.current.get(key);
+    return m?.containerConcurrency === 7 && m.ready.length === 1;
+  }, 'the marker revision');
+  return key;
+}
+
+/** The recorder's events that are not about `marker`. */
+function besides(recorder: Recorder, marker: string): Recorder['events'] {
+  return recorder.events.filter((e) =>
+    e.op === 'upsert' ? `${e.info.namespace}/${e.info.name}` !== marker : e.key !== marker,
+  );
 }
 
 /** Once stopped, no request starts (one already on the wire may still arrive) and no watch stays open. */
@@ -368,8 +404,8 @@ describe('KubernetesEndpointSource', () => {
       ...revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30, idleTimeoutSeconds: 9 }),
       metadata: { name: 'r1', namespace: 'ns1', annotations: { touched: 'yes' } },
     });
-    await settle();
-    expect(recorder.events).toHaveLength(count);
+    const marker = await marked(recorder);
+    expect(besides(recorder, marker)).toHaveLength(count);
   });
 
   it('uses the defaults for malformed Revision fields, and logs them', async () => {
@@ -430,7 +466,7 @@ describe('KubernetesEndpointSource', () => {
     server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.3', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 3, 'the change after resuming');
     await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 4, 'the new concurrency');
-    await settle();
+    await marked(recorder);
 
     const upserts = recorder.upserts('ns1/r1');
     for (let i = 1; i < upserts.length; i++) expect(upserts[i]).not.toEqual(upserts[i - 1]);
@@ -663,9 +699,9 @@ describe('KubernetesEndpointSource', () => {
       server.compactHistory();
       server.cutWatches();
       await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the Endpoints’ Pods');
-      await settle();
+      const marker = await marked(recorder, 'endpoints');
       // From the slices' view straight to the Endpoints' one: never without its Pods, never removed.
-      const after = recorder.events.slice(before);
+      const after = besides(recorder, marker).slice(before);
       expect(after.every((e) => e.op === 'upsert' && e.info.ready.includes('10.0.0.1:8012'))).toBe(true);
       expect(recorder.current.get('ns1/r1')).toEqual(
         info('ns1', 'r1', { containerConcurrency: 3, ready: ['10.0.0.1:8012', '10.0.0.5:8012'] }),
