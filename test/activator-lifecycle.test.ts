@@ -122,8 +122,9 @@ describe('activator shutdown', () => {
     );
     const a = activator;
     await eventually(async () => (await send(`${a.url}/`, { headers: KUBELET_PROBE })).status === 200);
-    const run = send(`${a.url}/delay?ms=3000`, { headers: REVISION });
+    const run = send(`${a.url}/delay?ms=1000`, { headers: REVISION });
     const held = send(`${a.url}/`, { headers: revisionHeaders('hello-00002') });
+    const heldSettled = settledFlag(held);
     expect(await eventually(async () => (await running.app.stats()).current === 1)).toBe(true);
     expect(await eventually(async () => (await heldRequests(a, 'hello-00002')) === 1)).toBe(true);
     a.proc.signal('SIGTERM');
@@ -132,9 +133,10 @@ describe('activator shutdown', () => {
     ).toBe(true);
     const probe = await send(`${a.url}/`, { headers: KUBELET_PROBE });
     expect(probe.body).toBe('received SIGTERM from kubelet\n');
-    // Still serving during the drain.
+    // Still serving during the drain; the request running at SIGTERM finishes.
     expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
-    // After the drain the listeners close, but the process stays for the requests it has.
+    expect((await run).status).toBe(200);
+    // After the drain the listeners close, but the process stays for the request it still holds.
     expect(
       await eventually(
         () =>
@@ -145,7 +147,7 @@ describe('activator shutdown', () => {
         10_000,
       ),
     ).toBe(true);
-    expect((await run).status).toBe(200);
+    expect(heldSettled()).toBe(false);
     expect(await heldRequests(a, 'hello-00002')).toBe(1);
     expect(a.proc.child.exitCode).toBeNull();
     // The held request goes to the revision's first Pod, even this late.
