@@ -2,7 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { emptyStat, encodeStat, type Stat } from '@zerogate/core';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   PodScraper,
   type PodScraperOptions,
@@ -240,9 +240,8 @@ describe('PodScraper against real servers', () => {
       intervalMs: 20,
     });
     s.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.waitFor(() => expect(got.length).toBeGreaterThanOrEqual(3), { timeout: 2000, interval: 5 });
     await s.stop();
-    expect(got.length).toBeGreaterThanOrEqual(3);
   });
 
   it('rejects bad options naming the option', () => {

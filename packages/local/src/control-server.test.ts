@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ControlServer, type ControlTarget } from './control-server.js';
 import type { RevisionPods } from './revision-pods.js';
 
@@ -56,12 +56,15 @@ describe('ControlServer', () => {
       partial = parts.pop() ?? '';
       lines.push(...parts);
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // The stream opened: every revision, then synced.
+    await vi.waitFor(() => expect(lines).toHaveLength(2), { timeout: 2000, interval: 5 });
     server?.publish(a); // unchanged since the stream opened: nothing sent
     ready.push('127.0.0.1:9090');
     server?.publish(a);
     server?.publish(a);
-    await new Promise((r) => setTimeout(r, 50));
+    // Lines go out in order: once a later revision's line is in, the publishes of a sent what they did.
+    server?.publish(revision('b-00001', []));
+    await vi.waitFor(() => expect(lines.at(-1)).toContain('b-00001'), { timeout: 2000, interval: 5 });
     expect(lines.map((l) => JSON.parse(l))).toEqual([
       {
         type: 'upsert',
@@ -79,6 +82,14 @@ describe('ControlServer', () => {
         annotations: { 'autoscaling.knative.dev/target': '5' },
         containerConcurrency: 2,
         readyPods: ['127.0.0.1:9090'],
+      },
+      {
+        type: 'upsert',
+        namespace: 'default',
+        name: 'b-00001',
+        annotations: { 'autoscaling.knative.dev/target': '5' },
+        containerConcurrency: 2,
+        readyPods: [],
       },
     ]);
   });
