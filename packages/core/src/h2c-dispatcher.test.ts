@@ -8,7 +8,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { H2cDispatcher, H2cDispatcherPool } from './h2c-dispatcher.js';
 
 type Handler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -229,6 +229,7 @@ describe('H2cDispatcher', () => {
       }),
     );
     collector.chunks = [];
+    // Time is the behaviour here: an unthrottled server writes the whole response well within it.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(collector.controller?.paused).toBe(true);
     // Flow control stops the server well before the whole response is written.
@@ -248,6 +249,7 @@ describe('H2cDispatcher', () => {
     const dispatcher = dispatcherFor(origin);
     expect((await send(dispatcher, {}).done).status).toBe(200);
     sessions[0]?.goaway();
+    // Nothing outside the client's session shows that the GOAWAY has arrived: give it the time to.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect((await send(dispatcher, {}).done).status).toBe(200);
     expect(sessions).toHaveLength(2);
@@ -320,8 +322,7 @@ describe('H2cDispatcherPool', () => {
     expect((await send(pool, { origin: a.origin }).done).body).toBe('a');
     expect((await send(pool, { origin: b.origin }).done).body).toBe('b');
     expect(pool.size).toBe(2);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(pool.size).toBe(0);
+    await vi.waitFor(() => expect(pool.size).toBe(0), { timeout: 2000, interval: 5 });
     expect((await send(pool, { origin: a.origin }).done).body).toBe('a');
   });
 });
