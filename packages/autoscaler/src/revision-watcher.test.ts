@@ -233,8 +233,11 @@ describe('RevisionWatcher', () => {
     const rec = new Recorder();
     await makeWatcher().start(rec);
     await watcher?.stop();
+    // A watcher still running sees the change; by then the stopped one has delivered nothing.
+    const live = new Recorder();
+    await makeWatcher().start(live);
     server.apply(revision('late'));
-    await new Promise((r) => setTimeout(r, 100));
+    expect(await eventually(() => live.current.has('default/late'))).toBe(true);
     expect(rec.events).toEqual([]);
   });
 
