@@ -384,6 +384,10 @@ describe('KubernetesActuator.start', () => {
     await a.start(() => seen.changes++);
     return seen;
   }
+  /**
+   * Time for a report that must not come. The actuator shows nothing else of what it has read, so no
+   * later event marks the point where it would have reported.
+   */
   const settle = () => new Promise((r) => setTimeout(r, 100));
 
   it('reports each change of the ready activators, and nothing else', async () => {
@@ -440,8 +444,13 @@ describe('KubernetesActuator.start', () => {
     ]);
 
     await a.stop();
+    // An actuator still running reports the change; by then the stopped one has reported nothing.
+    const other = actuator({ activatorNamespace: 'system', activatorService: 'my-activator' });
+    const live = await watching(other);
+    expect(await eventually(() => live.changes === 1, 2000)).toBe(true);
     api.apply(activatorSlice(['10.9.0.2'], 'system', 'my-activator'));
-    await settle();
+    expect(await eventually(() => live.changes === 2, 2000)).toBe(true);
+    await other.stop();
     expect(seen.changes).toBe(1);
     expect(await eventually(() => api.openWatches === 0, 2000)).toBe(true);
   });
