@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { descendants, parseBusyTicks, parseProcStat, parseVmRssKiB, totalTicks } from './proc-stats.js';
+import {
+  descendants,
+  parseBusyTicks,
+  parseProcStat,
+  parseRssAnonKiB,
+  parseVmRssKiB,
+  totalTicks,
+} from './proc-stats.js';
 
 describe('parseProcStat', () => {
   it('reads ppid and CPU times', () => {
@@ -25,6 +32,17 @@ describe('parseProcStat', () => {
 
   it('rejects a malformed line', () => {
     expect(() => parseProcStat('garbage')).toThrow(/malformed/);
+  });
+});
+
+describe('parseRssAnonKiB', () => {
+  it('finds the RssAnon line, not RssFile or VmRSS', () => {
+    const status = 'VmRSS:\t   75812 kB\nRssAnon:\t   31200 kB\nRssFile:\t   44612 kB\n';
+    expect(parseRssAnonKiB(status)).toBe(31200);
+  });
+
+  it('returns undefined when absent', () => {
+    expect(parseRssAnonKiB('Name:\tkworker\n')).toBeUndefined();
   });
 });
 

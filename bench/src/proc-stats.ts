@@ -56,7 +56,20 @@ export function parseProcStat(text: string): ProcStat {
 
 /** Parses the `VmRSS` line of `/proc/<pid>/status` into KiB; undefined for kernel threads or zombies. */
 export function parseVmRssKiB(text: string): number | undefined {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(text);
+  return statusKiB(text, 'VmRSS');
+}
+
+/**
+ * Parses the `RssAnon` line of `/proc/<pid>/status` into KiB: the anonymous part of the resident set
+ * (heap, stacks, the JIT's code), without the file-backed pages of the executable and its libraries.
+ * A static Go binary and Node map very different files, so this is the fairer memory comparison.
+ */
+export function parseRssAnonKiB(text: string): number | undefined {
+  return statusKiB(text, 'RssAnon');
+}
+
+function statusKiB(text: string, field: string): number | undefined {
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -93,13 +106,23 @@ export function readProcStat(pid: number): ProcStat | undefined {
   }
 }
 
-/** Reads the resident set size of one process in KiB; undefined if the process is gone. */
-export function readVmRssKiB(pid: number): number | undefined {
+/** Resident memory of one process, KiB. */
+export interface MemoryReading {
+  readonly rssKiB: number;
+  /** The anonymous part of {@link rssKiB} (see {@link parseRssAnonKiB}). */
+  readonly rssAnonKiB: number;
+}
+
+/** Reads the resident set size of one process and its anonymous part; undefined if the process is gone. */
+export function readMemoryKiB(pid: number): MemoryReading | undefined {
+  let text: string;
   try {
-    return parseVmRssKiB(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    text = readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch {
     return undefined;
   }
+  const rssKiB = parseVmRssKiB(text);
+  return rssKiB === undefined ? undefined : { rssKiB, rssAnonKiB: parseRssAnonKiB(text) ?? 0 };
 }
 
 /**
@@ -125,6 +148,8 @@ export interface TreeReading {
   readonly ticks: number;
   /** Summed resident set size over the tree, KiB. */
   readonly rssKiB: number;
+  /** Summed anonymous resident memory over the tree, KiB. */
+  readonly rssAnonKiB: number;
 }
 
 /** Reads CPU ticks and resident memory summed over `root` and its descendants. */
@@ -132,12 +157,15 @@ export function readTree(root: number): TreeReading {
   const pids = processTree(root);
   let ticks = 0;
   let rssKiB = 0;
+  let rssAnonKiB = 0;
   for (const pid of pids) {
     const stat = readProcStat(pid);
     if (stat) ticks += totalTicks(stat);
-    rssKiB += readVmRssKiB(pid) ?? 0;
+    const memory = readMemoryKiB(pid);
+    rssKiB += memory?.rssKiB ?? 0;
+    rssAnonKiB += memory?.rssAnonKiB ?? 0;
   }
-  return { pids, ticks, rssKiB };
+  return { pids, ticks, rssKiB, rssAnonKiB };
 }
 
 /**

@@ -2,7 +2,14 @@
  * Measures one process tree across a window: CPU seconds from `/proc/<pid>/stat` deltas and the
  * highest resident memory seen while sampling `/proc/<pid>/status`.
  */
-import { clockTicksPerSecond, readBusyTicks, readOwnTicks, readTree } from './proc-stats.js';
+import {
+  clockTicksPerSecond,
+  type MemoryReading,
+  readBusyTicks,
+  readOwnTicks,
+  readTree,
+  type TreeReading,
+} from './proc-stats.js';
 
 /** What a process tree used during one measured window. */
 export interface ProcessUsage {
@@ -12,6 +19,8 @@ export interface ProcessUsage {
   readonly wallSeconds: number;
   /** Highest summed resident set size seen during the window, KiB. */
   readonly maxRssKiB: number;
+  /** Highest summed anonymous resident memory seen during the window, KiB. */
+  readonly maxRssAnonKiB: number;
   /** How many memory samples were taken. */
   readonly samples: number;
 }
@@ -29,6 +38,7 @@ export class ProcessSampler {
   #startTicks = 0;
   #startTime = 0n;
   #maxRssKiB = 0;
+  #maxRssAnonKiB = 0;
   #samples = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -44,6 +54,7 @@ export class ProcessSampler {
     const reading = readTree(this.#root);
     this.#startTicks = reading.ticks;
     this.#maxRssKiB = reading.rssKiB;
+    this.#maxRssAnonKiB = reading.rssAnonKiB;
     this.#samples = 1;
     this.#startTime = process.hrtime.bigint();
     this.#timer = setInterval(() => this.#sample(), this.#intervalMs);
@@ -56,28 +67,36 @@ export class ProcessSampler {
     this.#timer = undefined;
     const reading = readTree(this.#root);
     const wallSeconds = Number(process.hrtime.bigint() - this.#startTime) / 1e9;
-    this.#record(reading.rssKiB);
+    this.#record(reading);
     return {
       cpuSeconds: Math.max(0, reading.ticks - this.#startTicks) / clockTicksPerSecond(),
       wallSeconds,
       maxRssKiB: this.#maxRssKiB,
+      maxRssAnonKiB: this.#maxRssAnonKiB,
       samples: this.#samples,
     };
   }
 
   #sample(): void {
-    this.#record(readTree(this.#root).rssKiB);
+    this.#record(readTree(this.#root));
   }
 
-  #record(rssKiB: number): void {
+  #record(reading: TreeReading): void {
     this.#samples++;
-    if (rssKiB > this.#maxRssKiB) this.#maxRssKiB = rssKiB;
+    if (reading.rssKiB > this.#maxRssKiB) this.#maxRssKiB = reading.rssKiB;
+    if (reading.rssAnonKiB > this.#maxRssAnonKiB) this.#maxRssAnonKiB = reading.rssAnonKiB;
   }
 }
 
 /** Reads the summed resident memory of a tree once, in KiB (for the idle figure). */
 export function idleRssKiB(root: number): number {
   return readTree(root).rssKiB;
+}
+
+/** Reads the summed resident memory of a tree and its anonymous part once, in KiB (for the idle figures). */
+export function idleMemoryKiB(root: number): MemoryReading {
+  const { rssKiB, rssAnonKiB } = readTree(root);
+  return { rssKiB, rssAnonKiB };
 }
 
 /**

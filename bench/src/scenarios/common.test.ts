@@ -30,6 +30,34 @@ describe('queueProxyEnv', () => {
       successThreshold: 1,
     });
   });
+
+  it("sets every variable Knative's queue-proxy requires, and turns its tracing and request metrics off", () => {
+    const env = queueProxyEnv(0, 8080, { serving: 1, tls: 2, admin: 3, stats: 4, metrics: 5 });
+    // The `required:"true"` fields of pkg/queue/sharedmain's config.
+    for (const name of [
+      'CONTAINER_CONCURRENCY',
+      'QUEUE_SERVING_PORT',
+      'QUEUE_SERVING_TLS_PORT',
+      'USER_PORT',
+      'REVISION_TIMEOUT_SECONDS',
+      'SERVING_LOGGING_CONFIG',
+      'SERVING_LOGGING_LEVEL',
+      'SERVING_NAMESPACE',
+      'SERVING_CONFIGURATION',
+      'SERVING_REVISION',
+      'SERVING_POD',
+      'SERVING_POD_IP',
+    ]) {
+      expect(env, name).toHaveProperty(name);
+    }
+    // An unset backend is not `none` to Knative's queue-proxy: it would trace every request.
+    expect(env).toMatchObject({
+      TRACING_CONFIG_BACKEND: 'none',
+      SERVING_REQUEST_METRICS_BACKEND: '',
+      SERVING_ENABLE_REQUEST_LOG: 'false',
+      ENABLE_PROFILING: 'false',
+    });
+  });
 });
 
 describe('endpointsDocument', () => {

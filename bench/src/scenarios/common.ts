@@ -138,6 +138,8 @@ export interface ProcessFigures {
   /** Percent of one core. */
   readonly coreUtilisation: number | undefined;
   readonly rssLoadedKiB: number;
+  /** The anonymous part of the resident memory, at its own highest sample. */
+  readonly rssAnonLoadedKiB: number;
 }
 
 /** A process's usage per `requests` (or calls). */
@@ -147,6 +149,7 @@ export function figures(usage: ProcessUsage, requests: number): ProcessFigures {
     cpuSecondsPer10k: cpuSecondsPer10k(usage.cpuSeconds, requests),
     coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
     rssLoadedKiB: usage.maxRssKiB,
+    rssAnonLoadedKiB: usage.maxRssAnonKiB,
   };
 }
 
@@ -194,9 +197,16 @@ export function tcpReadinessProbe(userPort: number): object {
 }
 
 /**
- * The environment of a queue-proxy in front of the app: Knative's variables as the revision
- * reconciler sets them, plus Zerogate's own port and bind-address variables, which Knative's
- * queue-proxy ignores. The readiness probe is a TCP probe on the app unless one is given.
+ * The environment of a queue-proxy in front of the app: every variable Knative's revision reconciler
+ * sets (`pkg/reconciler/revision/resources/queue.go`), with the values Knative's default config maps
+ * give them, plus Zerogate's own port and bind-address variables, which Knative's queue-proxy ignores.
+ * The readiness probe is a TCP probe on the app unless one is given.
+ *
+ * Two of those defaults matter to Knative's queue-proxy, which reads them through envconfig: without
+ * `TRACING_CONFIG_BACKEND=none` it traces every request (an unset backend is not `none`), and with a
+ * `SERVING_REQUEST_METRICS_BACKEND` it records request metrics; both queue-proxies run here with no
+ * request metrics backend (config-observability's `metrics.request-metrics-backend-destination` set
+ * to none), so neither records per-request metrics and what is measured is the proxy itself.
  */
 export function queueProxyEnv(
   cc: number,
@@ -218,6 +228,26 @@ export function queueProxyEnv(
     SERVING_POD: 'hello-00001-pod',
     SERVING_POD_IP: '127.0.0.1',
     SERVING_READINESS_PROBE: JSON.stringify(readinessProbe),
+    SERVING_SERVICE: 'hello',
+    REVISION_RESPONSE_START_TIMEOUT_SECONDS: '0',
+    REVISION_IDLE_TIMEOUT_SECONDS: '0',
+    SERVING_ENABLE_REQUEST_LOG: 'false',
+    SERVING_ENABLE_PROBE_REQUEST_LOG: 'false',
+    SERVING_REQUEST_METRICS_BACKEND: '',
+    SERVING_REQUEST_METRICS_REPORTING_PERIOD_SECONDS: '5',
+    METRICS_COLLECTOR_ADDRESS: '',
+    METRICS_DOMAIN: 'knative.dev/internal/serving',
+    SYSTEM_NAMESPACE: 'knative-serving',
+    TRACING_CONFIG_BACKEND: 'none',
+    TRACING_CONFIG_ZIPKIN_ENDPOINT: '',
+    TRACING_CONFIG_DEBUG: 'false',
+    TRACING_CONFIG_SAMPLE_RATE: '0.1',
+    ENABLE_PROFILING: 'false',
+    ENABLE_HTTP2_AUTO_DETECTION: 'false',
+    ENABLE_HTTP_FULL_DUPLEX: 'false',
+    ENABLE_MULTI_CONTAINER_PROBES: 'false',
+    HOST_IP: '127.0.0.1',
+    ROOT_CA: '',
     QUEUE_BIND_ADDRESS: '127.0.0.1',
     QUEUE_ADMIN_PORT: String(ports.admin),
     QUEUE_STATS_PORT: String(ports.stats),

@@ -1,17 +1,26 @@
 /**
  * The `queue-proxy` scenario: throughput, latency, CPU and memory of the queue-proxy against the
  * app reached directly, the bare Node proxy floor, and any other queue-proxy build (`--compare`),
- * all in one run, at several keep-alive connection counts.
+ * Knative's own among them (`--compare knative`), all in one run, at several keep-alive connection
+ * counts.
  *
  * Targets run one after another, never concurrently; the app runs for the whole scenario, and each
  * proxy is started once, measured at every connection count, then stopped.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  findKnativeQueue,
+  KNATIVE_COMPARE,
+  KNATIVE_QUEUE_PORTS,
+  type KnativeQueue,
+  waitForFreePorts,
+} from '../knative-queue.js';
 import { type LoadResult, runLoad } from '../load-generator.js';
 import { freePort } from '../ports.js';
-import { BackgroundLoad, idleRssKiB, ProcessSampler } from '../process-sampler.js';
+import { BackgroundLoad, idleMemoryKiB, ProcessSampler } from '../process-sampler.js';
 import { disturbanceNote } from '../quiet-run.js';
 import { delta, mebibytes, ratio } from '../ratios.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
@@ -50,7 +59,7 @@ export function commandLabel(command: string): string {
   return basename(first) || 'compare';
 }
 
-type TargetKind = 'direct' | 'bare' | 'queue-proxy' | 'compare';
+type TargetKind = 'direct' | 'bare' | 'queue-proxy' | 'compare' | 'knative';
 
 /** Something to measure. `argv` is absent for the direct target, which has no proxy. */
 interface Target {
@@ -69,7 +78,67 @@ interface QueueProxyOptions {
     readonly argv: readonly string[];
     readonly overridden: boolean;
   };
-  readonly compares: readonly { readonly name: string; readonly command: string }[];
+  readonly compares: readonly Compare[];
+}
+
+/** A queue-proxy measured beside ours. */
+export interface Compare {
+  /** The label of its rows. */
+  readonly name: string;
+  /** The command as shown in output. */
+  readonly command: string;
+  readonly argv: readonly string[];
+  /** Set for Knative's own queue-proxy as `npm run knative:build` built it (`--compare knative`). */
+  readonly knative?: KnativeQueue;
+}
+
+/** `path` with the home folder written `~`, for output that is committed. */
+function shortPath(path: string): string {
+  const home = homedir();
+  return path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
+}
+
+/**
+ * Checks the `--compare` values and their `--compare-name` labels, returning the problems rather
+ * than throwing so they are reported with the other options'. `knative` is Knative's queue-proxy
+ * binary from `npm run knative:build`, found by `locateKnative` and run directly; anything else is a
+ * command run through `sh -c`.
+ */
+export function parseCompares(
+  commands: readonly string[],
+  names: readonly string[],
+  locateKnative: () => KnativeQueue,
+): { compares: Compare[]; problems: string[] } {
+  const problems: string[] = [];
+  if (names.length > commands.length) problems.push('--compare-name given more often than --compare');
+  const compares: Compare[] = [];
+  commands.forEach((command, i) => {
+    if (command.trim() === KNATIVE_COMPARE) {
+      try {
+        const knative = locateKnative();
+        compares.push({
+          name: names[i] ?? KNATIVE_COMPARE,
+          command: shortPath(knative.path),
+          argv: [knative.path],
+          knative,
+        });
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
+      return;
+    }
+    if (command.trim() === '') problems.push('--compare must be a command');
+    compares.push({ name: names[i] ?? commandLabel(command), command, argv: ['sh', '-c', command] });
+  });
+  const labels = new Set(['direct', 'bare-proxy', 'queue-proxy']);
+  for (const { name } of compares) {
+    if (labels.has(name))
+      problems.push(
+        `two targets are labelled ${JSON.stringify(name)}: give each --compare its own --compare-name`,
+      );
+    labels.add(name);
+  }
+  return { compares, problems };
 }
 
 function strings(value: OptionValues[string]): string[] {
@@ -93,19 +162,11 @@ function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOp
     }
     queueProxy = { command: `node ${QUEUE_PROXY_ENTRY}`, argv: [process.execPath, entry], overridden: false };
   }
-  const commands = strings(values['compare']);
-  const names = strings(values['compare-name']);
-  if (names.length > commands.length) problems.push('--compare-name given more often than --compare');
-  const compares = commands.map((command, i) => {
-    if (command.trim() === '') problems.push('--compare must be a command');
-    return { name: names[i] ?? commandLabel(command), command };
-  });
-  const labels = new Set(['direct', 'bare-proxy', 'queue-proxy']);
-  for (const { name } of compares) {
-    if (labels.has(name))
-      problems.push(`--compare-name ${JSON.stringify(name)} is used twice; name each one apart`);
-    labels.add(name);
-  }
+  const parsed = parseCompares(strings(values['compare']), strings(values['compare-name']), () =>
+    findKnativeQueue(settings.repoRoot),
+  );
+  problems.push(...parsed.problems);
+  const compares = parsed.compares;
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return { queueProxy, compares };
 }
@@ -128,10 +189,10 @@ function targetsOf(options: QueueProxyOptions): Target[] {
     for (const cc of [0, LIMITED_CC]) {
       targets.push({
         label: `${compare.name} cc${cc}`,
-        kind: 'compare',
+        kind: compare.knative === undefined ? 'compare' : 'knative',
         cc,
         command: compare.command,
-        argv: ['sh', '-c', compare.command],
+        argv: compare.argv,
       });
     }
   }
@@ -154,8 +215,12 @@ interface Cell {
 interface TargetResult {
   readonly target: Target;
   readonly rssIdleKiB?: number;
+  readonly rssAnonIdleKiB?: number;
   readonly cells: Cell[];
 }
+
+/** How long a Knative queue-proxy stopped a moment ago may take to let go of its fixed ports. */
+const PORTS_FREE_TIMEOUT_MS = 5_000;
 
 /** Starts the proxy of a target, pinned, and waits until it answers. */
 async function startProxy(
@@ -222,14 +287,15 @@ async function measureTarget(
   let proc: ManagedProcess | undefined;
   let url = `http://127.0.0.1:${app.port}/`;
   if (target.argv !== undefined) {
+    if (target.kind === 'knative') await waitForFreePorts(KNATIVE_QUEUE_PORTS, PORTS_FREE_TIMEOUT_MS);
     progress(`${target.label}: starting ${target.command}`);
     ({ proc, url } = await startProxy(context, target, target.argv, app.port));
   }
   try {
-    let rssIdleKiB: number | undefined;
+    let idle: { rssKiB: number; rssAnonKiB: number } | undefined;
     if (proc !== undefined) {
       await sleep(SETTLE_MS);
-      rssIdleKiB = idleRssKiB(proc.pid);
+      idle = idleMemoryKiB(proc.pid);
     }
     const cells: Cell[] = [];
     for (const connections of settings.connections) {
@@ -242,7 +308,11 @@ async function measureTarget(
         ),
       );
     }
-    return { target, cells, ...(rssIdleKiB === undefined ? {} : { rssIdleKiB }) };
+    return {
+      target,
+      cells,
+      ...(idle === undefined ? {} : { rssIdleKiB: idle.rssKiB, rssAnonIdleKiB: idle.rssAnonKiB }),
+    };
   } finally {
     if (proc !== undefined) await supervisor.stop(proc);
   }
@@ -251,6 +321,9 @@ async function measureTarget(
 /** A cell with its comparisons against the direct and bare-proxy targets at the same connection count. */
 export interface DerivedRow {
   readonly label: string;
+  readonly kind: TargetKind;
+  /** Container concurrency of a queue-proxy row. */
+  readonly cc: number | undefined;
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -260,6 +333,9 @@ export interface DerivedRow {
   readonly coreUtilisation: number | undefined;
   readonly rssIdleMiB: number | undefined;
   readonly rssLoadedMiB: number | undefined;
+  /** The anonymous part of the resident memory: idle, and highest during the run. */
+  readonly rssAnonIdleMiB: number | undefined;
+  readonly rssAnonLoadedMiB: number | undefined;
   readonly throughputVsBare: number | undefined;
   readonly cpuVsBare: number | undefined;
   readonly failures: number;
@@ -278,6 +354,8 @@ function derive(results: readonly TargetResult[], connections: number): DerivedR
     const { load, proxy } = cell;
     rows.push({
       label: result.target.label,
+      kind: result.target.kind,
+      cc: result.target.cc,
       rps: load.rps,
       p50Ms: load.latencyMs.p50,
       p99Ms: load.latencyMs.p99,
@@ -287,6 +365,8 @@ function derive(results: readonly TargetResult[], connections: number): DerivedR
       coreUtilisation: proxy?.coreUtilisation,
       rssIdleMiB: result.rssIdleKiB === undefined ? undefined : mebibytes(result.rssIdleKiB),
       rssLoadedMiB: proxy === undefined ? undefined : mebibytes(proxy.rssLoadedKiB),
+      rssAnonIdleMiB: result.rssAnonIdleKiB === undefined ? undefined : mebibytes(result.rssAnonIdleKiB),
+      rssAnonLoadedMiB: proxy === undefined ? undefined : mebibytes(proxy.rssAnonLoadedKiB),
       throughputVsBare: ratio(load.rps, bare?.load.rps),
       cpuVsBare: isDirect ? undefined : ratio(proxy?.cpuSecondsPer10k, bare?.proxy?.cpuSecondsPer10k),
       failures: load.errors + load.non2xx,
@@ -305,6 +385,7 @@ const HEADERS = [
   'core %',
   'RSS idle MiB',
   'RSS load MiB',
+  'RssAnon load MiB',
   'req/s ×bare',
   'CPU ×bare',
   'errors',
@@ -321,12 +402,104 @@ function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
       fixed(row.coreUtilisation, 0),
       fixed(row.rssIdleMiB, 1),
       fixed(row.rssLoadedMiB, 1),
+      fixed(row.rssAnonLoadedMiB, 1),
       times(row.throughputVsBare),
       times(row.cpuVsBare),
       row.failures === 0 ? '0' : String(row.failures),
     ]),
   );
 }
+
+/** Our queue-proxy against Knative's at one connection count and container concurrency. */
+export interface KnativeComparison {
+  readonly connections: number;
+  readonly cc: number;
+  readonly ours: DerivedRow;
+  readonly knative: DerivedRow;
+  /** Ours ÷ Knative's: throughput (above 1 is ours faster). */
+  readonly throughput: number | undefined;
+  /** Ours ÷ Knative's: CPU per request (below 1 is ours cheaper). */
+  readonly cpuPerRequest: number | undefined;
+  /** Ours ÷ Knative's: highest resident memory during the run. */
+  readonly rssLoaded: number | undefined;
+  /** Ours ÷ Knative's: highest anonymous resident memory during the run. */
+  readonly rssAnonLoaded: number | undefined;
+  /** Ours ÷ Knative's: resident memory once started, before any load. */
+  readonly rssIdle: number | undefined;
+}
+
+/**
+ * Pairs each of our queue-proxy rows at one connection count with Knative's row at the same
+ * container concurrency and divides ours by Knative's. Rows without a partner are left out.
+ */
+export function compareWithKnative(connections: number, rows: readonly DerivedRow[]): KnativeComparison[] {
+  const out: KnativeComparison[] = [];
+  for (const ours of rows) {
+    if (ours.kind !== 'queue-proxy' || ours.cc === undefined) continue;
+    const knative = rows.find((row) => row.kind === 'knative' && row.cc === ours.cc);
+    if (knative === undefined) continue;
+    out.push({
+      connections,
+      cc: ours.cc,
+      ours,
+      knative,
+      throughput: ratio(ours.rps, knative.rps),
+      cpuPerRequest: ratio(ours.cpuSecondsPer10k, knative.cpuSecondsPer10k),
+      rssLoaded: ratio(ours.rssLoadedMiB, knative.rssLoadedMiB),
+      rssAnonLoaded: ratio(ours.rssAnonLoadedMiB, knative.rssAnonLoadedMiB),
+      rssIdle: ratio(ours.rssIdleMiB, knative.rssIdleMiB),
+    });
+  }
+  return out;
+}
+
+/** CPU seconds per 10,000 requests as CPU microseconds per request. */
+export function microsecondsPerRequest(cpuSecondsPer10k: number | undefined): number | undefined {
+  return cpuSecondsPer10k === undefined ? undefined : cpuSecondsPer10k * 100;
+}
+
+const KNATIVE_HEADERS = [
+  'connections',
+  'CC',
+  'req/s ×kn',
+  'CPU µs/req ours',
+  'CPU µs/req kn',
+  'CPU ×kn',
+  'RSS MiB ours',
+  'RSS MiB kn',
+  'RSS ×kn',
+  'RssAnon MiB ours',
+  'RssAnon MiB kn',
+  'RssAnon ×kn',
+];
+
+function knativeTableOf(comparisons: readonly KnativeComparison[]): Table {
+  return labelledTable(
+    'Ours ÷ Knative’s queue-proxy',
+    KNATIVE_HEADERS,
+    comparisons.map((c) => [
+      String(c.connections),
+      String(c.cc),
+      times(c.throughput),
+      fixed(microsecondsPerRequest(c.ours.cpuSecondsPer10k), 1),
+      fixed(microsecondsPerRequest(c.knative.cpuSecondsPer10k), 1),
+      times(c.cpuPerRequest),
+      fixed(c.ours.rssLoadedMiB, 1),
+      fixed(c.knative.rssLoadedMiB, 1),
+      times(c.rssLoaded),
+      fixed(c.ours.rssAnonLoadedMiB, 1),
+      fixed(c.knative.rssAnonLoadedMiB, 1),
+      times(c.rssAnonLoaded),
+    ]),
+  );
+}
+
+/** The note under the Knative table. */
+const KNATIVE_NOTE =
+  '×kn: ours ÷ Knative’s queue-proxy at the same connection count and CC, both started with the same ' +
+  'environment, app and CPU (CPU per request and memory: below 1 is ours smaller; req/s: above 1 is ours ' +
+  'faster). RSS and RssAnon are the highest sampled during the run; RssAnon leaves out file-backed pages ' +
+  '(the node or Go executable and its libraries).';
 
 /** Notes printed under the tables; the README explains each column at length. */
 const NOTES = [
@@ -356,10 +529,14 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   const tables = settings.connections.map((connections) =>
     tableOf(connections, derive(results, connections)),
   );
+  const comparisons = settings.connections.flatMap((connections) =>
+    compareWithKnative(connections, derive(results, connections)),
+  );
+  if (comparisons.length > 0) tables.push(knativeTableOf(comparisons));
   const disturbed = results.flatMap(({ target, cells }) =>
     disturbedRuns(cells, (cell) => `${target.label} at ${cell.connections}`),
   );
-  const notes = [...NOTES, disturbanceNote(disturbed)];
+  const notes = [...NOTES, ...(comparisons.length > 0 ? [KNATIVE_NOTE] : []), disturbanceNote(disturbed)];
   const setup: [string, string][] = [
     ['App', 'node bench/dist/hello-app.js (node:http, answers 200 hello)'],
     ['Bare proxy', 'node bench/dist/bare-proxy.js (node:http + undici Pool, pipelining 1)'],
@@ -367,19 +544,31 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
       'queue-proxy',
       `${options.queueProxy.command}${options.queueProxy.overridden ? ' (via --queue-proxy)' : ''}`,
     ],
-    ...options.compares.map(({ name, command }): [string, string] => [`Compared: ${name}`, command]),
+    ...options.compares.map(({ name, command, knative }): [string, string] => [
+      `Compared: ${name}`,
+      knative === undefined
+        ? command
+        : `Knative Serving's queue-proxy, knative.dev/serving ${knative.version} cmd/queue (${command}, ` +
+          '`npm run knative:build`); it also binds 8022 and 9090 on every interface',
+    ]),
     ['Load', 'autocannon in the harness process, keep-alive, pipelining 1, GET /'],
   ];
   const data = {
-    targets: results.map(({ target, rssIdleKiB, cells }) => ({
+    targets: results.map(({ target, rssIdleKiB, rssAnonIdleKiB, cells }) => ({
       label: target.label,
       kind: target.kind,
       cc: target.cc ?? null,
       command: target.command,
       rssIdleKiB: rssIdleKiB ?? null,
+      rssAnonIdleKiB: rssAnonIdleKiB ?? null,
       cells,
     })),
     derived: Object.fromEntries(settings.connections.map((c) => [String(c), derive(results, c)])),
+    knative: comparisons.map(({ ours, knative, ...ratios }) => ({
+      ...ratios,
+      ours: ours.label,
+      knative: knative.label,
+    })),
   };
   return { setup, tables, notes, data };
 }
@@ -395,14 +584,15 @@ export const queueProxyScenario: Scenario = {
   },
   usage: [
     `--queue-proxy <cmd>    run this command (through sh -c) as our queue-proxy (default: node ${QUEUE_PROXY_ENTRY})`,
-    '--compare <cmd>        also measure this queue-proxy command, at CC=0 and CC=10 (repeatable)',
+    '--compare <cmd>        also measure this queue-proxy command, at CC=0 and CC=10 (repeatable);',
+    "                       `knative`: Knative's own, as `npm run knative:build` built it",
     '--compare-name <name>  label for the matching --compare (default: its first word)',
   ],
   prepare(values, settings) {
     const options = parseOptions(values, settings);
     const targets = targetsOf(options);
     const perCell = cellBudgetSeconds(settings);
-    const perProxy = READY_TIMEOUT_MS / 1000 + SETTLE_MS / 1000 + 3;
+    const perProxy = READY_TIMEOUT_MS / 1000 + SETTLE_MS / 1000 + PORTS_FREE_TIMEOUT_MS / 1000 + 3;
     return {
       budgetSeconds: 30 + targets.length * (perProxy + settings.connections.length * perCell),
       run: (context) => run(context, options),
