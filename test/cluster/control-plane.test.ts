@@ -4,46 +4,37 @@
  * ServiceAccounts. Runs in a network namespace of its own (`npm run test:cluster`), where Pod addresses
  * outside 127.0.0.0/8, which EndpointSlices require, stay inside the namespace.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane, kubeBinary } from '../../packages/cluster/src/index.js';
+import { kubeBinary } from '../../packages/cluster/src/index.js';
 import { REVISION } from '../support/activator-fixture.js';
 import { FakeAutoscaler } from '../support/fake-autoscaler.js';
-import { eventually, send } from '../support/http.js';
+import { send } from '../support/http.js';
 import { knativeRevision, privateSlice } from '../support/knative-objects.js';
 import {
   activatorEnv,
   queueProxyEnv,
-  ROOT,
   startActivator,
   startQueueProxy,
   startUserApp,
 } from '../support/processes.js';
+import { startCluster, type TestCluster, waitFor } from './support/cluster.js';
 
 const SYSTEM = 'zerogate-system';
-/** A Pod address of the test's own: on this namespace's loopback device, outside 127.0.0.0/8. */
-const POD_IP = '10.244.0.10';
+/** An address for a Pod the test runs by hand, outside the node's Pod range and 127.0.0.0/8. */
+const POD_IP = '10.250.0.10';
 
-let dir: string;
-let plane: ControlPlane;
-
-/** Runs the built kubectl as cluster admin (or with `kubeconfig`); returns stdout, throws with stderr. */
-function kubectl(args: readonly string[], options: { input?: string; kubeconfig?: string } = {}): string {
-  return execFileSync(kubeBinary('kubectl'), args, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    input: options.input,
-    env: { ...process.env, KUBECONFIG: options.kubeconfig ?? plane.adminKubeconfig },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-}
+let cluster: TestCluster;
 
 /** `kubectl auth can-i` as the ServiceAccount: the real RBAC authorizer's answer. */
-function can(serviceAccount: string, verb: string, resource: string, subresource = ''): boolean {
-  const r = spawnSync(
+async function can(
+  serviceAccount: string,
+  verb: string,
+  resource: string,
+  subresource = '',
+): Promise<boolean> {
+  const { stdout } = await promisify(execFile)(
     kubeBinary('kubectl'),
     [
       'auth',
@@ -55,26 +46,26 @@ function can(serviceAccount: string, verb: string, resource: string, subresource
       'default',
       `--as=system:serviceaccount:${SYSTEM}:${serviceAccount}`,
     ],
-    { encoding: 'utf8', env: { ...process.env, KUBECONFIG: plane.adminKubeconfig } },
-  );
-  if (r.stdout.trim() !== 'yes' && r.stdout.trim() !== 'no') throw new Error(`kubectl auth can-i: ${r.stderr}`);
-  return r.stdout.trim() === 'yes';
+    { encoding: 'utf8', env: { ...process.env, KUBECONFIG: cluster.plane.adminKubeconfig } },
+  ).catch((err: { stdout?: string; stderr?: string }) => {
+    if (err.stdout?.trim() === 'no') return { stdout: 'no' };
+    throw new Error(`kubectl auth can-i: ${err.stderr}`);
+  });
+  return stdout.trim() === 'yes';
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'zerogate-cluster-test-'));
-  plane = await ControlPlane.start({ dir, address: '127.0.0.1' });
-  console.log(`control plane: /readyz after ${plane.readyAfterMs} ms`);
+  cluster = await startCluster();
+  console.log(`control plane: /readyz after ${cluster.plane.readyAfterMs} ms`);
 }, 120_000);
 
 afterAll(async () => {
-  await plane?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 }, 60_000);
 
 describe('deploy/base on a real control plane', () => {
-  it('is accepted whole by the real apiserver (its own schema and strict field validation)', () => {
-    const out = kubectl(['apply', '--validate=strict', '-k', 'deploy/base']);
+  it('is accepted whole by the real apiserver (its own schema and strict field validation)', async () => {
+    const out = await cluster.kubectl(['apply', '--validate=strict', '-k', 'deploy/base']);
     expect(out).toContain('deployment.apps/activator created');
     expect(out).toContain(
       'mutatingwebhookconfiguration.admissionregistration.k8s.io/zerogate-injector created',
@@ -82,34 +73,34 @@ describe('deploy/base on a real control plane', () => {
   });
 
   it('is run by the real controllers: every Deployment gets its ReplicaSet and its Pods', async () => {
-    const wanted = JSON.parse(kubectl(['get', 'deployments', '-n', SYSTEM, '-o', 'json'])) as {
+    const wanted = await cluster.getJson<{
       items: { metadata: { name: string }; spec: { replicas: number } }[];
-    };
+    }>(['deployments', '-n', SYSTEM]);
     const replicas = wanted.items.reduce((n, d) => n + d.spec.replicas, 0);
     expect(wanted.items.map((d) => d.metadata.name).sort()).toEqual(['activator', 'autoscaler', 'injector']);
-    // Pending without a node: created by the ReplicaSet controller, each carrying its app label.
-    const created = await eventually(async () => {
-      const pods = JSON.parse(kubectl(['get', 'pods', '-n', SYSTEM, '-o', 'json'])) as { items: unknown[] };
+    // Created by the ReplicaSet controller (they do not start here: the images' Secret is not made).
+    const created = await waitFor(async () => {
+      const pods = await cluster.getJson<{ items: unknown[] }>(['pods', '-n', SYSTEM]);
       return pods.items.length === replicas;
     }, 30_000);
     expect(created).toBe(true);
   });
 
-  it('grants each ServiceAccount what its component calls, and the real RBAC authorizer refuses the rest', () => {
+  it('grants each ServiceAccount what its component calls, and the real RBAC authorizer refuses the rest', async () => {
     // The activator reads revisions and their endpoints; it writes nothing.
-    expect(can('activator', 'watch', 'revisions.serving.knative.dev')).toBe(true);
-    expect(can('activator', 'list', 'endpointslices.discovery.k8s.io')).toBe(true);
-    expect(can('activator', 'create', 'endpointslices.discovery.k8s.io')).toBe(false);
-    expect(can('activator', 'get', 'secrets')).toBe(false);
+    expect(await can('activator', 'watch', 'revisions.serving.knative.dev')).toBe(true);
+    expect(await can('activator', 'list', 'endpointslices.discovery.k8s.io')).toBe(true);
+    expect(await can('activator', 'create', 'endpointslices.discovery.k8s.io')).toBe(false);
+    expect(await can('activator', 'get', 'secrets')).toBe(false);
     // The autoscaler scales Deployments through the scale subresource and owns the public slices.
-    expect(can('autoscaler', 'patch', 'deployments.apps', 'scale')).toBe(true);
-    expect(can('autoscaler', 'patch', 'deployments.apps')).toBe(false);
-    expect(can('autoscaler', 'create', 'endpointslices.discovery.k8s.io')).toBe(true);
-    expect(can('autoscaler', 'delete', 'deployments.apps')).toBe(false);
-    expect(can('autoscaler', 'get', 'secrets')).toBe(false);
+    expect(await can('autoscaler', 'patch', 'deployments.apps', 'scale')).toBe(true);
+    expect(await can('autoscaler', 'patch', 'deployments.apps')).toBe(false);
+    expect(await can('autoscaler', 'create', 'endpointslices.discovery.k8s.io')).toBe(true);
+    expect(await can('autoscaler', 'delete', 'deployments.apps')).toBe(false);
+    expect(await can('autoscaler', 'get', 'secrets')).toBe(false);
     // The injector wires revisions; it never touches Pods once admitted.
-    expect(can('injector', 'create', 'revisions.serving.knative.dev')).toBe(true);
-    expect(can('injector', 'delete', 'pods')).toBe(false);
+    expect(await can('injector', 'create', 'revisions.serving.knative.dev')).toBe(true);
+    expect(await can('injector', 'delete', 'pods')).toBe(false);
   });
 });
 
@@ -123,8 +114,8 @@ describe('the activator on its ServiceAccount token', () => {
     execFileSync('ip', ['addr', 'add', `${POD_IP}/32`, 'dev', 'lo']);
     const app = await startUserApp();
     const qp = await startQueueProxy(queueProxyEnv(app.port, { QUEUE_BIND_ADDRESS: POD_IP }));
-    kubectl(['create', 'namespace', 'hello']);
-    kubectl(['apply', '-f', '-'], {
+    await cluster.kubectl(['create', 'namespace', 'hello']);
+    await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'v1',
         kind: 'List',
@@ -139,7 +130,7 @@ describe('the activator on its ServiceAccount token', () => {
       }),
     });
     autoscaler = await FakeAutoscaler.start();
-    const kubeconfig = await plane.serviceAccountKubeconfig(SYSTEM, 'activator');
+    const kubeconfig = await cluster.plane.serviceAccountKubeconfig(SYSTEM, 'activator');
     const activator = await startActivator(
       activatorEnv('', autoscaler.url, {
         ACTIVATOR_ENDPOINTS_SOURCE: 'kubernetes',

@@ -5,9 +5,11 @@
  * in the state folder; every component binds the one address, so control planes on different addresses
  * never clash on ports.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { ApiClient, identityFromFiles } from './api-client.js';
 import { kubeBinary } from './binaries.js';
 import { Daemon, stopPid } from './daemon.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -49,7 +51,7 @@ export class ControlPlane {
   readyAfterMs = 0;
   private readonly daemons = new Map<string, Daemon>();
   private readonly pki: Pki;
-  private readonly admin: { cert: Buffer; key: Buffer; ca: Buffer };
+  private readonly admin: ApiClient;
   private readonly logs: string;
 
   private constructor(private readonly options: Required<ControlPlaneOptions>) {
@@ -60,7 +62,9 @@ export class ControlPlane {
     this.pki = new Pki(join(dir, 'pki'));
     const admin = this.pki.client('admin', { user: 'zerogate-admin', groups: ['system:masters'] });
     this.adminKubeconfig = this.certificateKubeconfig('admin', admin);
-    this.admin = { cert: readFileSync(admin.cert), key: readFileSync(admin.key), ca: this.pki.caPem() };
+    this.admin = new ApiClient(
+      identityFromFiles(this.url, { ca: this.pki.ca.cert, cert: admin.cert, key: admin.key }),
+    );
   }
 
   /** Starts etcd, the apiserver, the controller manager and the scheduler; resolves once all are healthy. */
@@ -72,6 +76,7 @@ export class ControlPlane {
       ...options,
     });
     try {
+      if (!plane.options.address.startsWith('127.')) addLoopbackAddress(plane.options.address);
       const started = Date.now();
       plane.startEtcd();
       plane.startApiserver();
@@ -132,29 +137,15 @@ export class ControlPlane {
 
   /** One apiserver call as cluster admin; resolves with the parsed JSON, rejects on a non-2xx status. */
   adminRequest(method: string, path: string, body?: unknown): Promise<unknown> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = request(
-        `${this.url}${path}`,
-        {
-          method,
-          ...this.admin,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300)
-              reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`));
-            else resolve(text === '' ? undefined : JSON.parse(text));
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return this.admin.call(method, path, body);
+  }
+
+  /** An API client authenticating with a new client certificate for `user` in `groups`. */
+  client(name: string, user: string, groups: readonly string[] = []): ApiClient {
+    const pair = this.pki.client(name, { user, groups });
+    return new ApiClient(
+      identityFromFiles(this.url, { ca: this.pki.ca.cert, cert: pair.cert, key: pair.key }),
+    );
   }
 
   /** Stops the apiserver and starts it again on the same storage; resolves once it is ready. */
@@ -169,6 +160,7 @@ export class ControlPlane {
     for (const name of ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
       await this.daemons.get(name)?.stop();
     }
+    this.admin.close();
   }
 
   private startEtcd(): void {
@@ -287,7 +279,7 @@ export class ControlPlane {
   private answers200(port: number, path: string): Promise<boolean> {
     return new Promise((resolve) => {
       const req = request(
-        { host: this.options.address, port, path, ...this.admin, rejectUnauthorized: false, timeout: 2000 },
+        { host: this.options.address, port, path, rejectUnauthorized: false, timeout: 2000 },
         (res) => {
           res.resume();
           resolve(res.statusCode === 200);
@@ -307,6 +299,15 @@ export async function stopFromPidFile(path: string): Promise<string[]> {
   const names = Object.keys(pids).sort((a, b) => order.indexOf(a) - order.indexOf(b));
   for (const name of names) await stopPid(pids[name]!, 5000);
   return names;
+}
+
+/** Puts `address` on the loopback device (inside the tests' own network namespace), if it is not there. */
+export function addLoopbackAddress(address: string): void {
+  try {
+    execFileSync('ip', ['addr', 'add', `${address}/32`, 'dev', 'lo'], { stdio: 'pipe' });
+  } catch {
+    // Already there.
+  }
 }
 
 /** The first host address of an IPv4 CIDR (the `kubernetes` Service's ClusterIP). */

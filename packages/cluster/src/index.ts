@@ -1,5 +1,10 @@
+export * from './api-client.js';
 export * from './binaries.js';
 export * from './control-plane.js';
 export * from './daemon.js';
 export * from './kubeconfig.js';
+export * from './node/container-env.js';
+export * from './node/image-table.js';
+export * from './node/node-agent.js';
+export type * from './node/pod-spec.js';
 export * from './pki.js';

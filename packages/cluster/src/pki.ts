@@ -4,7 +4,7 @@
  * the service-account signing key pair.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A certificate and its key, as files. */
@@ -48,11 +48,6 @@ export class Pki {
     this.serviceAccountPub = join(dir, 'service-account.pub');
     this.openssl(['genrsa', '-out', this.serviceAccountKey, '2048']);
     this.openssl(['rsa', '-in', this.serviceAccountKey, '-pubout', '-out', this.serviceAccountPub]);
-  }
-
-  /** The CA certificate, PEM. */
-  caPem(): Buffer {
-    return readFileSync(this.ca.cert);
   }
 
   /** A serving certificate for the given IP addresses and DNS names. */
