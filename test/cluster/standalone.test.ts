@@ -1,0 +1,159 @@
+/**
+ * The standalone install end to end on the real control plane, as deploy/README.md tells an operator:
+ * `kubectl apply -k deploy/base`, the injector's certificate made with the README's own openssl commands,
+ * the hello example's revisions. The activator, autoscaler and injector run as Pods of their
+ * Deployments under the node agent, on their ServiceAccounts' tokens; the apiserver calls the injector
+ * over HTTPS through its Service; the real controllers and the scale subresource do the rest.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { KUBE_BIN } from '../../packages/cluster/src/index.js';
+import { send } from '../support/http.js';
+import { ROOT } from '../support/processes.js';
+import { startCluster, type TestCluster, waitFor } from './support/cluster.js';
+
+const SYSTEM = 'zerogate-system';
+
+let cluster: TestCluster;
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { initContainers?: { name: string; restartPolicy?: string }[]; containers: { name: string }[] };
+  status: { podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+const ready = (p: Pod) =>
+  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const podsOf = async (namespace: string, selector: string) =>
+  (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
+
+/** The shell block deploy/README.md gives for making the injector's certificate with openssl. */
+function documentedOpensslBlock(): string {
+  const readme = readFileSync(join(ROOT, 'deploy/README.md'), 'utf8');
+  const after = readme.slice(readme.indexOf('**With openssl**'));
+  const block = /```sh\n([\s\S]*?)```/.exec(after);
+  if (!block) throw new Error('deploy/README.md has no openssl block after "With openssl"');
+  return block[1]!;
+}
+
+/** Runs `script` with bash in a new folder, with the built kubectl first on PATH and the admin kubeconfig. */
+async function runDocumented(script: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-doc-'));
+  try {
+    await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        PATH: `${KUBE_BIN}:${process.env['PATH']}`,
+        KUBECONFIG: cluster.plane.adminKubeconfig,
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The Deployments of the standalone hello example (its HTTPRoute needs Gateway API, which is not here). */
+async function helloRevisions(): Promise<string> {
+  const rendered = await cluster.kubectl(['kustomize', 'deploy/examples/hello/standalone']);
+  const objects = parseAllDocuments(rendered).map((d) => d.toJS() as { kind: string });
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: objects.filter((o) => o.kind !== 'HTTPRoute'),
+  });
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
+  await cluster.kubectl(['apply', '-k', 'deploy/base']);
+  // Short windows, set as an operator would (README: AUTOSCALER_<KEY>), so a revision goes back to zero in seconds.
+  await cluster.kubectl([
+    'set',
+    'env',
+    '-n',
+    SYSTEM,
+    'deployment/autoscaler',
+    'AUTOSCALER_STABLE_WINDOW=6s',
+    'AUTOSCALER_SCALE_TO_ZERO_GRACE_PERIOD=1s',
+  ]);
+  await runDocumented(documentedOpensslBlock());
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+}, 60_000);
+
+describe('the standalone install on a real control plane', () => {
+  it('runs the activator, the autoscaler and the injector as Pods that turn Ready', async () => {
+    for (const name of ['activator', 'autoscaler', 'injector']) {
+      const up = await waitFor(async () => {
+        const pods = await podsOf(SYSTEM, `app.kubernetes.io/name=${name}`);
+        return pods.length > 0 && pods.every(ready);
+      }, 90_000);
+      expect(up, `${name} Pods Ready`).toBe(true);
+    }
+  }, 120_000);
+
+  it('injects the queue-proxy as a native sidecar through the apiserver’s call to the webhook', async () => {
+    await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/app']);
+    await cluster.kubectl(['apply', '-f', '-'], { input: await helloRevisions() });
+    let pod: Pod | undefined;
+    expect(
+      await waitFor(async () => {
+        [pod] = await podsOf('hello', 'serving.knative.dev/revision=hello-00001');
+        return pod !== undefined;
+      }, 30_000),
+    ).toBe(true);
+    expect(pod!.spec.initContainers?.map((c) => [c.name, c.restartPolicy])).toEqual([
+      ['queue-proxy', 'Always'],
+    ]);
+    // The injector wired the revision: its Revision and its Services exist.
+    await cluster.kubectl(['get', 'revisions.serving.knative.dev', 'hello-00001', '-n', 'hello']);
+    await cluster.kubectl(['get', 'service', 'hello-00001', 'hello-00001-private', '-n', 'hello']);
+  }, 60_000);
+
+  it('scales the idle revision to zero, then a request sent to the activator is held, scaled from zero and answered', async () => {
+    const atZero = await waitFor(async () => {
+      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+        'deployment',
+        'hello-00001-deployment',
+        '-n',
+        'hello',
+      ]);
+      return (
+        d.spec.replicas === 0 &&
+        (await podsOf('hello', 'serving.knative.dev/revision=hello-00001')).length === 0
+      );
+    }, 90_000);
+    expect(atZero, 'hello-00001 at zero Pods').toBe(true);
+    const [activator] = await podsOf(SYSTEM, 'app.kubernetes.io/name=activator');
+    const res = await send(`http://${activator!.status.podIP}:8012/`, {
+      headers: { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'hello' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('hello');
+    const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+      'deployment',
+      'hello-00001-deployment',
+      '-n',
+      'hello',
+    ]);
+    expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
+  }, 150_000);
+
+  it('answers for both revisions of the 90/10 example', async () => {
+    const [activator] = await podsOf(SYSTEM, 'app.kubernetes.io/name=activator');
+    for (const revision of ['hello-00001', 'hello-00002']) {
+      const res = await send(`http://${activator!.status.podIP}:8012/`, {
+        headers: { 'knative-serving-revision': revision, 'knative-serving-namespace': 'hello' },
+      });
+      expect(res.status, revision).toBe(200);
+    }
+  }, 150_000);
+});
