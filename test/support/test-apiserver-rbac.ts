@@ -4,20 +4,11 @@
  * request gets the 403 Forbidden the real server words (`endpoints/handlers/responsewriters`).
  */
 import type { KubernetesObject, RbacV1Subject, V1PolicyRule, V1RoleRef } from '@kubernetes/client-node';
+import type { ApiCall } from './manifests.js';
 import { StatusError, statusBody } from './test-apiserver-store.js';
 
 /** What RBAC decides on: the request's attributes (`authorizer.Attributes` of a resource request). */
-export interface RequestAttributes {
-  readonly verb: string;
-  /** API group, `''` for core. */
-  readonly group: string;
-  /** The plural, e.g. `deployments`. */
-  readonly resource: string;
-  readonly subresource: string | undefined;
-  /** Undefined for a request at the cluster scope (a list across namespaces). */
-  readonly namespace: string | undefined;
-  readonly name: string | undefined;
-}
+export type RequestAttributes = ApiCall;
 
 interface Binding {
   /** The namespace a RoleBinding grants in; undefined for a ClusterRoleBinding (everywhere). */
