@@ -156,4 +156,63 @@ describe('the standalone install on a real control plane', () => {
       expect(res.status, revision).toBe(200);
     }
   }, 150_000);
+
+  it('puts the Pods behind the public Service under load (Serve) and the activators back once at zero (Proxy)', async () => {
+    // With no burst capacity to keep, the activator leaves the path as soon as a Pod is ready.
+    await cluster.kubectl([
+      'annotate',
+      '--overwrite',
+      'revisions.serving.knative.dev',
+      'hello-00002',
+      '-n',
+      'hello',
+      'autoscaling.knative.dev/target-burst-capacity=0',
+    ]);
+    const publicAddresses = async () => {
+      const slice = await cluster.getJson<{ endpoints?: { addresses: string[] }[] }>([
+        'endpointslice',
+        'hello-00002-ipv4',
+        '-n',
+        'hello',
+      ]);
+      return (slice.endpoints ?? []).flatMap((e) => e.addresses).sort();
+    };
+    const ipsOf = (pods: Pod[]) => pods.map((p) => p.status.podIP!).sort();
+    const activators = ipsOf(await podsOf(SYSTEM, 'app.kubernetes.io/name=activator'));
+    const revisionPods = async () =>
+      ipsOf((await podsOf('hello', 'serving.knative.dev/revision=hello-00002')).filter(ready));
+    expect(await waitFor(async () => (await publicAddresses()).join() === activators.join(), 120_000)).toBe(
+      true,
+    );
+
+    // Load through the public Service by its name, as a client in the cluster sends it; bounded in time.
+    let stop = false;
+    const statuses = new Map<number, number>();
+    const loops = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        const res = await send('http://hello-00002.hello.svc.cluster.local/').catch(() => ({ status: 0 }));
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      }
+    });
+    const served = await waitFor(async () => {
+      const [addresses, pods] = [await publicAddresses(), await revisionPods()];
+      return pods.length > 0 && addresses.join() === pods.join();
+    }, 60_000);
+    stop = true;
+    await Promise.all(loops);
+    expect(served, 'the public EndpointSlice lists the ready Pods').toBe(true);
+    expect([...statuses.keys()], 'statuses under load').toEqual([200]);
+
+    // Idle: back to zero Pods, the activators back in the public EndpointSlice.
+    const proxied = await waitFor(async () => {
+      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+        'deployment',
+        'hello-00002-deployment',
+        '-n',
+        'hello',
+      ]);
+      return d.spec.replicas === 0 && (await publicAddresses()).join() === activators.join();
+    }, 120_000);
+    expect(proxied, 'at zero behind the activators').toBe(true);
+  }, 300_000);
 });
