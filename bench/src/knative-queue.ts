@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { knativeBinDir, parseEnvFile } from '@zerogate/cluster';
 
 /** The `--compare` value that selects Knative's queue-proxy as `npm run knative:build` builds it. */
 export const KNATIVE_COMPARE = 'knative';
@@ -21,29 +22,6 @@ export const VERSIONS_FILE = 'packages/cluster/versions.env';
  * time, and only where nothing else holds these ports.
  */
 export const KNATIVE_QUEUE_PORTS: readonly number[] = [8022, 9090];
-
-/** `KEY=value` lines, as `versions.env` holds them; blank lines and `#` comments ignored. */
-export function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const match = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(line);
-    if (match) out[match[1]!] = match[2]!;
-  }
-  return out;
-}
-
-/**
- * The folder of the built Knative binaries, as `build-knative.sh` computes it: `ZEROGATE_CACHE`,
- * else `$XDG_CACHE_HOME/zerogate`, else `~/.cache/zerogate`, then `knative-serving-<version>/bin`.
- */
-export function knativeBinDir(
-  version: string,
-  env: Readonly<Record<string, string | undefined>>,
-  home: string,
-): string {
-  const root = env['ZEROGATE_CACHE'] || join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'zerogate');
-  return join(root, `knative-serving-${version}`, 'bin');
-}
 
 /** Knative's built queue-proxy. */
 export interface KnativeQueue {

@@ -18,9 +18,24 @@ export const VERSIONS: Readonly<Record<string, string>> = parseEnvFile(
 /** The pinned Kubernetes release. */
 export const KUBE_VERSION = VERSIONS['KUBE_VERSION']!;
 
-/** The cache folder: `ZEROGATE_CACHE`, else `$XDG_CACHE_HOME/zerogate`, else `~/.cache/zerogate`. */
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env['ZEROGATE_CACHE'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'zerogate');
+/**
+ * The cache folder, as the build scripts compute it: `ZEROGATE_CACHE`, else `$XDG_CACHE_HOME/zerogate`,
+ * else `~/.cache/zerogate` (an empty variable counts as unset, as in the scripts' `${VAR:-…}`).
+ */
+export function cacheRoot(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  home: string = homedir(),
+): string {
+  return env['ZEROGATE_CACHE'] || join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'zerogate');
+}
+
+/** The folder of the Knative Serving binaries `build-knative.sh` builds for `version`. */
+export function knativeBinDir(
+  version: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  home: string = homedir(),
+): string {
+  return join(cacheRoot(env, home), `knative-serving-${version}`, 'bin');
 }
 
 /** The folder of the built binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd). */
@@ -42,8 +57,8 @@ export function kubeBinary(name: (typeof KUBE_PROGRAMS)[number]): string {
   return path;
 }
 
-/** `KEY=value` lines; blank lines and `#` comments ignored. */
-function parseEnvFile(text: string): Record<string, string> {
+/** `KEY=value` lines, as `versions.env` holds them; blank lines and `#` comments ignored. */
+export function parseEnvFile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const match = /^\s*([A-Z0-9_]+)=(.*?)\s*$/.exec(line);
