@@ -31,9 +31,15 @@ export class UnknownImageError extends Error {
 
 /**
  * The rows for this project's images and the Node.js image, given the repository root (built) and the
- * folder of the Node.js binary to run.
+ * Node.js binary to run; with `knativeBin` (the folder `build-knative.sh` fills), Knative Serving's own
+ * images too (`ko://knative.dev/serving/cmd/<name>` as its config names them, or a release's
+ * `gcr.io/knative-releases/knative.dev/serving/cmd/<name>`), each the static binary of that name.
  */
-export function projectImages(repoRoot: string, nodeBinary = process.execPath): ImageRow[] {
+export function projectImages(
+  repoRoot: string,
+  nodeBinary = process.execPath,
+  knativeBin?: string,
+): ImageRow[] {
   const path = `${dirname(nodeBinary)}:/usr/local/bin:/usr/bin:/bin`;
   const ours = (main: string): ImageConfig => ({
     entrypoint: ['node', main],
@@ -48,7 +54,21 @@ export function projectImages(repoRoot: string, nodeBinary = process.execPath): 
       pattern: /^(docker\.io\/)?(library\/)?node(:|@|$)/,
       config: { entrypoint: [], workingDir: '/', env: { PATH: path }, mounts: [] },
     },
+    ...(knativeBin === undefined ? [] : knativeImages(knativeBin)),
   ];
+}
+
+/** Knative Serving's component images, each its binary in `bin`. */
+function knativeImages(bin: string): ImageRow[] {
+  return ['activator', 'autoscaler', 'controller', 'queue', 'webhook'].map((name) => ({
+    pattern: new RegExp(`^(ko://|gcr\\.io/knative-releases/)knative\\.dev/serving/cmd/${name}(:|@|$)`),
+    config: {
+      entrypoint: [`${bin}/${name}`],
+      workingDir: '/',
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', KO_DATA_PATH: '/var/run/ko' },
+      mounts: [],
+    },
+  }));
 }
 
 /** The image's configuration; throws {@link UnknownImageError} when no row matches. */
