@@ -4,10 +4,17 @@
  * `npm run test:cluster` made. kubectl calls go through the project's built kubectl.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlPlane, kubeBinary, NodeAgent, projectImages } from '../../../packages/cluster/src/index.js';
+import { promisify } from 'node:util';
+import {
+  ControlPlane,
+  KUBE_BIN,
+  kubeBinary,
+  NodeAgent,
+  projectImages,
+} from '../../../packages/cluster/src/index.js';
 import { ROOT } from '../../support/processes.js';
 
 /** The node's name. */
@@ -97,4 +104,49 @@ export async function startCluster(
   }, 30_000);
   if (!ready) throw new Error(`node ${NODE} did not turn Ready`);
   return cluster;
+}
+
+/**
+ * The log a container of a running Pod wrote so far (the node keeps it at
+ * `pods/<namespace>_<name>_<uid>/logs/<container>.log`); '' while the node runs no such Pod or container.
+ */
+export function containerLog(
+  cluster: TestCluster,
+  namespace: string,
+  pod: string,
+  container: string,
+): string {
+  const dir = cluster.node.podDir(`${namespace}/${pod}`);
+  if (!dir) return '';
+  try {
+    return readFileSync(join(dir, 'logs', `${container}.log`), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The shell block deploy/README.md gives for making the injector's certificate with openssl. */
+export function documentedOpensslBlock(): string {
+  const readme = readFileSync(join(ROOT, 'deploy/README.md'), 'utf8');
+  const after = readme.slice(readme.indexOf('**With openssl**'));
+  const block = /```sh\n([\s\S]*?)```/.exec(after);
+  if (!block) throw new Error('deploy/README.md has no openssl block after "With openssl"');
+  return block[1]!;
+}
+
+/** Runs `script` with bash in a new folder, with the built kubectl first on PATH and the admin kubeconfig. */
+export async function runDocumented(cluster: TestCluster, script: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-doc-'));
+  try {
+    await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir,
+      env: {
+        ...process.env,
+        PATH: `${KUBE_BIN}:${process.env['PATH']}`,
+        KUBECONFIG: cluster.plane.adminKubeconfig,
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
