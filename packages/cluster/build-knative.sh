@@ -9,10 +9,9 @@
 # what it requires, and k8s.io/gengo/v2); a dependency's replaces are ignored, so the wrapper copies
 # every one of them and the build resolves exactly the module graph Knative's own release build does.
 #
-# Knative's release YAML stays reachable for tests: the module's source is in the Go module cache,
-#   dir=$(go mod download -json "knative.dev/serving@$KNATIVE_SERVING_VERSION" | jq -r .Dir)
-#   "$dir"/config/core/*.yaml  (and config/core/{configmaps,deployments,webhooks,300-resources,200-roles}/)
-# i.e. $(go env GOMODCACHE)/knative.dev/serving@<version>/config/core, read-only, images as ko:// references.
+# Knative's release YAML stays reachable for tests: `<out>/config.env` names the module cache folders of
+# knative.dev/serving (config/core: CRDs, roles, config maps, Deployments, webhooks; images as ko://
+# references), knative.dev/networking (its CRDs and config-network) and knative.dev/caching (Image).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +25,7 @@ TOOLS=(queue activator autoscaler controller webhook)
 
 complete() {
   for tool in "${TOOLS[@]}"; do [ -x "$BIN/$tool" ] || return 1; done
+  [ -f "$OUT/config.env" ]
 }
 if complete; then
   echo "$BIN"
@@ -94,5 +94,13 @@ for tool in "${TOOLS[@]}"; do
   go build -trimpath -ldflags "-s -w" -o "$BIN/$tool.tmp" "knative.dev/serving/cmd/$tool"
   mv "$BIN/$tool.tmp" "$BIN/$tool"
 done
+# Where the release YAML of this module graph is (read-only, in the Go module cache), for the tests that
+# install Knative: serving's config/core, networking's CRDs and config-network, caching's Image CRD.
+{
+  echo "SERVING_DIR=$(go list -m -f '{{.Dir}}' knative.dev/serving)"
+  echo "NETWORKING_DIR=$(go list -m -f '{{.Dir}}' knative.dev/networking)"
+  echo "CACHING_DIR=$(go list -m -f '{{.Dir}}' knative.dev/caching)"
+} > "$OUT/config.env.tmp"
+mv "$OUT/config.env.tmp" "$OUT/config.env"
 echo "build-knative.sh: built in $(( $(date +%s) - started )) s" >&2
 echo "$BIN"

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** This package's folder (the source and the build both sit one level below it). */
@@ -40,6 +40,34 @@ export function knativeBinDir(
 
 /** The folder of the built binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd). */
 export const KUBE_BIN = join(cacheRoot(), `kube-${KUBE_VERSION}`, 'bin');
+
+/** The pinned Knative Serving release (`build-knative.sh`). */
+export const KNATIVE_SERVING_VERSION = VERSIONS['KNATIVE_SERVING_VERSION']!;
+
+/** The folder of the built Knative Serving binaries (activator, autoscaler, controller, queue, webhook). */
+export const KNATIVE_BIN = knativeBinDir(KNATIVE_SERVING_VERSION);
+
+/** Where Knative's release YAML is: the module cache folders `build-knative.sh` records. */
+export interface KnativeSources {
+  /** knative.dev/serving: `config/core`. */
+  readonly serving: string;
+  /** knative.dev/networking: `config/*.yaml` (its CRDs and config-network). */
+  readonly networking: string;
+  /** knative.dev/caching: `config/image.yaml`. */
+  readonly caching: string;
+}
+
+/** Knative's built sources; throws saying how to build them when missing. */
+export function knativeSources(): KnativeSources {
+  const file = join(dirname(KNATIVE_BIN), 'config.env');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run knative:build\` first`);
+  const dirs = parseEnvFile(readFileSync(file, 'utf8'));
+  return {
+    serving: dirs['SERVING_DIR']!,
+    networking: dirs['NETWORKING_DIR']!,
+    caching: dirs['CACHING_DIR']!,
+  };
+}
 
 /** The programs `build.sh` leaves in {@link KUBE_BIN}. */
 export const KUBE_PROGRAMS = [

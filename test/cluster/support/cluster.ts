@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   ControlPlane,
+  KNATIVE_BIN,
   KUBE_BIN,
   kubeBinary,
   NodeAgent,
@@ -60,7 +61,7 @@ export async function startCluster(
     nodeName: NODE,
     kubelet: plane.client('kubelet', `system:node:${NODE}`, ['system:nodes']),
     proxy: plane.client('kube-proxy', 'system:kube-proxy'),
-    images: projectImages(ROOT),
+    images: projectImages(ROOT, process.execPath, KNATIVE_BIN),
     dir: join(dir, 'node'),
     apiserverService: { host: '10.96.0.1', port: 443 },
     ...(process.env['ZEROGATE_HOSTS_FILE'] ? { hostsFile: process.env['ZEROGATE_HOSTS_FILE'] } : {}),

@@ -1,0 +1,194 @@
+/**
+ * The drop-in on Knative Serving's own control plane: Knative's CRDs, config maps, roles and Deployments
+ * from its module (built by `npm run knative:build`), installed as an operator would with our Kustomize
+ * Component (deploy/overlays/knative) over them, under the real control plane and the node agent.
+ * Knative's controller makes the revisions (with our queue-proxy), its webhook admits them, its
+ * autoscaler scales them; our activator holds requests at zero and forwards them.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knativeSources } from '../../packages/cluster/src/index.js';
+import { send } from '../support/http.js';
+import { ROOT } from '../support/processes.js';
+import { startCluster, type TestCluster, waitFor } from './support/cluster.js';
+
+const KNATIVE = 'knative-serving';
+
+let cluster: TestCluster;
+let work: string;
+
+interface Pod {
+  metadata: { name: string };
+  spec: { containers: { name: string; image: string }[] };
+  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+const ready = (p: Pod) =>
+  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const podsOf = async (namespace: string, selector: string) =>
+  (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
+
+/** Every `.yaml` under `dir`, sorted by path, as the release concatenates them. */
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .map((name) => join(dir, name))
+    .flatMap((path) =>
+      statSync(path).isDirectory() ? yamlFiles(path) : path.endsWith('.yaml') ? [path] : [],
+    )
+    .sort();
+}
+
+/**
+ * Knative Serving's release as one file (its CRDs, those of knative.dev/networking and caching, then
+ * serving's core and config-network), with an operator's kustomization putting our component over it.
+ */
+function operatorKustomization(): string {
+  const { serving, networking, caching } = knativeSources();
+  const files = [
+    ...yamlFiles(join(serving, 'config/core/300-resources')),
+    ...['certificate', 'domain-claim', 'ingress', 'serverlessservice'].map((n) =>
+      join(networking, 'config', `${n}.yaml`),
+    ),
+    join(caching, 'config/image.yaml'),
+    ...yamlFiles(join(serving, 'config/core')).filter((f) => !f.includes('/300-resources/')),
+    join(networking, 'config/config-network.yaml'),
+  ];
+  const dir = join(work, 'knative');
+  rmSync(dir, { recursive: true, force: true });
+  const release = files.map((f) => `---\n${readFileSync(f, 'utf8')}\n`).join('');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'serving-core.yaml'), release);
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    `resources: [serving-core.yaml]\ncomponents: [${relative(dir, join(ROOT, 'deploy/overlays/knative'))}]\n`,
+  );
+  return dir;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'zerogate-knative-'));
+  cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
+  const rendered = await cluster.kubectl([
+    'kustomize',
+    '--load-restrictor=LoadRestrictionsNone',
+    operatorKustomization(),
+  ]);
+  // CRDs first, so that the objects of their kinds find them (`kubectl apply` of the whole release does
+  // the same in two passes).
+  await cluster.kubectl(['apply', '-f', '-', '--selector=knative.dev/crd-install=true'], { input: rendered });
+  await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+  await cluster.kubectl(['apply', '-f', '-'], { input: rendered });
+  // What this machine needs that a cluster with a registry does not: images are not resolved to digests
+  // (there is no registry to ask); and short autoscaling windows, so that revisions go to zero in seconds.
+  await cluster.kubectl([
+    'patch',
+    'configmap',
+    'config-deployment',
+    '-n',
+    KNATIVE,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { 'registries-skipping-tag-resolving': 'index.docker.io,docker.io,ghcr.io' } }),
+  ]);
+  await cluster.kubectl([
+    'patch',
+    'configmap',
+    'config-autoscaler',
+    '-n',
+    KNATIVE,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '1s' } }),
+  ]);
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  rmSync(work, { recursive: true, force: true });
+}, 60_000);
+
+describe('Knative Serving’s control plane with our data plane', () => {
+  it('runs Knative’s controller, webhook and autoscaler, and our activator in Knative’s activator Deployment', async () => {
+    for (const app of ['controller', 'webhook', 'autoscaler', 'activator']) {
+      const up = await waitFor(async () => {
+        const pods = (await podsOf(KNATIVE, `app=${app}`)).filter((p) => p.status.phase === 'Running');
+        return pods.length > 0 && pods.every(ready);
+      }, 120_000);
+      expect(up, `${app} Ready`).toBe(true);
+    }
+    const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
+    expect(activator!.spec.containers.map((c) => c.image)).toEqual(['ghcr.io/zerogate/activator:0.1.0']);
+  }, 150_000);
+
+  it('makes a Knative Service’s revision with our queue-proxy, admitted by Knative’s webhook, Ready', async () => {
+    await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/knative/1-hello-00001']);
+    const revisionReady = await waitFor(async () => {
+      const r = await cluster
+        .getJson<{ status?: { conditions?: { type: string; status: string }[] } }>([
+          'revision.serving.knative.dev',
+          'hello-00001',
+          '-n',
+          'hello',
+        ])
+        .catch(() => undefined);
+      return r?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    }, 120_000);
+    expect(revisionReady, 'hello-00001 Ready').toBe(true);
+    const deployment = await cluster.getJson<{
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    }>(['deployment', 'hello-00001-deployment', '-n', 'hello']);
+    expect(deployment.spec.template.spec.containers.map((c) => c.image)).toContain(
+      'ghcr.io/zerogate/queue-proxy:0.1.0',
+    );
+  }, 150_000);
+
+  it('at zero, our activator holds a request, pokes Knative’s autoscaler, which scales the revision, and forwards it', async () => {
+    const atZero = await waitFor(async () => {
+      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+        'deployment',
+        'hello-00001-deployment',
+        '-n',
+        'hello',
+      ]);
+      return d.spec.replicas === 0;
+    }, 120_000);
+    expect(atZero, 'hello-00001 scaled to zero by Knative’s autoscaler').toBe(true);
+    const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
+    const res = await send(`http://${activator!.status.podIP}:8012/`, {
+      headers: { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'hello' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('revision hello-00001');
+    const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+      'deployment',
+      'hello-00001-deployment',
+      '-n',
+      'hello',
+    ]);
+    expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
+  }, 150_000);
+
+  it('a second revision with a 50/50 split: both revisions answer through our activator', async () => {
+    await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/knative/2-hello-00002']);
+    const bothReady = await waitFor(async () => {
+      const list = await cluster.getJson<{
+        items: { status?: { conditions?: { type: string; status: string }[] } }[];
+      }>(['revisions.serving.knative.dev', '-n', 'hello']);
+      return (
+        list.items.length === 2 &&
+        list.items.every((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      );
+    }, 120_000);
+    expect(bothReady).toBe(true);
+    const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
+    for (const revision of ['hello-00001', 'hello-00002']) {
+      const res = await send(`http://${activator!.status.podIP}:8012/`, {
+        headers: { 'knative-serving-revision': revision, 'knative-serving-namespace': 'hello' },
+      });
+      expect(res.status, revision).toBe(200);
+      expect(res.body).toContain(`revision ${revision}`);
+    }
+  }, 180_000);
+});
