@@ -19,6 +19,19 @@ const KNATIVE = 'knative-serving';
 let cluster: TestCluster;
 let work: string;
 
+/** The two installs: Knative's release with our component over it, and Knative's release unmodified. */
+const INSTALLS = {
+  ours: { activator: 'ghcr.io/zerogate/activator:0.1.0', queue: 'ghcr.io/zerogate/queue-proxy:0.1.0' },
+  knative: {
+    activator: 'ko://knative.dev/serving/cmd/activator',
+    queue: 'ko://knative.dev/serving/cmd/queue',
+  },
+} as const;
+type Install = keyof typeof INSTALLS;
+
+/** What a client and an operator see of each step, recorded per install and compared at the end. */
+const outcomes: Record<Install, Record<string, unknown>> = { ours: {}, knative: {} };
+
 interface Pod {
   metadata: { name: string };
   spec: { containers: { name: string; image: string }[] };
@@ -29,6 +42,27 @@ const ready = (p: Pod) =>
   p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const podsOf = async (namespace: string, selector: string) =>
   (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
+
+/** The ServerlessService's mode (Proxy: the activator in the path; Serve: the Pods). */
+async function sksMode(revision: string): Promise<string | undefined> {
+  const sks = await cluster.getJson<{ spec?: { mode?: string } }>([
+    'serverlessservices.networking.internal.knative.dev',
+    revision,
+    '-n',
+    'hello',
+  ]);
+  return sks.spec?.mode;
+}
+
+/** The Route's conditions as type → status and reason. */
+async function routeConditions(): Promise<Record<string, string>> {
+  const route = await cluster.getJson<{
+    status?: { conditions?: { type: string; status: string; reason?: string }[] };
+  }>(['routes.serving.knative.dev', 'hello', '-n', 'hello']);
+  return Object.fromEntries(
+    (route.status?.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason ?? ''}`.trim()]),
+  );
+}
 
 /** Every `.yaml` under `dir`, sorted by path, as the release concatenates them. */
 function yamlFiles(dir: string): string[] {
@@ -44,7 +78,7 @@ function yamlFiles(dir: string): string[] {
  * Knative Serving's release as one file (its CRDs, those of knative.dev/networking and caching, then
  * serving's core and config-network), with an operator's kustomization putting our component over it.
  */
-function operatorKustomization(): string {
+function operatorKustomization(install: Install): string {
   const { serving, networking, caching } = knativeSources();
   const files = [
     ...yamlFiles(join(serving, 'config/core/300-resources')),
@@ -62,18 +96,21 @@ function operatorKustomization(): string {
   writeFileSync(join(dir, 'serving-core.yaml'), release);
   writeFileSync(
     join(dir, 'kustomization.yaml'),
-    `resources: [serving-core.yaml]\ncomponents: [${relative(dir, join(ROOT, 'deploy/overlays/knative'))}]\n`,
+    install === 'ours'
+      ? `resources: [serving-core.yaml]\ncomponents: [${relative(dir, join(ROOT, 'deploy/overlays/knative'))}]\n`
+      : 'resources: [serving-core.yaml]\n',
   );
   return dir;
 }
 
-beforeAll(async () => {
+/** Starts a cluster and installs Knative's release (with our component for `ours`). */
+async function install(which: Install): Promise<void> {
   work = mkdtempSync(join(tmpdir(), 'zerogate-knative-'));
   cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
   const rendered = await cluster.kubectl([
     'kustomize',
     '--load-restrictor=LoadRestrictionsNone',
-    operatorKustomization(),
+    operatorKustomization(which),
   ]);
   // CRDs first, so that the objects of their kinds find them (`kubectl apply` of the whole release does
   // the same in two passes).
@@ -102,15 +139,21 @@ beforeAll(async () => {
     '-p',
     JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '1s' } }),
   ]);
-}, 180_000);
+}
 
-afterAll(async () => {
+async function uninstall(): Promise<void> {
   await cluster?.stop();
   rmSync(work, { recursive: true, force: true });
-}, 60_000);
+}
 
-describe('Knative Serving’s control plane with our data plane', () => {
-  it('runs Knative’s controller, webhook and autoscaler, and our activator in Knative’s activator Deployment', async () => {
+describe.each(
+  Object.keys(INSTALLS) as Install[],
+)('Knative Serving’s control plane, data plane: %s', (which) => {
+  beforeAll(() => install(which), 180_000);
+  afterAll(() => uninstall(), 60_000);
+  const images = INSTALLS[which];
+
+  it('runs Knative’s controller, webhook and autoscaler, and the install’s activator in Knative’s activator Deployment', async () => {
     for (const app of ['controller', 'webhook', 'autoscaler', 'activator']) {
       const up = await waitFor(async () => {
         const pods = (await podsOf(KNATIVE, `app=${app}`)).filter((p) => p.status.phase === 'Running');
@@ -119,10 +162,10 @@ describe('Knative Serving’s control plane with our data plane', () => {
       expect(up, `${app} Ready`).toBe(true);
     }
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
-    expect(activator!.spec.containers.map((c) => c.image)).toEqual(['ghcr.io/zerogate/activator:0.1.0']);
+    expect(activator!.spec.containers.map((c) => c.image)).toEqual([images.activator]);
   }, 150_000);
 
-  it('makes a Knative Service’s revision with our queue-proxy, admitted by Knative’s webhook, Ready', async () => {
+  it('makes a Knative Service’s revision with the install’s queue-proxy, admitted by Knative’s webhook, Ready', async () => {
     await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/knative/1-hello-00001']);
     const revisionReady = await waitFor(async () => {
       const r = await cluster
@@ -139,12 +182,11 @@ describe('Knative Serving’s control plane with our data plane', () => {
     const deployment = await cluster.getJson<{
       spec: { template: { spec: { containers: { image: string }[] } } };
     }>(['deployment', 'hello-00001-deployment', '-n', 'hello']);
-    expect(deployment.spec.template.spec.containers.map((c) => c.image)).toContain(
-      'ghcr.io/zerogate/queue-proxy:0.1.0',
-    );
+    expect(deployment.spec.template.spec.containers.map((c) => c.image)).toContain(images.queue);
+    outcomes[which]['hello-00001 Ready'] = revisionReady;
   }, 150_000);
 
-  it('at zero, our activator holds a request, pokes Knative’s autoscaler, which scales the revision, and forwards it', async () => {
+  it('at zero, the activator holds a request, pokes Knative’s autoscaler, which scales the revision, and forwards it', async () => {
     const atZero = await waitFor(async () => {
       const d = await cluster.getJson<{ spec: { replicas?: number } }>([
         'deployment',
@@ -155,11 +197,13 @@ describe('Knative Serving’s control plane with our data plane', () => {
       return d.spec.replicas === 0;
     }, 120_000);
     expect(atZero, 'hello-00001 scaled to zero by Knative’s autoscaler').toBe(true);
+    outcomes[which]['SKS mode at zero'] = await sksMode('hello-00001');
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
     const res = await send(`http://${activator!.status.podIP}:8012/`, {
       headers: { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'hello' },
     });
     expect(res.status).toBe(200);
+    outcomes[which]['request at zero'] = [res.status, res.body];
     expect(res.body).toContain('revision hello-00001');
     const d = await cluster.getJson<{ spec: { replicas?: number } }>([
       'deployment',
@@ -168,9 +212,10 @@ describe('Knative Serving’s control plane with our data plane', () => {
       'hello',
     ]);
     expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
+    outcomes[which]['scaled from zero'] = (d.spec.replicas ?? 0) >= 1;
   }, 150_000);
 
-  it('a second revision with a 50/50 split: both revisions answer through our activator', async () => {
+  it('a second revision with a 50/50 split: both revisions answer through the activator', async () => {
     await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/knative/2-hello-00002']);
     const bothReady = await waitFor(async () => {
       const list = await cluster.getJson<{
@@ -182,13 +227,22 @@ describe('Knative Serving’s control plane with our data plane', () => {
       );
     }, 120_000);
     expect(bothReady).toBe(true);
+    outcomes[which]['Route conditions'] = await routeConditions();
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
     for (const revision of ['hello-00001', 'hello-00002']) {
       const res = await send(`http://${activator!.status.podIP}:8012/`, {
         headers: { 'knative-serving-revision': revision, 'knative-serving-namespace': 'hello' },
       });
       expect(res.status, revision).toBe(200);
+      outcomes[which][`${revision} after the split`] = [res.status, res.body];
       expect(res.body).toContain(`revision ${revision}`);
     }
   }, 180_000);
+});
+
+describe('Knative Serving with our data plane, beside its own', () => {
+  it('shows a client and an operator the same outcome at every step', () => {
+    expect(Object.keys(outcomes.ours).length).toBeGreaterThanOrEqual(6);
+    expect(outcomes.ours).toEqual(outcomes.knative);
+  });
 });
