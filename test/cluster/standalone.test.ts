@@ -22,7 +22,7 @@ const SYSTEM = 'zerogate-system';
 let cluster: TestCluster;
 
 interface Pod {
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec: { initContainers?: { name: string; restartPolicy?: string }[]; containers: { name: string }[] };
   status: { podIP?: string; conditions?: { type: string; status: string }[] };
 }
@@ -126,10 +126,11 @@ describe('the standalone install on a real control plane', () => {
         '-n',
         'hello',
       ]);
-      return (
-        d.spec.replicas === 0 &&
-        (await podsOf('hello', 'serving.knative.dev/revision=hello-00001')).length === 0
+      // Pods still draining (the queue-proxy's quiet period) are terminating: out of every endpoint.
+      const live = (await podsOf('hello', 'serving.knative.dev/revision=hello-00001')).filter(
+        (p) => !p.metadata.deletionTimestamp,
       );
+      return d.spec.replicas === 0 && live.length === 0;
     }, 90_000);
     expect(atZero, 'hello-00001 at zero Pods').toBe(true);
     const [activator] = await podsOf(SYSTEM, 'app.kubernetes.io/name=activator');
