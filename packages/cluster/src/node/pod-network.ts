@@ -30,6 +30,8 @@ export class PodNetwork {
   /** The bridge's own address, the Pods' gateway and the node's InternalIP. */
   readonly gateway: string;
   private readonly used = new Set<number>();
+  /** The host part last handed out; allocation goes on after it. */
+  private last = 1;
   private veths = 0;
 
   constructor(private readonly options: PodNetworkOptions) {
@@ -83,14 +85,25 @@ export class PodNetwork {
   }
 
   private allocate(): number {
-    for (let host = 2; host < 255; host++) {
-      if (!this.used.has(host)) {
-        this.used.add(host);
-        return host;
-      }
-    }
-    throw new Error('the Pod range is full');
+    const host = nextHost(this.used, this.last);
+    this.used.add(host);
+    this.last = host;
+    return host;
   }
+}
+
+/**
+ * The host part (2–254) of the next free address after `last`, wrapping around, as CNI's host-local IPAM
+ * allocates. Never the lowest free one: an address freed a moment ago stays in the neighbour (ARP) caches
+ * of the node and of other Pods with the old Pod's MAC for up to a minute, and a new Pod given it at once
+ * would be unreachable from them meanwhile.
+ */
+export function nextHost(used: ReadonlySet<number>, last: number): number {
+  for (let i = 1; i <= 253; i++) {
+    const host = ((last - 2 + i) % 253) + 2;
+    if (!used.has(host)) return host;
+  }
+  throw new Error('the Pod range is full');
 }
 
 function ip(args: string[]): void {
