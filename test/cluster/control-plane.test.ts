@@ -46,7 +46,7 @@ async function can(
       'default',
       `--as=system:serviceaccount:${SYSTEM}:${serviceAccount}`,
     ],
-    { encoding: 'utf8', env: { ...process.env, KUBECONFIG: cluster.plane.adminKubeconfig } },
+    { encoding: 'utf8', env: { ...process.env, ...cluster.env } },
   ).catch((err: { stdout?: string; stderr?: string }) => {
     if (err.stdout?.trim() === 'no') return { stdout: 'no' };
     throw new Error(`kubectl auth can-i: ${err.stderr}`);

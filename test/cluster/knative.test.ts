@@ -5,14 +5,22 @@
  * Knative's controller makes the revisions (with our queue-proxy), its webhook admits them, its
  * autoscaler scales them; our activator holds requests at zero and forwards them.
  */
+import { lookup } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { knativeSources } from '../../packages/cluster/src/index.js';
 import { send } from '../support/http.js';
 import { ROOT } from '../support/processes.js';
-import { startCluster, type TestCluster, waitFor } from './support/cluster.js';
+import {
+  podsOf as clusterPods,
+  isReady,
+  startCluster,
+  type TestCluster,
+  waitFor,
+} from './support/cluster.js';
 
 const KNATIVE = 'knative-serving';
 
@@ -32,26 +40,20 @@ type Install = keyof typeof INSTALLS;
 /** What a client and an operator see of each step, recorded per install and compared at the end. */
 const outcomes: Record<Install, Record<string, unknown>> = { ours: {}, knative: {} };
 
-interface Pod {
-  metadata: { name: string };
-  spec: { containers: { name: string; image: string }[] };
-  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
-}
+const ready = isReady;
+const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
 
-const ready = (p: Pod) =>
-  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-const podsOf = async (namespace: string, selector: string) =>
-  (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
-
-/** The ServerlessService's mode (Proxy: the activator in the path; Serve: the Pods). */
+/** The ServerlessService's mode (Proxy: the activator in the path; Serve: the Pods); undefined before it exists. */
 async function sksMode(revision: string): Promise<string | undefined> {
-  const sks = await cluster.getJson<{ spec?: { mode?: string } }>([
-    'serverlessservices.networking.internal.knative.dev',
-    revision,
-    '-n',
-    'hello',
-  ]);
-  return sks.spec?.mode;
+  const sks = await cluster
+    .getJson<{ spec?: { mode?: string } }>([
+      'serverlessservices.networking.internal.knative.dev',
+      revision,
+      '-n',
+      'hello',
+    ])
+    .catch(() => undefined);
+  return sks?.spec?.mode;
 }
 
 /** The Route's conditions as type → status and reason. */
@@ -114,7 +116,12 @@ async function install(which: Install): Promise<void> {
   ]);
   // CRDs first, so that the objects of their kinds find them (`kubectl apply` of the whole release does
   // the same in two passes).
-  await cluster.kubectl(['apply', '-f', '-', '--selector=knative.dev/crd-install=true'], { input: rendered });
+  const crds = parseAllDocuments(rendered)
+    .map((d) => d.toJS() as { kind?: string })
+    .filter((o) => o.kind === 'CustomResourceDefinition');
+  await cluster.kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crds }),
+  });
   await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   await cluster.kubectl(['apply', '-f', '-'], { input: rendered });
   // What this machine needs that a cluster with a registry does not: images are not resolved to digests
@@ -238,11 +245,123 @@ describe.each(
       expect(res.body).toContain(`revision ${revision}`);
     }
   }, 180_000);
+
+  it('under load at CC=1, Knative’s autoscaler scrapes the queue-proxy, scales out, moves the SKS to Serve, and back to zero in Proxy', async () => {
+    // A slow app at one request per Pod, with no burst capacity kept: more Pods under load, and the
+    // activator out of the path while any Pod is ready.
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'serving.knative.dev/v1',
+        kind: 'Service',
+        metadata: { name: 'busy', namespace: 'hello' },
+        spec: {
+          template: {
+            metadata: {
+              annotations: {
+                'autoscaling.knative.dev/max-scale': '3',
+                'autoscaling.knative.dev/target-burst-capacity': '0',
+              },
+            },
+            spec: {
+              containerConcurrency: 1,
+              containers: [
+                {
+                  image: 'node:24.21.0-bookworm-slim',
+                  command: [
+                    'node',
+                    '-e',
+                    "require('node:http').createServer((q, s) => setTimeout(() => s.end('busy'), 100)).listen(process.env.PORT, '127.0.0.1')",
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      }),
+    });
+    const busyRevision = async () =>
+      (
+        await cluster.getJson<{ items: { metadata: { name: string } }[] }>([
+          'revisions.serving.knative.dev',
+          '-n',
+          'hello',
+          '-l',
+          'serving.knative.dev/service=busy',
+        ])
+      ).items[0]?.metadata.name;
+    let revision: string | undefined;
+    const named = await waitFor(async () => {
+      revision = await busyRevision();
+      return revision !== undefined;
+    }, 60_000);
+    expect(named).toBe(true);
+    // Ready, and its public Service made (its name resolves), before any load.
+    const revisionReady = await waitFor(async () => {
+      const r = await cluster.getJson<{ status?: { conditions?: { type: string; status: string }[] } }>([
+        'revisions.serving.knative.dev',
+        revision!,
+        '-n',
+        'hello',
+      ]);
+      return r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    }, 120_000);
+    expect(revisionReady, `${revision} Ready`).toBe(true);
+    const host = `${revision}.hello.svc.cluster.local`;
+    expect(
+      await waitFor(
+        () =>
+          lookup(host).then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+      ),
+      `${host} resolves`,
+    ).toBe(true);
+    const headers = { 'knative-serving-revision': revision!, 'knative-serving-namespace': 'hello' };
+    // Load through the revision's public Service by name, as a client in the cluster sends it; bounded.
+    let stop = false;
+    const statuses = new Map<number, number>();
+    const modes = new Set<string | undefined>();
+    const loops = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        const res = await send(`http://${host}/`, { headers }).catch(() => ({
+          status: 0,
+        }));
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      }
+    });
+    const scaledOut = await waitFor(async () => {
+      modes.add(await sksMode(revision!));
+      const d = await cluster.getJson<{ status?: { readyReplicas?: number } }>([
+        'deployment',
+        `${revision}-deployment`,
+        '-n',
+        'hello',
+      ]);
+      return (d.status?.readyReplicas ?? 0) >= 2 && modes.has('Serve');
+    }, 90_000);
+    stop = true;
+    await Promise.all(loops);
+    expect(scaledOut, `2+ ready Pods and Serve (modes seen: ${[...modes].join(', ')})`).toBe(true);
+    expect([...statuses.keys()], 'statuses under load').toEqual([200]);
+    const backToZero = await waitFor(async () => {
+      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
+        'deployment',
+        `${revision}-deployment`,
+        '-n',
+        'hello',
+      ]);
+      return d.spec.replicas === 0 && (await sksMode(revision!)) === 'Proxy';
+    }, 120_000);
+    expect(backToZero, 'back to zero, in Proxy').toBe(true);
+    outcomes[which]['under load at CC=1'] = { scaledOut, statuses: [...statuses.keys()], backToZero };
+  }, 300_000);
 });
 
 describe('Knative Serving with our data plane, beside its own', () => {
   it('shows a client and an operator the same outcome at every step', () => {
-    expect(Object.keys(outcomes.ours).length).toBeGreaterThanOrEqual(6);
+    expect(Object.keys(outcomes.ours).length).toBeGreaterThanOrEqual(7);
     expect(outcomes.ours).toEqual(outcomes.knative);
   });
 });

@@ -5,58 +5,27 @@
  * Deployments under the node agent, on their ServiceAccounts' tokens; the apiserver calls the injector
  * over HTTPS through its Service; the real controllers and the scale subresource do the rest.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { KUBE_BIN } from '../../packages/cluster/src/index.js';
 import { send } from '../support/http.js';
-import { ROOT } from '../support/processes.js';
-import { startCluster, type TestCluster, waitFor } from './support/cluster.js';
+import {
+  type ClusterPod,
+  podsOf as clusterPods,
+  documentedOpensslBlock,
+  isReady,
+  runDocumented,
+  startCluster,
+  type TestCluster,
+  waitFor,
+} from './support/cluster.js';
 
 const SYSTEM = 'zerogate-system';
 
 let cluster: TestCluster;
 
-interface Pod {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  spec: { initContainers?: { name: string; restartPolicy?: string }[]; containers: { name: string }[] };
-  status: { podIP?: string; conditions?: { type: string; status: string }[] };
-}
-
-const ready = (p: Pod) =>
-  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-const podsOf = async (namespace: string, selector: string) =>
-  (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
-
-/** The shell block deploy/README.md gives for making the injector's certificate with openssl. */
-function documentedOpensslBlock(): string {
-  const readme = readFileSync(join(ROOT, 'deploy/README.md'), 'utf8');
-  const after = readme.slice(readme.indexOf('**With openssl**'));
-  const block = /```sh\n([\s\S]*?)```/.exec(after);
-  if (!block) throw new Error('deploy/README.md has no openssl block after "With openssl"');
-  return block[1]!;
-}
-
-/** Runs `script` with bash in a new folder, with the built kubectl first on PATH and the admin kubeconfig. */
-async function runDocumented(script: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'zerogate-doc-'));
-  try {
-    await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        PATH: `${KUBE_BIN}:${process.env['PATH']}`,
-        KUBECONFIG: cluster.plane.adminKubeconfig,
-      },
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+type Pod = ClusterPod;
+const ready = isReady;
+const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
 
 /** The Deployments of the standalone hello example (its HTTPRoute needs Gateway API, which is not here). */
 async function helloRevisions(): Promise<string> {
@@ -82,7 +51,7 @@ beforeAll(async () => {
     'AUTOSCALER_STABLE_WINDOW=6s',
     'AUTOSCALER_SCALE_TO_ZERO_GRACE_PERIOD=1s',
   ]);
-  await runDocumented(documentedOpensslBlock());
+  await runDocumented(cluster, documentedOpensslBlock());
 }, 120_000);
 
 afterAll(async () => {

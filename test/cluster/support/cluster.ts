@@ -27,6 +27,11 @@ export interface TestCluster {
   readonly node: NodeAgent;
   readonly dir: string;
   /**
+   * What a kubectl of the tests needs: the admin kubeconfig, and a discovery cache of this cluster's own
+   * (kubectl's default cache is keyed by the apiserver's address, which every test cluster shares).
+   */
+  readonly env: Readonly<Record<string, string>>;
+  /**
    * Runs the built kubectl as cluster admin (or with `kubeconfig`); resolves with stdout, rejects with
    * stderr. Never synchronous: the node agent runs in this process and must go on while kubectl waits.
    */
@@ -68,6 +73,7 @@ export async function startCluster(
     ...(options.crashBackoff ? { crashBackoff: options.crashBackoff } : {}),
     log,
   });
+  const env = { KUBECONFIG: plane.adminKubeconfig, KUBECACHEDIR: join(dir, 'kube-cache') };
   const kubectl = (args: readonly string[], o: { input?: string; kubeconfig?: string } = {}) =>
     new Promise<string>((resolve, reject) => {
       const child = execFile(
@@ -76,7 +82,7 @@ export async function startCluster(
         {
           cwd: ROOT,
           encoding: 'utf8',
-          env: { ...process.env, KUBECONFIG: o.kubeconfig ?? plane.adminKubeconfig },
+          env: { ...process.env, ...env, ...(o.kubeconfig ? { KUBECONFIG: o.kubeconfig } : {}) },
         },
         (err, stdout, stderr) =>
           err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
@@ -87,6 +93,7 @@ export async function startCluster(
     plane,
     node,
     dir,
+    env,
     kubectl,
     getJson: async <T>(args: readonly string[]) =>
       JSON.parse(await kubectl(['get', ...args, '-o', 'json'])) as T,
@@ -105,6 +112,41 @@ export async function startCluster(
   }, 30_000);
   if (!ready) throw new Error(`node ${NODE} did not turn Ready`);
   return cluster;
+}
+
+/** The parts of a Pod the tests read. */
+export interface ClusterPod {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: {
+    nodeName?: string;
+    initContainers?: { name: string; image: string; restartPolicy?: string }[];
+    containers: { name: string; image: string }[];
+  };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      state: Record<string, { reason?: string }>;
+    }[];
+  };
+}
+
+/** Whether the Pod's Ready condition is True. */
+export function isReady(pod: ClusterPod): boolean {
+  return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The Pods of `namespace` matching the label `selector`. */
+export async function podsOf(
+  cluster: TestCluster,
+  namespace: string,
+  selector: string,
+): Promise<ClusterPod[]> {
+  return (await cluster.getJson<{ items: ClusterPod[] }>(['pods', '-n', namespace, '-l', selector])).items;
 }
 
 /**
@@ -143,8 +185,8 @@ export async function runDocumented(cluster: TestCluster, script: string): Promi
       cwd: dir,
       env: {
         ...process.env,
+        ...cluster.env,
         PATH: `${KUBE_BIN}:${process.env['PATH']}`,
-        KUBECONFIG: cluster.plane.adminKubeconfig,
       },
     });
   } finally {
