@@ -8,8 +8,11 @@ import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { send, type TextResponse } from '../support/http.js';
 import {
+  type ClusterPod,
+  podsOf as clusterPods,
   containerLog,
   documentedOpensslBlock,
+  isReady,
   runDocumented,
   startCluster,
   type TestCluster,
@@ -25,30 +28,12 @@ const NODE_IMAGE = 'node:24.21.0-bookworm-slim';
 
 let cluster: TestCluster;
 
-interface ContainerStatus {
-  name: string;
-  ready: boolean;
-  restartCount: number;
-  state: Record<string, { reason?: string }>;
-}
-
-interface Pod {
-  metadata: { name: string; uid: string; deletionTimestamp?: string };
-  spec: { initContainers?: { name: string }[] };
-  status: {
-    podIP?: string;
-    conditions?: { type: string; status: string }[];
-    containerStatuses?: ContainerStatus[];
-  };
-}
+type Pod = ClusterPod;
 
 /** One JSON line of a component's log. */
 type LogLine = Record<string, unknown> & { msg?: string; time?: string };
 
-const isReady = (p: Pod) =>
-  p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-const podsOf = async (namespace: string, selector: string) =>
-  (await cluster.getJson<{ items: Pod[] }>(['pods', '-n', namespace, '-l', selector])).items;
+const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
 const revisionPods = (revision: string) => podsOf(NS, `serving.knative.dev/revision=${revision}`);
 const replicasOf = async (revision: string) =>
   (await cluster.getJson<{ spec: { replicas?: number } }>(['deployment', `${revision}-deployment`, '-n', NS]))
@@ -449,7 +434,7 @@ describe('faults on a real control plane', () => {
       revisionDeployment('crash-00001', 'process.exit(1)', { 'zerogate.dev/timeout-seconds': '4' }),
     );
     const reasons = new Set<string>();
-    let user: ContainerStatus | undefined;
+    let user: NonNullable<Pod['status']['containerStatuses']>[number] | undefined;
     const readUser = async () => {
       const [p] = await revisionPods('crash-00001');
       user = p?.status.containerStatuses?.find((c) => c.name === 'user-container');

@@ -116,7 +116,7 @@ export async function startCluster(
 
 /** The parts of a Pod the tests read. */
 export interface ClusterPod {
-  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec: {
     nodeName?: string;
     initContainers?: { name: string; image: string; restartPolicy?: string }[];
