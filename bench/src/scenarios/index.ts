@@ -7,6 +7,7 @@ import { activatorScenario } from './activator.js';
 import { coldStartScenario } from './cold-start.js';
 import { h2cScenario } from './h2c.js';
 import { queueProxyScenario } from './queue-proxy.js';
+import { responsivenessScenario } from './responsiveness.js';
 
 /** Scenarios by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
@@ -14,4 +15,5 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [activatorScenario.name, activatorScenario],
   [h2cScenario.name, h2cScenario],
   [coldStartScenario.name, coldStartScenario],
+  [responsivenessScenario.name, responsivenessScenario],
 ]);
