@@ -11,9 +11,9 @@ import {
   type ClusterPod,
   podsOf as clusterPods,
   containerLog,
-  documentedOpensslBlock,
+  installStandalone,
   isReady,
-  runDocumented,
+  replicasOf,
   startCluster,
   type TestCluster,
   waitFor,
@@ -35,9 +35,7 @@ type LogLine = Record<string, unknown> & { msg?: string; time?: string };
 
 const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
 const revisionPods = (revision: string) => podsOf(NS, `serving.knative.dev/revision=${revision}`);
-const replicasOf = async (revision: string) =>
-  (await cluster.getJson<{ spec: { replicas?: number } }>(['deployment', `${revision}-deployment`, '-n', NS]))
-    .spec.replicas;
+const revisionReplicas = (revision: string) => replicasOf(cluster, NS, `${revision}-deployment`);
 
 /** The JSON lines a container of a running Pod logged so far. */
 function logLines(namespace: string, pod: string, container: string): LogLine[] {
@@ -156,19 +154,8 @@ function apiserverAnswers(): Promise<boolean> {
 
 beforeAll(async () => {
   cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
-  await cluster.kubectl(['apply', '-k', 'deploy/base']);
-  // Short windows, set as an operator would (README: AUTOSCALER_<KEY>); a revision may start at zero.
-  await cluster.kubectl([
-    'set',
-    'env',
-    '-n',
-    SYSTEM,
-    'deployment/autoscaler',
-    'AUTOSCALER_STABLE_WINDOW=6s',
-    'AUTOSCALER_SCALE_TO_ZERO_GRACE_PERIOD=1s',
-    'AUTOSCALER_ALLOW_ZERO_INITIAL_SCALE=true',
-  ]);
-  await runDocumented(cluster, documentedOpensslBlock());
+  // A revision may start at zero.
+  await installStandalone(cluster, ['AUTOSCALER_ALLOW_ZERO_INITIAL_SCALE=true']);
   await cluster.kubectl(['create', 'namespace', NS]);
   for (const name of ['activator', 'autoscaler', 'injector']) {
     const up = await waitFor(async () => {
@@ -321,7 +308,7 @@ describe('faults on a real control plane', () => {
     expect(
       await waitFor(
         async () =>
-          (await replicasOf('wake-00001')) === 0 && !(await revisionPods('wake-00001')).some(isReady),
+          (await revisionReplicas('wake-00001')) === 0 && !(await revisionPods('wake-00001')).some(isReady),
         60_000,
       ),
       'wake-00001 at zero',
@@ -336,7 +323,7 @@ describe('faults on a real control plane', () => {
 
     const res = await answer;
     expect([res.status, res.body]).toEqual([200, 'wake-00001']);
-    expect(await replicasOf('wake-00001')).toBeGreaterThanOrEqual(1);
+    expect(await revisionReplicas('wake-00001')).toBeGreaterThanOrEqual(1);
     // The scale came from the autoscaler, after the apiserver went down.
     const [autoscaler] = await podsOf(SYSTEM, 'app.kubernetes.io/name=autoscaler');
     const scaled = logLines(SYSTEM, autoscaler!.metadata.name, 'autoscaler').filter(

@@ -17,6 +17,7 @@ import { ROOT } from '../support/processes.js';
 import {
   podsOf as clusterPods,
   isReady,
+  replicasOf,
   startCluster,
   type TestCluster,
   waitFor,
@@ -194,15 +195,10 @@ describe.each(
   }, 150_000);
 
   it('at zero, the activator holds a request, pokes Knative’s autoscaler, which scales the revision, and forwards it', async () => {
-    const atZero = await waitFor(async () => {
-      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-        'deployment',
-        'hello-00001-deployment',
-        '-n',
-        'hello',
-      ]);
-      return d.spec.replicas === 0;
-    }, 120_000);
+    const atZero = await waitFor(
+      async () => (await replicasOf(cluster, 'hello', 'hello-00001-deployment')) === 0,
+      120_000,
+    );
     expect(atZero, 'hello-00001 scaled to zero by Knative’s autoscaler').toBe(true);
     outcomes[which]['SKS mode at zero'] = await sksMode('hello-00001');
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
@@ -212,14 +208,9 @@ describe.each(
     expect(res.status).toBe(200);
     outcomes[which]['request at zero'] = [res.status, res.body];
     expect(res.body).toContain('revision hello-00001');
-    const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-      'deployment',
-      'hello-00001-deployment',
-      '-n',
-      'hello',
-    ]);
-    expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
-    outcomes[which]['scaled from zero'] = (d.spec.replicas ?? 0) >= 1;
+    const replicas = (await replicasOf(cluster, 'hello', 'hello-00001-deployment')) ?? 0;
+    expect(replicas).toBeGreaterThanOrEqual(1);
+    outcomes[which]['scaled from zero'] = replicas >= 1;
   }, 150_000);
 
   it('a second revision with a 50/50 split: both revisions answer through the activator', async () => {
@@ -346,13 +337,8 @@ describe.each(
     expect(scaledOut, `2+ ready Pods and Serve (modes seen: ${[...modes].join(', ')})`).toBe(true);
     expect([...statuses.keys()], 'statuses under load').toEqual([200]);
     const backToZero = await waitFor(async () => {
-      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-        'deployment',
-        `${revision}-deployment`,
-        '-n',
-        'hello',
-      ]);
-      return d.spec.replicas === 0 && (await sksMode(revision!)) === 'Proxy';
+      const replicas = await replicasOf(cluster, 'hello', `${revision}-deployment`);
+      return replicas === 0 && (await sksMode(revision!)) === 'Proxy';
     }, 120_000);
     expect(backToZero, 'back to zero, in Proxy').toBe(true);
     outcomes[which]['under load at CC=1'] = { scaledOut, statuses: [...statuses.keys()], backToZero };

@@ -11,9 +11,9 @@ import { send } from '../support/http.js';
 import {
   type ClusterPod,
   podsOf as clusterPods,
-  documentedOpensslBlock,
+  installStandalone,
   isReady,
-  runDocumented,
+  replicasOf,
   startCluster,
   type TestCluster,
   waitFor,
@@ -40,18 +40,7 @@ async function helloRevisions(): Promise<string> {
 
 beforeAll(async () => {
   cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
-  await cluster.kubectl(['apply', '-k', 'deploy/base']);
-  // Short windows, set as an operator would (README: AUTOSCALER_<KEY>), so a revision goes back to zero in seconds.
-  await cluster.kubectl([
-    'set',
-    'env',
-    '-n',
-    SYSTEM,
-    'deployment/autoscaler',
-    'AUTOSCALER_STABLE_WINDOW=6s',
-    'AUTOSCALER_SCALE_TO_ZERO_GRACE_PERIOD=1s',
-  ]);
-  await runDocumented(cluster, documentedOpensslBlock());
+  await installStandalone(cluster);
 }, 120_000);
 
 afterAll(async () => {
@@ -89,17 +78,12 @@ describe('the standalone install on a real control plane', () => {
 
   it('scales the idle revision to zero, then a request sent to the activator is held, scaled from zero and answered', async () => {
     const atZero = await waitFor(async () => {
-      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-        'deployment',
-        'hello-00001-deployment',
-        '-n',
-        'hello',
-      ]);
+      const replicas = await replicasOf(cluster, 'hello', 'hello-00001-deployment');
       // Pods still draining (the queue-proxy's quiet period) are terminating: out of every endpoint.
       const live = (await podsOf('hello', 'serving.knative.dev/revision=hello-00001')).filter(
         (p) => !p.metadata.deletionTimestamp,
       );
-      return d.spec.replicas === 0 && live.length === 0;
+      return replicas === 0 && live.length === 0;
     }, 90_000);
     expect(atZero, 'hello-00001 at zero Pods').toBe(true);
     const [activator] = await podsOf(SYSTEM, 'app.kubernetes.io/name=activator');
@@ -108,13 +92,7 @@ describe('the standalone install on a real control plane', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toContain('hello');
-    const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-      'deployment',
-      'hello-00001-deployment',
-      '-n',
-      'hello',
-    ]);
-    expect(d.spec.replicas).toBeGreaterThanOrEqual(1);
+    expect(await replicasOf(cluster, 'hello', 'hello-00001-deployment')).toBeGreaterThanOrEqual(1);
   }, 150_000);
 
   it('answers for both revisions of the 90/10 example', async () => {
@@ -175,13 +153,8 @@ describe('the standalone install on a real control plane', () => {
 
     // Idle: back to zero Pods, the activators back in the public EndpointSlice.
     const proxied = await waitFor(async () => {
-      const d = await cluster.getJson<{ spec: { replicas?: number } }>([
-        'deployment',
-        'hello-00002-deployment',
-        '-n',
-        'hello',
-      ]);
-      return d.spec.replicas === 0 && (await publicAddresses()).join() === activators.join();
+      const replicas = await replicasOf(cluster, 'hello', 'hello-00002-deployment');
+      return replicas === 0 && (await publicAddresses()).join() === activators.join();
     }, 120_000);
     expect(proxied, 'at zero behind the activators').toBe(true);
   }, 300_000);

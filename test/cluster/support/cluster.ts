@@ -168,6 +168,39 @@ export function containerLog(
   }
 }
 
+/**
+ * `deploy/base` installed as deploy/README.md tells an operator (the injector's certificate made with
+ * its own openssl block), with short autoscaling windows set as an operator would (`AUTOSCALER_<KEY>`),
+ * so that revisions go back to zero in seconds; `autoscalerEnv` adds `KEY=value` settings.
+ */
+export async function installStandalone(
+  cluster: TestCluster,
+  autoscalerEnv: readonly string[] = [],
+): Promise<void> {
+  await cluster.kubectl(['apply', '-k', 'deploy/base']);
+  await cluster.kubectl([
+    'set',
+    'env',
+    '-n',
+    'zerogate-system',
+    'deployment/autoscaler',
+    'AUTOSCALER_STABLE_WINDOW=6s',
+    'AUTOSCALER_SCALE_TO_ZERO_GRACE_PERIOD=1s',
+    ...autoscalerEnv,
+  ]);
+  await runDocumented(cluster, documentedOpensslBlock());
+}
+
+/** The replicas a Deployment asks for. */
+export async function replicasOf(
+  cluster: TestCluster,
+  namespace: string,
+  deployment: string,
+): Promise<number | undefined> {
+  return (await cluster.getJson<{ spec: { replicas?: number } }>(['deployment', deployment, '-n', namespace]))
+    .spec.replicas;
+}
+
 /** The shell block deploy/README.md gives for making the injector's certificate with openssl. */
 export function documentedOpensslBlock(): string {
   const readme = readFileSync(join(ROOT, 'deploy/README.md'), 'utf8');
