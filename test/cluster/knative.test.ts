@@ -16,6 +16,7 @@ import { send } from '../support/http.js';
 import { ROOT } from '../support/processes.js';
 import {
   podsOf as clusterPods,
+  containerLog,
   isReady,
   replicasOf,
   startCluster,
@@ -171,6 +172,13 @@ describe.each(
     }
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
     expect(activator!.spec.containers.map((c) => c.image)).toEqual([images.activator]);
+    if (which === 'ours') {
+      // What deploy/README.md ("Verify") tells an operator to look for: our activator's lines, and its
+      // one warning that Knative's role refuses EndpointSlices, so it watches Endpoints.
+      const log = containerLog(cluster, KNATIVE, activator!.metadata.name, 'activator');
+      expect(log).toContain('"component":"activator"');
+      expect(log).toContain('"fallback":"core/v1 endpoints"');
+    }
   }, 150_000);
 
   it('makes a Knative Service’s revision with the install’s queue-proxy, admitted by Knative’s webhook, Ready', async () => {
