@@ -23,6 +23,9 @@ export const VERSIONS_FILE = 'packages/cluster/versions.env';
  */
 export const KNATIVE_QUEUE_PORTS: readonly number[] = [8022, 9090];
 
+/** How long a Knative queue-proxy stopped a moment ago may take to let go of its fixed ports. */
+export const PORTS_FREE_TIMEOUT_MS = 5_000;
+
 /** Knative's built queue-proxy. */
 export interface KnativeQueue {
   /** The pinned knative.dev/serving version. */

@@ -442,6 +442,8 @@ export interface PodProcesses {
   readonly app: ManagedProcess;
   readonly queueProxy: ManagedProcess;
   readonly activator: ManagedProcess;
+  /** Other queue-proxies in front of the same app (`--compare`), idle unless their path is measured. */
+  readonly compared?: readonly ManagedProcess[];
 }
 
 /** One measured load run with every process of {@link PodProcesses} sampled around it. */
@@ -452,6 +454,8 @@ export interface SampledRun<L> {
   readonly queueProxy: ProcessFigures;
   /** The app's own usage, for reference. */
   readonly app: ProcessFigures;
+  /** Each of {@link PodProcesses.compared}, in order; present only when there are any. */
+  readonly compared?: readonly ProcessFigures[];
   /** CPU used by processes outside the benchmark during the run, percent of one core. */
   readonly otherCpuPercent: number;
 }
@@ -468,21 +472,27 @@ export async function sampledRun<L>(
   const activator = new ProcessSampler(procs.activator.pid);
   const queueProxy = new ProcessSampler(procs.queueProxy.pid);
   const app = new ProcessSampler(procs.app.pid);
+  const compared = (procs.compared ?? []).map((proc) => new ProcessSampler(proc.pid));
   const background = new BackgroundLoad();
-  for (const sampler of [activator, queueProxy, app]) sampler.start();
+  for (const sampler of [activator, queueProxy, app, ...compared]) sampler.start();
   background.start();
   const result = await load();
   const usage = { activator: activator.stop(), queueProxy: queueProxy.stop(), app: app.stop() };
+  const comparedUsage = compared.map((sampler) => sampler.stop());
   const otherCpuPercent = background.stop(
-    usage.activator.cpuSeconds + usage.queueProxy.cpuSeconds + usage.app.cpuSeconds,
+    usage.activator.cpuSeconds +
+      usage.queueProxy.cpuSeconds +
+      usage.app.cpuSeconds +
+      comparedUsage.reduce((sum, u) => sum + u.cpuSeconds, 0),
   );
-  checkAlive([procs.activator, procs.queueProxy, procs.app]);
+  checkAlive([procs.activator, procs.queueProxy, procs.app, ...(procs.compared ?? [])]);
   const count = served(result);
   return {
     load: result,
     activator: figures(usage.activator, count),
     queueProxy: figures(usage.queueProxy, count),
     app: figures(usage.app, count),
+    ...(comparedUsage.length === 0 ? {} : { compared: comparedUsage.map((u) => figures(u, count)) }),
     otherCpuPercent,
   };
 }

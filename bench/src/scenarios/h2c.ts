@@ -1,12 +1,14 @@
 /**
  * The `h2c` scenario: unary gRPC calls per second, latency, CPU and memory for a gRPC app reached
- * directly, through our queue-proxy, and through the activator in front of that queue-proxy, side by
+ * directly, through our queue-proxy, through the activator in front of that queue-proxy, and through
+ * any other queue-proxy build (`--compare`), Knative's own among them (`--compare knative`), side by
  * side in one run, at several counts of calls in flight.
  *
  * gRPC is HTTP/2 end to end: the client speaks prior-knowledge h2c, each proxy keeps the protocol
  * hop by hop (Knative's auto h1/h2c transport), and the response status travels in trailers, so this
- * is the path every gRPC revision takes. One app, one queue-proxy (CC=0) and one activator run for
- * the whole scenario; the three paths are measured alternately at each count against them.
+ * is the path every gRPC revision takes. One app, one queue-proxy (CC=0), one activator and each
+ * compared queue-proxy (CC=0, the same environment) run for the whole scenario; the paths are
+ * measured alternately at each count against them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,7 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoClient, echoOnce, type GrpcLoadResult, metadataOf, runGrpcLoad } from '../grpc-load.js';
+import { KNATIVE_QUEUE_PORTS, PORTS_FREE_TIMEOUT_MS, waitForFreePorts } from '../knative-queue.js';
 import { freePort } from '../ports.js';
+import type { MemoryReading } from '../proc-stats.js';
+import { idleMemoryKiB } from '../process-sampler.js';
 import { disturbanceNote } from '../quiet-run.js';
 import { delta, mebibytes, ratio } from '../ratios.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
@@ -34,6 +39,7 @@ import {
   type ProcessFigures,
   plural,
   QUEUE_PROXY_ENTRY,
+  type QueueProxyPorts,
   queueProxyEnv,
   READY_INTERVAL_MS,
   READY_TIMEOUT_MS,
@@ -50,6 +56,18 @@ import {
   waitForQueueProxy,
   warmThenMeasure,
 } from './common.js';
+import {
+  COMPARE_OPTIONS,
+  type Compare,
+  compareSetupLine,
+  compareUsage,
+  type KnativeRatios,
+  knativeNote,
+  knativeRatios,
+  knativeTable,
+  type ProxyFigures,
+  parseCompareOptions,
+} from './compare.js';
 
 const GRPC_APP = fileURLToPath(new URL('../grpc-app.js', import.meta.url));
 
@@ -64,21 +82,54 @@ const REVISION_METADATA: Readonly<Record<string, string>> = Object.fromEntries(
 /** A gRPC readiness check waits this long for each answer. */
 const READY_CALL_TIMEOUT_MS = 1_000;
 
-/** The three ways to the app. */
-type Path = 'direct' | 'queue-proxy' | 'activator';
+/** What a way to the app goes through. */
+type RouteKind = 'direct' | 'queue-proxy' | 'activator' | 'compare' | 'knative';
 
-const PATHS: readonly Path[] = ['direct', 'queue-proxy', 'activator'];
+/** A way to the app: direct, through our proxies, or through a compared queue-proxy. */
+interface Route {
+  /** The key of its cells in the JSON. */
+  readonly key: string;
+  readonly label: string;
+  readonly kind: RouteKind;
+  /** The index of its compared queue-proxy in the options' compares. */
+  readonly compared?: number;
+}
 
-const PATH_LABELS: Readonly<Record<Path, string>> = {
-  direct: 'direct',
-  'queue-proxy': 'queue-proxy',
-  activator: 'activator → queue-proxy',
-};
+const OWN_ROUTES: readonly Route[] = [
+  { key: 'direct', label: 'direct', kind: 'direct' },
+  { key: 'queue-proxy', label: 'queue-proxy', kind: 'queue-proxy' },
+  { key: 'activator', label: 'activator → queue-proxy', kind: 'activator' },
+];
 
-/** The scenario has no options of its own; only the built entry points are checked. */
-function checkBuilds(settings: RunSettings): void {
+/** Every route of a run: ours, then one through each compared queue-proxy, labelled by its name. */
+function routesOf(compares: readonly Compare[]): Route[] {
+  return [
+    ...OWN_ROUTES,
+    ...compares.map((compare, i) => ({
+      key: `compare:${compare.name}`,
+      label: compare.name,
+      kind: compare.knative === undefined ? ('compare' as const) : ('knative' as const),
+      compared: i,
+    })),
+  ];
+}
+
+/** The scenario's options, checked. */
+interface H2cOptions {
+  readonly compares: readonly Compare[];
+}
+
+/** Checks the built entry points and the `--compare` options, reporting every problem at once. */
+function parseOptions(values: OptionValues, settings: RunSettings): H2cOptions {
   const problems = missingBuilds(settings, [QUEUE_PROXY_ENTRY, ACTIVATOR_ENTRY]);
+  const parsed = parseCompareOptions(
+    values,
+    settings,
+    OWN_ROUTES.map((route) => route.label),
+  );
+  problems.push(...parsed.problems);
   if (problems.length > 0) throw new Error(problems.join('\n'));
+  return { compares: parsed.compares };
 }
 
 /**
@@ -110,9 +161,10 @@ async function waitUntilGrpcReady(
   );
 }
 
-/** One path at one count of calls in flight. Every process is sampled on every path. */
+/** One route at one count of calls in flight. Every process is sampled on every route. */
 interface Cell extends SampledRun<GrpcLoadResult> {
-  readonly path: Path;
+  /** The route's key. */
+  readonly path: string;
   readonly inFlight: number;
 }
 
@@ -120,7 +172,7 @@ interface Cell extends SampledRun<GrpcLoadResult> {
 async function measureCell(
   context: ScenarioContext,
   procs: PodProcesses,
-  path: Path,
+  path: string,
   address: string,
   inFlight: number,
 ): Promise<Cell> {
@@ -142,10 +194,19 @@ async function measureCell(
 interface H2cResult {
   readonly cells: Cell[];
   readonly rssIdleKiB: IdleRss;
+  /** Each compared queue-proxy's memory once started and settled, in the order of the compares. */
+  readonly comparedIdleKiB: readonly MemoryReading[];
 }
 
-/** Starts app, queue-proxy and activator, then measures the three paths at every count, alternating. */
-async function measure(context: ScenarioContext, endpointsFile: string): Promise<H2cResult> {
+/**
+ * Starts app, queue-proxy, activator and every compared queue-proxy, then measures the routes at
+ * every count, alternating.
+ */
+async function measure(
+  context: ScenarioContext,
+  options: H2cOptions,
+  endpointsFile: string,
+): Promise<H2cResult> {
   const { settings, supervisor, progress } = context;
   const started: ManagedProcess[] = [];
   try {
@@ -156,10 +217,9 @@ async function measure(context: ScenarioContext, endpointsFile: string): Promise
     await waitUntilGrpcReady(app, `127.0.0.1:${appPort}`);
 
     progress('starting the queue-proxy (CC=0, gRPC readiness probe)');
-    const qp = await startProxy(context, appPort, {
-      name: 'queue-proxy',
-      env: (ports) => queueProxyEnv(0, appPort, ports, { grpc: { port: appPort, service: '' } }),
-    });
+    const env = (ports: QueueProxyPorts) =>
+      queueProxyEnv(0, appPort, ports, { grpc: { port: appPort, service: '' } });
+    const qp = await startProxy(context, appPort, { name: 'queue-proxy', env });
     started.push(qp.proc);
     await waitForQueueProxy(qp);
     await waitUntilGrpcReady(qp.proc, `127.0.0.1:${qp.port}`, REVISION_METADATA);
@@ -168,32 +228,46 @@ async function measure(context: ScenarioContext, endpointsFile: string): Promise
       waitUntilGrpcReady(a.proc, `127.0.0.1:${a.port}`, REVISION_METADATA),
     );
 
-    const procs: PodProcesses = { app, queueProxy: qp.proc, activator: activator.proc };
-    const addresses: Readonly<Record<Path, string>> = {
+    const addresses: Record<string, string> = {
       direct: `127.0.0.1:${appPort}`,
       'queue-proxy': `127.0.0.1:${qp.port}`,
       activator: `127.0.0.1:${activator.port}`,
     };
+    const routes = routesOf(options.compares);
+    const compared: ManagedProcess[] = [];
+    for (const route of routes) {
+      const compare = route.compared === undefined ? undefined : options.compares[route.compared];
+      if (compare === undefined) continue;
+      // Knative's queue-proxy binds fixed admin and stats ports whatever its environment.
+      if (compare.knative !== undefined) await waitForFreePorts(KNATIVE_QUEUE_PORTS, PORTS_FREE_TIMEOUT_MS);
+      progress(`starting ${compare.name}: ${compare.command} (CC=0, gRPC readiness probe)`);
+      const proxy = await startProxy(context, appPort, { name: compare.name, argv: compare.argv, env });
+      started.push(proxy.proc);
+      compared.push(proxy.proc);
+      await waitForQueueProxy(proxy);
+      await waitUntilGrpcReady(proxy.proc, `127.0.0.1:${proxy.port}`, REVISION_METADATA);
+      addresses[route.key] = `127.0.0.1:${proxy.port}`;
+    }
+    if (compared.length > 0) await sleep(SETTLE_MS);
+    const comparedIdleKiB = compared.map((proc) => idleMemoryKiB(proc.pid));
+
+    const procs: PodProcesses = { app, queueProxy: qp.proc, activator: activator.proc, compared };
     const cells: Cell[] = [];
     for (const inFlight of settings.connections) {
-      for (const path of PATHS) {
+      for (const route of routes) {
+        const address = addresses[route.key] as string;
         cells.push(
           await warmThenMeasure(
             context,
-            `${PATH_LABELS[path]}: ${inFlightLabel(inFlight)}`,
+            `${route.label}: ${inFlightLabel(inFlight)}`,
             (seconds) =>
-              runGrpcLoad({
-                address: addresses[path],
-                inFlight,
-                durationSeconds: seconds,
-                metadata: REVISION_METADATA,
-              }),
-            () => measureCell(context, procs, path, addresses[path], inFlight),
+              runGrpcLoad({ address, inFlight, durationSeconds: seconds, metadata: REVISION_METADATA }),
+            () => measureCell(context, procs, route.key, address, inFlight),
           ),
         );
       }
     }
-    return { cells, rssIdleKiB };
+    return { cells, rssIdleKiB, comparedIdleKiB };
   } finally {
     for (const proc of started.reverse()) await supervisor.stop(proc);
   }
@@ -203,9 +277,10 @@ function inFlightLabel(inFlight: number): string {
   return `${plural(inFlight, 'call')} in flight`;
 }
 
-/** One row of a table: a path at one count, with its comparisons. */
-interface H2cRow {
+/** One row of a table: a route at one count, with its comparisons. */
+export interface H2cRow {
   readonly label: string;
+  readonly kind: RouteKind;
   readonly callsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -215,8 +290,13 @@ interface H2cRow {
   readonly throughputVsDirect: number | undefined;
   /** calls/s over the queue-proxy path's; on the activator path only. */
   readonly throughputVsQueueProxy: number | undefined;
-  /** Absent on the direct path, where it is idle. */
+  /**
+   * The queue-proxy on the route: ours, or on a compared route the compared one. Absent on the
+   * direct path, where it is idle.
+   */
   readonly queueProxy: ProcessFigures | undefined;
+  /** That queue-proxy's resident memory once started, before any load, MiB. */
+  readonly queueProxyIdleMiB: number | undefined;
   /** Present on the activator path only. */
   readonly activator: ProcessFigures | undefined;
   /** Activator CPU per call over the queue-proxy's behind it, in the same run. */
@@ -224,27 +304,39 @@ interface H2cRow {
   readonly failures: number;
 }
 
-function derive(cells: readonly Cell[], inFlight: number): H2cRow[] {
-  const at = (path: Path) => cells.find((c) => c.path === path && c.inFlight === inFlight);
+/** The idle resident memory of a route's queue-proxy, KiB: ours on our own path, or the compared one's. */
+function idleKiBOf(route: Route, result: H2cResult): number | undefined {
+  if (route.compared !== undefined) return result.comparedIdleKiB[route.compared]?.rssKiB;
+  return route.kind === 'queue-proxy' ? result.rssIdleKiB.queueProxy : undefined;
+}
+
+function derive(routes: readonly Route[], result: H2cResult, inFlight: number): H2cRow[] {
+  const at = (key: string) => result.cells.find((c) => c.path === key && c.inFlight === inFlight);
   const direct = at('direct');
   const viaQueueProxy = at('queue-proxy');
   const rows: H2cRow[] = [];
-  for (const path of PATHS) {
-    const cell = at(path);
+  for (const route of routes) {
+    const cell = at(route.key);
     if (cell === undefined) continue;
     const { load } = cell;
-    const throughActivator = path === 'activator';
+    const throughActivator = route.kind === 'activator';
+    const idleKiB = idleKiBOf(route, result);
+    let queueProxy: ProcessFigures | undefined;
+    if (route.compared !== undefined) queueProxy = cell.compared?.[route.compared];
+    else if (route.kind !== 'direct') queueProxy = cell.queueProxy;
     rows.push({
-      label: PATH_LABELS[path],
+      label: route.label,
+      kind: route.kind,
       callsPerSecond: load.callsPerSecond,
       p50Ms: load.latencyMs.p50,
       p99Ms: load.latencyMs.p99,
-      addedP50Ms: path === 'direct' ? undefined : delta(load.latencyMs.p50, direct?.load.latencyMs.p50),
+      addedP50Ms: route.kind === 'direct' ? undefined : delta(load.latencyMs.p50, direct?.load.latencyMs.p50),
       throughputVsDirect: ratio(load.callsPerSecond, direct?.load.callsPerSecond),
       throughputVsQueueProxy: throughActivator
         ? ratio(load.callsPerSecond, viaQueueProxy?.load.callsPerSecond)
         : undefined,
-      queueProxy: path === 'direct' ? undefined : cell.queueProxy,
+      queueProxy,
+      queueProxyIdleMiB: idleKiB === undefined ? undefined : mebibytes(idleKiB),
       activator: throughActivator ? cell.activator : undefined,
       cpuRatio: throughActivator
         ? ratio(cell.activator.cpuSecondsPer10k, cell.queueProxy.cpuSecondsPer10k)
@@ -253,6 +345,63 @@ function derive(cells: readonly Cell[], inFlight: number): H2cRow[] {
     });
   }
   return rows;
+}
+
+/** Our queue-proxy against Knative's at one count of calls in flight. */
+export interface H2cKnativeComparison extends KnativeRatios {
+  readonly inFlight: number;
+  readonly ours: ProxyFigures;
+  readonly knative: ProxyFigures;
+  /** The labels of the two rows. */
+  readonly oursLabel: string;
+  readonly knativeLabel: string;
+}
+
+/** A row's queue-proxy figures as {@link knativeRatios} compares them. */
+function proxyFigures(row: H2cRow): ProxyFigures {
+  const qp = row.queueProxy;
+  return {
+    rate: row.callsPerSecond,
+    cpuSecondsPer10k: qp?.cpuSecondsPer10k,
+    rssLoadedMiB: qp === undefined ? undefined : mebibytes(qp.rssLoadedKiB),
+    rssAnonLoadedMiB: qp === undefined ? undefined : mebibytes(qp.rssAnonLoadedKiB),
+    rssIdleMiB: row.queueProxyIdleMiB,
+  };
+}
+
+/**
+ * Divides our queue-proxy path's figures at one count by those of each Knative queue-proxy path at
+ * the same count (both at CC=0 in front of the same app); none without both.
+ */
+export function compareWithKnative(inFlight: number, rows: readonly H2cRow[]): H2cKnativeComparison[] {
+  const ours = rows.find((row) => row.kind === 'queue-proxy');
+  if (ours === undefined) return [];
+  return rows
+    .filter((row) => row.kind === 'knative')
+    .map((knative) => {
+      const figures = { ours: proxyFigures(ours), knative: proxyFigures(knative) };
+      return {
+        inFlight,
+        ...figures,
+        oursLabel: ours.label,
+        knativeLabel: knative.label,
+        ...knativeRatios(figures.ours, figures.knative),
+      };
+    });
+}
+
+function knativeTableOf(comparisons: readonly H2cKnativeComparison[]): Table {
+  const several = new Set(comparisons.map((c) => c.knativeLabel)).size > 1;
+  return knativeTable(
+    several ? ['calls in flight', 'Knative'] : ['calls in flight'],
+    'call',
+    comparisons.map((c) => ({
+      lead: several ? [String(c.inFlight), c.knativeLabel] : [String(c.inFlight)],
+      ours: c.ours,
+      knative: c.knative,
+      ratios: c,
+    })),
+  );
 }
 
 const HEADERS = [
@@ -308,6 +457,11 @@ const NOTES = [
   'errors: calls that ended with a status other than OK (by status in the JSON); anything but 0 makes the row suspect.',
 ];
 
+/** The note of the compared rows. */
+const COMPARED_NOTE =
+  'A compared row (--compare) goes straight to that queue-proxy, at CC=0 with the same environment and gRPC ' +
+  'readiness probe as ours; its qp columns are that queue-proxy’s figures.';
+
 /** The CPU layout, for the header. */
 function layoutLine(settings: RunSettings): string {
   if (!settings.pin.enabled) return UNPINNED_LAYOUT;
@@ -328,19 +482,30 @@ function grpcVersion(): string {
   }
 }
 
-async function run(context: ScenarioContext): Promise<ScenarioReport> {
+async function run(context: ScenarioContext, options: H2cOptions): Promise<ScenarioReport> {
   const { settings } = context;
   const dir = mkdtempSync(join(tmpdir(), 'zerogate-bench-h2c-'));
   let result: H2cResult;
   try {
-    result = await measure(context, join(dir, 'endpoints.json'));
+    result = await measure(context, options, join(dir, 'endpoints.json'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const { cells } = result;
-  const tables = settings.connections.map((inFlight) => tableOf(inFlight, derive(cells, inFlight)));
-  const disturbed = disturbedRuns(cells, (cell) => `${PATH_LABELS[cell.path]} at ${cell.inFlight}`);
-  const notes = [...NOTES, disturbanceNote(disturbed)];
+  const routes = routesOf(options.compares);
+  const labelOf = (key: string) => routes.find((route) => route.key === key)?.label ?? key;
+  const tables = settings.connections.map((inFlight) => tableOf(inFlight, derive(routes, result, inFlight)));
+  const comparisons = settings.connections.flatMap((inFlight) =>
+    compareWithKnative(inFlight, derive(routes, result, inFlight)),
+  );
+  if (comparisons.length > 0) tables.push(knativeTableOf(comparisons));
+  const disturbed = disturbedRuns(cells, (cell) => `${labelOf(cell.path)} at ${cell.inFlight}`);
+  const notes = [
+    ...NOTES,
+    ...(options.compares.length > 0 ? [COMPARED_NOTE] : []),
+    ...(comparisons.length > 0 ? [knativeNote('count of calls in flight', 'call')] : []),
+    disturbanceNote(disturbed),
+  ];
   const idle = result.rssIdleKiB;
   const grpc = grpcVersion();
   const setup: [string, string][] = [
@@ -359,6 +524,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
       `node ${ACTIVATOR_ENTRY}, file endpoint source, revision ${NAMESPACE}/${REVISION} at CC=0 with the ` +
         'queue-proxy as its one ready Pod, no autoscaler listening',
     ],
+    ...options.compares.map(compareSetupLine),
     ['Layout', layoutLine(settings)],
     [
       'Load',
@@ -367,30 +533,57 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         'flight (--connections sets N), each slot calling again as soon as its answer arrives; metadata ' +
         'knative-serving-revision and knative-serving-namespace on every path',
     ],
-    idleRssLine(idle),
+    comparedIdleLine(idleRssLine(idle), options.compares, result.comparedIdleKiB),
   ];
   const data = {
     rssIdleKiB: idle,
+    comparedIdleKiB: Object.fromEntries(
+      options.compares.map(({ name }, i) => [name, result.comparedIdleKiB[i] ?? null]),
+    ),
     cells,
-    derived: Object.fromEntries(settings.connections.map((n) => [String(n), derive(cells, n)])),
+    derived: Object.fromEntries(settings.connections.map((n) => [String(n), derive(routes, result, n)])),
+    knative: comparisons,
   };
   return { setup, tables, notes, data };
+}
+
+/** The idle-memory setup line with each compared queue-proxy's appended. */
+function comparedIdleLine(
+  [key, value]: [string, string],
+  compares: readonly Compare[],
+  idle: readonly MemoryReading[],
+): [string, string] {
+  const more = compares.map((compare, i) => {
+    const reading = idle[i];
+    return `, ${compare.name} ${fixed(reading === undefined ? undefined : mebibytes(reading.rssKiB), 1)} MiB`;
+  });
+  return [key, value + more.join('')];
 }
 
 /** The `h2c` scenario. */
 export const h2cScenario: Scenario = {
   name: 'h2c',
-  description: 'unary gRPC: the app direct, through the queue-proxy, and through activator + queue-proxy',
-  options: {},
-  usage: ['(no options of its own; --connections sets the unary calls in flight on one HTTP/2 connection)'],
-  prepare(_values: OptionValues, settings) {
-    checkBuilds(settings);
+  description:
+    'unary gRPC: the app direct, through the queue-proxy, through activator + queue-proxy and --compare builds',
+  options: { ...COMPARE_OPTIONS },
+  usage: [
+    '(--connections sets the unary calls in flight on one HTTP/2 connection)',
+    ...compareUsage('at CC=0 as one more path to the app'),
+  ],
+  prepare(values: OptionValues, settings) {
+    const options = parseOptions(values, settings);
+    const routes = routesOf(options.compares);
     const startSeconds = READY_TIMEOUT_MS / 1000 + 2;
     const perCell = cellBudgetSeconds(settings);
+    const compares = options.compares.length;
     return {
       budgetSeconds:
-        30 + 3 * 2 * startSeconds + SETTLE_MS / 1000 + PATHS.length * settings.connections.length * perCell,
-      run,
+        30 +
+        (3 + compares) * 2 * startSeconds +
+        (compares * PORTS_FREE_TIMEOUT_MS) / 1000 +
+        (2 * SETTLE_MS) / 1000 +
+        routes.length * settings.connections.length * perCell,
+      run: (context) => run(context, options),
     };
   },
 };

@@ -1,59 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KnativeQueue } from '../knative-queue.js';
-import {
-  commandLabel,
-  compareWithKnative,
-  type DerivedRow,
-  microsecondsPerRequest,
-  parseCompares,
-} from './queue-proxy.js';
-
-describe('commandLabel', () => {
-  it("is the base name of the command's first word", () => {
-    expect(commandLabel('/opt/knative/queue -v')).toBe('queue');
-    expect(commandLabel('  node dist/main.js')).toBe('node');
-  });
-});
-
-describe('parseCompares', () => {
-  const built: KnativeQueue = { version: 'v0.44.1', path: '/cache/knative-serving-v0.44.1/bin/queue' };
-  const locate = () => built;
-  const missing = () => {
-    throw new Error('not built; run `npm run knative:build` first');
-  };
-
-  it("runs `knative` as Knative's built binary, directly, labelled knative", () => {
-    const { compares, problems } = parseCompares(['knative'], [], locate);
-    expect(problems).toEqual([]);
-    expect(compares).toEqual([{ name: 'knative', command: built.path, argv: [built.path], knative: built }]);
-  });
-
-  it('runs any other value through sh -c, labelled by --compare-name or its first word', () => {
-    const { compares, problems } = parseCompares(['/tmp/q -x', 'node other.js'], ['mine'], missing);
-    expect(problems).toEqual([]);
-    expect(compares.map(({ name, argv }) => [name, argv])).toEqual([
-      ['mine', ['sh', '-c', '/tmp/q -x']],
-      ['node', ['sh', '-c', 'node other.js']],
-    ]);
-  });
-
-  it('passes on the locator’s failure, which names npm run knative:build', () => {
-    const { compares, problems } = parseCompares(['knative'], [], missing);
-    expect(compares).toEqual([]);
-    expect(problems).toEqual(['not built; run `npm run knative:build` first']);
-  });
-
-  it('rejects two targets with one label and more names than commands', () => {
-    const { problems } = parseCompares(['knative', '/opt/knative'], [], locate);
-    expect(problems).toEqual([
-      'two targets are labelled "knative": give each --compare its own --compare-name',
-    ]);
-    expect(parseCompares(['a'], ['x', 'y'], locate).problems).toContain(
-      '--compare-name given more often than --compare',
-    );
-    expect(parseCompares(['/bin/queue-proxy'], [], locate).problems).toHaveLength(1);
-  });
-});
+import { compareWithKnative, type DerivedRow } from './queue-proxy.js';
 
 function row(kind: DerivedRow['kind'], cc: number | undefined, figures: Partial<DerivedRow>): DerivedRow {
   return {
@@ -123,12 +69,5 @@ describe('compareWithKnative', () => {
   it('leaves out our rows that have no Knative partner', () => {
     expect(compareWithKnative(1, [row('queue-proxy', 0, {}), row('knative', 10, {})])).toEqual([]);
     expect(compareWithKnative(1, [row('queue-proxy', 0, {}), row('compare', 0, {})])).toEqual([]);
-  });
-});
-
-describe('microsecondsPerRequest', () => {
-  it('turns CPU seconds per 10,000 requests into microseconds per request', () => {
-    expect(microsecondsPerRequest(0.5)).toBeCloseTo(50);
-    expect(microsecondsPerRequest(undefined)).toBeUndefined();
   });
 });

@@ -8,16 +8,9 @@
  * proxy is started once, measured at every connection count, then stopped.
  */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  findKnativeQueue,
-  KNATIVE_COMPARE,
-  KNATIVE_QUEUE_PORTS,
-  type KnativeQueue,
-  waitForFreePorts,
-} from '../knative-queue.js';
+import { KNATIVE_QUEUE_PORTS, PORTS_FREE_TIMEOUT_MS, waitForFreePorts } from '../knative-queue.js';
 import { type LoadResult, runLoad } from '../load-generator.js';
 import { freePort } from '../ports.js';
 import { BackgroundLoad, idleMemoryKiB, ProcessSampler } from '../process-sampler.js';
@@ -46,18 +39,23 @@ import {
   waitForQueueProxy,
   warmThenMeasure,
 } from './common.js';
+import {
+  COMPARE_OPTIONS,
+  type Compare,
+  compareSetupLine,
+  compareUsage,
+  type KnativeRatios,
+  knativeNote,
+  knativeRatios,
+  knativeTable,
+  parseCompareOptions,
+} from './compare.js';
 
 /** Container concurrency of the limited configuration (Knative's breaker then queues 10×CC). */
 const LIMITED_CC = 10;
 
 const HELLO_APP = fileURLToPath(new URL('../hello-app.js', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('../bare-proxy.js', import.meta.url));
-
-/** A label for a command: the base name of its first word (`/opt/knative/queue -v` → `queue`). */
-export function commandLabel(command: string): string {
-  const first = command.trim().split(/\s+/)[0] ?? '';
-  return basename(first) || 'compare';
-}
 
 type TargetKind = 'direct' | 'bare' | 'queue-proxy' | 'compare' | 'knative';
 
@@ -81,71 +79,6 @@ interface QueueProxyOptions {
   readonly compares: readonly Compare[];
 }
 
-/** A queue-proxy measured beside ours. */
-export interface Compare {
-  /** The label of its rows. */
-  readonly name: string;
-  /** The command as shown in output. */
-  readonly command: string;
-  readonly argv: readonly string[];
-  /** Set for Knative's own queue-proxy as `npm run knative:build` built it (`--compare knative`). */
-  readonly knative?: KnativeQueue;
-}
-
-/** `path` with the home folder written `~`, for output that is committed. */
-function shortPath(path: string): string {
-  const home = homedir();
-  return path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
-}
-
-/**
- * Checks the `--compare` values and their `--compare-name` labels, returning the problems rather
- * than throwing so they are reported with the other options'. `knative` is Knative's queue-proxy
- * binary from `npm run knative:build`, found by `locateKnative` and run directly; anything else is a
- * command run through `sh -c`.
- */
-export function parseCompares(
-  commands: readonly string[],
-  names: readonly string[],
-  locateKnative: () => KnativeQueue,
-): { compares: Compare[]; problems: string[] } {
-  const problems: string[] = [];
-  if (names.length > commands.length) problems.push('--compare-name given more often than --compare');
-  const compares: Compare[] = [];
-  commands.forEach((command, i) => {
-    if (command.trim() === KNATIVE_COMPARE) {
-      try {
-        const knative = locateKnative();
-        compares.push({
-          name: names[i] ?? KNATIVE_COMPARE,
-          command: shortPath(knative.path),
-          argv: [knative.path],
-          knative,
-        });
-      } catch (err) {
-        problems.push((err as Error).message);
-      }
-      return;
-    }
-    if (command.trim() === '') problems.push('--compare must be a command');
-    compares.push({ name: names[i] ?? commandLabel(command), command, argv: ['sh', '-c', command] });
-  });
-  const labels = new Set(['direct', 'bare-proxy', 'queue-proxy']);
-  for (const { name } of compares) {
-    if (labels.has(name))
-      problems.push(
-        `two targets are labelled ${JSON.stringify(name)}: give each --compare its own --compare-name`,
-      );
-    labels.add(name);
-  }
-  return { compares, problems };
-}
-
-function strings(value: OptionValues[string]): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
 function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOptions {
   const problems: string[] = [];
   const override = values['queue-proxy'];
@@ -162,9 +95,7 @@ function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOp
     }
     queueProxy = { command: `node ${QUEUE_PROXY_ENTRY}`, argv: [process.execPath, entry], overridden: false };
   }
-  const parsed = parseCompares(strings(values['compare']), strings(values['compare-name']), () =>
-    findKnativeQueue(settings.repoRoot),
-  );
+  const parsed = parseCompareOptions(values, settings, ['direct', 'bare-proxy', 'queue-proxy']);
   problems.push(...parsed.problems);
   const compares = parsed.compares;
   if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -218,9 +149,6 @@ interface TargetResult {
   readonly rssAnonIdleKiB?: number;
   readonly cells: Cell[];
 }
-
-/** How long a Knative queue-proxy stopped a moment ago may take to let go of its fixed ports. */
-const PORTS_FREE_TIMEOUT_MS = 5_000;
 
 /** Starts the proxy of a target, pinned, and waits until it answers. */
 async function startProxy(
@@ -411,21 +339,22 @@ function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
 }
 
 /** Our queue-proxy against Knative's at one connection count and container concurrency. */
-export interface KnativeComparison {
+export interface KnativeComparison extends KnativeRatios {
   readonly connections: number;
   readonly cc: number;
   readonly ours: DerivedRow;
   readonly knative: DerivedRow;
-  /** Ours ÷ Knative's: throughput (above 1 is ours faster). */
-  readonly throughput: number | undefined;
-  /** Ours ÷ Knative's: CPU per request (below 1 is ours cheaper). */
-  readonly cpuPerRequest: number | undefined;
-  /** Ours ÷ Knative's: highest resident memory during the run. */
-  readonly rssLoaded: number | undefined;
-  /** Ours ÷ Knative's: highest anonymous resident memory during the run. */
-  readonly rssAnonLoaded: number | undefined;
-  /** Ours ÷ Knative's: resident memory once started, before any load. */
-  readonly rssIdle: number | undefined;
+}
+
+/** A row's figures as {@link knativeRatios} compares them. */
+function proxyFigures(row: DerivedRow) {
+  return {
+    rate: row.rps,
+    cpuSecondsPer10k: row.cpuSecondsPer10k,
+    rssLoadedMiB: row.rssLoadedMiB,
+    rssAnonLoadedMiB: row.rssAnonLoadedMiB,
+    rssIdleMiB: row.rssIdleMiB,
+  };
 }
 
 /**
@@ -443,63 +372,24 @@ export function compareWithKnative(connections: number, rows: readonly DerivedRo
       cc: ours.cc,
       ours,
       knative,
-      throughput: ratio(ours.rps, knative.rps),
-      cpuPerRequest: ratio(ours.cpuSecondsPer10k, knative.cpuSecondsPer10k),
-      rssLoaded: ratio(ours.rssLoadedMiB, knative.rssLoadedMiB),
-      rssAnonLoaded: ratio(ours.rssAnonLoadedMiB, knative.rssAnonLoadedMiB),
-      rssIdle: ratio(ours.rssIdleMiB, knative.rssIdleMiB),
+      ...knativeRatios(proxyFigures(ours), proxyFigures(knative)),
     });
   }
   return out;
 }
 
-/** CPU seconds per 10,000 requests as CPU microseconds per request. */
-export function microsecondsPerRequest(cpuSecondsPer10k: number | undefined): number | undefined {
-  return cpuSecondsPer10k === undefined ? undefined : cpuSecondsPer10k * 100;
-}
-
-const KNATIVE_HEADERS = [
-  'connections',
-  'CC',
-  'req/s ×kn',
-  'CPU µs/req ours',
-  'CPU µs/req kn',
-  'CPU ×kn',
-  'RSS MiB ours',
-  'RSS MiB kn',
-  'RSS ×kn',
-  'RssAnon MiB ours',
-  'RssAnon MiB kn',
-  'RssAnon ×kn',
-];
-
 function knativeTableOf(comparisons: readonly KnativeComparison[]): Table {
-  return labelledTable(
-    'Ours ÷ Knative’s queue-proxy',
-    KNATIVE_HEADERS,
-    comparisons.map((c) => [
-      String(c.connections),
-      String(c.cc),
-      times(c.throughput),
-      fixed(microsecondsPerRequest(c.ours.cpuSecondsPer10k), 1),
-      fixed(microsecondsPerRequest(c.knative.cpuSecondsPer10k), 1),
-      times(c.cpuPerRequest),
-      fixed(c.ours.rssLoadedMiB, 1),
-      fixed(c.knative.rssLoadedMiB, 1),
-      times(c.rssLoaded),
-      fixed(c.ours.rssAnonLoadedMiB, 1),
-      fixed(c.knative.rssAnonLoadedMiB, 1),
-      times(c.rssAnonLoaded),
-    ]),
+  return knativeTable(
+    ['connections', 'CC'],
+    'req',
+    comparisons.map((c) => ({
+      lead: [String(c.connections), String(c.cc)],
+      ours: proxyFigures(c.ours),
+      knative: proxyFigures(c.knative),
+      ratios: c,
+    })),
   );
 }
-
-/** The note under the Knative table. */
-const KNATIVE_NOTE =
-  '×kn: ours ÷ Knative’s queue-proxy at the same connection count and CC, both started with the same ' +
-  'environment, app and CPU (CPU per request and memory: below 1 is ours smaller; req/s: above 1 is ours ' +
-  'faster). RSS and RssAnon are the highest sampled during the run; RssAnon leaves out file-backed pages ' +
-  '(the node or Go executable and its libraries).';
 
 /** Notes printed under the tables; the README explains each column at length. */
 const NOTES = [
@@ -536,7 +426,11 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   const disturbed = results.flatMap(({ target, cells }) =>
     disturbedRuns(cells, (cell) => `${target.label} at ${cell.connections}`),
   );
-  const notes = [...NOTES, ...(comparisons.length > 0 ? [KNATIVE_NOTE] : []), disturbanceNote(disturbed)];
+  const notes = [
+    ...NOTES,
+    ...(comparisons.length > 0 ? [knativeNote('connection count and CC', 'request')] : []),
+    disturbanceNote(disturbed),
+  ];
   const setup: [string, string][] = [
     ['App', 'node bench/dist/hello-app.js (node:http, answers 200 hello)'],
     ['Bare proxy', 'node bench/dist/bare-proxy.js (node:http + undici Pool, pipelining 1)'],
@@ -544,13 +438,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
       'queue-proxy',
       `${options.queueProxy.command}${options.queueProxy.overridden ? ' (via --queue-proxy)' : ''}`,
     ],
-    ...options.compares.map(({ name, command, knative }): [string, string] => [
-      `Compared: ${name}`,
-      knative === undefined
-        ? command
-        : `Knative Serving's queue-proxy, knative.dev/serving ${knative.version} cmd/queue (${command}, ` +
-          '`npm run knative:build`); it also binds 8022 and 9090 on every interface',
-    ]),
+    ...options.compares.map(compareSetupLine),
     ['Load', 'autocannon in the harness process, keep-alive, pipelining 1, GET /'],
   ];
   const data = {
@@ -579,14 +467,11 @@ export const queueProxyScenario: Scenario = {
   description: 'queue-proxy (CC=0, CC=10) against the app direct, the bare Node proxy and --compare builds',
   options: {
     'queue-proxy': { type: 'string' },
-    compare: { type: 'string', multiple: true },
-    'compare-name': { type: 'string', multiple: true },
+    ...COMPARE_OPTIONS,
   },
   usage: [
     `--queue-proxy <cmd>    run this command (through sh -c) as our queue-proxy (default: node ${QUEUE_PROXY_ENTRY})`,
-    '--compare <cmd>        also measure this queue-proxy command, at CC=0 and CC=10 (repeatable);',
-    "                       `knative`: Knative's own, as `npm run knative:build` built it",
-    '--compare-name <name>  label for the matching --compare (default: its first word)',
+    ...compareUsage('at CC=0 and CC=10'),
   ],
   prepare(values, settings) {
     const options = parseOptions(values, settings);
