@@ -178,6 +178,15 @@ describe.each(
       const log = containerLog(cluster, KNATIVE, activator!.metadata.name, 'activator');
       expect(log).toContain('"component":"activator"');
       expect(log).toContain('"fallback":"core/v1 endpoints"');
+      // …and the metrics it names, on the activator's 9090.
+      const metrics = await send(`http://${activator!.status.podIP}:9090/metrics`);
+      for (const name of [
+        'kn_revision_pods_usable',
+        'kn_revision_request_queued',
+        'kn_activator_stats_conn_reachable',
+      ]) {
+        expect(metrics.body, name).toContain(name);
+      }
     }
   }, 150_000);
 
@@ -351,6 +360,42 @@ describe.each(
     expect(backToZero, 'back to zero, in Proxy').toBe(true);
     outcomes[which]['under load at CC=1'] = { scaledOut, statuses: [...statuses.keys()], backToZero };
   }, 300_000);
+
+  if (which === 'ours') {
+    it('rolls back as deploy/README.md says, by applying Knative’s release without the component', async () => {
+      const release = await cluster.kubectl([
+        'kustomize',
+        '--load-restrictor=LoadRestrictionsNone',
+        operatorKustomization('knative'),
+      ]);
+      await cluster.kubectl(['apply', '-f', '-'], { input: release });
+      const knativeImages = INSTALLS.knative;
+      const rolledBack = await waitFor(async () => {
+        const pods = (await podsOf(KNATIVE, 'app=activator')).filter((p) => p.status.phase === 'Running');
+        const deployment = await cluster.getJson<{
+          spec: { template: { spec: { containers: { image: string }[] } } };
+        }>(['deployment', 'hello-00001-deployment', '-n', 'hello']);
+        return (
+          pods.length > 0 &&
+          pods.every((p) => ready(p) && p.spec.containers[0]?.image === knativeImages.activator) &&
+          deployment.spec.template.spec.containers.some((c) => c.image === knativeImages.queue)
+        );
+      }, 180_000);
+      expect(rolledBack, 'Knative’s activator and queue-proxy back').toBe(true);
+      expect(
+        await waitFor(
+          async () => (await replicasOf(cluster, 'hello', 'hello-00001-deployment')) === 0,
+          120_000,
+        ),
+      ).toBe(true);
+      const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
+      const res = await send(`http://${activator!.status.podIP}:8012/`, {
+        headers: { 'knative-serving-revision': 'hello-00001', 'knative-serving-namespace': 'hello' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('revision hello-00001');
+    }, 400_000);
+  }
 });
 
 describe('Knative Serving with our data plane, beside its own', () => {
