@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { knativeSources } from '../../packages/cluster/src/index.js';
+import { KnativeIngressStandIn, knativeSources } from '../../packages/cluster/src/index.js';
 import { send } from '../support/http.js';
 import { ROOT } from '../support/processes.js';
 import {
@@ -28,6 +28,8 @@ const KNATIVE = 'knative-serving';
 
 let cluster: TestCluster;
 let work: string;
+/** The networking layer's stand-in: no Knative ingress runs here. */
+let ingress: KnativeIngressStandIn | undefined;
 
 /** The two installs: Knative's release with our component over it, and Knative's release unmodified. */
 const INSTALLS = {
@@ -148,9 +150,14 @@ async function install(which: Install): Promise<void> {
     '-p',
     JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '1s' } }),
   ]);
+  ingress = await KnativeIngressStandIn.start({
+    api: cluster.plane.client('ingress', 'zerogate-ingress', ['system:masters']),
+    address: '10.240.0.2',
+  });
 }
 
 async function uninstall(): Promise<void> {
+  await ingress?.stop();
   await cluster?.stop();
   rmSync(work, { recursive: true, force: true });
 }
@@ -230,7 +237,7 @@ describe.each(
     outcomes[which]['scaled from zero'] = replicas >= 1;
   }, 150_000);
 
-  it('a second revision with a 50/50 split: both revisions answer through the activator', async () => {
+  it('a second revision taking 10 %: the Route is Ready with both in its traffic, and its URL reaches both', async () => {
     await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/knative/2-hello-00002']);
     const bothReady = await waitFor(async () => {
       const list = await cluster.getJson<{
@@ -242,7 +249,25 @@ describe.each(
       );
     }, 120_000);
     expect(bothReady).toBe(true);
+    const routed = await waitFor(async () => (await routeConditions())['Ready'] === 'True', 60_000);
+    expect(routed, 'Route Ready').toBe(true);
     outcomes[which]['Route conditions'] = await routeConditions();
+    const route = await cluster.getJson<{
+      status: { url?: string; traffic?: { revisionName: string; percent: number }[] };
+    }>(['routes.serving.knative.dev', 'hello', '-n', 'hello']);
+    outcomes[which]['Route traffic'] = route.status.traffic?.map((t) => [t.revisionName, t.percent]);
+    expect(outcomes[which]['Route traffic']).toEqual([
+      ['hello-00001', 90],
+      ['hello-00002', 10],
+    ]);
+    // Through the Route's URL, as a client in the cluster calls it: both revisions answer (bounded).
+    const seen = new Set<string>();
+    for (let i = 0; i < 300 && seen.size < 2; i++) {
+      const res = await send(`${route.status.url}/`);
+      expect(res.status).toBe(200);
+      seen.add(/revision (hello-0000\d)/.exec(res.body)?.[1] ?? res.body);
+    }
+    expect([...seen].sort()).toEqual(['hello-00001', 'hello-00002']);
     const [activator] = (await podsOf(KNATIVE, 'app=activator')).filter(ready);
     for (const revision of ['hello-00001', 'hello-00002']) {
       const res = await send(`http://${activator!.status.podIP}:8012/`, {

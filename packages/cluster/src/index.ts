@@ -2,6 +2,7 @@ export * from './api-client.js';
 export * from './binaries.js';
 export * from './control-plane.js';
 export * from './daemon.js';
+export * from './knative-ingress.js';
 export * from './kubeconfig.js';
 export * from './node/container-env.js';
 export * from './node/image-table.js';

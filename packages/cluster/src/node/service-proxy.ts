@@ -2,8 +2,8 @@
  * Services on this node, in place of kube-proxy and cluster DNS: each ClusterIP gets an address on the
  * node's loopback device and a userspace TCP forwarder per port to a ready endpoint of the Service's
  * EndpointSlices (round robin), and every Service's names (`<name>.<ns>.svc.cluster.local`,
- * `<name>.<ns>.svc`, `<name>.<ns>`) go into a hosts file. Not done: UDP, NodePorts, session affinity,
- * ExternalName, headless Services' per-Pod names, and a Pod's short names (`<name>`).
+ * `<name>.<ns>.svc`, `<name>.<ns>`) go into a hosts file; an ExternalName naming another Service resolves to
+ * that Service's ClusterIP. Not done: UDP, NodePorts, session affinity, other ExternalNames, headless Services' per-Pod names, and a Pod's short names (`<name>`).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ interface ServicePort {
 }
 
 interface Service extends KubeObject {
-  spec: { clusterIP?: string; ports?: ServicePort[] };
+  spec: { type?: string; clusterIP?: string; externalName?: string; ports?: ServicePort[] };
 }
 
 interface EndpointSlice extends KubeObject {
@@ -164,8 +164,18 @@ export class ServiceProxy {
     if (!this.options.hostsFile) return;
     const domain = this.options.clusterDomain ?? 'cluster.local';
     const lines = ['127.0.0.1 localhost', '::1 localhost'];
+    const byName = new Map<string, string>();
     for (const service of this.services.values()) {
       const ip = service.spec.clusterIP;
+      if (ip && ip !== 'None')
+        byName.set(`${service.metadata.name}.${service.metadata.namespace}.svc.${domain}`, ip);
+    }
+    for (const service of this.services.values()) {
+      // An ExternalName naming another Service of the cluster resolves to that one's ClusterIP, as a CNAME would.
+      const ip =
+        service.spec.type === 'ExternalName'
+          ? byName.get(service.spec.externalName ?? '')
+          : service.spec.clusterIP;
       if (!ip || ip === 'None') continue;
       const { name, namespace } = service.metadata;
       lines.push(`${ip} ${name}.${namespace}.svc.${domain} ${name}.${namespace}.svc ${name}.${namespace}`);
