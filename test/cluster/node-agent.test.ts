@@ -132,6 +132,35 @@ describe('the node agent under the real controllers', () => {
     );
   });
 
+  it('runs an init container to completion first, sharing an emptyDir with the app', async () => {
+    const spec = deployment(
+      'init',
+      "require('node:http').createServer((q, s) => s.end(require('node:fs').readFileSync('/work/message'))).listen(8080)",
+    );
+    const pod = spec.spec.template.spec as Record<string, unknown> & {
+      containers: Record<string, unknown>[];
+    };
+    pod['volumes'] = [{ name: 'work', emptyDir: {} }];
+    pod.containers[0]!['volumeMounts'] = [{ name: 'work', mountPath: '/work' }];
+    pod['initContainers'] = [
+      {
+        name: 'prepare',
+        image: 'node:24.21.0-bookworm-slim',
+        command: [
+          'node',
+          '-e',
+          "require('node:fs').writeFileSync('/work/message', 'prepared by ' + process.env.HOSTNAME)",
+        ],
+        volumeMounts: [{ name: 'work', mountPath: '/work' }],
+      },
+    ];
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(spec) });
+    expect(await waitFor(async () => (await pods('app=init')).some(isReady), 60_000)).toBe(true);
+    const [p] = (await pods('app=init')).filter(isReady);
+    const res = await send(`http://${p!.status.podIP}:8080/`);
+    expect(res.body).toBe(`prepared by ${p!.metadata.name}`);
+  });
+
   it('restarts a container that exits at once with a growing back-off, shown as CrashLoopBackOff', async () => {
     await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(deployment('crash', 'process.exit(3)')),

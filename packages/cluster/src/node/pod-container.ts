@@ -56,6 +56,7 @@ export class PodContainer {
   private readonly backoff: Backoff;
   private stopping = false;
   private startedWaiters: (() => void)[] = [];
+  private finishedWaiters: ((exit: ProcessExit) => void)[] = [];
 
   constructor(private readonly options: PodContainerOptions) {
     this.backoff = new Backoff(options.backoff ?? CRASH_BACKOFF);
@@ -81,9 +82,10 @@ export class PodContainer {
     return new Promise((resolve) => this.startedWaiters.push(resolve));
   }
 
-  /** Resolves with the exit of the current run. */
-  async exited(): Promise<ProcessExit | undefined> {
-    return this.process?.exited;
+  /** Resolves with the exit of the last run, once it ended for good (not to be restarted, or stopped). */
+  whenFinished(): Promise<ProcessExit> {
+    if (this.finished) return Promise.resolve(this.finished);
+    return new Promise((resolve) => this.finishedWaiters.push(resolve));
   }
 
   /** Stops probing and restarting, sends SIGTERM, SIGKILL after `graceMs`; resolves once it has exited. */
@@ -133,6 +135,7 @@ export class PodContainer {
       this.state = terminated;
       this.finished = exit;
       this.wakeStarted();
+      for (const wake of this.finishedWaiters.splice(0)) wake(exit);
       this.options.changed();
       return;
     }

@@ -47,6 +47,8 @@ export class PodRuntime {
   private statusQueued = false;
   private statusChain: Promise<void> = Promise.resolve();
   private readonly podDir: string;
+  /** Why the containers wait before they exist (volumes not ready yet, …). */
+  private waitingReason: { reason: string; message?: string } = { reason: 'ContainerCreating' };
   private cache = {
     configMaps: new Map<string, KeyValues | undefined>(),
     secrets: new Map<string, KeyValues | undefined>(),
@@ -90,11 +92,7 @@ export class PodRuntime {
         const container = this.add(spec, kind, volumes);
         container.start();
         if (kind === 'sidecar') await container.whenStarted();
-        else {
-          await container.whenStarted();
-          const exit = await this.untilFinished(container);
-          if (exit !== 0) return;
-        }
+        else if ((await container.whenFinished()).code !== 0) return;
       }
       if (this.terminating) return;
       this.initialized = true;
@@ -255,8 +253,6 @@ export class PodRuntime {
     }
   }
 
-  private waitingReason: { reason: string; message?: string } = { reason: 'ContainerCreating' };
-
   /** Reads every ConfigMap and Secret the Pod names (volumes, env, envFrom). */
   private async loadReferences(): Promise<void> {
     const ns = this.pod.metadata.namespace ?? 'default';
@@ -283,20 +279,6 @@ export class PodRuntime {
     for (const name of configMaps)
       this.cache.configMaps.set(`${ns}/${name}`, await this.host.configMap(ns, name));
     for (const name of secrets) this.cache.secrets.set(`${ns}/${name}`, await this.host.secret(ns, name));
-  }
-
-  private untilFinished(container: PodContainer): Promise<number> {
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (container.finished) {
-          clearInterval(check);
-          resolve(container.finished.code ?? 1);
-        } else if (this.terminating) {
-          clearInterval(check);
-          resolve(1);
-        }
-      }, 50);
-    });
   }
 
   /** Writes the status soon (changes in one turn are written once, in order). */
