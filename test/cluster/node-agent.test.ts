@@ -113,7 +113,7 @@ describe('the node agent under the real controllers', () => {
         return answers.size === 2;
       }, 30_000),
     ).toBe(true);
-  });
+  }, 120_000);
 
   it('terminates a deleted Pod and the ReplicaSet replaces it', async () => {
     const [victim] = await pods('app=web');
@@ -130,7 +130,7 @@ describe('the node agent under the real controllers', () => {
     expect(await waitFor(async () => (await pods('app=web')).filter(isReady).length === 2, 60_000)).toBe(
       true,
     );
-  });
+  }, 120_000);
 
   it('runs an init container to completion first, sharing an emptyDir with the app', async () => {
     const spec = deployment(

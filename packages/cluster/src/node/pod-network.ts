@@ -32,10 +32,11 @@ export class PodNetwork {
   private readonly used = new Set<number>();
   /** The host part last handed out; allocation goes on after it. */
   private last = 1;
-  private veths = 0;
 
   constructor(private readonly options: PodNetworkOptions) {
     this.gateway = `${options.prefix}.1`;
+    // A bridge (or veth) left by an agent that did not stop cleanly would make every name below clash.
+    removeLink(options.bridge);
     ip(['link', 'add', options.bridge, 'type', 'bridge']);
     ip(['addr', 'add', `${this.gateway}/24`, 'dev', options.bridge]);
     ip(['link', 'set', options.bridge, 'up']);
@@ -52,7 +53,9 @@ export class PodNetwork {
     const netns = `/proc/${pid}/ns/net`;
     try {
       await waitForOwnNamespace(pid);
-      const veth = `zgv${++this.veths}`;
+      // Named by the address it serves: unique among this node's Pods; a stale one of that name goes first.
+      const veth = `zgv${host}`;
+      removeLink(veth);
       ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(pid)]);
       ip(['link', 'set', veth, 'master', this.options.bridge, 'up']);
       const inside = (args: string[]) =>
@@ -108,6 +111,15 @@ export function nextHost(used: ReadonlySet<number>, last: number): number {
 
 function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
+}
+
+/** Deletes a network device if there is one (a veth goes with its peer). */
+function removeLink(name: string): void {
+  try {
+    ip(['link', 'del', name]);
+  } catch {
+    // Not there.
+  }
 }
 
 /** Waits until `pid` runs in a network namespace other than ours (unshare has done its work). */

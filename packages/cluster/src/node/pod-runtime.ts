@@ -81,7 +81,8 @@ export class PodRuntime {
   /** Runs the Pod until it is deleted. */
   async run(): Promise<void> {
     try {
-      this.sandbox = await this.host.createSandbox();
+      this.sandbox = await this.sandboxUntilMade();
+      if (!this.sandbox) return;
       this.publish();
       const volumes = await this.volumesUntilReady();
       if (!volumes || this.terminating) return;
@@ -228,6 +229,19 @@ export class PodRuntime {
     });
     const exit = await withTimeout(proc.exited, timeoutMs).catch(async () => proc.stop(0));
     return exit.code ?? 1;
+  }
+
+  /** Makes the Pod's sandbox, retrying a failure (as the kubelet retries RunPodSandbox) until it works or the Pod goes. */
+  private async sandboxUntilMade(): Promise<Sandbox | undefined> {
+    for (;;) {
+      if (this.terminating) return undefined;
+      try {
+        return await this.host.createSandbox();
+      } catch (err) {
+        this.host.log('sandbox not made; retrying', { pod: this.key, err: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /** Fetches what the Pod refers to and writes its volumes, retrying while something is missing. */
