@@ -14,25 +14,14 @@
 # references), knative.dev/networking (its CRDs and config-network) and knative.dev/caching (Image).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=build-common.sh
+. "$(dirname "$0")/build-common.sh"
 VERSION=$KNATIVE_SERVING_VERSION
-CACHE_ROOT=${ZEROGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zerogate}
 OUT="$CACHE_ROOT/knative-serving-$VERSION"
 BIN="$OUT/bin"
 TOOLS=(queue activator autoscaler controller webhook)
-
-complete() {
-  for tool in "${TOOLS[@]}"; do [ -x "$BIN/$tool" ] || return 1; done
-  [ -f "$OUT/config.env" ]
-}
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
-
-command -v go >/dev/null || { echo "build-knative.sh: Go is needed to build Knative (go not on PATH)" >&2; exit 1; }
+exit_if_built "$OUT" "${TOOLS[@]/#/bin/}" config.env
+require_go Knative
 started=$(date +%s)
 src="$OUT/src"
 rm -rf "$src" && mkdir -p "$src" "$BIN"

@@ -9,23 +9,13 @@
 # Kubernetes itself requires, behind a three-line main, so both share one module graph.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
-CACHE_ROOT=${ZEROGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/zerogate}
+# shellcheck source=build-common.sh
+. "$(dirname "$0")/build-common.sh"
 OUT="$CACHE_ROOT/kube-$KUBE_VERSION"
 BIN="$OUT/bin"
 TOOLS=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd)
-
-complete() {
-  for tool in "${TOOLS[@]}"; do [ -x "$BIN/$tool" ] || return 1; done
-}
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
-
-command -v go >/dev/null || { echo "build.sh: Go is needed to build Kubernetes (go not on PATH)" >&2; exit 1; }
+exit_if_built "$OUT" "${TOOLS[@]/#/bin/}"
+require_go Kubernetes
 started=$(date +%s)
 staging="v0.${KUBE_VERSION#v1.}"
 src="$OUT/src"
