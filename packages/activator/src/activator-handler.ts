@@ -53,6 +53,12 @@ export interface ActivatorContext {
 const MAX_ATTEMPTS = 3;
 /** Seconds a client is told to wait after the activator refused to hold its request. */
 const RETRY_AFTER_SECONDS = '1';
+/**
+ * Bytes Node reads off a connection at once (libuv's read buffer, 64 KiB). A body nobody reads yet
+ * stops its socket only once its stream passed the high-water mark, and the rest of that read is still
+ * parsed into the stream: an HTTP/1.1 body held unread buffers up to the high-water mark plus one read.
+ */
+const SOCKET_READ_BYTES = 64 * 1024;
 
 /**
  * The activator's request handler (spec §2.2): its own health checks and probes, the revision the
@@ -252,12 +258,13 @@ class ActivatorExchange extends ProxyExchange {
   }
 
   /**
-   * Body bytes this request may hold in memory while waiting: its stream buffers at most its
-   * high-water mark (the rest stays in the client's TCP window), less when the body is shorter.
+   * Body bytes this request may hold in memory while waiting: its stream's high-water mark plus one
+   * socket read (128 KiB with Node 24's 64 KiB default; the rest stays in the client's TCP window), less
+   * when the body is shorter. An HTTP/2 body is bounded lower still, by its stream's 64 KiB window.
    */
   private heldBytes(): number {
     if (!this.hasBody(this.facts.hasBody)) return 0;
-    const limit = this.req.readableHighWaterMark;
+    const limit = this.req.readableHighWaterMark + SOCKET_READ_BYTES;
     return this.facts.contentLength >= 0 ? Math.min(this.facts.contentLength, limit) : limit;
   }
 }
