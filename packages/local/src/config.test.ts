@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { ConfigError } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
-import { parsePlatformConfig } from './config.js';
+import { parsePlatformConfig, shellCommand } from './config.js';
 
 function problems(yaml: string): readonly string[] {
   try {
@@ -120,5 +121,32 @@ services:
         /^\/srv\/zerogate\.yaml:4: services\[0\]\.annotations\.autoscaling\.knative\.dev\/max-scale: /,
       ),
     ]);
+  });
+});
+
+describe('shellCommand', () => {
+  it('execs a single simple command, so the app is the process the platform signals', () => {
+    expect(shellCommand('node server.mjs --port $PORT > out.log')).toEqual([
+      '/bin/sh',
+      '-c',
+      'exec node server.mjs --port $PORT > out.log',
+    ]);
+  });
+
+  it('runs lists, pipes, groups and leading assignments whole, behind a shell that waits for them', () => {
+    for (const line of [
+      'sleep 5; node app.js',
+      'cd app && node .',
+      'a | b',
+      'X=1 node app.js',
+      'exec node a',
+    ]) {
+      expect(shellCommand(line)).toEqual(['/bin/sh', '-c', `trap 'exit 143' TERM\n${line}`]);
+    }
+  });
+
+  it('runs every command of a list, as the shell would', () => {
+    const [program, ...args] = shellCommand("echo one; echo two && X=3 sh -c 'echo $X'");
+    expect(execFileSync(program!, args, { encoding: 'utf8' })).toBe('one\ntwo\n3\n');
   });
 });

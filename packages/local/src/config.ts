@@ -15,7 +15,7 @@ export interface RevisionConfig {
   readonly namespace: string;
   readonly service: string;
   readonly name: string;
-  /** argv of the user app; a single string runs through `/bin/sh -c`. */
+  /** argv of the user app; a single string runs through `/bin/sh -c` (see {@link shellCommand}). */
   readonly command: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** Directory the app runs in: the config file's. */
@@ -183,7 +183,7 @@ class MapReader {
   command(key: string): string[] | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
-    if (typeof v === 'string' && v.trim() !== '') return ['/bin/sh', '-c', `exec ${v}`];
+    if (typeof v === 'string' && v.trim() !== '') return shellCommand(v);
     if (Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string') && v[0] !== '') {
       return v as string[];
     }
@@ -194,6 +194,25 @@ class MapReader {
     );
     return undefined;
   }
+}
+
+/** Characters that make a shell line more than one simple command (lists, pipes, groups, substitutions). */
+const COMPOUND = /[;&|(){}!`\n]|\$\(/;
+/** A leading `NAME=value` or shell keyword: `exec` in front would break it. */
+const NOT_EXECABLE =
+  /^\s*(?:[A-Za-z_][A-Za-z0-9_]*=|(?:if|then|else|elif|fi|for|while|until|case|do|done|exec)(?:\s|$))/;
+
+/**
+ * The argv that runs a command line as `/bin/sh` would. A single simple command (`node server.mjs
+ * --port $PORT`) is exec'ed, so the app is the process the platform signals and waits for. Anything
+ * else (`sleep 1; node app.js`, `a && b`, `X=1 node app.js`) runs whole under a shell that stays in
+ * front: its SIGTERM handler only runs once the command in the foreground exited, so the shell lives
+ * as long as the app, a stop's SIGTERM (sent to the whole process group) reaches the app, and no later
+ * command of the line starts after it.
+ */
+export function shellCommand(line: string): string[] {
+  if (!COMPOUND.test(line) && !NOT_EXECABLE.test(line)) return ['/bin/sh', '-c', `exec ${line}`];
+  return ['/bin/sh', '-c', `trap 'exit 143' TERM\n${line}`];
 }
 
 const SERVICE_KEYS = [
