@@ -4,6 +4,7 @@ import {
   H2cDispatcherPool,
   type Logger,
   listenOn,
+  rateLimitLogs,
   ServingEndpoint,
   serveMetrics,
   TunnelSet,
@@ -70,18 +71,21 @@ export async function startActivator(
   const metrics = new ActivatorMetrics(revisions, reporter, config.podName);
   let shuttingDown = false;
   const tunnels = new TunnelSet();
+  // Every warning a client can trigger (an unknown revision, the hold limit, a malformed request) is
+  // rate-limited per message, so one client cannot flood the log.
+  const requestLogger = rateLimitLogs(logger);
   const handler = new ActivatorHandler({
     revisions,
     reporter,
     dispatcher,
     h2c,
-    logger,
+    logger: requestLogger,
     metrics,
     clusterDomain: config.clusterDomain,
     shuttingDown: () => shuttingDown,
     tunnels,
   });
-  const serving = new ServingEndpoint(handler.handle, handler.upgrade, logger);
+  const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger);
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
   const endpoints = source ?? (await buildEndpointSource(config, logger));
@@ -120,6 +124,7 @@ export async function startActivator(
         metricsServer.closeAllConnections();
       });
       await Promise.all([dispatcher.close(), h2c.close()]);
+      requestLogger.flushSuppressed();
       logger.info('stopped');
     })();
     return stopping;

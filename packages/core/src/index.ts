@@ -11,6 +11,7 @@ export * from './logger.js';
 export * from './node-http.js';
 export * from './platform-protocol.js';
 export * from './proxy-exchange.js';
+export * from './rate-limited-logger.js';
 export * from './request-facts.js';
 export * from './request-stats.js';
 export * from './respond.js';

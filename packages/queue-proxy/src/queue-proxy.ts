@@ -11,6 +11,7 @@ import {
   nodeHttp,
   Pool,
   RequestStats,
+  rateLimitLogs,
   ServingEndpoint,
   serveMetrics,
   TunnelSet,
@@ -71,6 +72,9 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     h2c ??= new H2cDispatcher(`http://127.0.0.1:${config.userPort}`, { maxHeaderListSize: MAX_HEADER_BYTES });
     return h2c;
   };
+  // Warnings a client can trigger (a full queue, a malformed request, an app that fails) are
+  // rate-limited per message; request logs (info) are not.
+  const requestLogger = rateLimitLogs(logger);
   const proxy = new ProxyHandler({
     pool,
     h2c: h2cClient,
@@ -79,7 +83,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     drainer,
     health,
     metrics,
-    logger,
+    logger: requestLogger,
     requestLog: config.requestLog,
     timeouts: {
       totalMs: config.revisionTimeoutMs,
@@ -95,12 +99,12 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     breaker,
     stats,
     drainer,
-    logger,
+    logger: requestLogger,
     revisionTimeoutMs: config.revisionTimeoutMs,
   });
   const reporter = new StatReporter(stats, config.pod);
 
-  const serving = new ServingEndpoint(proxy.handle, onUpgrade, logger);
+  const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger);
   const { internalTls } = config;
   const tls = internalTls.served ? serveTls(serving, internalTls, logger) : undefined;
 
