@@ -62,6 +62,8 @@ export interface Scenario {
   readonly usage: readonly string[];
   /** Never pin: the scenario measures a whole system of processes as it runs unpinned. */
   readonly unpinned?: boolean;
+  /** Runs in a network namespace of its own (packages/cluster/netns.sh), as the cluster tests do. */
+  readonly netns?: boolean;
   /** Checks the scenario's options; throws an error naming the option when one is wrong. */
   prepare(values: OptionValues, settings: RunSettings): PreparedScenario;
 }

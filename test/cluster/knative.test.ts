@@ -6,14 +6,19 @@
  * autoscaler scales them; our activator holds requests at zero and forwards them.
  */
 import { lookup } from 'node:dns/promises';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { KnativeIngressStandIn, knativeSources } from '../../packages/cluster/src/index.js';
+import {
+  DATA_PLANES,
+  type DataPlane,
+  installKnativeRelease,
+  KNATIVE_NAMESPACE,
+  type KnativeIngressStandIn,
+  renderRelease,
+} from '../../packages/cluster/src/index.js';
 import { send } from '../support/http.js';
-import { ROOT } from '../support/processes.js';
 import {
   podsOf as clusterPods,
   containerLog,
@@ -24,25 +29,15 @@ import {
   waitFor,
 } from './support/cluster.js';
 
-const KNATIVE = 'knative-serving';
+const KNATIVE = KNATIVE_NAMESPACE;
 
 let cluster: TestCluster;
 let work: string;
 /** The networking layer's stand-in: no Knative ingress runs here. */
 let ingress: KnativeIngressStandIn | undefined;
 
-/** The two installs: Knative's release with our component over it, and Knative's release unmodified. */
-const INSTALLS = {
-  ours: { activator: 'ghcr.io/zerogate/activator:0.1.0', queue: 'ghcr.io/zerogate/queue-proxy:0.1.0' },
-  knative: {
-    activator: 'ko://knative.dev/serving/cmd/activator',
-    queue: 'ko://knative.dev/serving/cmd/queue',
-  },
-} as const;
-type Install = keyof typeof INSTALLS;
-
 /** What a client and an operator see of each step, recorded per install and compared at the end. */
-const outcomes: Record<Install, Record<string, unknown>> = { ours: {}, knative: {} };
+const outcomes: Record<DataPlane, Record<string, unknown>> = { ours: {}, knative: {} };
 
 const ready = isReady;
 const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
@@ -70,89 +65,13 @@ async function routeConditions(): Promise<Record<string, string>> {
   );
 }
 
-/** Every `.yaml` under `dir`, sorted by path, as the release concatenates them. */
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .map((name) => join(dir, name))
-    .flatMap((path) =>
-      statSync(path).isDirectory() ? yamlFiles(path) : path.endsWith('.yaml') ? [path] : [],
-    )
-    .sort();
-}
-
-/**
- * Knative Serving's release as one file (its CRDs, those of knative.dev/networking and caching, then
- * serving's core and config-network), with an operator's kustomization putting our component over it.
- */
-function operatorKustomization(install: Install): string {
-  const { serving, networking, caching } = knativeSources();
-  const files = [
-    ...yamlFiles(join(serving, 'config/core/300-resources')),
-    ...['certificate', 'domain-claim', 'ingress', 'serverlessservice'].map((n) =>
-      join(networking, 'config', `${n}.yaml`),
-    ),
-    join(caching, 'config/image.yaml'),
-    ...yamlFiles(join(serving, 'config/core')).filter((f) => !f.includes('/300-resources/')),
-    join(networking, 'config/config-network.yaml'),
-  ];
-  const dir = join(work, 'knative');
-  rmSync(dir, { recursive: true, force: true });
-  const release = files.map((f) => `---\n${readFileSync(f, 'utf8')}\n`).join('');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'serving-core.yaml'), release);
-  writeFileSync(
-    join(dir, 'kustomization.yaml'),
-    install === 'ours'
-      ? `resources: [serving-core.yaml]\ncomponents: [${relative(dir, join(ROOT, 'deploy/overlays/knative'))}]\n`
-      : 'resources: [serving-core.yaml]\n',
-  );
-  return dir;
-}
-
 /** Starts a cluster and installs Knative's release (with our component for `ours`). */
-async function install(which: Install): Promise<void> {
+async function install(which: DataPlane): Promise<void> {
   work = mkdtempSync(join(tmpdir(), 'zerogate-knative-'));
   cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
-  const rendered = await cluster.kubectl([
-    'kustomize',
-    '--load-restrictor=LoadRestrictionsNone',
-    operatorKustomization(which),
-  ]);
-  // CRDs first, so that the objects of their kinds find them (`kubectl apply` of the whole release does
-  // the same in two passes).
-  const crds = parseAllDocuments(rendered)
-    .map((d) => d.toJS() as { kind?: string })
-    .filter((o) => o.kind === 'CustomResourceDefinition');
-  await cluster.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crds }),
-  });
-  await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
-  await cluster.kubectl(['apply', '-f', '-'], { input: rendered });
-  // What this machine needs that a cluster with a registry does not: images are not resolved to digests
-  // (there is no registry to ask); and short autoscaling windows, so that revisions go to zero in seconds.
-  await cluster.kubectl([
-    'patch',
-    'configmap',
-    'config-deployment',
-    '-n',
-    KNATIVE,
-    '--type=merge',
-    '-p',
-    JSON.stringify({ data: { 'registries-skipping-tag-resolving': 'index.docker.io,docker.io,ghcr.io' } }),
-  ]);
-  await cluster.kubectl([
-    'patch',
-    'configmap',
-    'config-autoscaler',
-    '-n',
-    KNATIVE,
-    '--type=merge',
-    '-p',
-    JSON.stringify({ data: { 'stable-window': '6s', 'scale-to-zero-grace-period': '1s' } }),
-  ]);
-  ingress = await KnativeIngressStandIn.start({
-    api: cluster.plane.client('ingress', 'zerogate-ingress', ['system:masters']),
-    address: '10.240.0.2',
+  // Short autoscaling windows, so that revisions go to zero in seconds.
+  ingress = await installKnativeRelease(cluster, which, work, {
+    autoscaler: { 'stable-window': '6s', 'scale-to-zero-grace-period': '1s' },
   });
 }
 
@@ -163,11 +82,11 @@ async function uninstall(): Promise<void> {
 }
 
 describe.each(
-  Object.keys(INSTALLS) as Install[],
+  Object.keys(DATA_PLANES) as DataPlane[],
 )('Knative Serving’s control plane, data plane: %s', (which) => {
   beforeAll(() => install(which), 180_000);
   afterAll(() => uninstall(), 60_000);
-  const images = INSTALLS[which];
+  const images = DATA_PLANES[which];
 
   it('runs Knative’s controller, webhook and autoscaler, and the install’s activator in Knative’s activator Deployment', async () => {
     for (const app of ['controller', 'webhook', 'autoscaler', 'activator']) {
@@ -388,13 +307,9 @@ describe.each(
 
   if (which === 'ours') {
     it('rolls back as deploy/README.md says, by applying Knative’s release without the component', async () => {
-      const release = await cluster.kubectl([
-        'kustomize',
-        '--load-restrictor=LoadRestrictionsNone',
-        operatorKustomization('knative'),
-      ]);
+      const release = await renderRelease(cluster, join(work, 'knative'), 'knative');
       await cluster.kubectl(['apply', '-f', '-'], { input: release });
-      const knativeImages = INSTALLS.knative;
+      const knativeImages = DATA_PLANES.knative;
       const rolledBack = await waitFor(async () => {
         const pods = (await podsOf(KNATIVE, 'app=activator')).filter((p) => p.status.phase === 'Running');
         const deployment = await cluster.getJson<{

@@ -4,6 +4,7 @@
  */
 import type { Scenario } from '../scenario.js';
 import { activatorScenario } from './activator.js';
+import { activatorClusterScenario } from './activator-cluster.js';
 import { coldStartScenario } from './cold-start.js';
 import { h2cScenario } from './h2c.js';
 import { queueProxyScenario } from './queue-proxy.js';
@@ -13,6 +14,7 @@ import { responsivenessScenario } from './responsiveness.js';
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [queueProxyScenario.name, queueProxyScenario],
   [activatorScenario.name, activatorScenario],
+  [activatorClusterScenario.name, activatorClusterScenario],
   [h2cScenario.name, h2cScenario],
   [coldStartScenario.name, coldStartScenario],
   [responsivenessScenario.name, responsivenessScenario],

@@ -78,6 +78,11 @@ export class NodeAgent {
     return this.pods.get(key)?.dir;
   }
 
+  /** The process id of a running container (the root of its process tree), by Pod `namespace/name`. */
+  containerPid(key: string, container: string): number | undefined {
+    return this.pods.get(key)?.containerPid(container);
+  }
+
   /** Stops every Pod's processes at once, the watches and the Lease; the Node object stays. */
   async stop(): Promise<void> {
     this.stopWatch?.();

@@ -71,6 +71,11 @@ export class PodContainer {
     return this.process?.running ?? false;
   }
 
+  /** The process id of the current run (the root of its process tree), while one runs. */
+  get pid(): number | undefined {
+    return this.process?.running ? this.process.pid : undefined;
+  }
+
   /** Starts the first run. */
   start(): void {
     this.launch();

@@ -67,6 +67,11 @@ export class PodRuntime {
     mkdirSync(join(this.podDir, 'logs'), { recursive: true });
   }
 
+  /** The process id of a running container of this Pod, by name. */
+  containerPid(name: string): number | undefined {
+    return this.containers.get(name)?.container.pid;
+  }
+
   /** The Pod's folder: its volumes and its containers' logs (`logs/<container>.log`). */
   get dir(): string {
     return this.podDir;
