@@ -1,0 +1,126 @@
+/**
+ * Components started on their own, for the scenarios that aim at one component rather than the whole
+ * platform: the chaos app with a queue-proxy in front (as the `queue-proxy` benchmark starts them), and
+ * an activator reading its revisions from a file (as the `activator` benchmark starts it), with the
+ * settings a scenario needs on top.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { httpGet } from '../http-get.js';
+import { freePort, freePorts } from '../ports.js';
+import {
+  ACTIVATOR_ENTRY,
+  ACTIVATOR_PROBE_HEADERS,
+  activatorEnv,
+  type PodEndpoint,
+  queueProxyEnv,
+  type StartedProxy,
+  startApp,
+  startProxy,
+  waitForHttp,
+  waitForQueueProxy,
+  writeEndpointsFile,
+} from '../scenarios/common.js';
+import type { ManagedProcess } from '../supervisor.js';
+import type { ChaosContext } from './chaos-scenario.js';
+
+const CHAOS_APP = fileURLToPath(new URL('./chaos-app.js', import.meta.url));
+
+/** The app's counters (`GET /__chaos/state`, see `chaos-app.ts`). */
+export interface AppState {
+  readonly requests: number;
+  readonly unexpected: number;
+  readonly inFlight: number;
+  readonly upgrades: number;
+  readonly openSockets: number;
+  readonly bodyBytes: number;
+}
+
+/** The chaos app and a queue-proxy in front of it. */
+export interface StandalonePod {
+  readonly app: ManagedProcess;
+  readonly appPort: number;
+  readonly queueProxy: StartedProxy;
+  /** `http://127.0.0.1:<queue-proxy port>`. */
+  readonly origin: string;
+  state(): Promise<AppState>;
+}
+
+/** Starts the chaos app and a queue-proxy (CC=0 unless `env` says otherwise) and waits until both are ready. */
+export async function startPod(
+  context: ChaosContext,
+  env: Readonly<Record<string, string>> = {},
+): Promise<StandalonePod> {
+  const appPort = await freePort();
+  const app = startApp(context, 'chaos-app', CHAOS_APP, appPort);
+  await waitForHttp(app, `http://127.0.0.1:${appPort}/__chaos/state`);
+  const queueProxy = await startProxy(context, appPort, {
+    name: 'queue-proxy',
+    env: (ports) => ({ ...queueProxyEnv(0, appPort, ports), ...env }),
+  });
+  await waitForQueueProxy(queueProxy);
+  return {
+    app,
+    appPort,
+    queueProxy,
+    origin: `http://127.0.0.1:${queueProxy.port}`,
+    state: () => appState(appPort),
+  };
+}
+
+/** Reads the chaos app's counters straight from the app. */
+export async function appState(appPort: number): Promise<AppState> {
+  const answer = await httpGet(`http://127.0.0.1:${appPort}/__chaos/state`, { timeoutMs: 5000 });
+  return JSON.parse(answer.body) as AppState;
+}
+
+/** An activator reading its revisions from a file of its own. */
+export interface StandaloneActivator {
+  readonly proc: ManagedProcess;
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly origin: string;
+  readonly metricsUrl: string;
+  readonly endpointsFile: string;
+  /** Removes the endpoints file's folder. */
+  cleanUp(): void;
+}
+
+/**
+ * Starts an activator whose one revision (`default/hello-00001`, CC=0) has `endpoints`, with `env` on
+ * top of the benchmark's activator environment, and waits until it listens.
+ */
+export async function startStandaloneActivator(
+  context: ChaosContext,
+  endpoints: readonly PodEndpoint[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<StandaloneActivator> {
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-chaos-activator-'));
+  const endpointsFile = join(dir, 'endpoints.json');
+  writeEndpointsFile(endpointsFile, endpoints);
+  const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
+  const proc = context.supervisor.start({
+    name: 'activator',
+    argv: [process.execPath, join(context.settings.repoRoot, ACTIVATOR_ENTRY)],
+    env: { ...activatorEnv({ http, metrics, autoscaler }, endpointsFile), ...env },
+    cwd: context.settings.repoRoot,
+  });
+  const origin = `http://127.0.0.1:${http}`;
+  await waitForHttp(proc, `${origin}/`, ACTIVATOR_PROBE_HEADERS);
+  return {
+    proc,
+    port: http,
+    origin,
+    metricsUrl: `http://127.0.0.1:${metrics}/metrics`,
+    endpointsFile,
+    cleanUp: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The value of the first sample of `metric` in a Prometheus text page, or undefined. */
+export function metricValue(page: string, metric: string): number | undefined {
+  const match = new RegExp(`^${metric}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'm').exec(page);
+  return match ? Number(match[1]) : undefined;
+}
