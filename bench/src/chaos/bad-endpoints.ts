@@ -4,7 +4,7 @@
  * whose address is not `host:port`. It must keep serving with the revisions it had, and log each bad
  * document once (not again on every re-read).
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { NAMESPACE, REVISION, REVISION_HEADERS, sleep } from '../scenarios/common.js';
 import { type ChaosContext, type ChaosResult, type ChaosScenario, RSS_CAPS_KIB } from './chaos-scenario.js';
@@ -49,10 +49,7 @@ export const badEndpoints: ChaosScenario = {
   async run(context: ChaosContext): Promise<ChaosResult> {
     const pod = await startPod(context);
     const address = `127.0.0.1:${pod.queueProxy.port}`;
-    // Error level only, so the process's output tail holds every malformed-file line.
-    const activator = await startStandaloneActivator(context, [{ address, ready: true }], {
-      ACTIVATOR_LOG_LEVEL: 'error',
-    });
+    const activator = await startStandaloneActivator(context, [{ address, ready: true }]);
     try {
       const sampler = new ComponentSampler(activator.proc.pid);
       const load = new SteadyLoad({
@@ -73,10 +70,8 @@ export const badEndpoints: ChaosScenario = {
       }
       const records = await load.stop();
       const usage = sampler.stop();
-      const logged = activator.proc
-        .stdout()
-        .split('\n')
-        .filter((line) => line.includes(MALFORMED_LINE)).length;
+      const lines = readFileSync(activator.logFile, 'utf8').split('\n');
+      const logged = lines.filter((line) => line.includes(MALFORMED_LINE)).length;
       const account = accountFault(records, faultAt, 'all');
       return {
         rows: [
@@ -96,11 +91,12 @@ export const badEndpoints: ChaosScenario = {
         ],
         details: [
           `${documents.length} bad documents (${documents.map((d) => d.name).join('; ')}), ${DOCUMENT_GAP_MS / 1000} s apart; ` +
-            `${logged} "${MALFORMED_LINE}" line(s) logged`,
+            `${logged} "${MALFORMED_LINE}" line(s) logged, ${lines.filter((l) => l !== '').length} lines in all`,
         ],
       };
     } finally {
       activator.cleanUp();
+      pod.cleanUp();
     }
   },
 };

@@ -110,6 +110,7 @@ export const bigHeaders: ChaosScenario = {
       return { rows };
     } finally {
       activator.cleanUp();
+      pod.cleanUp();
     }
   },
 };

@@ -19,6 +19,15 @@ const FLOOD_STREAMS = { quick: 1000, full: 5000 } as const;
 /** How long a flooded stream's request takes in the app. */
 const FLOOD_APP_MS = 3000;
 const LEGIT_CLIENTS = 5;
+/** The legitimate load runs at least this long around each attack, seconds. */
+const LEGIT_WINDOW = { quick: 3, full: 6 } as const;
+/** The attack's path: the app counts it as unexpected, apart from the legitimate `/`. */
+const ATTACK_PATH = '/h2-attack';
+
+/** Waits until `seconds` have passed since `startedAt`. */
+async function untilWindowEnds(startedAt: number, seconds: number): Promise<void> {
+  await sleep(Math.max(0, seconds * 1000 - (performance.now() - startedAt)));
+}
 
 /** Opens a prior-knowledge h2c session; resolves once it is connected. */
 function openSession(port: number): Promise<http2.ClientHttp2Session> {
@@ -71,7 +80,7 @@ async function rapidReset(
   let opened = 0;
   for (let i = 0; i < count && !session.closed && !session.destroyed; i++) {
     try {
-      const stream = session.request({ ':method': 'GET', ':path': '/?ms=100' });
+      const stream = session.request({ ':method': 'GET', ':path': ATTACK_PATH });
       stream.on('error', () => {});
       stream.close(http2.constants.NGHTTP2_CANCEL);
       opened++;
@@ -82,9 +91,11 @@ async function rapidReset(
   }
   await sleep(1000);
   session.destroy();
+  await untilWindowEnds(startedAt, context.quick ? LEGIT_WINDOW.quick : LEGIT_WINDOW.full);
   const records = await load.stop();
   const usage = sampler.stop();
   const after = await pod.state();
+  pod.cleanUp();
   const account = accountFault(records, startedAt, 'all');
   return {
     row: {
@@ -98,7 +109,7 @@ async function rapidReset(
       cpuSeconds: usage.cpuSeconds,
       checks: [],
     },
-    detail: `rapid reset: ${opened} streams opened and cancelled; the server's answer: ${fateText(fate)}; ${after.requests - before.requests} reached the app; ${account.sent} legitimate HTTP/1.1 requests beside`,
+    detail: `rapid reset: ${opened} streams opened and cancelled; the server's answer: ${fateText(fate)}; ${after.unexpected - before.unexpected} reached the app; ${account.sent} legitimate HTTP/1.1 requests beside`,
   };
 }
 
@@ -117,7 +128,7 @@ async function streamFlood(
   for (let i = 0; i < count && !session.closed && !session.destroyed; i++) {
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request({ ':method': 'GET', ':path': `/?ms=${FLOOD_APP_MS}` });
+      stream = session.request({ ':method': 'GET', ':path': `${ATTACK_PATH}?ms=${FLOOD_APP_MS}` });
     } catch (err) {
       outcomes.push(Promise.resolve(classifyError(err)));
       break;
@@ -139,10 +150,12 @@ async function streamFlood(
     sleep(FLOOD_APP_MS + 8000).then(() => undefined),
   ]);
   session.destroy();
+  await untilWindowEnds(startedAt, context.quick ? LEGIT_WINDOW.quick : LEGIT_WINDOW.full);
   const records = await load.stop();
   const usage = sampler.stop();
   const account = accountFault(records, startedAt, 'all');
   const streamTally = settled ? tally(settled) : undefined;
+  pod.cleanUp();
   return {
     row: {
       scenario: `h2 stream flood (${outcomes.length} streams)`,

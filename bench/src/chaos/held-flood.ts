@@ -27,8 +27,8 @@ const BYTES_CAP = { quick: 2 * 1024 * 1024, full: 8 * 1024 * 1024 } as const;
 const BODY_BYTES = 64 * 1024;
 /** What a held request reserves of the byte cap: its body stream's high-water mark (README, activator). */
 const HELD_RESERVATION_BYTES = 16 * 1024;
-/** How long after the last request is sent the flood is read. */
-const SETTLE_MS = 1500;
+/** How long after the last request is sent the flood is read: a refusal due at once has come by then. */
+const SETTLE_MS = 3000;
 
 /** Held and refused requests of one flood. */
 export interface FloodAccount {
@@ -39,9 +39,13 @@ export interface FloodAccount {
   readonly lost: number;
 }
 
-/** Accounts a flood's records against the number of requests the cap allows to be held. */
-export function accountFlood(records: readonly RequestRecord[], allowed: number): FloodAccount {
-  const held = records.filter((r) => r.outcome === HELD).length;
+/**
+ * Accounts a flood's records against the number of requests the cap allows to be held. `gauge` is the
+ * activator's own count of held requests when it could be read: a request the client still waits on
+ * may be one whose refusal is late rather than one held.
+ */
+export function accountFlood(records: readonly RequestRecord[], allowed: number, gauge?: number): FloodAccount {
+  const held = gauge ?? records.filter((r) => r.outcome === HELD).length;
   return {
     held,
     badRefusals: badRefusals(records, IMMEDIATE_MS),
@@ -73,7 +77,7 @@ async function floodOnce(
     const queued = metrics ? metricValue(metrics.body, 'kn_revision_request_queued') : undefined;
     flood.abort();
     const usage = sampler.stop();
-    const account = accountFlood(records, allowed);
+    const account = accountFlood(records, allowed, queued);
     const refusalTimes = records.filter((r) => r.outcome === '503').map((r) => r.doneAt - r.sentAt);
     const slowest = refusalTimes.length > 0 ? Math.max(...refusalTimes) : undefined;
     return {
@@ -91,7 +95,7 @@ async function floodOnce(
           { name: `held ${account.held} > ${allowed}`, pass: account.held <= allowed },
         ],
       },
-      detail: `${label}: ${account.held} held (the activator's gauge: ${queued ?? '?'}), room for ${allowed}; slowest 503 ${slowest === undefined ? '–' : slowest.toFixed(0)} ms; ${account.badRefusals} refusal(s) not an immediate 503 with Retry-After`,
+      detail: `${label}: ${account.held} held by the activator's gauge (${records.filter((r) => r.outcome === HELD).length} unanswered), room for ${allowed}; slowest 503 ${slowest === undefined ? '–' : slowest.toFixed(0)} ms; ${account.badRefusals} refusal(s) not an immediate 503 with Retry-After`,
     };
   } finally {
     await context.supervisor.stop(activator.proc);

@@ -52,6 +52,7 @@ describe('accountFlood', () => {
     expect(accountFlood([held, held, refused], 2)).toEqual({ held: 2, badRefusals: 0, lost: 0 });
     expect(accountFlood([held, refused, refused], 2)).toEqual({ held: 1, badRefusals: 0, lost: 1 });
     expect(accountFlood([held, { ...refused, retryAfter: false }], 1).badRefusals).toBe(1);
+    expect(accountFlood([held, held, held], 3, 1)).toEqual({ held: 1, badRefusals: 0, lost: 2 });
   });
 });
 

@@ -8,7 +8,7 @@ import type { ChaosContext, ChaosResult, ChaosScenario } from './chaos-scenario.
 import type { ChaosRow } from './chaos-table.js';
 import { CLOSED, TIMEOUT, tally } from './outcomes.js';
 import { type RawAnswer, sendRaw } from './raw-http.js';
-import { startPod, startStandaloneActivator } from './standalone.js';
+import { countLogLines, startPod, startStandaloneActivator } from './standalone.js';
 
 /** One malformed request: a name and its bytes, given the routing header lines of the target. */
 export interface MalformedCase {
@@ -170,16 +170,18 @@ export const malformedRequests: ChaosScenario = {
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
       const targets = [
-        { name: 'queue-proxy', port: pod.queueProxy.port, routing: '' },
-        { name: 'activator', port: activator.port, routing },
+        { name: 'queue-proxy', port: pod.queueProxy.port, routing: '', logFile: pod.logFile },
+        { name: 'activator', port: activator.port, routing, logFile: activator.logFile },
       ];
       const rows: ChaosRow[] = [];
       const answers = new Map<string, string[]>();
+      const details: string[] = [];
       for (const target of targets) {
         context.progress(`malformed-requests: ${MALFORMED_CASES.length} cases to the ${target.name}`);
         const outcomes: string[] = [];
         let wrong = 0;
         let reachedCases = 0;
+        const linesBefore = countLogLines(target.logFile);
         for (const c of MALFORMED_CASES) {
           const before = await pod.state();
           const answer = await sendRaw(target.port, c.bytes(target.routing), WAIT_MS);
@@ -192,6 +194,11 @@ export const malformedRequests: ChaosScenario = {
           const cell = `${answer.statuses.length > 1 ? answer.statuses.join('+') : outcome}${reached > 0 ? `, app got ${reached}` : ''}`;
           answers.set(c.name, [...(answers.get(c.name) ?? []), cell]);
         }
+        // One log line per bad request is what a bad request deserves; more is a warning flood.
+        const logged = countLogLines(target.logFile) - linesBefore;
+        details.push(
+          `the ${target.name} logged ${logged} line(s) for ${MALFORMED_CASES.length} malformed requests`,
+        );
         rows.push({
           scenario: `malformed → ${target.name}`,
           component: target.name,
@@ -201,11 +208,13 @@ export const malformedRequests: ChaosScenario = {
           checks: [
             { name: `${wrong} not 400/close`, pass: wrong === 0 },
             { name: `${reachedCases} reached the app`, pass: reachedCases === 0 },
+            { name: `${logged} log lines`, pass: logged <= MALFORMED_CASES.length },
           ],
         });
       }
       return {
         rows,
+        details,
         tables: [
           labelledTable(
             'Malformed requests: answer per target (and requests the app received, when any)',
@@ -216,6 +225,7 @@ export const malformedRequests: ChaosScenario = {
       };
     } finally {
       activator.cleanUp();
+      pod.cleanUp();
     }
   },
 };

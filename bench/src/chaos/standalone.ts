@@ -4,7 +4,7 @@
  * an activator reading its revisions from a file (as the `activator` benchmark starts it), with the
  * settings a scenario needs on top.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import {
   ACTIVATOR_PROBE_HEADERS,
   activatorEnv,
   type PodEndpoint,
+  QUEUE_PROXY_ENTRY,
   queueProxyEnv,
   type StartedProxy,
   startApp,
@@ -38,6 +39,27 @@ export interface AppState {
   readonly bodyBytes: number;
 }
 
+/**
+ * The argv that runs a Node entry point with its stdout written to `logFile`: `sh -c 'exec node …'`,
+ * so the process keeps the shell's pid and its every log line can be counted afterwards (the
+ * supervisor keeps only the last few KiB).
+ */
+function loggedArgv(entry: string, logFile: string): string[] {
+  const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+  return ['sh', '-c', `exec ${quote(process.execPath)} ${quote(entry)} > ${quote(logFile)}`];
+}
+
+/** Lines in a log file written by a component started here; 0 if it does not exist. */
+export function countLogLines(logFile: string): number {
+  try {
+    return readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
 /** The chaos app and a queue-proxy in front of it. */
 export interface StandalonePod {
   readonly app: ManagedProcess;
@@ -45,7 +67,11 @@ export interface StandalonePod {
   readonly queueProxy: StartedProxy;
   /** `http://127.0.0.1:<queue-proxy port>`. */
   readonly origin: string;
+  /** The queue-proxy's log file. */
+  readonly logFile: string;
   state(): Promise<AppState>;
+  /** Removes the log file's folder. */
+  cleanUp(): void;
 }
 
 /** Starts the chaos app and a queue-proxy (CC=0 unless `env` says otherwise) and waits until both are ready. */
@@ -56,8 +82,11 @@ export async function startPod(
   const appPort = await freePort();
   const app = startApp(context, 'chaos-app', CHAOS_APP, appPort);
   await waitForHttp(app, `http://127.0.0.1:${appPort}/__chaos/state`);
+  const dir = mkdtempSync(join(tmpdir(), 'zerogate-chaos-pod-'));
+  const logFile = join(dir, 'queue-proxy.log');
   const queueProxy = await startProxy(context, appPort, {
     name: 'queue-proxy',
+    argv: loggedArgv(join(context.settings.repoRoot, QUEUE_PROXY_ENTRY), logFile),
     env: (ports) => ({ ...queueProxyEnv(0, appPort, ports), ...env }),
   });
   await waitForQueueProxy(queueProxy);
@@ -66,7 +95,9 @@ export async function startPod(
     appPort,
     queueProxy,
     origin: `http://127.0.0.1:${queueProxy.port}`,
+    logFile,
     state: () => appState(appPort),
+    cleanUp: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -84,7 +115,9 @@ export interface StandaloneActivator {
   readonly origin: string;
   readonly metricsUrl: string;
   readonly endpointsFile: string;
-  /** Removes the endpoints file's folder. */
+  /** The activator's log file. */
+  readonly logFile: string;
+  /** Removes the endpoints file's and the log's folder. */
   cleanUp(): void;
 }
 
@@ -99,11 +132,12 @@ export async function startStandaloneActivator(
 ): Promise<StandaloneActivator> {
   const dir = mkdtempSync(join(tmpdir(), 'zerogate-chaos-activator-'));
   const endpointsFile = join(dir, 'endpoints.json');
+  const logFile = join(dir, 'activator.log');
   writeEndpointsFile(endpointsFile, endpoints);
   const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
   const proc = context.supervisor.start({
     name: 'activator',
-    argv: [process.execPath, join(context.settings.repoRoot, ACTIVATOR_ENTRY)],
+    argv: loggedArgv(join(context.settings.repoRoot, ACTIVATOR_ENTRY), logFile),
     env: { ...activatorEnv({ http, metrics, autoscaler }, endpointsFile), ...env },
     cwd: context.settings.repoRoot,
   });
@@ -115,6 +149,7 @@ export async function startStandaloneActivator(
     origin,
     metricsUrl: `http://127.0.0.1:${metrics}/metrics`,
     endpointsFile,
+    logFile,
     cleanUp: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

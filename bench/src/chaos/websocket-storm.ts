@@ -70,6 +70,7 @@ export const websocketStorm: ChaosScenario = {
     }
     const usage = sampler.stop();
     const state = await pod.state();
+    pod.cleanUp();
     const failed = outcomes.filter((o) => o !== '101').length;
     return {
       rows: [
