@@ -2,7 +2,10 @@
  * The platform's ingress: one port, requests routed by Host to a revision, then sent to the activator
  * (Proxy mode, or no Pod ready) with the revision named in Knative's routing headers, or straight to
  * the least busy ready Pod's queue-proxy (Serve mode). A request whose connection to a Pod failed
- * before it was sent goes to the activator instead, so a Pod going away costs no request.
+ * before it was sent goes to the activator instead, so a Pod going away costs no request. A request
+ * whose connection to the activator failed (it is restarting) is held here until the activator answers
+ * again or its revision serves from a ready Pod, bounded by the revision's timeout, so the activator
+ * going away costs only the requests it had already accepted.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,6 +17,8 @@ import {
   originForm,
   ProxyExchange,
   plainAddress,
+  type RateLimitedLogger,
+  rateLimitLogs,
   readFacts,
   sendText,
   type TunnelSet,
@@ -43,12 +48,30 @@ export interface RevisionTraffic {
   received: number;
 }
 
+/** Attempts on Pods of a request that never reached one (the activator's turn is not counted). */
 const MAX_ATTEMPTS = 3;
+/** How often the ingress asks an unreachable activator whether it is back (and re-checks Serve mode). */
+export const ACTIVATOR_PROBE_INTERVAL_MS = 50;
+/** A probe that gets no answer within this long counts as failed. */
+const ACTIVATOR_PROBE_TIMEOUT_MS = 1000;
+/** Requests held while the activator is unreachable; past it, 503 with Retry-After. */
+export const MAX_HELD_FOR_ACTIVATOR = 10_000;
+/** The probe Knative's autoscaler sends to find the activator in the path; it answers `200 activator`. */
+const ACTIVATOR_PROBE_HEADERS = { 'k-network-probe': 'activator', 'user-agent': 'zerogate-ingress' };
 
 /** Where one attempt goes. */
 interface Target {
   readonly address: string;
   readonly viaActivator: boolean;
+}
+
+/** A request waiting at the ingress for the activator to come back. */
+interface HeldForActivator {
+  readonly revision: RevisionPods;
+  /** Sends it again (the activator answered, or the revision has a ready Pod in Serve mode). */
+  resume(): void;
+  /** Ends it with 502: it failed on an activator that still answers, so it may have been accepted. */
+  lost(): void;
 }
 
 /** Sends requests to revisions. */
@@ -57,8 +80,74 @@ export class Ingress {
   /** Requests the ingress has open on each Pod, for least-busy choice. */
   private readonly podLoad = new Map<string, number>();
   private rotation = 0;
+  /** Warnings a client can trigger, rate-limited per message. */
+  readonly logger: RateLimitedLogger;
+  /** True from a refused connection to the activator until it answers a probe again. */
+  private activatorDown = false;
+  /** Requests held while the activator is down, in arrival order. */
+  private readonly heldForActivator = new Set<HeldForActivator>();
+  /** Replayable requests whose connection to the activator broke: held until a probe says whether it died. */
+  private readonly suspects = new Set<HeldForActivator>();
+  /** Connections to the activator refused this outage (each request fails on it at most once). */
+  private refusedThisOutage = 0;
+  private downSince = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ctx: IngressContext) {}
+  constructor(private readonly ctx: IngressContext) {
+    this.logger = rateLimitLogs(ctx.logger);
+  }
+
+  /** False while the activator refuses connections: requests for it are held instead of sent. */
+  get activatorReachable(): boolean {
+    return !this.activatorDown;
+  }
+
+  /** Requests held now because the activator is (or may be) unreachable. */
+  get heldCount(): number {
+    return this.heldForActivator.size + this.suspects.size;
+  }
+
+  /**
+   * A connection to the activator was refused (nothing was sent): from now on requests for it are
+   * held, and the activator is probed until it answers.
+   */
+  activatorRefused(err: Error): void {
+    this.refusedThisOutage++;
+    this.markDown(err);
+  }
+
+  /** Holds a request until the activator is back; false when the ingress holds as many as it may. */
+  hold(request: HeldForActivator): boolean {
+    if (this.heldCount >= MAX_HELD_FOR_ACTIVATOR) return false;
+    this.heldForActivator.add(request);
+    return true;
+  }
+
+  /**
+   * A replayable request (no body, a safe method) broke on its connection to the activator before any
+   * response: held while the activator is probed. If the activator is gone the request is sent again
+   * when it is back (a request written as the activator died cannot be told from one it accepted, and
+   * HTTP lets a client repeat such a request); if it still answers, the request is lost (502).
+   */
+  activatorLost(request: HeldForActivator): boolean {
+    if (this.activatorDown) return this.hold(request);
+    if (this.heldCount >= MAX_HELD_FOR_ACTIVATOR) return false;
+    this.suspects.add(request);
+    this.scheduleProbe();
+    return true;
+  }
+
+  /** Withdraws a held request (it ended: timed out, or its client left). */
+  unhold(request: HeldForActivator): void {
+    this.heldForActivator.delete(request);
+    this.suspects.delete(request);
+  }
+
+  /** Stops probing (the platform is shutting down). */
+  close(): void {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+  }
 
   /** The counters of `revision`. */
   trafficOf(revision: RevisionPods): RevisionTraffic {
@@ -76,7 +165,7 @@ export class Ingress {
     );
     if (!revision) {
       if (this.ctx.local(req, res)) return;
-      this.ctx.logger.warn({ host: req.headers.host, path: req.url }, 'no route for host');
+      this.logger.warn({ host: req.headers.host, path: req.url }, 'no route for host');
       sendText(res, 404, `no service answers to host ${JSON.stringify(req.headers.host ?? '')}\n`);
       return;
     }
@@ -91,6 +180,75 @@ export class Ingress {
     }
     new IngressUpgrade(this, revision, req, client, head, this.ctx).begin();
   };
+
+  private markDown(err: unknown): void {
+    if (this.activatorDown) return;
+    this.activatorDown = true;
+    this.downSince = Date.now();
+    this.ctx.logger.warn(
+      { err, activator: this.ctx.activatorAddress() },
+      'activator unreachable; holding its requests until it answers again',
+    );
+    for (const request of this.suspects) this.heldForActivator.add(request);
+    this.suspects.clear();
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer) return;
+    this.probeTimer = setTimeout(() => void this.probeActivator(), ACTIVATOR_PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
+  }
+
+  private async probeActivator(): Promise<void> {
+    // A revision that switched to Serve with a ready Pod needs no activator.
+    for (const request of [...this.heldForActivator]) {
+      if (request.revision.mode === 'Serve' && this.leastBusy(request.revision) !== undefined) {
+        this.heldForActivator.delete(request);
+        request.resume();
+      }
+    }
+    let failure: unknown;
+    try {
+      const res = await this.ctx.dispatcher.request({
+        origin: `http://${this.ctx.activatorAddress()}`,
+        path: '/',
+        method: 'GET',
+        headers: ACTIVATOR_PROBE_HEADERS,
+        headersTimeout: ACTIVATOR_PROBE_TIMEOUT_MS,
+        bodyTimeout: ACTIVATOR_PROBE_TIMEOUT_MS,
+      });
+      const body = await res.body.text();
+      if (res.statusCode !== 200 || body !== 'activator')
+        failure = new Error(`activator probe answered ${res.statusCode}`);
+    } catch (err) {
+      failure = err;
+    }
+    this.probeTimer = undefined;
+    if (failure !== undefined) {
+      this.markDown(failure);
+      this.scheduleProbe();
+      return;
+    }
+    const lost = [...this.suspects];
+    this.suspects.clear();
+    for (const request of lost) request.lost();
+    if (!this.activatorDown) return;
+    this.activatorDown = false;
+    const held = [...this.heldForActivator];
+    this.heldForActivator.clear();
+    this.ctx.logger.info(
+      {
+        activator: this.ctx.activatorAddress(),
+        downMs: Date.now() - this.downSince,
+        refused: this.refusedThisOutage,
+        held: held.length,
+      },
+      'activator answers again; sending the requests held for it',
+    );
+    this.refusedThisOutage = 0;
+    for (const request of held) request.resume();
+  }
 
   /** Where the next attempt of a request for `revision` goes. */
   target(revision: RevisionPods, podFailed: boolean): Target {
@@ -113,7 +271,8 @@ export class Ingress {
     else this.podLoad.set(target.address, n);
   }
 
-  private leastBusy(revision: RevisionPods): string | undefined {
+  /** The least busy ready Pod of `revision`, or undefined when none is ready. */
+  leastBusy(revision: RevisionPods): string | undefined {
     const ready = revision.ready();
     if (ready.length === 0) return undefined;
     // Start the scan at a rotating index so ties are spread evenly.
@@ -152,15 +311,24 @@ function attemptHeaders(
   return headers;
 }
 
+/** Methods HTTP lets a client repeat after a broken connection (RFC 9110 §9.2.2), as Go's transport does. */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
 /** One request through the ingress. */
-class IngressExchange extends ProxyExchange {
+class IngressExchange extends ProxyExchange implements HeldForActivator {
   private target: Target | null = null;
-  private attempts = 0;
+  /** Attempts sent to Pods; a Pod that failed sends the next attempt through the activator. */
+  private podAttempts = 0;
+  private podFailed = false;
+  /** Set when the connection to the activator broke mid-request; the next admission asks the ingress. */
+  private brokeOnActivator: Error | null = null;
+  private replayed = false;
+  private heldTimer: NodeJS.Timeout | null = null;
   private readonly traffic: RevisionTraffic;
 
   constructor(
     private readonly ingress: Ingress,
-    private readonly revision: RevisionPods,
+    readonly revision: RevisionPods,
     req: IncomingMessage,
     res: ServerResponse,
     private readonly ctx: IngressContext,
@@ -177,7 +345,7 @@ class IngressExchange extends ProxyExchange {
         idleMs: 0,
         error: 'REQUEST_TIMEOUT',
       },
-      ctx.logger,
+      ingress.logger,
       arrivedAt,
     );
     this.traffic = ingress.trafficOf(revision);
@@ -186,9 +354,21 @@ class IngressExchange extends ProxyExchange {
   }
 
   protected admit(): void {
-    const target = this.ingress.target(this.revision, this.attempts > 0);
+    const broke = this.brokeOnActivator;
+    if (broke) {
+      this.brokeOnActivator = null;
+      if (this.ingress.activatorLost(this)) this.armHeldTimer();
+      else super.upstreamFailed(broke, true);
+      return;
+    }
+    const target = this.ingress.target(this.revision, this.podFailed);
+    if (target.viaActivator && !this.ingress.activatorReachable) {
+      if (this.ingress.hold(this)) this.armHeldTimer();
+      else this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': '1' });
+      return;
+    }
     this.target = target;
-    this.attempts++;
+    if (!target.viaActivator) this.podAttempts++;
     this.ingress.acquire(target);
     const http2 = this.isHttp2;
     this.forward(http2 ? this.ctx.h2c : this.ctx.dispatcher, {
@@ -202,26 +382,87 @@ class IngressExchange extends ProxyExchange {
     });
   }
 
+  /** Bounds the wait for the activator by the revision's timeout from arrival, as the activator would. */
+  private armHeldTimer(): void {
+    const left = this.arrivedAt + this.revision.config.timeoutSeconds * 1000 - Date.now();
+    this.heldTimer = setTimeout(onHeldTimeout, Math.max(0, left), this);
+  }
+
+  private clearHeldTimer(): void {
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+  }
+
+  resume(): void {
+    this.clearHeldTimer();
+    if (this.isOver) return;
+    this.admit();
+  }
+
+  lost(): void {
+    this.clearHeldTimer();
+    if (this.isOver) return;
+    this.logger.error({ path: this.req.url }, 'error reverse proxying request: the activator lost it');
+    this.fail('UPSTREAM_FAILED');
+  }
+
+  /** The revision's timeout passed while the request was held for the activator. */
+  heldTimedOut(): void {
+    this.heldTimer = null;
+    this.ingress.unhold(this);
+    if (this.isOver) return;
+    this.timedOut = true;
+    this.fail('REQUEST_TIMEOUT');
+  }
+
   protected override upstreamFailed(err: Error, sent: boolean): void {
     const target = this.target;
     if (target) this.ingress.release(target);
     this.target = null;
-    if (!sent && this.attempts < MAX_ATTEMPTS) {
+    if (target?.viaActivator) {
+      if (!sent) {
+        // Never sent again to the activator that refused it: held until a probe finds it back.
+        this.ingress.activatorRefused(err);
+        this.retry();
+        return;
+      }
+      if (!this.replayed && this.replayable()) {
+        this.replayed = true;
+        this.brokeOnActivator = err;
+        this.retry();
+        return;
+      }
+    } else if (!sent && target && this.podAttempts < MAX_ATTEMPTS) {
       this.logger.warn(
-        { err, target: target?.address, revision: this.revision.name },
-        'upstream unreachable; retrying through the activator',
+        { err, target: target.address, revision: this.revision.name },
+        'pod unreachable; sending the request through the activator',
       );
+      this.podFailed = true;
       this.retry();
       return;
     }
     super.upstreamFailed(err, sent);
   }
 
+  /** A request without a body and with a safe method: sending it twice is harmless (RFC 9110 §9.2.2). */
+  private replayable(): boolean {
+    return (
+      REPLAYABLE_METHODS.has(this.req.method ?? 'GET') &&
+      !this.hasBody(readFacts(this.req.rawHeaders).hasBody)
+    );
+  }
+
   protected ended(): void {
+    this.clearHeldTimer();
+    this.ingress.unhold(this);
     if (this.target) this.ingress.release(this.target);
     this.target = null;
     this.traffic.inFlight--;
   }
+}
+
+function onHeldTimeout(exchange: IngressExchange): void {
+  exchange.heldTimedOut();
 }
 
 /** A websocket through the ingress: a tunnel to the activator or a Pod. */
@@ -242,7 +483,7 @@ class IngressUpgrade extends UpgradeExchange {
       client,
       head,
       { ms: revision.config.timeoutSeconds * 1000, error: 'REQUEST_TIMEOUT' },
-      ctx.logger,
+      ingress.logger,
       ctx.tunnels,
     );
     this.traffic = ingress.trafficOf(revision);

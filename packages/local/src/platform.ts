@@ -163,11 +163,12 @@ export async function startPlatform(
     logger,
   );
 
-  const serving = new ServingEndpoint(ingress.handle, ingress.upgrade, logger);
+  const serving = new ServingEndpoint(ingress.handle, ingress.upgrade, ingress.logger);
 
   const stopEverything = async (): Promise<void> => {
     stopping = true;
     sampler?.stop();
+    ingress.close();
     await Promise.all(revisions.map((r) => r.close()));
     await Promise.all(components.map((c) => c.stop()));
     await control?.close();

@@ -1,0 +1,210 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, H2cDispatcherPool, TunnelSet } from '@zerogate/core';
+import { pino } from 'pino';
+import { type Dispatcher, request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RevisionConfig } from './config.js';
+import { Ingress } from './ingress.js';
+import type { Pod, PodSettings } from './pod.js';
+import { RevisionPods } from './revision-pods.js';
+import { Routes } from './routes.js';
+
+const HOST = 'app.default.localhost';
+
+/** One upstream attempt the ingress made: where to, and whether it was its probe of the activator. */
+interface Attempt {
+  readonly origin: string;
+  readonly probe: boolean;
+}
+
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+function listen(server: Server, port = 0): Promise<number> {
+  server.listen(port, '127.0.0.1');
+  return once(server, 'listening').then(() => (server.address() as AddressInfo).port);
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * A stand-in for the activator (or a Pod's queue-proxy): answers its probe with `200 activator` and
+ * every other request with `name`, or with `onRequest` when given.
+ */
+async function upstream(
+  name: string,
+  port = 0,
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; port: number; received: number }> {
+  const state = { server: undefined as unknown as Server, port: 0, received: 0 };
+  state.server = createServer((req, res) => {
+    if (req.headers['k-network-probe'] === 'activator') {
+      res.end('activator');
+      return;
+    }
+    state.received++;
+    if (onRequest) onRequest(req, res);
+    else res.end(name);
+  });
+  state.port = await listen(state.server, port);
+  closers.push(() => closeServer(state.server));
+  return state;
+}
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server);
+  await closeServer(server);
+  return port;
+}
+
+async function startIngress(activatorPort: number, timeoutSeconds = 300) {
+  const config = {
+    namespace: 'default',
+    service: 'app',
+    name: 'app-00001',
+    timeoutSeconds,
+    traffic: 100,
+    tag: undefined,
+  } as unknown as RevisionConfig;
+  const revision = new RevisionPods(config, {} as PodSettings, { changed: () => {}, podFailed: () => {} });
+  const attempts: Attempt[] = [];
+  const agent = new Agent({ connections: null, pipelining: 1 });
+  const dispatcher = agent.compose(
+    (dispatch) => (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => {
+      const headers = options.headers as Record<string, string> | string[] | undefined;
+      const probe = !Array.isArray(headers) && headers?.['k-network-probe'] === 'activator';
+      attempts.push({ origin: String(options.origin), probe });
+      return dispatch(options, handler);
+    },
+  );
+  const h2c = new H2cDispatcherPool({ idleTimeoutMs: 1000 });
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ base: null }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const ingress = new Ingress({
+    routes: new Routes([{ namespace: 'default', name: 'app', revisions: [revision] }]),
+    activatorAddress: () => `127.0.0.1:${activatorPort}`,
+    dispatcher,
+    h2c,
+    logger,
+    tunnels: new TunnelSet(),
+    local: () => false,
+  });
+  const server = createServer(ingress.handle);
+  const port = await listen(server);
+  const client = new Agent({ connections: 64 });
+  closers.push(async () => {
+    ingress.close();
+    await closeServer(server);
+    await Promise.all([client.close(), agent.close(), h2c.close()]);
+  });
+  const get = async (method: 'GET' | 'POST' = 'GET') => {
+    const res = await request(`http://127.0.0.1:${port}/`, {
+      method,
+      headers: { host: HOST },
+      body: method === 'POST' ? 'payload' : undefined,
+      dispatcher: client,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+  const toActivator = () =>
+    attempts.filter((a) => !a.probe && a.origin === `http://127.0.0.1:${activatorPort}`).length;
+  return { ingress, revision, get, toActivator, lines };
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('ingress while the activator is unreachable', () => {
+  it('holds requests the activator refused, sends none to it again until it answers, then completes them', async () => {
+    const activatorPort = await closedPort();
+    const { ingress, get, toActivator, lines } = await startIngress(activatorPort);
+    const first = get();
+    await until(() => ingress.heldCount === 1);
+    expect(toActivator()).toBe(1);
+    // Arriving while it is down: held without an attempt.
+    const more = [get(), get(), get(), get()];
+    await until(() => ingress.heldCount === 5);
+    expect(toActivator()).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(toActivator()).toBe(1);
+    const activator = await upstream('via activator', activatorPort);
+    const answers = await Promise.all([first, ...more]);
+    expect(answers).toEqual(Array(5).fill({ status: 200, body: 'via activator' }));
+    expect(activator.received).toBe(5);
+    expect(toActivator()).toBe(6);
+    expect(ingress.heldCount).toBe(0);
+    expect(ingress.activatorReachable).toBe(true);
+    const back = lines.find((l) => l.msg === 'activator answers again; sending the requests held for it');
+    expect(back).toMatchObject({ refused: 1, held: 5 });
+    expect(
+      lines.filter((l) => l.msg === 'activator unreachable; holding its requests until it answers again'),
+    ).toHaveLength(1);
+  });
+
+  it('answers 504 when the revision timeout passes while held', async () => {
+    const activatorPort = await closedPort();
+    const { ingress, get } = await startIngress(activatorPort, 1);
+    const t0 = Date.now();
+    const res = await get();
+    expect(res).toEqual({ status: 504, body: 'request timeout' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(ingress.heldCount).toBe(0);
+  });
+
+  it('sends a held request to a ready Pod once its revision serves in Serve mode', async () => {
+    const activatorPort = await closedPort();
+    const { ingress, revision, get, toActivator } = await startIngress(activatorPort);
+    const pending = get();
+    await until(() => ingress.heldCount === 1);
+    const pod = await upstream('via pod');
+    revision.pods.push({ phase: 'ready', servingAddress: `127.0.0.1:${pod.port}` } as unknown as Pod);
+    revision.mode = 'Serve';
+    expect(await pending).toEqual({ status: 200, body: 'via pod' });
+    expect(toActivator()).toBe(1);
+  });
+
+  it('answers 502 for a request the activator accepted and lost, and does not send it again', async () => {
+    const activator = await upstream('unused', 0, (req) => req.socket.destroy());
+    const { get, toActivator, ingress } = await startIngress(activator.port);
+    const res = await get();
+    expect(res.status).toBe(502);
+    expect(activator.received).toBe(1);
+    expect(toActivator()).toBe(1);
+    expect(ingress.activatorReachable).toBe(true);
+  });
+
+  it('sends a GET again, once the activator is back, when its connection broke because the activator died', async () => {
+    const dying = await upstream('unused', 0, () => void closeServer(dying.server));
+    const { ingress, get, toActivator } = await startIngress(dying.port);
+    const pending = get();
+    await until(() => !ingress.activatorReachable);
+    expect(ingress.heldCount).toBe(1);
+    const activator = await upstream('via activator', dying.port);
+    expect(await pending).toEqual({ status: 200, body: 'via activator' });
+    expect(dying.received + activator.received).toBe(2);
+    expect(toActivator()).toBe(2);
+  });
+
+  it('answers 502 for a POST whose connection broke as the activator died: it may have been accepted', async () => {
+    const dying = await upstream('unused', 0, () => void closeServer(dying.server));
+    const { get, toActivator } = await startIngress(dying.port);
+    expect((await get('POST')).status).toBe(502);
+    expect(toActivator()).toBe(1);
+  });
+});
