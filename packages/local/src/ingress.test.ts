@@ -119,7 +119,7 @@ async function startIngress(activatorPort: number, timeoutSeconds = 300) {
   };
   const toActivator = () =>
     attempts.filter((a) => !a.probe && a.origin === `http://127.0.0.1:${activatorPort}`).length;
-  return { ingress, revision, get, toActivator, lines };
+  return { ingress, revision, get, toActivator, lines, port };
 }
 
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -206,5 +206,22 @@ describe('ingress while the activator is unreachable', () => {
     const { get, toActivator } = await startIngress(dying.port);
     expect((await get('POST')).status).toBe(502);
     expect(toActivator()).toBe(1);
+  });
+});
+
+describe('ingress warnings', () => {
+  it('writes at most 5 "no route for host" lines for 200 requests to an unknown Host', async () => {
+    const { lines, port } = await startIngress(await closedPort());
+    const client = new Agent({ connections: 4 });
+    closers.push(() => client.close());
+    for (let i = 0; i < 200; i++) {
+      const res = await request(`http://127.0.0.1:${port}/`, {
+        headers: { host: 'nope.default.localhost' },
+        dispatcher: client,
+      });
+      await res.body.text();
+      expect(res.statusCode).toBe(404);
+    }
+    expect(lines.filter((l) => l.msg === 'no route for host')).toHaveLength(5);
   });
 });
