@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Agent, H2cDispatcherPool, TunnelSet } from '@zerogate/core';
 import { pino } from 'pino';
 import { type Dispatcher, request } from 'undici';
@@ -99,6 +99,7 @@ async function startIngress(activatorPort: number, timeoutSeconds = 300) {
     local: () => false,
   });
   const server = createServer(ingress.handle);
+  server.on('upgrade', ingress.upgrade);
   const port = await listen(server);
   const client = new Agent({ connections: 64 });
   closers.push(async () => {
@@ -206,6 +207,30 @@ describe('ingress while the activator is unreachable', () => {
     const { get, toActivator } = await startIngress(dying.port);
     expect((await get('POST')).status).toBe(502);
     expect(toActivator()).toBe(1);
+  });
+});
+
+describe('websockets while the activator is unreachable', () => {
+  it('holds an upgrade for the activator and tunnels it once the activator answers again', async () => {
+    const activatorPort = await closedPort();
+    const { ingress, get, port } = await startIngress(activatorPort);
+    const refused = get();
+    await until(() => !ingress.activatorReachable);
+    const socket = connect(port, '127.0.0.1');
+    closers.push(async () => void socket.destroy());
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.write(`GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n`);
+    await until(() => ingress.heldCount === 2);
+    const activator = await upstream('via activator', activatorPort);
+    activator.server.on('upgrade', (_req, s: Socket) => {
+      s.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
+    });
+    await until(() => answer.includes('\r\n\r\n'));
+    expect(answer).toMatch(/^HTTP\/1\.1 101 /);
+    expect(await refused).toEqual({ status: 200, body: 'via activator' });
   });
 });
 

@@ -465,14 +465,17 @@ function onHeldTimeout(exchange: IngressExchange): void {
   exchange.heldTimedOut();
 }
 
-/** A websocket through the ingress: a tunnel to the activator or a Pod. */
-class IngressUpgrade extends UpgradeExchange {
+/**
+ * A websocket through the ingress: a tunnel to the activator or a Pod. While the activator is known to
+ * be unreachable it waits at the ingress as a request does (bounded by the upgrade's own timeout).
+ */
+class IngressUpgrade extends UpgradeExchange implements HeldForActivator {
   private target: Target | null = null;
   private readonly traffic: RevisionTraffic;
 
   constructor(
     private readonly ingress: Ingress,
-    private readonly revision: RevisionPods,
+    readonly revision: RevisionPods,
     req: IncomingMessage,
     client: Duplex,
     head: Buffer,
@@ -493,6 +496,10 @@ class IngressUpgrade extends UpgradeExchange {
 
   protected admit(): void {
     const target = this.ingress.target(this.revision, false);
+    if (target.viaActivator && !this.ingress.activatorReachable) {
+      if (!this.ingress.hold(this)) this.reject('ACTIVATOR_OVERLOADED', { 'retry-after': '1' });
+      return;
+    }
     this.target = target;
     this.ingress.acquire(target);
     const colon = target.address.lastIndexOf(':');
@@ -503,7 +510,16 @@ class IngressUpgrade extends UpgradeExchange {
     );
   }
 
+  resume(): void {
+    if (!this.isOver) this.admit();
+  }
+
+  lost(): void {
+    if (!this.isOver) this.reject('UPSTREAM_FAILED');
+  }
+
   protected ended(): void {
+    this.ingress.unhold(this);
     if (this.target) this.ingress.release(this.target);
     this.target = null;
     this.traffic.inFlight--;
