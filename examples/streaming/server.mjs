@@ -31,7 +31,7 @@ const server = createServer((req, res) => {
   let timer = setTimeout(tick, 0);
   res.on('close', () => clearTimeout(timer));
 });
-server.listen(port, '127.0.0.1', () => {
+server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ msg: 'listening', port, revision })}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// A gRPC user container for tests (@grpc/grpc-js, insecure) on 127.0.0.1:$PORT (0 = any; the bound port is
-// printed as the first stdout line, `{"port":N}`). It serves zerogate.test.Tester (grpc-test.proto) and
-// grpc.health.v1.Health, which reports NOT_SERVING when started with NOT_SERVING=1 until SetServing says so.
+// A gRPC user container for tests (@grpc/grpc-js, insecure) on $HOST:$PORT (HOST default 127.0.0.1; PORT 0 =
+// any; the bound port is printed as the first stdout line, `{"port":N}`). It serves zerogate.test.Tester
+// (grpc-test.proto) and grpc.health.v1.Health, which reports NOT_SERVING when started with NOT_SERVING=1
+// until SetServing says so.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -107,7 +108,7 @@ const server = new grpc.Server();
 server.addService(loaded.zerogate.test.Tester.service, tester);
 server.addService(loaded.grpc.health.v1.Health.service, health);
 server.bindAsync(
-  `127.0.0.1:${process.env.PORT ?? 0}`,
+  `${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? 0}`,
   grpc.ServerCredentials.createInsecure(),
   (err, port) => {
     if (err) throw err;

@@ -22,6 +22,7 @@ import { ControlServer } from './control-server.js';
 import { EndpointsFile } from './endpoints-file.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
+import { PodNetwork } from './pod-network.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
 import { Routes } from './routes.js';
 import { type PlatformStatus, StatusSampler } from './status.js';
@@ -81,6 +82,7 @@ export async function startPlatform(
     startTimeoutMs: config.pods.startTimeoutSeconds * 1000,
     probePeriodMs: 1000,
     dispatcher: probes,
+    network: new PodNetwork(),
   };
   const revisions: RevisionPods[] = [];
   const byKey = new Map<string, RevisionPods>();

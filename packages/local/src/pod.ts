@@ -1,14 +1,15 @@
 /**
- * One Pod on this machine: the user app and its queue-proxy as two processes, started together, probed
- * for readiness the way the kubelet probes a queue-proxy, and stopped the way Kubernetes stops a Pod
- * (the queue-proxy drains first, then the app goes).
+ * One Pod on this machine: the user app and its queue-proxy as two processes, started together on the
+ * Pod's own loopback address, probed for readiness the way the kubelet probes a queue-proxy, and
+ * stopped the way Kubernetes stops a Pod (the queue-proxy drains first, then the app goes).
  */
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
 import type { RevisionConfig } from './config.js';
-import { freePort } from './free-port.js';
+import type { PodLease, PodNetwork } from './pod-network.js';
 
 /** Where a Pod is in its life. */
 export type PodPhase = 'starting' | 'ready' | 'unready' | 'stopping' | 'stopped' | 'failed';
@@ -34,6 +35,8 @@ export interface PodSettings {
   readonly probePeriodMs: number;
   /** Sends the readiness probes. */
   readonly dispatcher: Dispatcher;
+  /** Hands out each Pod's address and app port. */
+  readonly network: PodNetwork;
 }
 
 const QUEUE_PROXY_MAIN = fileURLToPath(import.meta.resolve('@zerogate/queue-proxy/dist/main.js'));
@@ -50,7 +53,9 @@ export class Pod {
   /** Why it failed, when it did. */
   failure: string | undefined;
   readonly timeline: PodTimeline;
-  /** `127.0.0.1:<port>` of the queue-proxy's serving and stats endpoints, once it started. */
+  /** The Pod's own address and its app's port, once it has them (given back once it stopped). */
+  lease: PodLease | undefined;
+  /** `<Pod address>:<port>` of the queue-proxy's serving and stats endpoints, once it started. */
   servingAddress: string | undefined;
   statsAddress: string | undefined;
   private app: Child | undefined;
@@ -71,18 +76,20 @@ export class Pod {
   /** Starts both processes; the Pod then moves on by itself (ready, or failed). */
   async start(): Promise<void> {
     const rev = this.revision;
-    let appPort: number;
+    let lease: PodLease;
     try {
-      appPort = await freePort();
+      lease = await this.settings.network.acquire();
     } catch (err) {
-      this.fail(`no free port for the app: ${(err as Error).message}`);
+      this.fail(`no address for the Pod: ${(err as Error).message}`);
       return;
     }
-    if (this.phase !== 'starting') return;
-    this.startTimer = setTimeout(
-      () => this.fail(`not ready within ${this.settings.startTimeoutMs / 1000} s`),
-      this.settings.startTimeoutMs,
-    );
+    if (this.phase !== 'starting') {
+      this.settings.network.release(lease);
+      return;
+    }
+    this.lease = lease;
+    const { address, appPort } = lease;
+    this.startTimer = setTimeout(() => void this.startTimedOut(), this.settings.startTimeoutMs);
     this.app = new Child({
       // `node` means the Node that runs the platform, whatever PATH finds first.
       argv: rev.command[0] === 'node' ? [process.execPath, ...rev.command.slice(1)] : rev.command,
@@ -90,6 +97,8 @@ export class Pod {
       env: {
         ...process.env,
         ...rev.env,
+        // The Pod's own address and port; an app may also listen on all interfaces.
+        HOST: address,
         PORT: String(appPort),
         K_SERVICE: rev.service,
         K_CONFIGURATION: rev.service,
@@ -103,7 +112,7 @@ export class Pod {
     });
     this.queueProxy = new Child({
       argv: [process.execPath, QUEUE_PROXY_MAIN],
-      env: { ...process.env, ...queueProxyEnv(this.name, rev, appPort, this.settings.drainSeconds) },
+      env: { ...process.env, ...queueProxyEnv(this.name, rev, lease, this.settings.drainSeconds) },
       logFile: join(this.settings.logDir, `${this.name}.queue-proxy.log`),
       onLine: (line) => this.queueProxyLine(line),
     });
@@ -128,7 +137,19 @@ export class Pod {
     const drainGraceMs = (this.settings.drainSeconds + this.revision.timeoutSeconds) * 1000 + 5000;
     await this.queueProxy?.stop(drainGraceMs);
     await this.app?.stop(APP_STOP_GRACE_MS);
+    // Both processes are gone: the address and port may go to a later Pod.
+    if (this.lease) this.settings.network.release(this.lease);
     if (!failed) this.setPhase('stopped');
+  }
+
+  /** Fails a Pod not ready in time, naming the likely cause when the app listens on 127.0.0.1 only. */
+  private async startTimedOut(): Promise<void> {
+    let reason = `not ready within ${this.settings.startTimeoutMs / 1000} s`;
+    const lease = this.lease;
+    if (lease && this.phase === 'starting' && (await accepts('127.0.0.1', lease.appPort))) {
+      reason += `: the app listens on 127.0.0.1:${lease.appPort}, not on its Pod's address ${lease.address}; bind the address in HOST (or all interfaces)`;
+    }
+    this.fail(reason);
   }
 
   private queueProxyLine(line: string): void {
@@ -141,8 +162,9 @@ export class Pod {
     }
     if (!ports?.serving || !ports.stats) return;
     this.timeline.queueProxyStartedAt = Date.now();
-    this.servingAddress = `127.0.0.1:${ports.serving}`;
-    this.statsAddress = `127.0.0.1:${ports.stats}`;
+    const address = this.lease?.address ?? '127.0.0.1';
+    this.servingAddress = `${address}:${ports.serving}`;
+    this.statsAddress = `${address}:${ports.stats}`;
     this.onChange(this);
     void this.probe();
   }
@@ -203,9 +225,10 @@ export class Pod {
 function queueProxyEnv(
   pod: string,
   rev: RevisionConfig,
-  appPort: number,
+  { address, appPort }: PodLease,
   drainSeconds: number,
 ): Record<string, string> {
+  // Every listener on the Pod's own address, on ports the kernel picks there: nothing else can hold them.
   return {
     CONTAINER_CONCURRENCY: String(rev.containerConcurrency),
     QUEUE_SERVING_PORT: '0',
@@ -213,7 +236,8 @@ function queueProxyEnv(
     QUEUE_STATS_PORT: '0',
     QUEUE_METRICS_PORT: '0',
     QUEUE_SERVING_TLS_PORT: '8112',
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
+    QUEUE_BIND_ADDRESS: address,
+    QUEUE_USER_HOST: address,
     QUEUE_DRAIN_QUIET_SECONDS: String(drainSeconds),
     USER_PORT: String(appPort),
     REVISION_TIMEOUT_SECONDS: String(rev.timeoutSeconds),
@@ -226,8 +250,8 @@ function queueProxyEnv(
     SERVING_CONFIGURATION: rev.service,
     SERVING_REVISION: rev.name,
     SERVING_POD: pod,
-    SERVING_POD_IP: '127.0.0.1',
-    SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: appPort, host: '127.0.0.1' } }),
+    SERVING_POD_IP: address,
+    SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: appPort, host: address } }),
   };
 }
 
@@ -247,4 +271,18 @@ async function probeQueueProxy(address: string, dispatcher: Dispatcher, starting
   } catch {
     return false;
   }
+}
+
+/** Whether something accepts TCP connections on `host:port` now. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
 }

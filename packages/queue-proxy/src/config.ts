@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import {
@@ -51,6 +52,11 @@ export interface QueueProxyConfig {
   readonly certsDir: string;
   readonly internalTls: InternalTlsConfig;
   readonly userPort: number;
+  /**
+   * Address the user container is reached at (`QUEUE_USER_HOST`): 127.0.0.1 in a Pod; the one-machine
+   * platform gives each Pod its own loopback address and sets it.
+   */
+  readonly userHost: string;
   /** Absolute limit from arrival, queue wait included; 0 = none. */
   readonly revisionTimeoutMs: number;
   /** Limit until the response starts; 0 = off. */
@@ -249,6 +255,9 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   }
 
   const bindAddress = r.string('QUEUE_BIND_ADDRESS', '');
+  const userHost = r.string('QUEUE_USER_HOST', '127.0.0.1');
+  if (isIP(userHost) === 0)
+    r.problem('QUEUE_USER_HOST', `must be an IP address, got ${JSON.stringify(userHost)}`);
   const adminPort = r.listenPort('QUEUE_ADMIN_PORT', 8022);
   const statsPort = r.listenPort('QUEUE_STATS_PORT', 9090);
   const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
@@ -301,6 +310,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     certsDir,
     internalTls,
     userPort,
+    userHost,
     revisionTimeoutMs: timeoutSeconds * 1000,
     responseStartTimeoutMs: responseStartSeconds * 1000,
     idleTimeoutMs: idleSeconds * 1000,

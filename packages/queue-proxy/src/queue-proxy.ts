@@ -61,7 +61,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const metrics = config.requestMetrics
     ? await createRequestMetrics(config, breaker ? () => breaker.inFlight + breaker.queued : undefined)
     : undefined;
-  const pool = new Pool(`http://127.0.0.1:${config.userPort}`, {
+  const pool = new Pool(`http://${config.userHost}:${config.userPort}`, {
     connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
     pipelining: 1,
     maxHeaderSize: MAX_HEADER_BYTES,
@@ -69,7 +69,9 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   let h2c: H2cDispatcher | undefined;
   const h2cClient = (): Dispatcher => {
     // One multiplexed session; streams are bounded by the breaker (or unbounded at CC=0), not here.
-    h2c ??= new H2cDispatcher(`http://127.0.0.1:${config.userPort}`, { maxHeaderListSize: MAX_HEADER_BYTES });
+    h2c ??= new H2cDispatcher(`http://${config.userHost}:${config.userPort}`, {
+      maxHeaderListSize: MAX_HEADER_BYTES,
+    });
     return h2c;
   };
   // Warnings a client can trigger (a full queue, a malformed request, an app that fails) are
@@ -95,6 +97,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const upgrades = new TunnelSet();
   const onUpgrade = upgradeHandler({
     tunnels: upgrades,
+    userHost: config.userHost,
     userPort: config.userPort,
     breaker,
     stats,

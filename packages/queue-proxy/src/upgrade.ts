@@ -16,6 +16,7 @@ import { upstreamHeaders } from './request-head.js';
 
 /** What the upgrade path shares with the rest of the queue-proxy. */
 export interface UpgradeContext {
+  readonly userHost: string;
   readonly userPort: number;
   readonly breaker: Breaker | undefined;
   readonly stats: RequestStats;
@@ -78,7 +79,7 @@ class QueueUpgrade extends UpgradeExchange {
       return;
     }
     const headers = upstreamHeaders(this.req.rawHeaders, plainAddress(this.req.socket.remoteAddress), true);
-    this.open('127.0.0.1', this.ctx.userPort, headers);
+    this.open(this.ctx.userHost, this.ctx.userPort, headers);
   }
 
   protected ended(): void {
