@@ -17,7 +17,7 @@ import {
 import type { ChaosRow } from './chaos-table.js';
 import { ComponentSampler } from './component-sampler.js';
 import { Flood, openFileLimit } from './flood.js';
-import { badRefusals, HELD, type RequestRecord, tally } from './outcomes.js';
+import { badRefusals, HELD, type RequestRecord, refusalFaults, tally } from './outcomes.js';
 import { metricValue, startStandaloneActivator } from './standalone.js';
 
 /** Held-request cap of the count flood. */
@@ -44,7 +44,11 @@ export interface FloodAccount {
  * activator's own count of held requests when it could be read: a request the client still waits on
  * may be one whose refusal is late rather than one held.
  */
-export function accountFlood(records: readonly RequestRecord[], allowed: number, gauge?: number): FloodAccount {
+export function accountFlood(
+  records: readonly RequestRecord[],
+  allowed: number,
+  gauge?: number,
+): FloodAccount {
   const held = gauge ?? records.filter((r) => r.outcome === HELD).length;
   return {
     held,
@@ -64,7 +68,7 @@ async function floodOnce(
   const activator = await startStandaloneActivator(context, [], env);
   try {
     const sampler = new ComponentSampler(activator.proc.pid);
-    context.progress(`held-flood: ${count} ${label} requests`);
+    context.progress(`held-flood: ${label}`);
     const flood = await Flood.send({
       port: activator.port,
       headers: REVISION_HEADERS,
@@ -80,6 +84,7 @@ async function floodOnce(
     const account = accountFlood(records, allowed, queued);
     const refusalTimes = records.filter((r) => r.outcome === '503').map((r) => r.doneAt - r.sentAt);
     const slowest = refusalTimes.length > 0 ? Math.max(...refusalTimes) : undefined;
+    const faults = refusalFaults(records, IMMEDIATE_MS);
     return {
       row: {
         scenario: `held flood: ${label}`,
@@ -95,7 +100,7 @@ async function floodOnce(
           { name: `held ${account.held} > ${allowed}`, pass: account.held <= allowed },
         ],
       },
-      detail: `${label}: ${account.held} held by the activator's gauge (${records.filter((r) => r.outcome === HELD).length} unanswered), room for ${allowed}; slowest 503 ${slowest === undefined ? '–' : slowest.toFixed(0)} ms; ${account.badRefusals} refusal(s) not an immediate 503 with Retry-After`,
+      detail: `${label}: ${account.held} held by the activator's gauge (${records.filter((r) => r.outcome === HELD).length} unanswered), room for ${allowed}; slowest 503 ${slowest === undefined ? '–' : slowest.toFixed(0)} ms; ${account.badRefusals} refusal(s) not an immediate 503 with Retry-After (${faults.otherAnswer} another answer or none, ${faults.noRetryAfter} without Retry-After, ${faults.late} later than ${IMMEDIATE_MS} ms)`,
     };
   } finally {
     await context.supervisor.stop(activator.proc);

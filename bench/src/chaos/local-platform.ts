@@ -268,6 +268,20 @@ export class LocalPlatform {
     if (res.statusCode !== 204) throw new Error(`control ${what}: HTTP ${res.statusCode} ${text.trim()}`);
   }
 
+  /** Lines in each log file of the run, by file name. */
+  logLineCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const file of readdirSync(this.logDir)) {
+      try {
+        const text = readFileSync(join(this.logDir, file), 'utf8');
+        counts.set(file, text.split('\n').filter((line) => line !== '').length);
+      } catch {
+        // Removed meanwhile.
+      }
+    }
+    return counts;
+  }
+
   /** Lines of one process's log file containing `needle`. */
   logLines(file: string, needle: string): string[] {
     try {

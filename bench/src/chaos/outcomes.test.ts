@@ -7,6 +7,7 @@ import {
   HELD,
   mergeTallies,
   type RequestRecord,
+  refusalFaults,
   tally,
 } from './outcomes.js';
 
@@ -101,5 +102,6 @@ describe('badRefusals', () => {
       rec(0, 5000, HELD),
     ];
     expect(badRefusals(records, 1000)).toBe(4);
+    expect(refusalFaults(records, 1000)).toEqual({ otherAnswer: 2, noRetryAfter: 1, late: 1 });
   });
 });

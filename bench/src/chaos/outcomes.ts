@@ -176,10 +176,30 @@ export function accountFault(
  * connection, or slower than `immediateMs`); requests still {@link HELD} are not refusals.
  */
 export function badRefusals(records: readonly RequestRecord[], immediateMs: number): number {
-  let bad = 0;
+  const faults = refusalFaults(records, immediateMs);
+  return faults.otherAnswer + faults.noRetryAfter + faults.late;
+}
+
+/** Refusals that were not an immediate 503 with Retry-After, by what was wrong with them. */
+export interface RefusalFaults {
+  /** Another status, or no answer at all (a reset, a timeout). */
+  readonly otherAnswer: number;
+  /** A 503 without `Retry-After`. */
+  readonly noRetryAfter: number;
+  /** A 503 with `Retry-After`, later than the limit. */
+  readonly late: number;
+}
+
+/** Sorts the refusals that were not an immediate 503 with Retry-After by their fault (see {@link badRefusals}). */
+export function refusalFaults(records: readonly RequestRecord[], immediateMs: number): RefusalFaults {
+  let otherAnswer = 0;
+  let noRetryAfter = 0;
+  let late = 0;
   for (const r of records) {
     if (isSuccess(r.outcome) || r.outcome === HELD) continue;
-    if (r.outcome !== '503' || r.retryAfter !== true || r.doneAt - r.sentAt > immediateMs) bad++;
+    if (r.outcome !== '503') otherAnswer++;
+    else if (r.retryAfter !== true) noRetryAfter++;
+    else if (r.doneAt - r.sentAt > immediateMs) late++;
   }
-  return bad;
+  return { otherAnswer, noRetryAfter, late };
 }

@@ -37,6 +37,24 @@ export interface PlatformFault {
   readonly after?: (platform: LocalPlatform) => Promise<{ checks?: Check[]; details?: string[] }>;
 }
 
+/**
+ * Log lines every process of the platform may write, together, while a fault plays out under load: a
+ * handful per event (a process gone, restarted, a Pod replaced), far below one per request.
+ */
+const MAX_LOG_LINES = 200;
+
+/** Lines written to each log file between two counts, and their sum. */
+export function loggedSince(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): { total: number; text: string } {
+  const grown = [...after]
+    .map(([file, n]) => [file.replace(/\.log$/, ''), n - (before.get(file) ?? 0)] as const)
+    .filter(([, n]) => n > 0);
+  const total = grown.reduce((sum, [, n]) => sum + n, 0);
+  return { total, text: grown.length === 0 ? 'none' : grown.map(([file, n]) => `${file} ${n}`).join(', ') };
+}
+
 /** Seconds of load before and after the fault. */
 function phases(quick: boolean): { before: number; after: number } {
   return quick ? { before: 1, after: 4 } : { before: 2, after: 8 };
@@ -58,6 +76,7 @@ export async function runPlatformFault(context: ChaosContext, fault: PlatformFau
       timeoutMs: 10_000,
     });
     await waitForSuccesses(load, FAULT_CLIENTS, 10_000);
+    const linesBefore = platform.logLineCounts();
     await sleep(before * 1000);
     context.progress(`${fault.scenario}: fault on ${fault.component} (pid ${target.pid})`);
     const faultAt = performance.now();
@@ -65,6 +84,7 @@ export async function runPlatformFault(context: ChaosContext, fault: PlatformFau
     await sleep(after * 1000 - (performance.now() - faultAt));
     const records = await load.stop();
     const usage = sampler.stop();
+    const logged = loggedSince(linesBefore, platform.logLineCounts());
     const extra = (await fault.after?.(platform)) ?? {};
     const account = accountFault(records, faultAt, fault.lossRule);
     const row: ChaosRow = {
@@ -81,12 +101,16 @@ export async function runPlatformFault(context: ChaosContext, fault: PlatformFau
       peakRssKiB: usage.peakRssKiB,
       ...(fault.rssCapKiB === undefined ? {} : { rssCapKiB: fault.rssCapKiB }),
       cpuSeconds: usage.cpuSeconds,
-      checks: extra.checks ?? [],
+      checks: [
+        { name: `${logged.total} log lines`, pass: logged.total <= MAX_LOG_LINES },
+        ...(extra.checks ?? []),
+      ],
     };
     return {
       rows: [row],
       details: [
-        `${account.failedInFlight} failed request(s) were in flight at the fault; ${before} s of load before it, ${after} s after`,
+        `${account.failedInFlight} failed request(s) were in flight at the fault; ${before} s of load before it, ${after} s after; ` +
+          `log lines written meanwhile: ${logged.text}`,
         ...(extra.details ?? []),
       ],
     };
