@@ -75,6 +75,18 @@ export function renderRelease(cluster: OneNodeCluster, dir: string, plane: DataP
   ]);
 }
 
+/**
+ * The CustomResourceDefinitions of kustomize's output (documents split on `---` lines, each with its
+ * top-level `kind` at the start of a line), applied before the rest as `kubectl apply` of a release does
+ * in two passes; a selector would not do, since kubectl maps every object's kind before filtering.
+ */
+export function customResourceDefinitions(rendered: string): string {
+  return rendered
+    .split(/^---\n/m)
+    .filter((doc) => /^kind: CustomResourceDefinition$/m.test(doc))
+    .join('---\n');
+}
+
 /** What {@link installKnativeRelease} changes from Knative's defaults besides the data plane. */
 export interface ReleaseSettings {
   /** `config-autoscaler` keys, e.g. short windows so that revisions go to zero in seconds. */
@@ -93,10 +105,7 @@ export async function installKnativeRelease(
   settings: ReleaseSettings = {},
 ): Promise<KnativeIngressStandIn> {
   const rendered = await renderRelease(cluster, join(workDir, 'knative'), plane);
-  // Knative's CRDs carry this label for exactly this first pass (Knative's install docs use it too).
-  await cluster.kubectl(['apply', '--selector', 'knative.dev/crd-install=true', '-f', '-'], {
-    input: rendered,
-  });
+  await cluster.kubectl(['apply', '-f', '-'], { input: customResourceDefinitions(rendered) });
   await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   await cluster.kubectl(['apply', '-f', '-'], { input: rendered });
   // What this machine needs that a cluster with a registry does not: images are not resolved to digests
