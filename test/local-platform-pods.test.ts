@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { platformProcesses, startTestPlatform, type TestPlatform, writeConfig } from './support/platform.js';
+import { spawnNode } from './support/processes.js';
 
 // End-to-end: the platform's own entry point and real Pods, on 127.0.0.0/8.
 const started: TestPlatform[] = [];
@@ -42,6 +43,7 @@ describe('one-machine platform: Pods', () => {
     const p = await platform(`ingress: { port: 0 }
 pods:
   startTimeoutSeconds: 300
+  maxPods: 100
 services:
 ${services
   .map(
@@ -112,4 +114,42 @@ services:
     // The Pod stays up: the shell in front lives as long as the app.
     expect((await p.get('listed.default.localhost')).status).toBe(200);
   }, 60_000);
+
+  it('runs no more Pods than pods.maxPods, shows the limit and the wish, and says so once', async () => {
+    const p = await platform(`ingress: { port: 0 }
+pods: { maxPods: 2 }
+services:
+  - name: flood
+    command: ${JSON.stringify(PERL_APP)}
+    annotations: { autoscaling.knative.dev/min-scale: "5" }
+`);
+    expect(p.proc.stdout.some((l) => l.includes('Pods:   at most 2 over all revisions (pods.maxPods)'))).toBe(
+      true,
+    );
+    expect(await eventually(async () => (await p.revision('flood-00001')).readyPods === 2, 30_000)).toBe(
+      true,
+    );
+    const pid = p.proc.child.pid!;
+    // Several autoscaler decisions (one every 2 s), each asking for 5 again.
+    const end = Date.now() + 5000;
+    while (Date.now() < end) {
+      const status = await p.status();
+      expect(status).toMatchObject({ maxPods: 2, pods: 2 });
+      expect(status.revisions[0]).toMatchObject({ desiredPods: 2, wantedPods: 5 });
+      expect(platformProcesses(pid, 'IO::Socket')).toHaveLength(2);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(p.proc.stdout.filter((l) => l.includes('pod limit reached'))).toEqual([
+      expect.stringMatching(/revision=flood-00001 wanted=5 granted=2 maxPods=2/),
+    ]);
+  }, 60_000);
+
+  it('exits 1 naming pods.maxPods when it is not a positive integer', async () => {
+    const file = await writeConfig('pods: { maxPods: 0 }\nservices:\n  - name: a\n    command: x\n');
+    const proc = spawnNode('packages/local/dist/main.js', {}, ['--config', file]);
+    expect(await proc.exit()).toBe(1);
+    expect(proc.stderr.join('')).toContain(
+      `${file}:1: pods.maxPods: must be an integer in [1, 65000], got 0`,
+    );
+  });
 });

@@ -99,6 +99,17 @@ services:
     ]);
   });
 
+  it('reads pods.maxPods, derived from the machine when absent, and names a bad one', () => {
+    const yaml = (pods: string) => `pods: ${pods}\nservices:\n  - name: a\n    command: x\n`;
+    expect(parsePlatformConfig(yaml('{ maxPods: 7 }'), '/srv/zerogate.yaml').pods.maxPods).toBe(7);
+    expect(parsePlatformConfig(yaml('{}'), '/srv/zerogate.yaml').pods.maxPods).toBeUndefined();
+    for (const bad of ['0', '-3', '2.5', '"many"', '65001']) {
+      expect(problems(yaml(`{ maxPods: ${bad} }`))).toEqual([
+        `/srv/zerogate.yaml:1: pods.maxPods: must be an integer in [1, 65000], got ${JSON.stringify(JSON.parse(bad))}`,
+      ]);
+    }
+  });
+
   it('rejects YAML that does not parse, with its line', () => {
     expect(problems('services:\n  - name: a\n   command: x\n')[0]).toMatch(/^\/srv\/zerogate\.yaml:3: /);
   });

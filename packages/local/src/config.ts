@@ -50,9 +50,14 @@ export interface PlatformConfig {
     readonly drainSeconds: number;
     /** A Pod not ready this long after its start is failed and replaced. */
     readonly startTimeoutSeconds: number;
+    /** Most Pods over all revisions; undefined = derived from the machine (`machinePodLimit`). */
+    readonly maxPods: number | undefined;
   };
   readonly services: readonly ServiceConfig[];
 }
+
+/** Largest `pods.maxPods`: past this the Pod address range (127.1.0.0/16) runs out first. */
+export const MAX_PODS = 65_000;
 
 /** Default of `ingress.port`. */
 export const DEFAULT_INGRESS_PORT = 8080;
@@ -280,10 +285,12 @@ export function parsePlatformConfig(text: string, file: string): PlatformConfig 
   const podsReader = new MapReader(top.child('pods'), 'pods', problems, [
     'drainSeconds',
     'startTimeoutSeconds',
+    'maxPods',
   ]);
   const pods = {
     drainSeconds: podsReader.int('drainSeconds', 1, 0, 3600),
     startTimeoutSeconds: podsReader.int('startTimeoutSeconds', 30, 1, 3600),
+    maxPods: podsReader.has('maxPods') ? podsReader.int('maxPods', 1, 1, MAX_PODS) : undefined,
   };
   const autoscalerEnv = readAutoscaler(top, problems);
   const cluster = clusterConfig(autoscalerEnv);

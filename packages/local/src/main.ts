@@ -32,7 +32,7 @@ function parseArgs(argv: readonly string[]): string {
   return file;
 }
 
-function banner(config: PlatformConfig, port: number, runDir: string): string {
+function banner(config: PlatformConfig, port: number, runDir: string, maxPods: number): string {
   const lines = ['', `Zerogate is running (config ${config.file}).`, ''];
   for (const service of config.services) {
     const host = `${service.name}.${service.namespace}.localhost`;
@@ -46,6 +46,7 @@ function banner(config: PlatformConfig, port: number, runDir: string): string {
     '',
     `  status: curl http://127.0.0.1:${port}${STATUS_PATH}`,
     `  logs:   ${join(runDir, 'logs')}`,
+    `  Pods:   at most ${maxPods} over all revisions (pods.maxPods${config.pods.maxPods === undefined ? ', derived from this machine' : ''})`,
   );
   lines.push(
     '',
@@ -77,7 +78,8 @@ class StatusLines {
   print(status: PlatformStatus): void {
     for (const r of status.revisions) {
       const key = `${r.namespace}/${r.name}`;
-      const summary = `mode=${r.mode} desired=${r.desiredPods} ready=${r.readyPods}`;
+      const wants = r.wantedPods > r.desiredPods ? ` wanted=${r.wantedPods}` : '';
+      const summary = `mode=${r.mode} desired=${r.desiredPods}${wants} ready=${r.readyPods}`;
       if (this.last.get(key) === summary) continue;
       this.last.set(key, summary);
       process.stdout.write(
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
     return;
   }
   sink.appendTo(join(platform.runDir, 'logs', 'platform.log'));
-  process.stdout.write(banner(config, platform.ingressPort, platform.runDir));
+  process.stdout.write(banner(config, platform.ingressPort, platform.runDir, platform.maxPods));
 
   const running = platform;
   const table = tty ? new LiveTable(sink) : undefined;

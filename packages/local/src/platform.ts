@@ -22,6 +22,7 @@ import { ControlServer } from './control-server.js';
 import { EndpointsFile } from './endpoints-file.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
+import { machinePodLimit, PodLimit } from './pod-limit.js';
 import { PodNetwork } from './pod-network.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
 import { Routes } from './routes.js';
@@ -34,6 +35,8 @@ export interface Platform {
   readonly ingressPort: number;
   /** Folder of the endpoints file and every process's log. */
   readonly runDir: string;
+  /** Most Pods over all revisions (`pods.maxPods`, or derived from the machine). */
+  readonly maxPods: number;
   status(): PlatformStatus;
   /** The revisions and their Pods, for tests and benchmarks. */
   readonly revisions: readonly RevisionPods[];
@@ -84,6 +87,13 @@ export async function startPlatform(
     dispatcher: probes,
     network: new PodNetwork(),
   };
+  const maxPods = config.pods.maxPods ?? machinePodLimit();
+  const podLimit = new PodLimit<RevisionPods>(maxPods, (revision, wanted, granted) =>
+    logger.warn(
+      { revision: revision.name, wanted, granted, maxPods },
+      'pod limit reached: the revision gets fewer Pods than the autoscaler wants (pods.maxPods)',
+    ),
+  );
   const revisions: RevisionPods[] = [];
   const byKey = new Map<string, RevisionPods>();
   const services = config.services.map((service) => ({
@@ -136,6 +146,7 @@ export async function startPlatform(
     ingress,
     () => activatorMetricsUrl,
     probes,
+    { max: maxPods, wantedBy: (r) => podLimit.wantedBy(r) },
   );
 
   control = new ControlServer(
@@ -143,9 +154,15 @@ export async function startPlatform(
       revision: (namespace, name) => byKey.get(`${namespace}/${name}`),
       revisions: () => revisions,
       scale: (revision, n) => {
-        if (revision.desired !== n)
-          logger.info({ revision: revision.name, from: revision.desired, to: n }, 'scaling');
-        revision.scale(n);
+        // The autoscaler's wish, within the machine-wide limit; Pods another revision gives up may go
+        // to a revision the limit held back.
+        const grants = podLimit.want(revision, n);
+        grants.set(revision, podLimit.grantOf(revision));
+        for (const [r, granted] of grants) {
+          if (r.desired !== granted)
+            logger.info({ revision: r.name, from: r.desired, to: granted }, 'scaling');
+          r.scale(granted);
+        }
       },
       setMode: (revision: RevisionPods, mode: Mode) => {
         if (revision.mode !== mode) logger.info({ revision: revision.name, mode }, 'routing mode');
@@ -253,6 +270,7 @@ export async function startPlatform(
   return {
     ingressPort,
     runDir,
+    maxPods,
     revisions,
     status: () => sampler.status(),
     shutdown: () => {

@@ -5,6 +5,8 @@ import { statusTable } from './status.js';
 describe('statusTable', () => {
   it('aligns one line a revision under its header, names left and numbers right', () => {
     const lines = statusTable({
+      maxPods: 40,
+      pods: 15,
       revisions: [
         {
           namespace: 'default',
@@ -12,6 +14,7 @@ describe('statusTable', () => {
           name: 'hello-00001',
           mode: 'Serve',
           desiredPods: 12,
+          wantedPods: 12,
           readyPods: 3,
           inFlight: 140,
           held: 0,
@@ -23,6 +26,7 @@ describe('statusTable', () => {
           name: 's-1',
           mode: 'Proxy',
           desiredPods: 0,
+          wantedPods: 0,
           readyPods: 0,
           inFlight: 0,
           held: 7,
@@ -34,7 +38,26 @@ describe('statusTable', () => {
       'REVISION             MODE   DESIRED  READY  IN-FLIGHT  HELD   REQ/S',
       'default/hello-00001  Serve       12      3        140     0  1234.6',
       'b/s-1                Proxy        0      0          0     7     0.0',
+      'pods: 15 of at most 40',
     ]);
+  });
+
+  it('names the revisions the Pod limit holds back', () => {
+    const revision = {
+      namespace: 'default',
+      service: 'app',
+      name: 'app-00001',
+      mode: 'Proxy' as const,
+      desiredPods: 2,
+      wantedPods: 143,
+      readyPods: 2,
+      inFlight: 0,
+      held: 0,
+      rps: 0,
+    };
+    expect(statusTable({ maxPods: 2, pods: 2, revisions: [revision] }).at(-1)).toBe(
+      'pods: 2 of at most 2 (held back by the limit: default/app-00001 wants 143)',
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * What `GET /zerogate/status` and the live table show: per revision its mode, desired and ready Pods,
- * requests in flight at the ingress, requests the activator holds, and requests per second.
+ * What `GET /zerogate/status` and the live table show: the machine-wide Pod limit and the Pods running,
+ * and per revision its mode, desired (and wanted) and ready Pods, requests in flight at the ingress,
+ * requests the activator holds, and requests per second.
  */
 import { type Dispatcher, request } from 'undici';
 import type { Ingress } from './ingress.js';
@@ -12,7 +13,10 @@ export interface RevisionStatus {
   readonly service: string;
   readonly name: string;
   readonly mode: 'Proxy' | 'Serve';
+  /** The Pods the revision runs toward: what the autoscaler wants, within the machine-wide limit. */
   readonly desiredPods: number;
+  /** What the autoscaler last asked for; above `desiredPods` when the limit holds it back. */
+  readonly wantedPods: number;
   readonly readyPods: number;
   readonly inFlight: number;
   readonly held: number;
@@ -21,7 +25,17 @@ export interface RevisionStatus {
 
 /** The whole status document. */
 export interface PlatformStatus {
+  /** Most Pods over all revisions (`pods.maxPods`, or derived from the machine). */
+  readonly maxPods: number;
+  /** Pods starting, running or draining now. */
+  readonly pods: number;
   readonly revisions: readonly RevisionStatus[];
+}
+
+/** What the status reads of the machine-wide Pod limit. */
+export interface PodLimitView {
+  readonly max: number;
+  wantedBy(revision: RevisionPods): number;
 }
 
 /** Requests per second are averaged over this window. */
@@ -42,6 +56,7 @@ export class StatusSampler {
     private readonly ingress: Ingress,
     private readonly activatorMetricsUrl: () => string | undefined,
     private readonly dispatcher: Dispatcher,
+    private readonly limit: PodLimitView,
   ) {}
 
   start(): void {
@@ -57,8 +72,11 @@ export class StatusSampler {
   status(): PlatformStatus {
     const now = Date.now();
     const oldest = this.samples[0];
+    const revisions = this.revisions();
     return {
-      revisions: this.revisions().map((r) => {
+      maxPods: this.limit.max,
+      pods: revisions.reduce((sum, r) => sum + r.pods.length, 0),
+      revisions: revisions.map((r) => {
         const traffic = this.ingress.trafficOf(r);
         const before = oldest?.received.get(r) ?? 0;
         const seconds = oldest ? Math.max(1, now - oldest.at) / 1000 : 1;
@@ -68,6 +86,7 @@ export class StatusSampler {
           name: r.name,
           mode: r.mode,
           desiredPods: r.desired,
+          wantedPods: this.limit.wantedBy(r),
           readyPods: r.ready().length,
           inFlight: traffic.inFlight,
           held: this.held.get(`${r.namespace}/${r.name}`) ?? 0,
@@ -118,7 +137,13 @@ export function statusTable(status: PlatformStatus): string[] {
     r.rps.toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) =>
-    row.map((cell, i) => (i <= 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
-  );
+  const held = status.revisions
+    .filter((r) => r.wantedPods > r.desiredPods)
+    .map((r) => `${r.namespace}/${r.name} wants ${r.wantedPods}`);
+  return [
+    ...[header, ...rows].map((row) =>
+      row.map((cell, i) => (i <= 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '),
+    ),
+    `pods: ${status.pods} of at most ${status.maxPods}${held.length > 0 ? ` (held back by the limit: ${held.join(', ')})` : ''}`,
+  ];
 }
