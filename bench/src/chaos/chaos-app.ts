@@ -25,7 +25,14 @@ interface AppState {
   upgrades: number;
   openSockets: number;
   bodyBytes: number;
+  /**
+   * The last {@link KEPT_UNEXPECTED} unexpected requests as `<url> <X-Chaos-Case>`, so a scenario can
+   * tell which of its malformed requests got through.
+   */
+  unexpectedRequests: string[];
 }
+
+const KEPT_UNEXPECTED = 200;
 
 const state: AppState = {
   requests: 0,
@@ -34,6 +41,7 @@ const state: AppState = {
   upgrades: 0,
   openSockets: 0,
   bodyBytes: 0,
+  unexpectedRequests: [],
 };
 const OK = Buffer.from('ok\n');
 const LEGITIMATE_PATH = /^\/(\?ms=\d+)?$|^\/legit(\?.*)?$/;
@@ -45,7 +53,11 @@ const server = createServer((req, res) => {
     return;
   }
   state.requests++;
-  if (!LEGITIMATE_PATH.test(req.url ?? '')) state.unexpected++;
+  if (!LEGITIMATE_PATH.test(req.url ?? '')) {
+    state.unexpected++;
+    state.unexpectedRequests.push(`${req.url} ${req.headers['x-chaos-case'] ?? ''}`);
+    if (state.unexpectedRequests.length > KEPT_UNEXPECTED) state.unexpectedRequests.shift();
+  }
   state.inFlight++;
   req.on('data', (chunk: Buffer) => {
     state.bodyBytes += chunk.length;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { badDocuments } from './bad-endpoints.js';
 import { accountFlood } from './held-flood.js';
 import { platformConfig, roleOf } from './local-platform.js';
-import { MALFORMED_CASES, rawOutcome, refusedCorrectly } from './malformed-requests.js';
+import {
+  MALFORMED_CASES,
+  markedBytes,
+  rawOutcome,
+  reachedBy,
+  refusedCorrectly,
+} from './malformed-requests.js';
 import { HELD } from './outcomes.js';
 import { parseStatuses } from './raw-http.js';
 
@@ -92,5 +98,24 @@ describe('bad endpoints documents', () => {
     expect(docs).toHaveLength(3);
     expect(() => JSON.parse(docs[0]!.text)).toThrow();
     expect(JSON.parse(docs[1]!.text).revisions[0].containerConcurrency).toBe(-1);
+  });
+});
+
+describe('case markers', () => {
+  it('mark a case’s paths and head so the app’s record names it', () => {
+    const c = MALFORMED_CASES.find((m) => m.name === 'CL + TE (CL first)')!;
+    const text = markedBytes(c, 7, '').join('');
+    expect(text).toContain('POST /c7 HTTP/1.1\r\nHost: app\r\nX-Chaos-Case: c7\r\n');
+    expect(text).toContain('GET /smuggled-c7 HTTP/1.1');
+    const bareLf = MALFORMED_CASES.find((m) => m.name === 'bare LF line endings')!;
+    expect(markedBytes(bareLf, 3, '').join('')).toContain('Host: app\nX-Chaos-Case: c3\n');
+  });
+
+  it('attribute the app’s records to their case only', () => {
+    const records = ['/smuggled-c7 ', '/c1 c1', '/c17 c17', '* c12'];
+    expect(reachedBy(records, 7)).toBe(1);
+    expect(reachedBy(records, 1)).toBe(1);
+    expect(reachedBy(records, 12)).toBe(1);
+    expect(reachedBy(records, 2)).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
  * and to an activator in front of it. Each must be answered 400 (414 or 431 for an oversized line), or
  * the connection closed, and nothing of it may reach the app, which counts what it receives.
  */
-import { labelledTable, REVISION_HEADERS } from '../scenarios/common.js';
+import { labelledTable, REVISION_HEADERS, sleep } from '../scenarios/common.js';
 import type { ChaosContext, ChaosResult, ChaosScenario } from './chaos-scenario.js';
 import type { ChaosRow } from './chaos-table.js';
 import { CLOSED, TIMEOUT, tally } from './outcomes.js';
@@ -136,6 +136,29 @@ export const MALFORMED_CASES: readonly MalformedCase[] = [
   },
 ];
 
+/**
+ * Case `index`'s bytes marked as its own: its paths carry `c<index>`, and a `X-Chaos-Case: c<index>`
+ * header follows its first Host line, so the app's record of what reached it names the case even when
+ * a request arrives after the next case was sent.
+ */
+export function markedBytes(c: MalformedCase, index: number, routing: string): (string | Buffer)[] {
+  const marker = `c${index}`;
+  return c.bytes(routing).map((part) =>
+    typeof part !== 'string'
+      ? part
+      : part
+          .replaceAll(' /a HTTP', ` /${marker} HTTP`)
+          .replaceAll('/smuggled', `/smuggled-${marker}`)
+          .replace(/Host: app(\r?\n)/, `Host: app$1X-Chaos-Case: ${marker}$1`),
+  );
+}
+
+/** How many of the app's recorded requests belong to case `index` (see {@link markedBytes}). */
+export function reachedBy(unexpectedRequests: readonly string[], index: number): number {
+  const marker = new RegExp(`\\bc${index}\\b`);
+  return unexpectedRequests.filter((entry) => marker.test(entry)).length;
+}
+
 /** Statuses that refuse a malformed request correctly. */
 const REFUSALS = new Set([400, 414, 431]);
 
@@ -153,6 +176,8 @@ export function refusedCorrectly(answer: RawAnswer): boolean {
 }
 
 const WAIT_MS = 1500;
+/** After the last case, time for a request forwarded late to reach the app. */
+const STRAGGLER_MS = 1000;
 
 export const malformedRequests: ChaosScenario = {
   name: 'malformed-requests',
@@ -176,22 +201,29 @@ export const malformedRequests: ChaosScenario = {
       const rows: ChaosRow[] = [];
       const answers = new Map<string, string[]>();
       const details: string[] = [];
-      for (const target of targets) {
+      for (const [t, target] of targets.entries()) {
+        // Markers unique across targets, so each target's requests are told apart from the other's.
+        const markerOf = (index: number) => t * 100 + index;
         context.progress(`malformed-requests: ${MALFORMED_CASES.length} cases to the ${target.name}`);
         const outcomes: string[] = [];
         let wrong = 0;
         let reachedCases = 0;
         const linesBefore = countLogLines(target.logFile);
-        for (const c of MALFORMED_CASES) {
-          const before = await pod.state();
-          const answer = await sendRaw(target.port, c.bytes(target.routing), WAIT_MS);
-          const after = await pod.state();
-          const reached = after.requests - before.requests;
-          const outcome = rawOutcome(answer);
-          outcomes.push(outcome);
+        const before = new Set((await pod.state()).unexpectedRequests);
+        const raw: RawAnswer[] = [];
+        for (const [index, c] of MALFORMED_CASES.entries()) {
+          const answer = await sendRaw(target.port, markedBytes(c, markerOf(index), target.routing), WAIT_MS);
+          raw.push(answer);
+          outcomes.push(rawOutcome(answer));
           if (!refusedCorrectly(answer)) wrong++;
+        }
+        await sleep(STRAGGLER_MS);
+        const received = (await pod.state()).unexpectedRequests.filter((entry) => !before.has(entry));
+        for (const [index, c] of MALFORMED_CASES.entries()) {
+          const answer = raw[index]!;
+          const reached = reachedBy(received, markerOf(index));
           if (reached > 0) reachedCases++;
-          const cell = `${answer.statuses.length > 1 ? answer.statuses.join('+') : outcome}${reached > 0 ? `, app got ${reached}` : ''}`;
+          const cell = `${answer.statuses.length > 1 ? answer.statuses.join('+') : rawOutcome(answer)}${reached > 0 ? `, app got ${reached}` : ''}`;
           answers.set(c.name, [...(answers.get(c.name) ?? []), cell]);
         }
         // One log line per bad request is what a bad request deserves; more is a warning flood.

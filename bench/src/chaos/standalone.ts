@@ -37,6 +37,8 @@ export interface AppState {
   readonly upgrades: number;
   readonly openSockets: number;
   readonly bodyBytes: number;
+  /** The app's last unexpected requests, `<url> <X-Chaos-Case>`. */
+  readonly unexpectedRequests: readonly string[];
 }
 
 /**
