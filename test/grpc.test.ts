@@ -235,15 +235,48 @@ async function expectAllCallKinds(client: Client, proxy: string, forwardedFor: s
 }
 
 /**
- * An app's error status arrives intact. grpc-js answers a call that fails before any message with a
- * trailers-only response (one HEADERS frame ending the stream), which the proxies must relay as such.
+ * An app's error status arrives intact, whether grpc-js answers with a trailers-only response (one
+ * HEADERS frame ending the stream: a call that fails before any header was sent) or with the response
+ * headers first and the status in trailers after them, with no message between.
  */
 async function expectErrorStatus(client: Client): Promise<void> {
-  const failed = await unary<EchoReply>(client, 'Fail', { text: 'why' }).done;
-  expect(failed.error?.code).toBe(status.FAILED_PRECONDITION);
-  expect(failed.status.details).toBe('precondition failed: why ünïcode 100%');
-  expect(failed.status.metadata.get('x-reason')).toEqual(['testing']);
-  expect(failed.status.metadata.get('x-detail-bin')).toEqual([Buffer.from([0, 1, 2, 255])]);
+  const headersFirst = new Metadata();
+  headersFirst.set('x-headers-first', '1');
+  for (const metadata of [new Metadata(), headersFirst]) {
+    const failed = await new Promise<Outcome<EchoReply>>((resolve) => {
+      const t0 = Date.now();
+      let error: ServiceError | null = null;
+      let initial: Metadata | undefined;
+      let final: StatusObject | undefined;
+      const settle = () => {
+        if (final && error)
+          resolve({ reply: undefined, error, metadata: initial, status: final, ms: Date.now() - t0 });
+      };
+      const call = (client as unknown as Record<string, UnaryMethod>)['Fail']!.call(
+        client,
+        { text: 'why' },
+        metadata,
+        {},
+        (e) => {
+          error = e;
+          settle();
+        },
+      );
+      call.on('metadata', (m: Metadata) => {
+        initial = m;
+      });
+      call.on('status', (s: StatusObject) => {
+        final = s;
+        settle();
+      });
+    });
+    const which = metadata === headersFirst ? 'headers first' : 'trailers-only';
+    expect(failed.error?.code, which).toBe(status.FAILED_PRECONDITION);
+    expect(failed.status.details, which).toBe('precondition failed: why ünïcode 100%');
+    expect(failed.status.metadata.get('x-reason'), which).toEqual(['testing']);
+    expect(failed.status.metadata.get('x-detail-bin'), which).toEqual([Buffer.from([0, 1, 2, 255])]);
+    if (metadata === headersFirst) expect(failed.metadata?.get('x-initial'), which).toEqual(['sent']);
+  }
 }
 
 /** A client deadline and a client cancel both reach the app as a cancelled call. */

@@ -60,6 +60,9 @@ const tester = {
     call.on('end', () => call.end(trailer({ 'x-chat': 'done' })));
   },
   Fail(call, callback) {
+    // With `x-headers-first`, the response headers leave before the error status, which then ends the
+    // stream in trailers (no message between them), rather than as one trailers-only HEADERS frame.
+    if (call.metadata.get('x-headers-first').length > 0) call.sendMetadata(trailer({ 'x-initial': 'sent' }));
     callback({
       code: grpc.status.FAILED_PRECONDITION,
       details: `precondition failed: ${call.request.text} ünïcode 100%`,

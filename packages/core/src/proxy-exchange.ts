@@ -180,6 +180,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     this.state = DONE;
     // Trailers (gRPC's status among them) pass through; HTTP/1.1 can carry them only when chunked.
     for (const _ in trailers) {
+      // HTTP/2 headers still unsent would leave with END_STREAM and the trailers would be dropped (a
+      // gRPC status after headers but before any message then reaches the client as UNKNOWN): send them
+      // first. A trailers-only upstream answer has no trailers here, so it stays trailers-only.
+      if (this.isHttp2 && !this.res.headersSent) this.res.flushHeaders();
       this.res.addTrailers(trailers as Record<string, string>);
       break;
     }
