@@ -10,6 +10,7 @@ export * from './headers.js';
 export * from './logger.js';
 export * from './node-http.js';
 export * from './platform-protocol.js';
+export * from './proto-wire.js';
 export * from './proxy-exchange.js';
 export * from './rate-limited-logger.js';
 export * from './request-facts.js';

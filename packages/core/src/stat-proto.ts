@@ -5,6 +5,18 @@
  * fixed64, `timestamp` as a varint int64 (a bigint, as it may exceed 2^53).
  */
 
+import {
+  ProtoDecodeError,
+  ProtoReader,
+  ProtoWriter,
+  WIRE_FIXED64,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from './proto-wire.js';
+
+/** The error every decoder here throws, defined with the wire format it belongs to. */
+export { ProtoDecodeError };
+
 /** `Stat`, field numbers 1–7 of stat.proto. */
 export interface Stat {
   podName: string;
@@ -23,20 +35,6 @@ export interface WireStatMessage {
   stat: Stat | undefined;
 }
 
-/** Thrown when bytes are not a valid message. */
-export class ProtoDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProtoDecodeError';
-  }
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
-
 /** Returns a Stat with every field at its default. */
 export function emptyStat(podName = ''): Stat {
   return {
@@ -50,141 +48,7 @@ export function emptyStat(podName = ''): Stat {
   };
 }
 
-class Writer {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
-  pos = 0;
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    next.set(this.buf);
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-
-  varint(value: bigint): void {
-    // Negative int64 values are encoded as their two's complement in ten bytes.
-    let v = BigInt.asUintN(64, value);
-    this.ensure(10);
-    while (v > 0x7fn) {
-      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.pos++] = Number(v);
-  }
-
-  tag(field: number, wire: number): void {
-    this.varint(BigInt((field << 3) | wire));
-  }
-
-  double(field: number, value: number): void {
-    if (value === 0) return;
-    this.tag(field, WIRE_FIXED64);
-    this.ensure(8);
-    this.view.setFloat64(this.pos, value, true);
-    this.pos += 8;
-  }
-
-  string(field: number, value: string): void {
-    if (value === '') return;
-    this.bytes(field, new TextEncoder().encode(value));
-  }
-
-  bytes(field: number, value: Uint8Array): void {
-    this.tag(field, WIRE_LEN);
-    this.varint(BigInt(value.length));
-    this.ensure(value.length);
-    this.buf.set(value, this.pos);
-    this.pos += value.length;
-  }
-
-  int64(field: number, value: bigint): void {
-    if (value === 0n) return;
-    this.tag(field, WIRE_VARINT);
-    this.varint(value);
-  }
-
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
-}
-
-class Reader {
-  pos = 0;
-  private readonly view: DataView;
-
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  varint(): bigint {
-    let result = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (this.pos >= this.buf.length) throw new ProtoDecodeError('truncated varint');
-      const byte = this.buf[this.pos++]!;
-      result |= BigInt(byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return BigInt.asIntN(64, result);
-    }
-    throw new ProtoDecodeError('varint longer than 10 bytes');
-  }
-
-  double(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
-  bytes(): Uint8Array {
-    const len = Number(this.varint());
-    if (len < 0) throw new ProtoDecodeError('negative length');
-    this.need(len);
-    const out = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
-  }
-
-  string(): string {
-    try {
-      return UTF8.decode(this.bytes());
-    } catch (err) {
-      if (err instanceof ProtoDecodeError) throw err;
-      throw new ProtoDecodeError('string field is not valid UTF-8');
-    }
-  }
-
-  skip(wire: number): void {
-    switch (wire) {
-      case WIRE_VARINT:
-        this.varint();
-        return;
-      case WIRE_FIXED64:
-        this.need(8);
-        this.pos += 8;
-        return;
-      case WIRE_LEN:
-        this.bytes();
-        return;
-      case WIRE_FIXED32:
-        this.need(4);
-        this.pos += 4;
-        return;
-      default:
-        throw new ProtoDecodeError(`unsupported wire type ${wire}`);
-    }
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new ProtoDecodeError('truncated message');
-  }
-}
-
-function writeStat(w: Writer, stat: Stat): void {
+function writeStat(w: ProtoWriter, stat: Stat): void {
   w.string(1, stat.podName);
   w.double(2, stat.averageConcurrentRequests);
   w.double(3, stat.averageProxiedConcurrentRequests);
@@ -196,7 +60,7 @@ function writeStat(w: Writer, stat: Stat): void {
 
 /** Encodes a `Stat`. */
 export function encodeStat(stat: Stat): Uint8Array {
-  const w = new Writer();
+  const w = new ProtoWriter();
   writeStat(w, stat);
   return w.finish();
 }
@@ -207,7 +71,7 @@ function expectWire(actual: number, expected: number, field: string): void {
 
 /** Decodes a `Stat`; unknown fields are skipped. Throws {@link ProtoDecodeError} on malformed bytes. */
 export function decodeStat(bytes: Uint8Array): Stat {
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes);
   const stat = emptyStat();
   while (!r.done) {
     const key = Number(r.varint());
@@ -252,13 +116,13 @@ export function decodeStat(bytes: Uint8Array): Stat {
 
 /** Encodes `WireStatMessages { repeated WireStatMessage messages = 1 }`. */
 export function encodeWireStatMessages(messages: readonly WireStatMessage[]): Uint8Array {
-  const outer = new Writer();
+  const outer = new ProtoWriter();
   for (const m of messages) {
-    const inner = new Writer();
+    const inner = new ProtoWriter();
     inner.string(1, m.namespace);
     inner.string(2, m.name);
     if (m.stat) {
-      const stat = new Writer();
+      const stat = new ProtoWriter();
       writeStat(stat, m.stat);
       inner.bytes(3, stat.finish());
     }
@@ -268,7 +132,7 @@ export function encodeWireStatMessages(messages: readonly WireStatMessage[]): Ui
 }
 
 function decodeWireStatMessage(bytes: Uint8Array): WireStatMessage {
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes);
   const msg: WireStatMessage = { namespace: '', name: '', stat: undefined };
   while (!r.done) {
     const key = Number(r.varint());
@@ -294,7 +158,7 @@ function decodeWireStatMessage(bytes: Uint8Array): WireStatMessage {
 
 /** Decodes `WireStatMessages`. Throws {@link ProtoDecodeError} on malformed bytes. */
 export function decodeWireStatMessages(bytes: Uint8Array): WireStatMessage[] {
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes);
   const out: WireStatMessage[] = [];
   while (!r.done) {
     const key = Number(r.varint());
