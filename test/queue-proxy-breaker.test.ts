@@ -140,6 +140,30 @@ describe('queue-proxy breaker', () => {
     }
   });
 
+  it('a request with K-Kubelet-Probe bypasses the breaker and reaches the app while every slot is busy', async () => {
+    const held = new HeldApp();
+    try {
+      const port = await held.listen();
+      qp = await startQueueProxy(queueProxyEnv(port, { CONTAINER_CONCURRENCY: '1' }));
+      const url = qp.url;
+      const busy = send(`${url}/`);
+      expect(await eventually(() => held.current === 1)).toBe(true);
+      // The header alone, with an ordinary User-Agent: Knative relays it to the app outside the breaker.
+      const probe = send(`${url}/`, {
+        headers: { 'k-kubelet-probe': 'queue', 'user-agent': 'curl/8' },
+        signal: AbortSignal.timeout(STALL_MS),
+      });
+      expect(await eventually(() => held.total === 2)).toBe(true);
+      expect(held.current).toBe(2);
+      held.release();
+      expect((await probe).status).toBe(200);
+      expect((await busy).status).toBe(200);
+    } finally {
+      held.release();
+      await held.close();
+    }
+  });
+
   it('CC=0 never rejects for queueing', async () => {
     const { app, qp } = await start(0);
     const results = await Promise.all(Array.from({ length: 60 }, () => send(`${qp.url}/delay?ms=300`)));

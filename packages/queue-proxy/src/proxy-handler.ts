@@ -19,8 +19,13 @@ import type { RequestMetrics } from './request-metrics.js';
 
 /** Everything the request path shares; built once at start. */
 export interface ProxyContext {
-  /** HTTP/1.1 keep-alive pool to the user container. */
+  /** HTTP/1.1 keep-alive pool to the user container, as many connections as CC allows. */
   readonly pool: Dispatcher;
+  /**
+   * The HTTP/1.1 dispatcher of requests outside the breaker (`K-Kubelet-Probe`), made on first use: the
+   * CC-sized pool may have every connection busy, and these must reach the app at once, as in Knative.
+   */
+  readonly bypass: () => Dispatcher;
   /** h2c client to the user container, for requests that arrived over HTTP/2 (protocol kept hop by hop). */
   readonly h2c: () => Dispatcher;
   readonly breaker: Breaker | undefined;
@@ -107,7 +112,7 @@ class QueueExchange extends ProxyExchange {
     }
     const { req } = this;
     const http2 = this.isHttp2;
-    this.forward(http2 ? this.ctx.h2c() : this.ctx.pool, {
+    this.forward(http2 ? this.ctx.h2c() : this.counted ? this.ctx.pool : this.ctx.bypass(), {
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
       headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2),

@@ -66,6 +66,15 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     pipelining: 1,
     maxHeaderSize: MAX_HEADER_BYTES,
   });
+  let bypass: Dispatcher | undefined;
+  const bypassPool = (): Dispatcher => {
+    // Unbounded, like Go's transport: requests outside the breaker never wait for a CC slot's connection.
+    bypass ??= new Pool(`http://${config.userHost}:${config.userPort}`, {
+      pipelining: 1,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    });
+    return bypass;
+  };
   let h2c: H2cDispatcher | undefined;
   const h2cClient = (): Dispatcher => {
     // One multiplexed session; streams are bounded by the breaker (or unbounded at CC=0), not here.
@@ -79,6 +88,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const requestLogger = rateLimitLogs(logger);
   const proxy = new ProxyHandler({
     pool,
+    bypass: bypassPool,
     h2c: h2cClient,
     breaker,
     stats,
@@ -183,7 +193,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
         closeServer(statsServer),
         metricsServer && closeServer(metricsServer),
       ]);
-      await Promise.all([pool.close(), h2c?.close()]);
+      await Promise.all([pool.close(), bypass?.close(), h2c?.close()]);
       logger.info('stopped');
     })();
     return stopping;
