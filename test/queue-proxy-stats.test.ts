@@ -82,6 +82,19 @@ describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
     expect(sum((s) => s.averageProxiedConcurrentRequests)).toBeGreaterThan(0.35);
     expect(sum((s) => s.averageProxiedConcurrentRequests)).toBeLessThan(0.5);
   });
+
+  it('answers the Stat on /metrics only (a query string aside), 404 on any other path, as Knative does', async () => {
+    app = await startUserApp();
+    qp = await startQueueProxy(queueProxyEnv(app.port));
+    const metrics = await send(`http://127.0.0.1:${qp.statsPort}/metrics?from=autoscaler`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toBe('application/protobuf');
+    for (const path of ['/', '/metrics/', '/stats', '/metricsx']) {
+      const other = await send(`http://127.0.0.1:${qp.statsPort}${path}`);
+      expect(other.status, path).toBe(404);
+      expect(other.body, path).toBe('404 page not found\n');
+    }
+  });
 });
 
 describe('queue-proxy Prometheus request metrics on :9091', () => {

@@ -15,6 +15,8 @@ export const ERRORS = {
   ACTIVATOR_OVERLOADED: { status: 503, body: 'activator overloaded: too many requests held\n' },
   /** The request names no revision the activator knows. */
   UNKNOWN_REVISION: { status: 404, body: 'unknown revision\n' },
+  /** A path a side port does not serve (Go's `http.NotFound`, as Knative's muxes answer). */
+  NOT_FOUND: { status: 404, body: '404 page not found\n' },
   /** The user container refused, reset or otherwise failed the connection. */
   UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n' },
   /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */
@@ -45,6 +47,7 @@ export const GRPC_STATUS: Readonly<Record<keyof typeof ERRORS, number>> = {
   ACTIVATOR_TIMEOUT: 4,
   ACTIVATOR_OVERLOADED: 14,
   UNKNOWN_REVISION: 5,
+  NOT_FOUND: 12,
   UPSTREAM_FAILED: 14,
   SHUTTING_DOWN: 14,
   PROBE_HASH_MISSING: 3,

@@ -13,6 +13,7 @@ import {
   RequestStats,
   rateLimitLogs,
   ServingEndpoint,
+  sendError,
   serveMetrics,
   TunnelSet,
 } from '@zerogate/core';
@@ -26,6 +27,9 @@ import type { RequestMetrics } from './request-metrics.js';
 import { StatReporter } from './stat-reporter.js';
 import { upgradeHandler } from './upgrade.js';
 import { WaitForDrain } from './wait-for-drain.js';
+
+/** The stats port's one path, which Knative's autoscaler scrapes. */
+const STATS_PATH = '/metrics';
 
 /** A running queue-proxy. */
 export interface QueueProxy {
@@ -135,7 +139,12 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     void waitForDrain.request().then(() => res.writeHead(200).end());
   });
 
-  const statsServer = nodeHttp.createServer((_req, res) => {
+  const statsServer = nodeHttp.createServer((req, res) => {
+    // Knative's stats mux serves `/metrics` alone (any query), and 404 elsewhere.
+    if ((req.url ?? '/').split('?', 1)[0] !== STATS_PATH) {
+      sendError(res, 'NOT_FOUND');
+      return;
+    }
     const body = reporter.current;
     res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': body.length });
     res.end(body);
