@@ -85,7 +85,9 @@ export async function startActivator(
     shuttingDown: () => shuttingDown,
     tunnels,
   });
-  const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger);
+  const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger, {
+    headerTimeoutMs: config.readHeaderTimeoutMs,
+  });
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
   const endpoints = source ?? (await buildEndpointSource(config, logger));

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       maxHeldBytes: 64 * 1024 * 1024,
       drainMs: 45_000,
       upgradeGraceMs: 60_000,
+      readHeaderTimeoutMs: 60_000,
       logLevel: 'info',
     });
   });
@@ -101,6 +102,7 @@ describe('loadConfig', () => {
       ACTIVATOR_MAX_HELD_REQUESTS: '10',
       ACTIVATOR_MAX_HELD_BYTES: '0',
       ACTIVATOR_DRAIN_SECONDS: '0',
+      ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: '5',
       ACTIVATOR_LOG_LEVEL: 'WARNING',
     });
     expect(config).toMatchObject({
@@ -115,6 +117,7 @@ describe('loadConfig', () => {
       maxHeldRequests: 10,
       maxHeldBytes: 0,
       drainMs: 0,
+      readHeaderTimeoutMs: 5000,
       logLevel: 'warn',
     });
   });
@@ -157,6 +160,15 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ ...REQUIRED, ACTIVATOR_HTTP_PORT: '0', ACTIVATOR_METRICS_PORT: '0' }),
     ).not.toThrow();
+  });
+
+  it('rejects a header timeout that is not a whole number of seconds from 1 to 3600', () => {
+    for (const value of ['0', '1.5', '3601', 'soon']) {
+      expect(problems({ ...REQUIRED, ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: value })).toHaveLength(1);
+      expect(problems({ ...REQUIRED, ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: value })[0]).toMatch(
+        /^ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: /,
+      );
+    }
   });
 
   it('rejects an unknown log level', () => {

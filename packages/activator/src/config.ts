@@ -1,4 +1,4 @@
-import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { DEFAULT_HEADER_TIMEOUT_MS, type Env, EnvReader, pinoLevel } from '@zerogate/core';
 
 /** Where the activator learns revisions and their Pods. */
 export type EndpointsSourceKind = 'kubernetes' | 'file';
@@ -34,6 +34,8 @@ export interface ActivatorConfig {
   readonly drainMs: number;
   /** How long websockets and other upgraded connections may stay open after the drain. */
   readonly upgradeGraceMs: number;
+  /** How long a client may take to send a request head before it is answered 408 (Go's ReadHeaderTimeout). */
+  readonly readHeaderTimeoutMs: number;
   readonly logLevel: string;
 }
 
@@ -84,6 +86,11 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const maxHeldBytes = r.int('ACTIVATOR_MAX_HELD_BYTES', 64 * 1024 * 1024, { min: 0 });
   const drainSeconds = r.int('ACTIVATOR_DRAIN_SECONDS', 45, { min: 0, max: 3600 });
   const upgradeGraceSeconds = r.int('ACTIVATOR_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
+  const readHeaderTimeoutSeconds = r.int(
+    'ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS',
+    DEFAULT_HEADER_TIMEOUT_MS / 1000,
+    { min: 1, max: 3600 },
+  );
   const levelName = r.string('ACTIVATOR_LOG_LEVEL', 'info');
   const logLevel = pinoLevel(levelName);
   if (logLevel === undefined) r.problem('ACTIVATOR_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
@@ -110,6 +117,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     maxHeldBytes,
     drainMs: drainSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
+    readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     logLevel: logLevel ?? 'info',
   });
 }

@@ -24,3 +24,23 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, lo
   );
   setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
+
+/**
+ * A request head took longer than the header timeout: answer 408 and close, as Node's HTTP server does on
+ * its `headersTimeout` (Go's server, on ReadHeaderTimeout, closes without an answer).
+ */
+export function answerHeaderTimeout(socket: Socket, logger: Logger): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  logger.warn({ status: 408 }, 'request head not received in time');
+  const body = 'request header timeout\n';
+  socket.on('error', () => undefined);
+  socket.resume();
+  socket.end(
+    'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+}

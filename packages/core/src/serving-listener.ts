@@ -9,7 +9,7 @@ import {
   type TlsOptions,
   type Server as TlsServer,
 } from 'node:tls';
-import { answerClientError } from './client-error.js';
+import { answerClientError, answerHeaderTimeout } from './client-error.js';
 import type { Logger } from './logger.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
 
@@ -17,38 +17,137 @@ import { nodeHttp, nodeHttp2 } from './node-http.js';
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /**
- * One listener for HTTP/1.1 and prior-knowledge h2c, as Knative's serving port (`pkg:network/h2c.go`):
- * each new connection's first bytes decide which server gets it, and are put back for that server to
- * read. Only the first packet of a connection is inspected, so keep-alive traffic pays nothing.
+ * Default of the time a client has to send a request head: Go's ReadHeaderTimeout on Knative's serving
+ * listeners (`pkg:network/h2c.go` `NewServer`: one minute).
  */
-export function createServingListener(http1: HttpServer, http2: Http2Server): Server {
-  return createServer({ noDelay: true }, (socket) => route(socket, http1, http2, Buffer.alloc(0)));
-}
+export const DEFAULT_HEADER_TIMEOUT_MS = 60_000;
 
-/** Where {@link route} hands a connection: a server's `connection` event. */
+/** Where {@link ConnectionRouter} hands a connection: a server's `connection` event. */
 interface ConnectionTarget {
   emit(event: 'connection', socket: Socket): boolean;
 }
 
-function route(socket: Socket, http1: HttpServer, http2: ConnectionTarget, seen: Buffer): void {
-  socket.once('data', (chunk: Buffer) => {
-    socket.pause();
-    const head = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-    if (head.length < H2_PREFACE.length && H2_PREFACE.subarray(0, head.length).equals(head)) {
-      // Could still be the preface: wait for more.
-      socket.resume();
-      route(socket, http1, http2, head);
+const kHeadTimer = Symbol('headTimer');
+const kRouted = Symbol('routed');
+const kExpired = Symbol('headExpired');
+type RoutedSocket = Socket & { [kHeadTimer]?: NodeJS.Timeout; [kRouted]?: boolean; [kExpired]?: boolean };
+
+/**
+ * Hands each new connection to the HTTP/1.1 or the HTTP/2 server and bounds the time its first request
+ * head may take, as Go's ReadHeaderTimeout does from the connection's start (after the TLS handshake).
+ * Node's own `headersTimeout` only starts once bytes reach the HTTP/1.1 parser, so a connection that
+ * sends nothing, or trickles the HTTP/2 preface, would otherwise be held forever.
+ */
+export class ConnectionRouter {
+  constructor(
+    private readonly http1: HttpServer,
+    private readonly http2: ConnectionTarget,
+    private readonly headerTimeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Takes a new connection: its first bytes decide where it goes (see {@link createServingListener}). */
+  readonly accept = (socket: Socket): void => {
+    this.#arm(socket);
+    this.#sniff(socket, EMPTY);
+  };
+
+  /** Hands a connection known to speak HTTP/1.1 (by ALPN) to that server, its head timer armed. */
+  http1Connection(socket: Socket): void {
+    this.#arm(socket);
+    (socket as RoutedSocket)[kRouted] = true;
+    this.http1.emit('connection', socket);
+  }
+
+  #arm(socket: Socket): void {
+    (socket as RoutedSocket)[kHeadTimer] = setTimeout(onHeadTimeout, this.headerTimeoutMs, socket, this);
+  }
+
+  #sniff(socket: Socket, seen: Buffer): void {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      const head = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      if (head.length < H2_PREFACE.length && H2_PREFACE.subarray(0, head.length).equals(head)) {
+        // Could still be the preface: wait for more (the head timer still runs).
+        socket.resume();
+        this.#sniff(socket, head);
+        return;
+      }
+      socket.unshift(head);
+      (socket as RoutedSocket)[kRouted] = true;
+      if (head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE)) {
+        // The preface is in; the HTTP/2 server times the SETTINGS that follow it.
+        headComplete(socket);
+        this.http2.emit('connection', socket);
+      } else {
+        this.http1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  /** The head timer fired: 408 to a started HTTP/1.1 head, a plain close to a connection that said nothing. */
+  timedOut(socket: Socket): void {
+    (socket as RoutedSocket)[kHeadTimer] = undefined;
+    if (socket.destroyed) return;
+    if ((socket as RoutedSocket)[kRouted] === true) {
+      expireHead(socket, this.logger);
       return;
     }
-    socket.unshift(head);
-    const isH2 = head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE);
-    if (isH2) {
-      http2.emit('connection', socket);
-    } else {
-      http1.emit('connection', socket);
-      socket.resume();
-    }
-  });
+    this.logger.debug({ headerTimeoutMs: this.headerTimeoutMs }, 'connection sent no request in time');
+    socket.destroy();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A request head on `socket` is complete (its `request` or `upgrade` came): stops timing the connection's
+ * first head; false when the head came after it was answered 408 (the request must not run).
+ */
+function headComplete(socket: Socket | null): boolean {
+  const routed = socket as RoutedSocket | null;
+  if (routed === null) return true;
+  const timer = routed[kHeadTimer];
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    routed[kHeadTimer] = undefined;
+  }
+  if (routed[kExpired] !== true) return true;
+  socket?.destroy();
+  return false;
+}
+
+/** Answers 408 to a head past its timeout; a head completed while the answer lingers is dropped. */
+function expireHead(socket: Socket, logger: Logger): void {
+  (socket as RoutedSocket)[kExpired] = true;
+  answerHeaderTimeout(socket, logger);
+}
+
+function onHeadTimeout(socket: Socket, router: ConnectionRouter): void {
+  router.timedOut(socket);
+}
+
+/**
+ * One listener for HTTP/1.1 and prior-knowledge h2c, as Knative's serving port (`pkg:network/h2c.go`):
+ * each new connection's first bytes decide which server gets it, and are put back for that server to
+ * read. Only the first packet of a connection is inspected, so keep-alive traffic pays nothing.
+ */
+export function createServingListener(router: ConnectionRouter, logger: Logger): Server {
+  return onAcceptErrors(createServer({ noDelay: true }, router.accept), logger);
+}
+
+/**
+ * Keeps a listener serving when accepting a connection fails (EMFILE when a flood of connections used
+ * every descriptor): libuv drops the connection it could not take, and Node reports it as an `error` on
+ * the listener, which would end the process if nothing listened. Armed once bound, so that a bind error
+ * still reaches {@link listenOn}.
+ */
+function onAcceptErrors<T extends Server>(listener: T, logger: Logger): T {
+  listener.once('listening', () =>
+    listener.on('error', (err) => logger.error({ err }, 'could not accept a connection')),
+  );
+  return listener;
 }
 
 /** What a TLS serving port offers by ALPN, in Go's net/http order for a TLS server: `h2`, then `http/1.1`. */
@@ -59,12 +158,15 @@ const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
  * the handshake is done, ALPN decides which server gets the connection, and a connection that negotiated
  * no protocol is routed by its first bytes like a plain one. Node's `http2.createSecureServer({
  * allowHTTP1 })` would need its own copy of every HTTP/1.1 limit and its own drain; handing connections
- * to the plain port's two servers keeps one of each.
+ * to the plain port's two servers keeps one of each. The handshake and then the first request head each
+ * get the header timeout, as Go's server gives them.
  */
 export function createTlsServingListener(
   http1: HttpServer,
   http2: Http2Server,
   options: TlsOptions,
+  headerTimeoutMs: number,
+  logger: Logger,
 ): TlsServer {
   /**
    * Knative's activator dials this port with no ALPN (`pkg/activator/certificate/tls_context.go`) and
@@ -77,27 +179,27 @@ export function createTlsServingListener(
       return http2.emit(event, socket);
     },
   };
-  return createTlsServer(
+  const router = new ConnectionRouter(http1, priorKnowledge, headerTimeoutMs, logger);
+  const listener = createTlsServer(
     {
       ...options,
       ALPNProtocols: ALPN_PROTOCOLS,
       // Go's ReadHeaderTimeout deadline covers the handshake too.
-      handshakeTimeout: READ_HEADER_TIMEOUT_MS,
+      handshakeTimeout: headerTimeoutMs,
       noDelay: true,
     },
     (socket: TLSSocket) => {
       const protocol = socket.alpnProtocol;
       if (protocol === 'h2') http2.emit('connection', socket);
-      else if (protocol === 'http/1.1') http1.emit('connection', socket);
-      else route(socket, http1, priorKnowledge, Buffer.alloc(0));
+      else if (protocol === 'http/1.1') router.http1Connection(socket);
+      else router.accept(socket);
     },
   );
+  return onAcceptErrors(listener, logger);
 }
 
 /** Go's `http.DefaultMaxHeaderBytes`: larger request heads get 431, as with Knative's proxies. */
 export const MAX_HEADER_BYTES = 1 << 20;
-/** Go's ReadHeaderTimeout on Knative's serving listeners (`pkg:network/h2c.go`). */
-const READ_HEADER_TIMEOUT_MS = 60_000;
 /**
  * Idle keep-alive connections stay open longer than callers' own idle timeouts (Go's transport: 90 s),
  * so a caller never reuses a connection the proxy is closing at that moment (Knative #12414).
@@ -109,9 +211,28 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** Handles an HTTP/1.1 upgrade (websockets). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/** Limits of a {@link ServingEndpoint}; each left out takes its default. */
+export interface ServingOptions {
+  /**
+   * How long a client may take to send a request head, in ms (Go's ReadHeaderTimeout): from the start of
+   * the connection (the end of its TLS handshake) for the first request, from its first byte for later
+   * ones. A head still incomplete then is answered 408 and the connection closed; a connection that sent
+   * nothing is closed. Default {@link DEFAULT_HEADER_TIMEOUT_MS}.
+   */
+  readonly headerTimeoutMs?: number;
+}
+
+/**
+ * How often Node's HTTP/1.1 server looks for heads past their timeout (it checks on an interval, 30 s by
+ * default, which made a 60 s timeout fire at up to 90 s): a quarter of the timeout, at most a second.
+ */
+function checkingIntervalMs(headerTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(headerTimeoutMs / 4)));
+}
+
 /**
  * A proxy's serving endpoint: one listener for HTTP/1.1 and h2c, with Go-like limits (1 MiB heads,
- * 60 s to read them, no total request timeout: the proxy's own timers govern), malformed requests
+ * 60 s to send them, no total request timeout: the proxy's own timers govern), malformed requests
  * answered without reaching the handler, and a graceful close for both protocols.
  */
 export class ServingEndpoint {
@@ -121,25 +242,43 @@ export class ServingEndpoint {
   readonly listener: Server;
   private readonly listeners: Server[] = [];
   private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly router: ConnectionRouter;
+  private readonly headerTimeoutMs: number;
 
   constructor(
     handler: RequestHandler,
     onUpgrade: UpgradeHandler | undefined,
     private readonly logger: Logger,
+    options: ServingOptions = {},
   ) {
+    const headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+    if (!(Number.isInteger(headerTimeoutMs) && headerTimeoutMs > 0)) {
+      throw new RangeError(`headerTimeoutMs: must be a positive integer, got ${headerTimeoutMs}`);
+    }
+    this.headerTimeoutMs = headerTimeoutMs;
     this.http1 = nodeHttp.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
         requestTimeout: 0,
-        headersTimeout: READ_HEADER_TIMEOUT_MS,
+        headersTimeout: headerTimeoutMs,
+        connectionsCheckingInterval: checkingIntervalMs(headerTimeoutMs),
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
-      handler,
+      (req, res) => {
+        if (headComplete(req.socket)) handler(req, res);
+      },
     );
-    if (onUpgrade) this.http1.on('upgrade', onUpgrade);
-    this.http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
-      answerClientError(err, socket, logger),
-    );
+    if (onUpgrade) {
+      this.http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (headComplete(req.socket)) onUpgrade(req, socket, head);
+      });
+    }
+    this.http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!headComplete(socket)) return;
+      // Node's own header timeout, for the heads after a connection's first (the router times the first).
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') expireHead(socket, logger);
+      else answerClientError(err, socket, logger);
+    });
     this.http2 = nodeHttp2.createServer(
       { settings: { maxHeaderListSize: MAX_HEADER_BYTES } },
       handler as never,
@@ -147,11 +286,18 @@ export class ServingEndpoint {
     this.http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
     this.http2.on('session', (session: ServerHttp2Session) => {
       this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
+      // The client's SETTINGS follow its preface: a connection that sends none in time is closed.
+      const settingsTimer = setTimeout(closeSilentSession, headerTimeoutMs, session);
+      session.once('remoteSettings', () => clearTimeout(settingsTimer));
+      session.once('close', () => {
+        clearTimeout(settingsTimer);
+        this.sessions.delete(session);
+      });
     });
     // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never
     // does itself (the listeners below hand it connections), so arm them once here.
     this.http1.emit('listening');
+    this.router = new ConnectionRouter(this.http1, this.http2, headerTimeoutMs, logger);
     this.listener = this.addListener();
   }
 
@@ -169,7 +315,7 @@ export class ServingEndpoint {
 
   /** Opens another listener (another port) onto the same servers, as Knative's 8012 and 8013 are. */
   addListener(): Server {
-    const listener = createServingListener(this.http1, this.http2);
+    const listener = createServingListener(this.router, this.logger);
     this.listeners.push(listener);
     return listener;
   }
@@ -180,9 +326,19 @@ export class ServingEndpoint {
    * settings; replace the certificate later with the listener's `setSecureContext`.
    */
   addTlsListener(options: TlsOptions): TlsServer {
-    const listener = createTlsServingListener(this.http1, this.http2, options);
+    const listener = createTlsServingListener(
+      this.http1,
+      this.http2,
+      options,
+      this.headerTimeoutMs,
+      this.logger,
+    );
     // Failed handshakes are the client's business (scanners, a wrong CA); they never reach a handler.
-    listener.on('tlsClientError', (err) => this.logger.debug({ err }, 'TLS handshake failed'));
+    // Node leaves the socket open after some of them (its handshake timeout among them): close it here.
+    listener.on('tlsClientError', (err, socket) => {
+      this.logger.debug({ err }, 'TLS handshake failed');
+      socket.destroy();
+    });
     this.listeners.push(listener);
     return listener;
   }
@@ -197,6 +353,11 @@ export class ServingEndpoint {
     this.http1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
   }
+}
+
+/** The header timer of a session that sent no SETTINGS fired. */
+function closeSilentSession(session: ServerHttp2Session): void {
+  if (!session.destroyed) session.destroy();
 }
 
 /** A listener could not bind; the message names the variable that chose its port. */

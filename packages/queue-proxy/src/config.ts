@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import {
   type CertificatePair,
+  DEFAULT_HEADER_TIMEOUT_MS,
   type Env,
   EnvReader,
   pinoLevel,
   readTlsSettings,
   type TlsSettings,
 } from '@zerogate/core';
-import { type ProbeSpec, parseReadinessProbes } from './readiness-probe.js';
+import { type ProbeSpec, parseReadinessProbes } from './readiness/index.js';
 
 /** Internal TLS when the certificate and key were there at start. */
 export interface ServedTls {
@@ -80,6 +81,11 @@ export interface QueueProxyConfig {
   readonly drainQuietMs: number;
   /** How long websockets and other upgraded connections may stay open once the drain is done. */
   readonly upgradeGraceMs: number;
+  /**
+   * How long a client may take to send a request head on the serving ports before it is answered 408
+   * (Go's ReadHeaderTimeout, which Knative sets to a minute).
+   */
+  readonly readHeaderTimeoutMs: number;
   /**
    * Runs as a Kubernetes native sidecar, signalled only after the app containers exit: `/wait-for-drain`
    * starts the drain itself (see `wait-for-drain.ts`).
@@ -263,6 +269,11 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
   const drainQuietSeconds = r.int('QUEUE_DRAIN_QUIET_SECONDS', 30, { min: 0, max: 3600 });
   const upgradeGraceSeconds = r.int('QUEUE_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
+  const readHeaderTimeoutSeconds = r.int(
+    'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
+    DEFAULT_HEADER_TIMEOUT_MS / 1000,
+    { min: 1, max: 3600 },
+  );
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
   const nativeSidecarSigtermSeconds = r.int(
     'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
@@ -328,6 +339,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     metricsPort,
     drainQuietMs: drainQuietSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
+    readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     nativeSidecar,
     nativeSidecarSigtermMs: nativeSidecarSigtermSeconds * 1000,
     requestMetrics,

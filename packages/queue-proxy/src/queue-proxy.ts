@@ -22,7 +22,7 @@ import type { QueueProxyConfig, ServedTls } from './config.js';
 import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
-import { ReadinessProber } from './readiness-probe.js';
+import { ReadinessProber } from './readiness/index.js';
 import type { RequestMetrics } from './request-metrics.js';
 import { StatReporter } from './stat-reporter.js';
 import { upgradeHandler } from './upgrade.js';
@@ -121,7 +121,9 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const reporter = new StatReporter(stats, config.pod);
 
-  const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger);
+  const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger, {
+    headerTimeoutMs: config.readHeaderTimeoutMs,
+  });
   const { internalTls } = config;
   const tls = internalTls.served ? serveTls(serving, internalTls, logger) : undefined;
 
