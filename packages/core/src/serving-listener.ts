@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -10,6 +10,7 @@ import {
   type Server as TlsServer,
 } from 'node:tls';
 import { answerClientError, answerHeaderTimeout } from './client-error.js';
+import { DEFAULT_H2_LIMITS, type H2Limits, H2StreamGuard } from './h2-stream-guard.js';
 import type { Logger } from './logger.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
 
@@ -220,6 +221,8 @@ export interface ServingOptions {
    * nothing is closed. Default {@link DEFAULT_HEADER_TIMEOUT_MS}.
    */
   readonly headerTimeoutMs?: number;
+  /** HTTP/2 limits; default {@link DEFAULT_H2_LIMITS}. */
+  readonly h2?: H2Limits;
 }
 
 /**
@@ -232,14 +235,17 @@ function checkingIntervalMs(headerTimeoutMs: number): number {
 
 /**
  * A proxy's serving endpoint: one listener for HTTP/1.1 and h2c, with Go-like limits (1 MiB heads,
- * 60 s to send them, no total request timeout: the proxy's own timers govern), malformed requests
- * answered without reaching the handler, and a graceful close for both protocols.
+ * 60 s to send them, no total request timeout: the proxy's own timers govern; HTTP/2 streams bounded as
+ * {@link H2StreamGuard} says), malformed requests answered without reaching the handler, and a graceful
+ * close for both protocols.
  */
 export class ServingEndpoint {
   readonly http1: HttpServer;
   readonly http2: Http2Server;
   /** The first listener; {@link addListener} opens more on the same servers. */
   readonly listener: Server;
+  /** The HTTP/2 stream limits in force (and the count of streams open, for tests and metrics). */
+  readonly h2Guard: H2StreamGuard;
   private readonly listeners: Server[] = [];
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly router: ConnectionRouter;
@@ -256,6 +262,8 @@ export class ServingEndpoint {
       throw new RangeError(`headerTimeoutMs: must be a positive integer, got ${headerTimeoutMs}`);
     }
     this.headerTimeoutMs = headerTimeoutMs;
+    const h2 = options.h2 ?? DEFAULT_H2_LIMITS;
+    this.h2Guard = new H2StreamGuard(h2);
     this.http1 = nodeHttp.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
@@ -279,9 +287,19 @@ export class ServingEndpoint {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') expireHead(socket, logger);
       else answerClientError(err, socket, logger);
     });
+    const guard = this.h2Guard;
     this.http2 = nodeHttp2.createServer(
-      { settings: { maxHeaderListSize: MAX_HEADER_BYTES } },
-      handler as never,
+      {
+        settings: { maxHeaderListSize: MAX_HEADER_BYTES, maxConcurrentStreams: h2.maxConcurrentStreams },
+        // nghttp2's own limit on resets received stays as a backstop, well above ours.
+        streamResetBurst: NGHTTP2_RESET_BACKSTOP * h2.resetBurst,
+        streamResetRate: NGHTTP2_RESET_BACKSTOP * h2.resetsPerSecond,
+      },
+      // The handler runs once the rest of the read that carried the request is processed: a stream the
+      // client reset in that same read (rapid reset) is then closed and never goes upstream.
+      (req, res) => {
+        if (guard.admit(req.stream) === undefined) setImmediate(startH2Request, handler, req, res);
+      },
     );
     this.http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
     this.http2.on('session', (session: ServerHttp2Session) => {
@@ -353,6 +371,17 @@ export class ServingEndpoint {
     this.http1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
   }
+}
+
+/**
+ * nghttp2 closes a connection that resets streams faster than its own limit with `INTERNAL_ERROR`; that
+ * limit is set this many times above the guard's so the guard's `ENHANCE_YOUR_CALM` comes first.
+ */
+const NGHTTP2_RESET_BACKSTOP = 5;
+
+/** Runs an HTTP/2 request's handler unless the client already reset its stream. */
+function startH2Request(handler: RequestHandler, req: Http2ServerRequest, res: Http2ServerResponse): void {
+  if (!req.stream.destroyed) handler(req as never, res as never);
 }
 
 /** The header timer of a session that sent no SETTINGS fired. */
