@@ -34,7 +34,7 @@ async function start(revision: Record<string, unknown>, env: Record<string, stri
   return activator;
 }
 
-describe('activator probes and routing (spec §7 item 13)', () => {
+describe('activator probes and routing (docs/activator.md §6.1, §3.2)', () => {
   it('fails the kubelet probe (500) until the autoscaler connection is established', async () => {
     endpoints.write({});
     // Reserve a port for the autoscaler, then start it only after the activator.
@@ -91,7 +91,7 @@ describe('activator probes and routing (spec §7 item 13)', () => {
     expect((await send(`http://127.0.0.1:${a.h2cPort}/`, { headers: REVISION })).status).toBe(200);
   });
 
-  it('marks proxied requests and moves Host to K-Original-Host (spec §7 item 17)', async () => {
+  it('marks proxied requests and moves Host to K-Original-Host (docs/wire.md §2.2)', async () => {
     const pod = await startPod(0);
     const a = await start({ endpoints: [{ address: pod.address, ready: true }] });
     const res = await send(`${a.url}/echo`, {
@@ -107,7 +107,7 @@ describe('activator probes and routing (spec §7 item 13)', () => {
   });
 });
 
-describe('activator at zero (spec §7 items 14, 15)', () => {
+describe('activator at zero (docs/wire.md §4.2, docs/activator.md §4.2)', () => {
   it('pokes the autoscaler on arrival, ahead of its first periodic report, holds the request, and forwards it once a Pod is ready', async () => {
     const a = await start({});
     const pending = send(`${a.url}/`, { headers: REVISION });
@@ -231,7 +231,7 @@ describe('activator at zero (spec §7 items 14, 15)', () => {
   });
 });
 
-describe('activator capacity (spec §7 item 16)', () => {
+describe('activator capacity (docs/activator.md §3.3, §3.5)', () => {
   it('with CC=1 and 2 Pods, never sends a Pod more than one request at once, and all 10 succeed', async () => {
     const [p1, p2] = [await startPod(1), await startPod(1)];
     const a = await start({

@@ -301,7 +301,7 @@ async function expectDeadlineAndCancel(client: Client, app: GrpcApp): Promise<vo
   expect((await appStats(app.direct)).slow_current).toBe(0);
 }
 
-describe('gRPC through the queue-proxy (spec §1.8)', () => {
+describe('gRPC through the queue-proxy (docs/queue-proxy.md §3.3)', () => {
   let app: GrpcApp;
   let qp: RunningQueueProxy;
   beforeAll(async () => {
@@ -386,7 +386,7 @@ describe('gRPC through the queue-proxy (spec §1.8)', () => {
   });
 });
 
-describe('gRPC through the activator (spec §2.2: the protocol is kept hop by hop)', () => {
+describe('gRPC through the activator (docs/activator.md §3.6: the protocol is kept hop by hop)', () => {
   let dir: string;
   let app: GrpcApp;
   let autoscaler: FakeAutoscaler;

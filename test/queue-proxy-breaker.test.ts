@@ -99,7 +99,7 @@ class HeldApp {
 }
 
 describe('queue-proxy breaker', () => {
-  it('CC=1: a second request reaches the app only after the first completes (spec §7 item 1)', async () => {
+  it('CC=1: a second request reaches the app only after the first completes (docs/queue-proxy.md §3.2)', async () => {
     const { app, qp } = await start(1);
     const t0 = Date.now();
     const [a, b] = await Promise.all([send(`${qp.url}/delay?ms=300`), send(`${qp.url}/delay?ms=300`)]);
@@ -108,7 +108,7 @@ describe('queue-proxy breaker', () => {
     expect((await app.stats()).max).toBe(1);
   });
 
-  it('CC=N: the (11N+1)-th concurrent request gets 503 at once (spec §7 item 2)', async () => {
+  it('CC=N: the (11N+1)-th concurrent request gets 503 at once (docs/queue-proxy.md §3.2)', async () => {
     const held = new HeldApp();
     try {
       const port = await held.listen();

@@ -22,8 +22,8 @@ async function arrivedAt(proc: TestProcess, path: string): Promise<number> {
   return Date.parse(entry.time) - entry.latencySeconds * 1000;
 }
 
-describe('queue-proxy graceful drain (spec §1.6)', () => {
-  it('after SIGTERM: probes 503 at once, requests still served, exit only after the quiet period (spec §7 item 9)', async () => {
+describe('queue-proxy graceful drain (docs/queue-proxy.md §7.1)', () => {
+  it('after SIGTERM: probes 503 at once, requests still served, exit only after the quiet period', async () => {
     const QUIET_MS = 2000;
     app = await startUserApp();
     qp = await startQueueProxy(

@@ -24,7 +24,7 @@ async function h2Request(
 }
 
 describe('queue-proxy h2c', () => {
-  it('forwards HTTP/2 (h2c) inbound as h2c, with trailers, on the same port as HTTP/1.1 (spec §7 item 12)', async () => {
+  it('forwards HTTP/2 (h2c) inbound as h2c, with trailers, on the same port as HTTP/1.1 (docs/queue-proxy.md §1.2, §3.3)', async () => {
     const h2app = await startH2cApp();
     const qp = await startQueueProxy(
       queueProxyEnv(h2app.port, {

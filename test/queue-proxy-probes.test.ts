@@ -14,7 +14,7 @@ let app: UserApp | undefined;
 let qp: RunningQueueProxy | undefined;
 
 describe('queue-proxy probes', () => {
-  it('answers the kubelet probe with 200 `queue` iff the user probe passes, 400 on a wrong value (spec §7 item 6)', async () => {
+  it('answers the kubelet probe with 200 `queue` iff the user probe passes, 400 on a wrong value (docs/queue-proxy.md §4.1)', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port));
     const ok = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
@@ -75,7 +75,7 @@ describe('queue-proxy probes', () => {
     }
   });
 
-  it('echoes K-Network-Hash for `K-Network-Probe: probe`, 400 without it, never reaching the app (spec §7 item 7)', async () => {
+  it('echoes K-Network-Hash for `K-Network-Probe: probe`, 400 without it, never reaching the app (docs/queue-proxy.md §4.3)', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port));
     const ok = await send(`${qp.url}/some/path`, {
@@ -88,7 +88,7 @@ describe('queue-proxy probes', () => {
     expect((await app.stats()).total).toBe(0);
   });
 
-  it('does not proxy or count probes (spec §7 item 8)', async () => {
+  it('does not proxy or count probes (docs/queue-proxy.md §3.1)', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(
       queueProxyEnv(app.port, {

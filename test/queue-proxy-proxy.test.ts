@@ -21,7 +21,7 @@ describe('queue-proxy proxying to the user container', () => {
     qp = await startQueueProxy(queueProxyEnv(app.port, { CONTAINER_CONCURRENCY: '2' }));
   });
 
-  it('rewrites headers as Knative does (spec §7 item 11)', async () => {
+  it('rewrites headers as Knative does (docs/wire.md §2.1)', async () => {
     const res = await send(`${qp.url}/echo?x=1`, {
       headers: {
         host: 'hello-00001-private.default',

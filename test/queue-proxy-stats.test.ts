@@ -40,8 +40,8 @@ async function collectWindows(port: number, windows: number, since?: number): Pr
   return out;
 }
 
-describe('queue-proxy autoscaler stats on :9090 (spec §1.9)', () => {
-  it('serves a protobuf Stat with Knative field numbers; a 500 ms request gives 0.5 concurrency-seconds and one request (spec §7 item 10)', async () => {
+describe('queue-proxy autoscaler stats on :9090 (docs/queue-proxy.md §8.1)', () => {
+  it('serves a protobuf Stat with Knative field numbers; a 500 ms request gives 0.5 concurrency-seconds and one request (docs/wire.md §3.1)', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port, { SERVING_POD: 'pod-abc' }));
     const first = await scrape(qp.statsPort);

@@ -28,7 +28,7 @@ function echo(ws: WebSocket, text: string): Promise<string> {
 }
 
 describe('queue-proxy websockets', () => {
-  it('proxies the upgrade end to end (101) and echoes messages (spec §7 item 12)', async () => {
+  it('proxies the upgrade end to end (101) and echoes messages (docs/queue-proxy.md §3.4)', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port));
     const ws = await openSocket(`ws://127.0.0.1:${qp.port}/ws`);

@@ -61,8 +61,8 @@ const RETRY_AFTER_SECONDS = '1';
 const SOCKET_READ_BYTES = 64 * 1024;
 
 /**
- * The activator's request handler (spec §2.2): its own health checks and probes, the revision the
- * request is for, then an {@link ActivatorExchange} that holds it until a Pod has room.
+ * The activator's request handler (docs/activator.md §3.1): its own health checks and probes, the revision
+ * the request is for, then an {@link ActivatorExchange} that holds it until a Pod has room.
  */
 export class ActivatorHandler {
   constructor(private readonly ctx: ActivatorContext) {}

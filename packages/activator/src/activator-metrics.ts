@@ -11,7 +11,7 @@ export interface ConnectionState {
 }
 
 /**
- * The activator's Prometheus metrics on a registry of their own (spec §2.7, Knative ≥ 1.19 names):
+ * The activator's Prometheus metrics on a registry of their own (docs/activator.md §7, Knative ≥ 1.19 names):
  * per revision the requests held (`kn_revision_request_queued`) and running on Pods
  * (`kn_revision_request_active`), request durations by status, and the autoscaler connection.
  */

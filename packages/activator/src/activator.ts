@@ -56,8 +56,8 @@ export async function startActivator(
     pipelining: 1,
     keepAliveTimeout: 30_000,
   });
-  // Requests that arrived over HTTP/2 keep it to the Pod (spec §2.2, Knative's auto h1/h2c transport):
-  // one multiplexed h2c session per Pod, closed after 30 s without traffic so Pods that went away
+  // Requests that arrived over HTTP/2 keep it to the Pod (docs/activator.md §3.6, Knative's auto h1/h2c
+  // transport): one multiplexed h2c session per Pod, closed after 30 s without traffic so Pods that went away
   // hold nothing. Streams are bounded by the throttler's slots per Pod, not by the client.
   const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
   const revisions = new RevisionRegistry(

@@ -3,7 +3,7 @@ import { DEFAULT_HEADER_TIMEOUT_MS, type Env, EnvReader, pinoLevel } from '@zero
 /** Where the activator learns revisions and their Pods. */
 export type EndpointsSourceKind = 'kubernetes' | 'file';
 
-/** The activator's configuration, read once from the environment (spec §2.1 plus ours). */
+/** The activator's configuration, read once from the environment (docs/activator.md §2). */
 export interface ActivatorConfig {
   readonly podName: string;
   readonly podIp: string;

@@ -1,7 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import type { PodProbe } from './revision-backends.js';
 
-/** Headers of the activator's probe of a queue-proxy (spec §2.3). */
+/** Headers of the activator's probe of a queue-proxy (docs/activator.md §4.2). */
 const PROBE_HEADERS = { 'k-network-probe': 'queue', 'user-agent': 'Knative-Activator-Probe' };
 
 /**

@@ -1,8 +1,8 @@
 /**
- * Which of a revision's Pods the activator may send to (spec §2.3, `pkg/activator/net/revision_backends.go`):
- * Pods Kubernetes reports ready are trusted; Pods not ready yet are probed every `frequencyMs` and used
- * the moment their queue-proxy answers, before Kubernetes catches up. A Pod that failed a request, or
- * went from ready to not ready, is probed again before it gets more traffic.
+ * Which of a revision's Pods the activator may send to (docs/activator.md §4.2,
+ * `pkg/activator/net/revision_backends.go`): Pods Kubernetes reports ready are trusted; Pods not ready yet
+ * are probed every `frequencyMs` and used the moment their queue-proxy answers, before Kubernetes catches up.
+ * A Pod that failed a request, or went from ready to not ready, is probed again before it gets more traffic.
  */
 
 /** Probes one Pod; resolves true when its queue-proxy answers `200 queue` within the timeout. */

@@ -7,7 +7,7 @@ export interface RevisionRef {
 }
 
 /**
- * Finds the revision a request is for (spec §2.2 step 5): the `Knative-Serving-Revision` and
+ * Finds the revision a request is for (docs/activator.md §3.2): the `Knative-Serving-Revision` and
  * `Knative-Serving-Namespace` headers the ingress adds, else a Host of the form
  * `<rev>.<ns>.svc[.<cluster-domain>][:port]`. Returns undefined when neither names one.
  */

@@ -1,5 +1,5 @@
 /**
- * The activator's reporting to the autoscaler (spec §2.5): per-revision concurrency of the requests
+ * The activator's reporting to the autoscaler (docs/wire.md §4): per-revision concurrency of the requests
  * passing through (held ones included), sent as protobuf `WireStatMessages` over a durable websocket.
  * Mirrors `pkg/activator/handler/concurrency_reporter.go` (what is reported),
  * `pkg/activator/stat_reporter.go` (how it is sent) and `knative.dev/pkg/websocket/connection.go`
@@ -180,7 +180,10 @@ export class StatReporter {
     return this.isOpen;
   }
 
-  /** The websocket was open at least once; the activator's health checks fail until then (spec §2.2). */
+  /**
+   * The websocket was open at least once; the activator's health checks fail until then
+   * (docs/activator.md §6.1).
+   */
   get everConnected(): boolean {
     return this.wasEverOpen;
   }

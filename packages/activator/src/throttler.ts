@@ -1,8 +1,8 @@
 /**
- * The activator's per-revision throttle (spec §2.4, `pkg/activator/net/throttler.go`, `lb_policy.go`):
- * which Pods this activator may use (subsetting across activators), how many requests each Pod may run
- * (containerConcurrency), which Pod a request goes to (the load-balancing policy), and a FIFO of held
- * requests while no Pod has room. Unlike Knative's, the holding is bounded: per revision by count and
+ * The activator's per-revision throttle (docs/activator.md §3.3, `pkg/activator/net/throttler.go`,
+ * `lb_policy.go`): which Pods this activator may use (subsetting across activators), how many requests each
+ * Pod may run (containerConcurrency), which Pod a request goes to (the load-balancing policy), and a FIFO of
+ * held requests while no Pod has room. Unlike Knative's, the holding is bounded: per revision by count and
  * process-wide by request-body bytes ({@link ByteBudget}), past which requests are refused.
  */
 
@@ -70,7 +70,7 @@ export interface ThrottleLimits {
 }
 
 /**
- * Chooses this activator's Pods from all healthy ones (CC > 0 only; spec §2.4 subsetting): Pods and
+ * Chooses this activator's Pods from all healthy ones (CC > 0 only; docs/activator.md §3.5): Pods and
  * activators sorted; with A activators and N Pods, activator i takes Pod i mod N when A > N, else the
  * contiguous slice of ⌊N/A⌋ starting at i·⌊N/A⌋ plus, when i < N mod A, one of the last N mod A Pods.
  * An activator not among `activators` (or alone) uses every Pod.

@@ -5,8 +5,9 @@ export interface ForwardPolicy {
   /** Lower-case names removed outright. */
   readonly dropped: ReadonlySet<string>;
   /**
-   * `restore`: Host becomes `K-Original-Host` when that is set (the queue-proxy, spec §1.7);
-   * `preserve`: Host stays, and is copied to `K-Original-Host` unless that is set (the activator, §2.2).
+   * `restore`: Host becomes `K-Original-Host` when that is set (the queue-proxy, docs/wire.md §2.1);
+   * `preserve`: Host stays, and is copied to `K-Original-Host` unless that is set (the activator,
+   * docs/wire.md §2.2).
    */
   readonly host: 'restore' | 'preserve';
   /** Synthesise `Forwarded` from `X-Forwarded-*` when absent (`pkg/queue/forwarded_shim.go`). */

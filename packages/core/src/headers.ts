@@ -1,5 +1,5 @@
 /**
- * Header names and rewrites shared by both proxies (spec §1.7): hop-by-hop stripping as Go's
+ * Header names and rewrites shared by both proxies (docs/wire.md §2): hop-by-hop stripping as Go's
  * ReverseProxy does, the `Forwarded` shim of `pkg/queue/forwarded_shim.go`, and Knative's header names.
  */
 
@@ -47,7 +47,7 @@ export function connectionTokens(value: string | undefined): string[] {
 }
 
 /**
- * Builds a `Forwarded` value from the `X-Forwarded-*` headers (spec §1.7): the first element carries
+ * Builds a `Forwarded` value from the `X-Forwarded-*` headers (docs/wire.md §2.1): the first element carries
  * `for`, `host` and `proto` as present, each further X-Forwarded-For node its own `for`; an address with
  * a colon is IPv6 and written `"[addr]"`. Returns undefined when nothing can be built.
  */

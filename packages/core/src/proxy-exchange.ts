@@ -5,7 +5,7 @@ import type { ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
 
-/** The timeouts of one exchange (spec §1.4), in milliseconds; 0 turns one off. */
+/** The timeouts of one exchange (docs/queue-proxy.md §5), in milliseconds; 0 turns one off. */
 export interface ExchangeTimeouts {
   /** Absolute, from arrival, waiting included. */
   readonly totalMs: number;
@@ -31,9 +31,9 @@ const kExchange = Symbol('exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
 
 /**
- * One proxied request from arrival to the end of its response: the timeouts of spec §1.4, the relay
- * of the upstream response (streamed, with backpressure and trailers), and a single `ended` call however
- * it ends. It is also the undici handler of its own upstream request, so a request costs one object.
+ * One proxied request from arrival to the end of its response: the timeouts of docs/queue-proxy.md §5, the
+ * relay of the upstream response (streamed, with backpressure and trailers), and a single `ended` call
+ * however it ends. It is also the undici handler of its own upstream request, so a request costs one object.
  * Subclasses decide admission (`admit`, then `forward`) and release what admission held (`ended`).
  */
 export abstract class ProxyExchange implements Dispatcher.DispatchHandler {

@@ -4,7 +4,10 @@ export interface RequestFacts {
   /** Value of `K-Network-Probe`, if any. */
   networkProbe: string | undefined;
   networkHash: string;
-  /** `K-Kubelet-Probe` present: proxied to the app, but outside stats and the breaker (spec §1.2 step 9). */
+  /**
+   * `K-Kubelet-Probe` present: proxied to the app, but outside stats and the breaker
+   * (docs/queue-proxy.md §3.1).
+   */
   kubeletProbeHeader: boolean;
   /** Came through the activator (`K-Proxy-Request: activator`): counted in the proxied stats too. */
   proxied: boolean;

@@ -42,7 +42,10 @@ export interface PodSettings {
 const QUEUE_PROXY_MAIN = fileURLToPath(import.meta.resolve('@zerogate/queue-proxy/dist/main.js'));
 /** Time the app gets between SIGTERM and SIGKILL, after its queue-proxy drained (Kubernetes' default grace). */
 const APP_STOP_GRACE_MS = 30_000;
-/** The kubelet's probe headers (spec §1.5): a queue-proxy answers 200 once the app passes its readiness probe. */
+/**
+ * The kubelet's probe headers (docs/queue-proxy.md §4.1): a queue-proxy answers 200 once the app passes its
+ * readiness probe.
+ */
 const KUBELET_PROBE_HEADERS = { 'user-agent': 'kube-probe/1.33', 'k-network-probe': 'queue' };
 
 /**
@@ -221,7 +224,7 @@ export class Pod {
   }
 }
 
-/** The queue-proxy's environment, as Knative's revision reconciler sets it (spec §1.1). */
+/** The queue-proxy's environment, as Knative's revision reconciler sets it (docs/queue-proxy.md §2.1). */
 function queueProxyEnv(
   pod: string,
   rev: RevisionConfig,

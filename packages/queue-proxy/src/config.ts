@@ -37,12 +37,15 @@ export interface UnservedTls {
 }
 
 /**
- * Internal TLS on `QUEUE_SERVING_TLS_PORT` (spec §0): served when the certificate and key were in the
- * certificate folder at start, as Knative's queue-proxy decides (`sharedmain/main.go`, `tlsEnabled`).
+ * Internal TLS on `QUEUE_SERVING_TLS_PORT` (docs/queue-proxy.md §9): served when the certificate and key were
+ * in the certificate folder at start, as Knative's queue-proxy decides (`sharedmain/main.go`, `tlsEnabled`).
  */
 export type InternalTlsConfig = ServedTls | UnservedTls;
 
-/** The queue-proxy's configuration, read once from the environment Knative gives the sidecar (spec §1.1). */
+/**
+ * The queue-proxy's configuration, read once from the environment Knative gives the sidecar
+ * (docs/queue-proxy.md §2).
+ */
 export interface QueueProxyConfig {
   /** Requests the user container may run at once; 0 = unlimited (no breaker). */
   readonly containerConcurrency: number;

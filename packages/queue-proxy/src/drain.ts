@@ -1,7 +1,7 @@
 /**
- * The drain of spec §1.6 (`pkg:network/handlers/drain.go`): once started, probes fail and the drain
- * completes after `quietMs` with no request, each request pushing completion back. Requests only
- * record a timestamp; the timer re-checks lazily, so the hot path does no timer work.
+ * The drain of docs/queue-proxy.md §7.1 (`knative.dev/pkg network/handlers/drain.go`): once started, probes
+ * fail and the drain completes after `quietMs` with no request, each request pushing completion back.
+ * Requests only record a timestamp; the timer re-checks lazily, so the hot path does no timer work.
  */
 export class Drainer {
   private lastRequestAt = 0;

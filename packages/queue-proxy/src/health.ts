@@ -8,8 +8,8 @@ export interface ReadinessCheck {
 }
 
 /**
- * Answers the probes the queue-proxy handles itself, on any path (spec §1.2 step 3, §1.5): health checks
- * from the kubelet, activator and autoscaler, and `K-Network-Probe: probe` with its hash echoed.
+ * Answers the probes the queue-proxy handles itself, on any path (docs/queue-proxy.md §4.1, §4.3): health
+ * checks from the kubelet, activator and autoscaler, and `K-Network-Probe: probe` with its hash echoed.
  */
 export class HealthResponder {
   constructor(

@@ -48,7 +48,7 @@ function isProbeAgent(ua: string): boolean {
 }
 
 /**
- * The serving port's request handler (spec §1.2): probes first (on any path), then stats, the
+ * The serving port's request handler (docs/queue-proxy.md §3.1): probes first (on any path), then stats, the
  * breaker and the timeouts around a streaming proxy to the user container.
  */
 export class ProxyHandler {

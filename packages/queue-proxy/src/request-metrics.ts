@@ -5,8 +5,8 @@ import type { QueueProxyConfig } from './config.js';
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /**
- * Prometheus request metrics of spec §1.10 under Knative ≥ 1.21's names, on a registry of their own:
- * `kn_serving_invocation_duration_seconds` (its `_count` is the request count) by status code, and
+ * Prometheus request metrics of docs/queue-proxy.md §8.2 under Knative ≥ 1.21's names, on a registry of their
+ * own: `kn_serving_invocation_duration_seconds` (its `_count` is the request count) by status code, and
  * `kn_serving_queue_depth` (requests admitted to the breaker, CC > 0 only). Every series carries the
  * namespace, service, configuration, revision and pod as labels.
  */

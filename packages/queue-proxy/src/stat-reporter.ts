@@ -4,9 +4,9 @@ import { emptyStat, encodeStat, type RequestStats } from '@zerogate/core';
 export const REPORTING_PERIOD_MS = 1000;
 
 /**
- * Keeps the protobuf `Stat` the autoscaler scrapes from `:9090/metrics` (spec §1.9): every period it
- * closes the request-stats window and encodes a new snapshot, so a scrape only copies bytes.
- * Before the first tick the snapshot carries only the pod name, as Knative's does.
+ * Keeps the protobuf `Stat` the autoscaler scrapes from `:9090/metrics` (docs/queue-proxy.md §8.1): every
+ * period it closes the request-stats window and encodes a new snapshot, so a scrape only copies bytes. Before
+ * the first tick the snapshot carries only the pod name, as Knative's does.
  */
 export class StatReporter {
   private snapshot: Uint8Array;
