@@ -13,6 +13,8 @@ import {
   silentServer,
   tcpSpec,
 } from '../../../../test/support/readiness-targets.js';
+import type { ProbeAttempt } from './probe-attempt.js';
+import { scheduleProbe } from './schedule-probe.js';
 
 afterEach(runCleanups);
 
@@ -88,5 +90,74 @@ describe('scheduleProbe through a ReadinessProber, against real servers', () => 
     // Each attempt takes 50 ms plus a 50 ms pause, so several attempts fit in 400 ms.
     expect(accepted).toBeGreaterThanOrEqual(3);
     expect(await drained(server)).toBe(0);
+  });
+});
+
+describe('scheduleProbe with scripted attempts', () => {
+  /** Polls every millisecond for up to 5 s, each attempt allowed 1 s: the script decides, not the clock. */
+  const poll = { intervalMs: 1, totalMs: 5000, attemptMs: 1000 };
+  const aggressive = { timeoutMs: 1000, periodMs: 0, successThreshold: 1 };
+
+  /** An attempt that follows `script` (true passes, false fails), then passes; counts its calls. */
+  function scripted(script: boolean[]) {
+    const attempt = Object.assign(
+      async () => {
+        const ok = script[attempt.calls++] ?? true;
+        if (!ok) throw new Error(`attempt ${attempt.calls} failed`);
+      },
+      { calls: 0 },
+    );
+    return attempt;
+  }
+
+  /** An attempt that never settles on its own, only when its signal aborts. */
+  const hanging: ProbeAttempt = (signal) =>
+    new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+
+  it('makes one attempt for a probe with a period and reports its error', async () => {
+    const attempt = scripted([false]);
+    const reports: Error[] = [];
+    const run = scheduleProbe({ ...aggressive, periodMs: 1000 }, attempt, poll, (err) => reports.push(err));
+    expect(await run(new AbortController().signal)).toBe(false);
+    expect(attempt.calls).toBe(1);
+    expect(reports.map((e) => e.message)).toEqual(['attempt 1 failed']);
+  });
+
+  it("bounds a probe with a period by its own timeout, not the poll's", async () => {
+    const reports: Error[] = [];
+    const run = scheduleProbe({ ...aggressive, periodMs: 1000, timeoutMs: 30 }, hanging, poll, (err) =>
+      reports.push(err),
+    );
+    expect(await run(new AbortController().signal)).toBe(false);
+    expect(reports.map((e) => e.message)).toEqual(['probe timed out after 30 ms']);
+  });
+
+  it('polls until successThreshold passes in a row, counting again after a failure', async () => {
+    const attempt = scripted([false, true, false, true, true, true]);
+    const run = scheduleProbe({ ...aggressive, successThreshold: 3 }, attempt, poll, () => {});
+    expect(await run(new AbortController().signal)).toBe(true);
+    expect(attempt.calls).toBe(6);
+  });
+
+  it('reports a failed poll once, with the last error as its cause', async () => {
+    const attempt = scripted(Array(1000).fill(false));
+    const reports: Error[] = [];
+    const run = scheduleProbe(aggressive, attempt, { ...poll, totalMs: 50 }, (err) => reports.push(err));
+    expect(await run(new AbortController().signal)).toBe(false);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.message).toBe(`aggressive probe failed ${attempt.calls} times in 50 ms`);
+    expect((reports[0]!.cause as Error).message).toBe(`attempt ${attempt.calls} failed`);
+  });
+
+  it.each([
+    ['an aggressive probe', aggressive],
+    ['a probe with a period', { ...aggressive, periodMs: 1000 }],
+  ])('ends %s at once when its signal aborts, reporting nothing', async (_name, timing) => {
+    const reports: Error[] = [];
+    const ac = new AbortController();
+    const result = scheduleProbe(timing, hanging, poll, (err) => reports.push(err))(ac.signal);
+    ac.abort(new Error('check cancelled'));
+    expect(await result).toBe(false);
+    expect(reports).toEqual([]);
   });
 });
