@@ -17,7 +17,6 @@ import {
 import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
-  type Backoff,
   ChangeBatcher,
   isRecord,
   KeptInformer,
@@ -27,6 +26,7 @@ import {
   REVISIONS,
   readRevision,
   resolveBackoff,
+  type WatchBackoff,
 } from '@zerogate/core/kubernetes';
 import {
   type EndpointListener,
@@ -36,7 +36,7 @@ import {
 } from './endpoint-source.js';
 
 export { DEFAULT_BACKOFF, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
-export type { Backoff };
+export type { WatchBackoff };
 
 /** `spec.timeoutSeconds` when a Revision does not set it: Knative's `revision-timeout-seconds` default. */
 export const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -55,7 +55,7 @@ export interface KubernetesEndpointSourceOptions {
    */
   readonly useEndpoints?: boolean;
   /** Restart delays after informer failures; default {@link DEFAULT_BACKOFF}. */
-  readonly backoff?: Partial<Backoff>;
+  readonly backoff?: Partial<WatchBackoff>;
 }
 
 /** The part of a Knative Revision the activator reads. */

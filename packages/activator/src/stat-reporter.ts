@@ -7,6 +7,7 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
+  Backoff,
   emptyStat,
   encodeWireStatMessages,
   type Logger,
@@ -111,7 +112,6 @@ export class StatReporter {
   private readonly logger: Logger;
   private readonly periodMs: number;
   private readonly now: () => number;
-  private readonly reconnect: Readonly<ReconnectOptions>;
   private readonly handshakeTimeoutMs: number;
   private readonly pongTimeoutMs: number;
 
@@ -123,7 +123,7 @@ export class StatReporter {
   private isOpen = false;
   private wasEverOpen = false;
   private errors = 0;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private lastPongAt = 0;
   /** A failed connect was logged in the current streak of failures. */
   private failureLogged = false;
@@ -169,10 +169,12 @@ export class StatReporter {
     this.logger = options.logger;
     this.periodMs = options.periodMs ?? DEFAULT_PERIOD_MS;
     this.now = options.now ?? performance.now.bind(performance);
-    this.reconnect = { ...reconnect, maxMs: Math.max(reconnect.maxMs, reconnect.initialMs) };
+    this.backoff = new Backoff(
+      { ...reconnect, maxMs: Math.max(reconnect.maxMs, reconnect.initialMs), jitter: RECONNECT_JITTER },
+      'StatReporter: reconnect.',
+    );
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.pongTimeoutMs = options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS;
-    this.backoffMs = this.reconnect.initialMs;
   }
 
   /** The websocket is open now. */
@@ -197,7 +199,7 @@ export class StatReporter {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.backoffMs = this.reconnect.initialMs;
+    this.backoff.reset();
     subscribe(PONG_CHANNEL, this.onPong);
     this.tickTimer = setInterval(() => this.tick(), this.periodMs);
     this.connect();
@@ -350,7 +352,7 @@ export class StatReporter {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.wasEverOpen = true;
-    this.backoffMs = this.reconnect.initialMs;
+    this.backoff.reset();
     this.failureLogged = false;
     this.dropLogged = false;
     this.lastPongAt = performance.now();
@@ -387,9 +389,7 @@ export class StatReporter {
       this.logger.debug({ err, url: this.url }, 'Autoscaler connection attempt failed');
     }
     if (!this.running) return;
-    const delay = Math.min(this.backoffMs * (1 + Math.random() * RECONNECT_JITTER), this.reconnect.maxMs);
-    this.backoffMs = Math.min(this.backoffMs * this.reconnect.factor, this.reconnect.maxMs);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer = setTimeout(() => this.connect(), this.backoff.next());
   }
 
   private clearConnectionTimers(): void {

@@ -468,6 +468,8 @@ describe('KubernetesActuator.start', () => {
 describe('KubernetesActuator options', () => {
   it('names the bad option', () => {
     expect(() => actuator({ retry: { attempts: 0 } })).toThrow(/retry\.attempts/);
+    expect(() => actuator({ retry: { initialMs: 0 } })).toThrow(/retry\.initialMs/);
+    expect(() => actuator({ retry: { initialMs: 10, maxMs: 5 } })).toThrow(/retry\.maxMs/);
     expect(() => actuator({ activatorNamespace: '' })).toThrow(/activatorNamespace/);
   });
 });

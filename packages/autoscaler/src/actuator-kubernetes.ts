@@ -16,17 +16,17 @@ import {
   type V1Endpoint,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
-import type { Logger } from '@zerogate/core';
+import { Backoff, type Logger } from '@zerogate/core';
 import {
   abortableRequests,
   apiStatusOf,
-  type Backoff,
   deploymentName,
   describeApiError,
   KeptInformer,
   REVISION_LABEL,
   resolveBackoff,
   SERVICE_TYPE_LABEL,
+  type WatchBackoff,
 } from '@zerogate/core/kubernetes';
 import { type ActivatorProbeOptions, probeActivatorInPath } from './activator-probe.js';
 import {
@@ -86,7 +86,7 @@ export interface KubernetesActuatorOptions {
   /** Retries of failed API calls; default {@link DEFAULT_RETRY}. */
   readonly retry?: Partial<RetryPolicy>;
   /** Restart delays of the activator watch after failures; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
-  readonly watchBackoff?: Partial<Backoff>;
+  readonly watchBackoff?: Partial<WatchBackoff>;
   /** Waits between retries; tests replace it. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -298,7 +298,7 @@ export class KubernetesActuator implements Actuator {
   private readonly probe: ActivatorProbeOptions;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly watchBackoff: Backoff;
+  private readonly watchBackoff: WatchBackoff;
   /** The activator watch, once {@link start}ed. */
   private activatorWatch: KeptInformer<V1EndpointSlice> | undefined;
   /** Aborts the activator watch's list in flight on stop. */
@@ -311,12 +311,8 @@ export class KubernetesActuator implements Actuator {
     }
     if (!logger) throw new TypeError('KubernetesActuator option logger is required');
     const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
-    if (!(retry.initialMs >= 0))
-      throw new RangeError('KubernetesActuator option retry.initialMs must be >= 0');
-    if (!(retry.factor >= 1)) throw new RangeError('KubernetesActuator option retry.factor must be >= 1');
-    if (!(retry.maxMs >= retry.initialMs)) {
-      throw new RangeError('KubernetesActuator option retry.maxMs must be >= retry.initialMs');
-    }
+    // Constructing one checks the delays, naming the bad option.
+    new Backoff(retry, 'KubernetesActuator option retry.');
     if (!(Number.isSafeInteger(retry.attempts) && retry.attempts >= 1)) {
       throw new RangeError('KubernetesActuator option retry.attempts must be an integer >= 1');
     }
@@ -539,7 +535,7 @@ export class KubernetesActuator implements Actuator {
 
   /** Runs `op` until it succeeds, retrying conflicts and transient failures per the retry policy. */
   private async retrying(code: ActuatorErrorCode, rev: RevisionRef, what: string, op: () => Promise<void>) {
-    let delayMs = this.retry.initialMs;
+    const backoff = new Backoff(this.retry);
     for (let attempt = 1; ; attempt++) {
       try {
         await op();
@@ -554,9 +550,9 @@ export class KubernetesActuator implements Actuator {
             { cause: err },
           );
         }
+        const delayMs = backoff.next();
         this.logger.debug({ err, attempt, failure, retryInMs: delayMs }, `${what} failed; retrying`);
         await this.sleep(delayMs);
-        delayMs = Math.min(delayMs * this.retry.factor, this.retry.maxMs);
       }
     }
   }

@@ -4,8 +4,8 @@
  * calls as a {@link LocalPlatform} for the {@link LocalActuator}.
  */
 import type { Logger, PlatformEvent } from '@zerogate/core';
-import { PLATFORM_PATHS } from '@zerogate/core';
-import { type Backoff, resolveBackoff } from '@zerogate/core/kubernetes';
+import { Backoff, PLATFORM_PATHS } from '@zerogate/core';
+import { resolveBackoff, type WatchBackoff } from '@zerogate/core/kubernetes';
 import { type Dispatcher, request } from 'undici';
 import { ActuatorError, type Mode, type RevisionRef } from './actuator.js';
 import type { LocalPlatform } from './actuator-local.js';
@@ -75,7 +75,7 @@ export interface PlatformRevisionSourceOptions {
   readonly baseUrl: string;
   readonly logger: Logger;
   /** Reconnect delays after the stream fails; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
-  readonly backoff?: Partial<Backoff>;
+  readonly backoff?: Partial<WatchBackoff>;
 }
 
 /**
@@ -97,7 +97,9 @@ export class PlatformRevisionSource implements RevisionSource {
   constructor(options: PlatformRevisionSourceOptions) {
     this.baseUrl = options.baseUrl;
     this.logger = options.logger;
-    this.backoff = resolveBackoff('PlatformRevisionSource', options.backoff);
+    const backoff = resolveBackoff('PlatformRevisionSource', options.backoff);
+    // A connection that lasted the longest delay ends a streak of failures.
+    this.backoff = new Backoff({ ...backoff, resetAfterMs: backoff.maxMs });
   }
 
   start(listener: RevisionListener): Promise<void> {
@@ -116,7 +118,6 @@ export class PlatformRevisionSource implements RevisionSource {
   }
 
   private async run(firstAttemptDone: () => void): Promise<void> {
-    let delay = this.backoff.initialMs;
     while (!this.aborter.signal.aborted) {
       const openedAt = Date.now();
       try {
@@ -128,12 +129,12 @@ export class PlatformRevisionSource implements RevisionSource {
         this.logger.warn({ err }, 'platform revisions stream failed; reconnecting');
       }
       firstAttemptDone();
-      if (Date.now() - openedAt > this.backoff.maxMs) delay = this.backoff.initialMs;
+      this.backoff.ran(Date.now() - openedAt);
+      const delay = this.backoff.next();
       await new Promise<void>((resolve) => {
         this.wakeRetry = resolve;
         this.retryTimer = setTimeout(resolve, delay);
       });
-      delay = Math.min(delay * this.backoff.factor, this.backoff.maxMs);
     }
   }
 

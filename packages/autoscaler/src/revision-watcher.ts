@@ -16,7 +16,6 @@ import {
 import type { Logger } from '@zerogate/core';
 import {
   abortableRequests,
-  type Backoff,
   ChangeBatcher,
   isRecord,
   KeptInformer,
@@ -25,11 +24,12 @@ import {
   REVISIONS,
   readRevision,
   resolveBackoff,
+  type WatchBackoff,
 } from '@zerogate/core/kubernetes';
 import type { RevisionSpec } from './collector.js';
 
 /** Restart delays of a failed informer (see `@zerogate/core/kubernetes`). */
-export type WatchBackoff = Backoff;
+export type { WatchBackoff };
 
 /** Receives the merged state of each revision, only when it changed, and removals. */
 export interface RevisionListener {

@@ -3,6 +3,7 @@
  * match it, a failed Pod is replaced after a backoff that grows while starts keep failing (the
  * kubelet's crash-loop backoff), and every change is reported to the platform.
  */
+import { Backoff } from '@zerogate/core';
 import type { RevisionConfig } from './config.js';
 import { Pod, type PodSettings } from './pod.js';
 
@@ -37,7 +38,7 @@ export class RevisionPods {
   /** Pods starting, running or draining; stopped and failed ones leave this list. */
   readonly pods: Pod[] = [];
   private nextPodNumber = 1;
-  private failureDelayMs = 0;
+  private readonly failureBackoff = new Backoff(FAILURE_BACKOFF);
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private closed = false;
@@ -128,17 +129,13 @@ export class RevisionPods {
   }
 
   private podChanged(pod: Pod): void {
-    if (pod.phase === 'ready') this.failureDelayMs = 0;
+    if (pod.phase === 'ready') this.failureBackoff.reset();
     if (pod.phase === 'failed' || pod.phase === 'stopped') {
       const at = this.pods.indexOf(pod);
       if (at !== -1) this.pods.splice(at, 1);
     }
     if (pod.phase === 'failed') {
-      this.failureDelayMs =
-        this.failureDelayMs === 0
-          ? FAILURE_BACKOFF.initialMs
-          : Math.min(this.failureDelayMs * 2, FAILURE_BACKOFF.maxMs);
-      this.retryAt = Date.now() + this.failureDelayMs;
+      this.retryAt = Date.now() + this.failureBackoff.next();
       this.events.podFailed(this, pod);
     }
     this.events.changed(this, pod);

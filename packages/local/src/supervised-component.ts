@@ -30,7 +30,7 @@ export type Launcher = (
 export class SupervisedComponent {
   private child: SupervisedProcess | undefined;
   private stopped = false;
-  private readonly backoff = new Backoff(RESTART_BACKOFF);
+  private readonly backoff = new Backoff({ ...RESTART_BACKOFF, resetAfterMs: RESTART_STABLE_MS });
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -66,7 +66,7 @@ export class SupervisedComponent {
     this.child = started.child;
     void started.child.exited.then((exit) => {
       if (this.stopped) return;
-      if (Date.now() - at > RESTART_STABLE_MS) this.backoff.reset();
+      this.backoff.ran(Date.now() - at);
       this.logger.error(
         { component: this.name, code: exit.code, signal: exit.signal, restartInMs: this.backoff.peek() },
         `${this.name} exited; restarting it`,

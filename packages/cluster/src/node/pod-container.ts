@@ -59,7 +59,7 @@ export class PodContainer {
   private finishedWaiters: ((exit: ProcessExit) => void)[] = [];
 
   constructor(private readonly options: PodContainerOptions) {
-    this.backoff = new Backoff(options.backoff ?? CRASH_BACKOFF);
+    this.backoff = new Backoff({ ...(options.backoff ?? CRASH_BACKOFF), resetAfterMs: BACKOFF_RESET_MS });
   }
 
   get name(): string {
@@ -144,7 +144,7 @@ export class PodContainer {
       this.options.changed();
       return;
     }
-    if (Date.now() - proc.startedAt.getTime() > BACKOFF_RESET_MS) this.backoff.reset();
+    this.backoff.ran(Date.now() - proc.startedAt.getTime());
     this.lastState = terminated;
     this.restartCount++;
     const delay = this.backoff.next();

@@ -12,6 +12,7 @@ import {
   Observable,
   Watch,
 } from '@kubernetes/client-node';
+import { Backoff, type BackoffOptions } from '../backoff.js';
 import type { Logger } from '../logger.js';
 
 /** The label naming the revision on its Services, Endpoints and EndpointSlices. */
@@ -26,22 +27,16 @@ export const PUBLIC_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Public`;
 export const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
 
 /** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
-export interface Backoff {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  readonly factor: number;
-}
+export type WatchBackoff = Required<Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'factor'>>;
 
 /** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+export const DEFAULT_BACKOFF: WatchBackoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
 
 /** Merges `backoff` over {@link DEFAULT_BACKOFF}, throwing a RangeError naming `owner`'s bad option. */
-export function resolveBackoff(owner: string, backoff: Partial<Backoff> | undefined): Backoff {
-  const b: Backoff = { ...DEFAULT_BACKOFF, ...backoff };
-  if (!(b.initialMs > 0)) throw new RangeError(`${owner} option backoff.initialMs must be > 0`);
-  if (!(b.maxMs >= b.initialMs))
-    throw new RangeError(`${owner} option backoff.maxMs must be >= backoff.initialMs`);
-  if (!(b.factor >= 1)) throw new RangeError(`${owner} option backoff.factor must be >= 1`);
+export function resolveBackoff(owner: string, backoff: Partial<WatchBackoff> | undefined): WatchBackoff {
+  const b: WatchBackoff = { ...DEFAULT_BACKOFF, ...backoff };
+  // Constructing one checks the options, naming the bad one.
+  new Backoff(b, `${owner} option backoff.`);
   return b;
 }
 
@@ -104,8 +99,8 @@ class ClosableWatch extends Watch {
 export class KeptInformer<T extends KubernetesObject> {
   private readonly watch: ClosableWatch;
   private readonly informer: ListWatch<T>;
+  private readonly backoff: Backoff;
   private stopped = false;
-  private failures = 0;
   private failedThisAttempt = false;
   private recoveryLogged = true;
   private healthySince: number | undefined;
@@ -119,10 +114,11 @@ export class KeptInformer<T extends KubernetesObject> {
     path: string,
     list: () => Promise<KubernetesListObject<T>>,
     labelSelector: string | undefined,
-    private readonly backoff: Backoff,
+    backoff: WatchBackoff,
     private readonly logger: Logger,
     onChange: (obj: T, deleted: boolean) => void,
   ) {
+    this.backoff = new Backoff({ ...backoff, resetAfterMs: backoff.maxMs });
     this.watch = new ClosableWatch(kubeConfig);
     // The informer waits 1 s doubling to 30 s between clean reconnects of a quiet watch; cap that at our
     // maximum, and make the wait end silently on stop.
@@ -166,9 +162,9 @@ export class KeptInformer<T extends KubernetesObject> {
       () => {
         if (this.stopped || this.failedThisAttempt) return;
         this.healthySince = Date.now();
-        if (this.failures > 0 && !this.recoveryLogged) {
+        if (this.backoff.failures > 0 && !this.recoveryLogged) {
           this.recoveryLogged = true;
-          this.logger.info({ watch: this.what, failures: this.failures }, 'watch resumed');
+          this.logger.info({ watch: this.what, failures: this.backoff.failures }, 'watch resumed');
         }
       },
       (err: unknown) => this.onError(err),
@@ -181,23 +177,15 @@ export class KeptInformer<T extends KubernetesObject> {
     // Stopping aborts the watch, which the client reports as an error too.
     if (this.stopped) return;
     this.failedThisAttempt = true;
-    if (this.healthySince !== undefined && Date.now() - this.healthySince >= this.backoff.maxMs) {
-      this.failures = 0;
-    }
+    if (this.healthySince !== undefined) this.backoff.ran(Date.now() - this.healthySince);
     this.healthySince = undefined;
-    this.failures++;
-    const delayMs = Math.min(
-      this.backoff.initialMs * this.backoff.factor ** (this.failures - 1),
-      this.backoff.maxMs,
-    );
-    if (this.failures === 1) {
+    const delayMs = this.backoff.next();
+    const failures = this.backoff.failures;
+    if (failures === 1) {
       this.recoveryLogged = false;
       this.logger.warn({ err, watch: this.what, retryInMs: delayMs }, 'watch failed; retrying with backoff');
     } else {
-      this.logger.debug(
-        { err, watch: this.what, failures: this.failures, retryInMs: delayMs },
-        'watch failed again',
-      );
+      this.logger.debug({ err, watch: this.what, failures, retryInMs: delayMs }, 'watch failed again');
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.restart(), delayMs);
