@@ -1,0 +1,293 @@
+/**
+ * The queue-proxy's environment, built from typed settings: the one place outside `config.ts` that knows
+ * the variables' names and how their values are written. The injector (a Kubernetes container's env),
+ * the one-machine platform, the bench and the tests all build it here, as Knative's revision reconciler
+ * does in `pkg/reconciler/revision/resources/queue.go` (makeQueueContainer).
+ *
+ * This module imports nothing, so loading it (`@zerogate/queue-proxy/env`) starts none of the
+ * queue-proxy's runtime: no sockets, no logger, no metrics registry.
+ */
+
+/**
+ * Every variable `config.ts` reads, by the setting it carries. Knative's names where Knative has the
+ * variable; `QUEUE_*` (but `QUEUE_SERVING_*`) are Zerogate's own, which Knative's queue-proxy ignores.
+ */
+export const QUEUE_PROXY_ENV = {
+  containerConcurrency: 'CONTAINER_CONCURRENCY',
+  servingPort: 'QUEUE_SERVING_PORT',
+  tlsPort: 'QUEUE_SERVING_TLS_PORT',
+  userPort: 'USER_PORT',
+  revisionTimeout: 'REVISION_TIMEOUT_SECONDS',
+  responseStartTimeout: 'REVISION_RESPONSE_START_TIMEOUT_SECONDS',
+  idleTimeout: 'REVISION_IDLE_TIMEOUT_SECONDS',
+  loggingConfig: 'SERVING_LOGGING_CONFIG',
+  loggingLevel: 'SERVING_LOGGING_LEVEL',
+  namespace: 'SERVING_NAMESPACE',
+  service: 'SERVING_SERVICE',
+  configuration: 'SERVING_CONFIGURATION',
+  revision: 'SERVING_REVISION',
+  pod: 'SERVING_POD',
+  podIp: 'SERVING_POD_IP',
+  readinessProbe: 'SERVING_READINESS_PROBE',
+  multiContainerProbes: 'ENABLE_MULTI_CONTAINER_PROBES',
+  http2AutoDetection: 'ENABLE_HTTP2_AUTO_DETECTION',
+  observabilityConfig: 'OBSERVABILITY_CONFIG',
+  requestMetricsBackend: 'SERVING_REQUEST_METRICS_BACKEND',
+  requestLog: 'SERVING_ENABLE_REQUEST_LOG',
+  probeRequestLog: 'SERVING_ENABLE_PROBE_REQUEST_LOG',
+  tlsMinVersion: 'QUEUE_PROXY_TLS_MIN_VERSION',
+  tlsMaxVersion: 'QUEUE_PROXY_TLS_MAX_VERSION',
+  tlsCipherSuites: 'QUEUE_PROXY_TLS_CIPHER_SUITES',
+  tlsCurvePreferences: 'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
+  certsDir: 'QUEUE_CERTS_DIR',
+  bindAddress: 'QUEUE_BIND_ADDRESS',
+  userHost: 'QUEUE_USER_HOST',
+  adminPort: 'QUEUE_ADMIN_PORT',
+  statsPort: 'QUEUE_STATS_PORT',
+  metricsPort: 'QUEUE_METRICS_PORT',
+  drainQuiet: 'QUEUE_DRAIN_QUIET_SECONDS',
+  upgradeGrace: 'QUEUE_UPGRADE_GRACE_SECONDS',
+  readHeaderTimeout: 'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
+  nativeSidecar: 'QUEUE_NATIVE_SIDECAR',
+  nativeSidecarSigterm: 'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
+} as const;
+
+/**
+ * Variables Knative's revision reconciler sets that this queue-proxy does not read, with the values
+ * Knative's default config maps give them. Knative's own queue-proxy requires most of them (envconfig
+ * `required`), so an environment meant for both carries them; two matter to its behaviour: without
+ * `TRACING_CONFIG_BACKEND=none` it traces every request, and with a request metrics backend it records
+ * per-request metrics.
+ */
+export const KNATIVE_ONLY_ENV = {
+  SERVING_REQUEST_METRICS_REPORTING_PERIOD_SECONDS: '5',
+  METRICS_COLLECTOR_ADDRESS: '',
+  METRICS_DOMAIN: 'knative.dev/internal/serving',
+  TRACING_CONFIG_BACKEND: 'none',
+  TRACING_CONFIG_ZIPKIN_ENDPOINT: '',
+  TRACING_CONFIG_DEBUG: 'false',
+  TRACING_CONFIG_SAMPLE_RATE: '0.1',
+  ENABLE_PROFILING: 'false',
+  ENABLE_HTTP_FULL_DUPLEX: 'false',
+  ROOT_CA: '',
+} as const;
+
+/** Knative's `SYSTEM_NAMESPACE` (where Knative runs), which this queue-proxy does not read. */
+export const SYSTEM_NAMESPACE_ENV = 'SYSTEM_NAMESPACE';
+/** Knative's `HOST_IP` (the node's address), which this queue-proxy does not read. */
+export const HOST_IP_ENV = 'HOST_IP';
+
+/**
+ * The Pod's identity as Kubernetes' downward API gives it, by variable: the injector sets these from
+ * field references, since a ReplicaSet's Pod has no name yet when it is admitted.
+ */
+export const QUEUE_PROXY_POD_FIELDS: Readonly<Record<string, string>> = {
+  [QUEUE_PROXY_ENV.namespace]: 'metadata.namespace',
+  [QUEUE_PROXY_ENV.pod]: 'metadata.name',
+  [QUEUE_PROXY_ENV.podIp]: 'status.podIP',
+};
+
+/** The revision the queue-proxy serves. */
+export interface QueueProxyRevision {
+  /** `SERVING_REVISION`. */
+  readonly name: string;
+  /** `SERVING_CONFIGURATION`. */
+  readonly configuration: string;
+  /** `SERVING_SERVICE`; not written when absent. */
+  readonly service?: string;
+}
+
+/** The Pod the queue-proxy runs in. */
+export interface QueueProxyPod {
+  /** `SERVING_NAMESPACE`. */
+  readonly namespace: string;
+  /** `SERVING_POD`. */
+  readonly name: string;
+  /** `SERVING_POD_IP`. */
+  readonly ip: string;
+}
+
+/** The queue-proxy's ports; 0 picks a free one. */
+export interface QueueProxyPorts {
+  /** `QUEUE_SERVING_PORT`: Knative's 8012, 8013 for h2c revisions. */
+  readonly serving: number;
+  /** `QUEUE_SERVING_TLS_PORT`: Knative's 8112, served only with a certificate. */
+  readonly tls: number;
+  /** `QUEUE_ADMIN_PORT` (default 8022). */
+  readonly admin?: number;
+  /** `QUEUE_STATS_PORT` (default 9090). */
+  readonly stats?: number;
+  /** `QUEUE_METRICS_PORT` (default 9091). */
+  readonly metrics?: number;
+}
+
+/** The revision's request timeouts, in whole seconds; 0 = none. */
+export interface QueueProxyTimeouts {
+  /** `REVISION_TIMEOUT_SECONDS`: from arrival, queue wait included. */
+  readonly revisionSeconds: number;
+  /** `REVISION_RESPONSE_START_TIMEOUT_SECONDS`. */
+  readonly responseStartSeconds?: number;
+  /** `REVISION_IDLE_TIMEOUT_SECONDS`. */
+  readonly idleSeconds?: number;
+  /** `QUEUE_READ_HEADER_TIMEOUT_SECONDS` (default 60). */
+  readonly readHeaderSeconds?: number;
+}
+
+/**
+ * Request metrics and logs, written in one of Knative's two forms: ≥ 1.19's `OBSERVABILITY_CONFIG` JSON,
+ * or ≤ 1.18's separate `SERVING_*` variables.
+ */
+export interface QueueProxyObservability {
+  readonly form: 'observability-config' | 'serving-variables';
+  /** Prometheus request metrics on the metrics port. */
+  readonly requestMetrics: boolean;
+  /** One log line per request. */
+  readonly requestLog: boolean;
+  /** Probes in the request log too. */
+  readonly probeRequestLog: boolean;
+}
+
+/** Internal TLS: where the certificate is and Knative's `queue-sidecar-tls-*` settings (≥ 1.22). */
+export interface QueueProxyTls {
+  /** `QUEUE_CERTS_DIR` (default Knative's `/var/lib/knative/certs`). */
+  readonly certsDir?: string;
+  readonly minVersion?: '1.2' | '1.3';
+  readonly maxVersion?: '1.2' | '1.3';
+  /** Go names of TLS 1.2 suites. */
+  readonly cipherSuites?: readonly string[];
+  /** Go curve names (`X25519MLKEM768`, `X25519`, `CurveP256`, …). */
+  readonly curvePreferences?: readonly string[];
+}
+
+/** How the queue-proxy drains. */
+export interface QueueProxyDrain {
+  /** `QUEUE_DRAIN_QUIET_SECONDS` (default 30). */
+  readonly quietSeconds?: number;
+  /** `QUEUE_UPGRADE_GRACE_SECONDS` (default 60). */
+  readonly upgradeGraceSeconds?: number;
+  /** `QUEUE_NATIVE_SIDECAR`: signalled only after the app exited, so `/wait-for-drain` starts the drain. */
+  readonly nativeSidecar?: boolean;
+  /** `QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS` (default 10). */
+  readonly nativeSidecarSigtermSeconds?: number;
+}
+
+/**
+ * Everything a queue-proxy's environment carries. Optional settings left out are not written, so the
+ * queue-proxy takes its defaults; a `false` is written as `false`.
+ */
+export interface QueueProxyEnvSettings {
+  readonly revision: QueueProxyRevision;
+  /** Left out where the platform fills it in from the Pod ({@link QUEUE_PROXY_POD_FIELDS}). */
+  readonly pod?: QueueProxyPod;
+  /** Requests the app may run at once; 0 = unlimited. */
+  readonly containerConcurrency: number;
+  /** `USER_PORT`. */
+  readonly userPort: number;
+  /** `QUEUE_USER_HOST`: where the app listens (default 127.0.0.1). */
+  readonly userHost?: string;
+  readonly ports: QueueProxyPorts;
+  /** `QUEUE_BIND_ADDRESS`: the address every listener binds (default all interfaces). */
+  readonly bindAddress?: string;
+  readonly timeouts: QueueProxyTimeouts;
+  /**
+   * `SERVING_READINESS_PROBE`: the app's corev1.Probe (an array with {@link multiContainerProbes}),
+   * encoded as JSON; a string is taken as JSON already encoded. Left out = always ready.
+   */
+  readonly readinessProbe?: string | object;
+  /** `ENABLE_MULTI_CONTAINER_PROBES`. */
+  readonly multiContainerProbes?: boolean;
+  /** `ENABLE_HTTP2_AUTO_DETECTION`: HTTP readiness probes try h2c first. */
+  readonly http2AutoDetection?: boolean;
+  /** `SERVING_LOGGING_LEVEL` (`debug`, `info`, …) and `SERVING_LOGGING_CONFIG` (zap's, default ''). */
+  readonly logging: { readonly level: string; readonly config?: string };
+  readonly observability?: QueueProxyObservability;
+  readonly tls?: QueueProxyTls;
+  readonly drain?: QueueProxyDrain;
+  /** Knative's `SYSTEM_NAMESPACE`, not read by this queue-proxy. */
+  readonly systemNamespace?: string;
+  /**
+   * Also write the rest of what Knative's revision reconciler sets ({@link KNATIVE_ONLY_ENV} and
+   * `HOST_IP`), so that Knative's own queue-proxy starts from the same environment.
+   */
+  readonly knativeOnly?: { readonly hostIp: string };
+}
+
+const bool = (v: boolean): string => (v ? 'true' : 'false');
+
+/**
+ * The queue-proxy's environment for `settings`: each value in the form `loadConfig` parses (integers in
+ * decimal, booleans `true`/`false`, probes as JSON, lists comma-separated).
+ */
+export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, string> {
+  const N = QUEUE_PROXY_ENV;
+  const env: Record<string, string> = {};
+  const set = (name: string, value: string | number | boolean | undefined): void => {
+    if (value === undefined) return;
+    env[name] = typeof value === 'boolean' ? bool(value) : String(value);
+  };
+  const { revision, pod, ports, timeouts, logging, observability, tls, drain } = settings;
+
+  if (pod) set(N.namespace, pod.namespace);
+  set(N.service, revision.service);
+  set(N.configuration, revision.configuration);
+  set(N.revision, revision.name);
+  set(N.servingPort, ports.serving);
+  set(N.tlsPort, ports.tls);
+  set(N.containerConcurrency, settings.containerConcurrency);
+  set(N.revisionTimeout, timeouts.revisionSeconds);
+  set(N.responseStartTimeout, timeouts.responseStartSeconds);
+  set(N.idleTimeout, timeouts.idleSeconds);
+  if (pod) {
+    set(N.pod, pod.name);
+    set(N.podIp, pod.ip);
+  }
+  set(N.loggingConfig, logging.config ?? '');
+  set(N.loggingLevel, logging.level);
+  set(N.userPort, settings.userPort);
+  set(SYSTEM_NAMESPACE_ENV, settings.systemNamespace);
+  const probe = settings.readinessProbe;
+  set(N.readinessProbe, typeof probe === 'string' || probe === undefined ? probe : JSON.stringify(probe));
+  set(N.http2AutoDetection, settings.http2AutoDetection);
+  set(N.multiContainerProbes, settings.multiContainerProbes);
+
+  if (observability?.form === 'observability-config') {
+    set(
+      N.observabilityConfig,
+      JSON.stringify({
+        requestMetrics: { protocol: observability.requestMetrics ? 'prometheus' : 'none' },
+        enableRequestLog: observability.requestLog,
+        enableProbeRequestLog: observability.probeRequestLog,
+      }),
+    );
+  } else if (observability) {
+    set(N.requestMetricsBackend, observability.requestMetrics ? 'prometheus' : '');
+    set(N.requestLog, observability.requestLog);
+    set(N.probeRequestLog, observability.probeRequestLog);
+  }
+
+  if (tls) {
+    set(N.certsDir, tls.certsDir);
+    set(N.tlsMinVersion, tls.minVersion);
+    set(N.tlsMaxVersion, tls.maxVersion);
+    set(N.tlsCipherSuites, tls.cipherSuites?.join(','));
+    set(N.tlsCurvePreferences, tls.curvePreferences?.join(','));
+  }
+
+  set(N.bindAddress, settings.bindAddress);
+  set(N.userHost, settings.userHost);
+  set(N.adminPort, ports.admin);
+  set(N.statsPort, ports.stats);
+  set(N.metricsPort, ports.metrics);
+  set(N.readHeaderTimeout, timeouts.readHeaderSeconds);
+  if (drain) {
+    set(N.drainQuiet, drain.quietSeconds);
+    set(N.upgradeGrace, drain.upgradeGraceSeconds);
+    set(N.nativeSidecar, drain.nativeSidecar);
+    set(N.nativeSidecarSigterm, drain.nativeSidecarSigtermSeconds);
+  }
+  if (settings.knativeOnly) {
+    Object.assign(env, KNATIVE_ONLY_ENV);
+    set(HOST_IP_ENV, settings.knativeOnly.hostIp);
+  }
+  return env;
+}
