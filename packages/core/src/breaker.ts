@@ -1,7 +1,7 @@
 /**
  * The breaker: at most `capacity` requests run at once and at most `queueDepth` wait for a slot, in
  * arrival order. Mirrors `pkg/queue/breaker.go`, except that waiters are admitted first in, first out
- * (Knative's channel wake-ups have no order, which gives p99 ≈ 200× p50 under overload).
+ * (Knative's waiters wake in no particular order, so under overload a waiter can be passed over many times).
  */
 
 /** A request waiting for a slot; `cancel` it when its client leaves or its deadline passes. */
