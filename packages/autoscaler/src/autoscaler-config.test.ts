@@ -4,7 +4,6 @@ import {
   DEFAULT_CLUSTER_AUTOSCALER_CONFIG,
   resolveRevisionAutoscaling,
 } from './autoscaler-config.js';
-import { parseGoDuration } from './go-duration.js';
 
 const A = 'autoscaling.knative.dev/';
 
@@ -197,23 +196,5 @@ describe('resolveRevisionAutoscaling', () => {
 
   it('rejects a containerConcurrency that is not a non-negative integer', () => {
     expect(() => resolveRevisionAutoscaling({ containerConcurrency: -1 })).toThrow(RangeError);
-  });
-});
-
-describe('parseGoDuration', () => {
-  it.each([
-    ['60s', 60_000],
-    ['1m30s', 90_000],
-    ['1.5h', 5_400_000],
-    ['500ms', 500],
-    ['0', 0],
-    ['0.3m', 18_000],
-    ['-2s', -2000],
-  ])('parses %s', (text, ms) => {
-    expect(parseGoDuration(text)).toBe(ms);
-  });
-
-  it.each(['', '60', 's', '1x', '1m 30s', '--1s'])('rejects %j', (text) => {
-    expect(parseGoDuration(text)).toBeUndefined();
   });
 });

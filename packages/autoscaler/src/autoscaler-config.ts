@@ -5,8 +5,7 @@
  * `pkg/apis/autoscaling/annotation_validation.go` (validation),
  * `pkg/reconciler/autoscaling/resources/target.go` (target resolution) and `decider.go`.
  */
-
-import { parseGoDuration } from './go-duration.js';
+import { parseGoDuration } from '@zerogate/core';
 
 /** The scaling metric a revision's KPA follows. */
 export type ScalingMetric = 'concurrency' | 'rps';

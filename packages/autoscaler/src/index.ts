@@ -9,7 +9,6 @@ export * from './autoscaler-config.js';
 export * from './autoscaler-metrics.js';
 export * from './collector.js';
 export * from './config.js';
-export * from './go-duration.js';
 export * from './kpa.js';
 export * from './max-window.js';
 export * from './revision-watcher.js';

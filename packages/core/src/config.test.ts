@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Env, EnvReader, parseDurationMs } from './config.js';
+import { ConfigError, type Env, EnvReader } from './config.js';
 
 /** Runs `read` against `env` and returns the ConfigError that `finish` throws, if any. */
 function problemsOf(env: Env, read: (r: EnvReader) => void): readonly string[] {
@@ -183,46 +183,6 @@ describe('EnvReader.durationMs', () => {
     const problems = problemsOf({ T: '10 parsecs' }, (r) => expect(r.durationMs('T', 7)).toBe(7));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^T: must be a duration/);
-  });
-});
-
-describe('parseDurationMs', () => {
-  it.each([
-    ['0', 0],
-    ['5', 5000],
-    ['1.5', 1500],
-    ['300ms', 300],
-    ['1.5s', 1500],
-    ['2m', 120_000],
-    ['1h', 3_600_000],
-    ['1h2m3s4ms', 3_723_004],
-    ['0s', 0],
-    [' 2s ', 2000],
-  ])('parses %j as %d ms', (text, ms) => {
-    expect(parseDurationMs(text)).toBe(ms);
-  });
-
-  it('reads sub-millisecond units as fractions of a millisecond', () => {
-    expect(parseDurationMs('1500us')).toBeCloseTo(1.5, 12);
-    expect(parseDurationMs('1500µs')).toBeCloseTo(1.5, 12);
-    expect(parseDurationMs('2000000ns')).toBeCloseTo(2, 12);
-  });
-
-  it.each([
-    '',
-    ' ',
-    's',
-    '-1s',
-    '-5',
-    '1x',
-    '1s2',
-    'ms',
-    '1 s',
-    'abc',
-    '1s 2s',
-    '1d',
-  ])('rejects %j', (text) => {
-    expect(parseDurationMs(text)).toBeUndefined();
   });
 });
 

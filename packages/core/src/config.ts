@@ -2,6 +2,7 @@
  * Helpers to read configuration from the environment once, at the edge: every problem is collected
  * and reported together, one line per variable, before anything listens.
  */
+import { parseDurationOrSeconds } from './go-duration.js';
 
 /** Thrown by a config loader; `problems` holds one line per bad variable, each naming it. */
 export class ConfigError extends Error {
@@ -116,11 +117,11 @@ export class EnvReader {
     }
   }
 
-  /** A Go-style duration (`300ms`, `1.5s`, `2m`) or a bare number of seconds, in milliseconds. */
+  /** A Go duration (`300ms`, `1.5s`, `2m`) or a bare number of seconds, in milliseconds (see `go-duration.ts`). */
   durationMs(name: string, fallbackMs: number): number {
     const v = this.raw(name);
     if (v === undefined) return fallbackMs;
-    const ms = parseDurationMs(v);
+    const ms = parseDurationOrSeconds(v);
     if (ms === undefined) {
       this.problem(name, `must be a duration such as 300ms or 2s, got ${JSON.stringify(v)}`);
       return fallbackMs;
@@ -136,27 +137,3 @@ export class EnvReader {
 
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
-
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Parses a Go duration string (or plain seconds) to milliseconds; undefined if malformed or negative. */
-export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  return matched === s.length && s.length > 0 ? total : undefined;
-}

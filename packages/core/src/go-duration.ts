@@ -1,6 +1,15 @@
 /**
- * Parsing of Go `time.Duration` strings, the format Knative's autoscaling annotations and
- * config-autoscaler keys use (`60s`, `1m30s`, `1.5h`, `500ms`).
+ * Durations, parsed in one place. The rule for a bare number (no unit):
+ *
+ * - Where Knative takes a Go `time.Duration` (the `autoscaling.knative.dev/window` annotation and the other
+ *   autoscaling annotations, the admission webhook's `timeout` query parameter), {@link parseGoDuration}
+ *   reads it exactly as Go's `time.ParseDuration` does, which refuses a bare number other than `0`.
+ * - Our environment variables holding a duration (`PROBE_TIMEOUT`, `AUTOSCALER_STABLE_WINDOW`,
+ *   `INJECTOR_API_TIMEOUT` …) take a Go duration or, documented so, a bare number of seconds:
+ *   {@link parseDurationOrSeconds}.
+ *
+ * So a bare number is never milliseconds anywhere: it is seconds where accepted, and refused where Knative
+ * refuses it. Variables named `*_SECONDS` are whole seconds read as integers, like Knative's.
  */
 
 const UNIT_MS: Readonly<Record<string, number>> = {
@@ -16,10 +25,13 @@ const UNIT_MS: Readonly<Record<string, number>> = {
 
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
+/** A bare decimal number of seconds, as {@link parseDurationOrSeconds} accepts it. */
+const BARE_SECONDS = /^\d+(\.\d+)?$/;
+
 /**
- * Parses a Go duration string into milliseconds, or returns `undefined` when Go's
- * `time.ParseDuration` would reject it. As in Go, a unit is required except for a bare `0`,
- * and several parts may follow each other (`1h2m3.5s`).
+ * Parses a Go duration string (`60s`, `1m30s`, `1.5h`, `500ms`) into milliseconds, or returns `undefined`
+ * when Go's `time.ParseDuration` would reject it. As in Go, a unit is required except for a bare `0`, a
+ * sign may lead, and several parts may follow each other (`1h2m3.5s`).
  */
 export function parseGoDuration(text: string): number | undefined {
   let s = text;
@@ -40,4 +52,15 @@ export function parseGoDuration(text: string): number | undefined {
   }
   // Go counts in whole nanoseconds; rounding there keeps `0.3m` an exact 18000 ms.
   return (sign * Math.round(total * 1e6)) / 1e6;
+}
+
+/**
+ * Parses an environment variable's duration into milliseconds: a Go duration, or a bare number of seconds
+ * (`5` is 5000 ms); surrounding blanks are ignored. `undefined` when malformed or negative.
+ */
+export function parseDurationOrSeconds(text: string): number | undefined {
+  const s = text.trim();
+  if (BARE_SECONDS.test(s)) return Number(s) * 1000;
+  if (s.startsWith('-') || s.startsWith('+')) return undefined;
+  return parseGoDuration(s);
 }

@@ -5,6 +5,7 @@ export * from './client-error.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './forward-headers.js';
+export * from './go-duration.js';
 export * from './h2-stream-guard.js';
 export * from './h2c-dispatcher.js';
 export * from './headers.js';

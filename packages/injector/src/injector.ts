@@ -11,7 +11,7 @@ import {
   ListenError,
   type Logger,
   listenOn,
-  parseDurationMs,
+  parseGoDuration,
   type RunningComponent,
 } from '@zerogate/core';
 import {
@@ -156,9 +156,12 @@ export async function startInjector(
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw new ReviewError('BODY_TOO_LARGE');
     const started = performance.now();
     const review = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES));
-    // The API server says how long it waits (`?timeout=10s`): the calls get a share of it.
-    const waitMs = parseDurationMs(url.searchParams.get('timeout') ?? '');
-    const budgetMs = Math.min(config.apiTimeoutMs, waitMs === undefined ? Infinity : waitMs * TIMEOUT_SHARE);
+    // The API server says how long it waits (`?timeout=10s`, a Go duration): the calls get a share of it.
+    const waitMs = parseGoDuration(url.searchParams.get('timeout') ?? '');
+    const budgetMs = Math.min(
+      config.apiTimeoutMs,
+      waitMs === undefined || waitMs < 0 ? Infinity : waitMs * TIMEOUT_SHARE,
+    );
     const [answer, outcome] = await decide(review, Math.max(budgetMs, 1));
     const meta = review.pod?.metadata;
     const entry = {
