@@ -139,10 +139,10 @@ export function createServingListener(router: ConnectionRouter, logger: Logger):
 }
 
 /**
- * Keeps a listener serving when accepting a connection fails (EMFILE when a flood of connections used
- * every descriptor): libuv drops the connection it could not take, and Node reports it as an `error` on
- * the listener, which would end the process if nothing listened. Armed once bound, so that a bind error
- * still reaches {@link listenOn}.
+ * Keeps a listener serving when accepting a connection fails. libuv absorbs running out of descriptors
+ * itself (it closes the connections it cannot take), but other failures (ENFILE once its reserve
+ * descriptor is gone, ENOBUFS, ENOMEM) reach Node as an `error` on the listener, which would end the
+ * process if nothing listened. Armed once bound, so that a bind error still reaches {@link listenOn}.
  */
 function onAcceptErrors<T extends Server>(listener: T, logger: Logger): T {
   listener.once('listening', () =>
