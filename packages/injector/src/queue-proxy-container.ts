@@ -6,6 +6,7 @@
  * the drain itself instead of waiting for a SIGTERM.
  */
 import type { V1Container, V1EnvVar, V1SecurityContext } from '@kubernetes/client-node';
+import { QUEUE_PROXY_POD_FIELDS, queueProxyEnv } from '@zerogate/queue-proxy/env';
 import type { QueueProxyResources } from './config.js';
 import type { ReadinessHandover } from './readiness-handover.js';
 import type { RevisionIdentity, RevisionSettings } from './revision-settings.js';
@@ -72,40 +73,39 @@ export interface QueueProxyInput {
   readonly readiness: ReadinessHandover;
 }
 
-function fieldRef(name: string, fieldPath: string): V1EnvVar {
-  return { name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } };
-}
-
 /**
- * The queue-proxy container, with the environment `packages/queue-proxy/src/config.ts` reads: every
- * required variable set, the Pod's identity from the downward API (the name is not known yet when a
- * ReplicaSet's Pod is admitted), and the app's readiness probe handed over.
+ * The queue-proxy container, with the environment `packages/queue-proxy/src/config.ts` reads, built by
+ * the queue-proxy's own `queueProxyEnv`: every required variable set, the Pod's identity from the
+ * downward API (the name is not known yet when a ReplicaSet's Pod is admitted), and the app's readiness
+ * probe handed over.
  */
 export function makeQueueProxyContainer(input: QueueProxyInput): V1Container {
   const { revision, settings } = input;
   const servingPort = input.h2c ? QUEUE_PORTS.h2c : QUEUE_PORTS.http;
-  const env: V1EnvVar[] = [
-    fieldRef('SERVING_NAMESPACE', 'metadata.namespace'),
-    { name: 'SERVING_SERVICE', value: revision.service },
-    { name: 'SERVING_CONFIGURATION', value: revision.configuration },
-    { name: 'SERVING_REVISION', value: revision.name },
-    { name: 'QUEUE_SERVING_PORT', value: String(servingPort) },
-    { name: 'QUEUE_SERVING_TLS_PORT', value: String(QUEUE_PORTS.https) },
-    { name: 'CONTAINER_CONCURRENCY', value: String(settings.containerConcurrency) },
-    { name: 'REVISION_TIMEOUT_SECONDS', value: String(settings.timeoutSeconds) },
-    { name: 'REVISION_RESPONSE_START_TIMEOUT_SECONDS', value: String(settings.responseStartTimeoutSeconds) },
-    { name: 'REVISION_IDLE_TIMEOUT_SECONDS', value: String(settings.idleTimeoutSeconds) },
-    fieldRef('SERVING_POD', 'metadata.name'),
-    fieldRef('SERVING_POD_IP', 'status.podIP'),
-    { name: 'SERVING_LOGGING_CONFIG', value: '' },
-    { name: 'SERVING_LOGGING_LEVEL', value: input.logLevel },
-    { name: 'USER_PORT', value: String(input.userPort) },
-    { name: 'SYSTEM_NAMESPACE', value: input.systemNamespace },
-    { name: 'SERVING_READINESS_PROBE', value: input.readiness.servingProbeJson },
-    { name: 'ENABLE_HTTP2_AUTO_DETECTION', value: 'false' },
-    { name: 'ENABLE_MULTI_CONTAINER_PROBES', value: 'false' },
+  const values = queueProxyEnv({
+    revision: { name: revision.name, configuration: revision.configuration, service: revision.service },
+    containerConcurrency: settings.containerConcurrency,
+    userPort: input.userPort,
+    ports: { serving: servingPort, tls: QUEUE_PORTS.https },
+    timeouts: {
+      revisionSeconds: settings.timeoutSeconds,
+      responseStartSeconds: settings.responseStartTimeoutSeconds,
+      idleSeconds: settings.idleTimeoutSeconds,
+    },
+    readinessProbe: input.readiness.servingProbeJson,
+    multiContainerProbes: false,
+    http2AutoDetection: false,
+    logging: { level: input.logLevel },
+    systemNamespace: input.systemNamespace,
     // Signalled only after the app exited: the app's preStop hook starts the drain.
-    { name: 'QUEUE_NATIVE_SIDECAR', value: 'true' },
+    drain: { nativeSidecar: true },
+  });
+  const env: V1EnvVar[] = [
+    ...Object.entries(QUEUE_PROXY_POD_FIELDS).map(([name, fieldPath]) => ({
+      name,
+      valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } },
+    })),
+    ...Object.entries(values).map(([name, value]) => ({ name, value })),
   ];
   const port = (name: string, containerPort: number) => ({ name, containerPort, protocol: 'TCP' });
   return {
