@@ -25,8 +25,10 @@ const HELD_CAP = { quick: 100, full: 1000 } as const;
 /** Held-body cap of the bytes flood, and each request's body. */
 const BYTES_CAP = { quick: 2 * 1024 * 1024, full: 8 * 1024 * 1024 } as const;
 const BODY_BYTES = 64 * 1024;
-/** What a held request reserves of the byte cap: its body stream's high-water mark (README, activator). */
-const HELD_RESERVATION_BYTES = 16 * 1024;
+/** The most a held body reserves of the byte cap (README, activator: `min(Content-Length, 128 KiB)`). */
+const MAX_HELD_RESERVATION_BYTES = 128 * 1024;
+/** What one of this flood's bodies reserves. */
+const HELD_RESERVATION_BYTES = Math.min(BODY_BYTES, MAX_HELD_RESERVATION_BYTES);
 /** How long after the last request is sent the flood is read: a refusal due at once has come by then. */
 const SETTLE_MS = 3000;
 
@@ -112,7 +114,7 @@ export const heldFlood: ChaosScenario = {
   name: 'held-flood',
   description: "10× the activator's held-request cap at zero, then 10× its held-body cap in bodies",
   lossDefinition:
-    'requests refused although the cap had room: the cap (requests; for bodies, the byte cap over the 16 KiB each held body reserves) less those held',
+    'requests refused although the cap had room: the cap (requests; for bodies, the byte cap over what each held body reserves, min(Content-Length, 128 KiB)) less those held',
   budgetSeconds: 90,
   async run(context: ChaosContext): Promise<ChaosResult> {
     // Each request is a connection here and one in the activator; keep both under the file limit.
