@@ -16,6 +16,7 @@ import {
   sendError,
   sendGrpcError,
   sendText,
+  splitHostPort,
   type TunnelSet,
   UpgradeExchange,
 } from '@zerogate/core';
@@ -306,14 +307,14 @@ class ActivatorUpgrade extends UpgradeExchange {
       return;
     }
     this.pod = pod;
-    const colon = pod.address.lastIndexOf(':');
-    const host = pod.address.slice(0, colon).replace(/^\[|\]$/g, '');
+    // Pod addresses are checked `host:port` when they enter (endpoint sources).
+    const { host, port } = splitHostPort(pod.address)!;
     const headers = forwardHeaders(
       this.req.rawHeaders,
       plainAddress(this.req.socket.remoteAddress),
       ACTIVATOR_TUNNEL,
     );
-    this.open(host, Number(pod.address.slice(colon + 1)), headers);
+    this.open(host, port, headers);
   }
 
   protected ended(): void {

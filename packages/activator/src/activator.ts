@@ -7,6 +7,7 @@ import {
   rateLimitLogs,
   ServingEndpoint,
   serveMetrics,
+  sleep,
   TunnelSet,
 } from '@zerogate/core';
 import { ActivatorHandler } from './activator-handler.js';
@@ -138,8 +139,4 @@ function inFlight(revisions: RevisionRegistry): number {
   let n = 0;
   for (const r of revisions.all()) n += r.throttler.held + r.throttler.inFlight;
   return n;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

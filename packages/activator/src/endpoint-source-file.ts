@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { Logger } from '@zerogate/core';
+import { type Logger, splitHostPort } from '@zerogate/core';
 import {
   type EndpointListener,
   type EndpointSource,
@@ -64,12 +64,15 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
     const notReady: string[] = [];
     endpoints.forEach((e, j) => {
       const address = (e as { address?: unknown } | null)?.address;
-      const port = typeof address === 'string' ? Number(address.slice(address.lastIndexOf(':') + 1)) : 0;
+      const split = typeof address === 'string' ? splitHostPort(address) : undefined;
+      // A name or IPv4 address, or an IPv6 address in brackets; port 1 to 65535.
+      const hostPattern =
+        typeof address === 'string' && address.startsWith('[') ? /^[0-9a-fA-F:.]+$/ : /^[^\s:]+$/;
       if (
         typeof address !== 'string' ||
-        !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address) ||
-        port < 1 ||
-        port > 65535
+        split === undefined ||
+        !hostPattern.test(split.host) ||
+        split.port < 1
       ) {
         throw new EndpointsFileError(`${where}.endpoints[${j}].address must be "host:port"`);
       }

@@ -14,7 +14,7 @@ import {
   type V1EndpointSlice,
   type V1Endpoints,
 } from '@kubernetes/client-node';
-import type { Logger } from '@zerogate/core';
+import { joinHostPort, type Logger } from '@zerogate/core';
 import {
   abortableRequests,
   ChangeBatcher,
@@ -136,11 +136,6 @@ function statusMessage(err: unknown): string | undefined {
   return typeof err['message'] === 'string' ? err['message'] : undefined;
 }
 
-/** `ip:port`, with brackets around IPv6 addresses as Go's `net.JoinHostPort` writes them. */
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
 /** The queue-proxy port: the one named `http` (HTTP/1) or `http2` (h2c revisions), else the first. */
 function servingPort(ports: readonly { name?: string; port?: number }[] | undefined): number | undefined {
   if (!ports || ports.length === 0) return undefined;
@@ -164,7 +159,7 @@ function sliceAddresses(slice: V1EndpointSlice): Addresses {
     const conditions = endpoint.conditions ?? {};
     if (conditions.ready !== true && conditions.terminating === true) continue;
     const into = conditions.ready === true ? ready : notReady;
-    for (const ip of endpoint.addresses ?? []) into.push(hostPort(ip, port));
+    for (const ip of endpoint.addresses ?? []) into.push(joinHostPort(ip, port));
   }
   return { ready, notReady };
 }
@@ -184,8 +179,8 @@ function endpointsAddresses(endpoints: V1Endpoints): Addresses {
   for (const subset of endpoints.subsets ?? []) {
     const port = servingPort(subset.ports);
     if (port === undefined) continue;
-    for (const a of subset.addresses ?? []) ready.push(hostPort(a.ip, port));
-    for (const a of subset.notReadyAddresses ?? []) notReady.push(hostPort(a.ip, port));
+    for (const a of subset.addresses ?? []) ready.push(joinHostPort(a.ip, port));
+    for (const a of subset.notReadyAddresses ?? []) notReady.push(joinHostPort(a.ip, port));
   }
   return { ready, notReady };
 }

@@ -1,4 +1,4 @@
-import { plainAddress } from '@zerogate/core';
+import { hostWithoutPort, plainAddress } from '@zerogate/core';
 
 /** A revision named by a request. */
 export interface RevisionRef {
@@ -19,16 +19,10 @@ export function identifyRevision(
 ): RevisionRef | undefined {
   if (revision && namespace) return { namespace, name: revision };
   if (!host) return undefined;
-  const name = stripPort(host).toLowerCase();
+  const name = plainAddress(hostWithoutPort(host)).toLowerCase();
   const parts = name.split('.');
   if (parts.length < 3 || parts[2] !== 'svc' || !parts[0] || !parts[1]) return undefined;
   const rest = parts.slice(3).join('.');
   if (rest !== '' && rest !== clusterDomain) return undefined;
   return { namespace: parts[1], name: parts[0] };
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) return plainAddress(host.slice(1, host.indexOf(']')));
-  const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }

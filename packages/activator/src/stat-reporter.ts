@@ -11,6 +11,7 @@ import {
   emptyStat,
   encodeWireStatMessages,
   type Logger,
+  positive,
   RequestStats,
   type Stat,
   type WireStatMessage,
@@ -153,16 +154,19 @@ export class StatReporter {
       throw new TypeError(`StatReporter: url must be ws: or wss:, got ${JSON.stringify(options.url)}`);
     }
     const reconnect = options.reconnect ?? DEFAULT_RECONNECT;
-    positive('periodMs', options.periodMs ?? DEFAULT_PERIOD_MS);
-    positive('reconnect.initialMs', reconnect.initialMs);
-    positive('reconnect.maxMs', reconnect.maxMs);
+    positive('StatReporter option periodMs', options.periodMs ?? DEFAULT_PERIOD_MS);
+    positive('StatReporter option reconnect.initialMs', reconnect.initialMs);
+    positive('StatReporter option reconnect.maxMs', reconnect.maxMs);
     if (!(reconnect.factor >= 1) || !Number.isFinite(reconnect.factor)) {
       throw new RangeError(
         `StatReporter: reconnect.factor must be a finite number ≥ 1, got ${reconnect.factor}`,
       );
     }
-    positive('handshakeTimeoutMs', options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS);
-    positive('pongTimeoutMs', options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS);
+    positive(
+      'StatReporter option handshakeTimeoutMs',
+      options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    );
+    positive('StatReporter option pongTimeoutMs', options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS);
 
     this.podName = options.podName;
     this.url = url.href;
@@ -407,12 +411,6 @@ export class StatReporter {
     } catch (err) {
       this.logger.error({ err }, 'Autoscaler connection listener failed');
     }
-  }
-}
-
-function positive(option: string, value: number): void {
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`StatReporter: ${option} must be a positive number, got ${value}`);
   }
 }
 

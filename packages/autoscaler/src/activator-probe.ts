@@ -3,6 +3,7 @@
  * sure the activator (not a Pod) now answers there (`pkg/reconciler/autoscaling/kpa/scaler.go`
  * `activatorProbe`, `pkg:network/prober`).
  */
+import { sleep } from '@zerogate/core';
 import { type Dispatcher, request } from 'undici';
 
 /** The header naming who a probe is meant for (`pkg:network` `ProbeHeaderName`). */
@@ -81,23 +82,4 @@ async function probeOnce(
     // Refused, reset or timed out: the path is not ready yet; the next round retries.
     return false;
   }
-}
-
-/** Waits `ms`; false if `signal` aborted first. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve(false);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

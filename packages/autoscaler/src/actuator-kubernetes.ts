@@ -16,7 +16,7 @@ import {
   type V1Endpoint,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
-import { Backoff, type Logger } from '@zerogate/core';
+import { Backoff, type Logger, sleep } from '@zerogate/core';
 import {
   abortableRequests,
   apiStatusOf,
@@ -88,7 +88,7 @@ export interface KubernetesActuatorOptions {
   /** Restart delays of the activator watch after failures; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
   readonly watchBackoff?: Partial<WatchBackoff>;
   /** Waits between retries; tests replace it. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: (ms: number) => Promise<unknown>;
 }
 
 /** The Deployment Knative creates for a revision: `<revision>-deployment` (`pkg/reconciler/revision/resources/names`). */
@@ -297,7 +297,7 @@ export class KubernetesActuator implements Actuator {
   private readonly publicUrl: (rev: RevisionRef) => string;
   private readonly probe: ActivatorProbeOptions;
   private readonly retry: RetryPolicy;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number) => Promise<unknown>;
   private readonly watchBackoff: WatchBackoff;
   /** The activator watch, once {@link start}ed. */
   private activatorWatch: KeptInformer<V1EndpointSlice> | undefined;
@@ -335,7 +335,7 @@ export class KubernetesActuator implements Actuator {
     this.publicUrl = options.publicUrl ?? ((rev) => knativePublicUrl(rev));
     this.probe = options.probe ?? {};
     this.retry = retry;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? sleep;
   }
 
   /**

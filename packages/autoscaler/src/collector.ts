@@ -6,7 +6,7 @@
  * poke for a revision at zero).
  */
 
-import type { Logger, Stat } from '@zerogate/core';
+import { type Logger, positive, type Stat } from '@zerogate/core';
 import {
   type ClusterAutoscalerConfig,
   type RevisionAutoscaling,
@@ -85,10 +85,7 @@ export class Collector {
 
   /** Creates an empty collector; decisions start with {@link start} or {@link tick}. */
   constructor(options: CollectorOptions) {
-    const interval = options.tickIntervalMs ?? TICK_INTERVAL_MS;
-    if (!(Number.isFinite(interval) && interval > 0)) {
-      throw new RangeError(`tickIntervalMs must be a positive number, was ${interval}`);
-    }
+    const interval = positive('Collector option tickIntervalMs', options.tickIntervalMs ?? TICK_INTERVAL_MS);
     this.onDecision = options.onDecision;
     this.logger = options.logger;
     this.cluster = options.cluster;

@@ -11,7 +11,7 @@
  * keep-alive because its Service fallback must reach a different Pod on every request).
  */
 
-import { decodeStat, type Logger, type Stat } from '@zerogate/core';
+import { decodeStat, joinHostPort, type Logger, positive, type Stat, splitHostPort } from '@zerogate/core';
 import { Agent, type Dispatcher } from 'undici';
 
 /** Port of the queue-proxy's autoscaler metrics endpoint (`networking.AutoscalingQueueMetricsPort`). */
@@ -109,17 +109,9 @@ export interface PodScraperOptions {
 
 /** `http://host:port` for a Pod given as an IP (v4 or bare v6) or as `host:port`. */
 export function podOrigin(pod: string, defaultPort: number): string {
-  if (pod.startsWith('[')) return `http://${pod.includes(']:') ? pod : `${pod}:${defaultPort}`}`;
-  const colons = pod.split(':').length - 1;
-  if (colons === 0) return `http://${pod}:${defaultPort}`;
-  if (colons === 1) return `http://${pod}`;
-  return `http://[${pod}]:${defaultPort}`;
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0))
-    throw new RangeError(`${name} must be a positive number, was ${value}`);
-  return value;
+  const given = splitHostPort(pod);
+  if (given) return `http://${joinHostPort(given.host, given.port)}`;
+  return `http://${joinHostPort(pod.replace(/^\[(.*)\]$/, '$1'), defaultPort)}`;
 }
 
 /**
@@ -147,9 +139,12 @@ export class PodScraper {
     this.targets = options.targets;
     this.onScrape = options.onScrape;
     this.logger = options.logger;
-    this.intervalMs = positive('intervalMs', options.intervalMs ?? SCRAPE_INTERVAL_MS);
-    this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? SCRAPE_TIMEOUT_MS);
-    this.maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes ?? MAX_STAT_BODY_BYTES);
+    this.intervalMs = positive('PodScraper option intervalMs', options.intervalMs ?? SCRAPE_INTERVAL_MS);
+    this.timeoutMs = positive('PodScraper option timeoutMs', options.timeoutMs ?? SCRAPE_TIMEOUT_MS);
+    this.maxBodyBytes = positive(
+      'PodScraper option maxBodyBytes',
+      options.maxBodyBytes ?? MAX_STAT_BODY_BYTES,
+    );
     const port = options.statsPort ?? STATS_PORT;
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new RangeError(`statsPort must be an integer in [1, 65535], was ${port}`);

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { sleep } from '@zerogate/core';
 
 /** A started process: its PID and whether it has ended. */
 export class Daemon {
@@ -78,8 +79,4 @@ export async function stopPid(pid: number, graceMs: number, running = () => isAl
   if (!running()) return;
   signal('SIGKILL');
   while (running()) await sleep(20);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -21,6 +21,7 @@ import {
   rateLimitLogs,
   readFacts,
   sendText,
+  splitHostPort,
   type TunnelSet,
   UpgradeExchange,
 } from '@zerogate/core';
@@ -502,12 +503,8 @@ class IngressUpgrade extends UpgradeExchange implements HeldForActivator {
     }
     this.target = target;
     this.ingress.acquire(target);
-    const colon = target.address.lastIndexOf(':');
-    this.open(
-      target.address.slice(0, colon),
-      Number(target.address.slice(colon + 1)),
-      attemptHeaders(this.req, this.revision, target, true),
-    );
+    const { host, port } = splitHostPort(target.address)!;
+    this.open(host, port, attemptHeaders(this.req, this.revision, target, true));
   }
 
   resume(): void {

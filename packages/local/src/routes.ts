@@ -3,6 +3,7 @@
  * `.svc.cluster.local`) picks one of the service's revisions by traffic share, and
  * `<tag>-<service>.<namespace>.…` the tagged revision alone.
  */
+import { hostWithoutPort } from '@zerogate/core';
 import type { RevisionPods } from './revision-pods.js';
 
 const SUFFIXES = ['.localhost', '.svc.cluster.local', '.svc'];
@@ -74,9 +75,7 @@ export class Routes {
 
 /** `<name>.<namespace>` of a Host, without port and domain suffix; undefined for other hosts. */
 function routeKey(host: string): string | undefined {
-  let name = host.toLowerCase();
-  const colon = name.lastIndexOf(':');
-  if (colon !== -1 && !name.endsWith(']')) name = name.slice(0, colon);
+  let name = hostWithoutPort(host).toLowerCase();
   if (name.endsWith('.')) name = name.slice(0, -1);
   const suffix = SUFFIXES.find((s) => name.endsWith(s));
   if (suffix === undefined) return undefined;

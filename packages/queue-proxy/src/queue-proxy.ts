@@ -15,6 +15,7 @@ import {
   ServingEndpoint,
   sendError,
   serveMetrics,
+  sleep,
   TunnelSet,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
@@ -245,10 +246,6 @@ async function createRequestMetrics(
 ): Promise<RequestMetrics> {
   const { RequestMetrics } = await import('./request-metrics.js');
   return new RequestMetrics(config, queueDepth);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function closeServer(server: Server): Promise<void> {
