@@ -17,7 +17,10 @@ import {
 import { joinHostPort, type Logger } from '@zerogate/core';
 import {
   abortableRequests,
+  apiStatusMessage,
+  apiStatusOf,
   ChangeBatcher,
+  describeApiError,
   isRecord,
   KeptInformer,
   PRIVATE_SELECTOR,
@@ -115,26 +118,6 @@ interface Informer {
 export const ENDPOINTSLICES_FORBIDDEN_MESSAGE =
   'listing EndpointSlices is forbidden (403); falling back to core/v1 Endpoints. Grant this service ' +
   'account list and watch on endpointslices (discovery.k8s.io) to use EndpointSlices';
-
-/** True for the API server's 403 Forbidden, which a list call's ApiException carries as `code`. */
-function isForbidden(err: unknown): boolean {
-  return isRecord(err) && err['code'] === 403;
-}
-
-/**
- * The API server's own words from a failed call's Status (`… is forbidden: User "…" cannot list …`),
- * which name the service account; the client's error would add the raw body, headers and a stack.
- */
-function statusMessage(err: unknown): string | undefined {
-  if (!isRecord(err)) return undefined;
-  try {
-    const body: unknown = typeof err['body'] === 'string' ? JSON.parse(err['body']) : err['body'];
-    if (isRecord(body) && typeof body['message'] === 'string') return body['message'];
-  } catch {
-    // Not a Status.
-  }
-  return typeof err['message'] === 'string' ? err['message'] : undefined;
-}
 
 /** The queue-proxy port: the one named `http` (HTTP/1) or `http2` (h2c revisions), else the first. */
 function servingPort(ports: readonly { name?: string; port?: number }[] | undefined): number | undefined {
@@ -313,7 +296,8 @@ export class KubernetesEndpointSource implements EndpointSource {
             ? discovery.listEndpointSliceForAllNamespaces({ labelSelector }, abortable)
             : discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable));
         } catch (err) {
-          if (isForbidden(err)) this.fallBack(`list discovery.k8s.io/v1 endpointslices ${scope}`, err);
+          if (apiStatusOf(err) === 403)
+            this.fallBack(`list discovery.k8s.io/v1 endpointslices ${scope}`, err);
           throw err;
         }
       };
@@ -383,7 +367,11 @@ export class KubernetesEndpointSource implements EndpointSource {
     if (this.stopped || !make) return;
     this.endpointsFallback = undefined;
     this.logger.warn(
-      { forbidden, apiMessage: statusMessage(err), fallback: 'core/v1 endpoints' },
+      {
+        forbidden,
+        apiMessage: apiStatusMessage(err) ?? describeApiError(err),
+        fallback: 'core/v1 endpoints',
+      },
       ENDPOINTSLICES_FORBIDDEN_MESSAGE,
     );
     // Stopping marks each informer stopped at once, so the failing list ends without a retry or a log.

@@ -1,6 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { apiStatusOf, describeApiError } from './api-errors.js';
+import { apiStatusMessage, apiStatusOf, describeApiError } from './api-errors.js';
 
 const status = (code: number, message: string) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code });
@@ -12,6 +12,17 @@ describe('apiStatusOf', () => {
       undefined,
     );
     expect(apiStatusOf({ code: 404 })).toBeUndefined();
+  });
+});
+
+describe('apiStatusMessage', () => {
+  it('is the message of the Status in the body, undefined without one', () => {
+    expect(apiStatusMessage(new ApiException(403, 'x', status(403, 'services is forbidden'), {}))).toBe(
+      'services is forbidden',
+    );
+    expect(apiStatusMessage(new ApiException(502, 'x', '<html>', {}))).toBeUndefined();
+    expect(apiStatusMessage(new ApiException(500, 'x', 'null', {}))).toBeUndefined();
+    expect(apiStatusMessage(new Error('socket hang up'))).toBeUndefined();
   });
 });
 
