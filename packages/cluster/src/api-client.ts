@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { sleep } from '@zerogate/core';
 
 /** Who the client is and which apiserver it talks to. */
 export interface ApiIdentity {
@@ -195,11 +196,11 @@ export class ApiClient {
           const began = Date.now();
           resourceVersion = await watchFrom(resourceVersion);
           // A watch that ends at once (the apiserver restarting) is retried after a pause, not in a spin.
-          if (Date.now() - began < 1000) await new Promise((r) => setTimeout(r, 500));
+          if (Date.now() - began < 1000) await sleep(500);
         } catch (err) {
           resourceVersion = undefined;
           if (!stopped) onError?.(err as Error);
-          await new Promise((r) => setTimeout(r, 500));
+          await sleep(500);
         }
       }
     })();

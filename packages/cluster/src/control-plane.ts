@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { sleep } from '@zerogate/core';
 import { ApiClient, identityFromFiles } from './api-client.js';
 import { kubeBinary } from './binaries.js';
 import { Daemon, stopPid } from './daemon.js';
@@ -272,7 +273,7 @@ export class ControlPlane {
           `${what} not healthy within ${this.options.readyTimeoutMs} ms; see ${daemon?.logFile}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '@zerogate/core';
 import { KNATIVE_BIN, kubeBinary } from './binaries.js';
 import { ControlPlane } from './control-plane.js';
 import { projectImages } from './node/image-table.js';
@@ -46,7 +47,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   for (;;) {
     if (await check()) return true;
     if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

@@ -15,6 +15,7 @@ import {
   type Logger,
   listenOn,
   ServingEndpoint,
+  sleep,
   TunnelSet,
 } from '@zerogate/core';
 import type { PlatformConfig } from './config.js';
@@ -280,7 +281,7 @@ export async function startPlatform(
         const deadline = Date.now() + 30_000;
         while (revisions.some((r) => ingress.trafficOf(r).inFlight > tunnels.size) && Date.now() < deadline) {
           serving.closeIdle();
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
         tunnels.closeAll();
         serving.closeAll();

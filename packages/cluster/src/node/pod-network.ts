@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import { sleep } from '@zerogate/core';
 import { stopPid } from '../daemon.js';
 
 /** The bridge's settings. */
@@ -131,7 +132,7 @@ async function waitForOwnNamespace(pid: number): Promise<void> {
     } catch {
       // Not there yet.
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   throw new Error(`pause process ${pid} did not get a network namespace of its own`);
 }

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '@zerogate/core';
 import { containerEnv, expand } from './container-env.js';
 import { ContainerProcess, type Mount } from './container-process.js';
 import { containerArgv, type ImageRow, lookupImage } from './image-table.js';
@@ -158,7 +159,7 @@ export class PodRuntime {
 
   private runHandler(handler: LifecycleHandler, spec: Container): Promise<unknown> {
     if (handler.httpGet) return httpGet(handler.httpGet, spec, this.sandbox!.ip, 3_600_000);
-    if (handler.sleep) return new Promise((r) => setTimeout(r, handler.sleep!.seconds * 1000));
+    if (handler.sleep) return sleep(handler.sleep!.seconds * 1000);
     if (handler.exec) return this.execIn(spec, handler.exec.command, 3_600_000);
     return Promise.resolve();
   }
@@ -244,7 +245,7 @@ export class PodRuntime {
         return await this.host.createSandbox();
       } catch (err) {
         this.host.log('sandbox not made; retrying', { pod: this.key, err: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   }
@@ -267,7 +268,7 @@ export class PodRuntime {
         this.host.log('volumes not ready; retrying', { pod: this.key, err: (err as Error).message });
         this.waitingReason = { reason: 'ContainerCreating', message: (err as Error).message };
         this.publish();
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   }
