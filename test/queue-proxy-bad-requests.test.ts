@@ -40,6 +40,30 @@ describe('queue-proxy bad requests', () => {
     expect((await send(`${qp.url}/`)).status).toBe(200);
   });
 
+  // After the cases above: warnings of one message are rate-limited, so this one's log line must come last.
+  it('answers 400 to two Host headers and to GET *, which node:http accepts; the app sees neither', async () => {
+    const before = (await app.stats()).total;
+    for (const head of [
+      'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nhost: b.example\r\n\r\n',
+      'GET * HTTP/1.1\r\nHost: a.example\r\n\r\n',
+    ]) {
+      const reply = await rawExchange(qp.port, head);
+      expect(reply, head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(reply, head).toContain('bad request');
+      expect(reply, head).toMatch(/connection: close/i);
+    }
+    expect(
+      await eventually(() =>
+        qp.proc
+          .logs()
+          .some((l) => l.msg === 'malformed request' && l.problem === 'more than one Host header'),
+      ),
+    ).toBe(true);
+    expect((await send(`${qp.url}/`)).status).toBe(200);
+    expect((await app.stats()).total).toBe(before + 1);
+  });
+
   it('keeps no socket open after clients vanish mid-request', async () => {
     const pid = qp.proc.child.pid!;
     const before = socketCount(pid);

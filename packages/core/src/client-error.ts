@@ -1,4 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ERRORS, type ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** How long a connection that sent malformed HTTP may linger while its answer is read. */
@@ -10,19 +13,18 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket, lo
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = tooLarge ? 'request header fields too large\n' : 'bad request\n';
-  logger.warn({ code: err.code, status }, 'malformed request');
-  // Read and discard whatever the client still sends: closing a socket with unread bytes makes the kernel
-  // reset the connection, which can destroy the answer before the client reads it. Bounded by a timer.
-  socket.on('error', () => undefined);
-  socket.resume();
-  socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+  logger.warn({ code: err.code, status: ERRORS[code].status }, 'malformed request');
+  answerAndClose(socket, code);
+}
+
+/**
+ * A parsed head that must still be refused (`headProblem`), on a socket no handler owns (an upgrade
+ * request's): answer 400 and close.
+ */
+export function answerBadHead(socket: Duplex, problem: string, logger: Logger): void {
+  logger.warn({ status: 400, problem }, 'malformed request');
+  answerAndClose(socket, 'BAD_REQUEST');
 }
 
 /**
@@ -35,12 +37,21 @@ export function answerHeaderTimeout(socket: Socket, logger: Logger): void {
     return;
   }
   logger.warn({ status: 408 }, 'request head not received in time');
-  const body = 'request header timeout\n';
+  answerAndClose(socket, 'HEADER_TIMEOUT');
+}
+
+/**
+ * Writes the coded error as a whole HTTP/1.1 response with `Connection: close` and ends the socket. Whatever
+ * the client still sends is read and discarded meanwhile: closing a socket with unread bytes makes the
+ * kernel reset the connection, which can destroy the answer before the client reads it. Bounded by a timer.
+ */
+function answerAndClose(socket: Duplex, code: ErrorCode): void {
+  const { status, body } = ERRORS[code];
   socket.on('error', () => undefined);
   socket.resume();
   socket.end(
-    'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
   setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }

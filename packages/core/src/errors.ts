@@ -19,6 +19,11 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, body: '404 page not found\n' },
   /** The user container refused, reset or otherwise failed the connection. */
   UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n' },
+  /**
+   * The user container refused the connection, so the request never reached it (Zerogate's addition:
+   * Knative answers 502). Sent with `Retry-After` and `K-Request-Not-Sent` (docs/wire.md §1).
+   */
+  REQUEST_NOT_SENT: { status: 503, body: 'request not sent: the app refused the connection\n' },
   /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */
   SHUTTING_DOWN: { status: 503, body: 'shutting down\n' },
   /** A `K-Network-Probe: probe` request without a hash. */
@@ -30,6 +35,8 @@ export const ERRORS = {
   UNEXPECTED_PROBE: { status: 400, body: 'unexpected probe header value: ' },
   /** Malformed HTTP from the client. */
   BAD_REQUEST: { status: 400, body: 'bad request\n' },
+  /** A request head not complete within the header timeout (Node's `headersTimeout` answer). */
+  HEADER_TIMEOUT: { status: 408, body: 'request header timeout\n' },
   /** Request headers larger than the server accepts. */
   HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n' },
   /** The request failed inside the proxy for a reason with no better status. */
@@ -49,10 +56,12 @@ export const GRPC_STATUS: Readonly<Record<keyof typeof ERRORS, number>> = {
   UNKNOWN_REVISION: 5,
   NOT_FOUND: 12,
   UPSTREAM_FAILED: 14,
+  REQUEST_NOT_SENT: 14,
   SHUTTING_DOWN: 14,
   PROBE_HASH_MISSING: 3,
   UNEXPECTED_PROBE: 3,
   BAD_REQUEST: 3,
+  HEADER_TIMEOUT: 4,
   HEADERS_TOO_LARGE: 3,
   INTERNAL: 13,
 };
@@ -97,6 +106,30 @@ export function isUpstreamFailure(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** Errors raised while connecting: the request was never written, so sending it elsewhere is safe. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EADDRNOTAVAIL',
+]);
+
+/**
+ * Tells a failed upstream attempt that may have reached the upstream (true) from one that provably never
+ * did (false): a connect error anywhere in the `cause` chain, or a queue-proxy's `REQUEST_NOT_SENT` answer.
+ * The one rule every proxy uses to decide whether a request may be sent again elsewhere.
+ */
+export function wasSent(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECT_ERRORS.has(code) || code === 'REQUEST_NOT_SENT')) return false;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return true;
 }
 
 /** Maps any error to the status and body sent to the client: coded errors by table, connection errors as 502. */

@@ -9,10 +9,12 @@ import {
   type TlsOptions,
   type Server as TlsServer,
 } from 'node:tls';
-import { answerClientError, answerHeaderTimeout } from './client-error.js';
+import { answerBadHead, answerClientError, answerHeaderTimeout } from './client-error.js';
 import { DEFAULT_H2_LIMITS, type H2Limits, H2StreamGuard } from './h2-stream-guard.js';
 import type { Logger } from './logger.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
+import { headProblem } from './request-head-rules.js';
+import { sendError } from './respond.js';
 
 /** The client connection preface that opens every HTTP/2 connection (RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -273,12 +275,18 @@ export class ServingEndpoint {
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
       (req, res) => {
-        if (headComplete(req.socket)) handler(req, res);
+        if (!headComplete(req.socket)) return;
+        const problem = headProblem(req);
+        if (problem === undefined) handler(req, res);
+        else refuseHead(res, problem, logger);
       },
     );
     if (onUpgrade) {
       this.http1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (headComplete(req.socket)) onUpgrade(req, socket, head);
+        if (!headComplete(req.socket)) return;
+        const problem = headProblem(req);
+        if (problem === undefined) onUpgrade(req, socket, head);
+        else answerBadHead(socket, problem, logger);
       });
     }
     this.http1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -380,6 +388,13 @@ export class ServingEndpoint {
  * 2,500 opened and reset streams: 20 × 200 is above that.
  */
 const NGHTTP2_RESET_BACKSTOP = 20;
+
+/** Answers a head {@link headProblem} refused with 400 and closes its connection; the handler never sees it. */
+function refuseHead(res: ServerResponse, problem: string, logger: Logger): void {
+  logger.warn({ status: 400, problem }, 'malformed request');
+  res.shouldKeepAlive = false;
+  sendError(res, 'BAD_REQUEST');
+}
 
 /** Runs an HTTP/2 request's handler unless the client already reset its stream. */
 function startH2Request(handler: RequestHandler, req: Http2ServerRequest, res: Http2ServerResponse): void {
