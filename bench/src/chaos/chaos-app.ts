@@ -26,8 +26,10 @@ interface AppState {
   openSockets: number;
   bodyBytes: number;
   /**
-   * The last {@link KEPT_UNEXPECTED} unexpected requests as `<url> <X-Chaos-Case>`, so a scenario can
-   * tell which of its malformed requests got through.
+   * The last {@link KEPT_UNEXPECTED} unexpected requests that arrived whole (head and body to its end) as
+   * `<url> <X-Chaos-Case>`, so a scenario can tell which of its malformed requests got through. A request
+   * whose body a proxy cut short when its framing turned out bad (proxies stream, as Knative's does) never
+   * arrived whole: the app cannot act on it.
    */
   unexpectedRequests: string[];
 }
@@ -55,8 +57,10 @@ const server = createServer((req, res) => {
   state.requests++;
   if (!LEGITIMATE_PATH.test(req.url ?? '')) {
     state.unexpected++;
-    state.unexpectedRequests.push(`${req.url} ${req.headers['x-chaos-case'] ?? ''}`);
-    if (state.unexpectedRequests.length > KEPT_UNEXPECTED) state.unexpectedRequests.shift();
+    req.once('end', () => {
+      state.unexpectedRequests.push(`${req.url} ${req.headers['x-chaos-case'] ?? ''}`);
+      if (state.unexpectedRequests.length > KEPT_UNEXPECTED) state.unexpectedRequests.shift();
+    });
   }
   state.inFlight++;
   req.on('data', (chunk: Buffer) => {
