@@ -2,6 +2,7 @@
  * Waits for a started server to answer, and fails with the server's own words when it does not.
  */
 import { request } from 'node:http';
+import { sleep } from '@zerogate/core';
 import type { ManagedProcess } from './supervisor.js';
 
 /** How to poll for readiness. */
@@ -28,8 +29,6 @@ function probe(url: URL, headers: Readonly<Record<string, string>>, timeoutMs: n
     req.end();
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Polls `url` until it answers 200. Throws if the process exits first or the time runs out; the

@@ -5,6 +5,7 @@
  */
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '@zerogate/core';
 import { pinned } from '../pinning.js';
 import { freePorts } from '../ports.js';
 import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
@@ -107,8 +108,8 @@ export async function warmThenMeasure<T extends Disturbable>(
   return quietestRun(measure, progress);
 }
 
-/** Resolves after `ms` milliseconds. */
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms` milliseconds (core's, here for the scenarios). */
+export { sleep };
 
 /** The CPU a role is pinned to (0 when unpinned, where it is not used). */
 export function cpuOf(settings: RunSettings, role: 'app' | 'proxy'): number {
