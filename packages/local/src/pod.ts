@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { queueProxyEnv } from '@zerogate/queue-proxy/env';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
 import type { RevisionConfig } from './config.js';
@@ -115,7 +116,7 @@ export class Pod {
     });
     this.queueProxy = new Child({
       argv: [process.execPath, QUEUE_PROXY_MAIN],
-      env: { ...process.env, ...queueProxyEnv(this.name, rev, lease, this.settings.drainSeconds) },
+      env: { ...process.env, ...podQueueProxyEnv(this.name, rev, lease, this.settings.drainSeconds) },
       logFile: join(this.settings.logDir, `${this.name}.queue-proxy.log`),
       onLine: (line) => this.queueProxyLine(line),
     });
@@ -225,37 +226,30 @@ export class Pod {
 }
 
 /** The queue-proxy's environment, as Knative's revision reconciler sets it (docs/queue-proxy.md §2.1). */
-function queueProxyEnv(
+function podQueueProxyEnv(
   pod: string,
   rev: RevisionConfig,
   { address, appPort }: PodLease,
   drainSeconds: number,
 ): Record<string, string> {
   // Every listener on the Pod's own address, on ports the kernel picks there: nothing else can hold them.
-  return {
-    CONTAINER_CONCURRENCY: String(rev.containerConcurrency),
-    QUEUE_SERVING_PORT: '0',
-    QUEUE_ADMIN_PORT: '0',
-    QUEUE_STATS_PORT: '0',
-    QUEUE_METRICS_PORT: '0',
-    QUEUE_SERVING_TLS_PORT: '8112',
-    QUEUE_BIND_ADDRESS: address,
-    QUEUE_USER_HOST: address,
-    QUEUE_DRAIN_QUIET_SECONDS: String(drainSeconds),
-    USER_PORT: String(appPort),
-    REVISION_TIMEOUT_SECONDS: String(rev.timeoutSeconds),
-    REVISION_RESPONSE_START_TIMEOUT_SECONDS: String(rev.responseStartTimeoutSeconds),
-    REVISION_IDLE_TIMEOUT_SECONDS: String(rev.idleTimeoutSeconds),
-    SERVING_LOGGING_CONFIG: '',
-    SERVING_LOGGING_LEVEL: 'info',
-    SERVING_NAMESPACE: rev.namespace,
-    SERVING_SERVICE: rev.service,
-    SERVING_CONFIGURATION: rev.service,
-    SERVING_REVISION: rev.name,
-    SERVING_POD: pod,
-    SERVING_POD_IP: address,
-    SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: appPort, host: address } }),
-  };
+  return queueProxyEnv({
+    revision: { name: rev.name, configuration: rev.service, service: rev.service },
+    pod: { namespace: rev.namespace, name: pod, ip: address },
+    containerConcurrency: rev.containerConcurrency,
+    userPort: appPort,
+    userHost: address,
+    ports: { serving: 0, tls: 8112, admin: 0, stats: 0, metrics: 0 },
+    bindAddress: address,
+    timeouts: {
+      revisionSeconds: rev.timeoutSeconds,
+      responseStartSeconds: rev.responseStartTimeoutSeconds,
+      idleSeconds: rev.idleTimeoutSeconds,
+    },
+    readinessProbe: { tcpSocket: { port: appPort, host: address } },
+    logging: { level: 'info' },
+    drain: { quietSeconds: drainSeconds },
+  });
 }
 
 /**
