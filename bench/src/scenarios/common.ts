@@ -6,6 +6,7 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '@zerogate/core';
+import { queueProxyEnv as buildQueueProxyEnv } from '@zerogate/queue-proxy/env';
 import { pinned } from '../pinning.js';
 import { freePorts } from '../ports.js';
 import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
@@ -215,45 +216,28 @@ export function queueProxyEnv(
   ports: QueueProxyPorts,
   readinessProbe: object = tcpReadinessProbe(userPort),
 ): Record<string, string> {
-  return {
-    CONTAINER_CONCURRENCY: String(cc),
-    QUEUE_SERVING_PORT: String(ports.serving),
-    QUEUE_SERVING_TLS_PORT: String(ports.tls),
-    USER_PORT: String(userPort),
-    REVISION_TIMEOUT_SECONDS: '300',
-    SERVING_LOGGING_CONFIG: '',
-    SERVING_LOGGING_LEVEL: 'info',
-    SERVING_NAMESPACE: 'bench',
-    SERVING_CONFIGURATION: 'hello',
-    SERVING_REVISION: 'hello-00001',
-    SERVING_POD: 'hello-00001-pod',
-    SERVING_POD_IP: '127.0.0.1',
-    SERVING_READINESS_PROBE: JSON.stringify(readinessProbe),
-    SERVING_SERVICE: 'hello',
-    REVISION_RESPONSE_START_TIMEOUT_SECONDS: '0',
-    REVISION_IDLE_TIMEOUT_SECONDS: '0',
-    SERVING_ENABLE_REQUEST_LOG: 'false',
-    SERVING_ENABLE_PROBE_REQUEST_LOG: 'false',
-    SERVING_REQUEST_METRICS_BACKEND: '',
-    SERVING_REQUEST_METRICS_REPORTING_PERIOD_SECONDS: '5',
-    METRICS_COLLECTOR_ADDRESS: '',
-    METRICS_DOMAIN: 'knative.dev/internal/serving',
-    SYSTEM_NAMESPACE: 'knative-serving',
-    TRACING_CONFIG_BACKEND: 'none',
-    TRACING_CONFIG_ZIPKIN_ENDPOINT: '',
-    TRACING_CONFIG_DEBUG: 'false',
-    TRACING_CONFIG_SAMPLE_RATE: '0.1',
-    ENABLE_PROFILING: 'false',
-    ENABLE_HTTP2_AUTO_DETECTION: 'false',
-    ENABLE_HTTP_FULL_DUPLEX: 'false',
-    ENABLE_MULTI_CONTAINER_PROBES: 'false',
-    HOST_IP: '127.0.0.1',
-    ROOT_CA: '',
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
-    QUEUE_ADMIN_PORT: String(ports.admin),
-    QUEUE_STATS_PORT: String(ports.stats),
-    QUEUE_METRICS_PORT: String(ports.metrics),
-  };
+  return buildQueueProxyEnv({
+    revision: { name: 'hello-00001', configuration: 'hello', service: 'hello' },
+    pod: { namespace: 'bench', name: 'hello-00001-pod', ip: '127.0.0.1' },
+    containerConcurrency: cc,
+    userPort,
+    ports,
+    bindAddress: '127.0.0.1',
+    timeouts: { revisionSeconds: 300, responseStartSeconds: 0, idleSeconds: 0 },
+    readinessProbe,
+    multiContainerProbes: false,
+    http2AutoDetection: false,
+    logging: { level: 'info' },
+    // Knative ≤ 1.18's variables, which the Knative queue-proxy the bench compares with reads.
+    observability: {
+      form: 'serving-variables',
+      requestMetrics: false,
+      requestLog: false,
+      probeRequestLog: false,
+    },
+    systemNamespace: 'knative-serving',
+    knativeOnly: { hostIp: '127.0.0.1' },
+  });
 }
 
 /** How to start a proxy in front of the app. */
