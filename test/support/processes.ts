@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { queueProxyEnv as buildQueueProxyEnv } from '@zerogate/queue-proxy/env';
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -169,32 +170,26 @@ export interface RunningQueueProxy {
   readonly url: string;
 }
 
-/** The environment Knative gives a queue-proxy, pointed at `userPort`, with every port picked freely. */
+/**
+ * The environment Knative gives a queue-proxy, pointed at `userPort`, with every port picked freely, as
+ * the queue-proxy's own builder writes it; `overrides` are raw variables put over it.
+ */
 export function queueProxyEnv(
   userPort: number,
   overrides: Record<string, string> = {},
 ): Record<string, string> {
   return {
-    CONTAINER_CONCURRENCY: '0',
-    QUEUE_SERVING_PORT: '0',
-    QUEUE_SERVING_TLS_PORT: '8112',
-    USER_PORT: String(userPort),
-    REVISION_TIMEOUT_SECONDS: '300',
-    SERVING_LOGGING_CONFIG: '',
-    SERVING_LOGGING_LEVEL: 'info',
-    SERVING_NAMESPACE: 'default',
-    SERVING_CONFIGURATION: 'hello',
-    SERVING_REVISION: 'hello-00001',
-    SERVING_POD: 'hello-00001-deployment-abc',
-    SERVING_POD_IP: '127.0.0.1',
-    SERVING_READINESS_PROBE: JSON.stringify({
-      tcpSocket: { port: userPort, host: '127.0.0.1' },
-      successThreshold: 1,
+    ...buildQueueProxyEnv({
+      revision: { name: 'hello-00001', configuration: 'hello' },
+      pod: { namespace: 'default', name: 'hello-00001-deployment-abc', ip: '127.0.0.1' },
+      containerConcurrency: 0,
+      userPort,
+      ports: { serving: 0, tls: 8112, admin: 0, stats: 0, metrics: 0 },
+      bindAddress: '127.0.0.1',
+      timeouts: { revisionSeconds: 300 },
+      readinessProbe: { tcpSocket: { port: userPort, host: '127.0.0.1' }, successThreshold: 1 },
+      logging: { level: 'info' },
     }),
-    QUEUE_BIND_ADDRESS: '127.0.0.1',
-    QUEUE_ADMIN_PORT: '0',
-    QUEUE_STATS_PORT: '0',
-    QUEUE_METRICS_PORT: '0',
     ...overrides,
   };
 }
