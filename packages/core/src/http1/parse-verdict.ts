@@ -41,7 +41,8 @@ export const VERDICTS = Object.freeze({
   DUPLICATE_CONTENT_LENGTH: verdict('DUPLICATE_CONTENT_LENGTH', 400, 'duplicate Content-Length'),
   /**
    * A Transfer-Encoding beside a Content-Length, empty, with a coding after `chunked`, or (requests) whose
-   * last coding is not `chunked`.
+   * last coding is not `chunked`. In that last case node:http hands the head to its handler first and then
+   * refuses the connection; the client gets the 400 unless the handler already answered.
    */
   INVALID_TRANSFER_ENCODING: verdict('INVALID_TRANSFER_ENCODING', 400, 'invalid Transfer-Encoding'),
   /** An HTTP/1.1 request without a Host field (node:http's `requireHostHeader`). */
