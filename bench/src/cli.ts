@@ -5,9 +5,9 @@
  * The command line owns what every scenario shares: option parsing, CPU pinning, a time budget,
  * and killing every child process at the end, on error, on Ctrl-C or when the budget runs out.
  */
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { inNetns, rerunInNetns } from './netns.js';
 import { describePinning, pinSelf, planPinning } from './pinning.js';
 import { describeMachine, machineLine, updateResultsMarkdown, writeJsonResult } from './results.js';
 import type { OptionValues, RunSettings, Scenario } from './scenario.js';
@@ -64,15 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const { scenario, values } = parsed;
-  if (scenario.netns && process.env['ZEROGATE_NETNS'] !== '1') {
-    // The same command again, inside a network namespace of its own; it ends with the command.
-    const inner = spawnSync(
-      'bash',
-      [`${REPO_ROOT}packages/cluster/netns.sh`, process.execPath, fileURLToPath(import.meta.url), ...argv],
-      { stdio: 'inherit' },
-    );
-    return inner.status ?? 1;
-  }
+  if (scenario.netns && !inNetns()) return rerunInNetns(fileURLToPath(import.meta.url), argv);
   const common = parseCommonSettings(values);
   const pin = planPinning(common.pin && scenario.unpinned !== true, common.roles);
   const settings: RunSettings = {

@@ -5,10 +5,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { inNetns, rerunInNetns } from '../netns.js';
 import { describeMachine, machineLine, updateResultsMarkdown, writeJsonResult } from '../results.js';
 import { Supervisor } from '../supervisor.js';
 import { formatTextTable } from '../table.js';
 import { parseChaosOptions, renderReport } from './chaos-report.js';
+import { clusterBuilt, clusterFaults } from './cluster-faults.js';
 import { chaosScenarios } from './index.js';
 import { killPlatformLeftovers } from './local-platform.js';
 import { runScenarios, scenarioBudgetSeconds } from './runner.js';
@@ -57,6 +59,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const selected = chaosScenarios.filter((s) => options.only === undefined || options.only.includes(s.name));
+  if (selected.includes(clusterFaults) && clusterBuilt() && !inNetns())
+    return rerunInNetns(fileURLToPath(import.meta.url), argv);
   const budgetSeconds = selected.reduce((sum, s) => sum + scenarioBudgetSeconds(s, options.quick), 30);
 
   const supervisor = new Supervisor();

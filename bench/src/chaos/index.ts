@@ -8,6 +8,7 @@ import { autoscalerKill } from './autoscaler-kill.js';
 import { badEndpoints } from './bad-endpoints.js';
 import { bigHeaders } from './big-headers.js';
 import type { ChaosScenario } from './chaos-scenario.js';
+import { clusterFaults } from './cluster-faults.js';
 import { h2Flood } from './h2-flood.js';
 import { heldFlood } from './held-flood.js';
 import { malformedRequests } from './malformed-requests.js';
@@ -34,4 +35,5 @@ export const chaosScenarios: readonly ChaosScenario[] = [
   h2Flood,
   badEndpoints,
   websocketStorm,
+  clusterFaults,
 ];
