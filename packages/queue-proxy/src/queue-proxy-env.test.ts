@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Env } from '@zerogate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_OPENSSL, selfSignedTls, type TestTls } from '../../../test/support/tls.js';
@@ -224,6 +225,18 @@ describe('queueProxyEnv', () => {
       [...Object.keys(KNATIVE_ONLY_ENV), 'HOST_IP', 'SYSTEM_NAMESPACE'].filter((n) => ours.has(n)),
     ).toEqual([]);
     expect(queueProxyEnv(FULL)).not.toHaveProperty('TRACING_CONFIG_BACKEND');
+  });
+
+  it('is the package export @zerogate/queue-proxy/env, and the package exports no module that starts the queue-proxy on import', () => {
+    const require = createRequire(import.meta.url);
+    expect(require.resolve('@zerogate/queue-proxy/env')).toMatch(/queue-proxy\/dist\/queue-proxy-env\.js$/);
+    let code: unknown;
+    try {
+      require.resolve('@zerogate/queue-proxy');
+    } catch (err) {
+      code = (err as NodeJS.ErrnoException).code;
+    }
+    expect(code).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
   it('imports nothing, so loading it starts none of the queue-proxy', () => {

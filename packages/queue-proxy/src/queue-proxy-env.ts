@@ -138,6 +138,7 @@ export interface QueueProxyTimeouts {
  * or ≤ 1.18's separate `SERVING_*` variables.
  */
 export interface QueueProxyObservability {
+  /** Which of Knative's two forms to write. */
   readonly form: 'observability-config' | 'serving-variables';
   /** Prometheus request metrics on the metrics port. */
   readonly requestMetrics: boolean;
@@ -151,11 +152,13 @@ export interface QueueProxyObservability {
 export interface QueueProxyTls {
   /** `QUEUE_CERTS_DIR` (default Knative's `/var/lib/knative/certs`). */
   readonly certsDir?: string;
+  /** `QUEUE_PROXY_TLS_MIN_VERSION` (default 1.3). */
   readonly minVersion?: '1.2' | '1.3';
+  /** `QUEUE_PROXY_TLS_MAX_VERSION` (default 1.3). */
   readonly maxVersion?: '1.2' | '1.3';
-  /** Go names of TLS 1.2 suites. */
+  /** `QUEUE_PROXY_TLS_CIPHER_SUITES`: Go names of TLS 1.2 suites. */
   readonly cipherSuites?: readonly string[];
-  /** Go curve names (`X25519MLKEM768`, `X25519`, `CurveP256`, …). */
+  /** `QUEUE_PROXY_TLS_CURVE_PREFERENCES`: Go curve names (`X25519MLKEM768`, `X25519`, `CurveP256`, …). */
   readonly curvePreferences?: readonly string[];
 }
 
@@ -176,8 +179,9 @@ export interface QueueProxyDrain {
  * queue-proxy takes its defaults; a `false` is written as `false`.
  */
 export interface QueueProxyEnvSettings {
+  /** The revision served. */
   readonly revision: QueueProxyRevision;
-  /** Left out where the platform fills it in from the Pod ({@link QUEUE_PROXY_POD_FIELDS}). */
+  /** The Pod's identity; left out where the platform fills it in from the Pod ({@link QUEUE_PROXY_POD_FIELDS}). */
   readonly pod?: QueueProxyPod;
   /** Requests the app may run at once; 0 = unlimited. */
   readonly containerConcurrency: number;
@@ -185,9 +189,11 @@ export interface QueueProxyEnvSettings {
   readonly userPort: number;
   /** `QUEUE_USER_HOST`: where the app listens (default 127.0.0.1). */
   readonly userHost?: string;
+  /** The queue-proxy's own ports. */
   readonly ports: QueueProxyPorts;
   /** `QUEUE_BIND_ADDRESS`: the address every listener binds (default all interfaces). */
   readonly bindAddress?: string;
+  /** Request and request-head timeouts. */
   readonly timeouts: QueueProxyTimeouts;
   /**
    * `SERVING_READINESS_PROBE`: the app's corev1.Probe (an array with {@link multiContainerProbes}),
@@ -200,8 +206,11 @@ export interface QueueProxyEnvSettings {
   readonly http2AutoDetection?: boolean;
   /** `SERVING_LOGGING_LEVEL` (`debug`, `info`, …) and `SERVING_LOGGING_CONFIG` (zap's, default ''). */
   readonly logging: { readonly level: string; readonly config?: string };
+  /** Request metrics and logs; left out, none (the queue-proxy's default). */
   readonly observability?: QueueProxyObservability;
+  /** Internal TLS settings; left out, Knative's defaults. */
   readonly tls?: QueueProxyTls;
+  /** Drain settings; left out, the queue-proxy's defaults. */
   readonly drain?: QueueProxyDrain;
   /** Knative's `SYSTEM_NAMESPACE`, not read by this queue-proxy. */
   readonly systemNamespace?: string;
