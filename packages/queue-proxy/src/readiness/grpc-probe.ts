@@ -1,4 +1,5 @@
 import type http2 from 'node:http2';
+import { joinHostPort } from '@zerogate/core';
 import { grpcFrame, readGrpcFrame } from './grpc-frame.js';
 import {
   decodeHealthCheckResponse,
@@ -6,7 +7,7 @@ import {
   SERVING_STATUS_SERVING,
 } from './grpc-health-proto.js';
 import { type H2cResult, h2cExchange } from './h2c-exchange.js';
-import { asError, PROBE_USER_AGENT, type ProbeAttempt, probeAuthority } from './probe-attempt.js';
+import { asError, PROBE_USER_AGENT, type ProbeAttempt } from './probe-attempt.js';
 import type { GrpcProbeSpec } from './probe-spec.js';
 
 const GRPC_HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -16,7 +17,7 @@ const GRPC_HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
  * answer grpc-status 0 and SERVING (`health.GRPCProbe`).
  */
 export function grpcProbe(spec: GrpcProbeSpec): ProbeAttempt {
-  const authority = probeAuthority(spec.host, spec.port);
+  const authority = joinHostPort(spec.host, spec.port);
   const url = `http://${authority}`;
   const frame = grpcFrame(encodeHealthCheckRequest(spec.service));
   return async (signal) => {

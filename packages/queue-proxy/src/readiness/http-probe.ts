@@ -1,10 +1,10 @@
 import type http2 from 'node:http2';
 import type https from 'node:https';
-import { nodeHttp, nodeHttps } from '@zerogate/core';
+import { joinHostPort, nodeHttp, nodeHttps } from '@zerogate/core';
 import { h2cExchange } from './h2c-exchange.js';
 import { H2cProtocolError } from './h2c-protocol-error.js';
 import { http1Get, type Requester } from './http1-get.js';
-import { PROBE_USER_AGENT, type ProbeAttempt, probeAuthority } from './probe-attempt.js';
+import { PROBE_USER_AGENT, type ProbeAttempt } from './probe-attempt.js';
 import type { HttpProbeSpec } from './probe-spec.js';
 
 /** HTTP/2 forbids connection-specific headers (RFC 9113 §8.2.2); node:http2 throws on them. */
@@ -76,7 +76,7 @@ export function httpProbe(spec: HttpProbeSpec, http2AutoDetect: boolean): ProbeA
   // h2c is cleartext only; over TLS the protocol would be negotiated by ALPN instead.
   if (!http2AutoDetect || spec.scheme !== 'http') return viaH1;
 
-  const authority = probeAuthority(spec.host, spec.port);
+  const authority = joinHostPort(spec.host, spec.port);
   const h2Headers: http2.OutgoingHttpHeaders = {
     ...h2,
     ':method': 'GET',

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asError, probeAuthority } from './probe-attempt.js';
-
-describe('probeAuthority', () => {
-  it('brackets an IPv6 host and leaves others as they are', () => {
-    expect(probeAuthority('127.0.0.1', 8080)).toBe('127.0.0.1:8080');
-    expect(probeAuthority('::1', 8080)).toBe('[::1]:8080');
-    expect(probeAuthority('app.local', 80)).toBe('app.local:80');
-  });
-});
+import { asError } from './probe-attempt.js';
 
 describe('asError', () => {
   it('keeps an Error and wraps anything else', () => {

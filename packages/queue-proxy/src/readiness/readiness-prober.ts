@@ -4,6 +4,7 @@
  * parallel, one in-flight result shared by concurrent callers, nothing cached between runs).
  */
 
+import { positive } from '@zerogate/core';
 import { grpcProbe } from './grpc-probe.js';
 import { httpProbe } from './http-probe.js';
 import { linkAbort } from './link-abort.js';
@@ -46,9 +47,9 @@ export class ReadinessProber {
   /** Builds each probe's attempt and schedule once; throws a RangeError naming a bad timing option. */
   constructor(probes: readonly ProbeSpec[], options: ReadinessProberOptions = {}) {
     const poll: PollTimings = {
-      intervalMs: positive(options.pollIntervalMs, AGGRESSIVE_POLL_INTERVAL_MS, 'pollIntervalMs'),
-      totalMs: positive(options.aggressiveTimeoutMs, AGGRESSIVE_PROBE_TIMEOUT_MS, 'aggressiveTimeoutMs'),
-      attemptMs: positive(options.attemptTimeoutMs, AGGRESSIVE_ATTEMPT_TIMEOUT_MS, 'attemptTimeoutMs'),
+      intervalMs: option(options.pollIntervalMs, AGGRESSIVE_POLL_INTERVAL_MS, 'pollIntervalMs'),
+      totalMs: option(options.aggressiveTimeoutMs, AGGRESSIVE_PROBE_TIMEOUT_MS, 'aggressiveTimeoutMs'),
+      attemptMs: option(options.attemptTimeoutMs, AGGRESSIVE_ATTEMPT_TIMEOUT_MS, 'attemptTimeoutMs'),
     };
     const http2AutoDetect = options.http2AutoDetect ?? false;
     const onFailure = options.onFailure;
@@ -93,12 +94,9 @@ export class ReadinessProber {
   }
 }
 
-function positive(v: number | undefined, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new RangeError(`ReadinessProber option ${name} must be > 0, got ${v}`);
-  }
-  return v;
+/** An option's value, checked positive, or its default. */
+function option(v: number | undefined, fallback: number, name: string): number {
+  return v === undefined ? fallback : positive(`ReadinessProber option ${name}`, v);
 }
 
 /** Builds the attempt of a probe once, by kind (`wrappedProbe.tcpProbe`, `httpProbe`, `grpcProbe`). */
