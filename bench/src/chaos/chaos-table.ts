@@ -5,7 +5,7 @@
  */
 import { mebibytes } from '../ratios.js';
 import { fixed, NONE, type Table } from '../table.js';
-import type { Outcome } from './outcomes.js';
+import type { FaultAccount, Outcome } from './outcomes.js';
 
 /** One target a scenario is judged against. */
 export interface Check {
@@ -40,6 +40,31 @@ export interface ChaosRow {
   readonly checks: readonly Check[];
   /** Set when the scenario could not run to its end. */
   readonly error?: string;
+}
+
+/**
+ * The row of one fault under steady load, from its account: sent, outcomes, lost and recovery against
+ * `recoveryTargetMs`; the caller adds its memory, CPU and checks.
+ */
+export function faultRow(
+  scenario: string,
+  component: string,
+  account: FaultAccount,
+  recoveryTargetMs: number,
+): ChaosRow {
+  return {
+    scenario,
+    component,
+    sent: account.sent,
+    outcomes: account.outcomes,
+    lost: account.lost,
+    recovery: {
+      firstSuccessMs: account.firstSuccessMs,
+      steadyMs: account.steadyMs,
+      targetMs: recoveryTargetMs,
+    },
+    checks: [],
+  };
 }
 
 /** The suite-wide checks of a row: nothing lost, memory under its cap, recovery within its target. */

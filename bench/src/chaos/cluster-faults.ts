@@ -26,7 +26,7 @@ import {
 import { inNetns } from '../netns.js';
 import { sleep } from '../scenarios/common.js';
 import type { ChaosContext, ChaosResult, ChaosScenario } from './chaos-scenario.js';
-import type { ChaosRow } from './chaos-table.js';
+import { type ChaosRow, faultRow } from './chaos-table.js';
 import { accountFault } from './outcomes.js';
 import { SteadyLoad, waitForSuccesses } from './steady-load.js';
 
@@ -131,20 +131,7 @@ async function underLoad(
   await inject();
   await sleep(Math.max(0, after * 1000 - (performance.now() - faultAt)));
   const records = await load.stop();
-  const account = accountFault(records, faultAt, 'all');
-  return {
-    scenario,
-    component,
-    sent: account.sent,
-    outcomes: account.outcomes,
-    lost: account.lost,
-    recovery: {
-      firstSuccessMs: account.firstSuccessMs,
-      steadyMs: account.steadyMs,
-      targetMs: RECOVERY_TARGET_MS,
-    },
-    checks: [],
-  };
+  return faultRow(scenario, component, accountFault(records, faultAt, 'all'), RECOVERY_TARGET_MS);
 }
 
 /** Deletes one Ready Pod of `selector` as an operator (or a node drain) would, not waiting for it to go. */

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { sleep } from '../scenarios/common.js';
 import type { ChaosContext, ChaosResult } from './chaos-scenario.js';
 import { FAULT_CLIENTS } from './chaos-scenario.js';
-import type { ChaosRow, Check } from './chaos-table.js';
+import { type ChaosRow, type Check, faultRow } from './chaos-table.js';
 import { ComponentSampler } from './component-sampler.js';
 import {
   LocalPlatform,
@@ -88,16 +88,7 @@ export async function runPlatformFault(context: ChaosContext, fault: PlatformFau
     const extra = (await fault.after?.(platform)) ?? {};
     const account = accountFault(records, faultAt, fault.lossRule);
     const row: ChaosRow = {
-      scenario: fault.scenario,
-      component: fault.component,
-      sent: account.sent,
-      outcomes: account.outcomes,
-      lost: account.lost,
-      recovery: {
-        firstSuccessMs: account.firstSuccessMs,
-        steadyMs: account.steadyMs,
-        targetMs: POD_PROBE_PERIOD_MS + 1000,
-      },
+      ...faultRow(fault.scenario, fault.component, account, POD_PROBE_PERIOD_MS + 1000),
       peakRssKiB: usage.peakRssKiB,
       ...(fault.rssCapKiB === undefined ? {} : { rssCapKiB: fault.rssCapKiB }),
       cpuSeconds: usage.cpuSeconds,
