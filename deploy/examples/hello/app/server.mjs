@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The hello example app: answers every request at once on $PORT (Knative's contract for user containers).
+// The hello example app: answers every request at once on $PORT (Knative's contract for user containers),
+// on the address in $HOST when set (the one-machine platform gives each Pod its own).
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -13,7 +14,7 @@ const server = createServer((req, res) => {
   });
   res.end(body);
 });
-server.listen(port, '127.0.0.1', () => {
+server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
   // The platform notes this line's time to split a cold start into its stages.
   process.stdout.write(`${JSON.stringify({ msg: 'listening', port, revision })}\n`);
 });
