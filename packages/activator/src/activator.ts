@@ -10,14 +10,15 @@ import {
   sleep,
   TunnelSet,
 } from '@zerogate/core';
-import { ActivatorHandler } from './activator-handler.js';
+import { ActivatorHandler, type ConcurrencySink } from './activator-handler.js';
 import { ActivatorMetrics } from './activator-metrics.js';
+import { AutoscalerConnection } from './autoscaler-connection.js';
+import { ConcurrencyReporter } from './concurrency-reporter.js';
 import type { ActivatorConfig } from './config.js';
 import type { EndpointSource } from './endpoint-source.js';
 import { FileEndpointSource } from './endpoint-source-file.js';
 import { queueProxyProbe } from './pod-probe.js';
 import { RevisionRegistry } from './revisions.js';
-import { StatReporter } from './stat-reporter.js';
 import { ByteBudget } from './throttler.js';
 
 /** A running activator. */
@@ -68,8 +69,12 @@ export async function startActivator(
     config.podIp,
     logger,
   );
-  const reporter = new StatReporter({ podName: config.podName, url: config.autoscalerUrl, logger });
-  const metrics = new ActivatorMetrics(revisions, reporter, config.podName);
+  const connection = new AutoscalerConnection({ url: config.autoscalerUrl, logger });
+  const reporter = new ConcurrencyReporter({
+    podName: config.podName,
+    send: (messages) => connection.send(messages),
+  });
+  const metrics = new ActivatorMetrics(revisions, connection, config.podName);
   let shuttingDown = false;
   const tunnels = new TunnelSet();
   // Every warning a client can trigger (an unknown revision, the hold limit, a malformed request) is
@@ -77,7 +82,7 @@ export async function startActivator(
   const requestLogger = rateLimitLogs(logger);
   const handler = new ActivatorHandler({
     revisions,
-    reporter,
+    reporter: concurrencySink(reporter, connection),
     dispatcher,
     h2c,
     logger: requestLogger,
@@ -92,6 +97,7 @@ export async function startActivator(
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
   const endpoints = source ?? (await buildEndpointSource(config, logger));
+  connection.start();
   reporter.start();
   await endpoints.start(revisions);
   const ports = {
@@ -121,7 +127,8 @@ export async function startActivator(
       await closed;
       await endpoints.stop();
       revisions.stop();
-      await reporter.stop();
+      reporter.stop();
+      await connection.stop();
       await new Promise<void>((resolve) => {
         metricsServer.close(() => resolve());
         metricsServer.closeAllConnections();
@@ -133,6 +140,20 @@ export async function startActivator(
     return stopping;
   };
   return { ports, shutdown };
+}
+
+/**
+ * The request path's view of reporting: arrivals and departures go to the concurrency reporter, and the
+ * health check asks the autoscaler connection whether it was ever open.
+ */
+function concurrencySink(reporter: ConcurrencyReporter, connection: AutoscalerConnection): ConcurrencySink {
+  return {
+    requestIn: (namespace, name) => reporter.requestIn(namespace, name),
+    requestOut: (namespace, name) => reporter.requestOut(namespace, name),
+    get everConnected() {
+      return connection.everConnected;
+    },
+  };
 }
 
 function inFlight(revisions: RevisionRegistry): number {

@@ -5,7 +5,7 @@ import { decodeWireStatMessages, emptyStat, type Stat, type WireStatMessage } fr
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { StatReporter, type StatReporterOptions } from './stat-reporter.js';
+import { AutoscalerConnection, type AutoscalerConnectionOptions } from './autoscaler-connection.js';
 
 const POD = 'activator-0';
 
@@ -114,20 +114,20 @@ function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
 
-const reporters: StatReporter[] = [];
+const connections: AutoscalerConnection[] = [];
 const servers: FakeAutoscaler[] = [];
 
 afterEach(async () => {
-  await Promise.all(reporters.splice(0).map((r) => r.stop()));
+  await Promise.all(connections.splice(0).map((r) => r.stop()));
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-function reporter(options: Partial<StatReporterOptions> & { url: string }) {
+function connection(options: Partial<AutoscalerConnectionOptions> & { url: string }) {
   const log = testLogger();
   const changes: boolean[] = [];
-  const r = new StatReporter({ podName: POD, logger: log.logger, ...options });
+  const r = new AutoscalerConnection({ logger: log.logger, ...options });
   r.onConnectionChange = (connected) => changes.push(connected);
-  reporters.push(r);
+  connections.push(r);
   return { r, log, changes };
 }
 
@@ -137,111 +137,47 @@ async function autoscaler(options?: { port?: number; autoPong?: boolean }): Prom
   return s;
 }
 
-async function connected(r: StatReporter, timeout = 2000): Promise<void> {
+async function connected(r: AutoscalerConnection, timeout = 2000): Promise<void> {
   await vi.waitFor(() => expect(r.connected).toBe(true), { timeout, interval: 5 });
 }
 
-describe('StatReporter', () => {
-  it("pokes the autoscaler at a revision's first request, well before the first batch", async () => {
+/** One message of `namespace/name` with the given figures. */
+function message(namespace: string, name: string, concurrency: number, count: number): WireStatMessage {
+  return { namespace, name, stat: stat(concurrency, count) };
+}
+
+describe('AutoscalerConnection', () => {
+  it('sends each batch as one binary protobuf frame, in order', async () => {
     const server = await autoscaler();
-    const { r } = reporter({ url: server.url, periodMs: 1000 });
+    const { r } = connection({ url: server.url });
     r.start();
     await connected(r);
 
-    const t0 = performance.now();
-    r.requestIn('ns', 'rev');
-    r.requestIn('ns', 'rev');
-    // The first frame is the poke, ahead of the first batch a period after start.
-    const poke = await server.take();
-    expect(poke.messages).toEqual([{ namespace: 'ns', name: 'rev', stat: stat(1, 1) }]);
-
-    // The first batch, a period after start: two in flight, the poke taken off.
-    const batch = await server.take(1500);
-    expect(batch.at).toBeGreaterThan(poke.at);
-    expect(batch.at - t0).toBeGreaterThan(500);
-    expect(batch.messages).toHaveLength(1);
-    const only = batch.messages[0]?.stat;
-    expect(only?.requestCount).toBe(1);
-    expect(only?.averageConcurrentRequests).toBeCloseTo(1, 1);
+    r.send([message('ns', 'rev', 1, 1)]);
+    r.send([message('ns1', 'a', 0.5, 1), message('ns2', 'b', 0, 0)]);
+    expect((await server.take()).messages).toEqual([message('ns', 'rev', 1, 1)]);
+    expect(figures(await server.take())).toEqual({ 'ns1/a': [0.5, 1], 'ns2/b': [0, 0] });
+    const only = server.received[0]?.messages[0]?.stat;
     expect(only).toMatchObject({ podName: POD, averageProxiedConcurrentRequests: 0, proxiedRequestCount: 0 });
     expect(only?.timestamp).toBe(0n);
     expect(server.textFrames).toBe(0);
-  });
-
-  it('batches every active revision with the poke taken off, then drops idle ones', async () => {
-    const server = await autoscaler();
-    let clock = 0;
-    const { r } = reporter({ url: server.url, periodMs: 60_000, now: () => clock });
-    r.start();
-    await connected(r);
-
-    // a: 1 in flight from 0 ms, 2 from 500 ms; b: 1 from 500 ms.
-    r.requestIn('ns1', 'a');
-    clock = 500;
-    r.requestIn('ns1', 'a');
-    r.requestIn('ns2', 'b');
-    clock = 1000;
-    r.tick();
-    expect((await server.take()).messages).toEqual([{ namespace: 'ns1', name: 'a', stat: stat(1, 1) }]);
-    expect((await server.take()).messages).toEqual([{ namespace: 'ns2', name: 'b', stat: stat(1, 1) }]);
-    // a: avg 1.5 − 1, count 2 − 1; b: avg 1 − 1, count 1 − 1.
-    expect(figures(await server.take())).toEqual({ 'ns1/a': [0.5, 1], 'ns2/b': [0, 0] });
-
-    clock = 1500;
-    r.requestOut('ns1', 'a');
-    r.requestOut('ns1', 'a');
-    r.requestOut('ns1', 'a'); // unmatched: ignored
-    r.requestOut('ns3', 'unknown'); // unknown: ignored
-    clock = 2000;
-    r.tick();
-    // No poke to take off any more.
-    expect(figures(await server.take())).toEqual({ 'ns1/a': [1, 0], 'ns2/b': [1, 0] });
-
-    clock = 3000;
-    r.tick();
-    // a was idle the whole window: reported once more, as zeros, then dropped.
-    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [1, 0] });
-    clock = 4000;
-    r.tick();
-    expect(figures(await server.take())).toEqual({ 'ns2/b': [1, 0] });
-
-    // a has no entry now, so its next request pokes again.
-    r.requestIn('ns1', 'a');
-    expect((await server.take()).messages).toEqual([{ namespace: 'ns1', name: 'a', stat: stat(1, 1) }]);
-    clock = 5000;
-    r.tick();
-    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [1, 0] });
-
-    // Everything idle: one last report each, then nothing at all is sent.
-    r.requestOut('ns1', 'a');
-    r.requestOut('ns2', 'b');
-    clock = 6000;
-    r.tick();
-    expect(figures(await server.take())).toEqual({ 'ns1/a': [0, 0], 'ns2/b': [0, 0] });
-    clock = 7000;
-    r.tick();
-    // Frames arrive in order: the next one is a later poke, so that tick sent nothing.
-    r.requestIn('ns9', 'later');
-    expect((await server.take()).messages).toEqual([{ namespace: 'ns9', name: 'later', stat: stat(1, 1) }]);
     expect(server.pending).toBe(0);
   });
 
-  it('drops stats while away, logs that once, and connects with backoff when the autoscaler appears', async () => {
+  it('drops batches while away, logs that once, and connects with backoff when the autoscaler appears', async () => {
     const port = await freePort();
-    const { r, log, changes } = reporter({ url: `ws://127.0.0.1:${port}/`, periodMs: 60_000 });
+    const { r, log, changes } = connection({ url: `ws://127.0.0.1:${port}/` });
     r.start();
     expect(r.everConnected).toBe(false);
 
-    r.requestIn('ns', 'rev'); // the poke is dropped
-    r.tick();
-    r.tick();
+    r.send([message('ns', 'rev', 1, 1)]);
+    r.send([message('ns', 'rev', 1, 0)]);
     await vi.waitFor(() => expect(r.connectionErrors).toBeGreaterThanOrEqual(2), {
       timeout: 2000,
       interval: 5,
     });
     expect(r.connected).toBe(false);
     expect(r.everConnected).toBe(false);
-    expect(r.connectionErrors).toBeGreaterThanOrEqual(2);
     expect(log.count('not reachable')).toBe(1);
     expect(log.count('could not be established')).toBe(1);
 
@@ -250,8 +186,8 @@ describe('StatReporter', () => {
     expect(r.everConnected).toBe(true);
     expect(changes).toEqual([true]);
 
-    // The revision is still in flight; only what is current is sent, nothing was queued.
-    r.tick();
+    // Nothing was queued: only what is sent now arrives.
+    r.send([message('ns', 'rev', 1, 0)]);
     expect(figures(await server.take())).toEqual({ 'ns/rev': [1, 0] });
     expect(server.pending).toBe(0);
   });
@@ -259,7 +195,7 @@ describe('StatReporter', () => {
   it('reconnects when the autoscaler closes the connection', async () => {
     const server = await autoscaler();
     server.wss.once('connection', (ws) => ws.close(1001, 'going away'));
-    const { r, log, changes } = reporter({ url: server.url });
+    const { r, log, changes } = connection({ url: server.url });
     r.start();
 
     await vi.waitFor(() => expect(changes).toEqual([true, false, true]), { timeout: 2000, interval: 5 });
@@ -279,7 +215,7 @@ describe('StatReporter', () => {
 
   it('keeps a connection that answers pings past the pong deadline', async () => {
     const server = await autoscaler();
-    const { r } = reporter({ url: server.url, pongTimeoutMs: 200 });
+    const { r } = connection({ url: server.url, pongTimeoutMs: 200 });
     r.start();
     await connected(r);
     // Pings go out three times per deadline: nine pings span three pong deadlines.
@@ -291,7 +227,7 @@ describe('StatReporter', () => {
 
   it('drops a connection that stops answering pings, and reconnects', async () => {
     const server = await autoscaler({ autoPong: false });
-    const { r, log } = reporter({ url: server.url, pongTimeoutMs: 300 });
+    const { r, log } = connection({ url: server.url, pongTimeoutMs: 300 });
     r.start();
     await connected(r);
 
@@ -322,7 +258,7 @@ describe('StatReporter', () => {
     const address = silent.address();
     if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
     try {
-      const { r, log } = reporter({ url: `ws://127.0.0.1:${address.port}/`, handshakeTimeoutMs: 150 });
+      const { r, log } = connection({ url: `ws://127.0.0.1:${address.port}/`, handshakeTimeoutMs: 150 });
       r.start();
       await vi.waitFor(() => expect(accepted).toBeGreaterThanOrEqual(2), { timeout: 2000, interval: 5 });
       expect(r.connectionErrors).toBeGreaterThanOrEqual(1);
@@ -340,10 +276,9 @@ describe('StatReporter', () => {
   it('stop() closes the socket and clears every timer', async () => {
     const server = await autoscaler();
     const baseline = activeTimers();
-    const { r, changes } = reporter({ url: server.url, periodMs: 50 });
+    const { r, changes } = connection({ url: server.url, pongTimeoutMs: 150 });
     r.start();
     await connected(r);
-    r.requestIn('ns', 'rev');
     expect(activeTimers()).toBeGreaterThan(baseline);
 
     await r.stop();
@@ -352,16 +287,17 @@ describe('StatReporter', () => {
     await vi.waitFor(() => expect(server.closes).toBe(1), { timeout: 2000, interval: 5 });
     expect(activeTimers()).toBeLessThanOrEqual(baseline);
 
-    // Absence over time is the behaviour here: three periods in which a timer left running would send.
-    const frames = server.received.length;
+    // Absence over time is the behaviour here: three ping intervals in which a timer left running would
+    // ping or reconnect.
+    const pings = server.pings;
     await sleep(150);
-    expect(server.received.length).toBe(frames);
+    expect(server.pings).toBe(pings);
     expect(server.connections).toBe(1);
   });
 
   it('stop() while still retrying leaves no timers either', async () => {
     const baseline = activeTimers();
-    const { r } = reporter({ url: `ws://127.0.0.1:${await freePort()}/` });
+    const { r } = connection({ url: `ws://127.0.0.1:${await freePort()}/` });
     r.start();
     await vi.waitFor(() => expect(r.connectionErrors).toBeGreaterThan(0), { timeout: 2000, interval: 5 });
     expect(activeTimers()).toBeGreaterThan(baseline);
@@ -371,14 +307,13 @@ describe('StatReporter', () => {
 
   it('rejects bad options naming them', () => {
     const logger = testLogger().logger;
-    const base = { podName: POD, url: 'ws://127.0.0.1:1/', logger };
-    expect(() => new StatReporter({ ...base, podName: '' })).toThrow(/podName/);
-    expect(() => new StatReporter({ ...base, url: 'http://x/' })).toThrow(/url/);
-    expect(() => new StatReporter({ ...base, url: 'not a url' })).toThrow(/url/);
-    expect(() => new StatReporter({ ...base, periodMs: 0 })).toThrow(/periodMs/);
-    expect(() => new StatReporter({ ...base, reconnect: { initialMs: 100, factor: 0.5, maxMs: 1 } })).toThrow(
-      /reconnect\.factor/,
-    );
-    expect(() => new StatReporter({ ...base, handshakeTimeoutMs: -1 })).toThrow(/handshakeTimeoutMs/);
+    const base = { url: 'ws://127.0.0.1:1/', logger };
+    expect(() => new AutoscalerConnection({ ...base, url: 'http://x/' })).toThrow(/url/);
+    expect(() => new AutoscalerConnection({ ...base, url: 'not a url' })).toThrow(/url/);
+    expect(
+      () => new AutoscalerConnection({ ...base, reconnect: { initialMs: 100, factor: 0.5, maxMs: 1 } }),
+    ).toThrow(/reconnect\.factor/);
+    expect(() => new AutoscalerConnection({ ...base, handshakeTimeoutMs: -1 })).toThrow(/handshakeTimeoutMs/);
+    expect(() => new AutoscalerConnection({ ...base, pongTimeoutMs: 0 })).toThrow(/pongTimeoutMs/);
   });
 });
