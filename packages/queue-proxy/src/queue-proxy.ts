@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import {
-  Breaker,
+  buildBreaker,
   CertificateWatcher,
+  Drainer,
   H2cDispatcher,
   type Logger,
   listenOn,
@@ -17,17 +18,16 @@ import {
   serveMetrics,
   sleep,
   TunnelSet,
+  WaitForDrain,
 } from '@zerogate/core';
+import type { RequestMetrics } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
-import { Drainer } from './drain.js';
 import { HealthResponder } from './health.js';
+import { ProtobufStatsReporter } from './protobuf-stats-reporter.js';
 import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness/index.js';
-import type { RequestMetrics } from './request-metrics.js';
-import { StatReporter } from './stat-reporter.js';
 import { upgradeHandler } from './upgrade.js';
-import { WaitForDrain } from './wait-for-drain.js';
 
 /** The stats port's one path, which Knative's autoscaler scrapes. */
 const STATS_PATH = '/metrics';
@@ -47,12 +47,6 @@ export interface QueueProxy {
    * drain when `/wait-for-drain` already completed one (native sidecar).
    */
   shutdown(): Promise<void>;
-}
-
-/** Builds the breaker Knative's `buildBreaker` would: none at CC=0, else CC slots and 10×CC waiting. */
-export function buildBreaker(containerConcurrency: number): Breaker | undefined {
-  if (containerConcurrency === 0) return undefined;
-  return new Breaker({ capacity: containerConcurrency, queueDepth: 10 * containerConcurrency });
 }
 
 /** Starts every listener of the queue-proxy and returns once all are bound. */
@@ -120,7 +114,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     logger: requestLogger,
     revisionTimeoutMs: config.revisionTimeoutMs,
   });
-  const reporter = new StatReporter(stats, config.pod);
+  const reporter = new ProtobufStatsReporter(stats, config.pod);
 
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
@@ -244,8 +238,8 @@ async function createRequestMetrics(
   config: QueueProxyConfig,
   queueDepth: (() => number) | undefined,
 ): Promise<RequestMetrics> {
-  const { RequestMetrics } = await import('./request-metrics.js');
-  return new RequestMetrics(config, queueDepth);
+  const { RequestMetrics } = await import('@zerogate/core/request-metrics');
+  return new RequestMetrics({ ...config, container: 'queue-proxy' }, queueDepth);
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -6,9 +6,10 @@ export const REPORTING_PERIOD_MS = 1000;
 /**
  * Keeps the protobuf `Stat` the autoscaler scrapes from `:9090/metrics` (docs/queue-proxy.md §8.1): every
  * period it closes the request-stats window and encodes a new snapshot, so a scrape only copies bytes. Before
- * the first tick the snapshot carries only the pod name, as Knative's does.
+ * the first tick the snapshot carries only the pod name, as Knative's does. Mirrors Knative's
+ * `pkg/queue/protobuf_stats_reporter.go`; the activator's counterpart is its `ConcurrencyReporter`.
  */
-export class StatReporter {
+export class ProtobufStatsReporter {
   private snapshot: Uint8Array;
   private timer: NodeJS.Timeout | null = null;
   private readonly startedAt: number;
@@ -27,7 +28,7 @@ export class StatReporter {
     return this.snapshot;
   }
 
-  /** Starts the periodic snapshots. */
+  /** Starts the periodic snapshots; a second call adds no second timer. */
   start(): void {
     this.timer ??= setInterval(() => this.tick(), REPORTING_PERIOD_MS);
   }
