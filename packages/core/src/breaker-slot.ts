@@ -1,4 +1,4 @@
-import type { Breaker, Waiter } from '@zerogate/core';
+import type { Breaker, Waiter } from './breaker.js';
 
 /**
  * One request's place in the breaker: waiting, then holding a slot, released exactly once whichever

@@ -104,3 +104,12 @@ export class Breaker {
     this.waiting--;
   }
 }
+
+/**
+ * Builds the breaker Knative's `buildBreaker` would (`pkg/queue/sharedmain/handlers.go`): none at CC=0,
+ * else CC slots and 10×CC waiting.
+ */
+export function buildBreaker(containerConcurrency: number): Breaker | undefined {
+  if (containerConcurrency === 0) return undefined;
+  return new Breaker({ capacity: containerConcurrency, queueDepth: 10 * containerConcurrency });
+}

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Drainer } from './drain.js';
+import { Drainer } from './drainer.js';
 
 const QUIET_MS = 1000;
 

@@ -1,5 +1,15 @@
 import { Gauge, Histogram, Registry } from 'prom-client';
-import type { QueueProxyConfig } from './config.js';
+
+/** Who the request metrics describe: every series carries these as labels. */
+export interface RequestMetricsLabels {
+  readonly namespace: string;
+  readonly service: string;
+  readonly configuration: string;
+  readonly revision: string;
+  readonly pod: string;
+  /** `queue-proxy` for the sidecar; the app's container for the in-process mode. */
+  readonly container: string;
+}
 
 /** Knative's invocation-duration buckets in seconds (`kn.serving.invocation.duration`). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -8,7 +18,9 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  * Prometheus request metrics of docs/queue-proxy.md §8.2 under Knative ≥ 1.21's names, on a registry of their
  * own: `kn_serving_invocation_duration_seconds` (its `_count` is the request count) by status code, and
  * `kn_serving_queue_depth` (requests admitted to the breaker, CC > 0 only). Every series carries the
- * namespace, service, configuration, revision and pod as labels.
+ * namespace, service, configuration, revision, pod and container as labels. Shared by the queue-proxy and
+ * the in-process mode; imported from `@zerogate/core/request-metrics` only when metrics are on, since
+ * prom-client costs ~20 MiB of memory.
  */
 export class RequestMetrics {
   readonly registry = new Registry();
@@ -16,14 +28,14 @@ export class RequestMetrics {
   // One child per status code, made once, so observing does no label hashing.
   private readonly byStatus = new Map<number, Histogram.Internal<'http_response_status_code'>>();
 
-  constructor(config: QueueProxyConfig, queueDepth: (() => number) | undefined) {
+  constructor(labels: RequestMetricsLabels, queueDepth: (() => number) | undefined) {
     this.registry.setDefaultLabels({
-      k8s_namespace_name: config.namespace,
-      kn_service_name: config.service,
-      kn_configuration_name: config.configuration,
-      kn_revision_name: config.revision,
-      k8s_pod_name: config.pod,
-      k8s_container_name: 'queue-proxy',
+      k8s_namespace_name: labels.namespace,
+      kn_service_name: labels.service,
+      kn_configuration_name: labels.configuration,
+      kn_revision_name: labels.revision,
+      k8s_pod_name: labels.pod,
+      k8s_container_name: labels.container,
     });
     this.duration = new Histogram({
       name: 'kn_serving_invocation_duration_seconds',

@@ -1,6 +1,6 @@
-import { createLogger } from '@zerogate/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Drainer } from './drain.js';
+import { Drainer } from './drainer.js';
+import { createLogger } from './logger.js';
 import { KNATIVE_DRAIN_RESET_MS, WaitForDrain } from './wait-for-drain.js';
 
 const QUIET_MS = 5000;

@@ -1,5 +1,5 @@
-import type { Logger } from '@zerogate/core';
-import type { Drainer } from './drain.js';
+import type { Drainer } from './drainer.js';
+import type { Logger } from './logger.js';
 
 /**
  * Knative's `/wait-for-drain` resets the drain when no SIGTERM follows within this time (#13229): the

@@ -1,6 +1,13 @@
 import type { ServerResponse } from 'node:http';
-import { ERRORS, type Logger, type RequestFacts, sendError, sendText } from '@zerogate/core';
-import type { Drainer } from './drain.js';
+import {
+  answerHealthCheck,
+  answerNetworkProbe,
+  type Drainer,
+  type Logger,
+  type RequestFacts,
+  refuseHealthCheck,
+  sendError,
+} from '@zerogate/core';
 
 /** Something that tells whether the user container is ready (the readiness prober). */
 export interface ReadinessCheck {
@@ -21,25 +28,11 @@ export class HealthResponder {
 
   /** A health check: 503 while draining; 400 unless `K-Network-Probe: queue`; else 200 `queue` iff ready. */
   healthCheck(facts: RequestFacts, res: ServerResponse): void {
-    if (this.drainer.draining) {
-      sendError(res, 'SHUTTING_DOWN');
-      return;
-    }
-    if (facts.networkProbe !== 'queue') {
-      const e = ERRORS.UNEXPECTED_PROBE;
-      sendText(res, e.status, `${e.body}${facts.networkProbe ?? ''}\n`);
-      return;
-    }
+    if (refuseHealthCheck(facts, res, this.drainer.draining)) return;
     this.readiness.check().then(
       (ready) => {
         if (this.logProbes) this.logger.info({ userAgent: facts.userAgent, ready }, 'probe');
-        if (res.destroyed || res.headersSent) return;
-        if (ready && !this.drainer.draining) sendText(res, 200, 'queue');
-        else if (this.drainer.draining) sendError(res, 'SHUTTING_DOWN');
-        else {
-          res.writeHead(503, { 'content-length': 0 });
-          res.end();
-        }
+        answerHealthCheck(res, ready, this.drainer.draining);
       },
       (err: unknown) => {
         this.logger.error({ err }, 'readiness check failed');
@@ -50,15 +43,6 @@ export class HealthResponder {
 
   /** `K-Network-Probe: probe`: echoes `K-Network-Hash` with 200; 400 without one; 503 while draining. */
   networkProbe(facts: RequestFacts, res: ServerResponse): void {
-    if (this.drainer.draining) {
-      sendError(res, 'SHUTTING_DOWN');
-      return;
-    }
-    if (facts.networkHash === '') {
-      sendError(res, 'PROBE_HASH_MISSING');
-      return;
-    }
-    res.writeHead(200, { 'k-network-hash': facts.networkHash, 'content-length': 0 });
-    res.end();
+    answerNetworkProbe(facts, res, this.drainer.draining);
   }
 }

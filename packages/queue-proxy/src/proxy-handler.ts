@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Breaker,
+  BreakerSlot,
+  type Drainer,
   type ExchangeTimeouts,
+  isProbeAgent,
   type Logger,
   originForm,
   ProxyExchange,
@@ -10,12 +13,10 @@ import {
   type RequestStats,
   readFacts,
 } from '@zerogate/core';
+import type { RequestMetrics } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
-import { BreakerSlot } from './breaker-slot.js';
-import type { Drainer } from './drain.js';
 import type { HealthResponder } from './health.js';
 import { upstreamHeaders } from './request-head.js';
-import type { RequestMetrics } from './request-metrics.js';
 
 /** Everything the request path shares; built once at start. */
 export interface ProxyContext {
@@ -36,15 +37,6 @@ export interface ProxyContext {
   readonly logger: Logger;
   readonly requestLog: boolean;
   readonly timeouts: ExchangeTimeouts;
-}
-
-/** User agents whose requests are health checks answered by the queue-proxy itself, on any path. */
-const PROBE_AGENTS = ['kube-probe/', 'Knative-Activator-Probe', 'Knative-Autoscaling-Probe'];
-
-function isProbeAgent(ua: string): boolean {
-  if (ua === '') return false;
-  for (const prefix of PROBE_AGENTS) if (ua.startsWith(prefix)) return true;
-  return false;
 }
 
 /**

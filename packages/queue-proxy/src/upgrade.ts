@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   type Breaker,
+  BreakerSlot,
+  type Drainer,
   type Logger,
   plainAddress,
   type RequestFacts,
@@ -10,8 +12,6 @@ import {
   type TunnelSet,
   UpgradeExchange,
 } from '@zerogate/core';
-import { BreakerSlot } from './breaker-slot.js';
-import type { Drainer } from './drain.js';
 import { upstreamHeaders } from './request-head.js';
 
 /** What the upgrade path shares with the rest of the queue-proxy. */
