@@ -18,6 +18,7 @@ export * from './platform-protocol.js';
 export * from './positive.js';
 export * from './probe-answers.js';
 export * from './proto-wire.js';
+export * from './protobuf-stats-reporter.js';
 export * from './proxy-exchange.js';
 export * from './rate-limited-logger.js';
 export * from './request-facts.js';

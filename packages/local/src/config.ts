@@ -5,8 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { resolveRevisionAutoscaling } from '@zerogate/autoscaler/dist/autoscaler-config.js';
-import { CLUSTER_KEYS, loadConfig as loadAutoscalerConfig } from '@zerogate/autoscaler/dist/config.js';
+import {
+  CLUSTER_KEYS,
+  loadConfig as loadAutoscalerConfig,
+  resolveRevisionAutoscaling,
+} from '@zerogate/autoscaler/config';
 import { ConfigError } from '@zerogate/core';
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 

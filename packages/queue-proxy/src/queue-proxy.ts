@@ -11,12 +11,13 @@ import {
   MAX_HEADER_BYTES,
   nodeHttp,
   Pool,
+  ProtobufStatsReporter,
   RequestStats,
   rateLimitLogs,
   ServingEndpoint,
-  sendError,
   serveMetrics,
   sleep,
+  statsHandler,
   TunnelSet,
   WaitForDrain,
 } from '@zerogate/core';
@@ -24,13 +25,9 @@ import type { RequestMetrics } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { HealthResponder } from './health.js';
-import { ProtobufStatsReporter } from './protobuf-stats-reporter.js';
 import { ProxyHandler } from './proxy-handler.js';
 import { ReadinessProber } from './readiness/index.js';
 import { upgradeHandler } from './upgrade.js';
-
-/** The stats port's one path, which Knative's autoscaler scrapes. */
-const STATS_PATH = '/metrics';
 
 /** A running queue-proxy. */
 export interface QueueProxy {
@@ -136,16 +133,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     void waitForDrain.request().then(() => res.writeHead(200).end());
   });
 
-  const statsServer = nodeHttp.createServer((req, res) => {
-    // Knative's stats mux serves `/metrics` alone (any query), and 404 elsewhere.
-    if ((req.url ?? '/').split('?', 1)[0] !== STATS_PATH) {
-      sendError(res, 'NOT_FOUND');
-      return;
-    }
-    const body = reporter.current;
-    res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': body.length });
-    res.end(body);
-  });
+  const statsServer = nodeHttp.createServer(statsHandler(reporter));
 
   const metricsServer = metrics
     ? nodeHttp.createServer((_req, res) => void serveMetrics(metrics.registry, res, logger))

@@ -1,6 +1,7 @@
-import { decodeStat, emptyStat, RequestStats } from '@zerogate/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProtobufStatsReporter, REPORTING_PERIOD_MS } from './protobuf-stats-reporter.js';
+import { RequestStats } from './request-stats.js';
+import { decodeStat, emptyStat } from './stat-proto.js';
 
 const POD = 'rev-00001-deployment-abc';
 

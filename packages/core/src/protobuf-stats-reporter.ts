@@ -1,4 +1,7 @@
-import { emptyStat, encodeStat, type RequestStats } from '@zerogate/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestStats } from './request-stats.js';
+import { sendError } from './respond.js';
+import { emptyStat, encodeStat } from './stat-proto.js';
 
 /** Knative's `reportingPeriod`: the Stat snapshot is replaced this often. */
 export const REPORTING_PERIOD_MS = 1000;
@@ -7,7 +10,8 @@ export const REPORTING_PERIOD_MS = 1000;
  * Keeps the protobuf `Stat` the autoscaler scrapes from `:9090/metrics` (docs/queue-proxy.md §8.1): every
  * period it closes the request-stats window and encodes a new snapshot, so a scrape only copies bytes. Before
  * the first tick the snapshot carries only the pod name, as Knative's does. Mirrors Knative's
- * `pkg/queue/protobuf_stats_reporter.go`; the activator's counterpart is its `ConcurrencyReporter`.
+ * `pkg/queue/protobuf_stats_reporter.go`; the activator's counterpart is its `ConcurrencyReporter`. Shared by
+ * the queue-proxy and the in-process mode.
  */
 export class ProtobufStatsReporter {
   private snapshot: Uint8Array;
@@ -54,4 +58,25 @@ export class ProtobufStatsReporter {
       timestamp: 0n,
     });
   }
+}
+
+/** The stats port's one path, which Knative's autoscaler scrapes. */
+const STATS_PATH = '/metrics';
+
+/**
+ * The stats port's request listener: the reporter's latest `Stat` on `/metrics` (any query, any method),
+ * `404 page not found` elsewhere, as Knative's stats mux serves it (docs/queue-proxy.md §8.1).
+ */
+export function statsHandler(reporter: {
+  readonly current: Uint8Array;
+}): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if ((req.url ?? '/').split('?', 1)[0] !== STATS_PATH) {
+      sendError(res, 'NOT_FOUND');
+      return;
+    }
+    const body = reporter.current;
+    res.writeHead(200, { 'content-type': 'application/protobuf', 'content-length': body.length });
+    res.end(body);
+  };
 }
