@@ -5,7 +5,6 @@ import { eventually } from '../../../test/support/http.js';
 import { TestApiServer } from '../../../test/support/test-apiserver.js';
 import { ActuatorError, type RevisionRef } from './actuator.js';
 import {
-  chooseActivatorSubset,
   KubernetesActuator,
   type KubernetesActuatorOptions,
   knativeDeploymentName,
@@ -283,22 +282,6 @@ describe('KubernetesActuator.setMode', () => {
     expect(publicIps()).toHaveLength(6);
     await a.setMode(rev, 'Proxy', 0);
     expect(publicIps()).toHaveLength(6);
-  });
-
-  it('subsets deterministically and spreads revisions over the activators', () => {
-    const acts = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((x) => ({ endpoint: { addresses: [x] } }));
-    const pick = (key: string) =>
-      chooseActivatorSubset(acts, 3, key)
-        .map((a) => a.endpoint.addresses[0])
-        .sort();
-    expect(pick('rev-a')).toEqual(pick('rev-a'));
-    expect(pick('rev-a')).toEqual(
-      chooseActivatorSubset([...acts].reverse(), 3, 'rev-a')
-        .map((a) => a.endpoint.addresses[0])
-        .sort(),
-    );
-    const used = new Set(Array.from({ length: 50 }, (_, i) => pick(`rev-${i}`)).flat());
-    expect(used.size).toBe(8);
   });
 
   it('falls back to Proxy without ready Pods and to Serve without activators', async () => {

@@ -3,17 +3,16 @@
  * EndpointSlices of its public Service, so traffic reaches the activator (Proxy) or the Pods (Serve).
  * Mirrors `pkg/reconciler/autoscaling/kpa/scaler.go` (scale, activator probe) and
  * `pkg/reconciler/serverlessservice/serverlessservice.go` (public endpoints), writing EndpointSlices
- * where Knative writes Endpoints (deprecated since Kubernetes 1.33).
+ * where Knative writes Endpoints (deprecated since Kubernetes 1.33). Which endpoints the public slices
+ * get, and which writes make them so, is worked out in `public-endpoints.ts`; this file makes the API
+ * calls, with their retries, and keeps the activator watch.
  */
-import { createHash } from 'node:crypto';
 import {
   AppsV1Api,
   DiscoveryV1Api,
-  type DiscoveryV1EndpointPort,
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
-  type V1Endpoint,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import { Backoff, type Logger, sleep } from '@zerogate/core';
@@ -36,24 +35,23 @@ import {
   type Mode,
   type RevisionRef,
 } from './actuator.js';
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  planPublicSlices,
+  publicEndpoints,
+  readyEndpointsKey,
+  SERVICE_NAME_LABEL,
+  type SlicePlan,
+} from './public-endpoints.js';
 
 export { REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
-/** The label tying an EndpointSlice to its Service. */
-export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-/** The label naming the controller that owns an EndpointSlice. */
-export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-/**
- * Our value of {@link MANAGED_BY_LABEL}: Kubernetes' own controllers leave such slices alone. Shaped like
- * Kubernetes' own `endpointslice-controller.k8s.io`, since a label value may not contain `/`.
- */
-export const MANAGED_BY = 'autoscaler.zerogate.dev';
-
-/**
- * The ports of a public Service (`pkg/reconciler/serverlessservice/resources/services.go`): `http` (80)
- * or `http2` (81, h2c revisions) and `https` (443). Only these are copied into the public slices; the
- * private Service's metrics ports and the activator's profiling port have no public counterpart.
- */
-const PUBLIC_PORT_NAMES: ReadonlySet<string> = new Set(['http', 'http2', 'https']);
+export {
+  chooseActivatorSubset,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  SERVICE_NAME_LABEL,
+} from './public-endpoints.js';
 
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -114,171 +112,6 @@ function classify(err: unknown): Failure {
   if (status === 409) return 'conflict';
   if (status === 429 || status >= 500) return 'transient';
   return 'permanent';
-}
-
-/** An endpoint copied into a public slice, in a canonical form that compares by JSON. */
-interface PublicEndpoint {
-  addresses: string[];
-  conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
-  nodeName?: string;
-  zone?: string;
-  targetRef?: { kind?: string; namespace?: string; name?: string; uid?: string };
-}
-
-/** One public slice to write: endpoints of one address type sharing one port list. */
-interface DesiredSlice {
-  name: string;
-  addressType: string;
-  ports: DiscoveryV1EndpointPort[];
-  endpoints: PublicEndpoint[];
-}
-
-function canonicalPorts(ports: readonly DiscoveryV1EndpointPort[] | undefined): DiscoveryV1EndpointPort[] {
-  return (ports ?? [])
-    .filter((p) => p.name !== undefined && PUBLIC_PORT_NAMES.has(p.name))
-    .map((p) => ({
-      name: p.name,
-      port: p.port,
-      protocol: p.protocol ?? 'TCP',
-      ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
-    }))
-    .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
-}
-
-const READY = { ready: true, serving: true, terminating: false } as const;
-
-/** An endpoint in canonical form; `conditions` default to ready, as copied endpoints always are. */
-function canonicalEndpoint(e: V1Endpoint, conditions: PublicEndpoint['conditions'] = READY): PublicEndpoint {
-  const out: PublicEndpoint = { addresses: [...(e.addresses ?? [])].sort(), conditions: { ...conditions } };
-  if (e.nodeName) out.nodeName = e.nodeName;
-  if (e.zone) out.zone = e.zone;
-  if (e.targetRef) {
-    const { kind, namespace, name, uid } = e.targetRef;
-    out.targetRef = {
-      ...(kind ? { kind } : {}),
-      ...(namespace ? { namespace } : {}),
-      ...(name ? { name } : {}),
-      ...(uid ? { uid } : {}),
-    };
-  }
-  return out;
-}
-
-/** The ready endpoints of slices, each with its slice's address type and public ports. */
-interface ReadyEndpoint {
-  addressType: string;
-  ports: DiscoveryV1EndpointPort[];
-  endpoint: PublicEndpoint;
-}
-
-function readyEndpoints(slices: Iterable<V1EndpointSlice>): ReadyEndpoint[] {
-  const out: ReadyEndpoint[] = [];
-  const seen = new Set<string>();
-  for (const slice of slices) {
-    // FQDN slices name hosts, not addresses a public Service can point at.
-    if (slice.addressType !== 'IPv4' && slice.addressType !== 'IPv6') continue;
-    // Our own slices are never a source, whatever their labels say.
-    if (slice.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY) continue;
-    const ports = canonicalPorts(slice.ports);
-    for (const e of slice.endpoints ?? []) {
-      if (e.conditions?.ready !== true || (e.addresses ?? []).length === 0) continue;
-      const endpoint = canonicalEndpoint(e);
-      // A Pod briefly listed in two slices is copied once.
-      const key = `${slice.addressType}/${endpoint.addresses.join(',')}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({ addressType: slice.addressType, ports, endpoint });
-    }
-  }
-  return out;
-}
-
-/** What a public slice copies from `slices`, as one string that changes exactly when that does. */
-function readyEndpointsKey(slices: Iterable<V1EndpointSlice>): string {
-  return readyEndpoints(slices)
-    .map((e) => JSON.stringify([e.addressType, e.ports, e.endpoint]))
-    .sort()
-    .join('\n');
-}
-
-/** A 64-bit weight of `item` for `key`, for rendezvous hashing. */
-function weight(key: string, item: string): bigint {
-  return createHash('sha256').update(key).update('\0').update(item).digest().readBigUInt64BE(0);
-}
-
-/**
- * The `n` activators serving a revision, chosen by consistent hashing keyed on the revision name, as
- * `pkg:hash/chooser.go` ChooseSubset does for the SKS: every autoscaler picks the same subset, and adding
- * or removing an activator moves few revisions. This uses rendezvous (highest random weight) hashing, so
- * the chosen activators differ from Knative's own choice but keep those properties. `n` of 0 or at least
- * the number of activators means all of them.
- */
-export function chooseActivatorSubset<T extends { endpoint: { addresses: string[] } }>(
-  activators: readonly T[],
-  n: number,
-  key: string,
-): T[] {
-  if (n <= 0 || n >= activators.length) return [...activators];
-  return activators
-    .map((a) => ({ a, w: weight(key, a.endpoint.addresses[0]!) }))
-    .sort((x, y) => (x.w > y.w ? -1 : x.w < y.w ? 1 : 0))
-    .slice(0, n)
-    .map((x) => x.a);
-}
-
-/**
- * Groups endpoints into slices by address type and ports. The first group of an address type is named
- * `<revision>-ipv4` (or `-ipv6`) whatever its ports, so a mode switch updates that slice in place (one
- * write, never a moment without endpoints); further groups, rare, get a name derived from their ports.
- */
-function desiredSlices(rev: RevisionRef, endpoints: readonly ReadyEndpoint[]): DesiredSlice[] {
-  const groups = new Map<string, DesiredSlice>();
-  const families = new Set<string>();
-  for (const { addressType, ports, endpoint } of endpoints) {
-    const key = `${addressType}|${JSON.stringify(ports)}`;
-    let group = groups.get(key);
-    if (!group) {
-      const family = addressType.toLowerCase();
-      const name = families.has(family)
-        ? `${rev.name}-${family}-${createHash('sha256').update(key).digest('hex').slice(0, 8)}`
-        : `${rev.name}-${family}`;
-      families.add(family);
-      group = { name, addressType, ports, endpoints: [] };
-      groups.set(key, group);
-    }
-    group.endpoints.push(endpoint);
-  }
-  for (const g of groups.values()) {
-    g.endpoints.sort((a, b) => a.addresses[0]!.localeCompare(b.addresses[0]!));
-  }
-  return [...groups.values()].sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function publicLabels(rev: RevisionRef): Record<string, string> {
-  return {
-    [SERVICE_NAME_LABEL]: rev.name,
-    [SERVICE_TYPE_LABEL]: 'Public',
-    [REVISION_LABEL]: rev.name,
-    [MANAGED_BY_LABEL]: MANAGED_BY,
-  };
-}
-
-/** True when `existing` already says what `desired` says (labels we own, address type, ports, endpoints). */
-function sameSlice(rev: RevisionRef, existing: V1EndpointSlice, desired: DesiredSlice): boolean {
-  const labels = existing.metadata?.labels ?? {};
-  for (const [k, v] of Object.entries(publicLabels(rev))) if (labels[k] !== v) return false;
-  if (existing.addressType !== desired.addressType) return false;
-  // Ports outside the public set make the lists differ in length.
-  const ports = canonicalPorts(existing.ports);
-  if (ports.length !== (existing.ports ?? []).length) return false;
-  if (JSON.stringify(ports) !== JSON.stringify(desired.ports)) return false;
-  const endpoints = (existing.endpoints ?? [])
-    .map((e) => {
-      const c = e.conditions ?? {};
-      return canonicalEndpoint(e, { ready: c.ready, serving: c.serving, terminating: c.terminating });
-    })
-    .sort((a, b) => (a.addresses[0] ?? '').localeCompare(b.addresses[0] ?? ''));
-  return JSON.stringify(endpoints) === JSON.stringify(desired.endpoints);
 }
 
 /**
@@ -402,19 +235,20 @@ export class KubernetesActuator implements Actuator {
             labelSelector: `${SERVICE_NAME_LABEL}=${name},${MANAGED_BY_LABEL}=${MANAGED_BY}`,
           }),
         ]);
-        const pods = readyEndpoints(privateSlices.items);
-        const activators = readyEndpoints(activatorSlices.items);
-        let effective: Mode = mode;
-        if (effective === 'Serve' && pods.length === 0) effective = 'Proxy';
-        if (effective === 'Proxy' && activators.length === 0) effective = 'Serve';
+        const { effective, slices } = publicEndpoints(
+          rev,
+          mode,
+          numActivators,
+          privateSlices.items,
+          activatorSlices.items,
+        );
         if (effective !== mode) {
           this.logger.debug(
             { revision: `${namespace}/${name}`, mode, effective },
             'overriding the requested mode',
           );
         }
-        const source = effective === 'Serve' ? pods : chooseActivatorSubset(activators, numActivators, name);
-        await this.writeSlices(rev, desiredSlices(rev, source), owned.items);
+        await this.writeSlices(rev, planPublicSlices(rev, slices, owned.items));
       },
     );
   }
@@ -473,58 +307,20 @@ export class KubernetesActuator implements Actuator {
     return probeActivatorInPath(this.publicUrl(rev), this.probe);
   }
 
-  /** Creates, replaces and deletes the owned slices so they are exactly `desired`; unchanged ones are not touched. */
-  private async writeSlices(
-    rev: RevisionRef,
-    desired: DesiredSlice[],
-    owned: readonly V1EndpointSlice[],
-  ): Promise<void> {
+  /** Makes the writes of `plan` (creates and replaces, then deletes); a slice already gone counts as deleted. */
+  private async writeSlices(rev: RevisionRef, plan: SlicePlan): Promise<void> {
     const { namespace } = rev;
-    const byName = new Map(owned.map((s) => [s.metadata?.name ?? '', s]));
-    if (desired.length === 0) {
-      // No endpoint anywhere: keep one slice with none, reusing an owned one when there is one.
-      const keep = [...owned].sort((a, b) =>
-        (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
-      )[0];
-      desired = [
-        keep
-          ? {
-              name: keep.metadata!.name!,
-              addressType: keep.addressType,
-              ports: canonicalPorts(keep.ports),
-              endpoints: [],
-            }
-          : { name: `${rev.name}-ipv4`, addressType: 'IPv4', ports: [], endpoints: [] },
-      ];
-    }
-    for (const d of desired) {
-      const existing = byName.get(d.name);
-      byName.delete(d.name);
-      if (existing && sameSlice(rev, existing, d)) continue;
-      const body: V1EndpointSlice = {
-        apiVersion: 'discovery.k8s.io/v1',
-        kind: 'EndpointSlice',
-        metadata: {
-          name: d.name,
-          namespace,
-          labels: { ...(existing?.metadata?.labels ?? {}), ...publicLabels(rev) },
-          ...(existing?.metadata?.resourceVersion
-            ? { resourceVersion: existing.metadata.resourceVersion }
-            : {}),
-        },
-        addressType: d.addressType,
-        ports: d.ports,
-        endpoints: d.endpoints,
-      };
-      if (existing) await this.discovery.replaceNamespacedEndpointSlice({ namespace, name: d.name, body });
+    for (const { op, body } of plan.writes) {
+      const name = body.metadata!.name!;
+      if (op === 'replace') await this.discovery.replaceNamespacedEndpointSlice({ namespace, name, body });
       else await this.discovery.createNamespacedEndpointSlice({ namespace, body });
     }
-    for (const [name, stale] of byName) {
+    for (const { name, resourceVersion } of plan.deletions) {
       try {
         await this.discovery.deleteNamespacedEndpointSlice({
           namespace,
           name,
-          body: { preconditions: { resourceVersion: stale.metadata?.resourceVersion } },
+          body: { preconditions: { resourceVersion } },
         });
       } catch (err) {
         // Already gone is what we wanted.
