@@ -97,6 +97,7 @@ METHOD_CHAR[0x5f] = 1;
 const PROTOCOLS = ['HTTP', 'RTSP', 'ICE'];
 const PRI_PREFACE = Buffer.from('\r\n\r\nSM\r\n\r\n', 'latin1');
 const CL_MAX = '18446744073709551615';
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 // Header names that steer framing, with the value scanner each one uses.
 const V_GENERAL = 0;
@@ -173,13 +174,45 @@ const C_GENERAL = 3;
 const CONN_TOKENS = ['close', 'upgrade', 'keep-alive'];
 const CONN_FLAGS = [FLAG_CONNECTION_CLOSE, FLAG_CONNECTION_UPGRADE, FLAG_CONNECTION_KEEP_ALIVE];
 
+/** A string of `buffer[start, end)` as Latin-1 (one byte per char), as node builds header strings. */
+const latin1 = (buffer: Buffer, start: number, end: number): string =>
+  (buffer as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
+/** Bytes outside an origin-form target after its `/`: anything but visible ASCII. */
+const NOT_TARGET = /[^\x21-\x7e]/;
+/** A Content-Length small enough to be exact as a double, the only kind the fast path takes. */
+const SMALL_DIGITS = /^[0-9]{1,15}$/;
+
 function lowerByte(b: number): number {
   return b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
 }
 
 function classify(name: string): number {
+  // Length and first letter rule out almost every name before it is lower-cased.
   const len = name.length;
-  if (len < 4 || len > 17) return V_GENERAL;
+  const first = name.charCodeAt(0) | 0x20;
+  switch (len) {
+    case 4:
+      if (first !== 0x68) return V_GENERAL;
+      break;
+    case 6:
+      if (first !== 0x65) return V_GENERAL;
+      break;
+    case 7:
+      if (first !== 0x75) return V_GENERAL;
+      break;
+    case 10:
+    case 14:
+      if (first !== 0x63) return V_GENERAL;
+      break;
+    case 16:
+      if (first !== 0x70) return V_GENERAL;
+      break;
+    case 17:
+      if (first !== 0x74) return V_GENERAL;
+      break;
+    default:
+      return V_GENERAL;
+  }
   switch (name.toLowerCase()) {
     case 'content-length':
       return V_CONTENT_LENGTH;
@@ -300,6 +333,9 @@ export class HeadScanner {
       base = this.pending.length;
       data = Buffer.concat([this.pending, start === 0 ? chunk : chunk.subarray(start)]);
       this.pending = null;
+    } else if (this.state === S_START && this.mode === MODE_REQUEST) {
+      const fast = this.fastRequest(chunk, start);
+      if (fast >= 0) return fast;
     }
     const end = this.scan(data, base);
     if (end >= 0) return end - base + start;
@@ -319,6 +355,114 @@ export class HeadScanner {
     this.spanMark -= from;
     if (this.clDigitStart >= 0) this.clDigitStart -= from;
     return NEED_MORE;
+  }
+
+  /**
+   * The common case in one pass over a head that arrived whole: an HTTP/1.0 or 1.1 origin-form request with
+   * well-formed fields. It only accepts; on anything else (a refusal, an unusual form, a head split across
+   * pieces) it returns -1 having changed nothing, and the byte-by-byte state machine decides.
+   */
+  private fastRequest(data: Buffer, start: number): number {
+    // One Latin-1 string for the whole head, then substrings: far cheaper than a native call per field.
+    const headEnd = data.indexOf(HEAD_END, start);
+    if (headEnd < 0) return -1;
+    const text = latin1(data, start, headEnd + 4);
+    // Bytes are read from the Buffer (typed-array loads), strings cut from `text`.
+    const bytes = start === 0 ? data : data.subarray(start, headEnd + 4);
+    const len = text.length;
+    let p = 0;
+    while (p < len && METHOD_CHAR[bytes[p]!] === 1) p++;
+    if (bytes[p]! !== 0x20 || bytes[p + 1]! !== 0x2f) return -1;
+    const method = text.slice(0, p);
+    if (!HTTP_METHOD_SET.has(method) || method === 'CONNECT' || method === 'PRI') return -1;
+    const targetStart = p + 1;
+    const sp = text.indexOf(' ', targetStart);
+    if (sp < 0 || sp + 10 >= len) return -1;
+    const target = text.slice(targetStart, sp);
+    if (NOT_TARGET.test(target)) return -1;
+    const version = text.slice(sp + 1, sp + 11);
+    const minor = version === 'HTTP/1.1\r\n' ? 1 : version === 'HTTP/1.0\r\n' ? 0 : -1;
+    if (minor < 0) return -1;
+    let counted = sp - targetStart;
+    let flags = 0;
+    let contentLength = -1;
+    let host: string | undefined;
+    let expect: string | undefined;
+    const raw: string[] = [];
+    p = sp + 11;
+    for (;;) {
+      if (p >= len) return -1;
+      if (bytes[p]! === 0x0d) {
+        // The first CRLFCRLF ends the head: a lone CR here would have been refused by a value check.
+        if (p + 2 !== len) return -1;
+        break;
+      }
+      const nameStart = p;
+      while (p < len && TOKEN[bytes[p]!] === 1) p++;
+      if (bytes[p]! !== 0x3a || p === nameStart) return -1;
+      const name = text.slice(nameStart, p);
+      const nameLength = p - nameStart;
+      p++;
+      let c = bytes[p]!;
+      while (c === 0x20 || c === 0x09) c = bytes[++p]!;
+      const valueStart = p;
+      while (HEADER_VALUE[c] === 1) c = bytes[++p]!;
+      const cr = p;
+      if (cr === valueStart || c !== 0x0d || bytes[cr + 1]! !== 0x0a) return -1;
+      const next = bytes[cr + 2]!;
+      if (next === 0x20 || next === 0x09) return -1;
+      let e = cr;
+      for (c = bytes[e - 1]!; c === 0x20 || c === 0x09; c = bytes[--e - 1]!);
+      const value = text.slice(valueStart, e);
+      // node counts the name and the value up to CR, trailing whitespace included.
+      counted += nameLength + (cr - valueStart);
+      if (raw.length >= this.maxHeaderCount * 2) return -1;
+      raw.push(name, value);
+      p = cr + 2;
+      switch (classify(name)) {
+        case V_GENERAL:
+          break;
+        case V_CONTENT_LENGTH:
+          if ((flags & (FLAG_CONTENT_LENGTH | FLAG_TRANSFER_ENCODING)) !== 0 || !SMALL_DIGITS.test(value))
+            return -1;
+          flags |= FLAG_CONTENT_LENGTH;
+          contentLength = Number(value);
+          break;
+        case V_TRANSFER_ENCODING:
+          if ((flags & (FLAG_CONTENT_LENGTH | FLAG_TRANSFER_ENCODING)) !== 0) return -1;
+          if (cr - valueStart !== 7 || value.toLowerCase() !== 'chunked') return -1;
+          flags |= FLAG_TRANSFER_ENCODING | FLAG_CHUNKED;
+          break;
+        case V_CONNECTION: {
+          const token = value.length <= 10 ? value.toLowerCase() : '';
+          if (token === 'keep-alive') flags |= FLAG_CONNECTION_KEEP_ALIVE;
+          else if (token === 'close') flags |= FLAG_CONNECTION_CLOSE;
+          else if (token === 'upgrade') flags |= FLAG_CONNECTION_UPGRADE;
+          else if (value.includes(',') || /^[ \t]*(?:close|upgrade|keep-alive)/i.test(value)) return -1;
+          break;
+        }
+        case V_UPGRADE:
+          flags |= FLAG_UPGRADE;
+          break;
+        case V_HOST:
+          host ??= value;
+          break;
+        default:
+          expect = expect === undefined ? value : `${expect}, ${value}`;
+      }
+    }
+    if (counted >= this.maxHeadSize) return -1;
+    this.method = method;
+    this.target = target;
+    this.versionMajor = 1;
+    this.versionMinor = minor;
+    this.rawHeaders = raw;
+    this.flags = flags;
+    this.contentLength = contentLength;
+    this.host = host;
+    this.expect = expect;
+    this.state = S_DONE;
+    return start + len;
   }
 
   private fail(verdict: ParseVerdict): number {
@@ -367,12 +511,12 @@ export class HeadScanner {
           let q = p;
           while (q < len && METHOD_CHAR[data[q]!] === 1) q++;
           if (q === len) {
-            if (!METHOD_PREFIXES.has(data.toString('latin1', this.tokenStart, q)))
+            if (!METHOD_PREFIXES.has(latin1(data, this.tokenStart, q)))
               return this.fail(VERDICTS.INVALID_METHOD);
             p = q;
             continue;
           }
-          const method = data.toString('latin1', this.tokenStart, q);
+          const method = latin1(data, this.tokenStart, q);
           if (data[q] !== 0x20 || !ALL_METHODS.has(method)) return this.fail(VERDICTS.INVALID_METHOD);
           this.method = method;
           p = q + 1;
@@ -582,7 +726,7 @@ export class HeadScanner {
           if (q === len) continue;
           if (!this.endSpan(q)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
           if (data[q] === 0x0a) return this.fail(VERDICTS.INVALID_LINE_ENDING);
-          this.statusText = data.toString('latin1', this.tokenStart, q);
+          this.statusText = latin1(data, this.tokenStart, q);
           p++;
           state = S_RES_LF;
           continue;
@@ -621,7 +765,7 @@ export class HeadScanner {
           if (c !== 0x3a) {
             // A space after a name llhttp tracks ends its span (and may overflow) before the refusal.
             if (c === 0x20) {
-              const kind = classify(data.toString('latin1', this.tokenStart, q));
+              const kind = classify(latin1(data, this.tokenStart, q));
               if (kind !== V_GENERAL && kind <= V_UPGRADE && !this.endFieldSpan(q)) {
                 return this.fail(VERDICTS.HEAD_TOO_LARGE);
               }
@@ -629,7 +773,7 @@ export class HeadScanner {
             return this.fail(VERDICTS.INVALID_HEADER_NAME);
           }
           if (!this.endFieldSpan(q)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
-          this.name = data.toString('latin1', this.tokenStart, q);
+          this.name = latin1(data, this.tokenStart, q);
           const kind = classify(this.name);
           this.valueKind = kind;
           if (kind === V_TRANSFER_ENCODING && (this.flags & FLAG_CONTENT_LENGTH) !== 0) {
@@ -692,7 +836,7 @@ export class HeadScanner {
           if (c !== 0x0d) return this.fail(VERDICTS.INVALID_HEADER_VALUE);
           let e = q;
           while (e > this.tokenStart && (data[e - 1] === 0x20 || data[e - 1] === 0x09)) e--;
-          this.pendingValue = data.toString('latin1', this.tokenStart, e);
+          this.pendingValue = latin1(data, this.tokenStart, e);
           p++;
           state = S_VALUE_LF;
           continue;
@@ -729,7 +873,7 @@ export class HeadScanner {
   private endTarget(data: Buffer, p: number, c: number): number {
     if (c !== 0x20 && c !== 0x0d && c !== 0x0a) return this.fail(VERDICTS.INVALID_TARGET);
     if (!this.endSpan(p)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
-    this.target = data.toString('latin1', this.tokenStart, p);
+    this.target = latin1(data, this.tokenStart, p);
     if (c === 0x20) return S_SPACES_BEFORE_VERSION;
     if (c === 0x0d) return S_URL_LF09;
     // A bare LF after the target: llhttp takes it as an HTTP/0.9 request line.
@@ -785,10 +929,7 @@ export class HeadScanner {
           if (this.clDigitStart < 0 && c !== 0x30) this.clDigitStart = q;
           if (this.clDigitStart >= 0) {
             const digits = q - this.clDigitStart + 1;
-            if (
-              digits > 20 ||
-              (digits === 20 && data.toString('latin1', this.clDigitStart, q + 1) > CL_MAX)
-            ) {
+            if (digits > 20 || (digits === 20 && latin1(data, this.clDigitStart, q + 1) > CL_MAX)) {
               if (!this.endSpan(q + 1)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
               return this.fail(VERDICTS.INVALID_CONTENT_LENGTH);
             }

@@ -240,6 +240,10 @@ const CORPUS: string[] = [
   `POST /a HTTP/1.1\r\n${H}${CHUNKED}\r\n4\r\nbody\r\n0\r\n\r\nGET /b HTTP/1.1\r\n${H}\r\n`,
   `GET / HTTP/1.1\r\n\r\n`,
   `GET / HTTP/1.1\r\nhost: a\r\nHOST: b\r\n\r\n`,
+  `GET / HTTP/1.0\r\nProxy-Connection: Keep-Alive\r\n\r\nGET /2 HTTP/1.0\r\nConnection: close\t\r\n\r\n`,
+  `GET / HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n`,
+  `POST / HTTP/1.1\r\n${H}Transfer-Encoding: Chunked\r\nExpect: 100-Continue\r\n\r\n1\r\na\r\n0\r\n\r\n`,
+  `POST / HTTP/1.1\r\n${H}Content-Length: 007\r\nConnection: keep-alive, close\r\n\r\n1234567`,
   // Smuggling catalogue.
   `POST / HTTP/1.1\r\n${H}Content-Length: 4\r\n${CHUNKED}\r\n0\r\n\r\n`,
   `POST / HTTP/1.1\r\n${H}${CHUNKED}Content-Length: 4\r\n\r\n0\r\n\r\n`,
