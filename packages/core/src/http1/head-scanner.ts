@@ -12,19 +12,29 @@ export const NEED_MORE = -1;
 /** `execute` refused the message; the reason is in `verdict`. */
 export const FAILED = -2;
 
-/** Header facts gathered while scanning, as llhttp's flag bits. */
+// Header facts gathered while scanning, with llhttp's flag bits (so its rules read the same here).
+/** A `Connection` (or `Proxy-Connection`) token `keep-alive`. */
 export const FLAG_CONNECTION_KEEP_ALIVE = 1 << 0;
+/** A `Connection` (or `Proxy-Connection`) token `close`. */
 export const FLAG_CONNECTION_CLOSE = 1 << 1;
+/** A `Connection` (or `Proxy-Connection`) token `upgrade`. */
 export const FLAG_CONNECTION_UPGRADE = 1 << 2;
+/** The last transfer coding is `chunked`. */
 export const FLAG_CHUNKED = 1 << 3;
+/** An `Upgrade` field with a value. */
 export const FLAG_UPGRADE = 1 << 4;
+/** A valid `Content-Length` field. */
 export const FLAG_CONTENT_LENGTH = 1 << 5;
+/** A `Transfer-Encoding` field. */
 export const FLAG_TRANSFER_ENCODING = 1 << 9;
 
-/** What the scanner starts with: a request line, a status line, or (after a last chunk) trailer fields. */
+/** Scan a request head. */
 export const MODE_REQUEST = 1;
+/** Scan a response head. */
 export const MODE_RESPONSE = 2;
+/** Scan the trailer fields of a chunked request, from the first field line. */
 export const MODE_REQUEST_TRAILERS = 3;
+/** Scan the trailer fields of a chunked response, from the first field line. */
 export const MODE_RESPONSE_TRAILERS = 4;
 
 // Methods llhttp matches in a request line (its METHODS list, HTTP and RTSP together); anything else is
@@ -333,8 +343,9 @@ export class HeadScanner {
       base = this.pending.length;
       data = Buffer.concat([this.pending, start === 0 ? chunk : chunk.subarray(start)]);
       this.pending = null;
-    } else if (this.state === S_START && this.mode === MODE_REQUEST) {
-      const fast = this.fastRequest(chunk, start);
+    } else if (this.state === S_START && this.mode <= MODE_RESPONSE) {
+      const fast =
+        this.mode === MODE_REQUEST ? this.fastRequest(chunk, start) : this.fastResponse(chunk, start);
       if (fast >= 0) return fast;
     }
     const end = this.scan(data, base);
@@ -383,13 +394,55 @@ export class HeadScanner {
     const version = text.slice(sp + 1, sp + 11);
     const minor = version === 'HTTP/1.1\r\n' ? 1 : version === 'HTTP/1.0\r\n' ? 0 : -1;
     if (minor < 0) return -1;
-    let counted = sp - targetStart;
+    const end = this.fastFields(bytes, text, sp + 11, sp - targetStart);
+    if (end < 0) return -1;
+    this.method = method;
+    this.target = target;
+    this.versionMajor = 1;
+    this.versionMinor = minor;
+    return start + end;
+  }
+
+  /** The fast path for a whole response head with an HTTP/1.0 or 1.1 status line; see `fastRequest`. */
+  private fastResponse(data: Buffer, start: number): number {
+    const headEnd = data.indexOf(HEAD_END, start);
+    if (headEnd < 0) return -1;
+    const text = latin1(data, start, headEnd + 4);
+    const bytes = start === 0 ? data : data.subarray(start, headEnd + 4);
+    const version = text.slice(0, 9);
+    const minor = version === 'HTTP/1.1 ' ? 1 : version === 'HTTP/1.0 ' ? 0 : -1;
+    if (minor < 0) return -1;
+    let status = 0;
+    for (let i = 9; i < 12; i++) {
+      const d = bytes[i]! - 0x30;
+      if (!(d >= 0 && d <= 9)) return -1;
+      status = status * 10 + d;
+    }
+    if (bytes[12] !== 0x20) return -1;
+    let p = 13;
+    while (HEADER_VALUE[bytes[p]!] === 1) p++;
+    if (bytes[p] !== 0x0d || bytes[p + 1] !== 0x0a) return -1;
+    const end = this.fastFields(bytes, text, p + 2, p - 13);
+    if (end < 0) return -1;
+    this.statusCode = status;
+    this.statusText = text.slice(13, p);
+    this.versionMajor = 1;
+    this.versionMinor = minor;
+    return start + end;
+  }
+
+  /**
+   * The field lines of a fast-path head from `p` (after the start line) to the empty line; `counted` is the
+   * start line's share of the head size. Returns the end of the head in `bytes`, or -1 having changed
+   * nothing; on success sets the header results and ends the scan.
+   */
+  private fastFields(bytes: Buffer, text: string, p: number, counted: number): number {
+    const len = text.length;
     let flags = 0;
     let contentLength = -1;
     let host: string | undefined;
     let expect: string | undefined;
     const raw: string[] = [];
-    p = sp + 11;
     for (;;) {
       if (p >= len) return -1;
       if (bytes[p]! === 0x0d) {
@@ -452,17 +505,13 @@ export class HeadScanner {
       }
     }
     if (counted >= this.maxHeadSize) return -1;
-    this.method = method;
-    this.target = target;
-    this.versionMajor = 1;
-    this.versionMinor = minor;
     this.rawHeaders = raw;
     this.flags = flags;
     this.contentLength = contentLength;
     this.host = host;
     this.expect = expect;
     this.state = S_DONE;
-    return start + len;
+    return len;
   }
 
   private fail(verdict: ParseVerdict): number {
