@@ -1,25 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTrials, revisionGauge } from './activator.js';
-
-describe('revisionGauge', () => {
-  const exposition = [
-    '# HELP kn_revision_request_queued Requests the activator holds.',
-    '# TYPE kn_revision_request_queued gauge',
-    'kn_revision_request_queued{k8s_namespace_name="other",kn_revision_name="hello-00001",k8s_pod_name="a"} 7',
-    'kn_revision_request_queued{k8s_namespace_name="default",kn_revision_name="hello-00001",k8s_pod_name="a"} 1',
-    'kn_revision_pods_usable{k8s_namespace_name="default",kn_revision_name="hello-00001",k8s_pod_name="a"} 0',
-    '',
-  ].join('\n');
-
-  it("reads the benchmark revision's sample", () => {
-    expect(revisionGauge(exposition, 'kn_revision_request_queued')).toBe(1);
-    expect(revisionGauge(exposition, 'kn_revision_pods_usable')).toBe(0);
-  });
-
-  it('is undefined when the metric is absent', () => {
-    expect(revisionGauge(exposition, 'kn_revision_request_active')).toBeUndefined();
-  });
-});
+import { parseTrials } from './activator.js';
 
 describe('parseTrials', () => {
   it('defaults to 20 and takes a whole number', () => {
