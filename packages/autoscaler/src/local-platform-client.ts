@@ -4,8 +4,7 @@
  * calls as a {@link LocalPlatform} for the {@link LocalActuator}.
  */
 import type { Logger, PlatformEvent } from '@zerogate/core';
-import { Backoff, PLATFORM_PATHS } from '@zerogate/core';
-import { resolveBackoff, type WatchBackoff } from '@zerogate/core/kubernetes';
+import { Backoff, PLATFORM_PATHS, resolveBackoff, type WatchBackoff } from '@zerogate/core';
 import { type Dispatcher, request } from 'undici';
 import { ActuatorError, type Mode, type RevisionRef } from './actuator.js';
 import type { LocalPlatform } from './actuator-local.js';
@@ -74,7 +73,7 @@ export class HttpLocalPlatform implements LocalPlatform {
 export interface PlatformRevisionSourceOptions {
   readonly baseUrl: string;
   readonly logger: Logger;
-  /** Reconnect delays after the stream fails; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
+  /** Reconnect delays after the stream fails; default `DEFAULT_BACKOFF` of `@zerogate/core`. */
   readonly backoff?: Partial<WatchBackoff>;
 }
 

@@ -92,3 +92,20 @@ export class Backoff {
     this.count = 0;
   }
 }
+
+/**
+ * Restart delays of a failed watch (an informer, the platform's revision stream): `initialMs`,
+ * multiplied by `factor` per failure, capped at `maxMs`.
+ */
+export type WatchBackoff = Required<Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'factor'>>;
+
+/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
+export const DEFAULT_BACKOFF: WatchBackoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
+
+/** Merges `backoff` over {@link DEFAULT_BACKOFF}, throwing a RangeError naming `owner`'s bad option. */
+export function resolveBackoff(owner: string, backoff: Partial<WatchBackoff> | undefined): WatchBackoff {
+  const b: WatchBackoff = { ...DEFAULT_BACKOFF, ...backoff };
+  // Constructing one checks the options, naming the bad one.
+  new Backoff(b, `${owner} option backoff.`);
+  return b;
+}

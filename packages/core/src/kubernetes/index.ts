@@ -12,7 +12,7 @@ import {
   Observable,
   Watch,
 } from '@kubernetes/client-node';
-import { Backoff, type BackoffOptions } from '../backoff.js';
+import { Backoff, type WatchBackoff } from '../backoff.js';
 import type { Logger } from '../logger.js';
 
 /** The label naming the revision on its Services, Endpoints and EndpointSlices. */
@@ -26,19 +26,8 @@ export const PUBLIC_SELECTOR = `${REVISION_LABEL},${SERVICE_TYPE_LABEL}=Public`;
 /** Knative's Revision resource, for the custom-objects API. */
 export const REVISIONS = { group: 'serving.knative.dev', version: 'v1', plural: 'revisions' } as const;
 
-/** Restart delays of a failed informer: `initialMs`, multiplied by `factor` per failure, capped at `maxMs`. */
-export type WatchBackoff = Required<Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'factor'>>;
-
-/** 100 ms doubling up to 10 s. A streak of failures ends once the informer ran `maxMs` without one. */
-export const DEFAULT_BACKOFF: WatchBackoff = { initialMs: 100, maxMs: 10_000, factor: 2 };
-
-/** Merges `backoff` over {@link DEFAULT_BACKOFF}, throwing a RangeError naming `owner`'s bad option. */
-export function resolveBackoff(owner: string, backoff: Partial<WatchBackoff> | undefined): WatchBackoff {
-  const b: WatchBackoff = { ...DEFAULT_BACKOFF, ...backoff };
-  // Constructing one checks the options, naming the bad one.
-  new Backoff(b, `${owner} option backoff.`);
-  return b;
-}
+/** Restart delays of a failed informer, now in the core's root; re-exported here for the informers' users. */
+export { DEFAULT_BACKOFF, resolveBackoff, type WatchBackoff } from '../backoff.js';
 
 /**
  * Request options that attach `signal` to a generated API call. The list calls take no signal; a request
