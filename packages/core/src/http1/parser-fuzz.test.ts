@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChunkedDecoder } from './chunked-decoder.js';
 import { FAILED, FLAG_CONNECTION_CLOSE, FLAG_CONNECTION_KEEP_ALIVE, NEED_MORE } from './head-scanner.js';
 import { RequestHeadParser } from './request-head-parser.js';
+import { ResponseHeadParser } from './response-head-parser.js';
 
 // Fixed so every run checks the same cases; HTTP1_FUZZ_SEED and HTTP1_FUZZ_CASES explore others or replay.
 const SEED = Number(process.env.HTTP1_FUZZ_SEED ?? 0x5eed_2026);
@@ -433,6 +434,83 @@ describe('HTTP/1.1 parsers against node:http', () => {
         expect(seen.get(key) ?? 0, `${key} in ${JSON.stringify([...seen])}`).toBeGreaterThan(5);
       }
     }
+  });
+});
+
+/** Response heads the app could send, valid and not; mutated like the requests. */
+const RESPONSES: string[] = [
+  'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  'HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\nnope',
+  'HTTP/1.1 204 \r\nDate: Mon, 07 Dec 2026 03:00:00 GMT\r\n\r\n',
+  'HTTP/1.1 302 Found\r\nLocation: /x\r\nSet-Cookie: a=b\r\nSet-Cookie: c=d\r\nContent-Length: 0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx',
+  'HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  'HTTP/1.1 200 \u00e9t\u00e9\r\nServer: x\r\n\r\n',
+];
+
+async function nodeResponseHead(pieces: Buffer[]): Promise<unknown> {
+  return await new Promise((resolve) => {
+    const socket = new Duplex({
+      read() {},
+      write(_chunk, _encoding, callback) {
+        callback();
+      },
+    });
+    const req = http.request({ createConnection: () => socket, host: 'app', path: '/' }, (res) => {
+      resolve({ status: res.statusCode, rawHeaders: res.rawHeaders });
+      res.resume();
+      res.on('error', () => {});
+    });
+    req.on('error', () => resolve('refused'));
+    req.end();
+    setImmediate(() => {
+      for (const piece of pieces) socket.push(Buffer.from(piece));
+      socket.push(null);
+    });
+  });
+}
+
+function ourResponseHead(pieces: Buffer[]): unknown {
+  const parser = new ResponseHeadParser();
+  for (const piece of pieces) {
+    let p = 0;
+    while (p < piece.length) {
+      const r = parser.execute(piece, p);
+      if (r === FAILED) return 'refused';
+      if (r === NEED_MORE) break;
+      const h = parser.head!;
+      // node's client passes over interim responses (100 Continue) to the final one.
+      if (h.statusCode >= 100 && h.statusCode < 200 && h.statusCode !== 101) {
+        parser.reset();
+        p = r;
+        continue;
+      }
+      return { status: h.statusCode, rawHeaders: h.rawHeaders };
+    }
+  }
+  return 'refused';
+}
+
+describe('ResponseHeadParser against node:http client', () => {
+  it('1,000 seeded mutated response heads get the verdicts of node:http client', async () => {
+    const rnd = mulberry32(SEED + 1);
+    const failures: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const base = Buffer.from(RESPONSES[Math.floor(rnd() * RESPONSES.length)]!, 'latin1');
+      const pieces = split(rnd() < 0.1 ? base : mutate(base, rnd), rnd);
+      const ours = ourResponseHead(pieces);
+      const theirs = await nodeResponseHead(pieces);
+      if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
+        failures.push(
+          `seed=${SEED + 1} case=${i}\npieces=${JSON.stringify(pieces.map((p) => p.toString('latin1')))}\n` +
+            `ours=${JSON.stringify(ours)}\nnode=${JSON.stringify(theirs)}`,
+        );
+      }
+    }
+    expect(failures.slice(0, 5).join('\n\n'), `${failures.length} of 1000 differ`).toBe('');
   });
 });
 

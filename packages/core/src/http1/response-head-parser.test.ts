@@ -50,6 +50,8 @@ describe('ResponseHeadParser', () => {
   it('refuses malformed status lines and the smuggling shapes of requests', () => {
     expect(parse('HTTP/1.1 20 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_STATUS);
     expect(parse('HTTP/1.1 2000 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_STATUS);
+    expect(parse('HTTP/1.1 2/0 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_STATUS);
+    expect(parse('HTTP/1.1 2:0 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_STATUS);
     expect(parse('HTTP/1.1 200 OK\n\r\n').verdict).toBe(VERDICTS.INVALID_LINE_ENDING);
     expect(parse('HTTP/1.3 200 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_VERSION);
     expect(parse('HTTX/1.1 200 OK\r\n\r\n').verdict).toBe(VERDICTS.INVALID_VERSION);
