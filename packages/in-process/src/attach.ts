@@ -31,7 +31,7 @@ import { checkConfig, type InProcessConfig, loadConfig } from './config.js';
 /** A server whose `request` events the in-process mode can take over: node:http, node:https, node:http2. */
 export type AttachableServer = HttpServer | HttpsServer | Http2Server | Http2SecureServer;
 
-/** Options of {@link attach}; every setting also comes from the environment (docs/in-process.md). */
+/** Options of {@link attach}; every setting also comes from the environment (README, In-process mode). */
 export interface AttachOptions extends Partial<InProcessConfig> {
   /** Where the settings not given here are read; default `process.env`. */
   readonly env?: Env;
