@@ -26,6 +26,7 @@ type Outcome =
       rawHeaders: string[];
       body: string;
       complete: boolean;
+      aborted?: boolean;
     }
   | { type: 'refuse'; status: number; code: string };
 
@@ -61,6 +62,9 @@ function record(type: 'request' | 'upgrade', req: http.IncomingMessage): void {
     });
     req.on('end', () => {
       o.complete = true;
+    });
+    req.on('aborted', () => {
+      o.aborted = true;
     });
   }
 }
@@ -107,8 +111,11 @@ async function nodeVerdict(pieces: Buffer[]): Promise<Outcome[]> {
   server.emit('connection', socket);
   for (const piece of pieces) socket.push(Buffer.from(piece));
   for (let i = 0; i < 4; i++) await tick();
+  // A request node aborted by itself (the socket was not closed by us yet) was refused without an answer.
+  const result = events.map(
+    (e): Outcome => (e.type !== 'refuse' && e.aborted ? { type: 'refuse', status: 0, code: 'aborted' } : e),
+  );
   socket.destroy();
-  const result = events;
   events = [];
   // The parse error that ended the connection is the last thing node decided; nothing after it counts.
   const end = result.findIndex((e) => e.type === 'refuse' || e.type === 'upgrade');
