@@ -117,7 +117,7 @@ async function nextWindow(target: RunningTarget) {
 /** The queue-proxy's behavioural contract, each case checked on the wire. */
 export const CONTRACT_CASES: readonly ContractCase[] = [
   {
-    name: 'CC=1 runs one request at a time; the next waits and runs after it (§3.2)',
+    name: 'CC=1 runs one request at a time; the next waits and runs after it (docs/queue-proxy.md §3.2)',
     async run(target) {
       const t = await target.start({ CONTAINER_CONCURRENCY: '1', ...REQUEST_METRICS });
       let firstDone = 0;
@@ -141,7 +141,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'CC=2: the request arriving when 11×CC are admitted gets 503 pending request queue full (§3.2)',
+    name: 'CC=2: the request arriving when 11×CC are admitted gets 503 pending request queue full (docs/queue-proxy.md §3.2)',
     async run(target) {
       const t = await target.start({ CONTAINER_CONCURRENCY: '2', ...REQUEST_METRICS });
       const held = [send(`${t.url}/delay?ms=6000`), send(`${t.url}/delay?ms=6000`)];
@@ -155,7 +155,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'the response-start timeout answers 504 request timeout (§5)',
+    name: 'the response-start timeout answers 504 request timeout (docs/queue-proxy.md §5)',
     async run(target) {
       const t = await target.start({ REVISION_RESPONSE_START_TIMEOUT_SECONDS: '1' });
       const t0 = Date.now();
@@ -167,7 +167,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'the revision timeout answers 504 request timeout (§5)',
+    name: 'the revision timeout answers 504 request timeout (docs/queue-proxy.md §5)',
     async run(target) {
       const t = await target.start({ REVISION_TIMEOUT_SECONDS: '1' });
       const t0 = Date.now();
@@ -179,7 +179,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'the kubelet, activator and network probes are answered as §4 says, on any path',
+    name: 'the kubelet, activator and network probes are answered as docs/queue-proxy.md §4 says, on any path',
     async run(target) {
       const t = await target.start({});
       const kubelet = await send(`${t.url}/any/path`, { headers: KUBELET_PROBE });
@@ -200,7 +200,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'the Stat on the stats port averages the requests in flight over 1 s windows, proxied apart (§8.1)',
+    name: 'the Stat on the stats port averages the requests in flight over 1 s windows, proxied apart (docs/queue-proxy.md §8.1)',
     async run(target) {
       const t = await target.start({ CONTAINER_CONCURRENCY: '10', ...REQUEST_METRICS });
       const inFlight = [
@@ -220,7 +220,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: 'on SIGTERM probes fail at once, requests are still served until quiet, then it exits 0 (§7.1)',
+    name: 'on SIGTERM probes fail at once, requests are still served until quiet, then it exits 0 (docs/queue-proxy.md §7.1)',
     async run(target) {
       const t = await target.start({
         QUEUE_DRAIN_QUIET_SECONDS: '1',
@@ -242,7 +242,7 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
     },
   },
   {
-    name: '/wait-for-drain on the admin port answers 200 once no request came for the quiet period (§7.2)',
+    name: '/wait-for-drain on the admin port answers 200 once no request came for the quiet period (docs/queue-proxy.md §7.2)',
     async run(target) {
       const t = await target.start({ QUEUE_DRAIN_QUIET_SECONDS: '1' });
       const t0 = Date.now();

@@ -46,7 +46,7 @@ const DEFAULT_TIMEOUT_SECONDS = 300;
 const MAX_TIMEOUT_SECONDS = 3600;
 /**
  * The kubelet sends SIGTERM as soon as the preStop hook returned, so a drain that none follows within this
- * time was a container restart, not a Pod stopping (the queue-proxy's native-sidecar reasoning, §7.3).
+ * time was a container restart, not a Pod stopping (docs/queue-proxy.md §7.3, the native sidecar's reasoning).
  */
 const SIGTERM_WAIT_SECONDS = 10;
 
