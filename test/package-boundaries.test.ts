@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/processes.js';
+import { workspaceSources } from './support/workspace-sources.js';
 
 /** A workspace package: its directory, name and `exports` map. */
 interface Workspace {
@@ -107,5 +108,34 @@ describe('package boundaries', () => {
     expect(require.resolve('@zerogate/activator/dist/main.js')).toBe(
       join(ROOT, 'packages/activator/dist/main.js'),
     );
+  });
+});
+
+describe('unit tests run the workspace packages from source', () => {
+  it('every typed export has a source file', () => {
+    for (const w of WORKSPACES) {
+      for (const [subpath, entry] of Object.entries(w.exports ?? {})) {
+        if (typeof entry !== 'object' || entry === null || !('types' in entry)) continue;
+        const source = (entry as { source?: string }).source;
+        expect(source ?? '', `${w.name} ${subpath} has no source condition`).toMatch(/^\.\/src\/.*\.ts$/);
+        expect(existsSync(join(ROOT, w.dir, source ?? '')), `${w.name} ${subpath}: ${source}`).toBe(true);
+      }
+    }
+  });
+
+  it('an import of a package (or a subpath) is its src module, not the built one', async () => {
+    const sources = workspaceSources(ROOT);
+    expect(sources.map((s) => s.specifier)).toEqual(
+      expect.arrayContaining(['@zerogate/core', '@zerogate/core/kubernetes', '@zerogate/queue-proxy/env']),
+    );
+    for (const { specifier, file } of sources) {
+      // The same module object: the alias made the name and the src file one module.
+      expect(await import(/* @vite-ignore */ specifier), specifier).toBe(
+        await import(/* @vite-ignore */ file),
+      );
+    }
+    // And this file's static imports of the core come from its src too.
+    const core = await import('@zerogate/core');
+    expect(core).toBe(await import('../packages/core/src/index.js'));
   });
 });
