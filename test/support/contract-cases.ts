@@ -138,6 +138,12 @@ export const CONTRACT_CASES: readonly ContractCase[] = [
       // runs only once the first has ended, so it ends 0.5 s after it.
       expect(secondDone).toBeGreaterThan(firstDone);
       await depthReaches(t, 0);
+      // The request metrics under the same names (docs/queue-proxy.md §8.2): both requests, by status.
+      const text = await (await fetch(`http://127.0.0.1:${t.metricsPort}/metrics`)).text();
+      expect(text).toMatch(
+        /kn_serving_invocation_duration_seconds_count\{[^}]*http_response_status_code="200"[^}]*\} 2\n/,
+      );
+      expect(text).toMatch(/kn_revision_name="hello-00001"/);
     },
   },
   {
