@@ -5,10 +5,10 @@
  * trailer section `431`, oversized chunk extensions `413`, an unsupported `Expect` `417`.
  */
 
-/** One refusal: a stable code, the status node:http answers (0: it closes without answering), a reason for logs. */
+/** One refusal: a stable code, the status node:http answers, and a short reason for logs. */
 export interface ParseVerdict {
   readonly code: string;
-  readonly status: 0 | 400 | 413 | 417 | 431;
+  readonly status: 400 | 413 | 417 | 431;
   readonly reason: string;
 }
 
@@ -25,11 +25,6 @@ export const VERDICTS = Object.freeze({
   INVALID_VERSION: verdict('INVALID_VERSION', 400, 'invalid protocol version'),
   /** `PRI * HTTP/2.0` and the HTTP/2 preface sent to an HTTP/1.1 port. */
   H2_PREFACE: verdict('H2_PREFACE', 400, 'HTTP/2 preface on an HTTP/1.1 connection'),
-  /**
-   * A `PRI` request in the HTTP/0.9 form (no version, so no HTTP/2 preface check): node:http hands it to
-   * the handler and then aborts it, closing the connection without an answer.
-   */
-  PRI_REQUEST: verdict('PRI_REQUEST', 0, 'PRI request without the HTTP/2 preface'),
   /** A bad status line in a response. */
   INVALID_STATUS: verdict('INVALID_STATUS', 400, 'invalid status line'),
   /** An empty header name, a byte that is not a token in a name, or whitespace before the colon. */

@@ -147,7 +147,6 @@ export class RequestHeadParser {
       flags,
     };
     this.head = head;
-    if (s.method === 'PRI') return this.refuse(VERDICTS.PRI_REQUEST);
     if (!upgrade) {
       // node's server, after the head: Host, then Expect, for HTTP/1.1 exactly (lib/_http_server.js).
       if (s.versionMajor === 1 && s.versionMinor === 1) {
