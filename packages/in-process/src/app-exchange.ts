@@ -180,7 +180,7 @@ export class AppExchange {
     if (!this.counted) return;
     ctx.stats.requestOut(this.facts.proxied);
     const seconds = (Date.now() - this.arrivedAt) / 1000;
-    const status = res.writableFinished || this.timedOut ? res.statusCode : 499;
+    const status = res.writableEnded || this.timedOut ? res.statusCode : 499;
     ctx.metrics?.observe(status, seconds);
     if (ctx.requestLog) {
       ctx.logger.info(

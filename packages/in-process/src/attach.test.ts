@@ -221,6 +221,28 @@ describe('attach', () => {
     expect(ran).toBe(2);
   });
 
+  it('records each counted request in the request metrics by status, 499 for a client that left', async () => {
+    const held: ServerResponse[] = [];
+    const { url, attached } = await start(
+      (req, res) => {
+        if (req.url === '/hold') held.push(res);
+        else hello(res);
+      },
+      { requestMetrics: true, containerName: 'app' },
+    );
+    const metrics = async () => (await fetch(`http://127.0.0.1:${attached.ports.metrics}/metrics`)).text();
+    await get(`${url}/`);
+    const gone = new AbortController();
+    const leaving = request(`${url}/hold`, { signal: gone.signal }).catch(() => 'aborted');
+    await expectEventually(() => held.length === 1);
+    gone.abort();
+    await leaving;
+    await expectEventuallyAsync(async () => /status_code="499"[^}]*\} 1\n/.test(await metrics()));
+    const text = await metrics();
+    expect(text).toMatch(/kn_serving_invocation_duration_seconds_count\{[^}]*status_code="200"[^}]*\} 1\n/);
+    expect(text).toMatch(/k8s_container_name="app"/);
+  });
+
   it('shutdown: probes fail at once, requests are served until quiet, then the server closes', async () => {
     const { url, attached } = await start((_req, res) => hello(res), { drainQuietMs: 300 });
     const stopped = attached.shutdown();
