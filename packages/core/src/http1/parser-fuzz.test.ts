@@ -25,6 +25,8 @@ type Outcome =
       version: string;
       rawHeaders: string[];
       body: string;
+      /** Trailer fields of a complete chunked body, as node's `req.rawTrailers`. */
+      trailers: string[];
       complete: boolean;
     }
   | { type: 'refuse'; status: number; code: string };
@@ -52,6 +54,7 @@ function record(type: 'request' | 'upgrade', req: http.IncomingMessage): void {
     version: req.httpVersion,
     rawHeaders: req.rawHeaders,
     body: '',
+    trailers: [],
     complete: type === 'upgrade',
   };
   events.push(o);
@@ -61,6 +64,7 @@ function record(type: 'request' | 'upgrade', req: http.IncomingMessage): void {
     });
     req.on('end', () => {
       o.complete = true;
+      o.trailers = req.rawTrailers;
     });
   }
 }
@@ -158,6 +162,7 @@ function ourVerdict(pieces: Buffer[]): Outcome[] {
           version: `${h.versionMajor}.${h.versionMinor}`,
           rawHeaders: h.rawHeaders,
           body: '',
+          trailers: [],
           complete: h.upgrade,
         };
         out.push(current);
@@ -188,6 +193,7 @@ function ourVerdict(pieces: Buffer[]): Outcome[] {
           return out;
         }
         p = r;
+        current!.trailers = decoder.rawTrailers;
         finish(decoder.flags);
       } else {
         // After a message that does not keep the connection alive only CR and LF may follow.
@@ -523,7 +529,7 @@ describe('ResponseHeadParser against node:http client', () => {
  */
 function handOff(o: Outcome): Outcome {
   if (o.type === 'refuse' || (o.type === 'request' && o.version.startsWith('1.'))) return o;
-  return { ...o, type: 'upgrade', body: '', complete: true };
+  return { ...o, type: 'upgrade', body: '', trailers: [], complete: true };
 }
 
 /** Compares refusals by status only: the two sides name their reasons differently. */
