@@ -50,8 +50,6 @@ export interface ActivatorContext {
   readonly tunnels: TunnelSet;
 }
 
-/** Attempts to send a request that never reached a Pod (the connection failed) before answering 502. */
-const MAX_ATTEMPTS = 3;
 /** Seconds a client is told to wait after the activator refused to hold its request. */
 const RETRY_AFTER_SECONDS = '1';
 /**
@@ -147,6 +145,10 @@ class ActivatorExchange extends ProxyExchange {
   private pod: PodSlot | null = null;
   private held: HeldRequest | null = null;
   private attempts = 0;
+  /** A request that never reached an app is sent again; a Pod that refused is probed before reuse. */
+  protected override get upstreamMarksNotSent(): boolean {
+    return true;
+  }
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -227,10 +229,12 @@ class ActivatorExchange extends ProxyExchange {
       this.revision.backends.reportFailure(pod.address);
       this.revision.throttler.release(pod);
     }
-    if (!sent && this.attempts < MAX_ATTEMPTS) {
+    if (!sent) {
+      // No attempt cap: the Pod that refused leaves the throttler until it passes a probe, so the retry
+      // goes to another Pod or waits for one, bounded by the revision's timeout like any held request.
       this.logger.warn(
         { err, pod: pod?.address, revision: this.revision.name },
-        'pod unreachable; trying another',
+        'request did not reach the app; trying another pod',
       );
       this.retry();
       return;

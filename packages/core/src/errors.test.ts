@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ERRORS, type ErrorCode, errorResponse, isUpstreamFailure, ZerogateError } from './errors.js';
+import {
+  ERRORS,
+  type ErrorCode,
+  errorResponse,
+  isUpstreamFailure,
+  wasSent,
+  ZerogateError,
+} from './errors.js';
 
 /** An Error carrying a Node- or undici-style `code`. */
 function coded(code: string, cause?: unknown): Error {
@@ -93,5 +100,40 @@ describe('errorResponse', () => {
     a.cause = b;
     expect(isUpstreamFailure(a)).toBe(false);
     expect(errorResponse(a)).toBe(ERRORS.INTERNAL);
+  });
+});
+
+describe('wasSent', () => {
+  it.each([
+    'ECONNREFUSED',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'EADDRNOTAVAIL',
+  ])('says a connect error %s never sent the request, however deep in the cause chain', (code) => {
+    expect(wasSent(coded(code))).toBe(false);
+    expect(wasSent(new Error('fetch failed', { cause: new Error('socket', { cause: coded(code) }) }))).toBe(
+      false,
+    );
+  });
+
+  it("says a queue-proxy's REQUEST_NOT_SENT answer never reached the app", () => {
+    expect(wasSent(new ZerogateError('REQUEST_NOT_SENT'))).toBe(false);
+    expect(ERRORS.REQUEST_NOT_SENT.status).toBe(503);
+  });
+
+  it.each([
+    'ECONNRESET',
+    'EPIPE',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CLOSED',
+    'ETIMEDOUT',
+  ])('says a failure after connecting (%s) may have reached the upstream', (code) => {
+    expect(wasSent(coded(code))).toBe(true);
+  });
+
+  it('says an error without a code may have been sent', () => {
+    expect(wasSent(new Error('boom'))).toBe(true);
+    expect(wasSent(undefined)).toBe(true);
   });
 });

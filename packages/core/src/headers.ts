@@ -17,6 +17,11 @@ export const H = {
   xForwardedHost: 'x-forwarded-host',
   xForwardedProto: 'x-forwarded-proto',
   userAgent: 'user-agent',
+  /**
+   * Zerogate's addition (docs/wire.md §1): on a queue-proxy's 503, the request never reached the app, so
+   * the activator or the ingress may send it to another Pod. Knative's components ignore it.
+   */
+  requestNotSent: 'k-request-not-sent',
 } as const;
 
 /**

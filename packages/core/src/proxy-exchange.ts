@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import type { ErrorCode } from './errors.js';
+import { type ErrorCode, wasSent, ZerogateError } from './errors.js';
+import { H } from './headers.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
 
@@ -26,6 +27,8 @@ const WAITING = 0;
 const RUNNING = 1;
 /** Ended: answered, timed out, failed or abandoned by the client. */
 const DONE = 2;
+/** Reading off a queue-proxy's `K-Request-Not-Sent` answer before sending the request again. */
+const DISCARDING = 3;
 
 const kExchange = Symbol('exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
@@ -78,11 +81,25 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
 
   /**
    * The upstream failed before the response started. `sent` is false when the request provably never
-   * left (the connection could not be made), so a subclass may retry it elsewhere. Default: 502.
+   * reached the app ({@link wasSent}), so a subclass may retry it elsewhere. Default: 502, or 503 with
+   * `Retry-After` for a queue-proxy's `REQUEST_NOT_SENT`.
    */
   protected upstreamFailed(err: Error, _sent: boolean): void {
+    if (err === NOT_SENT) {
+      this.fail('REQUEST_NOT_SENT', NOT_SENT_RETRY_AFTER);
+      return;
+    }
     this.logger.error({ err, path: this.req.url }, 'error reverse proxying request');
     this.fail('UPSTREAM_FAILED');
+  }
+
+  /**
+   * True when the upstream is one of our queue-proxies (the activator, the ingress), whose answer marked
+   * `K-Request-Not-Sent` means the app never saw the request: it then reaches {@link upstreamFailed} as
+   * not sent, unless its body was already read. Elsewhere the marker is removed (an app cannot forge it).
+   */
+  protected get upstreamMarksNotSent(): boolean {
+    return false;
   }
 
   /** True once the exchange ended; an admission granted after that must be handed back. */
@@ -139,6 +156,15 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
       controller.abort(new Error('request already ended'));
       return;
     }
+    if (headers[H.requestNotSent] !== undefined) {
+      delete headers[H.requestNotSent];
+      // A body already streamed upstream cannot be sent again: that answer is relayed as it is.
+      if (this.upstreamMarksNotSent && !this.req.readableDidRead) {
+        // Read off (the connection stays reusable); the retry starts when the answer has ended.
+        this.state = DISCARDING;
+        return;
+      }
+    }
     if (this.startTimer) {
       clearTimeout(this.startTimer);
       this.startTimer = null;
@@ -175,6 +201,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     _controller: Dispatcher.DispatchController,
     trailers: Record<string, string | string[] | undefined>,
   ): void {
+    if (this.state === DISCARDING) {
+      this.notSentAnswered();
+      return;
+    }
     if (this.state !== RUNNING) return;
     // Relayed whole: nothing upstream is left to cancel when the client connection closes.
     this.state = DONE;
@@ -191,6 +221,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.state === DISCARDING) {
+      this.notSentAnswered();
+      return;
+    }
     if (this.state !== RUNNING) return;
     if (this.res.headersSent) {
       this.logger.warn({ err, path: this.req.url }, 'upstream failed mid-response');
@@ -199,6 +233,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.upstreamFailed(err, wasSent(err));
+  }
+
+  /** A queue-proxy's `K-Request-Not-Sent` answer was read off: the request failed, never sent. */
+  private notSentAnswered(): void {
+    this.state = RUNNING;
+    this.upstreamFailed(NOT_SENT, false);
   }
 
   /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */
@@ -277,24 +317,9 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
 /** The reason given to undici when the proxy cancels an upstream request (made once: it is never thrown). */
 const ENDED_BY_PROXY = new Error('request ended by the proxy');
 
-/** Errors raised while connecting: the request was never written, so retrying it is safe. */
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EADDRNOTAVAIL',
-]);
-
-function wasSent(err: Error): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECT_ERRORS.has(code)) return false;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return true;
-}
+/** What a queue-proxy's `K-Request-Not-Sent` answer becomes (made once: it is never thrown). */
+const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
+const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
 
 function onResponseClose(this: TaggedResponse): void {
   const exchange = this[kExchange];

@@ -250,3 +250,98 @@ describe('ingress warnings', () => {
     expect(lines.filter((l) => l.msg === 'no route for host')).toHaveLength(5);
   });
 });
+
+/**
+ * A stand-in for a Pod's queue-proxy: answers the kubelet-style probe with `ready` (200 or 503) and
+ * every other request with `onRequest`; counts the requests (probes apart).
+ */
+async function fakePod(onRequest: (req: IncomingMessage, res: ServerResponse) => void) {
+  const pod = { port: 0, received: 0, probes: 0, ready: false, server: undefined as unknown as Server };
+  pod.server = createServer((req, res) => {
+    if (req.headers['k-network-probe'] === 'queue') {
+      pod.probes++;
+      res.statusCode = pod.ready ? 200 : 503;
+      res.end(pod.ready ? 'queue' : '');
+      return;
+    }
+    pod.received++;
+    onRequest(req, res);
+  });
+  pod.port = await listen(pod.server);
+  closers.push(() => closeServer(pod.server));
+  return pod;
+}
+
+/** The answer of a queue-proxy whose app refused the connection (`K-Request-Not-Sent`). */
+function notSent(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(503, { 'retry-after': '1', 'k-request-not-sent': 'app-refused', 'content-length': 5 });
+  res.end('nope\n');
+}
+
+function serve(revision: RevisionPods, ...ports: number[]): void {
+  for (const port of ports)
+    revision.pods.push({ phase: 'ready', servingAddress: `127.0.0.1:${port}` } as unknown as Pod);
+  revision.mode = 'Serve';
+}
+
+describe('ingress in Serve mode: a request that never reached a Pod', () => {
+  it('sends a request refused at connect to another ready Pod, and leaves the refusing Pod out', async () => {
+    const { revision, get, toActivator, lines } = await startIngress(await closedPort());
+    const good = await fakePod((_req, res) => res.end('good'));
+    const refusing = await closedPort();
+    serve(revision, refusing, good.port);
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await get(i % 2 ? 'POST' : 'GET'));
+    expect(answers).toEqual(Array(6).fill({ status: 200, body: 'good' }));
+    expect(good.received).toBe(6);
+    expect(toActivator()).toBe(0);
+    expect(lines.filter((l) => l.msg === 'pod unreachable; left out until it passes a probe')).toHaveLength(
+      1,
+    );
+  });
+
+  it('sends a GET answered `K-Request-Not-Sent` to another Pod, and uses the marking Pod again once it passes a probe', async () => {
+    const { ingress, revision, get, toActivator } = await startIngress(await closedPort());
+    const good = await fakePod((_req, res) => res.end('good'));
+    const refusing = await fakePod(notSent);
+    serve(revision, refusing.port, good.port);
+    for (let i = 0; i < 4; i++) expect(await get()).toEqual({ status: 200, body: 'good' });
+    expect(refusing.received).toBe(1);
+    expect(ingress.isFailing(`127.0.0.1:${refusing.port}`)).toBe(true);
+    await until(() => refusing.probes >= 2);
+    expect(ingress.isFailing(`127.0.0.1:${refusing.port}`)).toBe(true);
+    refusing.ready = true;
+    await until(() => !ingress.isFailing(`127.0.0.1:${refusing.port}`));
+    expect(toActivator()).toBe(0);
+  });
+
+  it('relays a `K-Request-Not-Sent` answer to a request whose body was already sent, without the marker', async () => {
+    const { revision, get } = await startIngress(await closedPort());
+    const refusing = await fakePod((req, res) => {
+      req.resume();
+      req.on('end', () => notSent(req, res));
+    });
+    serve(revision, refusing.port);
+    expect(await get('POST')).toEqual({ status: 503, body: 'nope\n' });
+    expect(refusing.received).toBe(1);
+  });
+
+  it('sends a GET once more when its connection to a Pod broke before any answer', async () => {
+    const { revision, get } = await startIngress(await closedPort());
+    const good = await fakePod((_req, res) => res.end('good'));
+    const breaking = await fakePod((req) => req.socket.destroy());
+    serve(revision, breaking.port, good.port);
+    expect(await get()).toEqual({ status: 200, body: 'good' });
+    expect(breaking.received).toBe(1);
+  });
+
+  it('answers 502 to a POST whose connection to a Pod broke before any answer: the app may have it', async () => {
+    const { revision, get } = await startIngress(await closedPort());
+    const good = await fakePod((_req, res) => res.end('good'));
+    const breaking = await fakePod((req) => req.socket.destroy());
+    serve(revision, breaking.port, good.port);
+    expect((await get('POST')).status).toBe(502);
+    expect(breaking.received).toBe(1);
+    expect(good.received).toBe(0);
+  });
+});

@@ -1,8 +1,10 @@
 /**
  * The platform's ingress: one port, requests routed by Host to a revision, then sent to the activator
  * (Proxy mode, or no Pod ready) with the revision named in Knative's routing headers, or straight to
- * the least busy ready Pod's queue-proxy (Serve mode). A request whose connection to a Pod failed
- * before it was sent goes to the activator instead, so a Pod going away costs no request. A request
+ * the least busy ready Pod's queue-proxy (Serve mode). A request that never reached a Pod's app (the
+ * connection to the Pod was refused, or its queue-proxy answered `K-Request-Not-Sent`) goes to another
+ * ready Pod, or to the activator when there is none, and the Pod is left out until it passes a probe
+ * again, so a Pod or its app going away costs only the requests it had accepted. A request
  * whose connection to the activator failed (it is restarting) is held here until the activator answers
  * again or its revision serves from a ready Pod, bounded by the revision's timeout, so the activator
  * going away costs only the requests it had already accepted.
@@ -49,7 +51,7 @@ export interface RevisionTraffic {
   received: number;
 }
 
-/** Attempts on Pods of a request that never reached one (the activator's turn is not counted). */
+/** Attempts on Pods of a request that never reached one; the next goes through the activator. */
 const MAX_ATTEMPTS = 3;
 /** How often the ingress asks an unreachable activator whether it is back (and re-checks Serve mode). */
 export const ACTIVATOR_PROBE_INTERVAL_MS = 50;
@@ -57,6 +59,8 @@ export const ACTIVATOR_PROBE_INTERVAL_MS = 50;
 const ACTIVATOR_PROBE_TIMEOUT_MS = 1000;
 /** Requests held while the activator is unreachable; past it, 503 with Retry-After. */
 export const MAX_HELD_FOR_ACTIVATOR = 10_000;
+/** The kubelet's probe of a queue-proxy: 200 once its app passes the readiness probe. */
+const POD_PROBE_HEADERS = { 'user-agent': 'kube-probe/zerogate-ingress', 'k-network-probe': 'queue' };
 /** The probe Knative's autoscaler sends to find the activator in the path; it answers `200 activator`. */
 const ACTIVATOR_PROBE_HEADERS = { 'k-network-probe': 'activator', 'user-agent': 'zerogate-ingress' };
 
@@ -93,6 +97,9 @@ export class Ingress {
   private refusedThisOutage = 0;
   private downSince = 0;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Pods a request never reached (refused, or `K-Request-Not-Sent`): skipped until they pass a probe. */
+  private readonly failingPods = new Map<string, RevisionPods>();
+  private podProbeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: IngressContext) {
     this.logger = rateLimitLogs(ctx.logger);
@@ -148,6 +155,68 @@ export class Ingress {
   close(): void {
     clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
+    clearTimeout(this.podProbeTimer);
+    this.podProbeTimer = undefined;
+  }
+
+  /**
+   * A request never reached the app of the Pod at `address`: no request goes there until the Pod's
+   * queue-proxy answers a kubelet-style probe again (or the Pod leaves the revision).
+   */
+  podFailed(address: string, revision: RevisionPods): void {
+    if (this.failingPods.has(address)) return;
+    this.failingPods.set(address, revision);
+    this.ctx.logger.warn(
+      { pod: address, revision: revision.name },
+      'pod unreachable; left out until it passes a probe',
+    );
+    this.schedulePodProbe();
+  }
+
+  /** True while the Pod at `address` is left out. */
+  isFailing(address: string): boolean {
+    return this.failingPods.has(address);
+  }
+
+  private schedulePodProbe(): void {
+    if (this.podProbeTimer || this.failingPods.size === 0) return;
+    this.podProbeTimer = setTimeout(() => void this.probeFailingPods(), ACTIVATOR_PROBE_INTERVAL_MS);
+    this.podProbeTimer.unref();
+  }
+
+  private async probeFailingPods(): Promise<void> {
+    await Promise.all(
+      [...this.failingPods].map(async ([address, revision]) => {
+        if (!revision.ready().some((pod) => pod.servingAddress === address)) {
+          // The Pod left (or is not ready): the platform's own probe decides when it is back.
+          this.failingPods.delete(address);
+          return;
+        }
+        if (await this.probePod(address)) {
+          this.failingPods.delete(address);
+          this.ctx.logger.info({ pod: address, revision: revision.name }, 'pod passes its probe again');
+        }
+      }),
+    );
+    this.podProbeTimer = undefined;
+    this.schedulePodProbe();
+  }
+
+  private async probePod(address: string): Promise<boolean> {
+    try {
+      const res = await this.ctx.dispatcher.request({
+        origin: `http://${address}`,
+        path: '/',
+        method: 'GET',
+        headers: POD_PROBE_HEADERS,
+        headersTimeout: ACTIVATOR_PROBE_TIMEOUT_MS,
+        bodyTimeout: ACTIVATOR_PROBE_TIMEOUT_MS,
+      });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
   }
 
   /** The counters of `revision`. */
@@ -251,9 +320,9 @@ export class Ingress {
     for (const request of held) request.resume();
   }
 
-  /** Where the next attempt of a request for `revision` goes. */
-  target(revision: RevisionPods, podFailed: boolean): Target {
-    if (revision.mode === 'Serve' && !podFailed) {
+  /** Where the next attempt of a request for `revision` goes; `viaActivator` forces the activator. */
+  target(revision: RevisionPods, viaActivator: boolean): Target {
+    if (revision.mode === 'Serve' && !viaActivator) {
       const pod = this.leastBusy(revision);
       if (pod !== undefined) return { address: pod, viaActivator: false };
     }
@@ -272,7 +341,7 @@ export class Ingress {
     else this.podLoad.set(target.address, n);
   }
 
-  /** The least busy ready Pod of `revision`, or undefined when none is ready. */
+  /** The least busy ready Pod of `revision` not left out, or undefined when there is none. */
   leastBusy(revision: RevisionPods): string | undefined {
     const ready = revision.ready();
     if (ready.length === 0) return undefined;
@@ -282,7 +351,7 @@ export class Ingress {
     let bestLoad = Number.POSITIVE_INFINITY;
     for (let i = 0; i < ready.length; i++) {
       const address = ready[(start + i) % ready.length]!.servingAddress;
-      if (address === undefined) continue;
+      if (address === undefined || this.failingPods.has(address)) continue;
       const load = this.podLoad.get(address) ?? 0;
       if (load < bestLoad) {
         best = address;
@@ -317,10 +386,14 @@ const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** One request through the ingress. */
 class IngressExchange extends ProxyExchange implements HeldForActivator {
+  /** A queue-proxy's `K-Request-Not-Sent` answer is retried like a refused connection. */
+  protected override get upstreamMarksNotSent(): boolean {
+    return true;
+  }
+
   private target: Target | null = null;
-  /** Attempts sent to Pods; a Pod that failed sends the next attempt through the activator. */
+  /** Attempts sent to Pods; past {@link MAX_ATTEMPTS} the request goes through the activator. */
   private podAttempts = 0;
-  private podFailed = false;
   /** Set when the connection to the activator broke mid-request; the next admission asks the ingress. */
   private brokeOnActivator: Error | null = null;
   private replayed = false;
@@ -362,7 +435,7 @@ class IngressExchange extends ProxyExchange implements HeldForActivator {
       else super.upstreamFailed(broke, true);
       return;
     }
-    const target = this.ingress.target(this.revision, this.podFailed);
+    const target = this.ingress.target(this.revision, this.podAttempts >= MAX_ATTEMPTS);
     if (target.viaActivator && !this.ingress.activatorReachable) {
       if (this.ingress.hold(this)) this.armHeldTimer();
       else this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': '1' });
@@ -433,12 +506,12 @@ class IngressExchange extends ProxyExchange implements HeldForActivator {
         this.retry();
         return;
       }
-    } else if (!sent && target && this.podAttempts < MAX_ATTEMPTS) {
-      this.logger.warn(
-        { err, target: target.address, revision: this.revision.name },
-        'pod unreachable; sending the request through the activator',
-      );
-      this.podFailed = true;
+    } else if (target && (!sent || (!this.replayed && this.replayable()))) {
+      // The app never saw it: another ready Pod, else the activator, which holds it until one is ready.
+      // A safe request without a body that broke before any answer (a connection reset as the Pod's
+      // queue-proxy died) is sent again once, as Go's transport does (RFC 9110 §9.2.2).
+      if (sent) this.replayed = true;
+      this.ingress.podFailed(target.address, this.revision);
       this.retry();
       return;
     }

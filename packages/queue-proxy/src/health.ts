@@ -19,6 +19,10 @@ export interface ReadinessCheck {
  * checks from the kubelet, activator and autoscaler, and `K-Network-Probe: probe` with its hash echoed.
  */
 export class HealthResponder {
+  /** The app refused a connection: health checks fail at once until a readiness check passes again. */
+  private refused = false;
+  private rechecking = false;
+
   constructor(
     private readonly drainer: Drainer,
     private readonly readiness: ReadinessCheck,
@@ -29,6 +33,13 @@ export class HealthResponder {
   /** A health check: 503 while draining; 400 unless `K-Network-Probe: queue`; else 200 `queue` iff ready. */
   healthCheck(facts: RequestFacts, res: ServerResponse): void {
     if (refuseHealthCheck(facts, res, this.drainer.draining)) return;
+    if (this.refused) {
+      // Not ready at once, not after a probe's polling: the kubelet and the activator stop sending now.
+      this.recheck();
+      res.writeHead(503, { 'content-length': 0 });
+      res.end();
+      return;
+    }
     this.readiness.check().then(
       (ready) => {
         if (this.logProbes) this.logger.info({ userAgent: facts.userAgent, ready }, 'probe');
@@ -37,6 +48,34 @@ export class HealthResponder {
       (err: unknown) => {
         this.logger.error({ err }, 'readiness check failed');
         if (!res.destroyed && !res.headersSent) sendError(res, 'INTERNAL');
+      },
+    );
+  }
+
+  /**
+   * The app refused a connection (docs/queue-proxy.md §4.1): health checks answer 503 until the app
+   * passes its readiness probe again, which starts now.
+   */
+  appRefused(): void {
+    if (this.refused) return;
+    this.refused = true;
+    this.logger.warn('the app refused a connection; not ready until it passes its readiness probe');
+    this.recheck();
+  }
+
+  /** Runs a readiness check in the background; a pass ends the refusal. */
+  private recheck(): void {
+    if (this.rechecking) return;
+    this.rechecking = true;
+    this.readiness.check().then(
+      (ready) => {
+        this.rechecking = false;
+        if (!ready || !this.refused) return;
+        this.refused = false;
+        this.logger.info('the app passes its readiness probe again');
+      },
+      () => {
+        this.rechecking = false;
       },
     );
   }

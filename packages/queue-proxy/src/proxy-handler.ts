@@ -4,6 +4,7 @@ import {
   BreakerSlot,
   type Drainer,
   type ExchangeTimeouts,
+  H,
   isProbeAgent,
   type Logger,
   originForm,
@@ -38,6 +39,12 @@ export interface ProxyContext {
   readonly requestLog: boolean;
   readonly timeouts: ExchangeTimeouts;
 }
+
+/**
+ * The answer to a request the app refused the connection for (nothing was sent): 503, retry later, and
+ * the marker that tells our activator and ingress to send it to another Pod (docs/wire.md §1).
+ */
+const NOT_SENT_HEADERS = { 'retry-after': '1', [H.requestNotSent]: 'app-refused' };
 
 /**
  * The serving port's request handler (docs/queue-proxy.md §3.1): probes first (on any path), then stats, the
@@ -113,6 +120,17 @@ class QueueExchange extends ProxyExchange {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+  }
+
+  protected override upstreamFailed(err: Error, sent: boolean): void {
+    if (sent) {
+      super.upstreamFailed(err, sent);
+      return;
+    }
+    // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
+    this.logger.warn({ err, path: this.req.url }, 'the app refused the connection; request not sent');
+    this.ctx.health.appRefused();
+    this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
   }
 
   protected ended(completed: boolean): void {
