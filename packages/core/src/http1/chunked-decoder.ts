@@ -49,6 +49,7 @@ const FAILED_STATE = 14;
  * a relay forwards the raw bytes it was given, framing included.
  */
 export class ChunkedDecoder {
+  /** The refusal, once `execute` returned `FAILED`. */
   verdict: ParseVerdict | null = null;
   private readonly trailers: HeadScanner;
   private readonly maxExtensionsSize: number;

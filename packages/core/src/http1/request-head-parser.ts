@@ -24,11 +24,13 @@ export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof' | 'upgrade';
 
 /** A parsed request head and the facts a relay needs, computed in the same pass. */
 export interface RequestHead {
+  /** One of the methods llhttp knows, as sent (upper case). */
   method: string;
   /** The request-target exactly as sent. */
   target: string;
   /** `HTTP` (or `RTSP`/`ICE`, which llhttp and so node:http accept too). */
   protocol: string;
+  /** 1 for HTTP/1.x; 0 for an HTTP/0.9 request line; 2 for `HTTP/2.0`. */
   versionMajor: number;
   versionMinor: number;
   /** Names and values in arrival order, as node's `req.rawHeaders`. */
@@ -53,8 +55,9 @@ export interface RequestHead {
   host: string | undefined;
   /** The connection may carry another request after this one (llhttp's `should_keep_alive`). */
   keepAlive: boolean;
+  /** How the body is framed: `length` (Content-Length > 0), `chunked`, `none`, or `upgrade`. */
   body: BodyFraming;
-  /** `FLAG_*` bits of `head-scanner`. */
+  /** `FLAG_*` bits of `head-scanner` (pass them to `ChunkedDecoder.reset`). */
   flags: number;
 }
 

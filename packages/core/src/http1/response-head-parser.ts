@@ -16,17 +16,22 @@ import { type BodyFraming, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT } fro
 
 /** A parsed response head and its framing. */
 export interface ResponseHead {
+  /** Three digits, as sent. */
   statusCode: number;
   /** The reason phrase as sent (may be empty). */
   statusText: string;
+  /** 1 for HTTP/1.x (llhttp also takes 0.9 and 2.0 status lines). */
   versionMajor: number;
   versionMinor: number;
   /** Names and values in arrival order, as node's `res.rawHeaders`. */
   rawHeaders: string[];
   /** `Content-Length`, -1 when absent. */
   contentLength: number;
+  /** The last transfer coding is `chunked`. */
   chunked: boolean;
+  /** A `Transfer-Encoding` field is present. */
   transferEncoding: boolean;
+  /** `Connection` tokens. */
   connectionClose: boolean;
   connectionKeepAlive: boolean;
   /** A 101 with `Upgrade` and `Connection: upgrade`: the connection leaves HTTP after this head. */
@@ -35,6 +40,7 @@ export interface ResponseHead {
   keepAlive: boolean;
   /** `eof`: the body runs until the app closes the connection. */
   body: BodyFraming;
+  /** `FLAG_*` bits of `head-scanner` (pass them to `ChunkedDecoder.reset`). */
   flags: number;
 }
 
@@ -53,7 +59,9 @@ export interface ResponseHeadParserOptions {
  * Transfer-Encoding or no length at all means the body runs until close; then Content-Length.
  */
 export class ResponseHeadParser {
+  /** The head, once `execute` returned its end. */
   head: ResponseHead | null = null;
+  /** The refusal, once `execute` returned `FAILED`. */
   verdict: ParseVerdict | null = null;
   private readonly scanner: HeadScanner;
   private headRequest = false;
