@@ -292,6 +292,11 @@ export class HeadScanner {
   private clDigitStart = -1;
   private name = '';
   private pendingValue = '';
+  /** Latin-1 text of the Buffer being scanned, from `textBase` to `textEnd`: tokens are cut from it. */
+  private text = '';
+  private textData: Buffer | null = null;
+  private textBase = 0;
+  private textEnd = 0;
 
   /**
    * @param mode `MODE_REQUEST`, `MODE_RESPONSE`, or a trailer mode (starts at the first field line).
@@ -337,6 +342,8 @@ export class HeadScanner {
    */
   execute(chunk: Buffer, start = 0): number {
     if (this.state === S_DONE || this.state === S_FAILED) throw new Error('HeadScanner: reset before reuse');
+    // The caller may refill the same Buffer between calls: text cut from an earlier call is stale.
+    this.textData = null;
     let data = chunk;
     let base = start;
     if (this.pending !== null) {
@@ -560,12 +567,12 @@ export class HeadScanner {
           let q = p;
           while (q < len && METHOD_CHAR[data[q]!] === 1) q++;
           if (q === len) {
-            if (!METHOD_PREFIXES.has(latin1(data, this.tokenStart, q)))
+            if (!METHOD_PREFIXES.has(this.str(data, this.tokenStart, q)))
               return this.fail(VERDICTS.INVALID_METHOD);
             p = q;
             continue;
           }
-          const method = latin1(data, this.tokenStart, q);
+          const method = this.str(data, this.tokenStart, q);
           if (data[q] !== 0x20 || !ALL_METHODS.has(method)) return this.fail(VERDICTS.INVALID_METHOD);
           this.method = method;
           p = q + 1;
@@ -775,7 +782,7 @@ export class HeadScanner {
           if (q === len) continue;
           if (!this.endSpan(q)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
           if (data[q] === 0x0a) return this.fail(VERDICTS.INVALID_LINE_ENDING);
-          this.statusText = latin1(data, this.tokenStart, q);
+          this.statusText = this.str(data, this.tokenStart, q);
           p++;
           state = S_RES_LF;
           continue;
@@ -814,7 +821,7 @@ export class HeadScanner {
           if (c !== 0x3a) {
             // A space after a name llhttp tracks ends its span (and may overflow) before the refusal.
             if (c === 0x20) {
-              const kind = classify(latin1(data, this.tokenStart, q));
+              const kind = classify(this.str(data, this.tokenStart, q));
               if (kind !== V_GENERAL && kind <= V_UPGRADE && !this.endFieldSpan(q)) {
                 return this.fail(VERDICTS.HEAD_TOO_LARGE);
               }
@@ -822,7 +829,7 @@ export class HeadScanner {
             return this.fail(VERDICTS.INVALID_HEADER_NAME);
           }
           if (!this.endFieldSpan(q)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
-          this.name = latin1(data, this.tokenStart, q);
+          this.name = this.str(data, this.tokenStart, q);
           const kind = classify(this.name);
           this.valueKind = kind;
           if (kind === V_TRANSFER_ENCODING && (this.flags & FLAG_CONTENT_LENGTH) !== 0) {
@@ -885,7 +892,7 @@ export class HeadScanner {
           if (c !== 0x0d) return this.fail(VERDICTS.INVALID_HEADER_VALUE);
           let e = q;
           while (e > this.tokenStart && (data[e - 1] === 0x20 || data[e - 1] === 0x09)) e--;
-          this.pendingValue = latin1(data, this.tokenStart, e);
+          this.pendingValue = this.str(data, this.tokenStart, e);
           p++;
           state = S_VALUE_LF;
           continue;
@@ -918,11 +925,28 @@ export class HeadScanner {
     return NEED_MORE;
   }
 
+  /**
+   * `data[a, b)` as a Latin-1 string. One native conversion covers the rest of the head in `data` (up to
+   * its blank line when there is one) and later tokens are substrings of it: far cheaper than a native
+   * call per token.
+   */
+  private str(data: Buffer, a: number, b: number): string {
+    if (this.textData !== data || a < this.textBase || b > this.textEnd) {
+      const blank = data.indexOf(HEAD_END, a);
+      const end = blank < 0 ? data.length : Math.max(b, blank + 4);
+      this.text = latin1(data, a, end);
+      this.textData = data;
+      this.textBase = a;
+      this.textEnd = end;
+    }
+    return this.text.slice(a - this.textBase, b - this.textBase);
+  }
+
   /** Ends the request-target at byte `c` (index `p`); returns the next state or `FAILED`. */
   private endTarget(data: Buffer, p: number, c: number): number {
     if (c !== 0x20 && c !== 0x0d && c !== 0x0a) return this.fail(VERDICTS.INVALID_TARGET);
     if (!this.endSpan(p)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
-    this.target = latin1(data, this.tokenStart, p);
+    this.target = this.str(data, this.tokenStart, p);
     if (c === 0x20) return S_SPACES_BEFORE_VERSION;
     if (c === 0x0d) return S_URL_LF09;
     // A bare LF after the target: llhttp takes it as an HTTP/0.9 request line.
@@ -978,7 +1002,7 @@ export class HeadScanner {
           if (this.clDigitStart < 0 && c !== 0x30) this.clDigitStart = q;
           if (this.clDigitStart >= 0) {
             const digits = q - this.clDigitStart + 1;
-            if (digits > 20 || (digits === 20 && latin1(data, this.clDigitStart, q + 1) > CL_MAX)) {
+            if (digits > 20 || (digits === 20 && this.str(data, this.clDigitStart, q + 1) > CL_MAX)) {
               if (!this.endSpan(q + 1)) return this.fail(VERDICTS.HEAD_TOO_LARGE);
               return this.fail(VERDICTS.INVALID_CONTENT_LENGTH);
             }
