@@ -82,6 +82,22 @@ describe('RequestHeadParser', () => {
     expect(parser.head!.target).toBe('/2');
   });
 
+  it('reads afresh a Buffer the caller refills between calls', () => {
+    let text = `GET /abc HTTP/1.1\r\nHost: x\r\nX-A: one\r\nX-B: two\r\n\r\n`;
+    text = text.replace('two', `two${'.'.repeat(16 - (text.length % 16))}`);
+    const window = Buffer.alloc(16);
+    const parser = new RequestHeadParser();
+    let r = NEED_MORE;
+    for (let i = 0; i < text.length && r === NEED_MORE; i += 16) {
+      window.write(text.slice(i, i + 16), 'latin1');
+      r = parser.execute(window);
+    }
+    expect(r).toBe(16);
+    const padded = text.split('\r\n')[3]!.slice('X-B: '.length);
+    expect(padded).toMatch(/^two\.+$/);
+    expect(parser.head!.rawHeaders).toEqual(['Host', 'x', 'X-A', 'one', 'X-B', padded]);
+  });
+
   it('is reused with reset, and refuses to run on without it', () => {
     const parser = new RequestHeadParser();
     parse(`GET /1 HTTP/1.1\r\n${H}\r\n`, parser);
