@@ -285,15 +285,17 @@ describe('queue-proxy streaming bodies between the client and an app the test dr
 });
 
 describe('queue-proxy with the user container down', () => {
-  it('answers 502 when the app refuses connections', async () => {
+  it('answers 503 with Retry-After and K-Request-Not-Sent when the app refuses connections', async () => {
     const app = await startUserApp();
     const port = app.port;
     await app.proc.kill();
     const qp = await startQueueProxy(queueProxyEnv(port));
     try {
       const res = await send(`${qp.url}/`);
-      expect(res.status).toBe(502);
-      expect(res.body.length).toBeLessThan(100);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers['k-request-not-sent']).toBe('app-refused');
+      expect(res.body).toBe('request not sent: the app refused the connection\n');
     } finally {
       await qp.proc.kill();
     }
