@@ -284,6 +284,41 @@ describe('queue-proxy streaming bodies between the client and an app the test dr
   });
 });
 
+describe('queue-proxy when a kept-alive connection to the app dies', () => {
+  it('sends a GET without body once more on a fresh connection; a POST gets 502', async () => {
+    // Each connection answers its first request and drops the second unanswered, as an app dying (or
+    // closing an idle connection) as the request arrives does.
+    const app = createServer((req, res) => {
+      const socket = req.socket as typeof req.socket & { served?: number };
+      socket.served = (socket.served ?? 0) + 1;
+      if (socket.served > 1) {
+        socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const qp = await startQueueProxy(
+      queueProxyEnv((app.address() as AddressInfo).port, { CONTAINER_CONCURRENCY: '1' }),
+    );
+    try {
+      expect((await send(`${qp.url}/`)).status).toBe(200);
+      // The same pooled connection: dropped, then sent again on a new one, which answers.
+      const again = await send(`${qp.url}/`);
+      expect(again.status).toBe(200);
+      expect(again.body).toBe('ok');
+      // A POST with a body may have been acted on: it is not sent twice.
+      const post = await send(`${qp.url}/`, { method: 'POST', body: 'x' });
+      expect(post.status).toBe(502);
+    } finally {
+      await qp.proc.kill();
+      app.closeAllConnections();
+      await new Promise((r) => app.close(r));
+    }
+  });
+});
+
 describe('queue-proxy with the user container down', () => {
   it('answers 503 with Retry-After and K-Request-Not-Sent when the app refuses connections', async () => {
     const app = await startUserApp();

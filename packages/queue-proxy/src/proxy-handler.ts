@@ -70,12 +70,17 @@ export class ProxyHandler {
   };
 }
 
+/** Methods a proxy may send again when their connection broke (RFC 9110 §9.2.1). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
 /**
  * One request through the queue-proxy: counted in the stats, admitted by the breaker, then relayed to the
  * user container by {@link ProxyExchange}. Kubelet-probe-looking requests skip stats and breaker.
  */
 class QueueExchange extends ProxyExchange {
   private slot: BreakerSlot | undefined;
+  /** Sent once more after its connection died before any answer ({@link repeatable}). */
+  private resent = false;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -123,6 +128,14 @@ class QueueExchange extends ProxyExchange {
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
+    if (sent && !this.resent && this.repeatable(err)) {
+      // A kept-alive connection the app closed or died on as the request arrived: a safe request without
+      // body goes once more on a fresh connection, as Go's transport does (RFC 9110 §9.2.2). If the app
+      // is gone, that connection is refused and the request is answered as never sent.
+      this.resent = true;
+      this.send();
+      return;
+    }
     if (sent) {
       super.upstreamFailed(err, sent);
       return;
@@ -132,6 +145,16 @@ class QueueExchange extends ProxyExchange {
     this.ctx.health.appRefused();
     this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
   }
+  /**
+   * Whether a request whose connection broke before any answer may go again: a safe method, no body, over
+   * HTTP/1.1 (an h2c stream error says nothing of a dead connection), and a reset or close, not a timeout.
+   */
+  private repeatable(err: Error): boolean {
+    if (this.isHttp2 || this.facts.hasBody || !SAFE_METHODS.has(this.req.method ?? '')) return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  }
+
 
   protected ended(completed: boolean): void {
     const { ctx, res } = this;
