@@ -30,16 +30,34 @@ const DONE = 2;
 /** Reading off a queue-proxy's `K-Request-Not-Sent` answer before sending the request again. */
 const DISCARDING = 3;
 
-const kExchange = Symbol('exchange');
-type TaggedResponse = ServerResponse & { [kExchange]?: ProxyExchange };
+/**
+ * What calls an exchange back: the dispatcher (this is the undici handler of its upstream request), its
+ * timers, and its response's `close` and `drain` events. One per exchange, made with it; each call goes
+ * straight on to a private method of the exchange, so the callbacks stay off its API and none makes a
+ * closure.
+ */
+interface ExchangeCallbacks extends Dispatcher.DispatchHandler {
+  totalTimedOut(): void;
+  startTimedOut(): void;
+  idleTimedOut(): void;
+  drained(): void;
+  closed(): void;
+}
+
+const kCallbacks = Symbol('exchange callbacks');
+type TaggedResponse = ServerResponse & { [kCallbacks]?: ExchangeCallbacks };
 
 /**
  * One proxied request from arrival to the end of its response: the timeouts of docs/queue-proxy.md §5, the
  * relay of the upstream response (streamed, with backpressure and trailers), and a single `ended` call
- * however it ends. It is also the undici handler of its own upstream request, so a request costs one object.
- * Subclasses decide admission (`admit`, then `forward`) and release what admission held (`ended`).
+ * however it ends. Subclasses decide admission (`admit`, then `forward`) and release what admission held
+ * (`ended`).
+ *
+ * In order: `begin` arms the timers and asks the subclass to `admit`; `forward` dispatches upstream; the
+ * response starts, streams and ends (or the upstream fails: `upstreamFailed`, which may `retry`); a
+ * timeout or the client leaving may cut it anywhere; `ended` follows the response's `close`, once.
  */
-export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
+export abstract class ProxyExchange {
   private state = WAITING;
   private controller: Dispatcher.DispatchController | null = null;
   private totalTimer: NodeJS.Timeout | null = null;
@@ -47,6 +65,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   private idleTimer: NodeJS.Timeout | null = null;
   private lastWrite = 0;
   private declaredLength = false;
+  private readonly callbacks: ExchangeCallbacks;
   /** A timeout ended this exchange. */
   protected timedOut = false;
 
@@ -56,19 +75,21 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     protected readonly timeouts: ExchangeTimeouts,
     protected readonly logger: Logger,
     protected readonly arrivedAt: number,
-  ) {}
+  ) {
+    this.callbacks = new ProxyExchange.Callbacks(this);
+  }
 
   /** Arms the timers and the close listener, then asks for admission. */
   begin(): void {
-    const { res, timeouts } = this;
-    (res as TaggedResponse)[kExchange] = this;
+    const { res, timeouts, callbacks } = this;
+    (res as TaggedResponse)[kCallbacks] = callbacks;
     res.on('close', onResponseClose);
-    if (timeouts.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, timeouts.totalMs, this);
+    if (timeouts.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, timeouts.totalMs, callbacks);
     if (timeouts.responseStartMs > 0)
-      this.startTimer = setTimeout(onStartTimeout, timeouts.responseStartMs, this);
+      this.startTimer = setTimeout(onStartTimeout, timeouts.responseStartMs, callbacks);
     if (timeouts.idleMs > 0) {
       this.lastWrite = this.arrivedAt;
-      this.idleTimer = setTimeout(onIdleTimeout, timeouts.idleMs, this);
+      this.idleTimer = setTimeout(onIdleTimeout, timeouts.idleMs, callbacks);
     }
     this.admit();
   }
@@ -122,7 +143,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   protected forward(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
     this.state = RUNNING;
     this.controller = null;
-    dispatcher.dispatch(options, this);
+    dispatcher.dispatch(options, this.callbacks);
   }
 
   /** Puts a request whose upstream attempt failed before it was sent back to waiting, for a retry. */
@@ -141,12 +162,14 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     else sendError(this.res, code, headers);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  // The upstream request, as the dispatcher reports it (through `callbacks`).
+
+  private requestStarted(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.state === DONE) controller.abort(new Error('request ended before dispatch'));
   }
 
-  onResponseStart(
+  private responseStarted(
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
@@ -187,7 +210,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     if (this.idleTimer) this.lastWrite = Date.now();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  private responseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.state !== RUNNING) return;
     if (this.idleTimer) this.lastWrite = Date.now();
     if (!this.res.write(chunk)) {
@@ -197,10 +220,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(
-    _controller: Dispatcher.DispatchController,
-    trailers: Record<string, string | string[] | undefined>,
-  ): void {
+  private responseEnded(trailers: Record<string, string | string[] | undefined>): void {
     if (this.state === DISCARDING) {
       this.notSentAnswered();
       return;
@@ -220,7 +240,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     this.res.end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  private responseFailed(err: Error): void {
     if (this.state === DISCARDING) {
       this.notSentAnswered();
       return;
@@ -241,8 +261,10 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     this.upstreamFailed(NOT_SENT, false);
   }
 
+  // The timeouts (docs/queue-proxy.md §5).
+
   /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */
-  onTotalTimeout(): void {
+  private totalTimedOut(): void {
     this.totalTimer = null;
     if (this.state === DONE) return;
     // A gRPC call ends with DEADLINE_EXCEEDED in its trailers. A chunked response can be ended cleanly
@@ -257,7 +279,7 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   /** The response-start deadline passed. */
-  onStartTimeout(): void {
+  private startTimedOut(): void {
     this.startTimer = null;
     if (this.state === DONE || this.res.headersSent) return;
     this.timedOut = true;
@@ -265,12 +287,12 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
   }
 
   /** The idle timer fired: end the exchange unless something was written since it was armed. */
-  onIdleTimeout(): void {
+  private idleTimedOut(): void {
     this.idleTimer = null;
     if (this.state === DONE) return;
     const idleFor = Date.now() - this.lastWrite;
     if (idleFor < this.timeouts.idleMs) {
-      this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this);
+      this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this.callbacks);
       return;
     }
     this.timeOut(() => this.res.destroy());
@@ -288,13 +310,15 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     endStarted();
   }
 
-  /** Resumes the upstream after the client drained. */
-  resumeUpstream(): void {
+  // The client side.
+
+  /** The client drained what it was sent: the upstream resumes. */
+  private drained(): void {
     this.controller?.resume();
   }
 
   /** Runs once, when the response finished or its connection is gone. */
-  onClose(): void {
+  private closed(): void {
     if (this.state !== DONE) {
       // The client left before the response ended.
       this.state = DONE;
@@ -312,6 +336,62 @@ export abstract class ProxyExchange implements Dispatcher.DispatchHandler {
     const controller = this.controller;
     if (controller && !controller.aborted) controller.abort(ENDED_BY_PROXY);
   }
+
+  /**
+   * The one implementation of {@link ExchangeCallbacks}; declared inside the exchange, the only place
+   * that may call its private methods.
+   */
+  private static readonly Callbacks = class implements ExchangeCallbacks {
+    constructor(private readonly exchange: ProxyExchange) {}
+
+    onRequestStart(controller: Dispatcher.DispatchController): void {
+      this.exchange.requestStarted(controller);
+    }
+
+    onResponseStart(
+      controller: Dispatcher.DispatchController,
+      statusCode: number,
+      headers: Record<string, string | string[] | undefined>,
+      statusMessage?: string,
+    ): void {
+      this.exchange.responseStarted(controller, statusCode, headers, statusMessage);
+    }
+
+    onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+      this.exchange.responseData(controller, chunk);
+    }
+
+    onResponseEnd(
+      _controller: Dispatcher.DispatchController,
+      trailers: Record<string, string | string[] | undefined>,
+    ): void {
+      this.exchange.responseEnded(trailers);
+    }
+
+    onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+      this.exchange.responseFailed(err);
+    }
+
+    totalTimedOut(): void {
+      this.exchange.totalTimedOut();
+    }
+
+    startTimedOut(): void {
+      this.exchange.startTimedOut();
+    }
+
+    idleTimedOut(): void {
+      this.exchange.idleTimedOut();
+    }
+
+    drained(): void {
+      this.exchange.drained();
+    }
+
+    closed(): void {
+      this.exchange.closed();
+    }
+  };
 }
 
 /** The reason given to undici when the proxy cancels an upstream request (made once: it is never thrown). */
@@ -321,26 +401,28 @@ const ENDED_BY_PROXY = new Error('request ended by the proxy');
 const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
 const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
 
+// Timer and listener functions made once: arming one passes the exchange's callbacks, no closure.
+
 function onResponseClose(this: TaggedResponse): void {
-  const exchange = this[kExchange];
-  this[kExchange] = undefined;
-  exchange?.onClose();
+  const callbacks = this[kCallbacks];
+  this[kCallbacks] = undefined;
+  callbacks?.closed();
 }
 
 function onResponseDrain(this: TaggedResponse): void {
-  this[kExchange]?.resumeUpstream();
+  this[kCallbacks]?.drained();
 }
 
-function onTotalTimeout(exchange: ProxyExchange): void {
-  exchange.onTotalTimeout();
+function onTotalTimeout(callbacks: ExchangeCallbacks): void {
+  callbacks.totalTimedOut();
 }
 
-function onStartTimeout(exchange: ProxyExchange): void {
-  exchange.onStartTimeout();
+function onStartTimeout(callbacks: ExchangeCallbacks): void {
+  callbacks.startTimedOut();
 }
 
-function onIdleTimeout(exchange: ProxyExchange): void {
-  exchange.onIdleTimeout();
+function onIdleTimeout(callbacks: ExchangeCallbacks): void {
+  callbacks.idleTimedOut();
 }
 
 /** Turns an absolute-form request target (`http://host/path?q`) into origin form (`/path?q`). */
