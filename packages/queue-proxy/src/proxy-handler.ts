@@ -1,3 +1,18 @@
+/**
+ * The queue-proxy's request path, in the order docs/queue-proxy.md §3.1 gives; the code marks each stage
+ * with its number where it happens:
+ *
+ * 1. probes: a health check (`kube-probe/…` and Knative's probe agents), on any path, never proxied;
+ * 2. the network probe (`K-Network-Probe: probe`);
+ * 3. drain touch: a proxied request restarts the drain's quiet period (§7.1);
+ * 4. stats in: counted for the autoscaler (§8.1);
+ * 5. breaker: admitted, queued or refused 503 (§3.2);
+ * 6. forward: over h2c when the request came over HTTP/2, else the HTTP/1.1 pool, or the bypass pool
+ *    for a `K-Kubelet-Probe` request (which skips stats, breaker and metrics) (§3.3);
+ * 7. timeouts: the revision, response-start and idle timeouts (§5), armed at arrival so the breaker's
+ *    queue counts, govern until the response ended ({@link ProxyExchange});
+ * 8. stats out, metrics and the request log, once, when the response is over (§8).
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Breaker,
@@ -47,8 +62,8 @@ export interface ProxyContext {
 const NOT_SENT_HEADERS = { 'retry-after': '1', [H.requestNotSent]: 'app-refused' };
 
 /**
- * The serving port's request handler (docs/queue-proxy.md §3.1): probes first (on any path), then stats, the
- * breaker and the timeouts around a streaming proxy to the user container.
+ * The serving port's request handler (docs/queue-proxy.md §3.1): stages 1–3 of this file's list, then a
+ * {@link QueueExchange} for the rest.
  */
 export class ProxyHandler {
   constructor(private readonly ctx: ProxyContext) {}
@@ -56,16 +71,20 @@ export class ProxyHandler {
   /** Handles one request; suitable as a `request` listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const facts = readFacts(req.rawHeaders);
+    // 1. probes
     if (isProbeAgent(facts.userAgent)) {
       this.ctx.health.healthCheck(facts, res);
       return;
     }
+    // 2. network probe
     if (facts.networkProbe === 'probe') {
       this.ctx.health.networkProbe(facts, res);
       return;
     }
+    // 3. drain touch
     const now = Date.now();
     this.ctx.drainer.touch(now);
+    // 4–8: `begin` arms the timeouts (7), then asks `admit` (5).
     new QueueExchange(this.ctx, req, res, facts, now, !facts.kubeletProbeHeader).begin();
   };
 }
@@ -74,8 +93,9 @@ export class ProxyHandler {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /**
- * One request through the queue-proxy: counted in the stats, admitted by the breaker, then relayed to the
- * user container by {@link ProxyExchange}. Kubelet-probe-looking requests skip stats and breaker.
+ * One request through the queue-proxy, stages 4–8 of this file's list: counted in the stats, admitted by
+ * the breaker, then relayed to the user container by {@link ProxyExchange}, which also runs the
+ * timeouts. Kubelet-probe-looking requests skip stats and breaker.
  */
 class QueueExchange extends ProxyExchange {
   private slot: BreakerSlot | undefined;
@@ -92,9 +112,11 @@ class QueueExchange extends ProxyExchange {
     private readonly counted: boolean,
   ) {
     super(req, res, ctx.timeouts, ctx.logger, arrivedAt);
+    // 4. stats in
     if (counted) ctx.stats.requestIn(facts.proxied);
   }
 
+  /** 5. breaker */
   protected admit(): void {
     const breaker = this.counted ? this.ctx.breaker : undefined;
     if (breaker === undefined) {
@@ -108,6 +130,7 @@ class QueueExchange extends ProxyExchange {
     }
   }
 
+  /** 6. forward */
   private send(): void {
     if (this.isOver) {
       // Admitted after the request already ended (client gone or timed out): hand the slot on.
@@ -116,7 +139,7 @@ class QueueExchange extends ProxyExchange {
     }
     const { req } = this;
     const http2 = this.isHttp2;
-    this.forward(http2 ? this.ctx.h2c() : this.counted ? this.ctx.pool : this.ctx.bypass(), {
+    this.forward(this.upstream(http2), {
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
       headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2),
@@ -125,6 +148,12 @@ class QueueExchange extends ProxyExchange {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+  }
+
+  /** h2c for a request that came over HTTP/2, else the HTTP/1.1 pool, or the bypass for `K-Kubelet-Probe`. */
+  private upstream(http2: boolean): Dispatcher {
+    if (http2) return this.ctx.h2c();
+    return this.counted ? this.ctx.pool : this.ctx.bypass();
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
@@ -155,7 +184,7 @@ class QueueExchange extends ProxyExchange {
     return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
   }
 
-
+  /** 8. stats out, metrics, request log: once, however the exchange ended. */
   protected ended(completed: boolean): void {
     const { ctx, res } = this;
     this.slot?.release();
