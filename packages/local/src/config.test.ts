@@ -72,6 +72,39 @@ services:
     });
   });
 
+  it('reads queueProxy (sidecar by default, in-process, overridable per revision) and names any other value', () => {
+    const config = parsePlatformConfig(
+      `services:
+  - name: plain
+    command: node a.mjs
+  - name: own
+    command: node b.mjs
+    queueProxy: in-process
+    revisions:
+      - { traffic: 50 }
+      - { traffic: 50, queueProxy: sidecar }
+`,
+      '/srv/zerogate.yaml',
+    );
+    expect(config.services.flatMap((s) => s.revisions.map((r) => [r.name, r.queueProxy]))).toEqual([
+      ['plain-00001', 'sidecar'],
+      ['own-00001', 'in-process'],
+      ['own-00002', 'sidecar'],
+    ]);
+    expect(
+      problems(`services:
+  - name: app
+    command: node a.mjs
+    queueProxy: envoy
+    revisions:
+      - { traffic: 100, queueProxy: 1 }
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:4: services[0].queueProxy: must be one of sidecar, in-process, got "envoy"',
+      '/srv/zerogate.yaml:6: services[0].revisions[0].queueProxy: must be one of sidecar, in-process, got 1',
+    ]);
+  });
+
   it('names file, line, key and reason of every problem at once', () => {
     expect(
       problems(`ingress: { port: 70000, host: x }

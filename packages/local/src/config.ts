@@ -32,7 +32,19 @@ export interface RevisionConfig {
   readonly traffic: number;
   /** Routes `<tag>-<service>.<namespace>.localhost` to this revision alone. */
   readonly tag: string | undefined;
+  /** What carries the queue-proxy's contract in its Pods (see {@link QueueProxyMode}). */
+  readonly queueProxy: QueueProxyMode;
 }
+
+/**
+ * Who carries the queue-proxy's contract in a revision's Pods: `sidecar` (the default), a queue-proxy
+ * process in front of the app, as Knative runs it; `in-process`, the app itself through
+ * `@zerogate/in-process`, so a Pod is the app alone.
+ */
+export type QueueProxyMode = 'sidecar' | 'in-process';
+
+/** Every value `queueProxy` takes, the default first. */
+export const QUEUE_PROXY_MODES: readonly QueueProxyMode[] = ['sidecar', 'in-process'];
 
 /** One service: its revisions, whose traffic shares sum to 100. */
 export interface ServiceConfig {
@@ -188,6 +200,21 @@ class MapReader {
     return out;
   }
 
+  /** One of `values`; anything else is a problem naming them. */
+  oneOf<T extends string>(key: string, values: readonly T[], fallback: T): T {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
+      this.problems.add(
+        this.at(key),
+        this.child(key),
+        `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`,
+      );
+      return fallback;
+    }
+    return v as T;
+  }
+
   command(key: string): string[] | undefined {
     const v = this.raw(key);
     if (v === undefined) return undefined;
@@ -233,6 +260,7 @@ const SERVICE_KEYS = [
   'responseStartTimeoutSeconds',
   'idleTimeoutSeconds',
   'annotations',
+  'queueProxy',
   'revisions',
 ] as const;
 const REVISION_KEYS = [
@@ -456,5 +484,6 @@ function revisionSettings(
     ),
     idleTimeoutSeconds: r.int('idleTimeoutSeconds', base?.idleTimeoutSeconds ?? 0, 0, 3600),
     annotations,
+    queueProxy: r.oneOf('queueProxy', QUEUE_PROXY_MODES, base?.queueProxy ?? 'sidecar'),
   };
 }

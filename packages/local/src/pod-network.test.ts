@@ -62,6 +62,29 @@ describe('PodNetwork', () => {
     expect(new Set(checks).size).toBe(checks.length);
   });
 
+  it('hands out a stats port beside the app port when asked, and takes both back', async () => {
+    const network = new PodNetwork({ firstAddress: '127.9.0.1', ports: 3, portIsFree: always });
+    const inProcess = await network.acquire({ statsPort: true });
+    expect(inProcess).toEqual({ address: '127.9.0.1', appPort: 20_000, statsPort: 20_001 });
+    expect(await network.acquire()).toEqual({ address: '127.9.0.2', appPort: 20_002 });
+    // Every port is held now (the failed attempt went on past 127.9.0.3); once the first Pod gave
+    // back both of its ports, both go out again.
+    await expect(network.acquire()).rejects.toBeInstanceOf(PodNetworkExhaustedError);
+    network.release(inProcess);
+    expect(await network.acquire({ statsPort: true })).toEqual({
+      address: '127.9.0.4',
+      appPort: 20_000,
+      statsPort: 20_001,
+    });
+  });
+
+  it('gives the address and app port back when no stats port is free', async () => {
+    const network = new PodNetwork({ ports: 1, portIsFree: always });
+    await expect(network.acquire({ statsPort: true })).rejects.toThrow(/no free app port/);
+    expect(network.held).toBe(0);
+    expect((await network.acquire()).appPort).toBe(20_000);
+  });
+
   it('rejects a range outside 127.0.0.0/8', () => {
     expect(() => new PodNetwork({ firstAddress: '10.0.0.1' })).toThrow(/firstAddress/);
     expect(() => new PodNetwork({ firstAddress: '127.255.255.0', addresses: 300 })).toThrow(/addresses/);

@@ -15,6 +15,18 @@ export interface PodLease {
   readonly address: string;
   /** The app's port (`PORT`), unique among live Pods. */
   readonly appPort: number;
+  /**
+   * A second port from the same range, when asked for: the stats port of an app that carries the
+   * queue-proxy's contract itself (`queueProxy: in-process`), which the platform must know to register
+   * it with the autoscaler.
+   */
+  readonly statsPort?: number;
+}
+
+/** What a Pod asks of {@link PodNetwork.acquire} besides its address and app port. */
+export interface PodLeaseRequest {
+  /** Also hand out {@link PodLease.statsPort}. */
+  readonly statsPort?: boolean;
 }
 
 /** Options of {@link PodNetwork}; the defaults suit a machine. */
@@ -81,13 +93,20 @@ export class PodNetwork {
     return this.addressesHeld.size;
   }
 
-  /** An address and a port for a new Pod; give them back with {@link release} once it stopped. */
-  async acquire(): Promise<PodLease> {
+  /**
+   * An address and a port (two with `request.statsPort`) for a new Pod; give them back with
+   * {@link release} once it stopped.
+   */
+  async acquire(request: PodLeaseRequest = {}): Promise<PodLease> {
     const address = this.takeAddress();
+    let appPort: number | undefined;
     try {
-      return { address: toAddress(this.first + address), appPort: await this.takePort() };
+      appPort = await this.takePort();
+      const lease = { address: toAddress(this.first + address), appPort };
+      return request.statsPort ? { ...lease, statsPort: await this.takePort() } : lease;
     } catch (err) {
       this.addressesHeld.delete(address);
+      if (appPort !== undefined) this.portsHeld.delete(appPort);
       throw err;
     }
   }
@@ -96,6 +115,7 @@ export class PodNetwork {
   release(lease: PodLease): void {
     this.addressesHeld.delete(toNumber(lease.address) - this.first);
     this.portsHeld.delete(lease.appPort);
+    if (lease.statsPort !== undefined) this.portsHeld.delete(lease.statsPort);
   }
 
   private takeAddress(): number {

@@ -1,12 +1,15 @@
 /**
  * One Pod on this machine: the user app and its queue-proxy as two processes, started together on the
  * Pod's own loopback address, probed for readiness the way the kubelet probes a queue-proxy, and
- * stopped the way Kubernetes stops a Pod (the queue-proxy drains first, then the app goes).
+ * stopped the way Kubernetes stops a Pod (the queue-proxy drains first, then the app goes). A revision
+ * with `queueProxy: in-process` has Pods of the app alone: it carries the queue-proxy's contract itself
+ * (`@zerogate/in-process`), so it is given the queue-proxy's variables, probed on its own port, and
+ * drains on its own SIGTERM.
  */
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { queueProxyEnv } from '@zerogate/queue-proxy/env';
+import { QUEUE_PROXY_ENV, queueProxyEnv } from '@zerogate/queue-proxy/env';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
 import type { RevisionConfig } from './config.js';
@@ -20,7 +23,7 @@ export interface PodTimeline {
   readonly spawnedAt: number;
   /** The app printed a `listening` line (the example apps do); undefined for apps that don't. */
   appListeningAt?: number;
-  /** The queue-proxy printed its `started` line. */
+  /** The queue-proxy printed its `started` line; undefined in a Pod without one (`in-process`). */
   queueProxyStartedAt?: number;
   /** The first kubelet-style readiness probe passed. */
   readyAt?: number;
@@ -59,11 +62,16 @@ export class Pod {
   readonly timeline: PodTimeline;
   /** The Pod's own address and its app's port, once it has them (given back once it stopped). */
   lease: PodLease | undefined;
-  /** `<Pod address>:<port>` of the queue-proxy's serving and stats endpoints, once it started. */
+  /**
+   * `<Pod address>:<port>` of the queue-proxy's serving and stats endpoints, once it started; in an
+   * `in-process` Pod, the app's own port and stats port, once the app answered a probe.
+   */
   servingAddress: string | undefined;
   statsAddress: string | undefined;
   private app: Child | undefined;
   private queueProxy: Child | undefined;
+  /** Where the readiness probes go: the queue-proxy once it started, or the in-process app's port. */
+  private probeAddress: string | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private startTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -82,7 +90,7 @@ export class Pod {
     const rev = this.revision;
     let lease: PodLease;
     try {
-      lease = await this.settings.network.acquire();
+      lease = await this.settings.network.acquire({ statsPort: rev.queueProxy === 'in-process' });
     } catch (err) {
       this.fail(`no address for the Pod: ${(err as Error).message}`);
       return;
@@ -93,6 +101,7 @@ export class Pod {
     }
     this.lease = lease;
     const { address, appPort } = lease;
+    const inProcess = rev.queueProxy === 'in-process';
     this.startTimer = setTimeout(() => void this.startTimedOut(), this.settings.startTimeoutMs);
     this.app = new Child({
       // `node` means the Node that runs the platform, whatever PATH finds first.
@@ -107,6 +116,7 @@ export class Pod {
         K_SERVICE: rev.service,
         K_CONFIGURATION: rev.service,
         K_REVISION: rev.name,
+        ...(inProcess ? podInProcessEnv(this.name, rev, lease, this.settings.drainSeconds) : {}),
       },
       logFile: join(this.settings.logDir, `${this.name}.app.log`),
       onLine: (line) => {
@@ -114,17 +124,26 @@ export class Pod {
           this.timeline.appListeningAt = Date.now();
       },
     });
+    this.app.exited.then((exit) => this.processExited('app', exit));
+    if (inProcess) {
+      // No queue-proxy to wait for: the app's own port answers the kubelet's probe once it listens.
+      this.probeAddress = `${address}:${appPort}`;
+      void this.probe();
+      return;
+    }
     this.queueProxy = new Child({
       argv: [process.execPath, QUEUE_PROXY_MAIN],
       env: { ...process.env, ...podQueueProxyEnv(this.name, rev, lease, this.settings.drainSeconds) },
       logFile: join(this.settings.logDir, `${this.name}.queue-proxy.log`),
       onLine: (line) => this.queueProxyLine(line),
     });
-    this.app.exited.then((exit) => this.processExited('app', exit));
     this.queueProxy.exited.then((exit) => this.processExited('queue-proxy', exit));
   }
 
-  /** Drains the queue-proxy, then stops the app; resolves once both exited. */
+  /**
+   * Drains the queue-proxy, then stops the app; resolves once both exited. An `in-process` app gets the
+   * SIGTERM first and drains itself.
+   */
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = this.drainAndStop();
@@ -140,7 +159,7 @@ export class Pod {
     // longest request it may still be running.
     const drainGraceMs = (this.settings.drainSeconds + this.revision.timeoutSeconds) * 1000 + 5000;
     await this.queueProxy?.stop(drainGraceMs);
-    await this.app?.stop(APP_STOP_GRACE_MS);
+    await this.app?.stop(this.queueProxy === undefined ? drainGraceMs : APP_STOP_GRACE_MS);
     // Both processes are gone: the address and port may go to a later Pod.
     if (this.lease) this.settings.network.release(this.lease);
     if (!failed) this.setPhase('stopped');
@@ -169,6 +188,7 @@ export class Pod {
     const address = this.lease?.address ?? '127.0.0.1';
     this.servingAddress = `${address}:${ports.serving}`;
     this.statsAddress = `${address}:${ports.stats}`;
+    this.probeAddress = this.servingAddress;
     this.onChange(this);
     void this.probe();
   }
@@ -176,13 +196,20 @@ export class Pod {
   /** One kubelet-style readiness probe; schedules the next. */
   private async probe(): Promise<void> {
     this.probeTimer = undefined;
-    if (!this.servingAddress || !this.isLive()) return;
-    const ok = await probeQueueProxy(
-      this.servingAddress,
+    if (!this.probeAddress || !this.isLive()) return;
+    const status = await probeQueueProxy(
+      this.probeAddress,
       this.settings.dispatcher,
       this.phase === 'starting',
     );
     if (!this.isLive()) return;
+    if (status !== undefined && this.servingAddress === undefined && this.lease?.statsPort !== undefined) {
+      // An in-process app answered: it listens, so it may be routed to and its stats scraped.
+      this.servingAddress = this.probeAddress;
+      this.statsAddress = `${this.lease.address}:${this.lease.statsPort}`;
+      this.onChange(this);
+    }
+    const ok = status === 200;
     if (ok && this.phase !== 'ready') {
       if (this.timeline.readyAt === undefined) this.timeline.readyAt = Date.now();
       clearTimeout(this.startTimer);
@@ -252,11 +279,57 @@ function podQueueProxyEnv(
   });
 }
 
+/** Variables of the queue-proxy's environment that only a sidecar reads. */
+const SIDECAR_ONLY_ENV = [
+  QUEUE_PROXY_ENV.servingPort,
+  QUEUE_PROXY_ENV.tlsPort,
+  QUEUE_PROXY_ENV.userPort,
+  QUEUE_PROXY_ENV.loggingConfig,
+];
+
 /**
- * Asks the queue-proxy whether the app is ready. While the Pod starts, the queue-proxy polls the app
- * itself every 25 ms for up to 10 s before answering, so one call covers a whole start.
+ * The environment of an app that carries the queue-proxy's contract itself (`@zerogate/in-process`):
+ * the variables it shares with the queue-proxy, as Knative's revision reconciler sets them, with its
+ * side listeners on the Pod's address. The stats port is the one leased for it, so the platform can
+ * register it with the autoscaler; the admin and metrics ports are the kernel's pick, as nothing here
+ * calls them. The sidecar's own variables (its serving ports, `USER_PORT`) are left out.
  */
-async function probeQueueProxy(address: string, dispatcher: Dispatcher, starting: boolean): Promise<boolean> {
+export function podInProcessEnv(
+  pod: string,
+  rev: RevisionConfig,
+  { address, appPort, statsPort }: PodLease,
+  drainSeconds: number,
+): Record<string, string> {
+  if (statsPort === undefined) throw new TypeError('podInProcessEnv: the lease has no stats port');
+  const env = queueProxyEnv({
+    revision: { name: rev.name, configuration: rev.service, service: rev.service },
+    pod: { namespace: rev.namespace, name: pod, ip: address },
+    containerConcurrency: rev.containerConcurrency,
+    userPort: appPort,
+    ports: { serving: appPort, tls: 0, admin: 0, stats: statsPort, metrics: 0 },
+    bindAddress: address,
+    timeouts: {
+      revisionSeconds: rev.timeoutSeconds,
+      responseStartSeconds: rev.responseStartTimeoutSeconds,
+      idleSeconds: rev.idleTimeoutSeconds,
+    },
+    logging: { level: 'info' },
+    drain: { quietSeconds: drainSeconds },
+  });
+  for (const sidecarOnly of SIDECAR_ONLY_ENV) delete env[sidecarOnly];
+  return env;
+}
+
+/**
+ * Sends the kubelet's readiness probe and returns the status of the answer, undefined when none came.
+ * While the Pod starts, a queue-proxy polls the app itself every 25 ms for up to 10 s before answering,
+ * so one call covers a whole start; an in-process app answers at once once it listens.
+ */
+async function probeQueueProxy(
+  address: string,
+  dispatcher: Dispatcher,
+  starting: boolean,
+): Promise<number | undefined> {
   try {
     const res = await request(`http://${address}/`, {
       headers: KUBELET_PROBE_HEADERS,
@@ -264,9 +337,9 @@ async function probeQueueProxy(address: string, dispatcher: Dispatcher, starting
       signal: AbortSignal.timeout(starting ? 11_000 : 1000),
     });
     await res.body.dump();
-    return res.statusCode === 200;
+    return res.statusCode;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
