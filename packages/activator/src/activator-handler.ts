@@ -60,8 +60,17 @@ const RETRY_AFTER_SECONDS = '1';
 const SOCKET_READ_BYTES = 64 * 1024;
 
 /**
- * The activator's request handler (docs/activator.md §3.1): its own health checks and probes, the revision
- * the request is for, then an {@link ActivatorExchange} that holds it until a Pod has room.
+ * The activator's request handler, in the order docs/activator.md §3.1 gives; the code marks each stage
+ * with its number where it happens:
+ *
+ * 1. health checks (`kube-probe/…`, `K-Kubelet-Probe`);
+ * 2. probes (any `K-Network-Probe`);
+ * 3. the revision (an unknown one: 404); then an {@link ActivatorExchange}:
+ * 4. reported to the autoscaler;
+ * 5. held until a Pod has room (§3.3);
+ * 6. forwarded over h2c for HTTP/2, else HTTP/1.1; one that never reached the app goes to another Pod;
+ * 7. timeouts from arrival, holding included ({@link ProxyExchange});
+ * 8. the Pod's slot released, reported out and measured, once.
  */
 export class ActivatorHandler {
   constructor(private readonly ctx: ActivatorContext) {}
@@ -69,14 +78,17 @@ export class ActivatorHandler {
   /** Handles one request; suitable as a `request` listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const { ctx } = this;
+    // 1. health checks
     const facts = readFacts(req.rawHeaders);
     if (facts.userAgent.startsWith('kube-probe/') || facts.kubeletProbeHeader) {
       this.healthCheck(res);
       return;
+    // 2. probes
     }
     if (facts.networkProbe !== undefined) {
       this.networkProbe(facts, res);
       return;
+    // 3. the revision
     }
     const ref = identifyRevision(facts.revision, facts.namespace, facts.host, ctx.clusterDomain);
     const revision = ref && ctx.revisions.get(ref.namespace, ref.name);
@@ -92,6 +104,7 @@ export class ActivatorHandler {
         sendText(res, 404, `${message}\n`);
       }
       return;
+    // 4–8: `begin` arms the timeouts (7), then asks `admit` (5).
     }
     new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();
   };
@@ -169,9 +182,11 @@ class ActivatorExchange extends ProxyExchange {
         error: 'ACTIVATOR_TIMEOUT',
       },
       ctx.logger,
+    // 4. reported to the autoscaler
       arrivedAt,
     );
     ctx.reporter.requestIn(revision.namespace, revision.name);
+  /** 5. held until a Pod has room */
   }
 
   protected admit(): void {
@@ -198,6 +213,7 @@ class ActivatorExchange extends ProxyExchange {
     this.held = null;
     this.logger.debug({ revision: this.revision.name, pod: pod.address }, 'held request forwarded');
     this.send(pod);
+  /** 6. forwarded */
   }
 
   private send(pod: PodSlot): void {
@@ -240,6 +256,7 @@ class ActivatorExchange extends ProxyExchange {
       return;
     }
     super.upstreamFailed(err, sent);
+  /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   }
 
   protected ended(completed: boolean): void {
