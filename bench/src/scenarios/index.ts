@@ -7,6 +7,7 @@ import { activatorScenario } from './activator.js';
 import { activatorClusterScenario } from './activator-cluster.js';
 import { coldStartScenario } from './cold-start.js';
 import { h2cScenario } from './h2c.js';
+import { inProcessScenario } from './in-process.js';
 import { queueProxyScenario } from './queue-proxy.js';
 import { responsivenessScenario } from './responsiveness.js';
 
@@ -18,4 +19,5 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [h2cScenario.name, h2cScenario],
   [coldStartScenario.name, coldStartScenario],
   [responsivenessScenario.name, responsivenessScenario],
+  [inProcessScenario.name, inProcessScenario],
 ]);
