@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { V1Deployment, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+import { ERRORS } from '@zerogate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
@@ -616,10 +617,7 @@ describe('README.md', () => {
     expect([...rest.matchAll(/(?:≈|~)\s?\d[\d.]*\s?\S*|\d+\.\d+×/g)].map((m) => m[0])).toEqual([]);
   });
 
-  it('gives every gRPC status its name and number as gRPC defines them, NOT_FOUND for an unknown revision', async () => {
-    const { GRPC_STATUS } = await importBuilt<{ GRPC_STATUS: Record<string, number> }>(
-      'packages/core/dist/errors.js',
-    );
+  it('gives every gRPC status its name and number as gRPC defines them, NOT_FOUND for an unknown revision', () => {
     const text = section(readme(), 'gRPC status of refused calls');
     const named = [...text.matchAll(/`([A-Z_]+)` \((\d+)\)/g)];
     expect(named.length).toBeGreaterThan(0);
@@ -627,7 +625,7 @@ describe('README.md', () => {
       expect(grpcStatus[name as keyof typeof grpcStatus], name).toBe(Number(code));
     }
     const row = text.split('\n').find((l) => l.startsWith('| unknown revision'))!;
-    expect(row).toContain(`(${GRPC_STATUS['UNKNOWN_REVISION']})`);
+    expect(row).toContain(`(${ERRORS.UNKNOWN_REVISION.grpc})`);
     expect(row).toContain('`NOT_FOUND`');
   });
 
@@ -643,6 +641,26 @@ describe('README.md', () => {
       expect(text, path).toContain(`tested against Knative Serving ${minor}`);
       expect(text.match(/Knative(?: Serving)? \d+\.\d+\s?[–-]\s?\d+\.\d+/g) ?? [], path).toEqual([]);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// docs/wire.md's table of refusals
+// ---------------------------------------------------------------------------------------------------
+
+describe('docs/wire.md', () => {
+  it('lists every coded error with its status, body and gRPC status as the code sends them, and no other', () => {
+    const wire = doc('docs/wire.md');
+    const table = tables({ ...wire, text: section(wire, '6. Status codes and bodies') })[0]!;
+    expect(table.header.slice(0, 4)).toEqual(['code', 'status', 'body', 'gRPC status']);
+    const listed = table.rows.map((row) => row.slice(0, 4));
+    const sent = Object.entries(ERRORS).map(([code, e]) => [
+      `\`${code}\``,
+      String(e.status),
+      e.body === '' ? 'empty' : `\`${e.body.replaceAll('\n', '\\n')}\``,
+      `\`${grpcStatus[e.grpc]}\` (${e.grpc})`,
+    ]);
+    expect(listed).toEqual(sent);
   });
 });
 

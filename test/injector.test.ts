@@ -309,8 +309,14 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
       'transfer-encoding': 'chunked',
     });
     expect(chunked.status).toBe(400);
-    expect((await httpsRequest(injector.port, { ca: pki.ca, path: '/mutate-pods' })).status).toBe(405);
-    expect((await httpsRequest(injector.port, { ca: pki.ca, path: '/nope' })).status).toBe(404);
+    expect(await httpsRequest(injector.port, { ca: pki.ca, path: '/mutate-pods' })).toMatchObject({
+      status: 405,
+      body: 'method not allowed\n',
+    });
+    expect(await httpsRequest(injector.port, { ca: pki.ca, path: '/nope' })).toMatchObject({
+      status: 404,
+      body: 'not found\n',
+    });
 
     // One warning line per refusal, naming its code (the 405 and 404 included).
     const codes = () =>
@@ -323,7 +329,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
       ...cases.map(([code]) => code),
       'BODY_TOO_LARGE',
       'METHOD_NOT_ALLOWED',
-      'NOT_FOUND',
+      'WEBHOOK_NOT_FOUND',
     ].sort();
     await eventually(() => codes().length >= expected.length);
     expect(codes()).toEqual(expected);

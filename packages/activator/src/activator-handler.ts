@@ -3,9 +3,8 @@ import type { Duplex } from 'node:stream';
 import {
   ACTIVATOR,
   ACTIVATOR_TUNNEL,
-  ERRORS,
   forwardHeaders,
-  grpcMessage,
+  http1ErrorResponse,
   isGrpcRequest,
   type Logger,
   originForm,
@@ -78,34 +77,34 @@ export class ActivatorHandler {
   /** Handles one request; suitable as a `request` listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const { ctx } = this;
-    // 1. health checks
     const facts = readFacts(req.rawHeaders);
+    // 1. health checks
     if (facts.userAgent.startsWith('kube-probe/') || facts.kubeletProbeHeader) {
       this.healthCheck(res);
       return;
-    // 2. probes
     }
+    // 2. probes
     if (facts.networkProbe !== undefined) {
       this.networkProbe(facts, res);
       return;
-    // 3. the revision
     }
+    // 3. the revision
     const ref = identifyRevision(facts.revision, facts.namespace, facts.host, ctx.clusterDomain);
     const revision = ref && ctx.revisions.get(ref.namespace, ref.name);
     if (!revision) {
       const name = ref ? `${ref.namespace}/${ref.name}` : (facts.host ?? '');
       ctx.logger.warn({ revision: name, path: req.url }, 'request for an unknown revision');
-      const message = `Error getting active endpoint: revision ${JSON.stringify(name)} not found`;
       // A gRPC client maps HTTP 404 to UNIMPLEMENTED, which reads as a missing method: a gRPC call gets
       // NOT_FOUND instead, trailers-only, as every other refusal of a gRPC call is answered.
+      const quoted = JSON.stringify(name);
       if (isGrpcRequest(req.headers['content-type'])) {
-        sendGrpcError(res, 'UNKNOWN_REVISION', { 'grpc-message': grpcMessage(message) });
+        sendGrpcError(res, 'UNKNOWN_REVISION', undefined, quoted);
       } else {
-        sendText(res, 404, `${message}\n`);
+        sendError(res, 'UNKNOWN_REVISION', undefined, quoted);
       }
       return;
-    // 4–8: `begin` arms the timeouts (7), then asks `admit` (5).
     }
+    // 4–8: `begin` arms the timeouts (7), then asks `admit` (5).
     new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();
   };
 
@@ -116,7 +115,7 @@ export class ActivatorHandler {
     const ref = identifyRevision(facts.revision, facts.namespace, facts.host, ctx.clusterDomain);
     const revision = ref && ctx.revisions.get(ref.namespace, ref.name);
     if (!revision) {
-      client.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      client.end(http1ErrorResponse('UPGRADE_UNKNOWN_REVISION'));
       return;
     }
     new ActivatorUpgrade(ctx, revision, req, client, head).begin();
@@ -124,9 +123,8 @@ export class ActivatorHandler {
 
   /** Kubelet probes: 500 until the autoscaler connection was established, and after SIGTERM. */
   private healthCheck(res: ServerResponse): void {
-    if (this.ctx.shuttingDown()) sendText(res, 500, 'received SIGTERM from kubelet\n');
-    else if (!this.ctx.reporter.everConnected)
-      sendText(res, 500, 'connection has not yet been established\n');
+    if (this.ctx.shuttingDown()) sendError(res, 'ACTIVATOR_STOPPING');
+    else if (!this.ctx.reporter.everConnected) sendError(res, 'AUTOSCALER_NOT_CONNECTED');
     else {
       res.writeHead(200, { 'content-length': 0 });
       res.end();
@@ -144,7 +142,7 @@ export class ActivatorHandler {
     } else if (facts.networkProbe === 'activator') {
       sendText(res, 200, 'activator');
     } else {
-      sendText(res, 400, `${ERRORS.UNEXPECTED_PROBE.body}${JSON.stringify(facts.networkProbe)}\n`);
+      sendError(res, 'UNEXPECTED_PROBE', undefined, JSON.stringify(facts.networkProbe));
     }
   }
 }
@@ -182,13 +180,13 @@ class ActivatorExchange extends ProxyExchange {
         error: 'ACTIVATOR_TIMEOUT',
       },
       ctx.logger,
-    // 4. reported to the autoscaler
       arrivedAt,
     );
+    // 4. reported to the autoscaler
     ctx.reporter.requestIn(revision.namespace, revision.name);
-  /** 5. held until a Pod has room */
   }
 
+  /** 5. held until a Pod has room */
   protected admit(): void {
     const result = this.revision.throttler.acquire(
       (pod) => this.granted(pod),
@@ -213,9 +211,9 @@ class ActivatorExchange extends ProxyExchange {
     this.held = null;
     this.logger.debug({ revision: this.revision.name, pod: pod.address }, 'held request forwarded');
     this.send(pod);
-  /** 6. forwarded */
   }
 
+  /** 6. forwarded */
   private send(pod: PodSlot): void {
     if (this.isOver) {
       this.revision.throttler.release(pod);
@@ -256,9 +254,9 @@ class ActivatorExchange extends ProxyExchange {
       return;
     }
     super.upstreamFailed(err, sent);
-  /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   }
 
+  /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
     const { revision, res } = this;
     if (this.held) {

@@ -1,8 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ERRORS, type ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
+import { http1ErrorResponse } from './respond.js';
 
 /** How long a connection that sent malformed HTTP may linger while its answer is read. */
 const CLIENT_ERROR_LINGER_MS = 1000;
@@ -46,12 +46,8 @@ export function answerHeaderTimeout(socket: Socket, logger: Logger): void {
  * kernel reset the connection, which can destroy the answer before the client reads it. Bounded by a timer.
  */
 function answerAndClose(socket: Duplex, code: ErrorCode): void {
-  const { status, body } = ERRORS[code];
   socket.on('error', () => undefined);
   socket.resume();
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(http1ErrorResponse(code));
   setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }

@@ -1,105 +1,97 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  ERRORS,
-  type ErrorCode,
-  errorResponse,
-  isUpstreamFailure,
-  wasSent,
-  ZerogateError,
-} from './errors.js';
+import { ERRORS, errorBody, wasSent, ZerogateError } from './errors.js';
 
 /** An Error carrying a Node- or undici-style `code`. */
 function coded(code: string, cause?: unknown): Error {
   return Object.assign(new Error(code, { cause }), { code });
 }
 
+const PACKAGES = fileURLToPath(new URL('../../', import.meta.url));
+const TABLE = fileURLToPath(new URL('./errors.ts', import.meta.url));
+
+/** The text of every package's sources, its tests and the table itself left out. */
+function packageSources(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && path !== TABLE)
+        out.push(readFileSync(path, 'utf8'));
+    }
+  };
+  for (const pkg of readdirSync(PACKAGES)) {
+    const src = join(PACKAGES, pkg, 'src');
+    if (existsSync(src)) walk(src);
+  }
+  return out;
+}
+
 describe('ERRORS', () => {
-  it('declares the statuses and bodies Knative answers with', () => {
-    expect(ERRORS.QUEUE_FULL).toEqual({ status: 503, body: 'pending request queue full\n' });
-    expect(ERRORS.REQUEST_TIMEOUT).toEqual({ status: 504, body: 'request timeout' });
-    expect(ERRORS.SHUTTING_DOWN).toEqual({ status: 503, body: 'shutting down\n' });
+  it('declares the statuses, bodies and gRPC statuses Knative answers with', () => {
+    expect(ERRORS.QUEUE_FULL).toEqual({ status: 503, body: 'pending request queue full\n', grpc: 14 });
+    expect(ERRORS.REQUEST_TIMEOUT).toEqual({ status: 504, body: 'request timeout', grpc: 4 });
+    expect(ERRORS.SHUTTING_DOWN).toEqual({ status: 503, body: 'shutting down\n', grpc: 14 });
+    expect(ERRORS.NOT_READY).toEqual({ status: 503, body: '', grpc: 14 });
+    expect(ERRORS.UNKNOWN_REVISION.grpc).toBe(5);
     expect(ERRORS.PROBE_HASH_MISSING.status).toBe(400);
     expect(ERRORS.UPSTREAM_FAILED.status).toBe(502);
-    expect(ERRORS.INTERNAL.status).toBe(500);
+    expect(ERRORS.INTERNAL).toEqual({ status: 500, body: 'internal error\n', grpc: 13 });
+  });
+
+  it('gives each body at most one part to fill in, and a newline at its end unless Knative sends none', () => {
+    const unterminated = ['REQUEST_TIMEOUT', 'ACTIVATOR_TIMEOUT'];
+    for (const [code, { body }] of Object.entries(ERRORS)) {
+      expect(body.match(/<[^<>]*>/g)?.length ?? 0, code).toBeLessThanOrEqual(1);
+      if (body !== '' && !unterminated.includes(code)) expect(body.endsWith('\n'), code).toBe(true);
+    }
+  });
+
+  it('has every entry sent from somewhere in packages/ (an entry nobody sends is removed)', () => {
+    const sources = packageSources().join('\n');
+    const unused = Object.keys(ERRORS).filter(
+      (code) => !new RegExp(`(['"\`])${code}\\1|ERRORS\\.${code}\\b`).test(sources),
+    );
+    expect(unused).toEqual([]);
+  });
+});
+
+describe('errorBody', () => {
+  it('is the table body without a detail', () => {
+    expect(errorBody('QUEUE_FULL')).toBe(ERRORS.QUEUE_FULL.body);
+    expect(errorBody('UNEXPECTED_PROBE')).toBe('unexpected probe header value: <value>\n');
+  });
+
+  it('fills the body in with the detail, taken as it is', () => {
+    expect(errorBody('UNEXPECTED_PROBE', 'queue2')).toBe('unexpected probe header value: queue2\n');
+    expect(errorBody('UNEXPECTED_PROBE', '')).toBe('unexpected probe header value: \n');
+    expect(errorBody('UNKNOWN_REVISION', '"$&/$1"')).toBe(
+      'Error getting active endpoint: revision "$&/$1" not found\n',
+    );
   });
 });
 
 describe('ZerogateError', () => {
-  it('takes its status from the table and its default message from the body', () => {
+  it('takes its status from the table and its message from the body', () => {
     const err = new ZerogateError('QUEUE_FULL');
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe('ZerogateError');
     expect(err.code).toBe('QUEUE_FULL');
     expect(err.status).toBe(503);
     expect(err.message).toBe('pending request queue full');
+    expect(err.detail).toBeUndefined();
   });
 
-  it('keeps a given message and cause', () => {
+  it('fills its message in with a detail, and keeps a cause', () => {
     const cause = new Error('inner');
-    const err = new ZerogateError('REQUEST_TIMEOUT', 'took too long', { cause });
-    expect(err.message).toBe('took too long');
+    const err = new ZerogateError('NOT_A_POD', 'spec is not an object', { cause });
+    expect(err.message).toBe('request.object is not a Pod: spec is not an object');
+    expect(err.detail).toBe('spec is not an object');
     expect(err.cause).toBe(cause);
-    expect(err.status).toBe(504);
-  });
-});
-
-describe('errorResponse', () => {
-  it.each(Object.keys(ERRORS) as ErrorCode[])('maps a ZerogateError %s by the table', (code) => {
-    expect(errorResponse(new ZerogateError(code))).toBe(ERRORS[code]);
-  });
-
-  it('maps a coded error by its table entry even when its cause is a connection error', () => {
-    const err = new ZerogateError('REQUEST_TIMEOUT', undefined, { cause: coded('ECONNRESET') });
-    expect(errorResponse(err)).toEqual({ status: 504, body: 'request timeout' });
-  });
-
-  it.each([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'UND_ERR_SOCKET',
-    'UND_ERR_CLOSED',
-    'UND_ERR_CONNECT_TIMEOUT',
-    'UND_ERR_HEADERS_TIMEOUT',
-    'UND_ERR_BODY_TIMEOUT',
-  ])('maps a connection error %s to 502', (code) => {
-    expect(errorResponse(coded(code))).toEqual({ status: 502, body: 'upstream connection failed\n' });
-  });
-
-  it('finds a connection error nested in the cause chain', () => {
-    const nested = new Error('fetch failed', {
-      cause: new Error('socket', { cause: coded('ECONNREFUSED') }),
-    });
-    expect(isUpstreamFailure(nested)).toBe(true);
-    expect(errorResponse(nested)).toBe(ERRORS.UPSTREAM_FAILED);
-  });
-
-  it('accepts a plain object with a connection code as a cause', () => {
-    const err = new Error('wrapped', { cause: { code: 'ECONNRESET' } });
-    expect(errorResponse(err).status).toBe(502);
-  });
-
-  it('maps other errors to 500', () => {
-    expect(errorResponse(new Error('boom'))).toEqual({ status: 500, body: 'internal error\n' });
-    expect(errorResponse(coded('ENOENT'))).toBe(ERRORS.INTERNAL);
-    expect(errorResponse(new TypeError('bad', { cause: new Error('deeper') }))).toBe(ERRORS.INTERNAL);
-  });
-
-  it('maps non-errors to 500', () => {
-    for (const value of [undefined, null, 'ECONNRESET', 42, {}, { code: 7 }]) {
-      expect(errorResponse(value)).toBe(ERRORS.INTERNAL);
-    }
-  });
-
-  it('stops on a cyclic cause chain', () => {
-    const a: { code?: string; cause?: unknown } = {};
-    const b = { cause: a };
-    a.cause = b;
-    expect(isUpstreamFailure(a)).toBe(false);
-    expect(errorResponse(a)).toBe(ERRORS.INTERNAL);
+    expect(err.status).toBe(400);
   });
 });
 
@@ -130,6 +122,12 @@ describe('wasSent', () => {
     'ETIMEDOUT',
   ])('says a failure after connecting (%s) may have reached the upstream', (code) => {
     expect(wasSent(coded(code))).toBe(true);
+  });
+
+  it('stops on a cyclic cause chain', () => {
+    const a: { code?: string; cause?: unknown } = {};
+    a.cause = { cause: a };
+    expect(wasSent(a)).toBe(true);
   });
 
   it('says an error without a code may have been sent', () => {

@@ -1,111 +1,171 @@
 /**
- * Coded errors for every failure a client can see, each carrying the HTTP status and the body text
- * Knative answers with, so the mapping from failure to response lives in exactly one table.
+ * Coded errors for every refusal a component answers itself, each carrying the HTTP status and body
+ * Knative answers with and the gRPC status a gRPC call gets instead, so the mapping from failure to
+ * response lives in exactly one table (docs/wire.md §6 lists it whole).
  */
 
-/** Declares each coded failure: its HTTP status and the short text body sent to the client. */
+/** The gRPC status codes the table uses, by their names in gRPC's `doc/statuscodes.md`. */
+const GRPC = {
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+/**
+ * One coded failure: the HTTP status and text body it is answered with, and the gRPC status a gRPC call
+ * gets instead (a trailers-only response, so clients see a real gRPC status instead of mapping an HTTP
+ * one). An empty body is sent as a bare status. A `<…>` part of a body is filled in by the sender
+ * ({@link errorBody}).
+ */
+interface ErrorEntry {
+  readonly status: number;
+  readonly body: string;
+  readonly grpc: number;
+}
+
+/**
+ * Declares each coded failure. Refusals a retry can cure are UNAVAILABLE, which gRPC retry policies
+ * retry; timeouts are DEADLINE_EXCEEDED; requests that can never succeed are INVALID_ARGUMENT.
+ */
 export const ERRORS = {
   /** The breaker's queue is full (`pkg/queue/breaker.go` ErrRequestQueueFull, written by http.Error). */
-  QUEUE_FULL: { status: 503, body: 'pending request queue full\n' },
+  QUEUE_FULL: { status: 503, body: 'pending request queue full\n', grpc: GRPC.UNAVAILABLE },
   /** The revision timeout or the response-start timeout passed before the response began (`timeout.go`). */
-  REQUEST_TIMEOUT: { status: 504, body: 'request timeout' },
+  REQUEST_TIMEOUT: { status: 504, body: 'request timeout', grpc: GRPC.DEADLINE_EXCEEDED },
   /** The activator's revision timeout passed before the response began. */
-  ACTIVATOR_TIMEOUT: { status: 504, body: 'activator request timeout' },
+  ACTIVATOR_TIMEOUT: { status: 504, body: 'activator request timeout', grpc: GRPC.DEADLINE_EXCEEDED },
   /** The activator holds as many requests (or body bytes) as it may; the client should retry. */
-  ACTIVATOR_OVERLOADED: { status: 503, body: 'activator overloaded: too many requests held\n' },
-  /** The request names no revision the activator knows. */
-  UNKNOWN_REVISION: { status: 404, body: 'unknown revision\n' },
+  ACTIVATOR_OVERLOADED: {
+    status: 503,
+    body: 'activator overloaded: too many requests held\n',
+    grpc: GRPC.UNAVAILABLE,
+  },
+  /**
+   * The request names no revision the activator knows; the revision is filled in quoted as JSON, as
+   * Knative's activator answers. A gRPC client would read HTTP 404 as UNIMPLEMENTED (a missing method),
+   * so a gRPC call gets NOT_FOUND.
+   */
+  UNKNOWN_REVISION: {
+    status: 404,
+    body: 'Error getting active endpoint: revision <revision> not found\n',
+    grpc: GRPC.NOT_FOUND,
+  },
+  /** An upgrade (websocket) for a revision the activator does not know: a bare 404 on the socket. */
+  UPGRADE_UNKNOWN_REVISION: { status: 404, body: '', grpc: GRPC.NOT_FOUND },
   /** A path a side port does not serve (Go's `http.NotFound`, as Knative's muxes answer). */
-  NOT_FOUND: { status: 404, body: '404 page not found\n' },
-  /** The user container refused, reset or otherwise failed the connection. */
-  UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n' },
+  NOT_FOUND: { status: 404, body: '404 page not found\n', grpc: GRPC.UNIMPLEMENTED },
+  /** The user container reset or otherwise failed the connection; the request may have reached it. */
+  UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n', grpc: GRPC.UNAVAILABLE },
   /**
    * The user container refused the connection, so the request never reached it (Zerogate's addition:
    * Knative answers 502). Sent with `Retry-After` and `K-Request-Not-Sent` (docs/wire.md §1).
    */
-  REQUEST_NOT_SENT: { status: 503, body: 'request not sent: the app refused the connection\n' },
-  /** A probe arrived while draining (`pkg:network/handlers/drain.go`). */
-  SHUTTING_DOWN: { status: 503, body: 'shutting down\n' },
+  REQUEST_NOT_SENT: {
+    status: 503,
+    body: 'request not sent: the app refused the connection\n',
+    grpc: GRPC.UNAVAILABLE,
+  },
+  /** A queue-proxy probe arrived while draining (`pkg:network/handlers/drain.go`). */
+  SHUTTING_DOWN: { status: 503, body: 'shutting down\n', grpc: GRPC.UNAVAILABLE },
+  /** A queue-proxy health check while the app is not ready (a bare 503, as Knative's). */
+  NOT_READY: { status: 503, body: '', grpc: GRPC.UNAVAILABLE },
+  /** An activator health check after SIGTERM, so it leaves the load balancers first. */
+  ACTIVATOR_STOPPING: { status: 500, body: 'received SIGTERM from kubelet\n', grpc: GRPC.UNAVAILABLE },
+  /** An activator health check before its websocket to the autoscaler was ever open. */
+  AUTOSCALER_NOT_CONNECTED: {
+    status: 500,
+    body: 'connection has not yet been established\n',
+    grpc: GRPC.UNAVAILABLE,
+  },
   /** A `K-Network-Probe: probe` request without a hash. */
   PROBE_HASH_MISSING: {
     status: 400,
     body: 'a probe request must contain a non-empty "K-Network-Hash" header\n',
+    grpc: GRPC.INVALID_ARGUMENT,
   },
-  /** A health probe whose `K-Network-Probe` value is not the expected one; the value is appended. */
-  UNEXPECTED_PROBE: { status: 400, body: 'unexpected probe header value: ' },
+  /**
+   * A health probe whose `K-Network-Probe` value is not the expected one; the value is filled in (as it
+   * came by the queue-proxy, quoted as JSON by the activator, as Knative's do).
+   */
+  UNEXPECTED_PROBE: {
+    status: 400,
+    body: 'unexpected probe header value: <value>\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
   /** Malformed HTTP from the client. */
-  BAD_REQUEST: { status: 400, body: 'bad request\n' },
+  BAD_REQUEST: { status: 400, body: 'bad request\n', grpc: GRPC.INVALID_ARGUMENT },
   /** A request head not complete within the header timeout (Node's `headersTimeout` answer). */
-  HEADER_TIMEOUT: { status: 408, body: 'request header timeout\n' },
+  HEADER_TIMEOUT: { status: 408, body: 'request header timeout\n', grpc: GRPC.DEADLINE_EXCEEDED },
   /** Request headers larger than the server accepts. */
-  HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n' },
-  /** The request failed inside the proxy for a reason with no better status. */
-  INTERNAL: { status: 500, body: 'internal error\n' },
-} as const satisfies Record<string, { status: number; body: string }>;
-
-/**
- * The gRPC status each coded error becomes for gRPC calls (answered as a trailers-only response, so
- * clients see a real gRPC status instead of mapping an HTTP one). Refusals a retry can cure are
- * UNAVAILABLE, which gRPC retry policies retry; timeouts are DEADLINE_EXCEEDED.
- */
-export const GRPC_STATUS: Readonly<Record<keyof typeof ERRORS, number>> = {
-  QUEUE_FULL: 14,
-  REQUEST_TIMEOUT: 4,
-  ACTIVATOR_TIMEOUT: 4,
-  ACTIVATOR_OVERLOADED: 14,
-  UNKNOWN_REVISION: 5,
-  NOT_FOUND: 12,
-  UPSTREAM_FAILED: 14,
-  REQUEST_NOT_SENT: 14,
-  SHUTTING_DOWN: 14,
-  PROBE_HASH_MISSING: 3,
-  UNEXPECTED_PROBE: 3,
-  BAD_REQUEST: 3,
-  HEADER_TIMEOUT: 4,
-  HEADERS_TOO_LARGE: 3,
-  INTERNAL: 13,
-};
+  HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n', grpc: GRPC.INVALID_ARGUMENT },
+  /** The request failed inside a component for a reason with no better status. */
+  INTERNAL: { status: 500, body: 'internal error\n', grpc: GRPC.INTERNAL },
+  /** A path the injector's webhook does not serve. */
+  WEBHOOK_NOT_FOUND: { status: 404, body: 'not found\n', grpc: GRPC.UNIMPLEMENTED },
+  /** A method the injector's path does not serve (`GET /healthz`, `POST /mutate-pods`). */
+  METHOD_NOT_ALLOWED: { status: 405, body: 'method not allowed\n', grpc: GRPC.UNIMPLEMENTED },
+  /** An admission review that is not JSON by its `Content-Type`; the header is filled in, quoted. */
+  CONTENT_TYPE: {
+    status: 400,
+    body: 'expected Content-Type: application/json: got <content type>\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
+  /** An admission review over the API server's own limit (3 MiB, the injector's `MAX_BODY_BYTES`). */
+  BODY_TOO_LARGE: {
+    status: 400,
+    body: 'request body exceeds 3145728 bytes\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
+  /** An admission review that does not parse. */
+  MALFORMED_JSON: { status: 400, body: 'request body is not valid JSON\n', grpc: GRPC.INVALID_ARGUMENT },
+  /** JSON that is not an `admission.k8s.io/v1` AdmissionReview; what came is filled in. */
+  NOT_A_REVIEW: {
+    status: 400,
+    body: 'expected apiVersion admission.k8s.io/v1, kind AdmissionReview: got <apiVersion, kind>\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
+  /** An AdmissionReview without a request to answer. */
+  NO_REQUEST: {
+    status: 400,
+    body: 'AdmissionReview has no request with a uid\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
+  /** A Pod creation whose object is not shaped like a Pod; the problem is filled in. */
+  NOT_A_POD: { status: 400, body: 'request.object is not a Pod: <problem>\n', grpc: GRPC.INVALID_ARGUMENT },
+} as const satisfies Record<string, ErrorEntry>;
 
 /** The code naming one entry of {@link ERRORS}. */
 export type ErrorCode = keyof typeof ERRORS;
 
-/** An error with a stable code; its status and body come from {@link ERRORS}. */
+/** The part of a body its sender fills in. */
+const DETAIL = /<[^<>]*>/;
+
+/**
+ * The body of a coded error: the table's, with its `<…>` part replaced by `detail` when one is given
+ * (taken as it is: `$` patterns in it mean nothing).
+ */
+export function errorBody(code: ErrorCode, detail?: string): string {
+  const { body } = ERRORS[code];
+  return detail === undefined ? body : body.replace(DETAIL, () => detail);
+}
+
+/** An error with a stable code; its status and body come from {@link ERRORS}, its message is the body. */
 export class ZerogateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** What fills in the `<…>` part of the body, if it has one. */
+  readonly detail: string | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? ERRORS[code].body.trim(), options);
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(errorBody(code, detail).trim(), options);
     this.name = 'ZerogateError';
     this.code = code;
     this.status = ERRORS[code].status;
+    this.detail = detail;
   }
-}
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_RESPONSE_STATUS_CODE',
-]);
-
-/** Reports whether an error (or any error in its `cause` chain) is a failed upstream connection. */
-export function isUpstreamFailure(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 8; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /** Errors raised while connecting: the request was never written, so sending it elsewhere is safe. */
@@ -130,11 +190,4 @@ export function wasSent(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause;
   }
   return true;
-}
-
-/** Maps any error to the status and body sent to the client: coded errors by table, connection errors as 502. */
-export function errorResponse(err: unknown): { status: number; body: string } {
-  if (err instanceof ZerogateError) return ERRORS[err.code];
-  if (isUpstreamFailure(err)) return ERRORS.UPSTREAM_FAILED;
-  return ERRORS.INTERNAL;
 }

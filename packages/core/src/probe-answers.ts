@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { ERRORS } from './errors.js';
 import type { RequestFacts } from './request-facts.js';
 import { sendError, sendText } from './respond.js';
 
@@ -29,8 +28,7 @@ export function refuseHealthCheck(facts: RequestFacts, res: ServerResponse, drai
     return true;
   }
   if (facts.networkProbe !== 'queue') {
-    const e = ERRORS.UNEXPECTED_PROBE;
-    sendText(res, e.status, `${e.body}${facts.networkProbe ?? ''}\n`);
+    sendError(res, 'UNEXPECTED_PROBE', undefined, facts.networkProbe ?? '');
     return true;
   }
   return false;
@@ -41,10 +39,7 @@ export function answerHealthCheck(res: ServerResponse, ready: boolean, draining:
   if (res.destroyed || res.headersSent) return;
   if (draining) sendError(res, 'SHUTTING_DOWN');
   else if (ready) sendText(res, 200, 'queue');
-  else {
-    res.writeHead(503, { 'content-length': 0 });
-    res.end();
-  }
+  else sendError(res, 'NOT_READY');
 }
 
 /** `K-Network-Probe: probe`: echoes `K-Network-Hash` with 200; 400 without one; 503 while draining. */

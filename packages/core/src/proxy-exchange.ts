@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import { type ErrorCode, wasSent, ZerogateError } from './errors.js';
+import { ERRORS, type ErrorCode, wasSent, ZerogateError } from './errors.js';
 import { H } from './headers.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
@@ -274,7 +274,7 @@ export abstract class ProxyExchange {
         this.res.addTrailers(grpcTrailers(this.timeouts.error));
         this.res.end();
       } else if (this.declaredLength) this.res.destroy();
-      else this.res.end('request timeout');
+      else this.res.end(ERRORS.REQUEST_TIMEOUT.body);
     });
   }
 

@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
-import { ERRORS, type ErrorCode, GRPC_STATUS } from './errors.js';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { ERRORS, type ErrorCode, errorBody } from './errors.js';
 
 /** Sends a short text response the way Go's `http.Error` does (plain text, nosniff), closing it. */
 export function sendText(
@@ -17,10 +17,41 @@ export function sendText(
   res.end(body);
 }
 
-/** Sends the status and body that {@link ERRORS} declares for a code. */
-export function sendError(res: ServerResponse, code: ErrorCode, headers?: Record<string, string>): void {
-  const e = ERRORS[code];
-  sendText(res, e.status, e.body, headers);
+/**
+ * Sends the status and body that {@link ERRORS} declares for a code, `detail` filling in the body's `<…>`
+ * part. An entry without a body is sent as a bare status, as Go's `WriteHeader` does.
+ */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  headers?: Record<string, string>,
+  detail?: string,
+): void {
+  const { status } = ERRORS[code];
+  const body = errorBody(code, detail);
+  if (body === '') {
+    res.writeHead(status, { 'content-length': 0, ...headers });
+    res.end();
+  } else sendText(res, status, body, headers);
+}
+
+/**
+ * A coded error as a whole HTTP/1.1 response that closes the connection, for a socket no response object
+ * owns (an upgrade request's, a malformed request's). A text body comes with its Content-Type, an empty
+ * one without.
+ */
+export function http1ErrorResponse(
+  code: ErrorCode,
+  headers?: Record<string, string>,
+  detail?: string,
+): string {
+  const { status } = ERRORS[code];
+  const body = errorBody(code, detail);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
+  if (body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\n';
+  head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  if (headers) for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+  return `${head}Connection: close\r\n\r\n${body}`;
 }
 
 /** True for a gRPC call (`Content-Type: application/grpc`, `application/grpc+proto`, …). */
@@ -33,7 +64,7 @@ export function isGrpcRequest(contentType: string | undefined): boolean {
  * the gRPC HTTP/2 protocol specifies. Clients decode only those, so `encodeURIComponent` would leave
  * `%3A` for every `:` in what they show.
  */
-export function grpcMessage(text: string): string {
+function grpcMessage(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     out +=
@@ -44,11 +75,11 @@ export function grpcMessage(text: string): string {
   return out;
 }
 
-/** gRPC status and message trailers for a coded error. */
-export function grpcTrailers(code: ErrorCode): Record<string, string> {
+/** gRPC status and message trailers for a coded error; the message is its body, `detail` filled in. */
+export function grpcTrailers(code: ErrorCode, detail?: string): Record<string, string> {
   return {
-    'grpc-status': String(GRPC_STATUS[code]),
-    'grpc-message': grpcMessage(ERRORS[code].body.trim()),
+    'grpc-status': String(ERRORS[code].grpc),
+    'grpc-message': grpcMessage(errorBody(code, detail).trim()),
   };
 }
 
@@ -56,13 +87,18 @@ export function grpcTrailers(code: ErrorCode): Record<string, string> {
  * Answers a gRPC call with a coded error as a trailers-only response: HTTP 200 with `grpc-status` and
  * `grpc-message` in the headers, no body, as gRPC servers do for calls that fail before any message.
  */
-export function sendGrpcError(res: ServerResponse, code: ErrorCode, headers?: Record<string, string>): void {
+export function sendGrpcError(
+  res: ServerResponse,
+  code: ErrorCode,
+  headers?: Record<string, string>,
+  detail?: string,
+): void {
   // Headers set (not written) and then `end()`: over HTTP/2 Node sends them in one frame that ends the
   // stream, which is what makes a response trailers-only; `writeHead` would send an empty DATA frame after.
   res.statusCode = 200;
   for (const [name, value] of Object.entries({
     'content-type': 'application/grpc',
-    ...grpcTrailers(code),
+    ...grpcTrailers(code, detail),
     ...headers,
   })) {
     res.setHeader(name, value);

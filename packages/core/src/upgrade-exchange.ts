@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ERRORS, type ErrorCode } from './errors.js';
+import type { ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
+import { http1ErrorResponse } from './respond.js';
 
 /** The open upgraded connections of a proxy, so a shutdown can wait for them and then close them. */
 export class TunnelSet {
@@ -26,12 +27,6 @@ export class TunnelSet {
     for (const socket of this.open) socket.destroy();
   }
 }
-
-const REASONS: Record<number, string> = {
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 /**
  * One upgraded connection (a websocket) proxied as a byte tunnel: the head is rewritten and sent, then
@@ -110,17 +105,8 @@ export abstract class UpgradeExchange {
   }
 
   /** Answers with a coded error (the connection is closed after it) and ends the exchange. */
-  protected reject(code: ErrorCode, headers: Record<string, string> = {}): void {
-    const { status, body } = ERRORS[code];
-    if (!this.client.destroyed && !this.answered) {
-      const extra = Object.entries(headers)
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('');
-      this.client.end(
-        `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
-      );
-    }
+  protected reject(code: ErrorCode, headers?: Record<string, string>): void {
+    if (!this.client.destroyed && !this.answered) this.client.end(http1ErrorResponse(code, headers));
     this.finish();
   }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Breaker,
   BreakerSlot,
+  ERRORS,
   type ErrorCode,
   grpcTrailers,
   isGrpcRequest,
@@ -136,7 +137,7 @@ export class AppExchange {
       res.addTrailers(grpcTrailers('REQUEST_TIMEOUT'));
       res.end();
     } else if (declaresLength(res)) res.destroy();
-    else res.end('request timeout');
+    else res.end(ERRORS.REQUEST_TIMEOUT.body);
     detach(res);
   }
 

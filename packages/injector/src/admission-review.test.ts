@@ -1,10 +1,10 @@
+import { ZerogateError } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
 import {
   admissionResponse,
   isJsonContentType,
   MAX_BODY_BYTES,
   parseAdmissionReview,
-  ReviewError,
 } from './admission-review.js';
 
 const POD = { metadata: { name: 'p', labels: {} }, spec: { containers: [{ name: 'app', image: 'x' }] } };
@@ -26,14 +26,18 @@ function review(request: Record<string, unknown>, top: Record<string, unknown> =
   });
 }
 
-function codeOf(text: string): string {
+function refusalOf(text: string): ZerogateError | undefined {
   try {
     parseAdmissionReview(text);
   } catch (err) {
-    expect(err).toBeInstanceOf(ReviewError);
-    return (err as ReviewError).code;
+    expect(err).toBeInstanceOf(ZerogateError);
+    return err as ZerogateError;
   }
-  return 'none';
+  return undefined;
+}
+
+function codeOf(text: string): string {
+  return refusalOf(text)?.code ?? 'none';
 }
 
 describe('AdmissionReview parsing', () => {
@@ -85,6 +89,17 @@ describe('AdmissionReview parsing', () => {
     );
   });
 
+  it('says in its message what came instead', () => {
+    expect(refusalOf('[]')?.message).toBe(
+      'expected apiVersion admission.k8s.io/v1, kind AdmissionReview: got no object',
+    );
+    expect(refusalOf(review({}, { kind: 'Pod' }))?.message).toBe(
+      'expected apiVersion admission.k8s.io/v1, kind AdmissionReview: got "admission.k8s.io/v1", "Pod"',
+    );
+    expect(refusalOf(review({ object: null }))?.message).toBe('request.object is not a Pod: not an object');
+    expect(refusalOf(review({ uid: '' }))?.message).toBe('AdmissionReview has no request with a uid');
+  });
+
   it('accepts application/json with parameters only', () => {
     expect(isJsonContentType('application/json')).toBe(true);
     expect(isJsonContentType('Application/JSON; charset=utf-8')).toBe(true);
@@ -92,6 +107,7 @@ describe('AdmissionReview parsing', () => {
     expect(isJsonContentType('application/json-patch+json')).toBe(false);
     expect(isJsonContentType(undefined)).toBe(false);
     expect(MAX_BODY_BYTES).toBe(3 * 1024 * 1024);
+    expect(new ZerogateError('BODY_TOO_LARGE').message).toBe(`request body exceeds ${MAX_BODY_BYTES} bytes`);
   });
 });
 

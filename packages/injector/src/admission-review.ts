@@ -1,45 +1,20 @@
 /**
  * The `admission.k8s.io/v1` AdmissionReview exchange: checking what the API server sent and writing the
- * answer. Anything that is not a well-formed review is refused with a 400 and a one-line text body,
- * from one table of coded errors.
+ * answer. Anything that is not a well-formed review is refused with a 400 and a one-line text body, from
+ * core's table of coded errors.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { ZerogateError } from '@zerogate/core';
 import type { JsonPatchOperation } from './json-patch.js';
 
-/** The API server refuses request bodies over 3 MiB; a review of a Pod is far smaller. */
+/**
+ * The API server refuses request bodies over 3 MiB; a review of a Pod is far smaller. Core's
+ * `BODY_TOO_LARGE` answer names this number.
+ */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 const API_VERSION = 'admission.k8s.io/v1';
 const KIND = 'AdmissionReview';
-
-/** Each way an HTTP request to the webhook can be refused: its status and short text body. */
-export const REVIEW_ERRORS = {
-  NOT_FOUND: { status: 404, body: 'not found' },
-  METHOD_NOT_ALLOWED: { status: 405, body: 'method not allowed' },
-  CONTENT_TYPE: { status: 400, body: 'expected Content-Type: application/json' },
-  BODY_TOO_LARGE: { status: 400, body: `request body exceeds ${MAX_BODY_BYTES} bytes` },
-  MALFORMED_JSON: { status: 400, body: 'request body is not valid JSON' },
-  NOT_A_REVIEW: { status: 400, body: `expected apiVersion ${API_VERSION}, kind ${KIND}` },
-  NO_REQUEST: { status: 400, body: 'AdmissionReview has no request with a uid' },
-  NOT_A_POD: { status: 400, body: 'request.object is not a Pod' },
-  INTERNAL: { status: 500, body: 'internal error' },
-} as const satisfies Record<string, { status: number; body: string }>;
-
-/** The code naming one entry of {@link REVIEW_ERRORS}. */
-export type ReviewErrorCode = keyof typeof REVIEW_ERRORS;
-
-/** A request refused before any admission decision; `status` and the body come from {@link REVIEW_ERRORS}. */
-export class ReviewError extends Error {
-  readonly code: ReviewErrorCode;
-  readonly status: number;
-
-  constructor(code: ReviewErrorCode, detail?: string, options?: { cause?: unknown }) {
-    super(detail ? `${REVIEW_ERRORS[code].body}: ${detail}` : REVIEW_ERRORS[code].body, options);
-    this.name = 'ReviewError';
-    this.code = code;
-    this.status = REVIEW_ERRORS[code].status;
-  }
-}
 
 /** What the injector needs from one admission request. */
 export interface AdmissionRequest {
@@ -95,7 +70,7 @@ function podProblem(value: unknown): string | undefined {
 }
 
 /**
- * Parses a request body as an AdmissionReview. Throws a {@link ReviewError}: MALFORMED_JSON, NOT_A_REVIEW
+ * Parses a request body as an AdmissionReview. Throws a {@link ZerogateError}: MALFORMED_JSON, NOT_A_REVIEW
  * (another apiVersion or kind; v1beta1 is not served), NO_REQUEST, or NOT_A_POD for a Pod creation whose
  * object is not shaped like a Pod.
  */
@@ -104,17 +79,17 @@ export function parseAdmissionReview(text: string): AdmissionRequest {
   try {
     review = JSON.parse(text);
   } catch (err) {
-    throw new ReviewError('MALFORMED_JSON', undefined, { cause: err });
+    throw new ZerogateError('MALFORMED_JSON', undefined, { cause: err });
   }
   if (!isObject(review) || review['apiVersion'] !== API_VERSION || review['kind'] !== KIND) {
     const got = isObject(review)
-      ? `got ${JSON.stringify(review['apiVersion'] ?? null)}, ${JSON.stringify(review['kind'] ?? null)}`
-      : 'got no object';
-    throw new ReviewError('NOT_A_REVIEW', got);
+      ? `${JSON.stringify(review['apiVersion'] ?? null)}, ${JSON.stringify(review['kind'] ?? null)}`
+      : 'no object';
+    throw new ZerogateError('NOT_A_REVIEW', got);
   }
   const request = review['request'];
   if (!isObject(request) || typeof request['uid'] !== 'string' || request['uid'] === '') {
-    throw new ReviewError('NO_REQUEST');
+    throw new ZerogateError('NO_REQUEST');
   }
   const resource = isObject(request['resource']) ? request['resource'] : {};
   const operation = typeof request['operation'] === 'string' ? request['operation'] : '';
@@ -127,7 +102,7 @@ export function parseAdmissionReview(text: string): AdmissionRequest {
   let pod: V1Pod | undefined;
   if (podCreate) {
     const problem = podProblem(object);
-    if (problem) throw new ReviewError('NOT_A_POD', problem);
+    if (problem) throw new ZerogateError('NOT_A_POD', problem);
     pod = object as V1Pod;
   }
   const objectNamespace =

@@ -13,6 +13,9 @@ import {
   listenOn,
   parseGoDuration,
   type RunningComponent,
+  sendError,
+  sendText,
+  ZerogateError,
 } from '@zerogate/core';
 import {
   type AdmissionAnswer,
@@ -21,8 +24,6 @@ import {
   isJsonContentType,
   MAX_BODY_BYTES,
   parseAdmissionReview,
-  REVIEW_ERRORS,
-  ReviewError,
 } from './admission-review.js';
 import type { InjectorConfig } from './config.js';
 import { planInjection } from './pod-injection.js';
@@ -46,14 +47,8 @@ const MIN_TLS_VERSION = 'TLSv1.2';
 /** Share of the API server's `?timeout=` the Kubernetes calls may use, leaving the rest for the answer. */
 const TIMEOUT_SHARE = 0.5;
 
-function sendText(res: ServerResponse, status: number, text: string, close = false): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text) + 1,
-    ...(close ? { connection: 'close' } : {}),
-  });
-  res.end(`${text}\n`);
-}
+/** Sent with an answer whose request body was not read whole: the connection cannot be reused. */
+const CLOSE = { connection: 'close' };
 
 /** Reads the body whole; rejects with BODY_TOO_LARGE as soon as it passes `limit` bytes. */
 function readBody(req: IncomingMessage, limit: number): Promise<string> {
@@ -67,7 +62,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (size > limit) {
         failed = true;
         chunks.length = 0;
-        reject(new ReviewError('BODY_TOO_LARGE'));
+        reject(new ZerogateError('BODY_TOO_LARGE'));
         return;
       }
       chunks.push(chunk);
@@ -152,8 +147,9 @@ export async function startInjector(
   const mutate = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const contentType = req.headers['content-type'];
     if (!isJsonContentType(contentType))
-      throw new ReviewError('CONTENT_TYPE', `got ${JSON.stringify(contentType ?? '')}`);
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw new ReviewError('BODY_TOO_LARGE');
+      throw new ZerogateError('CONTENT_TYPE', JSON.stringify(contentType ?? ''));
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES)
+      throw new ZerogateError('BODY_TOO_LARGE');
     const started = performance.now();
     const review = parseAdmissionReview(await readBody(req, MAX_BODY_BYTES));
     // The API server says how long it waits (`?timeout=10s`, a Go duration): the calls get a share of it.
@@ -188,16 +184,16 @@ export async function startInjector(
     const url = new URL(req.url ?? '/', 'https://injector');
     try {
       if (url.pathname === '/healthz') {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw new ReviewError('METHOD_NOT_ALLOWED');
-        sendText(res, 200, 'ok');
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new ZerogateError('METHOD_NOT_ALLOWED');
+        sendText(res, 200, 'ok\n');
       } else if (url.pathname === '/mutate-pods') {
-        if (req.method !== 'POST') throw new ReviewError('METHOD_NOT_ALLOWED');
+        if (req.method !== 'POST') throw new ZerogateError('METHOD_NOT_ALLOWED');
         await mutate(req, res, url);
       } else {
-        throw new ReviewError('NOT_FOUND');
+        throw new ZerogateError('WEBHOOK_NOT_FOUND');
       }
     } catch (err) {
-      if (!(err instanceof ReviewError)) throw err;
+      if (!(err instanceof ZerogateError)) throw err;
       logger.warn(
         {
           status: err.status,
@@ -208,8 +204,7 @@ export async function startInjector(
         },
         err.message,
       );
-      // The rest of a refused body is not read: the connection cannot be reused.
-      sendText(res, err.status, err.message, !req.complete);
+      sendError(res, err.code, req.complete ? undefined : CLOSE, err.detail);
     }
   };
 
@@ -225,7 +220,7 @@ export async function startInjector(
     (req, res) => {
       handle(req, res).catch((err: unknown) => {
         logger.error({ err, path: req.url }, 'request failed');
-        if (!res.headersSent) sendText(res, REVIEW_ERRORS.INTERNAL.status, REVIEW_ERRORS.INTERNAL.body, true);
+        if (!res.headersSent) sendError(res, 'INTERNAL', CLOSE);
         else res.destroy();
       });
     },

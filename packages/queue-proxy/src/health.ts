@@ -36,8 +36,7 @@ export class HealthResponder {
     if (this.refused) {
       // Not ready at once, not after a probe's polling: the kubelet and the activator stop sending now.
       this.recheck();
-      res.writeHead(503, { 'content-length': 0 });
-      res.end();
+      sendError(res, 'NOT_READY');
       return;
     }
     this.readiness.check().then(
