@@ -66,7 +66,7 @@ const SOCKET_READ_BYTES = 64 * 1024;
  * 2. probes (any `K-Network-Probe`);
  * 3. the revision (an unknown one: 404); then an {@link ActivatorExchange}:
  * 4. reported to the autoscaler;
- * 5. held until a Pod has room (§3.3);
+ * 5. held until a Pod has room (docs/activator.md §3.3);
  * 6. forwarded over h2c for HTTP/2, else HTTP/1.1; one that never reached the app goes to another Pod;
  * 7. timeouts from arrival, holding included ({@link ProxyExchange});
  * 8. the Pod's slot released, reported out and measured, once.

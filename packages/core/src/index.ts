@@ -21,6 +21,7 @@ export * from './proto-wire.js';
 export * from './protobuf-stats-reporter.js';
 export * from './proxy-exchange.js';
 export * from './rate-limited-logger.js';
+export * from './request-end.js';
 export * from './request-facts.js';
 export * from './request-stats.js';
 export * from './respond.js';

@@ -9,6 +9,7 @@ import {
   type Logger,
   type RequestFacts,
   type RequestStats,
+  recordRequestEnd,
   sendError,
   sendGrpcError,
 } from '@zerogate/core';
@@ -179,22 +180,13 @@ export class AppExchange {
     ctx.active--;
     this.slot?.release();
     if (!this.counted) return;
-    ctx.stats.requestOut(this.facts.proxied);
-    const seconds = (Date.now() - this.arrivedAt) / 1000;
-    const status = res.writableEnded || this.timedOut ? res.statusCode : 499;
-    ctx.metrics?.observe(status, seconds);
-    if (ctx.requestLog) {
-      ctx.logger.info(
-        {
-          method: this.req.method,
-          path: this.req.url,
-          status,
-          latencySeconds: seconds,
-          proxied: this.facts.proxied,
-        },
-        'request',
-      );
-    }
+    recordRequestEnd(
+      ctx,
+      this.req,
+      this.facts.proxied,
+      this.arrivedAt,
+      res.writableEnded || this.timedOut ? res.statusCode : 499,
+    );
   }
 }
 

@@ -4,14 +4,14 @@
  *
  * 1. probes: a health check (`kube-probe/…` and Knative's probe agents), on any path, never proxied;
  * 2. the network probe (`K-Network-Probe: probe`);
- * 3. drain touch: a proxied request restarts the drain's quiet period (§7.1);
- * 4. stats in: counted for the autoscaler (§8.1);
- * 5. breaker: admitted, queued or refused 503 (§3.2);
+ * 3. drain touch: a proxied request restarts the drain's quiet period (docs/queue-proxy.md §7.1);
+ * 4. stats in: counted for the autoscaler (docs/queue-proxy.md §8.1);
+ * 5. breaker: admitted, queued or refused 503 (docs/queue-proxy.md §3.2);
  * 6. forward: over h2c when the request came over HTTP/2, else the HTTP/1.1 pool, or the bypass pool
- *    for a `K-Kubelet-Probe` request (which skips stats, breaker and metrics) (§3.3);
- * 7. timeouts: the revision, response-start and idle timeouts (§5), armed at arrival so the breaker's
- *    queue counts, govern until the response ended ({@link ProxyExchange});
- * 8. stats out, metrics and the request log, once, when the response is over (§8).
+ *    for a `K-Kubelet-Probe` request (which skips stats, breaker and metrics) (docs/queue-proxy.md §3.3);
+ * 7. timeouts: the revision, response-start and idle timeouts (docs/queue-proxy.md §5), armed at
+ *    arrival so the breaker's queue counts, govern until the response ended ({@link ProxyExchange});
+ * 8. stats out, metrics and the request log, once, when the response is over (docs/queue-proxy.md §8).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -28,6 +28,7 @@ import {
   type RequestFacts,
   type RequestStats,
   readFacts,
+  recordRequestEnd,
 } from '@zerogate/core';
 import type { RequestMetrics } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
@@ -189,21 +190,12 @@ class QueueExchange extends ProxyExchange {
     const { ctx, res } = this;
     this.slot?.release();
     if (!this.counted) return;
-    ctx.stats.requestOut(this.facts.proxied);
-    const seconds = (Date.now() - this.arrivedAt) / 1000;
-    const status = completed || this.timedOut ? res.statusCode : 499;
-    ctx.metrics?.observe(status, seconds);
-    if (ctx.requestLog) {
-      ctx.logger.info(
-        {
-          method: this.req.method,
-          path: this.req.url,
-          status,
-          latencySeconds: seconds,
-          proxied: this.facts.proxied,
-        },
-        'request',
-      );
-    }
+    recordRequestEnd(
+      ctx,
+      this.req,
+      this.facts.proxied,
+      this.arrivedAt,
+      completed || this.timedOut ? res.statusCode : 499,
+    );
   }
 }
