@@ -4,14 +4,13 @@
  * nothing reaching the app. The 100 KB head is within the proxies' limit and goes on to the app, whose
  * own Node limit (16 KiB) answers 431. Either way no memory blow-up.
  */
-import { REVISION_HEADERS } from '../scenarios/common.js';
-import { type ChaosContext, type ChaosResult, type ChaosScenario, RSS_CAPS_KIB } from './chaos-scenario.js';
+import type { ChaosContext, ChaosResult, ChaosScenario } from './chaos-scenario.js';
 import type { ChaosRow } from './chaos-table.js';
 import { ComponentSampler } from './component-sampler.js';
 import { rawOutcome, refusedCorrectly } from './malformed-requests.js';
 import { tally } from './outcomes.js';
 import { sendRaw } from './raw-http.js';
-import { type StandalonePod, startPod, startStandaloneActivator } from './standalone.js';
+import { type RawTarget, type StandalonePod, startPodBehindActivator } from './standalone.js';
 
 const SIZES = [
   { label: '100 KB', bytes: 100 * 1000, mustRefuse: false },
@@ -37,7 +36,7 @@ async function sendMany(
 
 async function measure(
   pod: StandalonePod,
-  target: { name: string; port: number; pid: number; routing: string; cap: number },
+  target: RawTarget,
   size: (typeof SIZES)[number],
   count: number,
 ): Promise<ChaosRow> {
@@ -62,7 +61,7 @@ async function measure(
     outcomes: tally(outcomes),
     lost: undefined,
     peakRssKiB: usage.peakRssKiB,
-    rssCapKiB: target.cap,
+    rssCapKiB: target.rssCapKiB,
     cpuSeconds: usage.cpuSeconds,
     checks,
   };
@@ -75,30 +74,8 @@ export const bigHeaders: ChaosScenario = {
     'not applicable (`–`): the checks are the answer, that no oversized head reached the app, and memory',
   budgetSeconds: 90,
   async run(context: ChaosContext): Promise<ChaosResult> {
-    const pod = await startPod(context);
-    const activator = await startStandaloneActivator(context, [
-      { address: `127.0.0.1:${pod.queueProxy.port}`, ready: true },
-    ]);
+    const { pod, targets, cleanUp } = await startPodBehindActivator(context);
     try {
-      const routing = Object.entries(REVISION_HEADERS)
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('');
-      const targets = [
-        {
-          name: 'queue-proxy',
-          port: pod.queueProxy.port,
-          pid: pod.queueProxy.proc.pid,
-          routing: '',
-          cap: RSS_CAPS_KIB['queue-proxy'],
-        },
-        {
-          name: 'activator',
-          port: activator.port,
-          pid: activator.proc.pid,
-          routing,
-          cap: RSS_CAPS_KIB.activator,
-        },
-      ];
       const count = context.quick ? COUNT.quick : COUNT.full;
       const rows: ChaosRow[] = [];
       for (const target of targets) {
@@ -109,8 +86,7 @@ export const bigHeaders: ChaosScenario = {
       }
       return { rows };
     } finally {
-      activator.cleanUp();
-      pod.cleanUp();
+      cleanUp();
     }
   },
 };

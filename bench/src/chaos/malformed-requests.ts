@@ -3,12 +3,12 @@
  * and to an activator in front of it. Each must be answered 400 (414 or 431 for an oversized line), or
  * the connection closed, and nothing of it may reach the app, which counts what it receives.
  */
-import { labelledTable, REVISION_HEADERS, sleep } from '../scenarios/common.js';
+import { labelledTable, sleep } from '../scenarios/common.js';
 import type { ChaosContext, ChaosResult, ChaosScenario } from './chaos-scenario.js';
 import type { ChaosRow } from './chaos-table.js';
 import { CLOSED, TIMEOUT, tally } from './outcomes.js';
 import { type RawAnswer, sendRaw } from './raw-http.js';
-import { countLogLines, startPod, startStandaloneActivator } from './standalone.js';
+import { countLogLines, startPodBehindActivator } from './standalone.js';
 
 /** One malformed request: a name and its bytes, given the routing header lines of the target. */
 export interface MalformedCase {
@@ -186,18 +186,8 @@ export const malformedRequests: ChaosScenario = {
     'not applicable (`–`); the checks are the answer (400, 414, 431 or a close) and that nothing reached the app',
   budgetSeconds: 120,
   async run(context: ChaosContext): Promise<ChaosResult> {
-    const pod = await startPod(context);
-    const activator = await startStandaloneActivator(context, [
-      { address: `127.0.0.1:${pod.queueProxy.port}`, ready: true },
-    ]);
+    const { pod, targets, cleanUp } = await startPodBehindActivator(context);
     try {
-      const routing = Object.entries(REVISION_HEADERS)
-        .map(([k, v]) => `${k}: ${v}\r\n`)
-        .join('');
-      const targets = [
-        { name: 'queue-proxy', port: pod.queueProxy.port, routing: '', logFile: pod.logFile },
-        { name: 'activator', port: activator.port, routing, logFile: activator.logFile },
-      ];
       const rows: ChaosRow[] = [];
       const answers = new Map<string, string[]>();
       const details: string[] = [];
@@ -256,8 +246,7 @@ export const malformedRequests: ChaosScenario = {
         ],
       };
     } finally {
-      activator.cleanUp();
-      pod.cleanUp();
+      cleanUp();
     }
   },
 };

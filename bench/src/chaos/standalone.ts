@@ -17,6 +17,7 @@ import {
   type PodEndpoint,
   QUEUE_PROXY_ENTRY,
   queueProxyEnv,
+  REVISION_HEADERS,
   type StartedProxy,
   startApp,
   startProxy,
@@ -25,7 +26,7 @@ import {
   writeEndpointsFile,
 } from '../scenarios/common.js';
 import type { ManagedProcess } from '../supervisor.js';
-import type { ChaosContext } from './chaos-scenario.js';
+import { type ChaosContext, RSS_CAPS_KIB } from './chaos-scenario.js';
 
 const CHAOS_APP = fileURLToPath(new URL('./chaos-app.js', import.meta.url));
 
@@ -160,4 +161,62 @@ export async function startStandaloneActivator(
 export function metricValue(page: string, metric: string): number | undefined {
   const match = new RegExp(`^${metric}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'm').exec(page);
   return match ? Number(match[1]) : undefined;
+}
+
+/** A component raw requests go to: the queue-proxy itself, or the activator in front of it. */
+export interface RawTarget {
+  readonly name: 'queue-proxy' | 'activator';
+  readonly port: number;
+  readonly pid: number;
+  /** Header lines (each ending CRLF) that route a request to the revision: none for the queue-proxy. */
+  readonly routing: string;
+  readonly logFile: string;
+  /** The component's peak-memory cap, KiB. */
+  readonly rssCapKiB: number;
+}
+
+/** A Pod with the activator in front of it (its one ready endpoint), both as raw-request targets. */
+export interface PodBehindActivator {
+  readonly pod: StandalonePod;
+  readonly activator: StandaloneActivator;
+  /** The queue-proxy, then the activator. */
+  readonly targets: readonly RawTarget[];
+  cleanUp(): void;
+}
+
+/** Starts the chaos app's Pod and an activator whose revision has that Pod ready. */
+export async function startPodBehindActivator(context: ChaosContext): Promise<PodBehindActivator> {
+  const pod = await startPod(context);
+  const activator = await startStandaloneActivator(context, [
+    { address: `127.0.0.1:${pod.queueProxy.port}`, ready: true },
+  ]);
+  const routing = Object.entries(REVISION_HEADERS)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return {
+    pod,
+    activator,
+    targets: [
+      {
+        name: 'queue-proxy',
+        port: pod.queueProxy.port,
+        pid: pod.queueProxy.proc.pid,
+        routing: '',
+        logFile: pod.logFile,
+        rssCapKiB: RSS_CAPS_KIB['queue-proxy'],
+      },
+      {
+        name: 'activator',
+        port: activator.port,
+        pid: activator.proc.pid,
+        routing,
+        logFile: activator.logFile,
+        rssCapKiB: RSS_CAPS_KIB.activator,
+      },
+    ],
+    cleanUp() {
+      activator.cleanUp();
+      pod.cleanUp();
+    },
+  };
 }
