@@ -168,6 +168,23 @@ describe('EnvReader.json', () => {
   });
 });
 
+describe('EnvReader.logLevel', () => {
+  it("maps zap and pino names to pino's, with a fallback when unset or empty", () => {
+    const r = new EnvReader({ A: 'warning', B: 'DPANIC', C: ' debug ', E: '' });
+    expect(r.logLevel('A')).toBe('warn');
+    expect(r.logLevel('B')).toBe('fatal');
+    expect(r.logLevel('C')).toBe('debug');
+    expect(r.logLevel('E')).toBe('info');
+    expect(r.logLevel('U', 'error')).toBe('error');
+    expect(() => r.finish()).not.toThrow();
+  });
+
+  it('reports an unknown level by name and returns the fallback', () => {
+    const problems = problemsOf({ LOG_LEVEL: 'loud' }, (r) => expect(r.logLevel('LOG_LEVEL')).toBe('info'));
+    expect(problems).toEqual(['LOG_LEVEL: unknown level "loud"']);
+  });
+});
+
 describe('EnvReader.durationMs', () => {
   it('reads Go durations and bare seconds, with a fallback when unset', () => {
     const r = new EnvReader({ A: '300ms', B: '2s', C: '1m30s', D: '45' });

@@ -3,6 +3,7 @@
  * and reported together, one line per variable, before anything listens.
  */
 import { parseDurationOrSeconds } from './go-duration.js';
+import { pinoLevel } from './logger.js';
 
 /** Thrown by a config loader; `problems` holds one line per bad variable, each naming it. */
 export class ConfigError extends Error {
@@ -103,6 +104,17 @@ export class EnvReader {
     if (GO_FALSE.has(v)) return false;
     this.problem(name, `must be a boolean (true or false), got ${JSON.stringify(v)}`);
     return fallback;
+  }
+
+  /**
+   * A log level by its zap or pino name (`warning` is pino's `warn`), as pino names it; unset or empty is
+   * `fallback`.
+   */
+  logLevel(name: string, fallback = 'info'): string {
+    const text = this.string(name, fallback);
+    const level = pinoLevel(text);
+    if (level === undefined) this.problem(name, `unknown level ${JSON.stringify(text)}`);
+    return level ?? fallback;
   }
 
   /** A JSON value, or undefined when unset. */

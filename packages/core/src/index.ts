@@ -20,6 +20,7 @@ export * from './probe-answers.js';
 export * from './proto-wire.js';
 export * from './protobuf-stats-reporter.js';
 export * from './proxy-exchange.js';
+export * from './queue-proxy-contract.js';
 export * from './rate-limited-logger.js';
 export * from './request-end.js';
 export * from './request-facts.js';

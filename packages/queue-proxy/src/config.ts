@@ -7,7 +7,8 @@ import {
   DEFAULT_HEADER_TIMEOUT_MS,
   type Env,
   EnvReader,
-  pinoLevel,
+  type QueueProxyContract,
+  readQueueProxyContract,
   readTlsSettings,
   type TlsSettings,
 } from '@zerogate/core';
@@ -44,11 +45,9 @@ export type InternalTlsConfig = ServedTls | UnservedTls;
 
 /**
  * The queue-proxy's configuration, read once from the environment Knative gives the sidecar
- * (docs/queue-proxy.md §2).
+ * (docs/queue-proxy.md §2): the contract's settings it shares with the in-process mode, and its own.
  */
-export interface QueueProxyConfig {
-  /** Requests the user container may run at once; 0 = unlimited (no breaker). */
-  readonly containerConcurrency: number;
+export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitMs'> {
   readonly servingPort: number;
   /** The internal TLS port (Knative's 8112), served only as {@link internalTls} says. */
   readonly tlsPort: number;
@@ -61,27 +60,9 @@ export interface QueueProxyConfig {
    * platform gives each Pod its own loopback address and sets it.
    */
   readonly userHost: string;
-  /** Absolute limit from arrival, queue wait included; 0 = none. */
-  readonly revisionTimeoutMs: number;
-  /** Limit until the response starts; 0 = off. */
-  readonly responseStartTimeoutMs: number;
-  /** Limit between writes of the response; 0 = off. */
-  readonly idleTimeoutMs: number;
-  readonly namespace: string;
-  readonly service: string;
-  readonly configuration: string;
-  readonly revision: string;
-  readonly pod: string;
   readonly podIp: string;
   readonly readinessProbes: readonly ProbeSpec[];
   readonly http2AutoDetection: boolean;
-  /** Address every listener binds; '' = all interfaces. */
-  readonly bindAddress: string;
-  readonly adminPort: number;
-  readonly statsPort: number;
-  readonly metricsPort: number;
-  /** How long the drain waits with no request before the process may stop. */
-  readonly drainQuietMs: number;
   /** How long websockets and other upgraded connections may stay open once the drain is done. */
   readonly upgradeGraceMs: number;
   /**
@@ -96,29 +77,10 @@ export interface QueueProxyConfig {
   readonly nativeSidecar: boolean;
   /**
    * Native sidecar only: a drain that no SIGTERM follows within this time is taken for an app container
-   * restart and reset.
+   * restart and reset (the contract's `sigtermWaitMs`).
    */
   readonly nativeSidecarSigtermMs: number;
-  /** Serve Prometheus request metrics on `metricsPort`. */
-  readonly requestMetrics: boolean;
-  /** Log one line per request. */
-  readonly requestLog: boolean;
-  /** Include probes in the request log. */
-  readonly probeRequestLog: boolean;
-  readonly logLevel: string;
 }
-
-/**
- * Default of `QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS`. The kubelet signals a native sidecar as soon as the
- * last app container has exited, so this covers the app's own exit after its SIGTERM, which comes after a
- * quiet period without requests and is only clean-up. Longer only delays readiness after an app container
- * restart; shorter takes a slow exit for a restart, which brings no traffic back (a terminating Pod's
- * endpoints stay not ready) but makes the late SIGTERM drain again.
- */
-const NATIVE_SIDECAR_SIGTERM_SECONDS = 10;
-
-/** Knative's cap on `timeoutSeconds` (`config-defaults` max-revision-timeout-seconds default). */
-const MAX_TIMEOUT_SECONDS = 3600;
 
 /** Where Knative mounts the queue-proxy's certificate (`pkg/queue/constants.go` `CertDirectory`). */
 export const KNATIVE_CERTS_DIR = '/var/lib/knative/certs';
@@ -219,40 +181,22 @@ function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles
   return { served: true, certFile, keyFile, pair, settings };
 }
 
-/** The subset of `OBSERVABILITY_CONFIG` (Knative ≥ 1.19) that the queue-proxy acts on. */
-interface ObservabilityConfig {
-  requestMetrics?: { protocol?: unknown };
-  enableRequestLog?: unknown;
-  enableProbeRequestLog?: unknown;
-}
-
 /**
  * Reads and validates the environment, and the internal TLS certificate when there is one (through
- * `files`, so the rest stays pure). Accepts both Knative config eras: ≤ 1.18's separate `SERVING_*`
- * variables and ≥ 1.19's `OBSERVABILITY_CONFIG` JSON. Throws a ConfigError naming every bad variable.
+ * `files`, so the rest stays pure). The settings shared with the in-process mode come from core's
+ * `readQueueProxyContract` (both Knative config eras of observability), with Knative's required variables
+ * required. Throws a ConfigError naming every bad variable.
  */
 export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<QueueProxyConfig> {
   const r = new EnvReader(env);
-  const containerConcurrency = r.int('CONTAINER_CONCURRENCY', undefined, { min: 0, max: 100_000 });
+  const { sigtermWaitMs, ...contract } = readQueueProxyContract(r, 'required');
   const servingPort = r.listenPort('QUEUE_SERVING_PORT', undefined);
   const tlsPort = r.listenPort('QUEUE_SERVING_TLS_PORT', undefined);
   const certsDir = r.string('QUEUE_CERTS_DIR', KNATIVE_CERTS_DIR);
   const internalTls = readInternalTls(r, certsDir, files);
   const userPort = r.port('USER_PORT', undefined);
-  const timeoutSeconds = r.int('REVISION_TIMEOUT_SECONDS', undefined, { min: 0, max: MAX_TIMEOUT_SECONDS });
-  const responseStartSeconds = r.int('REVISION_RESPONSE_START_TIMEOUT_SECONDS', 0, {
-    min: 0,
-    max: MAX_TIMEOUT_SECONDS,
-  });
-  const idleSeconds = r.int('REVISION_IDLE_TIMEOUT_SECONDS', 0, { min: 0, max: MAX_TIMEOUT_SECONDS });
   r.required('SERVING_LOGGING_CONFIG');
-  const levelName = r.required('SERVING_LOGGING_LEVEL');
-  const namespace = r.required('SERVING_NAMESPACE');
-  const configuration = r.required('SERVING_CONFIGURATION');
-  const revision = r.required('SERVING_REVISION');
-  const pod = r.required('SERVING_POD');
   const podIp = r.required('SERVING_POD_IP');
-  const service = r.string('SERVING_SERVICE', '');
 
   const multiProbes = r.bool('ENABLE_MULTI_CONTAINER_PROBES', false);
   const probeJson = r.json('SERVING_READINESS_PROBE');
@@ -263,14 +207,9 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     r.problem('SERVING_READINESS_PROBE', (err as Error).message);
   }
 
-  const bindAddress = r.string('QUEUE_BIND_ADDRESS', '');
   const userHost = r.string('QUEUE_USER_HOST', '127.0.0.1');
   if (isIP(userHost) === 0)
     r.problem('QUEUE_USER_HOST', `must be an IP address, got ${JSON.stringify(userHost)}`);
-  const adminPort = r.listenPort('QUEUE_ADMIN_PORT', 8022);
-  const statsPort = r.listenPort('QUEUE_STATS_PORT', 9090);
-  const metricsPort = r.listenPort('QUEUE_METRICS_PORT', 9091);
-  const drainQuietSeconds = r.int('QUEUE_DRAIN_QUIET_SECONDS', 30, { min: 0, max: 3600 });
   const upgradeGraceSeconds = r.int('QUEUE_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
   const readHeaderTimeoutSeconds = r.int(
     'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
@@ -278,38 +217,14 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     { min: 1, max: 3600 },
   );
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
-  const nativeSidecarSigtermSeconds = r.int(
-    'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
-    NATIVE_SIDECAR_SIGTERM_SECONDS,
-    { min: 1, max: 3600 },
-  );
-
-  let logLevel = 'info';
-  if (levelName !== '') {
-    const level = pinoLevel(levelName);
-    if (level === undefined) r.problem('SERVING_LOGGING_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
-    else logLevel = level;
-  }
-
-  const observability = r.json('OBSERVABILITY_CONFIG') as ObservabilityConfig | undefined;
-  if (observability !== undefined && (typeof observability !== 'object' || observability === null)) {
-    r.problem('OBSERVABILITY_CONFIG', 'must be a JSON object');
-  }
-  const obs = typeof observability === 'object' && observability !== null ? observability : {};
-  const requestMetrics =
-    obs.requestMetrics?.protocol === 'prometheus' ||
-    r.string('SERVING_REQUEST_METRICS_BACKEND', '').toLowerCase() === 'prometheus';
-  const requestLog = obs.enableRequestLog === true || r.bool('SERVING_ENABLE_REQUEST_LOG', false);
-  const probeRequestLog =
-    obs.enableProbeRequestLog === true || r.bool('SERVING_ENABLE_PROBE_REQUEST_LOG', false);
 
   r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
     // Knative sets the TLS port whether or not it is served: only a served one may clash.
     ...(internalTls.served ? [['QUEUE_SERVING_TLS_PORT', tlsPort] as const] : []),
-    ['QUEUE_ADMIN_PORT', adminPort],
-    ['QUEUE_STATS_PORT', statsPort],
-    ['QUEUE_METRICS_PORT', metricsPort],
+    ['QUEUE_ADMIN_PORT', contract.adminPort],
+    ['QUEUE_STATS_PORT', contract.statsPort],
+    ['QUEUE_METRICS_PORT', contract.metricsPort],
   ]);
 
   if (userPort === servingPort) r.problem('USER_PORT', `port ${userPort} is also QUEUE_SERVING_PORT`);
@@ -318,36 +233,19 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
 
   r.finish();
   return Object.freeze({
-    containerConcurrency,
+    ...contract,
     servingPort,
     tlsPort,
     certsDir,
     internalTls,
     userPort,
     userHost,
-    revisionTimeoutMs: timeoutSeconds * 1000,
-    responseStartTimeoutMs: responseStartSeconds * 1000,
-    idleTimeoutMs: idleSeconds * 1000,
-    namespace,
-    service,
-    configuration,
-    revision,
-    pod,
     podIp,
     readinessProbes,
     http2AutoDetection,
-    bindAddress,
-    adminPort,
-    statsPort,
-    metricsPort,
-    drainQuietMs: drainQuietSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     nativeSidecar,
-    nativeSidecarSigtermMs: nativeSidecarSigtermSeconds * 1000,
-    requestMetrics,
-    requestLog,
-    probeRequestLog,
-    logLevel,
+    nativeSidecarSigtermMs: sigtermWaitMs,
   });
 }
