@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Env } from '@zerogate/core';
+import { loadConfig as loadInProcessConfig } from '@zerogate/in-process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_OPENSSL, selfSignedTls, type TestTls } from '../../../test/support/tls.js';
 import { type CertificateFiles, loadConfig, type QueueProxyConfig } from './config.js';
 import {
+  IN_PROCESS_ENV,
+  inProcessEnv,
   KNATIVE_ONLY_ENV,
   QUEUE_PROXY_ENV,
   QUEUE_PROXY_POD_FIELDS,
@@ -242,6 +245,54 @@ describe('queueProxyEnv', () => {
   it('imports nothing, so loading it starts none of the queue-proxy', () => {
     const source = readFileSync(new URL('./queue-proxy-env.ts', import.meta.url), 'utf8');
     expect(source).not.toMatch(/^\s*import\b|\brequire\(|\bimport\(/m);
+  });
+});
+
+describe('inProcessEnv', () => {
+  it('writes exactly the variables the in-process mode reads, and it reads every setting back', () => {
+    const settings = {
+      revision: { name: 'hello-00002', configuration: 'hello-config', service: 'hello' },
+      pod: { namespace: 'team-a', name: 'hello-00002-deployment-abc', ip: '10.1.2.3' },
+      containerConcurrency: 7,
+      ports: { admin: 18022, stats: 19090, metrics: 19091 },
+      bindAddress: '127.4.0.1',
+      timeouts: { revisionSeconds: 301, responseStartSeconds: 21, idleSeconds: 46 },
+      logging: { level: 'debug' },
+      drain: { quietSeconds: 4, nativeSidecarSigtermSeconds: 6 },
+    };
+    const read = new Set<string>();
+    const written = new Set<string>();
+    for (const form of ['observability-config', 'serving-variables'] as const) {
+      const env = inProcessEnv({
+        ...settings,
+        observability: { form, requestMetrics: true, requestLog: true, probeRequestLog: true },
+      });
+      for (const name of Object.keys(env)) written.add(name);
+      expect(loadInProcessConfig(recording(env, read))).toEqual({
+        containerConcurrency: 7,
+        revisionTimeoutMs: 301_000,
+        responseStartTimeoutMs: 21_000,
+        idleTimeoutMs: 46_000,
+        bindAddress: '127.4.0.1',
+        adminPort: 18022,
+        statsPort: 19090,
+        metricsPort: 19091,
+        drainQuietMs: 4000,
+        sigtermWaitMs: 6000,
+        namespace: 'team-a',
+        service: 'hello',
+        configuration: 'hello-config',
+        revision: 'hello-00002',
+        pod: 'hello-00002-deployment-abc',
+        requestMetrics: true,
+        requestLog: true,
+        probeRequestLog: true,
+        logLevel: 'debug',
+      });
+    }
+    expect([...written].sort()).toEqual([...IN_PROCESS_ENV].sort());
+    // The K_* names are read as fallbacks of the SERVING_* ones; every other variable read is the builder's.
+    expect([...read].filter((name) => !name.startsWith('K_')).sort()).toEqual([...IN_PROCESS_ENV].sort());
   });
 });
 

@@ -300,3 +300,59 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
   }
   return env;
 }
+
+/**
+ * The variables of the queue-proxy's environment that the in-process mode (`@zerogate/in-process`) reads
+ * as well: the settings of the contract and the revision's identity. The sidecar's own (its serving ports,
+ * `USER_PORT`, the readiness probe it runs, internal TLS, the Pod's IP) mean nothing to an app serving its
+ * own port, so an app is not given them.
+ */
+export const IN_PROCESS_ENV: readonly string[] = [
+  QUEUE_PROXY_ENV.containerConcurrency,
+  QUEUE_PROXY_ENV.revisionTimeout,
+  QUEUE_PROXY_ENV.responseStartTimeout,
+  QUEUE_PROXY_ENV.idleTimeout,
+  QUEUE_PROXY_ENV.bindAddress,
+  QUEUE_PROXY_ENV.adminPort,
+  QUEUE_PROXY_ENV.statsPort,
+  QUEUE_PROXY_ENV.metricsPort,
+  QUEUE_PROXY_ENV.drainQuiet,
+  QUEUE_PROXY_ENV.nativeSidecarSigterm,
+  QUEUE_PROXY_ENV.namespace,
+  QUEUE_PROXY_ENV.service,
+  QUEUE_PROXY_ENV.configuration,
+  QUEUE_PROXY_ENV.revision,
+  QUEUE_PROXY_ENV.pod,
+  QUEUE_PROXY_ENV.loggingLevel,
+  QUEUE_PROXY_ENV.observabilityConfig,
+  QUEUE_PROXY_ENV.requestMetricsBackend,
+  QUEUE_PROXY_ENV.requestLog,
+  QUEUE_PROXY_ENV.probeRequestLog,
+];
+
+/** The settings of an app in in-process mode: those of {@link QueueProxyEnvSettings} it reads. */
+export interface InProcessEnvSettings {
+  readonly revision: QueueProxyRevision;
+  /** Left out where the platform fills the identity in from the Pod ({@link QUEUE_PROXY_POD_FIELDS}). */
+  readonly pod?: QueueProxyPod;
+  readonly containerConcurrency: number;
+  /** The side listeners' ports: `/wait-for-drain`, the autoscaler's `Stat`, the request metrics. */
+  readonly ports: Omit<QueueProxyPorts, 'serving' | 'tls'>;
+  /** `QUEUE_BIND_ADDRESS`: the address the side listeners bind (default all interfaces). */
+  readonly bindAddress?: string;
+  readonly timeouts: Omit<QueueProxyTimeouts, 'readHeaderSeconds'>;
+  readonly logging: { readonly level: string };
+  readonly observability?: QueueProxyObservability;
+  readonly drain?: Pick<QueueProxyDrain, 'quietSeconds' | 'nativeSidecarSigtermSeconds'>;
+}
+
+/**
+ * The environment of an app carrying the queue-proxy's contract itself: {@link queueProxyEnv}'s values,
+ * written the same way, of the variables in {@link IN_PROCESS_ENV} alone.
+ */
+export function inProcessEnv(settings: InProcessEnvSettings): Record<string, string> {
+  const all = queueProxyEnv({ ...settings, userPort: 0, ports: { serving: 0, tls: 0, ...settings.ports } });
+  const env: Record<string, string> = {};
+  for (const name of IN_PROCESS_ENV) if (all[name] !== undefined) env[name] = all[name];
+  return env;
+}
