@@ -135,6 +135,7 @@ export async function startInjector(
             revision: plan.revision,
             settings: plan.settings,
             h2c: plan.h2c,
+            userPort: plan.userPort,
             deployment: plan.deployment,
           },
           budgetMs,

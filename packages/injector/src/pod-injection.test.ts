@@ -373,3 +373,218 @@ describe('bad Pods', () => {
     }
   });
 });
+
+describe('in-process mode (zerogate.dev/queue-proxy: in-process)', () => {
+  /** The Pod of the injection tests, asking for in-process mode, its app declaring the stats port. */
+  const inProcessPod = (edit: Parameters<typeof pod>[0] = () => {}) =>
+    pod((x) => {
+      (x.metadata as { annotations: Record<string, string> }).annotations['zerogate.dev/queue-proxy'] =
+        'in-process';
+      x.spec.containers[0]!.ports!.push({ name: 'http-autometric', containerPort: 9090, protocol: 'TCP' });
+      edit(x);
+    });
+
+  it('adds no sidecar, and gives the app the contract variables, PORT, K_*, the drain preStop and the grace period', () => {
+    const plan = inject(inProcessPod());
+    expect(plan.warnings).toEqual([]);
+    expect(plan).toMatchObject({ userPort: 8080, h2c: false, settings: { queueProxy: 'in-process' } });
+    const out = patched(inProcessPod(), plan);
+    expect(out.spec!.initContainers).toBeUndefined();
+    expect(out.spec!.containers.map((c) => c.name)).toEqual(['app']);
+    const app = out.spec!.containers[0]!;
+    expect(app.lifecycle).toEqual({
+      preStop: { httpGet: { path: '/wait-for-drain', port: 8022, scheme: 'HTTP' } },
+    });
+    const values = Object.fromEntries(
+      Object.entries(envOf(app)).map(([k, v]) => [k, v.value ?? `field ${v.valueFrom?.fieldRef?.fieldPath}`]),
+    );
+    expect(values).toEqual({
+      PORT: '8080',
+      K_REVISION: 'hello-00001',
+      K_CONFIGURATION: '',
+      K_SERVICE: 'hello',
+      SERVING_NAMESPACE: 'field metadata.namespace',
+      SERVING_POD: 'field metadata.name',
+      SERVING_SERVICE: 'hello',
+      SERVING_CONFIGURATION: '',
+      SERVING_REVISION: 'hello-00001',
+      CONTAINER_CONCURRENCY: '10',
+      REVISION_TIMEOUT_SECONDS: '300',
+      REVISION_RESPONSE_START_TIMEOUT_SECONDS: '0',
+      REVISION_IDLE_TIMEOUT_SECONDS: '0',
+      SERVING_LOGGING_LEVEL: 'info',
+      QUEUE_ADMIN_PORT: '8022',
+      QUEUE_STATS_PORT: '9090',
+      QUEUE_METRICS_PORT: '9091',
+    });
+    expect(out.spec!.terminationGracePeriodSeconds).toBe(300);
+  });
+
+  it('gives the app the settings attach() reads, as the in-process mode itself reads them', async () => {
+    const { loadConfig } = await import('@zerogate/in-process');
+    const p = inProcessPod((x) => {
+      const annotations = (x.metadata as { annotations: Record<string, string> }).annotations;
+      annotations['zerogate.dev/timeout-seconds'] = '60';
+      annotations['zerogate.dev/idle-timeout-seconds'] = '15';
+    });
+    const app = patched(p, inject(p)).spec!.containers[0]!;
+    // The downward API's values, as the kubelet fills them in.
+    const fields: Record<string, string> = { 'metadata.namespace': 'default', 'metadata.name': 'hello-x' };
+    const env = Object.fromEntries(
+      (app.env ?? []).map((e) => [e.name, e.value ?? fields[e.valueFrom!.fieldRef!.fieldPath]!]),
+    );
+    expect(loadConfig(env)).toMatchObject({
+      containerConcurrency: 10,
+      revisionTimeoutMs: 60_000,
+      idleTimeoutMs: 15_000,
+      adminPort: 8022,
+      statsPort: 9090,
+      namespace: 'default',
+      service: 'hello',
+      revision: 'hello-00001',
+      pod: 'hello-x',
+    });
+  });
+
+  it("replaces the app's HTTP readiness probe by the kubelet's probe of its own port, with the probe's timing", () => {
+    const out = patched(inProcessPod(), inject(inProcessPod()));
+    expect(out.spec!.containers[0]!.readinessProbe).toEqual({
+      httpGet: {
+        path: '/',
+        port: 8080,
+        scheme: 'HTTP',
+        httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }],
+      },
+      timeoutSeconds: 1,
+      periodSeconds: 10,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
+    const noProbe = inProcessPod((x) => {
+      delete x.spec.containers[0]!.readinessProbe;
+    });
+    expect(patched(noProbe, inject(noProbe)).spec!.containers[0]!.readinessProbe?.httpGet?.port).toBe(8080);
+    const exec = inProcessPod((x) => {
+      x.spec.containers[0]!.readinessProbe = { exec: { command: ['ready'] } };
+    });
+    expect(patched(exec, inject(exec)).spec!.containers[0]!.readinessProbe).toEqual({
+      exec: { command: ['ready'] },
+    });
+  });
+
+  it('keeps the variables the Pod sets itself over the injected ones', () => {
+    const p = inProcessPod((x) => {
+      x.spec.containers[0]!.env = [
+        { name: 'QUEUE_DRAIN_QUIET_SECONDS', value: '5' },
+        { name: 'SERVING_LOGGING_LEVEL', value: 'debug' },
+      ];
+    });
+    const env = envOf(patched(p, inject(p)).spec!.containers[0]);
+    expect(env['SERVING_LOGGING_LEVEL']?.value).toBe('debug');
+    expect(env['QUEUE_DRAIN_QUIET_SECONDS']?.value).toBe('5');
+    expect(
+      patched(p, inject(p)).spec!.containers[0]!.env!.filter((e) => e.name === 'SERVING_LOGGING_LEVEL'),
+    ).toHaveLength(1);
+  });
+
+  it('is idempotent: the patch applied twice changes nothing, and a patched Pod gets an empty patch', () => {
+    const plan = inject(inProcessPod());
+    const once = patched(inProcessPod(), plan);
+    expect(applyJsonPatch(once, plan.patch)).toEqual(once);
+    expect(inject(once).patch).toEqual([]);
+  });
+
+  it('refuses an app container without the stats port, naming the port and the annotation, whatever the labels', () => {
+    const unlabelled = (x: { metadata: object }) => {
+      const labels = (x.metadata as { labels: Record<string, string> }).labels;
+      delete labels['serving.knative.dev/revision'];
+      labels['zerogate.dev/revision'] = 'hello-00001';
+    };
+    for (const p of [
+      inProcessPod((x) => x.spec.containers[0]!.ports!.pop()),
+      inProcessPod((x) => {
+        x.spec.containers[0]!.ports!.pop();
+        unlabelled(x);
+      }),
+    ]) {
+      expect(planInjection(p, 'default', OPTIONS)).toEqual({
+        kind: 'deny',
+        message:
+          'zerogate injector: annotation zerogate.dev/queue-proxy is in-process, but container app declares no ' +
+          "containerPort 9090: the app serves the autoscaler's stats there (QUEUE_STATS_PORT) and the autoscaler " +
+          'scrapes it; add { name: http-autometric, containerPort: 9090 } to its ports',
+      });
+    }
+    // On another container it does not count.
+    const elsewhere = inProcessPod((x) => {
+      x.spec.containers[0]!.ports!.pop();
+      x.spec.containers.push({ name: 'metrics', image: 'example.com/m', ports: [{ containerPort: 9090 }] });
+    });
+    expect(planInjection(elsewhere, 'default', OPTIONS)).toMatchObject({
+      kind: 'deny',
+      message: expect.stringContaining('container app declares no containerPort 9090'),
+    });
+  });
+
+  it('refuses no containerPort at all, a side port first, a side port on another container, and the node network', () => {
+    const denied = (p: V1Pod) => {
+      const plan = planInjection(p, 'default', OPTIONS);
+      expect(plan.kind).toBe('deny');
+      return (plan as { message: string }).message;
+    };
+    expect(
+      denied(
+        inProcessPod((x) => {
+          delete x.spec.containers[0]!.ports;
+        }),
+      ),
+    ).toContain('is in-process, but no container declares a containerPort');
+    expect(
+      denied(
+        inProcessPod((x) => {
+          x.spec.containers[0]!.ports!.reverse();
+        }),
+      ),
+    ).toContain("container app's first containerPort is 9090");
+    expect(
+      denied(
+        inProcessPod((x) => {
+          x.spec.initContainers = [
+            {
+              name: 'admin',
+              image: 'example.com/a',
+              restartPolicy: 'Always',
+              ports: [{ containerPort: 8022 }],
+            },
+          ];
+        }),
+      ),
+    ).toContain('container admin declares port 8022, which the app app serves');
+    expect(
+      denied(
+        inProcessPod((x) => {
+          (x.spec as { hostNetwork?: boolean }).hostNetwork = true;
+        }),
+      ),
+    ).toContain("the Pod uses the node's network");
+  });
+
+  it('allows the sidecar ports the app does not take (8012, 8013, 8112) on its containers', () => {
+    const p = inProcessPod((x) => {
+      x.spec.containers[0]!.ports![0]!.containerPort = 8012;
+    });
+    expect(inject(p).userPort).toBe(8012);
+  });
+
+  it('refuses a bad mode, naming the annotation and the value', () => {
+    const p = pod((x) => {
+      (x.metadata as { annotations: Record<string, string> }).annotations['zerogate.dev/queue-proxy'] =
+        'none';
+    });
+    expect(planInjection(p, 'default', OPTIONS)).toEqual({
+      kind: 'deny',
+      message:
+        'zerogate injector: annotation zerogate.dev/queue-proxy must be one of sidecar, in-process, got "none"',
+    });
+  });
+});

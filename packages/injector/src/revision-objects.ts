@@ -3,7 +3,8 @@
  * controllers would create and which the injector creates instead: the Revision (settings the activator
  * and the autoscaler read), the private Service selecting the revision's Pods (its EndpointSlices,
  * labelled by Kubernetes from the Service's labels, list the Pods) and the public Service without a
- * selector (the autoscaler writes its EndpointSlices: the activators or the Pods). Pure builders.
+ * selector (the autoscaler writes its EndpointSlices: the activators or the Pods). The Services of an
+ * in-process revision target the app's own ports instead of the queue-proxy's. Pure builders.
  */
 import type { V1OwnerReference, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { privateServiceName, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
@@ -25,6 +26,8 @@ export interface RevisionWiringSpec {
   readonly revision: RevisionIdentity;
   readonly settings: RevisionSettings;
   readonly h2c: boolean;
+  /** The app's serving port: what an in-process revision's Services target. */
+  readonly userPort: number;
   /** Owner of every object (the revision's Deployment), so they go when it goes. */
   readonly owner?: V1OwnerReference | undefined;
 }
@@ -68,14 +71,37 @@ function metadata(spec: RevisionWiringSpec, name: string, extraLabels: Record<st
   };
 }
 
+/** Whether the revision's app carries the queue-proxy's contract itself: no sidecar to aim at. */
+const inProcess = (spec: RevisionWiringSpec): boolean => spec.settings.queueProxy === 'in-process';
+
 /**
  * The serving port of a revision's Services (`pkg:apis/networking` ServicePortName): `http` for HTTP/1
- * revisions, `http2` with appProtocol `kubernetes.io/h2c` for h2c ones, aimed at the queue-proxy.
+ * revisions, `http2` with appProtocol `kubernetes.io/h2c` for h2c ones, aimed at the queue-proxy, or at
+ * the app's own port in in-process mode.
  */
-function servingPort(h2c: boolean, port: number): V1ServicePort {
-  return h2c
-    ? { name: 'http2', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port, targetPort: QUEUE_PORTS.h2c }
-    : { name: 'http', protocol: 'TCP', port, targetPort: QUEUE_PORTS.http };
+function servingPort(spec: RevisionWiringSpec, port: number): V1ServicePort {
+  const target = (sidecarPort: number) => (inProcess(spec) ? spec.userPort : sidecarPort);
+  return spec.h2c
+    ? {
+        name: 'http2',
+        protocol: 'TCP',
+        appProtocol: 'kubernetes.io/h2c',
+        port,
+        targetPort: target(QUEUE_PORTS.h2c),
+      }
+    : { name: 'http', protocol: 'TCP', port, targetPort: target(QUEUE_PORTS.http) };
+}
+
+/** 443, where the queue-proxy serves internal TLS; an in-process app serves none, so it has no such port. */
+const httpsPorts = (spec: RevisionWiringSpec): V1ServicePort[] =>
+  inProcess(spec) ? [] : [{ ...HTTPS_PORT }];
+
+/**
+ * A metrics port of the private Service: the sidecar's container port by Knative's name, or in
+ * in-process mode the same number on the app container, whatever the app named it.
+ */
+function metricsPort(spec: RevisionWiringSpec, name: string, port: number): V1ServicePort {
+  return { name, protocol: 'TCP', port, targetPort: inProcess(spec) ? port : name };
 }
 
 const HTTPS_PORT: V1ServicePort = {
@@ -94,7 +120,7 @@ export function publicService(spec: RevisionWiringSpec): V1Service {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: metadata(spec, spec.revision.name, { [SERVICE_TYPE_LABEL]: 'Public' }),
-    spec: { ports: [servingPort(spec.h2c, spec.h2c ? 81 : 80), { ...HTTPS_PORT }] },
+    spec: { ports: [servingPort(spec, spec.h2c ? 81 : 80), ...httpsPorts(spec)] },
   };
 }
 
@@ -111,20 +137,10 @@ export function privateService(spec: RevisionWiringSpec): V1Service {
     spec: {
       selector: { [REVISION_LABEL]: spec.revision.name },
       ports: [
-        servingPort(spec.h2c, 80),
-        { ...HTTPS_PORT },
-        {
-          name: QUEUE_PORT_NAMES.autoscalerMetrics,
-          protocol: 'TCP',
-          port: QUEUE_PORTS.autoscalerMetrics,
-          targetPort: QUEUE_PORT_NAMES.autoscalerMetrics,
-        },
-        {
-          name: QUEUE_PORT_NAMES.userMetrics,
-          protocol: 'TCP',
-          port: QUEUE_PORTS.userMetrics,
-          targetPort: QUEUE_PORT_NAMES.userMetrics,
-        },
+        servingPort(spec, 80),
+        ...httpsPorts(spec),
+        metricsPort(spec, QUEUE_PORT_NAMES.autoscalerMetrics, QUEUE_PORTS.autoscalerMetrics),
+        metricsPort(spec, QUEUE_PORT_NAMES.userMetrics, QUEUE_PORTS.userMetrics),
       ],
     },
   };

@@ -60,6 +60,7 @@ describe('revision settings', () => {
       timeoutSeconds: 300,
       responseStartTimeoutSeconds: 0,
       idleTimeoutSeconds: 0,
+      queueProxy: 'sidecar',
       autoscaling: {},
     });
   });
@@ -80,6 +81,7 @@ describe('revision settings', () => {
       timeoutSeconds: 60,
       responseStartTimeoutSeconds: 20,
       idleTimeoutSeconds: 60,
+      queueProxy: 'sidecar',
       autoscaling: { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/target': '70' },
     });
     // 0 means no total timeout; the per-phase ones are then bounded by the queue-proxy's cap only.
@@ -106,6 +108,22 @@ describe('revision settings', () => {
     expect(result).toEqual({
       problems: [expect.stringContaining(`annotation ${key} must be a whole number`)],
     });
+  });
+
+  it('reads the queue-proxy mode: sidecar (the default) or in-process; any other value is a problem naming it', () => {
+    expect(readRevisionSettings({ 'zerogate.dev/queue-proxy': 'in-process' })).toMatchObject({
+      queueProxy: 'in-process',
+    });
+    expect(readRevisionSettings({ 'zerogate.dev/queue-proxy': 'sidecar' })).toMatchObject({
+      queueProxy: 'sidecar',
+    });
+    for (const value of ['inprocess', 'In-Process', '']) {
+      expect(readRevisionSettings({ 'zerogate.dev/queue-proxy': value })).toEqual({
+        problems: [
+          `annotation zerogate.dev/queue-proxy must be one of sidecar, in-process, got ${JSON.stringify(value)}`,
+        ],
+      });
+    }
   });
 
   it('rejects per-phase timeouts longer than the total, and lists every problem', () => {

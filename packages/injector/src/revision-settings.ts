@@ -26,7 +26,16 @@ export const ANNOTATIONS = {
   timeoutSeconds: 'zerogate.dev/timeout-seconds',
   responseStartTimeoutSeconds: 'zerogate.dev/response-start-timeout-seconds',
   idleTimeoutSeconds: 'zerogate.dev/idle-timeout-seconds',
+  queueProxy: 'zerogate.dev/queue-proxy',
 } as const;
+/**
+ * Where a revision's queue-proxy contract runs, from {@link ANNOTATIONS}.queueProxy: `sidecar` (the
+ * default) injects the queue-proxy; `in-process` injects none, for an app that carries the contract
+ * itself (`@zerogate/in-process`).
+ */
+export const QUEUE_PROXY_MODES = ['sidecar', 'in-process'] as const;
+/** One of {@link QUEUE_PROXY_MODES}. */
+export type QueueProxyMode = (typeof QUEUE_PROXY_MODES)[number];
 /** Annotations copied onto the Revision for the autoscaler, untouched. */
 export const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
 
@@ -57,6 +66,8 @@ export interface RevisionSettings {
   readonly responseStartTimeoutSeconds: number;
   /** 0 = off. */
   readonly idleTimeoutSeconds: number;
+  /** Sidecar or in-process. */
+  readonly queueProxy: QueueProxyMode;
   /** The Pod's `autoscaling.knative.dev/*` annotations, for the Revision. */
   readonly autoscaling: Readonly<Record<string, string>>;
 }
@@ -105,7 +116,8 @@ function wholeNumber(
 /**
  * Reads the revision settings from the Pod's annotations, with Knative's defaults for those absent.
  * Returns every problem found (each naming its annotation) instead when a value is malformed or out of
- * range, or a per-phase timeout exceeds the total one (Knative's Revision validation).
+ * range, a per-phase timeout exceeds the total one (Knative's Revision validation), or the queue-proxy
+ * mode is not one of {@link QUEUE_PROXY_MODES}.
  */
 export function readRevisionSettings(annotations: StringMap): RevisionSettings | { problems: string[] } {
   const problems: string[] = [];
@@ -123,6 +135,12 @@ export function readRevisionSettings(annotations: StringMap): RevisionSettings |
   };
   const responseStartTimeoutSeconds = phase(ANNOTATIONS.responseStartTimeoutSeconds);
   const idleTimeoutSeconds = phase(ANNOTATIONS.idleTimeoutSeconds);
+  const mode = annotations?.[ANNOTATIONS.queueProxy] ?? 'sidecar';
+  if (!QUEUE_PROXY_MODES.includes(mode as QueueProxyMode)) {
+    problems.push(
+      `annotation ${ANNOTATIONS.queueProxy} must be one of ${QUEUE_PROXY_MODES.join(', ')}, got ${JSON.stringify(mode)}`,
+    );
+  }
   if (problems.length > 0) return { problems };
 
   const autoscaling: Record<string, string> = {};
@@ -134,6 +152,7 @@ export function readRevisionSettings(annotations: StringMap): RevisionSettings |
     timeoutSeconds,
     responseStartTimeoutSeconds,
     idleTimeoutSeconds,
+    queueProxy: mode as QueueProxyMode,
     autoscaling,
   };
 }

@@ -23,9 +23,11 @@ const REQUEST: WiringRequest = {
     timeoutSeconds: 60,
     responseStartTimeoutSeconds: 5,
     idleTimeoutSeconds: 0,
+    queueProxy: 'sidecar',
     autoscaling: { 'autoscaling.knative.dev/min-scale': '1' },
   },
   h2c: false,
+  userPort: 8080,
   deployment: 'hello-00001-deployment',
 };
 
@@ -140,6 +142,25 @@ describe('revision wiring', () => {
       name: 'http2',
       port: 80,
       targetPort: 8013,
+    });
+  });
+
+  it('aims the Services of an in-process revision at the app: its serving port, no 443, the metrics ports by number', async () => {
+    await wiring().ensure({ ...REQUEST, settings: { ...REQUEST.settings, queueProxy: 'in-process' } });
+    expect(api.get<V1Service>('Service', NS, 'hello-00001-private')?.spec?.ports).toEqual([
+      { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 },
+      { name: 'http-autometric', protocol: 'TCP', port: 9090, targetPort: 9090 },
+      { name: 'http-usermetric', protocol: 'TCP', port: 9091, targetPort: 9091 },
+    ]);
+    expect(api.get<V1Service>('Service', NS, 'hello-00001')?.spec?.ports).toEqual([
+      { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 },
+    ]);
+    // The Revision is the same as a sidecar revision's: the activator and the autoscaler see no difference.
+    expect(api.get<RevisionObject>('Revision', NS, 'hello-00001')?.spec).toEqual({
+      containerConcurrency: 10,
+      timeoutSeconds: 60,
+      responseStartTimeoutSeconds: 5,
+      idleTimeoutSeconds: 0,
     });
   });
 

@@ -49,6 +49,8 @@ export interface WiringRequest {
   readonly revision: RevisionIdentity;
   readonly settings: RevisionSettings;
   readonly h2c: boolean;
+  /** The app's serving port, which the Services of an in-process revision target. */
+  readonly userPort: number;
   /** The Deployment owning the Pod; it becomes the owner of the objects. */
   readonly deployment: string | undefined;
 }
@@ -116,7 +118,13 @@ export class RevisionWiring {
    */
   ensure(request: WiringRequest, budgetMs = this.timeoutMs): Promise<string[]> {
     const key = `${request.namespace}/${request.revision.name}`;
-    const fingerprint = JSON.stringify([request.revision, request.settings, request.h2c, request.deployment]);
+    const fingerprint = JSON.stringify([
+      request.revision,
+      request.settings,
+      request.h2c,
+      request.userPort,
+      request.deployment,
+    ]);
     const cached = this.wired.get(key);
     if (cached && cached.fingerprint === fingerprint && cached.until > this.now()) return Promise.resolve([]);
     const flightKey = `${key}\0${fingerprint}`;
