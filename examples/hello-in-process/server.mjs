@@ -30,5 +30,7 @@ const server = createServer((req, res) => {
 // Probes, the breaker, timeouts, stats, metrics and the drain on SIGTERM; throws naming a bad variable.
 const zerogate = await attach(server);
 server.listen(port, process.env.HOST ?? '127.0.0.1', () => {
-  zerogate.logger.info({ ports: { serving: server.address().port, ...zerogate.ports }, revision }, 'started');
+  // The `listening` line of every example app (the platform notes its time), with the side ports too.
+  const serving = server.address().port;
+  zerogate.logger.info({ port: serving, ports: { serving, ...zerogate.ports }, revision }, 'listening');
 });

@@ -7,13 +7,7 @@
 import { decodeStat, ERRORS } from '@zerogate/core';
 import { expect } from 'vitest';
 import { eventually, KUBELET_PROBE, send } from './http.js';
-import {
-  queueProxyEnv,
-  startComponent,
-  startQueueProxy,
-  startUserApp,
-  type TestProcess,
-} from './processes.js';
+import { queueProxyEnv, spawnNode, startQueueProxy, startUserApp, type TestProcess } from './processes.js';
 
 /** A started carrier of the contract: where requests go and the ports of its side listeners. */
 export interface RunningTarget {
@@ -59,12 +53,12 @@ export const IN_PROCESS_TARGET: ContractTarget = {
   async start(overrides) {
     // USER_PORT and the readiness probe are the sidecar's alone: the in-process mode ignores them.
     const env = { ...queueProxyEnv(1, overrides), PORT: '0', HOST: '127.0.0.1' };
-    const { proc, ports } = await startComponent<{
-      serving: number;
-      admin: number;
-      stats: number;
-      metrics?: number;
-    }>('examples/hello-in-process/server.mjs', env);
+    const proc = spawnNode('examples/hello-in-process/server.mjs', env);
+    // An app, not a component: it says `listening`, as every example app does.
+    const line = await proc.waitForLine((l) => l.includes('"msg":"listening"'));
+    const { ports } = JSON.parse(line) as {
+      ports: { serving: number; admin: number; stats: number; metrics?: number };
+    };
     return {
       url: `http://127.0.0.1:${ports.serving}`,
       adminPort: ports.admin,

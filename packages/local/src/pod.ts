@@ -9,7 +9,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QUEUE_PROXY_ENV, queueProxyEnv } from '@zerogate/queue-proxy/env';
+import { inProcessEnv, QUEUE_PROXY_ENV, queueProxyEnv } from '@zerogate/queue-proxy/env';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
 import type { RevisionConfig } from './config.js';
@@ -103,12 +103,15 @@ export class Pod {
     const { address, appPort } = lease;
     const inProcess = rev.queueProxy === 'in-process';
     this.startTimer = setTimeout(() => void this.startTimedOut(), this.settings.startTimeoutMs);
+    const contract = inProcess ? podInProcessEnv(this.name, rev, lease, this.settings.drainSeconds) : {};
     this.app = new Child({
       // `node` means the Node that runs the platform, whatever PATH finds first.
       argv: rev.command[0] === 'node' ? [process.execPath, ...rev.command.slice(1)] : rev.command,
       cwd: rev.cwd,
       env: {
         ...process.env,
+        // The contract's settings; a variable the service's `env` sets itself wins, as on Kubernetes.
+        ...contract,
         ...rev.env,
         // The Pod's own address and port; an app may also listen on all interfaces.
         HOST: address,
@@ -116,7 +119,8 @@ export class Pod {
         K_SERVICE: rev.service,
         K_CONFIGURATION: rev.service,
         K_REVISION: rev.name,
-        ...(inProcess ? podInProcessEnv(this.name, rev, lease, this.settings.drainSeconds) : {}),
+        // Where the platform scrapes an in-process app's stats: not the service's to move.
+        ...pick(contract, PLATFORM_WIRED_ENV),
       },
       logFile: join(this.settings.logDir, `${this.name}.app.log`),
       onLine: (line) => {
@@ -279,34 +283,37 @@ function podQueueProxyEnv(
   });
 }
 
-/** Variables of the queue-proxy's environment that only a sidecar reads. */
-const SIDECAR_ONLY_ENV = [
-  QUEUE_PROXY_ENV.servingPort,
-  QUEUE_PROXY_ENV.tlsPort,
-  QUEUE_PROXY_ENV.userPort,
-  QUEUE_PROXY_ENV.loggingConfig,
-];
+/**
+ * The in-process app's variables the platform itself relies on: it registers `QUEUE_BIND_ADDRESS`:
+ * `QUEUE_STATS_PORT` with the autoscaler, so a service's `env` does not override them (as `HOST` and `PORT`).
+ */
+const PLATFORM_WIRED_ENV: readonly string[] = [QUEUE_PROXY_ENV.bindAddress, QUEUE_PROXY_ENV.statsPort];
+
+function pick(env: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) if (env[name] !== undefined) out[name] = env[name];
+  return out;
+}
 
 /**
  * The environment of an app that carries the queue-proxy's contract itself (`@zerogate/in-process`):
- * the variables it shares with the queue-proxy, as Knative's revision reconciler sets them, with its
- * side listeners on the Pod's address. The stats port is the one leased for it, so the platform can
- * register it with the autoscaler; the admin and metrics ports are the kernel's pick, as nothing here
- * calls them. The sidecar's own variables (its serving ports, `USER_PORT`) are left out.
+ * the variables it shares with the queue-proxy, by the queue-proxy's own builder, as Knative's revision
+ * reconciler sets them, with its side listeners on the Pod's address. The stats port is the one leased for
+ * it, so the platform can register it with the autoscaler; the admin and metrics ports are the kernel's
+ * pick, as nothing here calls them.
  */
 export function podInProcessEnv(
   pod: string,
   rev: RevisionConfig,
-  { address, appPort, statsPort }: PodLease,
+  { address, statsPort }: PodLease,
   drainSeconds: number,
 ): Record<string, string> {
   if (statsPort === undefined) throw new TypeError('podInProcessEnv: the lease has no stats port');
-  const env = queueProxyEnv({
+  return inProcessEnv({
     revision: { name: rev.name, configuration: rev.service, service: rev.service },
     pod: { namespace: rev.namespace, name: pod, ip: address },
     containerConcurrency: rev.containerConcurrency,
-    userPort: appPort,
-    ports: { serving: appPort, tls: 0, admin: 0, stats: statsPort, metrics: 0 },
+    ports: { admin: 0, stats: statsPort, metrics: 0 },
     bindAddress: address,
     timeouts: {
       revisionSeconds: rev.timeoutSeconds,
@@ -316,8 +323,6 @@ export function podInProcessEnv(
     logging: { level: 'info' },
     drain: { quietSeconds: drainSeconds },
   });
-  for (const sidecarOnly of SIDECAR_ONLY_ENV) delete env[sidecarOnly];
-  return env;
 }
 
 /**
