@@ -205,6 +205,22 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
         ).toBe(true);
       });
 
+      it('runs the in-process example app, which answers the kubelet on its own port and serves its Stat', async () => {
+        const child = spawn(process.execPath, ['examples/hello-in-process/server.mjs'], {
+          cwd: image().workdir,
+          env: { PATH: '/usr/bin:/bin', ...image().env, ...queueProxyEnv(1), PORT: '0', HOST: '127.0.0.1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const proc = new TestProcess(child);
+        startedProcesses.add(proc);
+        void proc.exit().then(() => startedProcesses.delete(proc));
+        const line = await proc.waitForLine((l) => l.includes('"msg":"listening"'), 15_000);
+        const { ports } = JSON.parse(line) as { ports: Record<string, number> };
+        const probe = await send(`http://127.0.0.1:${ports['serving']}/`, { headers: KUBELET_PROBE });
+        expect(probe.status).toBe(200);
+        expect((await send(`http://127.0.0.1:${ports['stats']}/metrics`)).status).toBe(200);
+      });
+
       it('runs the injector, which answers its health check over HTTPS', async () => {
         const injector = await runInImage(image(), ['node', 'packages/injector/dist/main.js'], {
           INJECTOR_QUEUE_PROXY_IMAGE: 'ghcr.io/zerogate/queue-proxy:0.1.0',
@@ -232,7 +248,10 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
             if (!df) continue;
             const command = containerCommand(c, imageCommand(df));
             const built = images.get(df.path)!;
-            if (!componentOf(command) || !existsSync(join(built.workdir, command[1]!))) {
+            // The examples may run an example app the image carries (deploy/examples/hello-in-process).
+            const known =
+              componentOf(command) || (dir.startsWith('deploy/examples/') && command[0] === 'node');
+            if (!known || !existsSync(join(built.workdir, command[1]!))) {
               missing.push(`${dir}: ${c.name} runs ${command.join(' ')}`);
             }
           }
