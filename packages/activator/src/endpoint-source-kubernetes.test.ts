@@ -1,6 +1,5 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import {
   KubeConfig,
   type KubernetesObject,
@@ -8,8 +7,8 @@ import {
   type V1Endpoints,
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TestApiServer } from '../../../test/support/test-apiserver.js';
+import { describe, expect, it } from 'vitest';
+import { InformerHarness } from '../../../test/support/informer-harness.js';
 import type { EndpointListener, RevisionInfo } from './endpoint-source.js';
 import {
   ENDPOINTSLICES_FORBIDDEN_MESSAGE,
@@ -21,14 +20,6 @@ import {
 
 const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
 const REVISIONS = '/apis/serving.knative.dev/v1/revisions';
-
-interface LogLine {
-  level: number;
-  msg: string;
-  watch?: string;
-  problems?: string[];
-  [key: string]: unknown;
-}
 
 /** Records every delivery, and the state they add up to. */
 class Recorder implements EndpointListener {
@@ -52,40 +43,13 @@ class Recorder implements EndpointListener {
   }
 }
 
-let server: TestApiServer;
-let source: KubernetesEndpointSource | undefined;
-let logs: LogLine[];
-
-beforeEach(async () => {
-  server = await TestApiServer.start();
-  logs = [];
-});
-
-afterEach(async () => {
-  await source?.stop();
-  source = undefined;
-  await server.close();
-});
-
-function makeSource(options: Partial<KubernetesEndpointSourceOptions> = {}): KubernetesEndpointSource {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  source = new KubernetesEndpointSource({
-    kubeConfig: server.kubeConfig(),
-    logger: pino({ level: 'debug' }, sink),
-    backoff: { initialMs: 5, maxMs: 40 },
-    ...options,
-  });
-  return source;
-}
+const harness = new InformerHarness<KubernetesEndpointSource, KubernetesEndpointSourceOptions>(
+  (options) => new KubernetesEndpointSource(options),
+);
 
 async function started(options: Partial<KubernetesEndpointSourceOptions> = {}): Promise<Recorder> {
   const recorder = new Recorder();
-  await makeSource(options).start(recorder);
+  await harness.make(options).start(recorder);
   return recorder;
 }
 
@@ -115,8 +79,8 @@ let markers = 0;
  */
 async function marked(recorder: Recorder, pods: 'slices' | 'endpoints' = 'slices'): Promise<string> {
   const name = `marker-${++markers}`;
-  server.apply(revision('ns1', name, { containerConcurrency: 7 }));
-  server.apply(
+  harness.server.apply(revision('ns1', name, { containerConcurrency: 7 }));
+  harness.server.apply(
     pods === 'slices'
       ? privateSlice('ns1', name, `${name}-a`, [{ ip: '10.9.9.9', ready: true }])
       : endpoints(`${name}-private`, name, 'Private', [
@@ -141,10 +105,10 @@ function besides(recorder: Recorder, marker: string): Recorder['events'] {
 /** Once stopped, no request starts (one already on the wire may still arrive) and no watch stays open. */
 async function expectQuietAfterStop(): Promise<void> {
   await settle(20);
-  const count = server.requests.length;
+  const count = harness.server.requests.length;
   await settle(60);
-  expect(server.requests.length).toBe(count);
-  expect(server.openWatches).toBe(0);
+  expect(harness.server.requests.length).toBe(count);
+  expect(harness.server.openWatches).toBe(0);
 }
 
 interface Pod {
@@ -239,7 +203,7 @@ function info(namespace: string, name: string, fields: Partial<RevisionInfo> = {
 
 describe('KubernetesEndpointSource', () => {
   it('delivers the merged initial state of every revision once before start resolves', async () => {
-    server.apply(
+    harness.server.apply(
       revision('ns1', 'r1', {
         containerConcurrency: 10,
         timeoutSeconds: 60,
@@ -247,7 +211,7 @@ describe('KubernetesEndpointSource', () => {
         idleTimeoutSeconds: 7,
       }),
     );
-    server.apply(
+    harness.server.apply(
       privateSlice(
         'ns1',
         'r1',
@@ -267,10 +231,10 @@ describe('KubernetesEndpointSource', () => {
         ],
       ),
     );
-    server.apply(publicSlice('ns1', 'r1', 'r1-abcde', ['10.1.0.9', '10.1.0.10']));
-    server.apply(privateSlice('ns2', 'r2', 'r2-private-a', [{ ip: '10.0.1.1', ready: true }]));
+    harness.server.apply(publicSlice('ns1', 'r1', 'r1-abcde', ['10.1.0.9', '10.1.0.10']));
+    harness.server.apply(privateSlice('ns2', 'r2', 'r2-private-a', [{ ip: '10.0.1.1', ready: true }]));
     // Only a public slice, no Revision and no private endpoints: not a revision yet.
-    server.apply(publicSlice('ns2', 'r3', 'r3-abcde', ['10.1.0.9']));
+    harness.server.apply(publicSlice('ns2', 'r3', 'r3-abcde', ['10.1.0.9']));
 
     const recorder = await started();
     expect(recorder.events).toHaveLength(2);
@@ -290,7 +254,7 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('uses the http2 port for h2c revisions and brackets IPv6 addresses', async () => {
-    server.apply(
+    harness.server.apply(
       privateSlice(
         'ns1',
         'r1',
@@ -307,64 +271,64 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('moves a Pod from notReady to ready', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: false }]));
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: false }]));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')).toMatchObject({ ready: [], notReady: ['10.0.0.1:8012'] });
 
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the ready Pod');
     expect(recorder.current.get('ns1/r1')).toMatchObject({ ready: ['10.0.0.1:8012'], notReady: [] });
     expect(recorder.upserts('ns1/r1')).toHaveLength(2);
   });
 
   it('follows Pods coming and going, and removes a revision once its Revision and private endpoints are gone', async () => {
-    server.apply(revision('ns1', 'r1'));
+    harness.server.apply(revision('ns1', 'r1'));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1'));
 
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the first Pod');
-    server.apply(
+    harness.server.apply(
       privateSlice('ns1', 'r1', 'r1-a', [
         { ip: '10.0.0.1', ready: true },
         { ip: '10.0.0.2', ready: true },
       ]),
     );
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the second Pod');
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready[0] === '10.0.0.2:8012', 'the first Pod gone');
 
     // Scaled to zero and the slice gone: the Revision still exists, with no Pods.
-    server.delete('EndpointSlice', 'ns1', 'r1-a');
+    harness.server.delete('EndpointSlice', 'ns1', 'r1-a');
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 0, 'no Pods');
-    server.delete('Revision', 'ns1', 'r1');
+    harness.server.delete('Revision', 'ns1', 'r1');
     await waitFor(() => !recorder.current.has('ns1/r1'), 'the removal');
     expect(recorder.events.at(-1)).toEqual({ op: 'remove', key: 'ns1/r1' });
     expect(recorder.upserts('ns1/r1')).toHaveLength(5);
   });
 
   it('merges every private slice of a revision; a Pod in two slices counts once, ready winning', async () => {
-    server.apply(
+    harness.server.apply(
       privateSlice('ns1', 'r1', 'r1-a', [
         { ip: '10.0.0.1', ready: true },
         { ip: '10.0.0.2', ready: false },
       ]),
     );
-    server.apply(
+    harness.server.apply(
       privateSlice('ns1', 'r1', 'r1-b', [
         { ip: '10.0.0.3', ready: true },
         { ip: '10.0.0.2', ready: true },
         { ip: '10.0.0.1', ready: true },
       ]),
     );
-    server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.9', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.9', ready: true }]));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')).toMatchObject({
       ready: ['10.0.0.1:8012', '10.0.0.2:8012', '10.0.0.3:8012'],
       notReady: [],
     });
-    server.delete('EndpointSlice', 'ns1', 'r1-b');
+    harness.server.delete('EndpointSlice', 'ns1', 'r1-b');
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the slice removal');
     expect(recorder.current.get('ns1/r1')).toMatchObject({
       ready: ['10.0.0.1:8012'],
@@ -374,33 +338,33 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('moves a relabelled slice to its new revision', async () => {
-    server.apply(privateSlice('ns1', 'r1', 'shared', [{ ip: '10.0.0.1', ready: true }]));
-    server.apply(revision('ns1', 'r1'));
+    harness.server.apply(privateSlice('ns1', 'r1', 'shared', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(revision('ns1', 'r1'));
     const recorder = await started();
-    server.apply(privateSlice('ns1', 'r2', 'shared', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r2', 'shared', [{ ip: '10.0.0.1', ready: true }]));
     await waitFor(() => recorder.current.has('ns1/r2'), 'the new revision');
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 0, 'the old revision emptied');
   });
 
   it('picks up Revision concurrency and timeouts, with defaults for missing fields', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 0 }));
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 0 }));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1'));
 
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30 }));
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30 }));
     await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 3, 'the new concurrency');
     expect(recorder.current.get('ns1/r1')).toEqual(
       info('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30 }),
     );
 
-    server.apply(
+    harness.server.apply(
       revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30, idleTimeoutSeconds: 9 }),
     );
     await waitFor(() => recorder.current.get('ns1/r1')?.idleTimeoutSeconds === 9, 'the idle timeout');
 
     // A change elsewhere in the Revision leaves the routing facts as they are: nothing is delivered.
     const count = recorder.events.length;
-    server.apply({
+    harness.server.apply({
       ...revision('ns1', 'r1', { containerConcurrency: 3, timeoutSeconds: 30, idleTimeoutSeconds: 9 }),
       metadata: { name: 'r1', namespace: 'ns1', annotations: { touched: 'yes' } },
     });
@@ -409,7 +373,7 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('uses the defaults for malformed Revision fields, and logs them', async () => {
-    server.apply(
+    harness.server.apply(
       revision('ns1', 'r1', {
         containerConcurrency: 'ten',
         timeoutSeconds: -5,
@@ -417,53 +381,53 @@ describe('KubernetesEndpointSource', () => {
         idleTimeoutSeconds: 1.5,
       }),
     );
-    server.apply(revision('ns1', 'r2', 'not an object'));
+    harness.server.apply(revision('ns1', 'r2', 'not an object'));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')).toEqual(info('ns1', 'r1', { responseStartTimeoutSeconds: 10 }));
     expect(recorder.current.get('ns1/r2')).toEqual(info('ns1', 'r2'));
-    const warnings = logs.filter((l) => l.msg.startsWith('malformed Revision'));
+    const warnings = harness.logs.filter((l) => l.msg.startsWith('malformed Revision'));
     expect(warnings.map((w) => w['revision'])).toEqual(['ns1/r1', 'ns1/r2']);
     expect(warnings[0]?.problems).toHaveLength(3);
     expect(warnings[0]?.level).toBe(40);
   });
 
   it('takes the activators in the path from the public slices', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
-    server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
     const recorder = await started();
     expect(recorder.current.get('ns1/r1')?.activators).toEqual([]);
 
-    server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.2.0.3', '10.2.0.1']));
-    server.apply(publicSlice('ns1', 'r1', 'r1-b', ['10.2.0.2']));
+    harness.server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.2.0.3', '10.2.0.1']));
+    harness.server.apply(publicSlice('ns1', 'r1', 'r1-b', ['10.2.0.2']));
     await waitFor(() => recorder.current.get('ns1/r1')?.activators.length === 3, 'the activators');
     expect(recorder.current.get('ns1/r1')?.activators).toEqual(['10.2.0.1', '10.2.0.2', '10.2.0.3']);
 
     // Serve mode: the public slice points at the Pods themselves.
-    server.delete('EndpointSlice', 'ns1', 'r1-b');
-    server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.0.0.1']));
+    harness.server.delete('EndpointSlice', 'ns1', 'r1-b');
+    harness.server.apply(publicSlice('ns1', 'r1', 'r1-a', ['10.0.0.1']));
     await waitFor(() => recorder.current.get('ns1/r1')?.activators.length === 1, 'the Serve-mode slice');
     expect(recorder.current.get('ns1/r1')?.activators).toEqual(['10.0.0.1']);
     expect(recorder.current.get('ns1/r1')?.ready).toEqual(['10.0.0.1:8012']);
   });
 
   it('resumes cut watches with nothing lost or delivered twice', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     const recorder = await started();
-    expect(server.openWatches).toBe(3);
+    expect(harness.server.openWatches).toBe(3);
 
-    server.cutWatches();
+    harness.server.cutWatches();
     // Changed while no watch is open: replayed when the watches resume.
-    server.apply(
+    harness.server.apply(
       privateSlice('ns1', 'r1', 'r1-a', [
         { ip: '10.0.0.1', ready: true },
         { ip: '10.0.0.2', ready: true },
       ]),
     );
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the replayed change');
-    await waitFor(() => server.openWatches === 3, 'every watch back');
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 4 }));
-    server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.3', ready: true }]));
+    await waitFor(() => harness.server.openWatches === 3, 'every watch back');
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 4 }));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.3', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 3, 'the change after resuming');
     await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 4, 'the new concurrency');
     await marked(recorder);
@@ -484,27 +448,29 @@ describe('KubernetesEndpointSource', () => {
           ]),
     ]);
     // Resumed from the last resourceVersion: one list per informer.
-    expect(server.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
+    expect(harness.server.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
     // The client reports a cut as an error, logged once per watch (or, depending on timing, as a clean end).
-    const failures = logs.filter((l) => l.msg === 'watch failed; retrying with backoff').map((l) => l.watch);
+    const failures = harness.logs
+      .filter((l) => l.msg === 'watch failed; retrying with backoff')
+      .map((l) => l.watch);
     expect(new Set(failures).size).toBe(failures.length);
   });
 
   it('relists after 410 Gone and converges', async () => {
-    server.apply(revision('ns1', 'r1'));
-    server.apply(revision('ns1', 'r2'));
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
-    server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.2', ready: true }]));
-    server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.8', ready: true }]));
+    harness.server.apply(revision('ns1', 'r1'));
+    harness.server.apply(revision('ns1', 'r2'));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.2', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r2', 'r2-a', [{ ip: '10.0.0.8', ready: true }]));
     const recorder = await started();
 
-    server.cutWatches();
-    server.delete('EndpointSlice', 'ns1', 'r1-b');
-    server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: false }]));
-    server.delete('EndpointSlice', 'ns1', 'r2-a');
-    server.delete('Revision', 'ns1', 'r2');
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 7 }));
-    server.compactHistory();
+    harness.server.cutWatches();
+    harness.server.delete('EndpointSlice', 'ns1', 'r1-b');
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: false }]));
+    harness.server.delete('EndpointSlice', 'ns1', 'r2-a');
+    harness.server.delete('Revision', 'ns1', 'r2');
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 7 }));
+    harness.server.compactHistory();
 
     await waitFor(() => !recorder.current.has('ns1/r2'), 'r2 removed');
     await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 7, 'the relisted Revision');
@@ -512,17 +478,17 @@ describe('KubernetesEndpointSource', () => {
     expect(recorder.current.get('ns1/r1')).toEqual(
       info('ns1', 'r1', { containerConcurrency: 7, ready: ['10.0.0.1:8012'], notReady: ['10.0.0.3:8012'] }),
     );
-    expect(server.requests.filter((r) => r.verb === 'list').length).toBeGreaterThanOrEqual(6);
+    expect(harness.server.requests.filter((r) => r.verb === 'list').length).toBeGreaterThanOrEqual(6);
 
     // And it keeps watching afterwards.
-    server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-c', [{ ip: '10.0.0.3', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'a change after the relist');
   });
 
   it('retries failed lists with backoff, logging once per streak, and converges', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 5 }));
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
-    server.failNext('list', REVISIONS, 500, 3);
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 5 }));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.failNext('list', REVISIONS, 500, 3);
     const began = Date.now();
     const recorder = await started({ backoff: { initialMs: 20, maxMs: 1000, factor: 2 } });
     // The first attempt failed, so start delivered what it had: the Pods, with default concurrency.
@@ -534,10 +500,10 @@ describe('KubernetesEndpointSource', () => {
     await waitFor(() => recorder.current.get('ns1/r1')?.containerConcurrency === 5, 'the retried list');
     // Three failures: waits of 20, 40 and 80 ms.
     expect(Date.now() - began).toBeGreaterThanOrEqual(140);
-    expect(server.requests.filter((r) => r.verb === 'list' && r.path === REVISIONS)).toHaveLength(4);
+    expect(harness.server.requests.filter((r) => r.verb === 'list' && r.path === REVISIONS)).toHaveLength(4);
     // Resumed once the watch is open too, just after the list.
-    await waitFor(() => logs.some((l) => l.msg === 'watch resumed'), 'the recovery log');
-    const about = logs.filter((l) => l.watch === 'revisions');
+    await waitFor(() => harness.logs.some((l) => l.msg === 'watch resumed'), 'the recovery log');
+    const about = harness.logs.filter((l) => l.watch === 'revisions');
     expect(about.map((l) => [l.level, l.msg])).toEqual([
       [40, 'watch failed; retrying with backoff'],
       [20, 'watch failed again'],
@@ -548,17 +514,17 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('restarts an informer whose watch request fails', async () => {
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
-    server.failNext('watch', SLICES, 503, 2);
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.failNext('watch', SLICES, 503, 2);
     const recorder = await started();
-    await waitFor(() => server.openWatches === 3, 'every watch open');
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    await waitFor(() => harness.server.openWatches === 3, 'every watch open');
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready[0] === '10.0.0.2:8012', 'the change');
   });
 
   it('watches Endpoints instead of EndpointSlices when asked', async () => {
-    server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
-    server.apply(
+    harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 2 }));
+    harness.server.apply(
       endpoints('r1-private', 'r1', 'Private', [
         {
           addresses: [{ ip: '10.0.0.1' }],
@@ -570,13 +536,13 @@ describe('KubernetesEndpointSource', () => {
         },
       ]),
     );
-    server.apply(
+    harness.server.apply(
       endpoints('r1', 'r1', 'Public', [
         { addresses: [{ ip: '10.3.0.1' }], ports: [{ name: 'http', port: 8012 }] },
       ]),
     );
     // EndpointSlices are ignored in this mode.
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.9.9.9', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.9.9.9', ready: true }]));
     const recorder = await started({ useEndpoints: true });
     expect(recorder.current.get('ns1/r1')).toEqual(
       info('ns1', 'r1', {
@@ -586,27 +552,29 @@ describe('KubernetesEndpointSource', () => {
         activators: ['10.3.0.1'],
       }),
     );
-    server.apply(
+    harness.server.apply(
       endpoints('r1-private', 'r1', 'Private', [
         { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ name: 'http', port: 8012 }] },
       ]),
     );
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the ready Pod');
-    expect(server.requests.some((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch')).toBe(true);
-    expect(server.requests.some((r) => r.path === SLICES)).toBe(false);
+    expect(harness.server.requests.some((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch')).toBe(
+      true,
+    );
+    expect(harness.server.requests.some((r) => r.path === SLICES)).toBe(false);
   });
 
   describe('where EndpointSlices are forbidden', () => {
-    const sliceRequests = () => server.requests.filter((r) => r.path.includes('/endpointslices'));
+    const sliceRequests = () => harness.server.requests.filter((r) => r.path.includes('/endpointslices'));
     const forbidSlices = () => {
-      server.authorize = (r) => !r.path.includes('/endpointslices');
+      harness.server.authorize = (r) => !r.path.includes('/endpointslices');
     };
-    const warnings = () => logs.filter((l) => l.level >= 40);
+    const warnings = () => harness.logs.filter((l) => l.level >= 40);
 
     it('falls back to Endpoints at start, warning once, and never asks for EndpointSlices again', async () => {
       forbidSlices();
-      server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
-      server.apply(
+      harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
+      harness.server.apply(
         endpoints('r1-private', 'r1', 'Private', [
           {
             addresses: [{ ip: '10.0.0.1' }],
@@ -615,7 +583,7 @@ describe('KubernetesEndpointSource', () => {
           },
         ]),
       );
-      server.apply(
+      harness.server.apply(
         endpoints('r1', 'r1', 'Public', [
           { addresses: [{ ip: '10.3.0.1' }], ports: [{ name: 'http', port: 8012 }] },
         ]),
@@ -647,7 +615,7 @@ describe('KubernetesEndpointSource', () => {
       );
 
       // And it keeps following the Endpoints.
-      server.apply(
+      harness.server.apply(
         endpoints('r1-private', 'r1', 'Private', [
           { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.2' }], ports: [{ name: 'http', port: 8012 }] },
         ]),
@@ -657,15 +625,15 @@ describe('KubernetesEndpointSource', () => {
       // One list per EndpointSlice informer, both refused; no retry, no watch.
       expect(sliceRequests().map((r) => r.verb)).toEqual(['list', 'list']);
       expect(
-        server.requests.filter((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch'),
+        harness.server.requests.filter((r) => r.path === '/api/v1/endpoints' && r.verb === 'watch'),
       ).toHaveLength(2);
       expect(warnings()).toHaveLength(1);
-      expect(logs.filter((l) => l.msg.startsWith('watch failed'))).toEqual([]);
+      expect(harness.logs.filter((l) => l.msg.startsWith('watch failed'))).toEqual([]);
     });
 
     it('falls back within one namespace, and names it', async () => {
       forbidSlices();
-      server.apply(
+      harness.server.apply(
         endpoints(
           'r1-private',
           'r1',
@@ -679,13 +647,13 @@ describe('KubernetesEndpointSource', () => {
       expect(warnings().map((l) => l['forbidden'])).toEqual([
         'list discovery.k8s.io/v1 endpointslices in namespace ns2',
       ]);
-      expect(server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
+      expect(harness.server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
     });
 
     it('switches a running source when a relist is refused, keeping every revision and its Pods meanwhile', async () => {
-      server.apply(revision('ns1', 'r1'));
-      server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
-      server.apply(
+      harness.server.apply(revision('ns1', 'r1'));
+      harness.server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.1', ready: true }]));
+      harness.server.apply(
         endpoints('r1-private', 'r1', 'Private', [
           { addresses: [{ ip: '10.0.0.1' }, { ip: '10.0.0.5' }], ports: [{ name: 'http', port: 8012 }] },
         ]),
@@ -694,10 +662,10 @@ describe('KubernetesEndpointSource', () => {
       expect(recorder.current.get('ns1/r1')?.ready).toEqual(['10.0.0.1:8012']);
       const before = recorder.events.length;
       // Listing is taken away; the watches resume from a resourceVersion that is gone, so they must relist.
-      server.authorize = (r) => !(r.path.includes('/endpointslices') && r.verb === 'list');
-      server.apply(revision('ns1', 'r1', { containerConcurrency: 3 }));
-      server.compactHistory();
-      server.cutWatches();
+      harness.server.authorize = (r) => !(r.path.includes('/endpointslices') && r.verb === 'list');
+      harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 3 }));
+      harness.server.compactHistory();
+      harness.server.cutWatches();
       await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the Endpoints’ Pods');
       const marker = await marked(recorder, 'endpoints');
       // From the slices' view straight to the Endpoints' one: never without its Pods, never removed.
@@ -707,10 +675,10 @@ describe('KubernetesEndpointSource', () => {
         info('ns1', 'r1', { containerConcurrency: 3, ready: ['10.0.0.1:8012', '10.0.0.5:8012'] }),
       );
       // The cut connections are logged as any; the refusal once.
-      expect(logs.filter((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toHaveLength(1);
+      expect(harness.logs.filter((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toHaveLength(1);
       // A slice change is no longer seen; an Endpoints change is.
-      server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.9', ready: true }]));
-      server.apply(
+      harness.server.apply(privateSlice('ns1', 'r1', 'r1-private-a', [{ ip: '10.0.0.9', ready: true }]));
+      harness.server.apply(
         endpoints('r1-private', 'r1', 'Private', [
           { addresses: [{ ip: '10.0.0.5' }], ports: [{ port: 8012 }] },
         ]),
@@ -720,48 +688,48 @@ describe('KubernetesEndpointSource', () => {
     });
 
     it('keeps watching EndpointSlices through other failures', async () => {
-      server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
-      server.failNext('list', SLICES, 500, 2);
+      harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+      harness.server.failNext('list', SLICES, 500, 2);
       const recorder = await started();
       await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the retried list');
-      expect(server.requests.some((r) => r.path.startsWith('/api/v1/'))).toBe(false);
-      expect(logs.some((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toBe(false);
+      expect(harness.server.requests.some((r) => r.path.startsWith('/api/v1/'))).toBe(false);
+      expect(harness.logs.some((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toBe(false);
     });
 
     it('stops cleanly while switching', async () => {
       forbidSlices();
-      server.failNext('list', '/api/v1/endpoints', 500, 100);
+      harness.server.failNext('list', '/api/v1/endpoints', 500, 100);
       await started({ backoff: { initialMs: 5, maxMs: 10 } });
-      await source!.stop();
+      await harness.last!.stop();
       await expectQuietAfterStop();
     });
   });
 
   it('watches one namespace when configured', async () => {
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
-    server.apply(privateSlice('ns2', 'r2', 'r2-a', [{ ip: '10.0.0.2', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns2', 'r2', 'r2-a', [{ ip: '10.0.0.2', ready: true }]));
     const recorder = await started({ namespace: 'ns2' });
     expect([...recorder.current.keys()]).toEqual(['ns2/r2']);
-    expect(server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
+    expect(harness.server.requests.every((r) => r.path.includes('/namespaces/ns2/'))).toBe(true);
   });
 
   it('stops every watch and delivers nothing after stop', async () => {
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     const recorder = await started();
-    await source!.stop();
-    await waitFor(() => server.openWatches === 0, 'the watches closed');
+    await harness.last!.stop();
+    await waitFor(() => harness.server.openWatches === 0, 'the watches closed');
     const count = recorder.events.length;
-    server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
+    harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
     await settle();
     expect(recorder.events).toHaveLength(count);
-    expect(logs.filter((l) => l.level >= 40)).toEqual([]);
+    expect(harness.logs.filter((l) => l.level >= 40)).toEqual([]);
   });
 
   it('stops cleanly while failed informers wait to retry', async () => {
-    server.failNext('list', /./, 500, 100);
+    harness.server.failNext('list', /./, 500, 100);
     await started({ backoff: { initialMs: 5, maxMs: 10 } });
     await settle(50);
-    await source!.stop();
+    await harness.last!.stop();
     await expectQuietAfterStop();
   });
 
@@ -778,10 +746,10 @@ describe('KubernetesEndpointSource', () => {
         contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
         currentContext: 'x',
       });
-      makeSource({ kubeConfig });
-      const starting = source!.start(new Recorder());
+      harness.make({ kubeConfig });
+      const starting = harness.last!.start(new Recorder());
       await waitFor(() => held.length === 3, 'the three lists');
-      await source!.stop();
+      await harness.last!.stop();
       await starting;
       await waitFor(() => held.every((res) => res.req.closed), 'the lists aborted');
     } finally {
@@ -791,7 +759,7 @@ describe('KubernetesEndpointSource', () => {
   });
 
   it('checks its options', () => {
-    const kubeConfig = server.kubeConfig();
+    const kubeConfig = harness.server.kubeConfig();
     const logger = pino({ level: 'silent' });
     expect(() => new KubernetesEndpointSource({ kubeConfig, logger, backoff: { initialMs: 0 } })).toThrow(
       /backoff.initialMs/,

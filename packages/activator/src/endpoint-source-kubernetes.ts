@@ -4,66 +4,37 @@
  * Where listing EndpointSlices is forbidden (Knative's own activator role grants only Endpoints), it
  * falls back to Endpoints once, with a warning.
  */
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1EndpointSlice,
-  type V1Endpoints,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Endpoints } from '@kubernetes/client-node';
 import { joinHostPort, type Logger } from '@zerogate/core';
 import {
-  abortableRequests,
   apiStatusMessage,
   apiStatusOf,
-  ChangeBatcher,
   describeApiError,
+  type Informer,
   isRecord,
-  KeptInformer,
+  type KnativeRevision,
   PRIVATE_SELECTOR,
   PUBLIC_SELECTOR,
-  REVISION_LABEL,
-  REVISIONS,
+  type RevisionStateBase,
+  RevisionWatch,
+  type RevisionWatchOptions,
   readRevision,
-  resolveBackoff,
-  type WatchBackoff,
 } from '@zerogate/core/kubernetes';
-import {
-  type EndpointListener,
-  type EndpointSource,
-  type RevisionInfo,
-  revisionKey,
-} from './endpoint-source.js';
+import type { EndpointListener, EndpointSource, RevisionInfo } from './endpoint-source.js';
 
 export { DEFAULT_BACKOFF, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
-export type { WatchBackoff };
 
 /** `spec.timeoutSeconds` when a Revision does not set it: Knative's `revision-timeout-seconds` default. */
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 
-/** Options of {@link KubernetesEndpointSource}. */
-export interface KubernetesEndpointSourceOptions {
-  /** Where the API server is and how to authenticate (in a Pod: `loadFromCluster()`). */
-  readonly kubeConfig: KubeConfig;
-  readonly logger: Logger;
-  /** Watch only this namespace; default every namespace. */
-  readonly namespace?: string;
+/** Options of {@link KubernetesEndpointSource}: core's `RevisionWatch` options, and which API to read Pods from. */
+export interface KubernetesEndpointSourceOptions extends RevisionWatchOptions {
   /**
    * Watch core/v1 Endpoints from the start instead of discovery.k8s.io/v1 EndpointSlices, for clusters
    * without them. Without it, EndpointSlices are watched until listing them is forbidden (403), then
    * Endpoints.
    */
   readonly useEndpoints?: boolean;
-  /** Restart delays after informer failures; default {@link DEFAULT_BACKOFF}. */
-  readonly backoff?: Partial<WatchBackoff>;
-}
-
-/** The part of a Knative Revision the activator reads. */
-interface KnativeRevision extends KubernetesObject {
-  spec?: unknown;
 }
 
 interface RevisionSpecFacts {
@@ -97,18 +68,10 @@ type Role = keyof RoleFacts;
 type EndpointsKind = 'slice' | 'endpoints';
 
 /** Everything known about one revision, from every informer. */
-interface RevisionState {
-  readonly namespace: string;
-  readonly name: string;
+interface RevisionState extends RevisionStateBase {
   /** Facts per EndpointSlice (or Endpoints) object of each role, by `kind/role/namespace/name`. */
   readonly endpoints: { readonly [R in Role]: Map<string, RoleFacts[R]> };
   spec: RevisionSpecFacts | undefined;
-}
-
-/** A running informer, as this source drives it. */
-interface Informer {
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /**
@@ -218,9 +181,9 @@ function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
  */
 export class KubernetesEndpointSource implements EndpointSource {
   private readonly logger: Logger;
+  private readonly watch: RevisionWatch<RevisionState, RevisionInfo>;
   /** The informers on EndpointSlices, or on Endpoints once configured or fallen back to. */
   private endpointInformers: Informer[];
-  private readonly revisionInformer: Informer;
   /** Makes the Endpoints informers, until EndpointSlices turn out forbidden; then undefined. */
   private endpointsFallback: (() => Informer[]) | undefined;
   /**
@@ -228,108 +191,61 @@ export class KubernetesEndpointSource implements EndpointSource {
    * their first attempt.
    */
   private switching: Promise<void> | undefined;
-  private readonly revisions = new Map<string, RevisionState>();
-  /** The revision each endpoints object was filed under, so a relabelled one leaves its old revision. */
-  private readonly owners = new Map<string, string>();
-  private readonly delivered = new Map<string, RevisionInfo>();
-  /** Paused until the initial lists are in, so the first delivery carries every source's state at once. */
-  private readonly changes = new ChangeBatcher((key) => this.deliver(key));
-  private listener: EndpointListener | undefined;
-  private stopped = false;
-  /** Aborts list requests in flight on stop. */
-  private readonly aborter = new AbortController();
 
   constructor(options: KubernetesEndpointSourceOptions) {
-    const { kubeConfig, logger, namespace } = options;
-    if (!kubeConfig?.getCurrentCluster()) {
-      throw new TypeError('KubernetesEndpointSource option kubeConfig must have a current cluster');
-    }
-    if (namespace !== undefined && (typeof namespace !== 'string' || namespace === '')) {
-      throw new TypeError('KubernetesEndpointSource option namespace must be a non-empty string');
-    }
-    const backoff = resolveBackoff('KubernetesEndpointSource', options.backoff);
+    const { logger, namespace } = options;
     this.logger = logger;
+    const watch = new RevisionWatch<RevisionState, RevisionInfo>('KubernetesEndpointSource', options, {
+      create: (ns, name) => ({
+        namespace: ns,
+        name,
+        endpoints: { private: new Map(), public: new Map() },
+        spec: undefined,
+      }),
+      compute,
+      empty: (state) =>
+        !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0,
+      same: sameInfo,
+      listenerName: 'endpoint listener',
+    });
+    this.watch = watch;
 
-    const keep = <T extends KubernetesObject>(
-      what: string,
-      path: string,
-      list: () => Promise<KubernetesListObject<T>>,
-      labelSelector: string | undefined,
-      onChange: (obj: T, deleted: boolean) => void,
-    ) => new KeptInformer<T>(what, kubeConfig, path, list, labelSelector, backoff, logger, onChange);
-
-    const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
-    const abortable = abortableRequests(this.aborter.signal);
-    const endpointsInformers = (): Informer[] => {
-      const core = kubeConfig.makeApiClient(CoreV1Api);
-      const list = (labelSelector: string) => () =>
-        namespace === undefined
-          ? core.listEndpointsForAllNamespaces({ labelSelector }, abortable)
-          : core.listNamespacedEndpoints({ namespace, labelSelector }, abortable);
-      return [
-        keep<V1Endpoints>(
-          'private endpoints',
-          `/api/v1${ns}/endpoints`,
-          list(PRIVATE_SELECTOR),
-          PRIVATE_SELECTOR,
-          (e, deleted) => this.onEndpoints('endpoints', 'private', e, deleted, () => endpointsAddresses(e)),
-        ),
-        keep<V1Endpoints>(
-          'public endpoints',
-          `/api/v1${ns}/endpoints`,
-          list(PUBLIC_SELECTOR),
-          PUBLIC_SELECTOR,
-          (e, deleted) => this.onEndpoints('endpoints', 'public', e, deleted, () => endpointsReadyIps(e)),
-        ),
-      ];
-    };
+    const endpointsInformers = (): Informer[] => [
+      watch.endpoints('private endpoints', PRIVATE_SELECTOR, (e, deleted) =>
+        this.onEndpoints('endpoints', 'private', e, deleted, () => endpointsAddresses(e)),
+      ),
+      watch.endpoints('public endpoints', PUBLIC_SELECTOR, (e, deleted) =>
+        this.onEndpoints('endpoints', 'public', e, deleted, () => endpointsReadyIps(e)),
+      ),
+    ];
     if (options.useEndpoints) {
       this.endpointInformers = endpointsInformers();
     } else {
       this.endpointsFallback = endpointsInformers;
-      const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
       const scope = namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`;
       // A 403 is not retried: it lasts until someone changes RBAC, and Endpoints carry the same Pods.
-      const list = (labelSelector: string) => async () => {
-        try {
-          return await (namespace === undefined
-            ? discovery.listEndpointSliceForAllNamespaces({ labelSelector }, abortable)
-            : discovery.listNamespacedEndpointSlice({ namespace, labelSelector }, abortable));
-        } catch (err) {
-          if (apiStatusOf(err) === 403)
-            this.fallBack(`list discovery.k8s.io/v1 endpointslices ${scope}`, err);
-          throw err;
-        }
+      const onListError = (err: unknown) => {
+        if (apiStatusOf(err) === 403) this.fallBack(`list discovery.k8s.io/v1 endpointslices ${scope}`, err);
       };
-      const path = `/apis/discovery.k8s.io/v1${ns}/endpointslices`;
       this.endpointInformers = [
-        keep<V1EndpointSlice>(
+        watch.endpointSlices(
           'private endpointslices',
-          path,
-          list(PRIVATE_SELECTOR),
           PRIVATE_SELECTOR,
           (s, deleted) => this.onEndpoints('slice', 'private', s, deleted, () => sliceAddresses(s)),
+          onListError,
         ),
-        keep<V1EndpointSlice>(
+        watch.endpointSlices(
           'public endpointslices',
-          path,
-          list(PUBLIC_SELECTOR),
           PUBLIC_SELECTOR,
           (s, deleted) => this.onEndpoints('slice', 'public', s, deleted, () => sliceReadyIps(s)),
+          onListError,
         ),
       ];
     }
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const listRevisions = (): Promise<KubernetesListObject<KnativeRevision>> =>
-      namespace === undefined
-        ? custom.listClusterCustomObject({ ...REVISIONS }, abortable)
-        : custom.listNamespacedCustomObject({ ...REVISIONS, namespace }, abortable);
-    this.revisionInformer = keep<KnativeRevision>(
-      'revisions',
-      `/apis/serving.knative.dev/v1${ns}/revisions`,
-      listRevisions,
-      undefined,
-      (r, deleted) => this.onRevision(r, deleted),
+    watch.revisions((r, deleted) =>
+      watch.revision(r, (state) => {
+        state.spec = deleted ? undefined : readRevision(r, revisionSpec, this.logger);
+      }),
     );
   }
 
@@ -337,23 +253,20 @@ export class KubernetesEndpointSource implements EndpointSource {
    * Starts every informer; resolves once each listed (or failed its first attempt) and the result was
    * delivered. When EndpointSlices turn out forbidden, that includes the first attempt on Endpoints.
    */
-  async start(listener: EndpointListener): Promise<void> {
-    if (this.listener) throw new Error('KubernetesEndpointSource was already started');
-    this.listener = listener;
-    await Promise.all([...this.endpointInformers, this.revisionInformer].map((i) => i.start()));
-    // A forbidden list switched to Endpoints before its informer's first attempt ended.
-    await this.switching;
-    if (this.stopped) return;
-    this.changes.resume();
+  start(listener: EndpointListener): Promise<void> {
+    return this.watch.start(
+      {
+        upsert: (_state, info) => listener.upsert(info),
+        remove: (state) => listener.remove(state.namespace, state.name),
+      },
+      // A forbidden list switched to Endpoints before its informer's first attempt ended.
+      () => this.settled(),
+    );
   }
 
   /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.changes.pause();
-    this.aborter.abort();
-    await Promise.all([...this.endpointInformers, this.revisionInformer].map((i) => i.stop()));
-    await this.switching;
+  stop(): Promise<void> {
+    return this.watch.stop(() => this.settled());
   }
 
   /**
@@ -364,7 +277,7 @@ export class KubernetesEndpointSource implements EndpointSource {
    */
   private fallBack(forbidden: string, err: unknown): void {
     const make = this.endpointsFallback;
-    if (this.stopped || !make) return;
+    if (this.watch.stopped || !make) return;
     this.endpointsFallback = undefined;
     this.logger.warn(
       {
@@ -375,39 +288,26 @@ export class KubernetesEndpointSource implements EndpointSource {
       ENDPOINTSLICES_FORBIDDEN_MESSAGE,
     );
     // Stopping marks each informer stopped at once, so the failing list ends without a retry or a log.
-    const stopped = Promise.all(this.endpointInformers.map((i) => i.stop()));
+    const stopped = this.watch.retire(this.endpointInformers);
     this.endpointInformers = make();
-    const wasLive = this.changes.live;
-    this.changes.pause();
-    this.forget('slice');
+    const { changes } = this.watch;
+    const wasLive = changes.live;
+    changes.pause();
+    this.watch.forget('slice/', (state, objectKey) => {
+      state.endpoints.private.delete(objectKey);
+      state.endpoints.public.delete(objectKey);
+    });
     const started = Promise.all(this.endpointInformers.map((i) => i.start()));
     this.switching = Promise.all([stopped, started]).then(() => {
       // A switch during start() leaves going live to start().
-      if (!wasLive || this.stopped) return;
-      this.changes.resume();
+      if (!wasLive || this.watch.stopped) return;
+      changes.resume();
     });
   }
 
-  /** Drops every endpoints object of `kind` from its revision. */
-  private forget(kind: EndpointsKind): void {
-    for (const [objectKey, key] of this.owners) {
-      if (!objectKey.startsWith(`${kind}/`)) continue;
-      const state = this.revisions.get(key);
-      state?.endpoints.private.delete(objectKey);
-      state?.endpoints.public.delete(objectKey);
-      this.owners.delete(objectKey);
-      this.changes.mark(key);
-    }
-  }
-
-  private state(namespace: string, name: string): RevisionState {
-    const key = revisionKey(namespace, name);
-    let state = this.revisions.get(key);
-    if (!state) {
-      state = { namespace, name, endpoints: { private: new Map(), public: new Map() }, spec: undefined };
-      this.revisions.set(key, state);
-    }
-    return state;
+  /** Resolves once a switch to Endpoints under way, if any, is done. */
+  private async settled(): Promise<void> {
+    await this.switching;
   }
 
   /** Files an endpoints object (slice or Endpoints) under its revision, or removes it. */
@@ -418,92 +318,39 @@ export class KubernetesEndpointSource implements EndpointSource {
     deleted: boolean,
     parse: () => RoleFacts[R],
   ): void {
-    const namespace = obj.metadata?.namespace;
-    const name = obj.metadata?.name;
-    if (!namespace || !name) return;
-    const objectKey = `${kind}/${role}/${namespace}/${name}`;
-    const revision = deleted ? undefined : obj.metadata?.labels?.[REVISION_LABEL];
-    const key = revision ? revisionKey(namespace, revision) : undefined;
-    const previous = this.owners.get(objectKey);
-    if (previous !== undefined && previous !== key) {
-      const old = this.revisions.get(previous);
-      old?.endpoints[role].delete(objectKey);
-      this.owners.delete(objectKey);
-      this.changes.mark(previous);
-    }
-    if (revision && key) {
-      const endpoints: RevisionState['endpoints'][R] = this.state(namespace, revision).endpoints[role];
-      endpoints.set(objectKey, parse());
-      this.owners.set(objectKey, key);
-      this.changes.mark(key);
-    }
+    this.watch.file(
+      `${kind}/${role}`,
+      obj,
+      deleted,
+      (state): Map<string, RoleFacts[R]> => state.endpoints[role],
+      parse,
+    );
   }
+}
 
-  private onRevision(revision: KnativeRevision, deleted: boolean): void {
-    const namespace = revision.metadata?.namespace;
-    const name = revision.metadata?.name;
-    if (!namespace || !name) return;
-    const state = this.state(namespace, name);
-    if (deleted) {
-      state.spec = undefined;
-    } else {
-      state.spec = readRevision(revision, revisionSpec, this.logger);
-    }
-    this.changes.mark(revisionKey(namespace, name));
+/** The merged state, or undefined while neither the Revision nor a private endpoints object exists. */
+function compute(state: RevisionState): RevisionInfo | undefined {
+  if (!state.spec && state.endpoints.private.size === 0) return undefined;
+  const ready = new Set<string>();
+  const notReady = new Set<string>();
+  for (const a of state.endpoints.private.values()) {
+    for (const r of a.ready) ready.add(r);
+    for (const n of a.notReady) notReady.add(n);
   }
-
-  /** Delivers the net change of one revision. */
-  private deliver(key: string): void {
-    if (!this.listener) return;
-    const state = this.revisions.get(key);
-    const info = state && this.compute(state);
-    const previous = this.delivered.get(key);
-    if (state && !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0) {
-      this.revisions.delete(key);
-    }
-    if (!info) {
-      if (previous) {
-        this.delivered.delete(key);
-        this.notify(() => this.listener?.remove(previous.namespace, previous.name));
-      }
-    } else if (!previous || !sameInfo(previous, info)) {
-      this.delivered.set(key, info);
-      this.notify(() => this.listener?.upsert(info));
-    }
-  }
-
-  private notify(call: () => void): void {
-    try {
-      call();
-    } catch (err) {
-      this.logger.error({ err }, 'endpoint listener failed');
-    }
-  }
-
-  /** The merged state, or undefined while neither the Revision nor a private endpoints object exists. */
-  private compute(state: RevisionState): RevisionInfo | undefined {
-    if (!state.spec && state.endpoints.private.size === 0) return undefined;
-    const ready = new Set<string>();
-    const notReady = new Set<string>();
-    for (const a of state.endpoints.private.values()) {
-      for (const r of a.ready) ready.add(r);
-      for (const n of a.notReady) notReady.add(n);
-    }
-    // A Pod moving between slices may briefly appear in both; ready wins.
-    for (const r of ready) notReady.delete(r);
-    const activators = new Set<string>();
-    for (const ips of state.endpoints.public.values()) for (const ip of ips) activators.add(ip);
-    const spec = state.spec ?? DEFAULT_SPEC;
-    return {
-      namespace: state.namespace,
-      name: state.name,
-      containerConcurrency: spec.containerConcurrency,
-      timeoutSeconds: spec.timeoutSeconds,
-      responseStartTimeoutSeconds: spec.responseStartTimeoutSeconds,
-      idleTimeoutSeconds: spec.idleTimeoutSeconds,
-      ready: [...ready].sort(),
-      notReady: [...notReady].sort(),
-      activators: [...activators].sort(),
-    };
-  }
+  // A Pod moving between slices may briefly appear in both; ready wins.
+  for (const r of ready) notReady.delete(r);
+  const activators = new Set<string>();
+  for (const ips of state.endpoints.public.values()) for (const ip of ips) activators.add(ip);
+  const spec = state.spec ?? DEFAULT_SPEC;
+  return {
+    namespace: state.namespace,
+    name: state.name,
+    containerConcurrency: spec.containerConcurrency,
+    timeoutSeconds: spec.timeoutSeconds,
+    responseStartTimeoutSeconds: spec.responseStartTimeoutSeconds,
+    idleTimeoutSeconds: spec.idleTimeoutSeconds,
+    ready: [...ready].sort(),
+    notReady: [...notReady].sort(),
+    activators: [...activators].sort(),
+  };
 }

@@ -1,22 +1,14 @@
-import { Writable } from 'node:stream';
 import type { V1EndpointSlice } from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/http.js';
+import { InformerHarness } from '../../../test/support/informer-harness.js';
 import { knativeRevision } from '../../../test/support/knative-objects.js';
-import { TestApiServer } from '../../../test/support/test-apiserver.js';
 import { REVISION_LABEL, SERVICE_TYPE_LABEL } from './actuator-kubernetes.js';
 import type { RevisionSpec } from './collector.js';
 import { type RevisionListener, RevisionWatcher, type RevisionWatcherOptions } from './revision-watcher.js';
 
 const SLICES = '/apis/discovery.k8s.io/v1/endpointslices';
 const REVISIONS = '/apis/serving.knative.dev/v1/revisions';
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
 
 /** Records every delivery and the state they add up to. */
 class Recorder implements RevisionListener {
@@ -34,36 +26,9 @@ class Recorder implements RevisionListener {
   }
 }
 
-let server: TestApiServer;
-let watcher: RevisionWatcher | undefined;
-let logs: LogLine[];
-
-beforeEach(async () => {
-  server = await TestApiServer.start();
-  logs = [];
-});
-
-afterEach(async () => {
-  await watcher?.stop();
-  watcher = undefined;
-  await server.close();
-});
-
-function makeWatcher(options: Partial<RevisionWatcherOptions> = {}): RevisionWatcher {
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  watcher = new RevisionWatcher({
-    kubeConfig: server.kubeConfig(),
-    logger: pino({ level: 'debug' }, sink),
-    backoff: { initialMs: 5, maxMs: 40 },
-    ...options,
-  });
-  return watcher;
-}
+const harness = new InformerHarness<RevisionWatcher, RevisionWatcherOptions>(
+  (options) => new RevisionWatcher(options),
+);
 
 /** A Revision, with `cc` as its containerConcurrency (any value, to test rejected ones). */
 function revision(
@@ -101,8 +66,10 @@ function slice(
 
 describe('RevisionWatcher', () => {
   it('delivers each revision with its annotations, concurrency and ready private Pods, marking listed ones existing', async () => {
-    server.apply(revision('hello-00001', { annotations: { 'autoscaling.knative.dev/target': '5' }, cc: 1 }));
-    server.apply(
+    harness.server.apply(
+      revision('hello-00001', { annotations: { 'autoscaling.knative.dev/target': '5' }, cc: 1 }),
+    );
+    harness.server.apply(
       slice('hello-00001-private-a', 'hello-00001', [
         { ip: '10.0.0.10', ready: true },
         { ip: '10.0.0.9', ready: true },
@@ -110,9 +77,11 @@ describe('RevisionWatcher', () => {
         { ip: '10.0.0.12', ready: true, terminating: true },
       ]),
     );
-    server.apply(slice('hello-00001-public', 'hello-00001', [{ ip: '10.9.9.9', ready: true }], 'Public'));
+    harness.server.apply(
+      slice('hello-00001-public', 'hello-00001', [{ ip: '10.9.9.9', ready: true }], 'Public'),
+    );
     const rec = new Recorder();
-    await makeWatcher().start(rec);
+    await harness.make().start(rec);
 
     expect(rec.events).toEqual([
       {
@@ -128,8 +97,8 @@ describe('RevisionWatcher', () => {
     ]);
 
     // A revision created later is new, and a second slice's Pods join the first's.
-    server.apply(revision('hello-00002'));
-    server.apply(slice('hello-00001-private-b', 'hello-00001', [{ ip: '10.0.1.1', ready: true }]));
+    harness.server.apply(revision('hello-00002'));
+    harness.server.apply(slice('hello-00001-private-b', 'hello-00001', [{ ip: '10.0.1.1', ready: true }]));
     expect(
       await eventually(
         () =>
@@ -147,31 +116,31 @@ describe('RevisionWatcher', () => {
   });
 
   it('delivers nothing for Pods of an unknown Revision, and removes a deleted Revision', async () => {
-    server.apply(slice('orphan-private', 'orphan', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(slice('orphan-private', 'orphan', [{ ip: '10.0.0.1', ready: true }]));
     const rec = new Recorder();
-    await makeWatcher().start(rec);
+    await harness.make().start(rec);
     expect(rec.events).toEqual([]);
 
-    server.apply(revision('orphan'));
+    harness.server.apply(revision('orphan'));
     expect(await eventually(() => rec.current.get('default/orphan')?.readyPods.length === 1)).toBe(true);
-    server.delete('Revision', 'default', 'orphan');
+    harness.server.delete('Revision', 'default', 'orphan');
     expect(await eventually(() => rec.events.at(-1)?.op === 'remove')).toBe(true);
     expect(rec.current.size).toBe(0);
   });
 
   it('delivers a revision only when its state changed', async () => {
-    server.apply(revision('hello-00001', { cc: 2 }));
-    server.apply(slice('s', 'hello-00001', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(revision('hello-00001', { cc: 2 }));
+    harness.server.apply(slice('s', 'hello-00001', [{ ip: '10.0.0.1', ready: true }]));
     const rec = new Recorder();
-    await makeWatcher().start(rec);
+    await harness.make().start(rec);
     // The same ready Pods with a new not-ready one: nothing to deliver.
-    server.apply(
+    harness.server.apply(
       slice('s', 'hello-00001', [
         { ip: '10.0.0.1', ready: true },
         { ip: '10.0.0.2', ready: false },
       ]),
     );
-    server.apply(
+    harness.server.apply(
       slice('s', 'hello-00001', [
         { ip: '10.0.0.1', ready: true },
         { ip: '10.0.0.2', ready: true },
@@ -180,46 +149,48 @@ describe('RevisionWatcher', () => {
     expect(await eventually(() => rec.current.get('default/hello-00001')?.readyPods.length === 2)).toBe(true);
     expect(rec.events).toHaveLength(2);
     // The slice going away leaves the revision with no Pods.
-    server.delete('EndpointSlice', 'default', 's');
+    harness.server.delete('EndpointSlice', 'default', 's');
     expect(await eventually(() => rec.current.get('default/hello-00001')?.readyPods.length === 0)).toBe(true);
   });
 
   it('watches one namespace only when asked', async () => {
-    server.apply(revision('a', { namespace: 'team-a' }));
-    server.apply(revision('b', { namespace: 'team-b' }));
+    harness.server.apply(revision('a', { namespace: 'team-a' }));
+    harness.server.apply(revision('b', { namespace: 'team-b' }));
     const rec = new Recorder();
-    await makeWatcher({ namespace: 'team-a' }).start(rec);
-    server.apply(revision('b2', { namespace: 'team-b' }));
-    server.apply(revision('a2', { namespace: 'team-a' }));
+    await harness.make({ namespace: 'team-a' }).start(rec);
+    harness.server.apply(revision('b2', { namespace: 'team-b' }));
+    harness.server.apply(revision('a2', { namespace: 'team-a' }));
     expect(await eventually(() => rec.current.has('team-a/a2'))).toBe(true);
     expect([...rec.current.keys()].sort()).toEqual(['team-a/a', 'team-a/a2']);
   });
 
   it('keeps a malformed concurrency at 0 and says why', async () => {
-    server.apply(revision('bad', { cc: 'many' }));
+    harness.server.apply(revision('bad', { cc: 'many' }));
     const rec = new Recorder();
-    await makeWatcher().start(rec);
+    await harness.make().start(rec);
     expect(rec.current.get('default/bad')?.containerConcurrency).toBe(0);
-    expect(logs.some((l) => l.msg === 'malformed Revision; using defaults for its bad fields')).toBe(true);
+    expect(harness.logs.some((l) => l.msg === 'malformed Revision; using defaults for its bad fields')).toBe(
+      true,
+    );
   });
 
   it('retries a failed first list with backoff', async () => {
-    server.failNext('list', REVISIONS, 500, 2);
-    server.failNext('list', SLICES, 503);
-    server.apply(revision('hello-00001'));
+    harness.server.failNext('list', REVISIONS, 500, 2);
+    harness.server.failNext('list', SLICES, 503);
+    harness.server.apply(revision('hello-00001'));
     const rec = new Recorder();
-    await makeWatcher().start(rec);
+    await harness.make().start(rec);
     expect(await eventually(() => rec.current.has('default/hello-00001'))).toBe(true);
-    expect(logs.some((l) => l.msg === 'watch failed; retrying with backoff')).toBe(true);
+    expect(harness.logs.some((l) => l.msg === 'watch failed; retrying with backoff')).toBe(true);
   });
 
   it('resumes after the watches are cut, without losing changes made meanwhile', async () => {
-    server.apply(revision('hello-00001'));
+    harness.server.apply(revision('hello-00001'));
     const rec = new Recorder();
-    await makeWatcher().start(rec);
-    server.cutWatches();
-    server.apply(slice('s', 'hello-00001', [{ ip: '10.0.0.1', ready: true }]));
-    server.apply(revision('hello-00002'));
+    await harness.make().start(rec);
+    harness.server.cutWatches();
+    harness.server.apply(slice('s', 'hello-00001', [{ ip: '10.0.0.1', ready: true }]));
+    harness.server.apply(revision('hello-00002'));
     expect(
       await eventually(
         () =>
@@ -231,18 +202,19 @@ describe('RevisionWatcher', () => {
 
   it('delivers nothing after stop', async () => {
     const rec = new Recorder();
-    await makeWatcher().start(rec);
-    await watcher?.stop();
+    const stopped = harness.make();
+    await stopped.start(rec);
+    await stopped.stop();
     // A watcher still running sees the change; by then the stopped one has delivered nothing.
     const live = new Recorder();
-    await makeWatcher().start(live);
-    server.apply(revision('late'));
+    await harness.make().start(live);
+    harness.server.apply(revision('late'));
     expect(await eventually(() => live.current.has('default/late'))).toBe(true);
     expect(rec.events).toEqual([]);
   });
 
   it('checks its options', () => {
-    expect(() => makeWatcher({ backoff: { initialMs: 0 } })).toThrow(/backoff.initialMs/);
-    expect(() => makeWatcher({ backoff: { factor: 0.5 } })).toThrow(/backoff.factor/);
+    expect(() => harness.make({ backoff: { initialMs: 0 } })).toThrow(/backoff.initialMs/);
+    expect(() => harness.make({ backoff: { factor: 0.5 } })).toThrow(/backoff.factor/);
   });
 });

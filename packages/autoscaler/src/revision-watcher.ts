@@ -5,25 +5,16 @@
  * reconciler reads (`pkg/reconciler/autoscaling/kpa/kpa.go`: the PodAutoscaler's annotations and
  * `podCounter` over the private Service's endpoints).
  */
-import {
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1EndpointSlice,
-} from '@kubernetes/client-node';
+import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { Logger } from '@zerogate/core';
 import {
-  abortableRequests,
-  ChangeBatcher,
   isRecord,
-  KeptInformer,
+  type KnativeRevision,
   PRIVATE_SELECTOR,
-  REVISION_LABEL,
-  REVISIONS,
+  type RevisionStateBase,
+  RevisionWatch,
+  type RevisionWatchOptions,
   readRevision,
-  resolveBackoff,
   type WatchBackoff,
 } from '@zerogate/core/kubernetes';
 import type { RevisionSpec } from './collector.js';
@@ -39,39 +30,20 @@ export interface RevisionListener {
   remove(namespace: string, name: string): void;
 }
 
-/** Options of {@link RevisionWatcher}. */
-export interface RevisionWatcherOptions {
-  /** Where the API server is and how to authenticate (in a Pod: `loadFromCluster()`). */
-  readonly kubeConfig: KubeConfig;
-  readonly logger: Logger;
-  /** Watch only this namespace; default (or '') every namespace. */
-  readonly namespace?: string;
-  /** Restart delays after informer failures; default `DEFAULT_BACKOFF` of `@zerogate/core/kubernetes`. */
-  readonly backoff?: Partial<WatchBackoff>;
-}
-
-/** The part of a Knative Revision the autoscaler reads. */
-interface KnativeRevision extends KubernetesObject {
-  spec?: unknown;
-}
+/** Options of {@link RevisionWatcher}: those of core's `RevisionWatch`, where a `namespace` of '' also means every namespace. */
+export type RevisionWatcherOptions = RevisionWatchOptions;
 
 interface RevisionParams {
   readonly annotations: Readonly<Record<string, string>>;
   readonly containerConcurrency: number;
 }
 
-interface RevisionState {
-  readonly namespace: string;
-  readonly name: string;
-  /** Ready Pod IPs per private EndpointSlice, by slice name. */
+interface RevisionState extends RevisionStateBase {
+  /** Ready Pod IPs per private EndpointSlice. */
   readonly slices: Map<string, readonly string[]>;
   params: RevisionParams | undefined;
   /** Whether the Revision was in the first list, i.e. ran before this autoscaler started. */
   existing: boolean;
-}
-
-function revisionKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 /**
@@ -131,168 +103,78 @@ function sameSpec(a: RevisionSpec, b: RevisionSpec): boolean {
  */
 export class RevisionWatcher {
   private readonly logger: Logger;
-  private readonly informers: KeptInformer<KubernetesObject>[];
-  private readonly revisions = new Map<string, RevisionState>();
-  /** The revision each slice was filed under, so a relabelled slice leaves its old revision. */
-  private readonly owners = new Map<string, string>();
-  private readonly delivered = new Map<string, RevisionSpec>();
-  /** Paused until the initial lists are in, so the first delivery carries both sources' state at once. */
-  private readonly changes = new ChangeBatcher((key) => this.deliver(key));
-  private listener: RevisionListener | undefined;
-  private stopped = false;
-  /** Aborts list requests in flight on stop. */
-  private readonly aborter = new AbortController();
+  private readonly watch: RevisionWatch<RevisionState, RevisionSpec>;
 
   /** Checks the options and builds the informers; nothing is requested until {@link start}. */
   constructor(options: RevisionWatcherOptions) {
-    const { kubeConfig, logger } = options;
-    if (!kubeConfig?.getCurrentCluster()) {
-      throw new TypeError('RevisionWatcher option kubeConfig must have a current cluster');
-    }
+    this.logger = options.logger;
     const namespace = options.namespace === '' ? undefined : options.namespace;
-    if (namespace !== undefined && typeof namespace !== 'string') {
-      throw new TypeError('RevisionWatcher option namespace must be a string');
-    }
-    const backoff = resolveBackoff('RevisionWatcher', options.backoff);
-    this.logger = logger;
-
-    const ns = namespace === undefined ? '' : `/namespaces/${namespace}`;
-    const abortable = abortableRequests(this.aborter.signal);
-    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
-    const listSlices = (): Promise<KubernetesListObject<V1EndpointSlice>> =>
-      namespace === undefined
-        ? discovery.listEndpointSliceForAllNamespaces({ labelSelector: PRIVATE_SELECTOR }, abortable)
-        : discovery.listNamespacedEndpointSlice({ namespace, labelSelector: PRIVATE_SELECTOR }, abortable);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const listRevisions = (): Promise<KubernetesListObject<KnativeRevision>> =>
-      namespace === undefined
-        ? custom.listClusterCustomObject({ ...REVISIONS }, abortable)
-        : custom.listNamespacedCustomObject({ ...REVISIONS, namespace }, abortable);
-    this.informers = [
-      new KeptInformer<V1EndpointSlice>(
-        'private endpointslices',
-        kubeConfig,
-        `/apis/discovery.k8s.io/v1${ns}/endpointslices`,
-        listSlices,
-        PRIVATE_SELECTOR,
-        backoff,
-        logger,
-        (s, deleted) => this.onSlice(s, deleted),
-      ),
-      new KeptInformer<KnativeRevision>(
-        'revisions',
-        kubeConfig,
-        `/apis/serving.knative.dev/v1${ns}/revisions`,
-        listRevisions,
-        undefined,
-        backoff,
-        logger,
-        (r, deleted) => this.onRevision(r, deleted),
-      ),
-    ] as KeptInformer<KubernetesObject>[];
+    this.watch = new RevisionWatch(
+      'RevisionWatcher',
+      { ...options, namespace },
+      {
+        create: (ns, name) => ({
+          namespace: ns,
+          name,
+          slices: new Map(),
+          params: undefined,
+          existing: false,
+        }),
+        compute,
+        empty: (state) => !state.params && state.slices.size === 0,
+        same: sameSpec,
+        listenerName: 'revision listener',
+      },
+    );
+    this.watch.endpointSlices('private endpointslices', PRIVATE_SELECTOR, (slice, deleted) => {
+      this.watch.file(
+        'slice',
+        slice,
+        deleted,
+        (state) => state.slices,
+        () => readyIps(slice),
+      );
+    });
+    this.watch.revisions((r, deleted) => this.onRevision(r, deleted));
   }
 
   /** Starts both informers; resolves once each listed (or failed its first attempt) and the result was delivered. */
-  async start(listener: RevisionListener): Promise<void> {
-    if (this.listener) throw new Error('RevisionWatcher was already started');
-    this.listener = listener;
-    await Promise.all(this.informers.map((i) => i.start()));
-    if (this.stopped) return;
-    this.changes.resume();
+  start(listener: RevisionListener): Promise<void> {
+    return this.watch.start({
+      upsert: (state, spec) => listener.upsert(state.namespace, state.name, spec),
+      remove: (state) => listener.remove(state.namespace, state.name),
+    });
   }
 
   /** Stops every informer, watch and retry timer; nothing is delivered afterwards. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.changes.pause();
-    this.aborter.abort();
-    await Promise.all(this.informers.map((i) => i.stop()));
-  }
-
-  private state(namespace: string, name: string): RevisionState {
-    const key = revisionKey(namespace, name);
-    let state = this.revisions.get(key);
-    if (!state) {
-      state = { namespace, name, slices: new Map(), params: undefined, existing: false };
-      this.revisions.set(key, state);
-    }
-    return state;
-  }
-
-  private onSlice(slice: V1EndpointSlice, deleted: boolean): void {
-    const namespace = slice.metadata?.namespace;
-    const name = slice.metadata?.name;
-    if (!namespace || !name) return;
-    const sliceKey = `${namespace}/${name}`;
-    const revision = deleted ? undefined : slice.metadata?.labels?.[REVISION_LABEL];
-    const key = revision ? revisionKey(namespace, revision) : undefined;
-    const previous = this.owners.get(sliceKey);
-    if (previous !== undefined && previous !== key) {
-      this.revisions.get(previous)?.slices.delete(name);
-      this.owners.delete(sliceKey);
-      this.changes.mark(previous);
-    }
-    if (revision && key) {
-      this.state(namespace, revision).slices.set(name, readyIps(slice));
-      this.owners.set(sliceKey, key);
-      this.changes.mark(key);
-    }
+  stop(): Promise<void> {
+    return this.watch.stop();
   }
 
   private onRevision(revision: KnativeRevision, deleted: boolean): void {
-    const namespace = revision.metadata?.namespace;
-    const name = revision.metadata?.name;
-    if (!namespace || !name) return;
-    const state = this.state(namespace, name);
-    if (deleted) {
-      state.params = undefined;
-      state.existing = false;
-    } else {
-      if (state.params === undefined && !this.changes.live) state.existing = true;
-      state.params = readRevision(revision, revisionParams, this.logger);
-    }
-    this.changes.mark(revisionKey(namespace, name));
-  }
-
-  /** Delivers the net change of one revision. */
-  private deliver(key: string): void {
-    if (!this.listener) return;
-    const state = this.revisions.get(key);
-    const spec = state && this.compute(state);
-    if (state && !state.params && state.slices.size === 0) this.revisions.delete(key);
-    const previous = this.delivered.get(key);
-    if (!spec) {
-      if (previous && state) {
-        this.delivered.delete(key);
-        this.notify(() => this.listener?.remove(state.namespace, state.name));
+    this.watch.revision(revision, (state) => {
+      if (deleted) {
+        state.params = undefined;
+        state.existing = false;
+      } else {
+        if (state.params === undefined && !this.watch.changes.live) state.existing = true;
+        state.params = readRevision(revision, revisionParams, this.logger);
       }
-    } else if (!previous || !sameSpec(previous, spec)) {
-      this.delivered.set(key, spec);
-      const { namespace, name } = state;
-      this.notify(() => this.listener?.upsert(namespace, name, spec));
-    }
+    });
   }
+}
 
-  private notify(call: () => void): void {
-    try {
-      call();
-    } catch (err) {
-      this.logger.error({ err }, 'revision listener failed');
-    }
-  }
-
-  /** The merged state, or undefined while the Revision object is unknown. */
-  private compute(state: RevisionState): RevisionSpec | undefined {
-    if (!state.params) return undefined;
-    const ready = new Set<string>();
-    for (const ips of state.slices.values()) for (const ip of ips) ready.add(ip);
-    return {
-      annotations: state.params.annotations,
-      containerConcurrency: state.params.containerConcurrency,
-      readyPods: [...ready].sort(compareAddresses),
-      existing: state.existing,
-    };
-  }
+/** The merged state, or undefined while the Revision object is unknown. */
+function compute(state: RevisionState): RevisionSpec | undefined {
+  if (!state.params) return undefined;
+  const ready = new Set<string>();
+  for (const ips of state.slices.values()) for (const ip of ips) ready.add(ip);
+  return {
+    annotations: state.params.annotations,
+    containerConcurrency: state.params.containerConcurrency,
+    readyPods: [...ready].sort(compareAddresses),
+    existing: state.existing,
+  };
 }
 
 /** Orders IPv4 addresses numerically (10.0.0.9 before 10.0.0.10), others as strings. */

@@ -1,6 +1,7 @@
 /**
  * Kubernetes helpers shared by the activator, the autoscaler and the injector: Knative's labels, informers kept running
- * through failures, and list requests that a stop can abort. A subpath of its own (`@zerogate/core/kubernetes`)
+ * through failures, list requests that a stop can abort, and the revision watch (`revision-watch.ts`) that merges
+ * informers on EndpointSlices, Endpoints and Revisions into one state per revision. A subpath of its own (`@zerogate/core/kubernetes`)
  * so that components without Kubernetes never load the client.
  */
 import {
@@ -191,6 +192,7 @@ export class KeptInformer<T extends KubernetesObject> {
 export * from './api-errors.js';
 export * from './change-batcher.js';
 export * from './names.js';
+export * from './revision-watch.js';
 
 /**
  * Reads a Revision with `parse`, which notes each field it had to replace by its default in `problems`;
