@@ -1,4 +1,4 @@
-import { DEFAULT_HEADER_TIMEOUT_MS, type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { DEFAULT_HEADER_TIMEOUT_MS, type Env, EnvReader } from '@zerogate/core';
 
 /** Where the activator learns revisions and their Pods. */
 export type EndpointsSourceKind = 'kubernetes' | 'file';
@@ -91,9 +91,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     DEFAULT_HEADER_TIMEOUT_MS / 1000,
     { min: 1, max: 3600 },
   );
-  const levelName = r.string('ACTIVATOR_LOG_LEVEL', 'info');
-  const logLevel = pinoLevel(levelName);
-  if (logLevel === undefined) r.problem('ACTIVATOR_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
+  const logLevel = r.logLevel('ACTIVATOR_LOG_LEVEL');
   r.finish();
   return Object.freeze({
     podName,
@@ -118,6 +116,6 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     drainMs: drainSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
-    logLevel: logLevel ?? 'info',
+    logLevel,
   });
 }

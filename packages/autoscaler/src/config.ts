@@ -1,4 +1,4 @@
-import { type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { type Env, EnvReader } from '@zerogate/core';
 import { type ClusterAutoscalerConfig, DEFAULT_CLUSTER_AUTOSCALER_CONFIG } from './autoscaler-config.js';
 
 /** Which platform the autoscaler drives: a Kubernetes cluster, or the one-machine platform over HTTP. */
@@ -97,9 +97,7 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
   if (systemNamespace.length > 63 || !DNS_1123_LABEL.test(systemNamespace)) {
     r.problem('SYSTEM_NAMESPACE', `must be a namespace name, got ${JSON.stringify(systemNamespace)}`);
   }
-  const levelName = r.string('AUTOSCALER_LOG_LEVEL', 'info');
-  const logLevel = pinoLevel(levelName);
-  if (logLevel === undefined) r.problem('AUTOSCALER_LOG_LEVEL', `unknown level ${JSON.stringify(levelName)}`);
+  const logLevel = r.logLevel('AUTOSCALER_LOG_LEVEL');
   r.finish();
   return Object.freeze({
     bindAddress,
@@ -110,6 +108,6 @@ export function loadConfig(env: Env): Readonly<AutoscalerProcessConfig> {
     namespace,
     systemNamespace,
     cluster: Object.freeze(cluster as unknown as ClusterAutoscalerConfig),
-    logLevel: logLevel ?? 'info',
+    logLevel,
   });
 }

@@ -308,6 +308,24 @@ describe('H2cDispatcher', () => {
     await expect(send(dispatcher, {}).done).rejects.toMatchObject({ code: 'H2C_CLOSED' });
   });
 
+  it('takes a callback instead of returning a promise, as undici does, on close and destroy', async () => {
+    const { origin } = await serve(echo);
+    for (const [i, end] of [
+      (d: H2cDispatcher, cb: () => void) => d.close(cb),
+      (d: H2cDispatcher, cb: () => void) => d.destroy(cb),
+      (d: H2cDispatcher, cb: () => void) => d.destroy(new Error('going'), cb),
+    ].entries()) {
+      const dispatcher = dispatcherFor(origin);
+      await send(dispatcher, {}).done;
+      let called = false;
+      expect(
+        end(dispatcher, () => (called = true)),
+        `form ${i}`,
+      ).toBeUndefined();
+      await vi.waitFor(() => expect(called).toBe(true), { timeout: 2000, interval: 5 });
+    }
+  });
+
   it('checks its origin', () => {
     expect(() => new H2cDispatcher('https://127.0.0.1:1')).toThrow(/origin/);
   });

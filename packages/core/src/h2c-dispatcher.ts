@@ -23,6 +23,42 @@ const Dispatcher: typeof DispatcherType = require('undici/lib/dispatcher/dispatc
 const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = nodeHttp2.constants;
 
 /**
+ * undici's `close` and `destroy` with all their overloads (a callback, or a promise) over one method each
+ * that returns a promise: the part of `Dispatcher` both dispatchers here implement alike.
+ */
+abstract class PromisingDispatcher extends Dispatcher {
+  /** Closes gracefully: resolves once what was dispatched has ended. */
+  protected abstract closing(): Promise<void>;
+  /** Closes at once: what is in flight fails with `err` (or an {@link H2cClosedError}). */
+  protected abstract destroying(err: Error | null): Promise<void>;
+
+  override close(callback: () => void): void;
+  override close(): Promise<void>;
+  override close(callback?: () => void): Promise<void> | undefined {
+    return settle(this.closing(), callback);
+  }
+
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(): Promise<void>;
+  override destroy(
+    errOrCallback?: Error | null | (() => void),
+    callback?: () => void,
+  ): Promise<void> | undefined {
+    if (typeof errOrCallback === 'function') return settle(this.destroying(null), errOrCallback);
+    return settle(this.destroying(errOrCallback ?? null), callback);
+  }
+}
+
+/** `done` as undici's overloads return it: undefined with the callback called after, else the promise. */
+function settle(done: Promise<void>, callback: (() => void) | undefined): Promise<void> | undefined {
+  if (!callback) return done;
+  void done.then(callback);
+  return undefined;
+}
+
+/**
  * HTTP/2 flow-control windows, stream and connection, in bytes. The default 64 KiB stalls a stream
  * after one window per round trip; a proxy relays as fast as both ends read, and backpressure still
  * holds because a paused stream stops consuming (and so stops granting window).
@@ -80,7 +116,7 @@ type TaggedStream = ClientHttp2Stream & { [kRequest]?: H2cRequest };
  * Requests wait for the session to connect before their body is read, so a connection error (with
  * the socket's `ECONNREFUSED` as its `cause`) leaves the body untouched for a retry elsewhere.
  */
-export class H2cDispatcher extends Dispatcher {
+export class H2cDispatcher extends PromisingDispatcher {
   readonly #origin: string;
   readonly #host: string;
   readonly #port: number;
@@ -138,31 +174,14 @@ export class H2cDispatcher extends Dispatcher {
     return true;
   }
 
-  override close(callback: () => void): void;
-  override close(): Promise<void>;
-  override close(callback?: () => void): Promise<void> | undefined {
+  protected closing(): Promise<void> {
     this.#closed = true;
     this.#session = null;
     // Sessions close once their streams ended; requests still waiting for a connection are sent first.
-    const closing = Promise.all([...this.#sessions].map((session) => closeSession(session)));
-    const done = closing.then(() => undefined);
-    if (callback) {
-      void done.then(callback);
-      return undefined;
-    }
-    return done;
+    return Promise.all([...this.#sessions].map((session) => closeSession(session))).then(() => undefined);
   }
 
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(callback: () => void): void;
-  override destroy(err: Error | null): Promise<void>;
-  override destroy(): Promise<void>;
-  override destroy(
-    errOrCallback?: Error | null | (() => void),
-    callback?: () => void,
-  ): Promise<void> | undefined {
-    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
-    const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
+  protected destroying(err: Error | null): Promise<void> {
     this.#closed = true;
     this.#session = null;
     const reason = err ?? new H2cClosedError();
@@ -177,12 +196,7 @@ export class H2cDispatcher extends Dispatcher {
         return closed;
       }),
     );
-    const done = closing.then(() => undefined);
-    if (cb) {
-      void done.then(cb);
-      return undefined;
-    }
-    return done;
+    return closing.then(() => undefined);
   }
 
   #connect(): ClientHttp2Session {
@@ -471,7 +485,7 @@ function onBodyError(this: Readable & { [kRequest]?: H2cRequest }, err: Error): 
  * `origin`. A Pod's dispatcher is dropped once its session closed with nothing waiting (it idled
  * out, or the Pod went away), so Pods that are gone hold nothing.
  */
-export class H2cDispatcherPool extends Dispatcher {
+export class H2cDispatcherPool extends PromisingDispatcher {
   readonly #dispatchers = new Map<string, H2cDispatcher>();
   readonly #options: H2cDispatcherOptions;
   #closed = false;
@@ -509,36 +523,13 @@ export class H2cDispatcherPool extends Dispatcher {
     return dispatcher.dispatch(options, handler);
   }
 
-  override close(callback: () => void): void;
-  override close(): Promise<void>;
-  override close(callback?: () => void): Promise<void> | undefined {
+  protected closing(): Promise<void> {
     this.#closed = true;
-    const done = Promise.all([...this.#dispatchers.values()].map((d) => d.close())).then(() => undefined);
-    if (callback) {
-      void done.then(callback);
-      return undefined;
-    }
-    return done;
+    return Promise.all([...this.#dispatchers.values()].map((d) => d.close())).then(() => undefined);
   }
 
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(callback: () => void): void;
-  override destroy(err: Error | null): Promise<void>;
-  override destroy(): Promise<void>;
-  override destroy(
-    errOrCallback?: Error | null | (() => void),
-    callback?: () => void,
-  ): Promise<void> | undefined {
-    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
-    const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
+  protected destroying(err: Error | null): Promise<void> {
     this.#closed = true;
-    const done = Promise.all([...this.#dispatchers.values()].map((d) => d.destroy(err))).then(
-      () => undefined,
-    );
-    if (cb) {
-      void done.then(cb);
-      return undefined;
-    }
-    return done;
+    return Promise.all([...this.#dispatchers.values()].map((d) => d.destroy(err))).then(() => undefined);
   }
 }

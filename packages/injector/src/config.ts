@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { type CertificatePair, type Env, EnvReader, pinoLevel } from '@zerogate/core';
+import { type CertificatePair, type Env, EnvReader } from '@zerogate/core';
 
 /** The sidecar's compute resources, as Kubernetes quantities. */
 export interface QueueProxyResources {
@@ -126,18 +126,10 @@ export function loadConfig(
     memoryLimit: quantity(r, 'INJECTOR_QUEUE_PROXY_MEMORY_LIMIT', '512Mi'),
   };
 
-  const levelOf = (name: string): string => {
-    const text = r.string(name, 'info');
-    const level = pinoLevel(text);
-    if (level === undefined) r.problem(name, `unknown level ${JSON.stringify(text)}`);
-    return level ?? 'info';
-  };
-  const logLevel = levelOf('INJECTOR_LOG_LEVEL');
-  // The queue-proxy takes zap's names and maps them itself; only check that it will know this one.
+  const logLevel = r.logLevel('INJECTOR_LOG_LEVEL');
+  // The queue-proxy takes zap's names and maps them itself: passed on as written, once known to be a level.
+  r.logLevel('INJECTOR_QUEUE_PROXY_LOG_LEVEL');
   const queueProxyLogLevel = r.string('INJECTOR_QUEUE_PROXY_LOG_LEVEL', 'info');
-  if (pinoLevel(queueProxyLogLevel) === undefined) {
-    r.problem('INJECTOR_QUEUE_PROXY_LOG_LEVEL', `unknown level ${JSON.stringify(queueProxyLogLevel)}`);
-  }
 
   const systemNamespace = r.string('INJECTOR_SYSTEM_NAMESPACE', 'zerogate-system');
   dnsLabel(r, 'INJECTOR_SYSTEM_NAMESPACE', systemNamespace);

@@ -121,14 +121,16 @@ function errorText(err: unknown): string {
 function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles): InternalTlsConfig {
   const certFile = join(certsDir, CERT_NAME);
   const keyFile = join(certsDir, KEY_NAME);
-  const exists = (path: string): boolean | undefined => {
+  /** `use(path)`, or undefined with the failure noted against `QUEUE_CERTS_DIR`. */
+  const attempt = <T>(verb: string, path: string, use: (path: string) => T): T | undefined => {
     try {
-      return files.exists(path);
+      return use(path);
     } catch (err) {
-      r.problem('QUEUE_CERTS_DIR', `cannot check ${path}: ${errorText(err)}`);
+      r.problem('QUEUE_CERTS_DIR', `cannot ${verb} ${path}: ${errorText(err)}`);
       return undefined;
     }
   };
+  const exists = (path: string) => attempt('check', path, (p) => files.exists(p));
   const hasCert = exists(certFile);
   const hasKey = exists(keyFile);
   if (hasCert === false || hasKey === false) {
@@ -148,14 +150,7 @@ function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles
     (name) => r.raw(name),
     (name, message) => r.problem(name, message),
   );
-  const read = (path: string): Buffer | undefined => {
-    try {
-      return files.read(path);
-    } catch (err) {
-      r.problem('QUEUE_CERTS_DIR', `cannot read ${path}: ${errorText(err)}`);
-      return undefined;
-    }
-  };
+  const read = (path: string) => attempt('read', path, (p) => files.read(p));
   const cert = hasCert ? read(certFile) : undefined;
   const key = hasKey ? read(keyFile) : undefined;
   const pair = { cert: cert ?? Buffer.alloc(0), key: key ?? Buffer.alloc(0) };
