@@ -329,7 +329,7 @@ describe.skipIf(!HAS_OPENSSL)('injector process (needs the openssl CLI)', () => 
       ...cases.map(([code]) => code),
       'BODY_TOO_LARGE',
       'METHOD_NOT_ALLOWED',
-      'WEBHOOK_NOT_FOUND',
+      'UNKNOWN_PATH',
     ].sort();
     await eventually(() => codes().length >= expected.length);
     expect(codes()).toEqual(expected);

@@ -119,6 +119,8 @@ describe('StatServer', () => {
     expect(probe.status).toBe(200);
     const plain = await fetch(`http://127.0.0.1:${port}/`);
     expect(plain.status).toBe(400);
+    expect(plain.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await plain.text()).toBe('Bad Request\n');
   });
 
   it('close sends 1012 to clients and stops listening', async () => {

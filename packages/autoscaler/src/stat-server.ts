@@ -8,7 +8,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeWireStatMessages, type Logger, type Stat } from '@zerogate/core';
+import { decodeWireStatMessages, type Logger, type Stat, sendError } from '@zerogate/core';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 
 /** Port Knative's autoscaler serves the stat websocket on (`autoscaler` Service port `http`, 8080). */
@@ -149,7 +149,7 @@ export class StatServer {
       res.writeHead(200).end();
       return;
     }
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('Bad Request\n');
+    sendError(res, 'WEBSOCKET_REQUIRED');
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {

@@ -7,6 +7,7 @@
  * Not done: TLS, path matching beyond the first path, header-based routing, retries, timeouts.
  */
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import { sendError } from '@zerogate/core';
 import type { ApiClient, KubeObject } from './api-client.js';
 import { addLoopbackAddress } from './control-plane.js';
 
@@ -154,7 +155,7 @@ export class KnativeIngressStandIn {
     const route = this.routes.get(host);
     const split = route && pick(route.splits);
     if (!route || !split) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no route for ${host}\n`);
+      sendError(res, 'NO_ROUTE', undefined, JSON.stringify(req.headers.host ?? ''));
       return;
     }
     const target = `${split.serviceName}.${split.serviceNamespace}.svc.${this.options.clusterDomain}`;
@@ -167,8 +168,8 @@ export class KnativeIngressStandIn {
       },
     );
     upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end();
+      if (!res.headersSent) sendError(res, 'UPSTREAM_FAILED');
+      else res.end();
     });
     req.pipe(upstream);
   }

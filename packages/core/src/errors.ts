@@ -103,9 +103,15 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n', grpc: GRPC.INVALID_ARGUMENT },
   /** The request failed inside a component for a reason with no better status. */
   INTERNAL: { status: 500, body: 'internal error\n', grpc: GRPC.INTERNAL },
-  /** A path the injector's webhook does not serve. */
-  WEBHOOK_NOT_FOUND: { status: 404, body: 'not found\n', grpc: GRPC.UNIMPLEMENTED },
-  /** A method the injector's path does not serve (`GET /healthz`, `POST /mutate-pods`). */
+  /**
+   * A path the injector's webhook does not serve, or one of the one-machine platform's control server
+   * (there, also a revision it does not know).
+   */
+  UNKNOWN_PATH: { status: 404, body: 'not found\n', grpc: GRPC.UNIMPLEMENTED },
+  /**
+   * A method the path does not serve: the injector's (`GET /healthz`, `POST /mutate-pods`), the control
+   * server's (`PUT` to scale or set the mode).
+   */
   METHOD_NOT_ALLOWED: { status: 405, body: 'method not allowed\n', grpc: GRPC.UNIMPLEMENTED },
   /** An admission review that is not JSON by its `Content-Type`; the header is filled in, quoted. */
   CONTENT_TYPE: {
@@ -135,6 +141,26 @@ export const ERRORS = {
   },
   /** A Pod creation whose object is not shaped like a Pod; the problem is filled in. */
   NOT_A_POD: { status: 400, body: 'request.object is not a Pod: <problem>\n', grpc: GRPC.INVALID_ARGUMENT },
+  /**
+   * A plain HTTP request (not a kubelet probe) to the autoscaler's stat port, which takes websockets: the
+   * answer of a failed upgrade (gorilla/websocket's `http.Error` with the status text, as Knative's).
+   */
+  WEBSOCKET_REQUIRED: { status: 400, body: 'Bad Request\n', grpc: GRPC.INVALID_ARGUMENT },
+  /** A control-server scale call whose `desiredPods` is not a non-negative integer. */
+  INVALID_SCALE: {
+    status: 400,
+    body: 'desiredPods must be a non-negative integer\n',
+    grpc: GRPC.INVALID_ARGUMENT,
+  },
+  /** A control-server mode call whose `mode` is neither `Proxy` nor `Serve`. */
+  INVALID_MODE: { status: 400, body: 'mode must be Proxy or Serve\n', grpc: GRPC.INVALID_ARGUMENT },
+  /** The control server's probe of a revision's public path reached no activator or Pod. */
+  PUBLIC_PATH_UNREACHABLE: { status: 502, body: 'public path unreachable\n', grpc: GRPC.UNAVAILABLE },
+  /**
+   * A Host no route serves, at the one-machine platform's ingress or the test cluster's Knative ingress;
+   * the Host header is filled in, quoted as JSON.
+   */
+  NO_ROUTE: { status: 404, body: 'no service answers to host <host>\n', grpc: GRPC.UNIMPLEMENTED },
 } as const satisfies Record<string, ErrorEntry>;
 
 /** The code naming one entry of {@link ERRORS}. */

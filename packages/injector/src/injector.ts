@@ -191,7 +191,7 @@ export async function startInjector(
         if (req.method !== 'POST') throw new ZerogateError('METHOD_NOT_ALLOWED');
         await mutate(req, res, url);
       } else {
-        throw new ZerogateError('WEBHOOK_NOT_FOUND');
+        throw new ZerogateError('UNKNOWN_PATH');
       }
     } catch (err) {
       if (!(err instanceof ZerogateError)) throw err;

@@ -118,13 +118,33 @@ describe('ControlServer', () => {
     expect(await put(`${base}/scale`, `{"desiredPods":1,"pad":"${'x'.repeat(5000)}"}`)).toMatchObject({
       status: 400,
     });
-    expect(await put(`${url}/v1/revisions/default/b-00001/scale`, '{"desiredPods":1}')).toMatchObject({
+    expect(await put(`${url}/v1/revisions/default/b-00001/scale`, '{"desiredPods":1}')).toEqual({
       status: 404,
+      text: 'not found\n',
     });
     const get = await request(`${base}/scale`, { dispatcher });
     expect(get.statusCode).toBe(405);
-    await get.body.dump();
+    expect(await get.body.text()).toBe('method not allowed\n');
     expect(calls).toEqual(['scale 3', 'mode Serve']);
+  });
+
+  it('answers 404 on a path it does not serve and 500 when a call fails, as plain text', async () => {
+    const url = await start({
+      revision: () => revision('a-00001', []),
+      scale: () => {
+        throw new Error('scale failed');
+      },
+    });
+    const unknown = await request(`${url}/v2/nothing`, { dispatcher });
+    expect([unknown.statusCode, unknown.headers['content-type'], await unknown.body.text()]).toEqual([
+      404,
+      'text/plain; charset=utf-8',
+      'not found\n',
+    ]);
+    expect(await put(`${url}/v1/revisions/default/a-00001/scale`, '{"desiredPods":1}')).toEqual({
+      status: 500,
+      text: 'internal error\n',
+    });
   });
 
   it('answers the public-path probe 502 when nothing listens there', async () => {

@@ -9,6 +9,7 @@ import {
   PLATFORM_PATHS,
   type PlatformEvent,
   type PlatformRevision,
+  sendError,
   sendText,
 } from '@zerogate/core';
 import { type Dispatcher, request } from 'undici';
@@ -54,7 +55,7 @@ export class ControlServer {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         logger.error({ err, path: req.url }, 'control request failed');
-        if (!res.headersSent) sendText(res, 500, 'internal error\n');
+        if (!res.headersSent) sendError(res, 'INTERNAL');
         else res.destroy();
       });
     });
@@ -99,7 +100,7 @@ export class ControlServer {
     const revision =
       match && this.target.revision(decodeURIComponent(match[1]!), decodeURIComponent(match[2]!));
     if (!match || !revision) {
-      sendText(res, 404, 'not found\n');
+      sendError(res, 'UNKNOWN_PATH');
       return;
     }
     const what = match[3]!;
@@ -108,21 +109,21 @@ export class ControlServer {
       return;
     }
     if (req.method !== 'PUT') {
-      sendText(res, 405, 'use PUT\n');
+      sendError(res, 'METHOD_NOT_ALLOWED');
       return;
     }
     const body = await readJson(req);
     if (what === 'scale') {
       const n = (body as { desiredPods?: unknown } | undefined)?.desiredPods;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-        sendText(res, 400, 'desiredPods must be a non-negative integer\n');
+        sendError(res, 'INVALID_SCALE');
         return;
       }
       this.target.scale(revision, n);
     } else {
       const mode = (body as { mode?: unknown } | undefined)?.mode;
       if (mode !== 'Proxy' && mode !== 'Serve') {
-        sendText(res, 400, 'mode must be Proxy or Serve\n');
+        sendError(res, 'INVALID_MODE');
         return;
       }
       this.target.setMode(revision, mode);
@@ -167,7 +168,7 @@ export class ControlServer {
       sendText(res, answer.statusCode, text);
     } catch (err) {
       this.logger.warn({ err, revision: revision.name }, 'public-path probe failed');
-      sendText(res, 502, 'public path unreachable\n');
+      sendError(res, 'PUBLIC_PATH_UNREACHABLE');
     }
   }
 }

@@ -249,6 +249,28 @@ describe('ingress warnings', () => {
     }
     expect(lines.filter((l) => l.msg === 'no route for host')).toHaveLength(5);
   });
+
+  it('answers an unknown Host 404 naming it, the same with or without an upgrade', async () => {
+    const { port } = await startIngress(await closedPort());
+    const res = await request(`http://127.0.0.1:${port}/`, { headers: { host: 'nope.default.localhost' } });
+    expect(res.statusCode).toBe(404);
+    expect(await res.body.text()).toBe('no service answers to host "nope.default.localhost"\n');
+    const socket = connect(port, '127.0.0.1');
+    closers.push(async () => socket.destroy());
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    const ended = once(socket, 'end');
+    socket.write(
+      'GET /ws HTTP/1.1\r\nhost: nope.default.localhost\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n',
+    );
+    await ended;
+    expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/);
+    expect(answer).toMatch(
+      /\r\nConnection: close\r\n\r\nno service answers to host "nope\.default\.localhost"\n$/,
+    );
+  });
 });
 
 /**

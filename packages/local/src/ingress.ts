@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   forwardHeaders,
+  http1ErrorResponse,
   INGRESS,
   INGRESS_TUNNEL,
   type Logger,
@@ -22,7 +23,7 @@ import {
   type RateLimitedLogger,
   rateLimitLogs,
   readFacts,
-  sendText,
+  sendError,
   splitHostPort,
   type TunnelSet,
   UpgradeExchange,
@@ -236,7 +237,7 @@ export class Ingress {
     if (!revision) {
       if (this.ctx.local(req, res)) return;
       this.logger.warn({ host: req.headers.host, path: req.url }, 'no route for host');
-      sendText(res, 404, `no service answers to host ${JSON.stringify(req.headers.host ?? '')}\n`);
+      sendError(res, 'NO_ROUTE', undefined, JSON.stringify(req.headers.host ?? ''));
       return;
     }
     new IngressExchange(this, revision, req, res, this.ctx, Date.now()).begin();
@@ -245,7 +246,7 @@ export class Ingress {
   readonly upgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     const revision = this.ctx.routes.resolve(req.headers.host);
     if (!revision) {
-      client.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      client.end(http1ErrorResponse('NO_ROUTE', undefined, JSON.stringify(req.headers.host ?? '')));
       return;
     }
     new IngressUpgrade(this, revision, req, client, head, this.ctx).begin();
