@@ -22,6 +22,7 @@ export * from './protobuf-stats-reporter.js';
 export * from './proxy-exchange.js';
 export * from './queue-proxy-contract.js';
 export * from './rate-limited-logger.js';
+export * from './relay/index.js';
 export * from './request-end.js';
 export * from './request-facts.js';
 export * from './request-stats.js';

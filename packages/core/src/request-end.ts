@@ -2,11 +2,16 @@
  * The end of a request a queue-proxy counted (the sidecar's and the in-process one alike): out of the
  * stats window, into the request metrics, and one request log line when that log is on.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from './logger.js';
 // A type only: prom-client stays unloaded unless the metrics are on.
 import type { RequestMetrics } from './request-metrics.js';
 import type { RequestStats } from './request-stats.js';
+
+/** What the request log names of a request (a node:http request has both). */
+export interface RequestLine {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+}
 
 /** What a counted request's end updates. */
 export interface RequestAccounting {
@@ -22,7 +27,7 @@ export interface RequestAccounting {
  */
 export function recordRequestEnd(
   accounting: RequestAccounting,
-  req: IncomingMessage,
+  req: RequestLine,
   proxied: boolean,
   arrivedAt: number,
   status: number,

@@ -14,6 +14,7 @@ describe('readFacts', () => {
       revision: undefined,
       namespace: undefined,
       host: undefined,
+      contentType: 'text/plain',
     });
     expect(readFacts([]).hasBody).toBe(false);
   });

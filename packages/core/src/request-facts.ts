@@ -20,6 +20,8 @@ export interface RequestFacts {
   namespace: string | undefined;
   /** `Host` (HTTP/1.1) or `:authority` (HTTP/2). */
   host: string | undefined;
+  /** `Content-Type`, if any. */
+  contentType: string | undefined;
 }
 
 /** Reads the facts of a request from Node's flat `rawHeaders` list without building `req.headers`. */
@@ -35,6 +37,7 @@ export function readFacts(raw: readonly string[]): RequestFacts {
     revision: undefined,
     namespace: undefined,
     host: undefined,
+    contentType: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -73,6 +76,9 @@ export function readFacts(raw: readonly string[]): RequestFacts {
         break;
       case 'transfer-encoding':
         facts.hasBody = true;
+        break;
+      case 'content-type':
+        facts.contentType ??= raw[i + 1];
         break;
     }
   }

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
  * one `Host` (Go: "too many Host headers"; the hops could route by different ones), or the asterisk-form
  * target with a method other than OPTIONS (RFC 9112 §3.2.4).
  */
-export function headProblem(req: IncomingMessage): string | undefined {
+export function headProblem(req: Pick<IncomingMessage, 'method' | 'url' | 'rawHeaders'>): string | undefined {
   if (req.url === '*' && req.method !== 'OPTIONS') return 'asterisk-form target without OPTIONS';
   const raw = req.rawHeaders;
   let hosts = 0;

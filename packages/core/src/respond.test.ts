@@ -51,9 +51,17 @@ describe('http1ErrorResponse', () => {
   it('writes a whole response that closes the connection, headers before Connection', () => {
     expect(http1ErrorResponse('ACTIVATOR_OVERLOADED', { 'retry-after': '1' })).toBe(
       'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
         'Content-Length: 45\r\nretry-after: 1\r\nConnection: close\r\n\r\n' +
         'activator overloaded: too many requests held\n',
     );
+  });
+
+  it('keeps the connection open when asked, with a Date as every kept-alive answer has', () => {
+    const raw = http1ErrorResponse('QUEUE_FULL', undefined, undefined, true);
+    expect(raw).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(raw).toMatch(/\r\nDate: \w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT\r\n/);
+    expect(raw).not.toMatch(/connection:/i);
   });
 
   it('leaves the Content-Type out of an empty answer', () => {

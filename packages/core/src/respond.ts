@@ -1,5 +1,6 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import { ERRORS, type ErrorCode, errorBody } from './errors.js';
+import { httpDate } from './relay/message-heads.js';
 
 /** Sends a short text response the way Go's `http.Error` does (plain text, nosniff), closing it. */
 export function sendText(
@@ -36,22 +37,24 @@ export function sendError(
 }
 
 /**
- * A coded error as a whole HTTP/1.1 response that closes the connection, for a socket no response object
- * owns (an upgrade request's, a malformed request's). A text body comes with its Content-Type, an empty
- * one without.
+ * A coded error as a whole HTTP/1.1 response, for a socket no response object owns (an upgrade request's,
+ * a malformed request's, the raw relay's). It closes the connection unless `keepAlive`. A text body comes
+ * with its Content-Type (and `nosniff`, as `sendText`), an empty one without.
  */
 export function http1ErrorResponse(
   code: ErrorCode,
   headers?: Record<string, string>,
   detail?: string,
+  keepAlive = false,
 ): string {
   const { status } = ERRORS[code];
   const body = errorBody(code, detail);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
-  if (body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\n';
+  if (body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n';
   head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
   if (headers) for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
-  return `${head}Connection: close\r\n\r\n${body}`;
+  if (keepAlive) head += `Date: ${httpDate()}\r\n`;
+  return `${head}${keepAlive ? '' : 'Connection: close\r\n'}\r\n${body}`;
 }
 
 /** True for a gRPC call (`Content-Type: application/grpc`, `application/grpc+proto`, …). */

@@ -13,6 +13,7 @@ import { answerBadHead, answerClientError, answerHeaderTimeout } from './client-
 import { DEFAULT_H2_LIMITS, type H2Limits, H2StreamGuard } from './h2-stream-guard.js';
 import type { Logger } from './logger.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
+import { Http1Relay, type RelayRoute } from './relay/index.js';
 import { headProblem } from './request-head-rules.js';
 import { sendError } from './respond.js';
 
@@ -47,6 +48,8 @@ export class ConnectionRouter {
     private readonly http2: ConnectionTarget,
     private readonly headerTimeoutMs: number,
     private readonly logger: Logger,
+    /** Takes plain HTTP/1.1 connections before node:http does, when set. */
+    private readonly relay?: Http1Relay,
   ) {}
 
   /** Takes a new connection: its first bytes decide where it goes (see {@link createServingListener}). */
@@ -83,7 +86,8 @@ export class ConnectionRouter {
         headComplete(socket);
         this.http2.emit('connection', socket);
       } else {
-        this.http1.emit('connection', socket);
+        if (this.relay) this.relay.accept(socket);
+        else this.http1.emit('connection', socket);
         socket.resume();
       }
     });
@@ -225,6 +229,11 @@ export interface ServingOptions {
   readonly headerTimeoutMs?: number;
   /** HTTP/2 limits; default {@link DEFAULT_H2_LIMITS}. */
   readonly h2?: H2Limits;
+  /**
+   * Runs plain HTTP/1.1 requests on the raw relay (docs/queue-proxy.md §3.4) where this route takes them;
+   * the rest, TLS and HTTP/2 go through `handler`.
+   */
+  readonly relay?: RelayRoute;
 }
 
 /**
@@ -252,6 +261,7 @@ export class ServingEndpoint {
   private readonly sessions = new Set<ServerHttp2Session>();
   private readonly router: ConnectionRouter;
   private readonly headerTimeoutMs: number;
+  private readonly relay: Http1Relay | undefined;
 
   constructor(
     handler: RequestHandler,
@@ -323,8 +333,21 @@ export class ServingEndpoint {
     // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never
     // does itself (the listeners below hand it connections), so arm them once here.
     this.http1.emit('listening');
-    this.router = new ConnectionRouter(this.http1, this.http2, headerTimeoutMs, logger);
+    this.relay = options.relay && this.makeRelay(options.relay);
+    this.router = new ConnectionRouter(this.http1, this.http2, headerTimeoutMs, logger, this.relay);
     this.listener = this.addListener();
+  }
+
+  private makeRelay(route: RelayRoute): Http1Relay {
+    return new Http1Relay({
+      route,
+      handover: (socket) => this.http1.emit('connection', socket),
+      firstHeadComplete: headComplete,
+      headerTimeoutMs: this.headerTimeoutMs,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      maxHeadSize: MAX_HEADER_BYTES,
+      logger: this.logger,
+    });
   }
 
   /**
@@ -372,11 +395,13 @@ export class ServingEndpoint {
   /** Closes HTTP/1.1 keep-alive connections that have no request in flight. */
   closeIdle(): void {
     this.http1.closeIdleConnections();
+    this.relay?.closeIdle();
   }
 
   /** Closes every connection now. */
   closeAll(): void {
     this.http1.closeAllConnections();
+    this.relay?.closeAll();
     for (const session of this.sessions) session.destroy();
   }
 }

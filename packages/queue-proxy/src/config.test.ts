@@ -96,6 +96,7 @@ describe('loadConfig', () => {
       drainQuietMs: 30_000,
       upgradeGraceMs: 60_000,
       readHeaderTimeoutMs: 60_000,
+      http1Relay: true,
       nativeSidecar: false,
       nativeSidecarSigtermMs: 10_000,
       requestMetrics: false,

@@ -71,6 +71,11 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
    */
   readonly readHeaderTimeoutMs: number;
   /**
+   * Relays plain HTTP/1.1 requests on raw sockets (`QUEUE_HTTP1_RELAY`, default on; docs/queue-proxy.md
+   * §3.4); off, every request goes through node:http and undici.
+   */
+  readonly http1Relay: boolean;
+  /**
    * Runs as a Kubernetes native sidecar, signalled only after the app containers exit: `/wait-for-drain`
    * starts the drain itself (see `wait-for-drain.ts`).
    */
@@ -212,6 +217,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     { min: 1, max: 3600 },
   );
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
+  const http1Relay = r.bool('QUEUE_HTTP1_RELAY', true);
 
   r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
@@ -240,6 +246,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     http2AutoDetection,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
+    http1Relay,
     nativeSidecar,
     nativeSidecarSigtermMs: sigtermWaitMs,
   });

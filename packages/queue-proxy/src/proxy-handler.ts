@@ -16,10 +16,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Breaker,
-  BreakerSlot,
   type Drainer,
   type ExchangeTimeouts,
-  H,
   isProbeAgent,
   type Logger,
   originForm,
@@ -28,11 +26,11 @@ import {
   type RequestFacts,
   type RequestStats,
   readFacts,
-  recordRequestEnd,
 } from '@zerogate/core';
 import type { RequestMetrics } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { HealthResponder } from './health.js';
+import { NOT_SENT_HEADERS, QueueAdmission } from './queue-admission.js';
 import { upstreamHeaders } from './request-head.js';
 
 /** Everything the request path shares; built once at start. */
@@ -55,12 +53,6 @@ export interface ProxyContext {
   readonly requestLog: boolean;
   readonly timeouts: ExchangeTimeouts;
 }
-
-/**
- * The answer to a request the app refused the connection for (nothing was sent): 503, retry later, and
- * the marker that tells our activator and ingress to send it to another Pod (docs/wire.md §1).
- */
-const NOT_SENT_HEADERS = { 'retry-after': '1', [H.requestNotSent]: 'app-refused' };
 
 /**
  * The serving port's request handler (docs/queue-proxy.md §3.1): stages 1–3 of this file's list, then a
@@ -90,42 +82,31 @@ export class ProxyHandler {
   };
 }
 
-/** Methods a proxy may send again when their connection broke (RFC 9110 §9.2.1). */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
 /**
- * One request through the queue-proxy, stages 4–8 of this file's list: counted in the stats, admitted by
- * the breaker, then relayed to the user container by {@link ProxyExchange}, which also runs the
- * timeouts. Kubelet-probe-looking requests skip stats and breaker.
+ * One request through the queue-proxy on node:http and undici, stages 4–8 of this file's list: its
+ * {@link QueueAdmission} counts and admits it, then {@link ProxyExchange} relays it to the user container
+ * and runs the timeouts.
  */
 class QueueExchange extends ProxyExchange {
-  private slot: BreakerSlot | undefined;
-  /** Sent once more after its connection died before any answer ({@link repeatable}). */
-  private resent = false;
+  private readonly admission: QueueAdmission;
 
   constructor(
     private readonly ctx: ProxyContext,
     req: IncomingMessage,
     res: ServerResponse,
-    private readonly facts: RequestFacts,
+    facts: RequestFacts,
     arrivedAt: number,
     /** False for kubelet-probe-looking requests, which skip stats, the breaker and metrics. */
-    private readonly counted: boolean,
+    counted: boolean,
   ) {
     super(req, res, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
-    if (counted) ctx.stats.requestIn(facts.proxied);
+    this.admission = new QueueAdmission(ctx, facts, counted);
   }
 
   /** 5. breaker */
   protected admit(): void {
-    const breaker = this.counted ? this.ctx.breaker : undefined;
-    if (breaker === undefined) {
-      this.send();
-      return;
-    }
-    this.slot = new BreakerSlot(breaker);
-    if (!this.slot.acquire(() => this.send())) {
+    if (!this.admission.admit(() => this.send())) {
       this.logger.warn({ path: this.req.url }, 'pending request queue full');
       this.fail('QUEUE_FULL');
     }
@@ -135,7 +116,7 @@ class QueueExchange extends ProxyExchange {
   private send(): void {
     if (this.isOver) {
       // Admitted after the request already ended (client gone or timed out): hand the slot on.
-      this.slot?.release();
+      this.admission.release();
       return;
     }
     const { req } = this;
@@ -144,7 +125,7 @@ class QueueExchange extends ProxyExchange {
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
       headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2),
-      body: this.hasBody(this.facts.hasBody) ? req : null,
+      body: this.hasBody(this.admission.facts.hasBody) ? req : null,
       // The exchange's own timers govern; undici's defaults (300 s) would cut long requests.
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -154,48 +135,28 @@ class QueueExchange extends ProxyExchange {
   /** h2c for a request that came over HTTP/2, else the HTTP/1.1 pool, or the bypass for `K-Kubelet-Probe`. */
   private upstream(http2: boolean): Dispatcher {
     if (http2) return this.ctx.h2c();
-    return this.counted ? this.ctx.pool : this.ctx.bypass();
+    return this.admission.counted ? this.ctx.pool : this.ctx.bypass();
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
-    if (sent && !this.resent && this.repeatable(err)) {
-      // A kept-alive connection the app closed or died on as the request arrived: a safe request without
-      // body goes once more on a fresh connection, as Go's transport does (RFC 9110 §9.2.2). If the app
-      // is gone, that connection is refused and the request is answered as never sent.
-      this.resent = true;
-      this.send();
-      return;
+    switch (this.admission.afterFailure(err, sent, this.req.method ?? '', this.isHttp2)) {
+      case 'resend':
+        // If the app is gone, the fresh connection is refused and the request answered as never sent.
+        this.send();
+        return;
+      case 'failed':
+        super.upstreamFailed(err, sent);
+        return;
+      case 'not-sent':
+        // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
+        this.logger.warn({ err, path: this.req.url }, 'the app refused the connection; request not sent');
+        this.ctx.health.appRefused();
+        this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
     }
-    if (sent) {
-      super.upstreamFailed(err, sent);
-      return;
-    }
-    // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
-    this.logger.warn({ err, path: this.req.url }, 'the app refused the connection; request not sent');
-    this.ctx.health.appRefused();
-    this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
-  }
-  /**
-   * Whether a request whose connection broke before any answer may go again: a safe method, no body, over
-   * HTTP/1.1 (an h2c stream error says nothing of a dead connection), and a reset or close, not a timeout.
-   */
-  private repeatable(err: Error): boolean {
-    if (this.isHttp2 || this.facts.hasBody || !SAFE_METHODS.has(this.req.method ?? '')) return false;
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
   }
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */
   protected ended(completed: boolean): void {
-    const { ctx, res } = this;
-    this.slot?.release();
-    if (!this.counted) return;
-    recordRequestEnd(
-      ctx,
-      this.req,
-      this.facts.proxied,
-      this.arrivedAt,
-      completed || this.timedOut ? res.statusCode : 499,
-    );
+    this.admission.end(this.req, this.arrivedAt, completed || this.timedOut ? this.res.statusCode : 499);
   }
 }

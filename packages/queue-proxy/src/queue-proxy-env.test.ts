@@ -41,6 +41,7 @@ const FULL: QueueProxyEnvSettings = {
   readinessProbe: [probe(8081), probe(9001)],
   multiContainerProbes: true,
   http2AutoDetection: true,
+  http1Relay: true,
   logging: { level: 'debug', config: '{"level":"debug"}' },
   observability: {
     form: 'observability-config',
@@ -92,6 +93,7 @@ function expectedConfig(
     podIp: s.pod!.ip,
     readinessProbes: readinessProbes as QueueProxyConfig['readinessProbes'],
     http2AutoDetection: s.http2AutoDetection!,
+    http1Relay: s.http1Relay!,
     bindAddress: s.bindAddress!,
     adminPort: s.ports.admin!,
     statsPort: s.ports.stats!,
@@ -155,6 +157,7 @@ describe('queueProxyEnv', () => {
         queueProxyEnv({
           ...LEGACY,
           http2AutoDetection: false,
+          http1Relay: false,
           drain: { ...FULL.drain, nativeSidecar: false },
           observability: { form, requestMetrics: false, requestLog: false, probeRequestLog: false },
         }),
@@ -162,6 +165,7 @@ describe('queueProxyEnv', () => {
       );
       expect(config, form).toMatchObject({
         http2AutoDetection: false,
+        http1Relay: false,
         nativeSidecar: false,
         requestMetrics: false,
         requestLog: false,

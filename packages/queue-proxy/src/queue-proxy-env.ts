@@ -31,6 +31,7 @@ export const QUEUE_PROXY_ENV = {
   readinessProbe: 'SERVING_READINESS_PROBE',
   multiContainerProbes: 'ENABLE_MULTI_CONTAINER_PROBES',
   http2AutoDetection: 'ENABLE_HTTP2_AUTO_DETECTION',
+  http1Relay: 'QUEUE_HTTP1_RELAY',
   observabilityConfig: 'OBSERVABILITY_CONFIG',
   requestMetricsBackend: 'SERVING_REQUEST_METRICS_BACKEND',
   requestLog: 'SERVING_ENABLE_REQUEST_LOG',
@@ -204,6 +205,8 @@ export interface QueueProxyEnvSettings {
   readonly multiContainerProbes?: boolean;
   /** `ENABLE_HTTP2_AUTO_DETECTION`: HTTP readiness probes try h2c first. */
   readonly http2AutoDetection?: boolean;
+  /** `QUEUE_HTTP1_RELAY`: plain HTTP/1.1 requests on the raw relay (default on). */
+  readonly http1Relay?: boolean;
   /** `SERVING_LOGGING_LEVEL` (`debug`, `info`, …) and `SERVING_LOGGING_CONFIG` (zap's, default ''). */
   readonly logging: { readonly level: string; readonly config?: string };
   /** Request metrics and logs; left out, none (the queue-proxy's default). */
@@ -257,6 +260,7 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
   const probe = settings.readinessProbe;
   set(N.readinessProbe, typeof probe === 'string' || probe === undefined ? probe : JSON.stringify(probe));
   set(N.http2AutoDetection, settings.http2AutoDetection);
+  set(N.http1Relay, settings.http1Relay);
   set(N.multiContainerProbes, settings.multiContainerProbes);
 
   if (observability?.form === 'observability-config') {

@@ -5,6 +5,7 @@ import {
   buildBreaker,
   CertificateWatcher,
   Drainer,
+  type ExchangeTimeouts,
   H2cDispatcher,
   type Logger,
   listenOn,
@@ -19,6 +20,7 @@ import {
   sleep,
   statsHandler,
   TunnelSet,
+  UpstreamConnections,
   WaitForDrain,
 } from '@zerogate/core';
 import type { RequestMetrics } from '@zerogate/core/request-metrics';
@@ -26,6 +28,7 @@ import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
+import { QueueRelayRoute } from './queue-relay.js';
 import { ReadinessProber } from './readiness/index.js';
 import { upgradeHandler } from './upgrade.js';
 
@@ -82,6 +85,12 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   // Warnings a client can trigger (a full queue, a malformed request, an app that fails) are
   // rate-limited per message; request logs (info) are not.
   const requestLogger = rateLimitLogs(logger);
+  const timeouts: ExchangeTimeouts = {
+    totalMs: config.revisionTimeoutMs,
+    responseStartMs: config.responseStartTimeoutMs,
+    idleMs: config.idleTimeoutMs,
+    error: 'REQUEST_TIMEOUT',
+  };
   const proxy = new ProxyHandler({
     pool,
     bypass: bypassPool,
@@ -93,12 +102,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     metrics,
     logger: requestLogger,
     requestLog: config.requestLog,
-    timeouts: {
-      totalMs: config.revisionTimeoutMs,
-      responseStartMs: config.responseStartTimeoutMs,
-      idleMs: config.idleTimeoutMs,
-      error: 'REQUEST_TIMEOUT',
-    },
+    timeouts,
   });
   const upgrades = new TunnelSet();
   const onUpgrade = upgradeHandler({
@@ -113,8 +117,22 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const reporter = new ProtobufStatsReporter(stats, config.pod);
 
+  // Plain HTTP/1.1 requests take the raw relay; the rest (probes, upgrades, HTTP/2, TLS) node:http.
+  const connections = new UpstreamConnections(config.userHost, config.userPort);
+  const relay = new QueueRelayRoute({
+    connections,
+    breaker,
+    stats,
+    drainer,
+    health,
+    metrics,
+    logger: requestLogger,
+    requestLog: config.requestLog,
+    timeouts,
+  });
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
+    relay: config.http1Relay ? relay : undefined,
   });
   const { internalTls } = config;
   const tls = internalTls.served ? serveTls(serving, internalTls, logger) : undefined;
@@ -187,6 +205,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
         closeServer(statsServer),
         metricsServer && closeServer(metricsServer),
       ]);
+      connections.close();
       await Promise.all([pool.close(), bypass?.close(), h2c?.close()]);
       logger.info('stopped');
     })();

@@ -1,0 +1,86 @@
+/**
+ * What a proxied request holds in the queue-proxy, whichever path relays it (node:http and undici, or the
+ * raw relay): stages 4, 5 and 8 of proxy-handler.ts's list, and the rule for a failed upstream attempt.
+ */
+import {
+  type Breaker,
+  BreakerSlot,
+  H,
+  type RequestAccounting,
+  type RequestFacts,
+  type RequestLine,
+  recordRequestEnd,
+} from '@zerogate/core';
+
+/** What admission shares; built once at start. */
+export interface AdmissionContext extends RequestAccounting {
+  readonly breaker: Breaker | undefined;
+}
+
+/**
+ * The answer to a request the app refused the connection for (nothing was sent): 503, retry later, and
+ * the marker that tells our activator and ingress to send it to another Pod (docs/wire.md §1).
+ */
+export const NOT_SENT_HEADERS = Object.freeze({ 'retry-after': '1', [H.requestNotSent]: 'app-refused' });
+
+/** Methods a proxy may send again when their connection broke (RFC 9110 §9.2.1). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** What to do after an upstream attempt failed before any answer. */
+export type FailureOutcome = 'resend' | 'failed' | 'not-sent';
+
+/**
+ * One request's place in the queue-proxy: counted in the stats on arrival (4), admitted by the breaker
+ * (5), counted out with its metrics and log line at the end (8). Kubelet-probe-looking requests
+ * (`counted` false) skip all three.
+ */
+export class QueueAdmission {
+  private slot: BreakerSlot | undefined;
+  /** Sent once more after its connection died before any answer. */
+  private resent = false;
+
+  constructor(
+    private readonly ctx: AdmissionContext,
+    readonly facts: RequestFacts,
+    readonly counted: boolean,
+  ) {
+    if (counted) ctx.stats.requestIn(facts.proxied);
+  }
+
+  /** 5. breaker: `send` runs now or once a slot frees; false when the queue is full (send never runs). */
+  admit(send: () => void): boolean {
+    const breaker = this.counted ? this.ctx.breaker : undefined;
+    if (breaker === undefined) {
+      send();
+      return true;
+    }
+    this.slot = new BreakerSlot(breaker);
+    return this.slot.acquire(send);
+  }
+
+  /** Hands back a slot granted after the request already ended. */
+  release(): void {
+    this.slot?.release();
+  }
+
+  /**
+   * Decides what follows an upstream failure: `not-sent` when the app never saw the request (the sender
+   * may send it elsewhere); `resend` once for a safe request without body over HTTP/1.1 whose kept-alive
+   * connection broke (the app closed it as the request arrived), as Go's transport does (RFC 9110
+   * §9.2.2); else `failed`.
+   */
+  afterFailure(err: Error, sent: boolean, method: string, http2: boolean): FailureOutcome {
+    if (!sent) return 'not-sent';
+    if (this.resent || http2 || this.facts.hasBody || !SAFE_METHODS.has(method)) return 'failed';
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'EPIPE') return 'failed';
+    this.resent = true;
+    return 'resend';
+  }
+
+  /** 8. stats out, metrics, request log: once, however the exchange ended. */
+  end(request: RequestLine, arrivedAt: number, status: number): void {
+    this.slot?.release();
+    if (this.counted) recordRequestEnd(this.ctx, request, this.facts.proxied, arrivedAt, status);
+  }
+}
