@@ -52,13 +52,21 @@ function watch(options: Partial<RevisionWatchOptions> = {}) {
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+const pods = (s: State) => s.pods;
+
+/** Reports the Revision objects of `names` in namespace `ns`, known or (`known` false) gone. */
+function revisions(w: RevisionWatch<State, Delivery>, names: string[], known = true): void {
+  for (const name of names) {
+    w.revision(object('ns', name), (s) => {
+      s.known = known;
+    });
+  }
+}
+
 describe('RevisionWatch', () => {
   it('files objects under their revision label, batches a turn into one delivery and delivers only changes', async () => {
     const { w, events, listener } = watch();
-    const pods = (s: State) => s.pods;
-    w.revision(object('ns', 'r1'), (s) => {
-      s.known = true;
-    });
+    revisions(w, ['r1']);
     w.file('pod', object('ns', 'a', 'r1'), false, pods, () => '10.0.0.1');
     await w.start(listener);
     expect(events).toEqual(['upsert ns/r1 10.0.0.1']);
@@ -74,31 +82,21 @@ describe('RevisionWatch', () => {
 
   it('moves a relabelled object to its new revision, drops a deleted one, and removes a revision gone', async () => {
     const { w, events, listener } = watch();
-    const pods = (s: State) => s.pods;
-    for (const name of ['r1', 'r2']) {
-      w.revision(object('ns', name), (s) => {
-        s.known = true;
-      });
-    }
+    revisions(w, ['r1', 'r2']);
     w.file('pod', object('ns', 'a', 'r1'), false, pods, () => '10.0.0.1');
     await w.start(listener);
     w.file('pod', object('ns', 'a', 'r2'), false, pods, () => '10.0.0.1');
     await turn();
     expect(events.slice(2)).toEqual(['upsert ns/r1 ', 'upsert ns/r2 10.0.0.1']);
     w.file('pod', object('ns', 'a'), true, pods, () => '');
-    w.revision(object('ns', 'r2'), (s) => {
-      s.known = false;
-    });
+    revisions(w, ['r2'], false);
     await turn();
     expect(events.slice(4)).toEqual(['remove ns/r2']);
   });
 
   it('forgets every object of a kind', async () => {
     const { w, events, listener } = watch();
-    const pods = (s: State) => s.pods;
-    w.revision(object('ns', 'r1'), (s) => {
-      s.known = true;
-    });
+    revisions(w, ['r1']);
     w.file('slice/private', object('ns', 'a', 'r1'), false, pods, () => '10.0.0.1');
     w.file('endpoints/private', object('ns', 'a', 'r1'), false, pods, () => '10.0.0.2');
     await w.start(listener);
@@ -125,11 +123,7 @@ describe('RevisionWatch', () => {
       },
       remove: () => {},
     });
-    for (const name of ['r1', 'r2']) {
-      w.revision(object('ns', name), (s) => {
-        s.known = true;
-      });
-    }
+    revisions(w, ['r1', 'r2']);
     await turn();
     expect(calls).toBe(2);
     expect(events).toEqual([]);
