@@ -464,6 +464,19 @@ describe('in-process mode (zerogate.dev/queue-proxy: in-process)', () => {
       delete x.spec.containers[0]!.readinessProbe;
     });
     expect(patched(noProbe, inject(noProbe)).spec!.containers[0]!.readinessProbe?.httpGet?.port).toBe(8080);
+    // An h2c app does not speak the kubelet's HTTP/1.1: a connect to its port, with the same timing.
+    const h2c = inProcessPod((x) => {
+      x.spec.containers[0]!.ports![0]!.name = 'h2c';
+    });
+    const h2cPlan = inject(h2c);
+    expect(h2cPlan.h2c).toBe(true);
+    expect(patched(h2c, h2cPlan).spec!.containers[0]!.readinessProbe).toEqual({
+      tcpSocket: { port: 8080 },
+      timeoutSeconds: 1,
+      periodSeconds: 10,
+      successThreshold: 1,
+      failureThreshold: 3,
+    });
     const exec = inProcessPod((x) => {
       x.spec.containers[0]!.readinessProbe = { exec: { command: ['ready'] } };
     });

@@ -187,6 +187,12 @@ function inProcessContractEnv(
   ];
 }
 
+/** `probe`'s timing with a TCP connect to `port` as its action. */
+function tcpProbe(probe: V1Probe, port: number): V1Probe {
+  const { httpGet: _http, ...timing } = probe;
+  return { tcpSocket: { port }, ...timing };
+}
+
 /** The Deployment owning the Pod through its ReplicaSet (`<deployment>-<pod-template-hash>`), if any. */
 function owningDeployment(pod: V1Pod): string | undefined {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.controller === true);
@@ -332,8 +338,13 @@ export function planInjection(pod: V1Pod, namespace: string, options: InjectionO
   let appProbe: V1Probe | undefined;
   if (inProcess) {
     appEnv.push(...inProcessContractEnv(identity, settings, options.queueProxyLogLevel));
-    // The app answers the kubelet's probe itself, on any path (an exec probe stays as it is).
-    appProbe = readiness.keepOnApp ? app.readinessProbe : readiness.queueProxyProbe;
+    // The app answers the kubelet's probe itself, on any path (an exec probe stays as it is). The kubelet
+    // probes over HTTP/1.1, which an h2c server does not speak: its port is probed by a connect instead.
+    appProbe = readiness.keepOnApp
+      ? app.readinessProbe
+      : h2c
+        ? tcpProbe(readiness.queueProxyProbe, userPort)
+        : readiness.queueProxyProbe;
   } else {
     const sidecar = makeQueueProxyContainer({
       image: options.image,
