@@ -230,7 +230,7 @@ export interface ServingOptions {
   /** HTTP/2 limits; default {@link DEFAULT_H2_LIMITS}. */
   readonly h2?: H2Limits;
   /**
-   * Runs plain HTTP/1.1 requests on the raw relay (docs/queue-proxy.md §3.4) where this route takes them;
+   * Runs plain HTTP/1.1 requests on the raw relay (docs/queue-proxy.md §3.5) where this route takes them;
    * the rest, TLS and HTTP/2 go through `handler`.
    */
   readonly relay?: RelayRoute;

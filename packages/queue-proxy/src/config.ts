@@ -71,8 +71,8 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
    */
   readonly readHeaderTimeoutMs: number;
   /**
-   * Relays plain HTTP/1.1 requests on raw sockets (`QUEUE_HTTP1_RELAY`, default on; docs/queue-proxy.md
-   * §3.4); off, every request goes through node:http and undici.
+   * Relays plain HTTP/1.1 requests on raw sockets (`QUEUE_HTTP1_RELAY`, default on): see
+   * docs/queue-proxy.md §3.5. Off, every request goes through node:http and undici.
    */
   readonly http1Relay: boolean;
   /**

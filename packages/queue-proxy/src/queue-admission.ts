@@ -66,8 +66,8 @@ export class QueueAdmission {
   /**
    * Decides what follows an upstream failure: `not-sent` when the app never saw the request (the sender
    * may send it elsewhere); `resend` once for a safe request without body over HTTP/1.1 whose kept-alive
-   * connection broke (the app closed it as the request arrived), as Go's transport does (RFC 9110
-   * §9.2.2); else `failed`.
+   * connection broke (the app closed it as the request arrived), as Go's transport does; else `failed`.
+   * RFC 9110 §9.2.2 allows the resend.
    */
   afterFailure(err: Error, sent: boolean, method: string, http2: boolean): FailureOutcome {
     if (!sent) return 'not-sent';

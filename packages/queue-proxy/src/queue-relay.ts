@@ -1,5 +1,5 @@
 /**
- * The queue-proxy's request path on the raw HTTP/1.1 relay (docs/queue-proxy.md §3.4): the same stages
+ * The queue-proxy's request path on the raw HTTP/1.1 relay (docs/queue-proxy.md §3.5): the same stages
  * as proxy-handler.ts's list, for plain HTTP/1.1 requests; probes, gRPC and everything the relay does not
  * take stay on node:http through {@link ProxyHandler}.
  */

@@ -21,7 +21,7 @@ export interface Http1RelayOptions {
 /**
  * The raw HTTP/1.1 relay of a serving listener: plain HTTP/1.1 connections are read here, each request
  * parsed once and its bytes moved to the upstream without node:http's and undici's message objects
- * (docs/queue-proxy.md §3.4); whatever it does not take goes to node:http. Keeps its connections for
+ * (docs/queue-proxy.md §3.5); whatever it does not take goes to node:http. Keeps its connections for
  * the drain.
  */
 export class Http1Relay {

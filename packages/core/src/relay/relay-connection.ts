@@ -246,8 +246,14 @@ export class RelayConnection implements RelayClient {
     this.parser.reset();
     this.exchange = exchange;
     this.startBody(head);
+    // The body bytes that came with the head are checked before the request goes anywhere: a malformed
+    // chunked body read in the same packet is refused without the app seeing any of it, as node:http does.
+    let next = end;
+    if (this.state === BODY_LENGTH && next < chunk.length) next = this.readSizedBody(chunk, next);
+    else if (this.state === BODY_CHUNKED && next < chunk.length) next = this.readChunkedBody(chunk, next);
+    if (next < 0 || this.exchange !== exchange) return -1;
     exchange.begin();
-    return end;
+    return next;
   }
 
   private startBody(head: RequestHead): void {
