@@ -102,5 +102,8 @@ describe('queue-proxy graceful drain (docs/queue-proxy.md §7.1)', () => {
     expect(Date.now() - t0).toBeLessThan(QUIET_MS);
     const probe = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
     expect(probe.status).toBe(200);
+    // Any other path of the admin port is Go's mux's 404, as on Knative's.
+    const other = await send(`http://127.0.0.1:${qp.adminPort}/drain`);
+    expect([other.status, other.body]).toEqual([404, '404 page not found\n']);
   });
 });

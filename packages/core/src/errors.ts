@@ -101,6 +101,8 @@ export const ERRORS = {
   HEADER_TIMEOUT: { status: 408, body: 'request header timeout\n', grpc: GRPC.DEADLINE_EXCEEDED },
   /** Request headers larger than the server accepts. */
   HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n', grpc: GRPC.INVALID_ARGUMENT },
+  /** Collecting the Prometheus metrics failed (a collector threw). */
+  METRICS_FAILED: { status: 500, body: 'metrics collection failed\n', grpc: GRPC.INTERNAL },
   /** The request failed inside a component for a reason with no better status. */
   INTERNAL: { status: 500, body: 'internal error\n', grpc: GRPC.INTERNAL },
   /**

@@ -1,7 +1,8 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListenError, listenOn, ServingEndpoint } from './serving-listener.js';
+import { ListenError, listenOn, ServingEndpoint, serveMetrics } from './serving-listener.js';
 
 let endpoint: ServingEndpoint | undefined;
 let blocker: Server | undefined;
@@ -50,6 +51,27 @@ describe('ServingEndpoint listeners', () => {
       expect(() => new ServingEndpoint(() => undefined, undefined, logger, { headerTimeoutMs })).toThrow(
         /^headerTimeoutMs: /,
       );
+    }
+  });
+});
+
+describe('serveMetrics', () => {
+  it('answers 500 from the error table and logs it when collecting fails', async () => {
+    const lines: { msg: string; level: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const failing = {
+      contentType: 'text/plain',
+      metrics: () => Promise.reject(new Error('collector threw')),
+    };
+    const server = createHttpServer((_req, res) => void serveMetrics(failing, res, logger));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`);
+      expect([res.status, await res.text()]).toEqual([500, 'metrics collection failed\n']);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(lines.some((l) => l.msg === 'metrics collection failed' && l.level === 50)).toBe(true);
+    } finally {
+      server.close();
     }
   });
 });

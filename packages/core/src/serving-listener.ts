@@ -475,7 +475,6 @@ export async function serveMetrics(
     res.end(body);
   } catch (err) {
     logger.error({ err }, 'metrics collection failed');
-    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end('metrics collection failed\n');
+    sendError(res, 'METRICS_FAILED');
   }
 }

@@ -16,6 +16,7 @@ import {
   RequestStats,
   rateLimitLogs,
   ServingEndpoint,
+  sendError,
   serveMetrics,
   sleep,
   statsHandler,
@@ -144,7 +145,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   });
   const admin = nodeHttp.createServer((req, res) => {
     if (req.url !== '/wait-for-drain') {
-      res.writeHead(404).end();
+      sendError(res, 'NOT_FOUND');
       return;
     }
     logger.info('attached drain handler from user container');
