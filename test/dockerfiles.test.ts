@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { QUEUE_PROXY_NODE_FLAGS } from '@zerogate/queue-proxy/env';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, httpsRequest, KUBELET_PROBE, send } from './support/http.js';
 import { containerCommand, KUBECTL, kustomizations, podTemplates, render } from './support/manifests.js';
@@ -135,6 +136,14 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
       const probe = await send(url, { headers: KUBELET_PROBE });
       expect([probe.status, probe.body]).toEqual([200, 'queue']);
       expect((await send(url)).status).toBe(200);
+    });
+
+    it('the queue-proxy image runs Node with the queue-proxy’s own flags, as every platform launches it', () => {
+      expect(imageCommand(parseDockerfile('Dockerfile.queue-proxy'))).toEqual([
+        'node',
+        ...QUEUE_PROXY_NODE_FLAGS,
+        'packages/queue-proxy/dist/main.js',
+      ]);
     });
 
     it('a file missing from the image stops its entry point before it listens', async () => {

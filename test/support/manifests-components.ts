@@ -69,7 +69,9 @@ export const BASE_COMPONENTS: readonly Component[] = COMPONENTS.filter((c) => c.
 /** The component a command runs (`node <script>`), if it is one of ours. */
 export function componentOf(command: readonly string[]): Component | undefined {
   if (command[0] !== 'node') return undefined;
-  return COMPONENTS.find((c) => c.script === command[1]);
+  // Node's own flags (`--max-semi-space-size=1`) come before the script.
+  const script = command.slice(1).find((arg) => !arg.startsWith('-'));
+  return COMPONENTS.find((c) => c.script === script);
 }
 
 /** Imports a built module of the repository by its path; a missing one is an error saying to build. */

@@ -15,7 +15,7 @@ import {
   ACTIVATOR_PROBE_HEADERS,
   activatorEnv,
   type PodEndpoint,
-  QUEUE_PROXY_ENTRY,
+  queueProxyArgv,
   queueProxyEnv,
   REVISION_HEADERS,
   type StartedProxy,
@@ -47,9 +47,9 @@ export interface AppState {
  * so the process keeps the shell's pid and its every log line can be counted afterwards (the
  * supervisor keeps only the last few KiB).
  */
-function loggedArgv(entry: string, logFile: string): string[] {
+function loggedArgv(argv: readonly string[], logFile: string): string[] {
   const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-  return ['sh', '-c', `exec ${quote(process.execPath)} ${quote(entry)} > ${quote(logFile)}`];
+  return ['sh', '-c', `exec ${argv.map(quote).join(' ')} > ${quote(logFile)}`];
 }
 
 /** Lines in a log file written by a component started here; 0 if it does not exist. */
@@ -89,7 +89,7 @@ export async function startPod(
   const logFile = join(dir, 'queue-proxy.log');
   const queueProxy = await startProxy(context, appPort, {
     name: 'queue-proxy',
-    argv: loggedArgv(join(context.settings.repoRoot, QUEUE_PROXY_ENTRY), logFile),
+    argv: loggedArgv(queueProxyArgv(context.settings.repoRoot), logFile),
     env: (ports) => ({ ...queueProxyEnv(0, appPort, ports), ...env }),
   });
   await waitForQueueProxy(queueProxy);
@@ -140,7 +140,7 @@ export async function startStandaloneActivator(
   const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
   const proc = context.supervisor.start({
     name: 'activator',
-    argv: loggedArgv(join(context.settings.repoRoot, ACTIVATOR_ENTRY), logFile),
+    argv: loggedArgv([process.execPath, join(context.settings.repoRoot, ACTIVATOR_ENTRY)], logFile),
     env: { ...activatorEnv({ http, metrics, autoscaler }, endpointsFile), ...env },
     cwd: context.settings.repoRoot,
   });

@@ -6,7 +6,7 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '@zerogate/core';
-import { queueProxyEnv as buildQueueProxyEnv } from '@zerogate/queue-proxy/env';
+import { queueProxyEnv as buildQueueProxyEnv, QUEUE_PROXY_NODE_FLAGS } from '@zerogate/queue-proxy/env';
 import { pinned } from '../pinning.js';
 import { freePorts } from '../ports.js';
 import { BackgroundLoad, idleRssKiB, ProcessSampler, type ProcessUsage } from '../process-sampler.js';
@@ -19,6 +19,11 @@ import { fixed, signed, type Table } from '../table.js';
 
 /** Where the queue-proxy's built entry point lives, relative to the repository root. */
 export const QUEUE_PROXY_ENTRY = 'packages/queue-proxy/dist/main.js';
+
+/** The command line of our queue-proxy as it ships: Node, its flags, its entry point under `repoRoot`. */
+export function queueProxyArgv(repoRoot: string): string[] {
+  return [process.execPath, ...QUEUE_PROXY_NODE_FLAGS, join(repoRoot, QUEUE_PROXY_ENTRY)];
+}
 
 /** Where the activator's built entry point lives, relative to the repository root. */
 export const ACTIVATOR_ENTRY = 'packages/activator/dist/main.js';
@@ -275,7 +280,7 @@ export async function startProxy(
     number,
   ];
   const ports = { serving, tls, admin, stats, metrics };
-  const argv = spec.argv ?? [process.execPath, join(settings.repoRoot, QUEUE_PROXY_ENTRY)];
+  const argv = spec.argv ?? queueProxyArgv(settings.repoRoot);
   const proc = supervisor.start({
     name: spec.name,
     argv: pinned(settings.pin, cpuOf(settings, 'proxy'), argv),

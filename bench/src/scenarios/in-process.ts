@@ -30,6 +30,7 @@ import {
   latencyCells,
   missingBuilds,
   QUEUE_PROXY_ENTRY,
+  queueProxyArgv,
   queueProxyEnv,
   READY_TIMEOUT_MS,
   SETTLE_MS,
@@ -195,10 +196,11 @@ interface RunningPod {
 async function startPod(context: ScenarioContext, kind: PodKind): Promise<RunningPod> {
   const { settings, supervisor } = context;
   const cpu = cpuOf(settings, 'proxy');
-  const start = (name: string, script: string, env: Record<string, string>) =>
+  const nodeArgv = (script: string) => [process.execPath, join(settings.repoRoot, script)];
+  const start = (name: string, argv: string[], env: Record<string, string>) =>
     supervisor.start({
       name,
-      argv: pinned(settings.pin, cpu, [process.execPath, join(settings.repoRoot, script)]),
+      argv: pinned(settings.pin, cpu, argv),
       env,
       cwd: settings.repoRoot,
     });
@@ -214,14 +216,14 @@ async function startPod(context: ScenarioContext, kind: PodKind): Promise<Runnin
   const appUrl = `http://127.0.0.1:${appPort}/`;
   const appEnv = { PORT: String(appPort), HOST: '127.0.0.1' };
   if (kind === 'bare') {
-    const app = start('hello', HELLO_APP, appEnv);
+    const app = start('hello', nodeArgv(HELLO_APP), appEnv);
     await waitForHttp(app, appUrl);
     return { procs: [app], url: appUrl };
   }
   // The variables a revision at CC=0 gives its queue-proxy; the in-process mode reads its share of them.
   const contract = queueProxyEnv(0, appPort, { serving, tls, admin, stats, metrics });
   if (kind === 'in-process') {
-    const app = start('hello-in-process', HELLO_IN_PROCESS_APP, {
+    const app = start('hello-in-process', nodeArgv(HELLO_IN_PROCESS_APP), {
       ...contract,
       ...appEnv,
       // No drain on stop: the measurement is over.
@@ -230,9 +232,9 @@ async function startPod(context: ScenarioContext, kind: PodKind): Promise<Runnin
     await waitForHttp(app, appUrl, KUBE_PROBE_HEADERS);
     return { procs: [app], url: appUrl };
   }
-  const app = start('hello', HELLO_APP, appEnv);
+  const app = start('hello', nodeArgv(HELLO_APP), appEnv);
   await waitForHttp(app, appUrl);
-  const queueProxy = start('queue-proxy', QUEUE_PROXY_ENTRY, contract);
+  const queueProxy = start('queue-proxy', queueProxyArgv(settings.repoRoot), contract);
   const url = `http://127.0.0.1:${serving}/`;
   await waitForHttp(queueProxy, url, KUBE_PROBE_HEADERS);
   return { procs: [app, queueProxy], url };

@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QUEUE_PROXY_NODE_FLAGS } from '@zerogate/queue-proxy/env';
 import { KNATIVE_QUEUE_PORTS, PORTS_FREE_TIMEOUT_MS, waitForFreePorts } from '../knative-queue.js';
 import { type LoadResult, runLoad } from '../load-generator.js';
 import { freePort } from '../ports.js';
@@ -29,6 +30,7 @@ import {
   latencyCells,
   type ProcessFigures,
   QUEUE_PROXY_ENTRY,
+  queueProxyArgv,
   queueProxyEnv,
   READY_TIMEOUT_MS,
   SETTLE_MS,
@@ -93,7 +95,11 @@ function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOp
         `${QUEUE_PROXY_ENTRY} does not exist: build it (npm run build) or name another command with --queue-proxy`,
       );
     }
-    queueProxy = { command: `node ${QUEUE_PROXY_ENTRY}`, argv: [process.execPath, entry], overridden: false };
+    queueProxy = {
+      command: `node ${QUEUE_PROXY_NODE_FLAGS.join(' ')} ${QUEUE_PROXY_ENTRY}`,
+      argv: queueProxyArgv(settings.repoRoot),
+      overridden: false,
+    };
   }
   const parsed = parseCompareOptions(values, settings, ['direct', 'bare-proxy', 'queue-proxy']);
   problems.push(...parsed.problems);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import {
-  Agent,
+  createAgent,
   H2cDispatcherPool,
   type Logger,
   listenOn,
@@ -52,7 +52,7 @@ export async function startActivator(
   logger: Logger,
   source?: EndpointSource,
 ): Promise<Activator> {
-  const dispatcher = new Agent({
+  const dispatcher = createAgent({
     // Every Pod gets a keep-alive pool; idle connections are capped per Pod as Knative's transport does.
     connections: null,
     pipelining: 1,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { Agent, H2cDispatcherPool, TunnelSet } from '@zerogate/core';
+import { createAgent, H2cDispatcherPool, TunnelSet } from '@zerogate/core';
 import { pino } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,7 +77,7 @@ async function startIngress(activatorPort: number, timeoutSeconds = 300) {
   } as unknown as RevisionConfig;
   const revision = new RevisionPods(config, {} as PodSettings, { changed: () => {}, podFailed: () => {} });
   const attempts: Attempt[] = [];
-  const agent = new Agent({ connections: null, pipelining: 1 });
+  const agent = createAgent({ connections: null, pipelining: 1 });
   const dispatcher = agent.compose(
     (dispatch) => (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => {
       const headers = options.headers as Record<string, string> | string[] | undefined;
@@ -101,7 +101,7 @@ async function startIngress(activatorPort: number, timeoutSeconds = 300) {
   const server = createServer(ingress.handle);
   server.on('upgrade', ingress.upgrade);
   const port = await listen(server);
-  const client = new Agent({ connections: 64 });
+  const client = createAgent({ connections: 64 });
   closers.push(async () => {
     ingress.close();
     await closeServer(server);
@@ -237,7 +237,7 @@ describe('websockets while the activator is unreachable', () => {
 describe('ingress warnings', () => {
   it('writes at most 5 "no route for host" lines for 200 requests to an unknown Host', async () => {
     const { lines, port } = await startIngress(await closedPort());
-    const client = new Agent({ connections: 4 });
+    const client = createAgent({ connections: 4 });
     closers.push(() => client.close());
     for (let i = 0; i < 200; i++) {
       const res = await request(`http://127.0.0.1:${port}/`, {

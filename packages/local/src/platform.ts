@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Agent,
+  createAgent,
   H2cDispatcherPool,
   ListenError,
   type Logger,
@@ -68,9 +68,9 @@ export async function startPlatform(
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir);
   const endpoints = new EndpointsFile(join(runDir, 'endpoints.json'));
-  const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
+  const dispatcher = createAgent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
   const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
-  const probes = new Agent({ keepAliveTimeout: 5000 });
+  const probes = createAgent({ keepAliveTimeout: 5000 });
 
   let control: ControlServer | undefined;
   let stopping = false;

@@ -9,7 +9,12 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inProcessEnv, QUEUE_PROXY_ENV, queueProxyEnv } from '@zerogate/queue-proxy/env';
+import {
+  inProcessEnv,
+  QUEUE_PROXY_ENV,
+  QUEUE_PROXY_NODE_FLAGS,
+  queueProxyEnv,
+} from '@zerogate/queue-proxy/env';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
 import type { RevisionConfig } from './config.js';
@@ -136,7 +141,7 @@ export class Pod {
       return;
     }
     this.queueProxy = new Child({
-      argv: [process.execPath, QUEUE_PROXY_MAIN],
+      argv: [process.execPath, ...QUEUE_PROXY_NODE_FLAGS, QUEUE_PROXY_MAIN],
       env: { ...process.env, ...podQueueProxyEnv(this.name, rev, lease, this.settings.drainSeconds) },
       logFile: join(this.settings.logDir, `${this.name}.queue-proxy.log`),
       onLine: (line) => this.queueProxyLine(line),

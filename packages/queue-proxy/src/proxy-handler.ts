@@ -35,8 +35,8 @@ import { upstreamHeaders } from './request-head.js';
 
 /** Everything the request path shares; built once at start. */
 export interface ProxyContext {
-  /** HTTP/1.1 keep-alive pool to the user container, as many connections as CC allows. */
-  readonly pool: Dispatcher;
+  /** HTTP/1.1 keep-alive pool to the user container, as many connections as CC allows; made on first use. */
+  readonly pool: () => Dispatcher;
   /**
    * The HTTP/1.1 dispatcher of requests outside the breaker (`K-Kubelet-Probe`), made on first use: the
    * CC-sized pool may have every connection busy, and these must reach the app at once, as in Knative.
@@ -135,7 +135,7 @@ class QueueExchange extends ProxyExchange {
   /** h2c for a request that came over HTTP/2, else the HTTP/1.1 pool, or the bypass for `K-Kubelet-Probe`. */
   private upstream(http2: boolean): Dispatcher {
     if (http2) return this.ctx.h2c();
-    return this.admission.counted ? this.ctx.pool : this.ctx.bypass();
+    return this.admission.counted ? this.ctx.pool() : this.ctx.bypass();
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {

@@ -4,6 +4,7 @@ import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import {
   buildBreaker,
   CertificateWatcher,
+  createPool,
   Drainer,
   type ExchangeTimeouts,
   H2cDispatcher,
@@ -11,7 +12,6 @@ import {
   listenOn,
   MAX_HEADER_BYTES,
   nodeHttp,
-  Pool,
   ProtobufStatsReporter,
   RequestStats,
   rateLimitLogs,
@@ -61,24 +61,27 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const metrics = config.requestMetrics
     ? await createRequestMetrics(config, breaker ? () => breaker.inFlight + breaker.queued : undefined)
     : undefined;
-  const pool = new Pool(`http://${config.userHost}:${config.userPort}`, {
-    connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
-    pipelining: 1,
-    maxHeaderSize: MAX_HEADER_BYTES,
-  });
-  let bypass: Dispatcher | undefined;
-  const bypassPool = (): Dispatcher => {
-    // Unbounded, like Go's transport: requests outside the breaker never wait for a CC slot's connection.
-    bypass ??= new Pool(`http://${config.userHost}:${config.userPort}`, {
+  // The undici pools are made on first use: with the raw relay they serve only TLS and gRPC requests.
+  const appOrigin = `http://${config.userHost}:${config.userPort}`;
+  let pool: Dispatcher | undefined;
+  const breakerPool = (): Dispatcher => {
+    pool ??= createPool(appOrigin, {
+      connections: config.containerConcurrency > 0 ? config.containerConcurrency : null,
       pipelining: 1,
       maxHeaderSize: MAX_HEADER_BYTES,
     });
+    return pool;
+  };
+  let bypass: Dispatcher | undefined;
+  const bypassPool = (): Dispatcher => {
+    // Unbounded, like Go's transport: requests outside the breaker never wait for a CC slot's connection.
+    bypass ??= createPool(appOrigin, { pipelining: 1, maxHeaderSize: MAX_HEADER_BYTES });
     return bypass;
   };
   let h2c: H2cDispatcher | undefined;
   const h2cClient = (): Dispatcher => {
     // One multiplexed session; streams are bounded by the breaker (or unbounded at CC=0), not here.
-    h2c ??= new H2cDispatcher(`http://${config.userHost}:${config.userPort}`, {
+    h2c ??= new H2cDispatcher(appOrigin, {
       maxHeaderListSize: MAX_HEADER_BYTES,
     });
     return h2c;
@@ -93,7 +96,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     error: 'REQUEST_TIMEOUT',
   };
   const proxy = new ProxyHandler({
-    pool,
+    pool: breakerPool,
     bypass: bypassPool,
     h2c: h2cClient,
     breaker,
@@ -207,7 +210,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
         metricsServer && closeServer(metricsServer),
       ]);
       connections.close();
-      await Promise.all([pool.close(), bypass?.close(), h2c?.close()]);
+      await Promise.all([pool?.close(), bypass?.close(), h2c?.close()]);
       logger.info('stopped');
     })();
     return stopping;
