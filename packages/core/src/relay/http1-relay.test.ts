@@ -266,6 +266,35 @@ describe('Http1Relay', () => {
     expect(relay.ended.map((e) => e.completed)).toEqual([true, true]);
   });
 
+  it('ends a body that runs until close when the app resets the connection instead of closing it', async () => {
+    const port = await startRawApp((socket, received) => {
+      if (!received.endsWith('\r\n\r\n')) return;
+      socket.write('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\ntoo big');
+      setTimeout(() => socket.resetAndDestroy(), 20);
+    });
+    const relay = await startRelay(port);
+    const c = await client(relay.port);
+    c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => c.text().endsWith('0\r\n\r\n'));
+    expect(c.text()).toMatch(/^HTTP\/1\.1 431 [\s\S]*7\r\ntoo big\r\n0\r\n\r\n$/);
+    expect(relay.ended).toEqual([{ path: '/', completed: true, status: 431, timedOut: false }]);
+  });
+
+  it('hands a head larger than 64 KiB, spanning reads, to node:http rather than keep its bytes', async () => {
+    const app = await startApp((_req, res) => res.end('from app'));
+    const relay = await startRelay(app.port);
+    const c = await client(relay.port);
+    const big = 'x'.repeat(100 * 1024);
+    c.socket.write('GET /big HTTP/1.1\r\nHost: a\r\nX-Big: ');
+    for (let i = 0; i < big.length; i += 16 * 1024) {
+      c.socket.write(big.slice(i, i + 16 * 1024));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    c.socket.write('\r\n\r\n');
+    await until(() => c.text().includes('from node'));
+    expect(relay.nodeRequests).toEqual(['GET /big HTTP/1.1']);
+  });
+
   it('relays heads without bodies (HEAD, 204, 304) and skips interim 1xx answers', async () => {
     const port = await startRawApp((socket, received) => {
       const requests = received.split('\r\n\r\n').length - 1;

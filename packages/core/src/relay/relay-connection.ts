@@ -42,6 +42,11 @@ const AFTER = 3;
 /** Ending: nothing more is read. */
 const CLOSING = 4;
 
+/** The most of a request head the relay keeps while it spans reads, before node:http takes over. */
+const PARTIAL_HEAD_LIMIT = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
 /** How long a closing connection may linger for its last answer to be read. */
 const CLOSE_LINGER_MS = 1000;
 
@@ -64,6 +69,7 @@ export class RelayConnection implements RelayClient {
   private remaining = 0;
   /** The bytes of a head that spans reads (for handover), else null. */
   private partialHead: Buffer[] | null = null;
+  private partialBytes = 0;
   /** Bytes read past the current request, kept until it ends. */
   private pending: Buffer | null = null;
   private firstHead = true;
@@ -215,8 +221,19 @@ export class RelayConnection implements RelayClient {
     if (end === NEED_MORE) {
       // A head that spans reads is parsed on as it comes; its bytes are kept in case it goes to node:http.
       const piece = start === 0 ? chunk : chunk.subarray(start);
-      if (this.partialHead === null) this.partialHead = [piece];
-      else this.partialHead.push(piece);
+      if (this.partialHead === null) {
+        this.partialHead = [piece];
+        this.partialBytes = piece.length;
+      } else {
+        this.partialHead.push(piece);
+        this.partialBytes += piece.length;
+      }
+      if (this.partialBytes > PARTIAL_HEAD_LIMIT) {
+        // A head this large is rare: node:http takes it (and the connection) rather than the relay keep a
+        // copy of its bytes, so a flood of huge heads costs no more than it did without the relay.
+        this.handover(EMPTY, 0);
+        return -1;
+      }
       if (!this.firstHead && this.headTimer === null)
         this.headTimer = setTimeout(onHeadTimeout, this.ctx.headerTimeoutMs, this);
       return -1;

@@ -270,6 +270,11 @@ export abstract class RelayExchange implements UpstreamOwner {
     this.relayBody(chunk, p, head, parsers);
   }
 
+  /**
+   * The upstream closed its side. A body that runs until close ends here; so it does when the connection
+   * is reset instead (an app that answered early, say 431, and closed with our request unread), as
+   * undici takes it: nothing tells a close-delimited body's reset from its end.
+   */
   upstreamEnd(): void {
     if (this.state !== RUNNING) return;
     if (this.phase === UNTIL_CLOSE) {
@@ -284,11 +289,14 @@ export abstract class RelayExchange implements UpstreamOwner {
 
   upstreamError(err: Error): void {
     if (this.state !== RUNNING) return;
-    this.upstreamBroke(err);
+    if (this.phase === UNTIL_CLOSE) this.upstreamEnd();
+    else this.upstreamBroke(err);
   }
 
   upstreamClose(): void {
-    if (this.state === RUNNING) this.upstreamBroke(closedError());
+    if (this.state !== RUNNING) return;
+    if (this.phase === UNTIL_CLOSE) this.upstreamEnd();
+    else this.upstreamBroke(closedError());
   }
 
   upstreamDrain(): void {
