@@ -1,4 +1,5 @@
 import { HEX_VALUE, QDTEXT, QUOTED_PAIR, TOKEN } from './char-classes.js';
+import { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT } from './head-parser.js';
 import {
   FAILED,
   FLAG_CHUNKED,
@@ -9,7 +10,6 @@ import {
   NEED_MORE,
 } from './head-scanner.js';
 import { type ParseVerdict, VERDICTS } from './parse-verdict.js';
-import { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT } from './request-head-parser.js';
 
 /** node:http's limit on the extensions of one chunk (`kMaxChunkExtensionsSize`, 16 KiB). */
 export const DEFAULT_MAX_CHUNK_EXTENSIONS_SIZE = 16 * 1024;

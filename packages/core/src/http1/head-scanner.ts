@@ -248,6 +248,26 @@ function classify(name: string): number {
  * head size however much whitespace a client sends; a head that arrives in one piece is scanned in place.
  * Reuse it for the next message with `reset`.
  */
+/**
+ * A scanner for `mode` with a parser's limits, checked: `maxHeadSize` (default `defaultHeadSize`) a positive
+ * integer, `maxHeaderCount` (default `defaultHeaderCount`, 0 for none) a non-negative one.
+ */
+export function scannerWithLimits(
+  mode: number,
+  options: { maxHeadSize?: number; maxHeaderCount?: number },
+  defaultHeadSize: number,
+  defaultHeaderCount: number,
+): HeadScanner {
+  const max = options.maxHeadSize ?? defaultHeadSize;
+  if (!Number.isInteger(max) || max < 1)
+    throw new RangeError(`maxHeadSize must be a positive integer, got ${max}`);
+  const count = options.maxHeaderCount ?? defaultHeaderCount;
+  if (!Number.isInteger(count) || count < 0) {
+    throw new RangeError(`maxHeaderCount must be a non-negative integer, got ${count}`);
+  }
+  return new HeadScanner(mode, max, count);
+}
+
 export class HeadScanner {
   /** The refusal, once `execute` returned `FAILED`. */
   verdict: ParseVerdict | null = null;

@@ -7,6 +7,7 @@ export {
   type ChunkedDecoderOptions,
   DEFAULT_MAX_CHUNK_EXTENSIONS_SIZE,
 } from './chunked-decoder.js';
+export { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT, type HeadParserOptions } from './head-parser.js';
 export {
   FAILED,
   FLAG_CHUNKED,
@@ -21,8 +22,6 @@ export {
 export { type ParseVerdict, VERDICTS } from './parse-verdict.js';
 export {
   type BodyFraming,
-  DEFAULT_MAX_HEAD_SIZE,
-  DEFAULT_MAX_HEADER_COUNT,
   type RequestHead,
   RequestHeadParser,
   type RequestHeadParserOptions,

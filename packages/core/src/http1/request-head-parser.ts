@@ -1,5 +1,5 @@
+import { HeadParser, type HeadParserOptions } from './head-parser.js';
 import {
-  FAILED,
   FLAG_CHUNKED,
   FLAG_CONNECTION_CLOSE,
   FLAG_CONNECTION_KEEP_ALIVE,
@@ -7,17 +7,9 @@ import {
   FLAG_CONTENT_LENGTH,
   FLAG_TRANSFER_ENCODING,
   FLAG_UPGRADE,
-  HeadScanner,
   MODE_REQUEST,
-  NEED_MORE,
 } from './head-scanner.js';
-import { type ParseVerdict, VERDICTS } from './parse-verdict.js';
-
-/** node's default `--max-http-header-size`: the request-target, names and values must stay below it. */
-export const DEFAULT_MAX_HEAD_SIZE = 16 * 1024;
-
-/** node:http's default `maxHeadersCount` as Node 24 applies it: the 1001st header field is refused (431). */
-export const DEFAULT_MAX_HEADER_COUNT = 1000;
+import { VERDICTS } from './parse-verdict.js';
 
 /** How the body of a message is framed. `upgrade`: the connection leaves HTTP after the head. */
 export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof' | 'upgrade';
@@ -62,12 +54,7 @@ export interface RequestHead {
 }
 
 /** Options of {@link RequestHeadParser}. */
-export interface RequestHeadParserOptions {
-  /** Limit on the request-target, header names and values together, as node's `--max-http-header-size`. */
-  maxHeadSize?: number;
-  /** Most header fields accepted, as node:http's `maxHeadersCount` (default 1000; 0: no limit). */
-  maxHeaderCount?: number;
-}
+export type RequestHeadParserOptions = HeadParserOptions;
 
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
@@ -79,43 +66,18 @@ const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
  * `upgrade` listener exists. HTTP/0.9 request lines, `HTTP/2.0` and RTSP/ICE are accepted because node
  * accepts them; a relay should hand anything but HTTP/1.0 and 1.1 to node:http.
  */
-export class RequestHeadParser {
-  /** The head, once `execute` returned its end; also set for a 417 or missing-Host refusal. */
-  head: RequestHead | null = null;
-  /** The refusal, once `execute` returned `FAILED`. */
-  verdict: ParseVerdict | null = null;
-  private readonly scanner: HeadScanner;
-
+export class RequestHeadParser extends HeadParser<RequestHead> {
   constructor(options: RequestHeadParserOptions = {}) {
-    const max = options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-    if (!Number.isInteger(max) || max < 1)
-      throw new RangeError(`maxHeadSize must be a positive integer, got ${max}`);
-    const count = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
-    if (!Number.isInteger(count) || count < 0) {
-      throw new RangeError(`maxHeaderCount must be a non-negative integer, got ${count}`);
-    }
-    this.scanner = new HeadScanner(MODE_REQUEST, max, count);
+    super(MODE_REQUEST, options);
   }
 
-  /** Forgets the previous request (keep-alive). */
+  /** Forgets the previous request (keep-alive). `head` is also set for a 417 or missing-Host refusal. */
   reset(): void {
-    this.head = null;
-    this.verdict = null;
-    this.scanner.reset();
+    this.clear();
   }
 
-  /**
-   * Parses `chunk` from `start`. Returns the index in `chunk` where the body (or the next request) starts,
-   * `NEED_MORE` (-1) when every byte was consumed, or `FAILED` (-2) with `verdict` set.
-   */
-  execute(chunk: Buffer, start = 0): number {
+  protected complete(end: number): number {
     const s = this.scanner;
-    const end = s.execute(chunk, start);
-    if (end === NEED_MORE) return NEED_MORE;
-    if (end === FAILED) {
-      this.verdict = s.verdict;
-      return FAILED;
-    }
     const flags = s.flags;
     const chunked = (flags & FLAG_CHUNKED) !== 0;
     const upgrade =
@@ -161,10 +123,5 @@ export class RequestHeadParser {
         return this.refuse(VERDICTS.INVALID_TRANSFER_ENCODING);
     }
     return end;
-  }
-
-  private refuse(verdict: ParseVerdict): number {
-    this.verdict = verdict;
-    return FAILED;
   }
 }

@@ -1,5 +1,5 @@
+import { HeadParser, type HeadParserOptions } from './head-parser.js';
 import {
-  FAILED,
   FLAG_CHUNKED,
   FLAG_CONNECTION_CLOSE,
   FLAG_CONNECTION_KEEP_ALIVE,
@@ -7,12 +7,9 @@ import {
   FLAG_CONTENT_LENGTH,
   FLAG_TRANSFER_ENCODING,
   FLAG_UPGRADE,
-  HeadScanner,
   MODE_RESPONSE,
-  NEED_MORE,
 } from './head-scanner.js';
-import type { ParseVerdict } from './parse-verdict.js';
-import { type BodyFraming, DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT } from './request-head-parser.js';
+import type { BodyFraming } from './request-head-parser.js';
 
 /** A parsed response head and its framing. */
 export interface ResponseHead {
@@ -45,12 +42,7 @@ export interface ResponseHead {
 }
 
 /** Options of {@link ResponseHeadParser}. */
-export interface ResponseHeadParserOptions {
-  /** Limit on the reason phrase, header names and values together (node's `--max-http-header-size`). */
-  maxHeadSize?: number;
-  /** Most header fields accepted (default 1000, as node:http; 0: no limit). */
-  maxHeaderCount?: number;
-}
+export type ResponseHeadParserOptions = HeadParserOptions;
 
 /**
  * Parses an HTTP/1.1 response head from the app, split anywhere, with llhttp's strict grammar (what
@@ -58,45 +50,21 @@ export interface ResponseHeadParserOptions {
  * so in `reset`), 1xx, 204 and 304 have no body whatever their headers say; then chunked; then another
  * Transfer-Encoding or no length at all means the body runs until close; then Content-Length.
  */
-export class ResponseHeadParser {
-  /** The head, once `execute` returned its end. */
-  head: ResponseHead | null = null;
-  /** The refusal, once `execute` returned `FAILED`. */
-  verdict: ParseVerdict | null = null;
-  private readonly scanner: HeadScanner;
+export class ResponseHeadParser extends HeadParser<ResponseHead> {
   private headRequest = false;
 
   constructor(options: ResponseHeadParserOptions = {}) {
-    const max = options.maxHeadSize ?? DEFAULT_MAX_HEAD_SIZE;
-    if (!Number.isInteger(max) || max < 1)
-      throw new RangeError(`maxHeadSize must be a positive integer, got ${max}`);
-    const count = options.maxHeaderCount ?? DEFAULT_MAX_HEADER_COUNT;
-    if (!Number.isInteger(count) || count < 0) {
-      throw new RangeError(`maxHeaderCount must be a non-negative integer, got ${count}`);
-    }
-    this.scanner = new HeadScanner(MODE_RESPONSE, max, count);
+    super(MODE_RESPONSE, options);
   }
 
   /** Prepares for the next response; `headRequest`: it answers a HEAD request, so it has no body. */
   reset(headRequest = false): void {
-    this.head = null;
-    this.verdict = null;
+    this.clear();
     this.headRequest = headRequest;
-    this.scanner.reset();
   }
 
-  /**
-   * Parses `chunk` from `start`. Returns the index in `chunk` where the body starts, `NEED_MORE` (-1), or
-   * `FAILED` (-2) with `verdict` set.
-   */
-  execute(chunk: Buffer, start = 0): number {
+  protected complete(end: number): number {
     const s = this.scanner;
-    const end = s.execute(chunk, start);
-    if (end === NEED_MORE) return NEED_MORE;
-    if (end === FAILED) {
-      this.verdict = s.verdict;
-      return FAILED;
-    }
     const flags = s.flags;
     const status = s.statusCode;
     const chunked = (flags & FLAG_CHUNKED) !== 0;

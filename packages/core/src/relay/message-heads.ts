@@ -3,9 +3,9 @@
  * from the parsed fields (so hop-by-hop headers never cross, and framing is the relay's own), as one
  * string each.
  */
-import { STATUS_CODES } from 'node:http';
 import { connectionTokens } from '../headers.js';
 import type { ResponseHead } from '../http1/index.js';
+import { nodeHttp } from '../node-http.js';
 
 /** Response headers that describe the upstream connection, not the response; plus our own marker. */
 const RESPONSE_DROPPED = new Set([
@@ -43,7 +43,7 @@ export function requestHead(
 export function responseHead(head: ResponseHead, chunked: boolean, close: boolean): string {
   const raw = head.rawHeaders;
   const status = head.statusCode;
-  let out = `HTTP/1.1 ${status} ${head.statusText || STATUS_CODES[status] || ''}\r\n`;
+  let out = `HTTP/1.1 ${status} ${head.statusText || nodeHttp.STATUS_CODES[status] || ''}\r\n`;
   let listed: string[] | undefined;
   if (head.connectionClose || head.connectionKeepAlive) listed = listedByConnection(raw);
   let date = false;

@@ -83,12 +83,7 @@ export class RelayConnection implements RelayClient {
     this.parser = new RequestHeadParser({ maxHeadSize: ctx.maxHeadSize });
     this.peer = plainAddress(socket.remoteAddress);
     socket[kConnection] = this;
-    socket.on('data', onClientData);
-    socket.on('end', onClientEnd);
-    socket.on('error', onClientError);
-    socket.on('close', onClientClose);
-    socket.on('drain', onClientDrain);
-    socket.on('timeout', onClientTimeout);
+    for (const [event, listener] of CLIENT_LISTENERS) socket.on(event, listener as () => void);
     socket.setTimeout(ctx.keepAliveTimeoutMs);
   }
 
@@ -334,12 +329,7 @@ export class RelayConnection implements RelayClient {
     const bytes = this.partialHead === null ? rest : Buffer.concat([...this.partialHead, rest]);
     this.partialHead = null;
     this.clearHeadTimer();
-    socket.removeListener('data', onClientData);
-    socket.removeListener('end', onClientEnd);
-    socket.removeListener('error', onClientError);
-    socket.removeListener('close', onClientClose);
-    socket.removeListener('drain', onClientDrain);
-    socket.removeListener('timeout', onClientTimeout);
+    for (const [event, listener] of CLIENT_LISTENERS) socket.removeListener(event, listener as () => void);
     socket.setTimeout(0);
     socket[kConnection] = undefined;
     this.state = CLOSING;
@@ -399,6 +389,16 @@ function onClientDrain(this: RelaySocket): void {
 function onClientTimeout(this: RelaySocket): void {
   this[kConnection]?.timedOut();
 }
+
+/** The client socket's events and their listeners, added once per connection and removed on handover. */
+const CLIENT_LISTENERS: readonly (readonly [string, (...args: never[]) => void])[] = [
+  ['data', onClientData],
+  ['end', onClientEnd],
+  ['error', onClientError],
+  ['close', onClientClose],
+  ['drain', onClientDrain],
+  ['timeout', onClientTimeout],
+];
 
 function onHeadTimeout(connection: RelayConnection): void {
   connection.headTimedOut();

@@ -60,11 +60,7 @@ export class UpstreamConnections {
     }
     const socket = connect({ host: this.host, port: this.port, noDelay: true }) as UpstreamSocket;
     socket[kOwner] = owner;
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.on('drain', onDrain);
+    for (const [event, listener] of UPSTREAM_LISTENERS) socket.on(event, listener as () => void);
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     if (this.closed) socket.destroy();
@@ -159,3 +155,12 @@ function onClose(this: UpstreamSocket): void {
 function onDrain(this: UpstreamSocket): void {
   this[kOwner]?.upstreamDrain();
 }
+
+/** The upstream socket's events and their listeners, added once per connection. */
+const UPSTREAM_LISTENERS: readonly (readonly [string, (...args: never[]) => void])[] = [
+  ['data', onData],
+  ['end', onEnd],
+  ['error', onError],
+  ['close', onClose],
+  ['drain', onDrain],
+];
