@@ -95,10 +95,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     idleMs: config.idleTimeoutMs,
     error: 'REQUEST_TIMEOUT',
   };
-  const proxy = new ProxyHandler({
-    pool: breakerPool,
-    bypass: bypassPool,
-    h2c: h2cClient,
+  // What both request paths (node:http and the raw relay) share.
+  const requestPath = {
     breaker,
     stats,
     drainer,
@@ -107,7 +105,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     logger: requestLogger,
     requestLog: config.requestLog,
     timeouts,
-  });
+  };
+  const proxy = new ProxyHandler({ ...requestPath, pool: breakerPool, bypass: bypassPool, h2c: h2cClient });
   const upgrades = new TunnelSet();
   const onUpgrade = upgradeHandler({
     tunnels: upgrades,
@@ -123,17 +122,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
 
   // Plain HTTP/1.1 requests take the raw relay; the rest (probes, upgrades, HTTP/2, TLS) node:http.
   const connections = new UpstreamConnections(config.userHost, config.userPort);
-  const relay = new QueueRelayRoute({
-    connections,
-    breaker,
-    stats,
-    drainer,
-    health,
-    metrics,
-    logger: requestLogger,
-    requestLog: config.requestLog,
-    timeouts,
-  });
+  const relay = new QueueRelayRoute({ ...requestPath, connections });
   const serving = new ServingEndpoint(proxy.handle, onUpgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
     relay: config.http1Relay ? relay : undefined,
