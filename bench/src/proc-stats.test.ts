@@ -3,8 +3,11 @@ import {
   descendants,
   parseBusyTicks,
   parseProcStat,
+  parsePssKiB,
   parseRssAnonKiB,
   parseVmRssKiB,
+  readPssKiB,
+  readTree,
   totalTicks,
 } from './proc-stats.js';
 
@@ -43,6 +46,38 @@ describe('parseRssAnonKiB', () => {
 
   it('returns undefined when absent', () => {
     expect(parseRssAnonKiB('Name:\tkworker\n')).toBeUndefined();
+  });
+});
+
+describe('parsePssKiB', () => {
+  const rollup =
+    '55b2c1f01000-7ffc03284000 ---p 00000000 00:00 0                          [rollup]\n' +
+    'Rss:               75812 kB\nPss:               41234 kB\nPss_Dirty:         30112 kB\n' +
+    'Pss_Anon:          30112 kB\nPss_File:          11122 kB\nPss_Shmem:             0 kB\n' +
+    'Shared_Clean:      44612 kB\nSwapPss:               0 kB\n';
+
+  it('finds the Pss line of smaps_rollup, not Pss_Anon, Pss_File or SwapPss', () => {
+    expect(parsePssKiB(rollup)).toBe(41234);
+  });
+
+  it('returns undefined when absent', () => {
+    expect(parsePssKiB('Rss:  12 kB\nPss_Anon:  3 kB\n')).toBeUndefined();
+  });
+});
+
+describe('readPssKiB and readTree', () => {
+  it('reads this process’s PSS, above zero and at most its RSS, only when asked', () => {
+    const pss = readPssKiB(process.pid);
+    expect(pss).toBeGreaterThan(0);
+    const tree = readTree(process.pid, true);
+    expect(tree.pssKiB).toBeGreaterThan(0);
+    expect(tree.pssKiB).toBeLessThanOrEqual(tree.rssKiB);
+    expect(readTree(process.pid).pssKiB).toBeUndefined();
+  });
+
+  it('gives undefined for a process that is gone', () => {
+    expect(readPssKiB(2 ** 30)).toBeUndefined();
+    expect(readTree(2 ** 30, true)).toMatchObject({ pids: [], rssKiB: 0, pssKiB: undefined });
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * Readers for Linux `/proc`: CPU time and resident memory of a process and of the tree below it.
+ * Readers for Linux `/proc`: CPU time, resident and proportional memory of a process and of the tree
+ * below it.
  *
  * Parsing is kept apart from reading so it can be tested on fixed text. Reads are synchronous on
  * purpose: the files are tiny, and a sync read costs the sampling process less than a trip through
@@ -68,6 +69,17 @@ export function parseRssAnonKiB(text: string): number | undefined {
   return statusKiB(text, 'RssAnon');
 }
 
+/**
+ * Parses the `Pss` line of `/proc/<pid>/smaps_rollup` into KiB: the proportional set size, the
+ * resident pages with each page shared with other processes divided among them. The pages of an
+ * executable and its libraries mapped by several processes (every node on the machine shares the
+ * node binary's) count only in part, so this is the memory a process adds beside the others running.
+ * Only the `Pss:` line, not `Pss_Anon:`, `Pss_File:` and the like.
+ */
+export function parsePssKiB(text: string): number | undefined {
+  return statusKiB(text, 'Pss');
+}
+
 function statusKiB(text: string, field: string): number | undefined {
   const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
   return match ? Number(match[1]) : undefined;
@@ -126,6 +138,18 @@ export function readMemoryKiB(pid: number): MemoryReading | undefined {
 }
 
 /**
+ * Reads the proportional set size of one process (see {@link parsePssKiB}); undefined if the process
+ * is gone or the kernel has no `smaps_rollup` (before Linux 4.14).
+ */
+export function readPssKiB(pid: number): number | undefined {
+  try {
+    return parsePssKiB(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Lists `root` and its live descendants by scanning `/proc` (the kernel's `children` files are not
  * always compiled in). A shell wrapper around the process under test is thereby measured with it.
  */
@@ -150,22 +174,34 @@ export interface TreeReading {
   readonly rssKiB: number;
   /** Summed anonymous resident memory over the tree, KiB. */
   readonly rssAnonKiB: number;
+  /**
+   * Summed proportional set size over the tree, KiB: undefined when it was not asked for or no
+   * process of the tree had a readable `smaps_rollup`.
+   */
+  readonly pssKiB: number | undefined;
 }
 
-/** Reads CPU ticks and resident memory summed over `root` and its descendants. */
-export function readTree(root: number): TreeReading {
+/**
+ * Reads CPU ticks and resident memory summed over `root` and its descendants, and with `pss` their
+ * proportional set size too. PSS is optional because `smaps_rollup` costs the kernel a walk of the
+ * process's page tables: about 1 ms for a 100 MiB Node process against 20 µs for `status`.
+ */
+export function readTree(root: number, pss = false): TreeReading {
   const pids = processTree(root);
   let ticks = 0;
   let rssKiB = 0;
   let rssAnonKiB = 0;
+  let pssKiB: number | undefined;
   for (const pid of pids) {
     const stat = readProcStat(pid);
     if (stat) ticks += totalTicks(stat);
     const memory = readMemoryKiB(pid);
     rssKiB += memory?.rssKiB ?? 0;
     rssAnonKiB += memory?.rssAnonKiB ?? 0;
+    const proportional = pss ? readPssKiB(pid) : undefined;
+    if (proportional !== undefined) pssKiB = (pssKiB ?? 0) + proportional;
   }
-  return { pids, ticks, rssKiB, rssAnonKiB };
+  return { pids, ticks, rssKiB, rssAnonKiB, pssKiB };
 }
 
 /**

@@ -147,6 +147,8 @@ export interface ProcessFigures {
   readonly rssLoadedKiB: number;
   /** The anonymous part of the resident memory, at its own highest sample. */
   readonly rssAnonLoadedKiB: number;
+  /** The proportional set size at its own highest sample; undefined where the kernel gives none. */
+  readonly pssLoadedKiB?: number | undefined;
 }
 
 /** A process's usage per `requests` (or calls). */
@@ -157,6 +159,7 @@ export function figures(usage: ProcessUsage, requests: number): ProcessFigures {
     coreUtilisation: coreUtilisation(usage.cpuSeconds, usage.wallSeconds),
     rssLoadedKiB: usage.maxRssKiB,
     rssAnonLoadedKiB: usage.maxRssAnonKiB,
+    pssLoadedKiB: usage.maxPssKiB,
   };
 }
 
