@@ -61,7 +61,7 @@ class QueueRelayExchange extends RelayExchange {
     arrivedAt: number,
     counted: boolean,
   ) {
-    super(client, request, ctx.connections, ctx.timeouts, ctx.logger, arrivedAt);
+    super(client, request, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
     this.admission = new QueueAdmission(ctx, facts, counted);
   }
@@ -91,7 +91,7 @@ class QueueRelayExchange extends RelayExchange {
       return;
     }
     const { head, peer } = this.request;
-    this.forward(upstreamHeaders(head.rawHeaders, peer), fresh);
+    this.forward(this.ctx.connections, upstreamHeaders(head.rawHeaders, peer), fresh);
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {

@@ -26,21 +26,57 @@ class PassExchange extends RelayExchange {
   constructor(
     client: RelayClient,
     request: RelayRequest,
-    connections: UpstreamConnections,
+    private readonly pool: UpstreamConnections,
     timeouts: ExchangeTimeouts,
     private readonly log: Ended[],
     readonly failures: { err: Error; sent: boolean }[],
   ) {
-    super(client, request, connections, timeouts, logger, Date.now());
+    super(client, request, timeouts, logger, Date.now());
   }
 
   protected admit(): void {
-    this.forward(forwardHeaders(this.request.head.rawHeaders, this.request.peer, QUEUE_PROXY));
+    this.forward(this.pool, forwardHeaders(this.request.head.rawHeaders, this.request.peer, QUEUE_PROXY));
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
     this.failures.push({ err, sent });
     super.upstreamFailed(err, sent);
+  }
+
+  protected ended(completed: boolean): void {
+    this.log.push({ path: this.request.path, completed, status: this.status, timedOut: this.timedOut });
+  }
+}
+
+/**
+ * A request that goes to the next of `pools` whenever an attempt provably never reached the app (a
+ * refused connection, or a queue-proxy's `K-Request-Not-Sent` answer), as the activator's does.
+ */
+class RetryingExchange extends RelayExchange {
+  private next = 0;
+
+  constructor(
+    client: RelayClient,
+    request: RelayRequest,
+    private readonly pools: UpstreamConnections[],
+    private readonly log: Ended[],
+  ) {
+    super(client, request, NO_TIMEOUTS, logger, Date.now());
+  }
+
+  protected override get upstreamMarksNotSent(): boolean {
+    return true;
+  }
+
+  protected admit(): void {
+    const pool = this.pools[this.next++];
+    if (pool === undefined) this.fail('REQUEST_NOT_SENT');
+    else this.forward(pool, forwardHeaders(this.request.head.rawHeaders, this.request.peer, QUEUE_PROXY));
+  }
+
+  protected override upstreamFailed(err: Error, sent: boolean): void {
+    if (sent) super.upstreamFailed(err, sent);
+    else this.retry();
   }
 
   protected ended(completed: boolean): void {
@@ -518,5 +554,52 @@ describe('Http1Relay', () => {
     await until(() => statusLines(idle.text()).length === 1);
     endpoint!.closeIdle();
     await idle.closed;
+  });
+
+  it('sends a request that never reached an app to the next upstream, body and all', async () => {
+    const refused = createServer();
+    await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', resolve));
+    const deadPort = (refused.address() as { port: number }).port;
+    await new Promise<void>((resolve) => refused.close(() => resolve()));
+    // A queue-proxy whose app refused: 503 marked K-Request-Not-Sent, read off and not relayed.
+    const notSentPort = await startRawApp((socket, received) => {
+      if (received.includes('\r\n\r\n'))
+        socket.write(
+          'HTTP/1.1 503 Service Unavailable\r\nK-Request-Not-Sent: app-refused\r\nContent-Length: 4\r\n\r\nnope',
+        );
+    });
+    const bodies: string[] = [];
+    const app = await startApp((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c;
+      });
+      req.on('end', () => {
+        bodies.push(body);
+        res.end(`got ${body}`);
+      });
+    });
+    const ended: Ended[] = [];
+    const pools = [deadPort, notSentPort, app.port].map((port) => new UpstreamConnections('127.0.0.1', port));
+    const opened = [...pools];
+    endpoint = new ServingEndpoint((_req, res) => res.end('from node'), undefined, logger, {
+      relay: { take: (client, req) => new RetryingExchange(client, req, pools, ended) },
+    });
+    const port = await listenOn(endpoint.listener, 0, '127.0.0.1', 'PORT');
+    const c = await client(port);
+    c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => c.text().includes('got '));
+    expect(c.text()).not.toContain('nope');
+    expect(statusLines(c.text())).toEqual(['HTTP/1.1 200 OK\r\n']);
+    // A body waits for the connection: the refused attempt loses none of it.
+    const refusedOnly = [deadPort, app.port].map((p) => new UpstreamConnections('127.0.0.1', p));
+    opened.push(...refusedOnly);
+    const c2 = await client(port);
+    pools.splice(0, pools.length, ...refusedOnly);
+    c2.socket.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello');
+    await until(() => c2.text().includes('got hello'));
+    expect(bodies).toEqual(['', 'hello']);
+    expect(ended.map((e) => e.status)).toEqual([200, 200]);
+    for (const pool of opened) pool.close();
   });
 });

@@ -1,4 +1,5 @@
-import { ERRORS, type ErrorCode, wasSent } from '../errors.js';
+import { ERRORS, type ErrorCode, wasSent, ZerogateError } from '../errors.js';
+import { H } from '../headers.js';
 import {
   ChunkedDecoder,
   FAILED,
@@ -76,6 +77,14 @@ export abstract class RelayExchange implements UpstreamOwner {
   private state = WAITING;
   private upstream: ParsingSocket | null = null;
   private reused = false;
+  /** The connections the current attempt's upstream came from. */
+  private connections: UpstreamConnections | null = null;
+  /** The upstream connection is established (a new one is connecting until then). */
+  private connected = false;
+  /** Request body bytes already written upstream (a request whose body was read cannot go again). */
+  private bodyWritten = false;
+  /** Reading off an upstream's `K-Request-Not-Sent` answer before trying again. */
+  private discarding = false;
   /** Request body bytes received before the upstream was attached. */
   private heldBody: Buffer[] | null = null;
   private heldBytes = 0;
@@ -98,7 +107,6 @@ export abstract class RelayExchange implements UpstreamOwner {
   constructor(
     protected readonly client: RelayClient,
     protected readonly request: RelayRequest,
-    private readonly connections: UpstreamConnections,
     protected readonly timeouts: ExchangeTimeouts,
     protected readonly logger: Logger,
     protected readonly arrivedAt: number,
@@ -130,8 +138,22 @@ export abstract class RelayExchange implements UpstreamOwner {
    * reached it ({@link wasSent}). Default: 502.
    */
   protected upstreamFailed(err: Error, _sent: boolean): void {
+    if (err === NOT_SENT) {
+      this.fail('REQUEST_NOT_SENT', NOT_SENT_RETRY_AFTER);
+      return;
+    }
     this.logger.error({ err, path: this.request.path }, 'error reverse proxying request');
     this.fail('UPSTREAM_FAILED');
+  }
+
+  /**
+   * True when the upstream is one of our queue-proxies (the activator's), whose answer marked
+   * `K-Request-Not-Sent` means the app never saw the request: it is read off and reaches
+   * {@link upstreamFailed} as not sent, unless body bytes were already sent. (Any other hop drops the
+   * marker from the response: an app cannot forge it.)
+   */
+  protected get upstreamMarksNotSent(): boolean {
+    return false;
   }
 
   /** True once the exchange ended; an admission granted after that must be handed back. */
@@ -145,18 +167,22 @@ export abstract class RelayExchange implements UpstreamOwner {
   }
 
   /**
-   * Sends the request upstream with the rewritten `headers`, on a kept-alive connection or, with `fresh`,
-   * a new one (a retry after a kept-alive connection broke).
+   * Sends the request upstream through `connections` with the rewritten `headers`, on a kept-alive
+   * connection or, with `fresh`, a new one (a retry after a kept-alive connection broke). On a new
+   * connection the body waits for the connection to be made, so a refused one loses none of it and the
+   * request can go elsewhere ({@link retry}).
    */
-  protected forward(headers: readonly string[], fresh = false): void {
+  protected forward(connections: UpstreamConnections, headers: readonly string[], fresh = false): void {
     this.state = RUNNING;
     this.phase = HEAD;
     this.answered = false;
-    const taken = this.connections.take(this, Date.now(), fresh);
+    this.discarding = false;
+    this.connections = connections;
+    const taken = connections.take(this, Date.now(), fresh);
     const socket = taken.socket as ParsingSocket;
-    const { reused } = taken;
     this.upstream = socket;
-    this.reused = reused;
+    this.reused = taken.reused;
+    this.connected = taken.reused;
     const { head, path } = this.request;
     let parsers = socket[kParsers];
     if (parsers === undefined) {
@@ -168,17 +194,29 @@ export abstract class RelayExchange implements UpstreamOwner {
     }
     parsers.head.reset(head.method === 'HEAD');
     const text = requestHead(head.method, path, headers, head.body === 'chunked');
+    if (this.heldBody === null || !this.connected) socket.write(text);
+    else {
+      socket.cork();
+      socket.write(text);
+      this.flushHeldBody(socket);
+      socket.uncork();
+    }
+  }
+
+  /** Tries the request again from admission: after an upstream that provably never saw it. */
+  protected retry(): void {
+    this.state = WAITING;
+    this.admit();
+  }
+
+  /** Writes the body held so far to a connected upstream. */
+  private flushHeldBody(socket: ParsingSocket): void {
     const held = this.heldBody;
+    if (held === null) return;
     this.heldBody = null;
     this.heldBytes = 0;
-    if (held === null) {
-      socket.write(text);
-      return;
-    }
-    socket.cork();
-    socket.write(text);
+    this.bodyWritten = true;
     for (const piece of held) socket.write(piece);
-    socket.uncork();
     if (!this.bodyReceived) this.client.resumeInput();
   }
 
@@ -204,11 +242,12 @@ export abstract class RelayExchange implements UpstreamOwner {
   requestBody(piece: Buffer): void {
     if (this.state === DONE) return;
     const upstream = this.upstream;
-    if (upstream !== null && this.state === RUNNING) {
+    if (upstream !== null && this.state === RUNNING && this.connected) {
+      this.bodyWritten = true;
       if (!upstream.write(piece)) this.client.pauseInput();
       return;
     }
-    // Waiting for admission: held, up to a bound, then the client waits.
+    // Waiting for admission or a connection: held, up to a bound, then the client waits.
     if (this.heldBody === null) this.heldBody = [piece];
     else this.heldBody.push(piece);
     this.heldBytes += piece.length;
@@ -299,6 +338,13 @@ export abstract class RelayExchange implements UpstreamOwner {
     else this.upstreamBroke(closedError());
   }
 
+  upstreamConnect(): void {
+    const upstream = this.upstream;
+    if (this.state !== RUNNING || upstream === null) return;
+    this.connected = true;
+    this.flushHeldBody(upstream);
+  }
+
   upstreamDrain(): void {
     if (!this.bodyReceived) this.client.resumeInput();
   }
@@ -308,11 +354,24 @@ export abstract class RelayExchange implements UpstreamOwner {
   /** The final response head arrived: it is rebuilt for the client and the body framing chosen. */
   private startResponse(response: ResponseHead, parsers: ResponseParsers): string {
     this.response = response;
+    if (this.upstreamMarksNotSent && !this.bodyWritten && marksNotSent(response.rawHeaders)) {
+      // Our queue-proxy says the app never saw it: read the answer off, then try again (upstreamFailed).
+      this.discarding = true;
+      this.setFraming(response, parsers);
+      return '';
+    }
     if (this.startTimer) {
       clearTimeout(this.startTimer);
       this.startTimer = null;
     }
     this.status = response.statusCode;
+    this.setFraming(response, parsers);
+    const reframed = this.phase === CHUNKED || this.phase === UNTIL_CLOSE;
+    return responseHead(response, reframed, !this.keepsClient);
+  }
+
+  /** Where the response body ends, from its head. */
+  private setFraming(response: ResponseHead, parsers: ResponseParsers): void {
     switch (response.body) {
       case 'length':
         this.phase = LENGTH;
@@ -328,8 +387,6 @@ export abstract class RelayExchange implements UpstreamOwner {
       default:
         this.phase = UNTIL_CLOSE;
     }
-    const reframed = this.phase === CHUNKED || this.phase === UNTIL_CLOSE;
-    return responseHead(response, reframed, !this.keepsClient);
   }
 
   /** Relays the body bytes of `chunk` from `p`, after the rebuilt `head` when it is new. */
@@ -380,6 +437,7 @@ export abstract class RelayExchange implements UpstreamOwner {
 
   /** Writes the head (when new) and the body bytes `start`–`end` of `chunk` as one write. */
   private writeBody(head: string, chunk: Buffer, start: number, end: number): void {
+    if (this.discarding) return;
     const piece = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
     if (head === '') {
       if (piece.length > 0) this.writeClient(piece);
@@ -391,6 +449,7 @@ export abstract class RelayExchange implements UpstreamOwner {
   }
 
   private writeClient(data: string | Buffer): void {
+    if (this.discarding) return;
     if (this.idleTimer) this.lastWrite = Date.now();
     // Backpressure from a slow client reaches the upstream instead of piling up here.
     if (!this.client.write(data)) this.upstream?.pause();
@@ -398,16 +457,21 @@ export abstract class RelayExchange implements UpstreamOwner {
 
   /** The whole response went to the client; `extra`: the upstream sent more than it (not reusable). */
   private responseComplete(extra: boolean): void {
-    this.state = DONE;
+    const discarded = this.discarding;
+    this.discarding = false;
+    this.state = discarded ? WAITING : DONE;
     const upstream = this.upstream;
+    const connections = this.connections!;
     this.upstream = null;
     if (upstream !== null) {
-      if (!extra && this.bodyReceived && this.response!.keepAlive && !upstream.destroyed) {
+      const whole = discarded || this.bodyReceived;
+      if (!extra && whole && this.response!.keepAlive && !upstream.destroyed) {
         upstream.resume();
-        this.connections.release(upstream, Date.now());
-      } else this.connections.discard(upstream);
+        connections.release(upstream, Date.now());
+      } else connections.discard(upstream);
     }
-    this.finish(true, this.keepsClient);
+    if (discarded) this.upstreamFailed(NOT_SENT, false);
+    else this.finish(true, this.keepsClient);
   }
 
   /** The upstream connection broke or sent something unparsable. */
@@ -446,7 +510,7 @@ export abstract class RelayExchange implements UpstreamOwner {
   private dropUpstream(): void {
     const upstream = this.upstream;
     this.upstream = null;
-    if (upstream !== null) this.connections.discard(upstream);
+    if (upstream !== null) this.connections!.discard(upstream);
   }
 
   private finish(completed: boolean, keepAlive: boolean): void {
@@ -516,6 +580,16 @@ export abstract class RelayExchange implements UpstreamOwner {
     this.dropUpstream();
     endStarted();
   }
+}
+
+/** What a queue-proxy's `K-Request-Not-Sent` answer becomes (made once: it is never thrown). */
+const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
+const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
+
+/** Whether a response head carries `K-Request-Not-Sent`. */
+function marksNotSent(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === H.requestNotSent) return true;
+  return false;
 }
 
 /** Response heads from the app may be as large as request heads (Go's 1 MiB). */

@@ -12,6 +12,8 @@ const IDLE_REUSE_MS = 4_000;
  * connection and look the owner up, so handing a connection on costs no listener churn.
  */
 export interface UpstreamOwner {
+  /** A new connection is established. */
+  upstreamConnect(): void;
   upstreamData(chunk: Buffer): void;
   /** The upstream closed its side. */
   upstreamEnd(): void;
@@ -130,9 +132,15 @@ class IdleConnection implements UpstreamOwner {
   }
 
   upstreamDrain(): void {}
+
+  upstreamConnect(): void {}
 }
 
 // Listeners installed once per connection; `this` is the socket.
+
+function onConnect(this: UpstreamSocket): void {
+  this[kOwner]?.upstreamConnect();
+}
 
 function onData(this: UpstreamSocket, chunk: Buffer): void {
   this[kOwner]?.upstreamData(chunk);
@@ -158,6 +166,7 @@ function onDrain(this: UpstreamSocket): void {
 
 /** The upstream socket's events and their listeners, added once per connection. */
 const UPSTREAM_LISTENERS: readonly (readonly [string, (...args: never[]) => void])[] = [
+  ['connect', onConnect],
   ['data', onData],
   ['end', onEnd],
   ['error', onError],
