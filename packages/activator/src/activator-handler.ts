@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import {
   ACTIVATOR,
   ACTIVATOR_TUNNEL,
+  type ExchangeTimeouts,
   forwardHeaders,
   http1ErrorResponse,
   isGrpcRequest,
@@ -21,16 +22,12 @@ import {
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { ActivatorMetrics } from './activator-metrics.js';
+import { type ConcurrencySink, RETRY_AFTER_SECONDS, RevisionAdmission } from './revision-admission.js';
 import { identifyRevision } from './revision-id.js';
 import type { Revision, RevisionRegistry } from './revisions.js';
 import type { HeldRequest, PodSlot } from './throttler.js';
 
-/** Where the activator reports request arrivals and departures (the autoscaler's stat reporter). */
-export interface ConcurrencySink {
-  requestIn(namespace: string, name: string): void;
-  requestOut(namespace: string, name: string): void;
-  readonly everConnected: boolean;
-}
+export type { ConcurrencySink } from './revision-admission.js';
 
 /** Everything the activator's request path shares; built once at start. */
 export interface ActivatorContext {
@@ -49,8 +46,6 @@ export interface ActivatorContext {
   readonly tunnels: TunnelSet;
 }
 
-/** Seconds a client is told to wait after the activator refused to hold its request. */
-const RETRY_AFTER_SECONDS = '1';
 /**
  * Bytes Node reads off a connection at once (libuv's read buffer, 64 KiB). A body nobody reads yet
  * stops its socket only once its stream passed the high-water mark, and the rest of that read is still
@@ -148,14 +143,14 @@ export class ActivatorHandler {
 }
 
 /**
- * One request through the activator: reported to the autoscaler from arrival (held ones count, so a
- * revision at zero is woken at once), held until its revision's throttler grants a Pod, then relayed.
- * A request whose connection to the Pod failed before anything was sent is retried on another Pod.
+ * One request through the activator on node:http and undici: its {@link RevisionAdmission} reports it
+ * to the autoscaler, holds it until a Pod has room and releases the Pod at the end; {@link ProxyExchange}
+ * relays it and runs the timeouts. A request whose connection to the Pod failed before anything was sent
+ * is retried on another Pod.
  */
 class ActivatorExchange extends ProxyExchange {
-  private pod: PodSlot | null = null;
-  private held: HeldRequest | null = null;
-  private attempts = 0;
+  private readonly admission: RevisionAdmission;
+
   /** A request that never reached an app is sent again; a Pod that refused is probed before reuse. */
   protected override get upstreamMarksNotSent(): boolean {
     return true;
@@ -163,64 +158,27 @@ class ActivatorExchange extends ProxyExchange {
 
   constructor(
     private readonly ctx: ActivatorContext,
-    private readonly revision: Revision,
+    revision: Revision,
     req: IncomingMessage,
     res: ServerResponse,
     private readonly facts: RequestFacts,
     arrivedAt: number,
   ) {
-    const { info } = revision;
-    super(
-      req,
-      res,
-      {
-        totalMs: info.timeoutSeconds * 1000,
-        responseStartMs: info.responseStartTimeoutSeconds * 1000,
-        idleMs: info.idleTimeoutSeconds * 1000,
-        error: 'ACTIVATOR_TIMEOUT',
-      },
-      ctx.logger,
-      arrivedAt,
-    );
+    super(req, res, revisionTimeouts(revision), ctx.logger, arrivedAt);
     // 4. reported to the autoscaler
-    ctx.reporter.requestIn(revision.namespace, revision.name);
+    this.admission = new RevisionAdmission(ctx, revision);
   }
 
   /** 5. held until a Pod has room */
   protected admit(): void {
-    const result = this.revision.throttler.acquire(
-      (pod) => this.granted(pod),
-      this.heldBytes(),
-      this.attempts > 0,
-    );
-    if (result === 'full') {
-      this.logger.warn(
-        { revision: this.revision.name, namespace: this.revision.namespace },
-        'activator hold limit reached',
-      );
+    if (!this.admission.admit((pod) => this.send(pod), this.heldBytes())) {
       this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
-    } else if ('address' in result) {
-      this.send(result);
-    } else {
-      this.held = result;
-      this.logger.debug({ revision: this.revision.name, namespace: this.revision.namespace }, 'request held');
     }
-  }
-
-  private granted(pod: PodSlot): void {
-    this.held = null;
-    this.logger.debug({ revision: this.revision.name, pod: pod.address }, 'held request forwarded');
-    this.send(pod);
   }
 
   /** 6. forwarded */
   private send(pod: PodSlot): void {
-    if (this.isOver) {
-      this.revision.throttler.release(pod);
-      return;
-    }
-    this.pod = pod;
-    this.attempts++;
+    if (!this.admission.sending(pod, this.isOver)) return;
     const { req } = this;
     const http2 = this.isHttp2;
     // The protocol is kept hop by hop: gRPC needs HTTP/2 (and its trailers) all the way to the app.
@@ -236,45 +194,13 @@ class ActivatorExchange extends ProxyExchange {
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
-    const pod = this.pod;
-    this.pod = null;
-    if (pod) {
-      // The Pod loses its slots at once; it is probed again before it gets more traffic.
-      this.revision.backends.reportFailure(pod.address);
-      this.revision.throttler.release(pod);
-    }
-    if (!sent) {
-      // No attempt cap: the Pod that refused leaves the throttler until it passes a probe, so the retry
-      // goes to another Pod or waits for one, bounded by the revision's timeout like any held request.
-      this.logger.warn(
-        { err, pod: pod?.address, revision: this.revision.name },
-        'request did not reach the app; trying another pod',
-      );
-      this.retry();
-      return;
-    }
-    super.upstreamFailed(err, sent);
+    if (this.admission.failed(err, sent)) this.retry();
+    else super.upstreamFailed(err, sent);
   }
 
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
-    const { revision, res } = this;
-    if (this.held) {
-      revision.throttler.cancel(this.held);
-      this.held = null;
-    }
-    if (this.pod) {
-      revision.throttler.release(this.pod);
-      this.pod = null;
-    }
-    this.ctx.reporter.requestOut(revision.namespace, revision.name);
-    const status = completed || this.timedOut ? res.statusCode : 499;
-    this.ctx.metrics?.observe(
-      revision.namespace,
-      revision.name,
-      status,
-      (Date.now() - this.arrivedAt) / 1000,
-    );
+    this.admission.end(completed || this.timedOut ? this.res.statusCode : 499, this.arrivedAt);
   }
 
   /**
@@ -287,6 +213,17 @@ class ActivatorExchange extends ProxyExchange {
     const limit = this.req.readableHighWaterMark + SOCKET_READ_BYTES;
     return this.facts.contentLength >= 0 ? Math.min(this.facts.contentLength, limit) : limit;
   }
+}
+
+/** A revision's request timeouts (docs/activator.md §3.7), from arrival, holding included. */
+export function revisionTimeouts(revision: Revision): ExchangeTimeouts {
+  const { info } = revision;
+  return {
+    totalMs: info.timeoutSeconds * 1000,
+    responseStartMs: info.responseStartTimeoutSeconds * 1000,
+    idleMs: info.idleTimeoutSeconds * 1000,
+    error: 'ACTIVATOR_TIMEOUT',
+  };
 }
 
 /** A websocket through the activator: held until a Pod has room, then a tunnel holding that Pod's slot. */

@@ -1,0 +1,121 @@
+/**
+ * What a proxied request holds in the activator, whichever path relays it (node:http and undici, or the
+ * raw relay): stages 4, 5 and 8 of activator-handler.ts's list, and what a failed attempt does to its Pod.
+ */
+import type { Logger } from '@zerogate/core';
+import type { ActivatorMetrics } from './activator-metrics.js';
+import type { Revision } from './revisions.js';
+import type { HeldRequest, PodSlot } from './throttler.js';
+
+/** Where the activator reports request arrivals and departures (the autoscaler's stat reporter). */
+export interface ConcurrencySink {
+  requestIn(namespace: string, name: string): void;
+  requestOut(namespace: string, name: string): void;
+  readonly everConnected: boolean;
+}
+
+/** What admission shares; built once at start. */
+export interface AdmissionContext {
+  readonly reporter: ConcurrencySink;
+  readonly metrics: ActivatorMetrics | undefined;
+  readonly logger: Logger;
+}
+
+/** Seconds a client is told to wait after the activator refused to hold its request. */
+export const RETRY_AFTER_SECONDS = '1';
+
+/**
+ * One request's place in its revision: reported to the autoscaler from arrival (4; held ones count, so a
+ * revision at zero is woken at once), held until the revision's throttler grants a Pod (5), the Pod's
+ * slot released, reported out and measured at the end (8).
+ */
+export class RevisionAdmission {
+  private pod: PodSlot | null = null;
+  private held: HeldRequest | null = null;
+  private attempts = 0;
+
+  constructor(
+    private readonly ctx: AdmissionContext,
+    readonly revision: Revision,
+  ) {
+    ctx.reporter.requestIn(revision.namespace, revision.name);
+  }
+
+  /**
+   * 5. held until a Pod has room: `send` runs with the Pod now or once one frees; false when the hold
+   * limit is reached (send never runs; the caller answers `ACTIVATOR_OVERLOADED`). `bytes`: the body
+   * bytes the request may hold in memory while waiting.
+   */
+  admit(send: (pod: PodSlot) => void, bytes: number): boolean {
+    const { revision } = this;
+    const result = revision.throttler.acquire(
+      (pod) => {
+        this.held = null;
+        this.ctx.logger.debug({ revision: revision.name, pod: pod.address }, 'held request forwarded');
+        send(pod);
+      },
+      bytes,
+      this.attempts > 0,
+    );
+    if (result === 'full') {
+      this.ctx.logger.warn(
+        { revision: revision.name, namespace: revision.namespace },
+        'activator hold limit reached',
+      );
+      return false;
+    }
+    if ('address' in result) send(result);
+    else {
+      this.held = result;
+      this.ctx.logger.debug({ revision: revision.name, namespace: revision.namespace }, 'request held');
+    }
+    return true;
+  }
+
+  /** The request goes to `pod` now; false when it already ended (the slot was handed back). */
+  sending(pod: PodSlot, over: boolean): boolean {
+    if (over) {
+      this.revision.throttler.release(pod);
+      return false;
+    }
+    this.pod = pod;
+    this.attempts++;
+    return true;
+  }
+
+  /**
+   * An attempt failed before the response started: the Pod loses its slots at once and is probed again
+   * before it gets more traffic. True when the request never reached an app and should be tried again
+   * (no attempt cap: the refusing Pod left the throttler, so the retry goes elsewhere or waits, bounded
+   * by the revision's timeout like any held request).
+   */
+  failed(err: Error, sent: boolean): boolean {
+    const pod = this.pod;
+    this.pod = null;
+    if (pod) {
+      this.revision.backends.reportFailure(pod.address);
+      this.revision.throttler.release(pod);
+    }
+    if (sent) return false;
+    this.ctx.logger.warn(
+      { err, pod: pod?.address, revision: this.revision.name },
+      'request did not reach the app; trying another pod',
+    );
+    return true;
+  }
+
+  /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
+  end(status: number, arrivedAt: number): void {
+    const { revision } = this;
+    if (this.held) {
+      revision.throttler.cancel(this.held);
+      this.held = null;
+    }
+    if (this.pod) {
+      revision.throttler.release(this.pod);
+      this.pod = null;
+    }
+    this.ctx.reporter.requestOut(revision.namespace, revision.name);
+    this.ctx.metrics?.observe(revision.namespace, revision.name, status, (Date.now() - arrivedAt) / 1000);
+  }
+}
