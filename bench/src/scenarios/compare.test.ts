@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { KnativeQueue } from '../knative-queue.js';
-import { commandLabel, knativeRatios, microsecondsPerRequest, parseCompares } from './compare.js';
+import {
+  commandLabel,
+  knativeRatios,
+  knativeTables,
+  microsecondsPerRequest,
+  parseCompares,
+} from './compare.js';
 
 const RESERVED = ['direct', 'queue-proxy'];
 
@@ -58,6 +64,7 @@ describe('knativeRatios', () => {
       cpuSecondsPer10k: 0.5,
       rssLoadedMiB: 60,
       rssAnonLoadedMiB: 20,
+      pssLoadedMiB: 36,
       rssIdleMiB: 50,
     };
     const knative = {
@@ -65,6 +72,7 @@ describe('knativeRatios', () => {
       cpuSecondsPer10k: 0.25,
       rssLoadedMiB: 20,
       rssAnonLoadedMiB: 5,
+      pssLoadedMiB: 6,
       rssIdleMiB: 10,
     };
     expect(knativeRatios(ours, knative)).toEqual({
@@ -72,6 +80,7 @@ describe('knativeRatios', () => {
       cpuPerRequest: 2,
       rssLoaded: 3,
       rssAnonLoaded: 4,
+      pssLoaded: 6,
       rssIdle: 5,
     });
   });
@@ -82,6 +91,7 @@ describe('knativeRatios', () => {
       cpuSecondsPer10k: undefined,
       rssLoadedMiB: 60,
       rssAnonLoadedMiB: 1,
+      pssLoadedMiB: 4,
       rssIdleMiB: 1,
     };
     const knative = {
@@ -89,6 +99,7 @@ describe('knativeRatios', () => {
       cpuSecondsPer10k: 1,
       rssLoadedMiB: 20,
       rssAnonLoadedMiB: 1,
+      pssLoadedMiB: undefined,
       rssIdleMiB: undefined,
     };
     expect(knativeRatios(ours, knative)).toEqual({
@@ -96,6 +107,7 @@ describe('knativeRatios', () => {
       cpuPerRequest: undefined,
       rssLoaded: 3,
       rssAnonLoaded: 1,
+      pssLoaded: undefined,
       rssIdle: undefined,
     });
   });
@@ -105,5 +117,67 @@ describe('microsecondsPerRequest', () => {
   it('turns CPU seconds per 10,000 requests into microseconds per request', () => {
     expect(microsecondsPerRequest(0.5)).toBeCloseTo(50);
     expect(microsecondsPerRequest(undefined)).toBeUndefined();
+  });
+});
+
+describe('knativeTables', () => {
+  const ours = {
+    rate: 3000,
+    cpuSecondsPer10k: 0.5,
+    rssLoadedMiB: 60,
+    rssAnonLoadedMiB: 20,
+    pssLoadedMiB: 36,
+    rssIdleMiB: 50,
+  };
+  const knative = {
+    rate: 2000,
+    cpuSecondsPer10k: 0.25,
+    rssLoadedMiB: 20,
+    rssAnonLoadedMiB: 5,
+    pssLoadedMiB: 6,
+    rssIdleMiB: 10,
+  };
+
+  it('prints throughput and CPU in one table, RSS, RssAnon and PSS in another', () => {
+    const [cpu, memory, ...rest] = knativeTables(['connections', 'CC'], 'req', [
+      { lead: ['10', '0'], ours, knative, ratios: knativeRatios(ours, knative) },
+    ]);
+    expect(rest).toEqual([]);
+    expect(cpu?.headers).toEqual([
+      'connections',
+      'CC',
+      'req/s ×kn',
+      'CPU µs/req ours',
+      'CPU µs/req kn',
+      'CPU ×kn',
+    ]);
+    expect(cpu?.rows).toEqual([['10', '0', '1.50×', '50.0', '25.0', '2.00×']]);
+    expect(memory?.headers).toEqual([
+      'connections',
+      'CC',
+      'RSS ours',
+      'RSS kn',
+      'RSS ×kn',
+      'RssAnon ours',
+      'RssAnon kn',
+      'RssAnon ×kn',
+      'PSS ours',
+      'PSS kn',
+      'PSS ×kn',
+    ]);
+    expect(memory?.rows).toEqual([
+      ['10', '0', '60.0', '20.0', '3.00×', '20.0', '5.0', '4.00×', '36.0', '6.0', '6.00×'],
+    ]);
+  });
+
+  it('names rates and CPU per call for calls', () => {
+    const [cpu] = knativeTables(['calls in flight'], 'call', []);
+    expect(cpu?.headers).toEqual([
+      'calls in flight',
+      'calls/s ×kn',
+      'CPU µs/call ours',
+      'CPU µs/call kn',
+      'CPU ×kn',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Other queue-proxies measured beside ours (`--compare`), Knative's own among them
- * (`--compare knative`): the options that name them, and ours ÷ Knative's figures with their table.
+ * (`--compare knative`): the options that name them, and ours ÷ Knative's figures with their tables.
  * The `queue-proxy` and `h2c` scenarios both use them.
  */
 import { homedir } from 'node:os';
@@ -132,6 +132,8 @@ export interface ProxyFigures {
   readonly cpuSecondsPer10k: number | undefined;
   readonly rssLoadedMiB: number | undefined;
   readonly rssAnonLoadedMiB: number | undefined;
+  /** Highest proportional set size during the run. */
+  readonly pssLoadedMiB: number | undefined;
   readonly rssIdleMiB: number | undefined;
 }
 
@@ -145,6 +147,8 @@ export interface KnativeRatios {
   readonly rssLoaded: number | undefined;
   /** Highest anonymous resident memory during the run. */
   readonly rssAnonLoaded: number | undefined;
+  /** Highest proportional set size during the run. */
+  readonly pssLoaded: number | undefined;
   /** Resident memory once started, before any load. */
   readonly rssIdle: number | undefined;
 }
@@ -156,6 +160,7 @@ export function knativeRatios(ours: ProxyFigures, knative: ProxyFigures): Knativ
     cpuPerRequest: ratio(ours.cpuSecondsPer10k, knative.cpuSecondsPer10k),
     rssLoaded: ratio(ours.rssLoadedMiB, knative.rssLoadedMiB),
     rssAnonLoaded: ratio(ours.rssAnonLoadedMiB, knative.rssAnonLoadedMiB),
+    pssLoaded: ratio(ours.pssLoadedMiB, knative.pssLoadedMiB),
     rssIdle: ratio(ours.rssIdleMiB, knative.rssIdleMiB),
   };
 }
@@ -174,53 +179,66 @@ export interface KnativeTableRow {
 }
 
 /**
- * The table of ours ÷ Knative's queue-proxy. `leadHeaders` name the cells that say where a row was
- * measured (connections and CC; calls in flight); `unit` is what a load counts (`req`, `call`).
+ * The tables of ours ÷ Knative's queue-proxy: throughput and CPU in one, memory in another (RSS,
+ * RssAnon and PSS, so that neither table is too wide to read). `leadHeaders` name the cells that say
+ * where a row was measured (connections and CC; calls in flight); `unit` is what a load counts
+ * (`req`, `call`).
  */
-export function knativeTable(
+export function knativeTables(
   leadHeaders: readonly string[],
   unit: 'req' | 'call',
   rows: readonly KnativeTableRow[],
-): Table {
+): Table[] {
   const rate = unit === 'req' ? 'req/s' : 'calls/s';
-  return labelledTable(
+  const cpu = labelledTable(
     'Ours ÷ Knative’s queue-proxy',
-    [
-      ...leadHeaders,
-      `${rate} ×kn`,
-      `CPU µs/${unit} ours`,
-      `CPU µs/${unit} kn`,
-      'CPU ×kn',
-      'RSS MiB ours',
-      'RSS MiB kn',
-      'RSS ×kn',
-      'RssAnon MiB ours',
-      'RssAnon MiB kn',
-      'RssAnon ×kn',
-    ],
+    [...leadHeaders, `${rate} ×kn`, `CPU µs/${unit} ours`, `CPU µs/${unit} kn`, 'CPU ×kn'],
     rows.map(({ lead, ours, knative, ratios }) => [
       ...lead,
       times(ratios.throughput),
       fixed(microsecondsPerRequest(ours.cpuSecondsPer10k), 1),
       fixed(microsecondsPerRequest(knative.cpuSecondsPer10k), 1),
       times(ratios.cpuPerRequest),
+    ]),
+  );
+  const memory = labelledTable(
+    'Ours ÷ Knative’s queue-proxy: memory under load, MiB',
+    [
+      ...leadHeaders,
+      'RSS ours',
+      'RSS kn',
+      'RSS ×kn',
+      'RssAnon ours',
+      'RssAnon kn',
+      'RssAnon ×kn',
+      'PSS ours',
+      'PSS kn',
+      'PSS ×kn',
+    ],
+    rows.map(({ lead, ours, knative, ratios }) => [
+      ...lead,
       fixed(ours.rssLoadedMiB, 1),
       fixed(knative.rssLoadedMiB, 1),
       times(ratios.rssLoaded),
       fixed(ours.rssAnonLoadedMiB, 1),
       fixed(knative.rssAnonLoadedMiB, 1),
       times(ratios.rssAnonLoaded),
+      fixed(ours.pssLoadedMiB, 1),
+      fixed(knative.pssLoadedMiB, 1),
+      times(ratios.pssLoaded),
     ]),
   );
+  return [cpu, memory];
 }
 
-/** The note under the Knative table; `where` says what both sides shared (`connection count and CC`). */
+/** The note under the Knative tables; `where` says what both sides shared (`connection count and CC`). */
 export function knativeNote(where: string, unit: 'request' | 'call'): string {
   const rate = unit === 'request' ? 'req/s' : 'calls/s';
   return (
     `×kn: ours ÷ Knative’s queue-proxy at the same ${where}, both started with the same environment, app ` +
-    `and CPU (CPU per ${unit} and memory: below 1 is ours smaller; ${rate}: above 1 is ours faster). RSS ` +
-    'and RssAnon are the highest sampled during the run; RssAnon leaves out file-backed pages (the node or ' +
-    'Go executable and its libraries).'
+    `and CPU (CPU per ${unit} and memory: below 1 is ours smaller; ${rate}: above 1 is ours faster). RSS, ` +
+    'RssAnon and PSS are the highest sampled during the run; RssAnon leaves out file-backed pages (the node or ' +
+    'Go executable and its libraries); PSS counts each page shared with other processes in part, so a node ' +
+    'process’s is lower the more other node processes run on the machine.'
   );
 }

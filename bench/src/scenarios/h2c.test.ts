@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { ProcessFigures } from './common.js';
-import { compareWithKnative, type H2cRow } from './h2c.js';
+import { compareWithKnative, type H2cRow, h2cVerdicts } from './h2c.js';
 
-function qp(cpuSecondsPer10k: number, rssMiB: number, rssAnonMiB: number): ProcessFigures {
+function qp(cpuSecondsPer10k: number, rssMiB: number, rssAnonMiB: number, pssMiB?: number): ProcessFigures {
   return {
     cpuSeconds: 1,
     cpuSecondsPer10k,
     coreUtilisation: 50,
     rssLoadedKiB: rssMiB * 1024,
     rssAnonLoadedKiB: rssAnonMiB * 1024,
+    pssLoadedKiB: pssMiB === undefined ? undefined : pssMiB * 1024,
   };
 }
 
@@ -37,12 +38,16 @@ describe('compareWithKnative', () => {
       row('direct', 'direct', { callsPerSecond: 5000 }),
       row('queue-proxy', 'queue-proxy', {
         callsPerSecond: 3000,
-        queueProxy: qp(0.5, 60, 20),
+        queueProxy: qp(0.5, 60, 20, 30),
         queueProxyIdleMiB: 50,
       }),
       row('activator', 'activator → queue-proxy', { callsPerSecond: 100, queueProxy: qp(9, 99, 99) }),
       row('compare', 'other', { callsPerSecond: 1, queueProxy: qp(1, 1, 1) }),
-      row('knative', 'knative', { callsPerSecond: 2000, queueProxy: qp(0.25, 20, 5), queueProxyIdleMiB: 10 }),
+      row('knative', 'knative', {
+        callsPerSecond: 2000,
+        queueProxy: qp(0.25, 20, 5, 6),
+        queueProxyIdleMiB: 10,
+      }),
     ];
     const [only, ...rest] = compareWithKnative(10, rows);
     expect(rest).toEqual([]);
@@ -54,6 +59,7 @@ describe('compareWithKnative', () => {
       cpuPerRequest: 2,
       rssLoaded: 3,
       rssAnonLoaded: 4,
+      pssLoaded: 5,
       rssIdle: 5,
     });
     expect(only?.knative).toEqual({
@@ -61,6 +67,7 @@ describe('compareWithKnative', () => {
       cpuSecondsPer10k: 0.25,
       rssLoadedMiB: 20,
       rssAnonLoadedMiB: 5,
+      pssLoadedMiB: 6,
       rssIdleMiB: 10,
     });
   });
@@ -70,5 +77,25 @@ describe('compareWithKnative', () => {
       [],
     );
     expect(compareWithKnative(1, [row('knative', 'knative', {})])).toEqual([]);
+  });
+});
+
+describe('h2cVerdicts', () => {
+  it('judges the h2c targets per count of calls in flight, on the first Knative path only', () => {
+    const rows = (ours: number) => [
+      row('queue-proxy', 'queue-proxy', { queueProxy: qp(ours, 30, 30) }),
+      row('knative', 'knative', { queueProxy: qp(1, 20, 20) }),
+      row('knative', 'knative-main', { queueProxy: qp(0.1, 1, 1) }),
+    ];
+    const verdicts = h2cVerdicts([...compareWithKnative(1, rows(0.6)), ...compareWithKnative(10, rows(0.8))]);
+    expect(verdicts.map((v) => [v.target, v.load, v.verdict])).toEqual([
+      ['CPU ×kn ≤ 0.7', '1 stream', 'met'],
+      ['CPU ×kn ≤ 0.7', '10 streams', 'missed'],
+      ['CPU ×kn ≤ 0.7', '100 streams', 'not measured'],
+      ['RssAnon ×kn ≤ 2', '10 streams', 'met'],
+      ['RssAnon ×kn ≤ 2', '100 streams', 'not measured'],
+      ['RSS ×kn ≤ 2', '10 streams', 'met'],
+      ['RSS ×kn ≤ 2', '100 streams', 'not measured'],
+    ]);
   });
 });

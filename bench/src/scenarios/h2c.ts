@@ -64,10 +64,11 @@ import {
   type KnativeRatios,
   knativeNote,
   knativeRatios,
-  knativeTable,
+  knativeTables,
   type ProxyFigures,
   parseCompareOptions,
 } from './compare.js';
+import { H2C_TARGETS, type TargetVerdict, targetsNote, targetsTable, targetVerdicts } from './targets.js';
 
 const GRPC_APP = fileURLToPath(new URL('../grpc-app.js', import.meta.url));
 
@@ -365,6 +366,7 @@ function proxyFigures(row: H2cRow): ProxyFigures {
     cpuSecondsPer10k: qp?.cpuSecondsPer10k,
     rssLoadedMiB: qp === undefined ? undefined : mebibytes(qp.rssLoadedKiB),
     rssAnonLoadedMiB: qp === undefined ? undefined : mebibytes(qp.rssAnonLoadedKiB),
+    pssLoadedMiB: qp?.pssLoadedKiB === undefined ? undefined : mebibytes(qp.pssLoadedKiB),
     rssIdleMiB: row.queueProxyIdleMiB,
   };
 }
@@ -390,9 +392,9 @@ export function compareWithKnative(inFlight: number, rows: readonly H2cRow[]): H
     });
 }
 
-function knativeTableOf(comparisons: readonly H2cKnativeComparison[]): Table {
+function knativeTablesOf(comparisons: readonly H2cKnativeComparison[]): Table[] {
   const several = new Set(comparisons.map((c) => c.knativeLabel)).size > 1;
-  return knativeTable(
+  return knativeTables(
     several ? ['calls in flight', 'Knative'] : ['calls in flight'],
     'call',
     comparisons.map((c) => ({
@@ -401,6 +403,18 @@ function knativeTableOf(comparisons: readonly H2cKnativeComparison[]): Table {
       knative: c.knative,
       ratios: c,
     })),
+  );
+}
+
+/**
+ * The verdict on each of the `h2c` scenario's targets, from its Knative comparisons. With several
+ * Knative queue-proxies compared, the first one's path is judged.
+ */
+export function h2cVerdicts(comparisons: readonly H2cKnativeComparison[]): TargetVerdict[] {
+  const first = comparisons[0]?.knativeLabel;
+  return targetVerdicts(
+    H2C_TARGETS,
+    comparisons.filter((c) => c.knativeLabel === first).map((c) => ({ count: c.inFlight, ratios: c })),
   );
 }
 
@@ -419,12 +433,16 @@ const HEADERS = [
   'act core %',
   'qp RSS MiB',
   'act RSS MiB',
+  'qp PSS MiB',
+  'act PSS MiB',
   'errors',
 ];
 
 function tableOf(inFlight: number, rows: readonly H2cRow[]): Table {
   const rss = (process: ProcessFigures | undefined) =>
     process === undefined ? NONE : fixed(mebibytes(process.rssLoadedKiB), 1);
+  const pss = (process: ProcessFigures | undefined) =>
+    process?.pssLoadedKiB === undefined ? NONE : fixed(mebibytes(process.pssLoadedKiB), 1);
   return labelledTable(
     inFlightLabel(inFlight),
     HEADERS,
@@ -440,6 +458,8 @@ function tableOf(inFlight: number, rows: readonly H2cRow[]): Table {
       fixed(row.activator?.coreUtilisation, 0),
       rss(row.queueProxy),
       rss(row.activator),
+      pss(row.queueProxy),
+      pss(row.activator),
       String(row.failures),
     ]),
   );
@@ -453,7 +473,7 @@ const NOTES = [
     'calls in flight, not connections as in the HTTP/1.1 scenarios.',
   '+p50 ms: p50 minus the direct p50 at the same count. ×direct, ×qp: calls/s over the direct path’s and over ' +
     'the queue-proxy path’s. act CPU ×qp: the activator’s CPU per call over the queue-proxy’s behind it, in the ' +
-    'same run. qp = queue-proxy, act = activator; CPU and RSS (peak during the run) are per process tree.',
+    'same run. qp = queue-proxy, act = activator; CPU, RSS and PSS (peak during the run) are per process tree.',
   'errors: calls that ended with a status other than OK (by status in the JSON); anything but 0 makes the row suspect.',
 ];
 
@@ -498,12 +518,15 @@ async function run(context: ScenarioContext, options: H2cOptions): Promise<Scena
   const comparisons = settings.connections.flatMap((inFlight) =>
     compareWithKnative(inFlight, derive(routes, result, inFlight)),
   );
-  if (comparisons.length > 0) tables.push(knativeTableOf(comparisons));
+  const verdicts = comparisons.length > 0 ? h2cVerdicts(comparisons) : [];
+  if (comparisons.length > 0) tables.push(...knativeTablesOf(comparisons), targetsTable(verdicts));
   const disturbed = disturbedRuns(cells, (cell) => `${labelOf(cell.path)} at ${cell.inFlight}`);
   const notes = [
     ...NOTES,
     ...(options.compares.length > 0 ? [COMPARED_NOTE] : []),
-    ...(comparisons.length > 0 ? [knativeNote('count of calls in flight', 'call')] : []),
+    ...(comparisons.length > 0
+      ? [knativeNote('count of calls in flight', 'call'), targetsNote(verdicts)]
+      : []),
     disturbanceNote(disturbed),
   ];
   const idle = result.rssIdleKiB;
@@ -543,6 +566,7 @@ async function run(context: ScenarioContext, options: H2cOptions): Promise<Scena
     cells,
     derived: Object.fromEntries(settings.connections.map((n) => [String(n), derive(routes, result, n)])),
     knative: comparisons,
+    targetVerdicts: verdicts,
   };
   return { setup, tables, notes, data };
 }

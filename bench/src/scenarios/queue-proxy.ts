@@ -49,9 +49,16 @@ import {
   type KnativeRatios,
   knativeNote,
   knativeRatios,
-  knativeTable,
+  knativeTables,
   parseCompareOptions,
 } from './compare.js';
+import {
+  QUEUE_PROXY_TARGETS,
+  type TargetVerdict,
+  targetsNote,
+  targetsTable,
+  targetVerdicts,
+} from './targets.js';
 
 /** Container concurrency of the limited configuration (Knative's breaker then queues 10×CC). */
 const LIMITED_CC = 10;
@@ -270,6 +277,8 @@ export interface DerivedRow {
   /** The anonymous part of the resident memory: idle, and highest during the run. */
   readonly rssAnonIdleMiB: number | undefined;
   readonly rssAnonLoadedMiB: number | undefined;
+  /** The proportional set size, highest during the run. */
+  readonly pssLoadedMiB: number | undefined;
   readonly throughputVsBare: number | undefined;
   readonly cpuVsBare: number | undefined;
   readonly failures: number;
@@ -301,6 +310,7 @@ function derive(results: readonly TargetResult[], connections: number): DerivedR
       rssLoadedMiB: proxy === undefined ? undefined : mebibytes(proxy.rssLoadedKiB),
       rssAnonIdleMiB: result.rssAnonIdleKiB === undefined ? undefined : mebibytes(result.rssAnonIdleKiB),
       rssAnonLoadedMiB: proxy === undefined ? undefined : mebibytes(proxy.rssAnonLoadedKiB),
+      pssLoadedMiB: proxy?.pssLoadedKiB === undefined ? undefined : mebibytes(proxy.pssLoadedKiB),
       throughputVsBare: ratio(load.rps, bare?.load.rps),
       cpuVsBare: isDirect ? undefined : ratio(proxy?.cpuSecondsPer10k, bare?.proxy?.cpuSecondsPer10k),
       failures: load.errors + load.non2xx,
@@ -320,6 +330,7 @@ const HEADERS = [
   'RSS idle MiB',
   'RSS load MiB',
   'RssAnon load MiB',
+  'PSS load MiB',
   'req/s ×bare',
   'CPU ×bare',
   'errors',
@@ -337,6 +348,7 @@ function tableOf(connections: number, rows: readonly DerivedRow[]): Table {
       fixed(row.rssIdleMiB, 1),
       fixed(row.rssLoadedMiB, 1),
       fixed(row.rssAnonLoadedMiB, 1),
+      fixed(row.pssLoadedMiB, 1),
       times(row.throughputVsBare),
       times(row.cpuVsBare),
       row.failures === 0 ? '0' : String(row.failures),
@@ -359,6 +371,7 @@ function proxyFigures(row: DerivedRow) {
     cpuSecondsPer10k: row.cpuSecondsPer10k,
     rssLoadedMiB: row.rssLoadedMiB,
     rssAnonLoadedMiB: row.rssAnonLoadedMiB,
+    pssLoadedMiB: row.pssLoadedMiB,
     rssIdleMiB: row.rssIdleMiB,
   };
 }
@@ -384,8 +397,8 @@ export function compareWithKnative(connections: number, rows: readonly DerivedRo
   return out;
 }
 
-function knativeTableOf(comparisons: readonly KnativeComparison[]): Table {
-  return knativeTable(
+function knativeTablesOf(comparisons: readonly KnativeComparison[]): Table[] {
+  return knativeTables(
     ['connections', 'CC'],
     'req',
     comparisons.map((c) => ({
@@ -397,11 +410,19 @@ function knativeTableOf(comparisons: readonly KnativeComparison[]): Table {
   );
 }
 
+/** The verdict on each of the `queue-proxy` scenario's targets, from its Knative comparisons. */
+export function queueProxyVerdicts(comparisons: readonly KnativeComparison[]): TargetVerdict[] {
+  return targetVerdicts(
+    QUEUE_PROXY_TARGETS,
+    comparisons.map((c) => ({ count: c.connections, cc: c.cc, ratios: c })),
+  );
+}
+
 /** Notes printed under the tables; the README explains each column at length. */
 const NOTES = [
   "Latency is autocannon's per-response hrtime kept in a nanosecond histogram; autocannon's own histogram " +
     'rounds to whole milliseconds (its figures are in the JSON as `autocannon.p50Ms`/`p99Ms`).',
-  '+p50 ms: p50 minus the direct p50 at the same connection count. CPU and RSS cover the proxy’s whole ' +
+  '+p50 ms: p50 minus the direct p50 at the same connection count. CPU and memory cover the proxy’s whole ' +
     'process tree; core %: its CPU time over the window as a share of one core.',
   '×bare: ratio to bare-proxy at the same connection count (req/s: higher is better; CPU per request: ' +
     'lower is better). errors: connection errors, timeouts and non-2xx responses.',
@@ -428,13 +449,16 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   const comparisons = settings.connections.flatMap((connections) =>
     compareWithKnative(connections, derive(results, connections)),
   );
-  if (comparisons.length > 0) tables.push(knativeTableOf(comparisons));
+  const verdicts = comparisons.length > 0 ? queueProxyVerdicts(comparisons) : [];
+  if (comparisons.length > 0) tables.push(...knativeTablesOf(comparisons), targetsTable(verdicts));
   const disturbed = results.flatMap(({ target, cells }) =>
     disturbedRuns(cells, (cell) => `${target.label} at ${cell.connections}`),
   );
   const notes = [
     ...NOTES,
-    ...(comparisons.length > 0 ? [knativeNote('connection count and CC', 'request')] : []),
+    ...(comparisons.length > 0
+      ? [knativeNote('connection count and CC', 'request'), targetsNote(verdicts)]
+      : []),
     disturbanceNote(disturbed),
   ];
   const setup: [string, string][] = [
@@ -463,6 +487,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
       ours: ours.label,
       knative: knative.label,
     })),
+    targetVerdicts: verdicts,
   };
   return { setup, tables, notes, data };
 }
