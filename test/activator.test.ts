@@ -105,6 +105,27 @@ describe('activator probes and routing (docs/activator.md §6.1, §3.2)', () => 
     expect(seen.headers['knative-serving-revision']).toBeUndefined();
     expect(seen.headers['x-forwarded-for']).toBe('1.2.3.4, 127.0.0.1, 127.0.0.1');
   });
+
+  it('relays plain HTTP/1.1 itself (no node:http Keep-Alive header), and through node:http when turned off', async () => {
+    const pod = await startPod(0);
+    for (const relay of ['true', 'false']) {
+      const a = await start(
+        { endpoints: [{ address: pod.address, ready: true }] },
+        { ACTIVATOR_HTTP1_RELAY: relay },
+      );
+      const res = await send(`${a.url}/echo`, { headers: REVISION });
+      expect(res.status).toBe(200);
+      expect((JSON.parse(res.body) as { headers: Record<string, string> }).headers['k-proxy-request']).toBe(
+        'activator',
+      );
+      expect(res.headers['keep-alive'], `ACTIVATOR_HTTP1_RELAY=${relay}`).toBe(
+        relay === 'true' ? undefined : 'timeout=95',
+      );
+      await a.proc.kill();
+      await autoscaler?.close();
+    }
+    activator = autoscaler = undefined;
+  });
 });
 
 describe('activator at zero (docs/wire.md §4.2, docs/activator.md §4.2)', () => {

@@ -12,6 +12,7 @@ import {
 } from '@zerogate/core';
 import { ActivatorHandler, type ConcurrencySink } from './activator-handler.js';
 import { ActivatorMetrics } from './activator-metrics.js';
+import { ActivatorRelayRoute, PodConnections } from './activator-relay.js';
 import { AutoscalerConnection } from './autoscaler-connection.js';
 import { ConcurrencyReporter } from './concurrency-reporter.js';
 import type { ActivatorConfig } from './config.js';
@@ -80,9 +81,10 @@ export async function startActivator(
   // Every warning a client can trigger (an unknown revision, the hold limit, a malformed request) is
   // rate-limited per message, so one client cannot flood the log.
   const requestLogger = rateLimitLogs(logger);
+  const sink = concurrencySink(reporter, connection);
   const handler = new ActivatorHandler({
     revisions,
-    reporter: concurrencySink(reporter, connection),
+    reporter: sink,
     dispatcher,
     h2c,
     logger: requestLogger,
@@ -91,8 +93,19 @@ export async function startActivator(
     shuttingDown: () => shuttingDown,
     tunnels,
   });
+  // Plain HTTP/1.1 requests for known revisions take the raw relay; the rest node:http.
+  const pods = new PodConnections();
+  const relay = new ActivatorRelayRoute({
+    revisions,
+    reporter: sink,
+    logger: requestLogger,
+    metrics,
+    clusterDomain: config.clusterDomain,
+    pods,
+  });
   const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
+    relay: config.http1Relay ? relay : undefined,
   });
   const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
 
@@ -133,6 +146,7 @@ export async function startActivator(
         metricsServer.close(() => resolve());
         metricsServer.closeAllConnections();
       });
+      pods.close();
       await Promise.all([dispatcher.close(), h2c.close()]);
       requestLogger.flushSuppressed();
       logger.info('stopped');

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       drainMs: 45_000,
       upgradeGraceMs: 60_000,
       readHeaderTimeoutMs: 60_000,
+      http1Relay: true,
       logLevel: 'info',
     });
   });

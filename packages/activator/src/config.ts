@@ -36,6 +36,11 @@ export interface ActivatorConfig {
   readonly upgradeGraceMs: number;
   /** How long a client may take to send a request head before it is answered 408 (Go's ReadHeaderTimeout). */
   readonly readHeaderTimeoutMs: number;
+  /**
+   * Relays plain HTTP/1.1 requests on raw sockets (`ACTIVATOR_HTTP1_RELAY`, default on): see
+   * docs/activator.md §3.6. Off, every request goes through node:http and undici.
+   */
+  readonly http1Relay: boolean;
   readonly logLevel: string;
 }
 
@@ -91,6 +96,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     DEFAULT_HEADER_TIMEOUT_MS / 1000,
     { min: 1, max: 3600 },
   );
+  const http1Relay = r.bool('ACTIVATOR_HTTP1_RELAY', true);
   const logLevel = r.logLevel('ACTIVATOR_LOG_LEVEL');
   r.finish();
   return Object.freeze({
@@ -116,6 +122,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     drainMs: drainSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
+    http1Relay,
     logLevel,
   });
 }
