@@ -6,6 +6,7 @@ export * from './client-error.js';
 export * from './config.js';
 export * from './drainer.js';
 export * from './errors.js';
+export * from './exchange-timers.js';
 export * from './forward-headers.js';
 export * from './go-duration.js';
 export * from './h2-stream-guard.js';

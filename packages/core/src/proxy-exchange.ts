@@ -2,18 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { ERRORS, type ErrorCode, wasSent, ZerogateError } from './errors.js';
+import { ExchangeTimers, type TimedExchange, type TimeoutSettings } from './exchange-timers.js';
 import { H } from './headers.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
 
 /** The timeouts of one exchange (docs/queue-proxy.md §5), in milliseconds; 0 turns one off. */
-export interface ExchangeTimeouts {
-  /** Absolute, from arrival, waiting included. */
-  readonly totalMs: number;
-  /** Until the response starts. */
-  readonly responseStartMs: number;
-  /** Between writes of the response (and from arrival until the first). */
-  readonly idleMs: number;
+export interface ExchangeTimeouts extends TimeoutSettings {
   /** The coded error sent when one fires before the response started. */
   readonly error: ErrorCode;
 }
@@ -36,10 +31,7 @@ const DISCARDING = 3;
  * straight on to a private method of the exchange, so the callbacks stay off its API and none makes a
  * closure.
  */
-interface ExchangeCallbacks extends Dispatcher.DispatchHandler {
-  totalTimedOut(): void;
-  startTimedOut(): void;
-  idleTimedOut(): void;
+interface ExchangeCallbacks extends Dispatcher.DispatchHandler, TimedExchange {
   drained(): void;
   closed(): void;
 }
@@ -60,10 +52,7 @@ type TaggedResponse = ServerResponse & { [kCallbacks]?: ExchangeCallbacks };
 export abstract class ProxyExchange {
   private state = WAITING;
   private controller: Dispatcher.DispatchController | null = null;
-  private totalTimer: NodeJS.Timeout | null = null;
-  private startTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastWrite = 0;
+  private readonly timers: ExchangeTimers;
   private declaredLength = false;
   private readonly callbacks: ExchangeCallbacks;
   /** A timeout ended this exchange. */
@@ -77,20 +66,15 @@ export abstract class ProxyExchange {
     protected readonly arrivedAt: number,
   ) {
     this.callbacks = new ProxyExchange.Callbacks(this);
+    this.timers = new ExchangeTimers(this.callbacks, timeouts);
   }
 
   /** Arms the timers and the close listener, then asks for admission. */
   begin(): void {
-    const { res, timeouts, callbacks } = this;
+    const { res, callbacks } = this;
     (res as TaggedResponse)[kCallbacks] = callbacks;
     res.on('close', onResponseClose);
-    if (timeouts.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, timeouts.totalMs, callbacks);
-    if (timeouts.responseStartMs > 0)
-      this.startTimer = setTimeout(onStartTimeout, timeouts.responseStartMs, callbacks);
-    if (timeouts.idleMs > 0) {
-      this.lastWrite = this.arrivedAt;
-      this.idleTimer = setTimeout(onIdleTimeout, timeouts.idleMs, callbacks);
-    }
+    this.timers.arm(this.arrivedAt);
     this.admit();
   }
 
@@ -188,10 +172,7 @@ export abstract class ProxyExchange {
         return;
       }
     }
-    if (this.startTimer) {
-      clearTimeout(this.startTimer);
-      this.startTimer = null;
-    }
+    this.timers.responseStarted();
     for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
     this.declaredLength = headers['content-length'] !== undefined;
     const { res } = this;
@@ -207,12 +188,12 @@ export abstract class ProxyExchange {
       if (statusMessage) res.statusMessage = statusMessage;
       res.writeHead(statusCode, headers);
     }
-    if (this.idleTimer) this.lastWrite = Date.now();
+    this.timers.wrote();
   }
 
   private responseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.state !== RUNNING) return;
-    if (this.idleTimer) this.lastWrite = Date.now();
+    this.timers.wrote();
     if (!this.res.write(chunk)) {
       // Backpressure from a slow client reaches the upstream instead of piling up here.
       controller.pause();
@@ -265,7 +246,6 @@ export abstract class ProxyExchange {
 
   /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */
   private totalTimedOut(): void {
-    this.totalTimer = null;
     if (this.state === DONE) return;
     // A gRPC call ends with DEADLINE_EXCEEDED in its trailers. A chunked response can be ended cleanly
     // with the timeout text, as Knative ≥ 1.19 does; one of declared length cannot, so its connection closes.
@@ -280,21 +260,14 @@ export abstract class ProxyExchange {
 
   /** The response-start deadline passed. */
   private startTimedOut(): void {
-    this.startTimer = null;
     if (this.state === DONE || this.res.headersSent) return;
     this.timedOut = true;
     this.fail(this.timeouts.error);
   }
 
-  /** The idle timer fired: end the exchange unless something was written since it was armed. */
+  /** Nothing was written for the idle timeout. */
   private idleTimedOut(): void {
-    this.idleTimer = null;
     if (this.state === DONE) return;
-    const idleFor = Date.now() - this.lastWrite;
-    if (idleFor < this.timeouts.idleMs) {
-      this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this.callbacks);
-      return;
-    }
     this.timeOut(() => this.res.destroy());
   }
 
@@ -324,10 +297,7 @@ export abstract class ProxyExchange {
       this.state = DONE;
       this.abortUpstream();
     }
-    if (this.totalTimer) clearTimeout(this.totalTimer);
-    if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.totalTimer = this.startTimer = this.idleTimer = null;
+    this.timers.clear();
     this.ended(this.res.writableEnded);
   }
 
@@ -401,7 +371,7 @@ const ENDED_BY_PROXY = new Error('request ended by the proxy');
 const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
 const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
 
-// Timer and listener functions made once: arming one passes the exchange's callbacks, no closure.
+// Listener functions made once: `this` is the response, which carries the exchange's callbacks.
 
 function onResponseClose(this: TaggedResponse): void {
   const callbacks = this[kCallbacks];
@@ -411,18 +381,6 @@ function onResponseClose(this: TaggedResponse): void {
 
 function onResponseDrain(this: TaggedResponse): void {
   this[kCallbacks]?.drained();
-}
-
-function onTotalTimeout(callbacks: ExchangeCallbacks): void {
-  callbacks.totalTimedOut();
-}
-
-function onStartTimeout(callbacks: ExchangeCallbacks): void {
-  callbacks.startTimedOut();
-}
-
-function onIdleTimeout(callbacks: ExchangeCallbacks): void {
-  callbacks.idleTimedOut();
 }
 
 /** Turns an absolute-form request target (`http://host/path?q`) into origin form (`/path?q`). */

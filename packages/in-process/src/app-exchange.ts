@@ -4,6 +4,7 @@ import {
   BreakerSlot,
   ERRORS,
   type ErrorCode,
+  ExchangeTimers,
   grpcTrailers,
   isGrpcRequest,
   type Logger,
@@ -12,6 +13,7 @@ import {
   recordRequestEnd,
   sendError,
   sendGrpcError,
+  type TimedExchange,
 } from '@zerogate/core';
 import type { RequestMetrics } from '@zerogate/core/request-metrics';
 
@@ -51,14 +53,11 @@ const TAKEN = 2;
  * response is detached from it (its later writes are dropped, as Go's timeout writer drops them) and the
  * app's handler runs on until it finishes.
  */
-export class AppExchange {
+export class AppExchange implements TimedExchange {
   private state = WAITING;
   private slot: BreakerSlot | undefined;
-  private totalTimer: NodeJS.Timeout | null = null;
-  private startTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  /** Time of the app's last write, when the idle timeout is on. */
-  lastWrite = 0;
+  /** The timeouts; the app's writes restart the idle one. */
+  readonly timers: ExchangeTimers;
   private timedOut = false;
 
   constructor(
@@ -72,6 +71,7 @@ export class AppExchange {
   ) {
     ctx.active++;
     if (counted) ctx.stats.requestIn(facts.proxied);
+    this.timers = new ExchangeTimers(this, ctx);
   }
 
   /** Arms the timers and the close listener, then asks the breaker for a slot. */
@@ -79,11 +79,8 @@ export class AppExchange {
     const { ctx, res } = this;
     (res as TaggedResponse)[kExchange] = this;
     res.on('close', onResponseClose);
-    if (ctx.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, ctx.totalMs, this);
-    if (ctx.responseStartMs > 0) this.startTimer = setTimeout(onStartTimeout, ctx.responseStartMs, this);
+    this.timers.arm(this.arrivedAt);
     if (ctx.idleMs > 0) {
-      this.lastWrite = this.arrivedAt;
-      this.idleTimer = setTimeout(onIdleTimeout, ctx.idleMs, this);
       // Own properties only when the idle timeout is on: the app's writes re-arm it.
       res.write = trackedWrite as ServerResponse['write'];
       res.writeHead = trackedWriteHead as ServerResponse['writeHead'];
@@ -122,8 +119,7 @@ export class AppExchange {
   }
 
   /** The total deadline passed: the timeout error if the app wrote nothing, else the started response ends. */
-  onTotalTimeout(): void {
-    this.totalTimer = null;
+  totalTimedOut(): void {
     if (this.state === TAKEN) return;
     this.timedOut = true;
     const { res } = this;
@@ -143,22 +139,15 @@ export class AppExchange {
   }
 
   /** The response-start deadline passed. */
-  onStartTimeout(): void {
-    this.startTimer = null;
+  startTimedOut(): void {
     if (this.state === TAKEN || this.res.headersSent) return;
     this.timedOut = true;
     this.answer('REQUEST_TIMEOUT');
   }
 
-  /** The idle timer fired: ends the exchange unless the app wrote since it was armed. */
-  onIdleTimeout(): void {
-    this.idleTimer = null;
+  /** The app wrote nothing for the idle timeout. */
+  idleTimedOut(): void {
     if (this.state === TAKEN) return;
-    const idleFor = Date.now() - this.lastWrite;
-    if (idleFor < this.ctx.idleMs) {
-      this.idleTimer = setTimeout(onIdleTimeout, this.ctx.idleMs - idleFor, this);
-      return;
-    }
     this.timedOut = true;
     if (!this.res.headersSent) {
       this.answer('REQUEST_TIMEOUT');
@@ -172,10 +161,7 @@ export class AppExchange {
   /** Runs once, when the response finished or its connection is gone. */
   onClose(): void {
     const { ctx, res } = this;
-    if (this.totalTimer) clearTimeout(this.totalTimer);
-    if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.totalTimer = this.startTimer = this.idleTimer = null;
+    this.timers.clear();
     if (this.state === WAITING) this.state = TAKEN;
     ctx.active--;
     this.slot?.release();
@@ -198,14 +184,12 @@ function declaresLength(res: ServerResponse): boolean {
 }
 
 function trackedWrite(this: TaggedResponse, ...args: Parameters<ServerResponse['write']>): boolean {
-  const exchange = this[kExchange];
-  if (exchange) exchange.lastWrite = Date.now();
+  this[kExchange]?.timers.wrote();
   return Object.getPrototypeOf(this).write.apply(this, args);
 }
 
 function trackedWriteHead(this: TaggedResponse, ...args: unknown[]): ServerResponse {
-  const exchange = this[kExchange];
-  if (exchange) exchange.lastWrite = Date.now();
+  this[kExchange]?.timers.wrote();
   return Object.getPrototypeOf(this).writeHead.apply(this, args);
 }
 
@@ -251,16 +235,4 @@ function onResponseClose(this: TaggedResponse): void {
   const exchange = this[kExchange];
   this[kExchange] = undefined;
   exchange?.onClose();
-}
-
-function onTotalTimeout(exchange: AppExchange): void {
-  exchange.onTotalTimeout();
-}
-
-function onStartTimeout(exchange: AppExchange): void {
-  exchange.onStartTimeout();
-}
-
-function onIdleTimeout(exchange: AppExchange): void {
-  exchange.onIdleTimeout();
 }

@@ -1,4 +1,5 @@
 import { ERRORS, type ErrorCode, wasSent, ZerogateError } from '../errors.js';
+import { ExchangeTimers, type TimedExchange } from '../exchange-timers.js';
 import { H } from '../headers.js';
 import {
   ChunkedDecoder,
@@ -73,7 +74,7 @@ export interface RelayRequest {
  *
  * Subclasses decide admission (`admit`, then `forward`) and release what admission held (`ended`).
  */
-export abstract class RelayExchange implements UpstreamOwner {
+export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
   private state = WAITING;
   private upstream: ParsingSocket | null = null;
   private reused = false;
@@ -95,10 +96,7 @@ export abstract class RelayExchange implements UpstreamOwner {
   private response: ResponseHead | null = null;
   /** Anything came back from the upstream for this attempt. */
   private answered = false;
-  private totalTimer: NodeJS.Timeout | null = null;
-  private startTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastWrite = 0;
+  private readonly timers: ExchangeTimers;
   /** A timeout ended this exchange. */
   protected timedOut = false;
   /** The status sent to the client, once a response started. */
@@ -112,18 +110,12 @@ export abstract class RelayExchange implements UpstreamOwner {
     protected readonly arrivedAt: number,
   ) {
     this.bodyReceived = request.head.body === 'none';
+    this.timers = new ExchangeTimers(this, timeouts);
   }
 
   /** Arms the timers, then asks for admission. */
   begin(): void {
-    const { timeouts } = this;
-    if (timeouts.totalMs > 0) this.totalTimer = setTimeout(onTotalTimeout, timeouts.totalMs, this);
-    if (timeouts.responseStartMs > 0)
-      this.startTimer = setTimeout(onStartTimeout, timeouts.responseStartMs, this);
-    if (timeouts.idleMs > 0) {
-      this.lastWrite = this.arrivedAt;
-      this.idleTimer = setTimeout(onIdleTimeout, timeouts.idleMs, this);
-    }
+    this.timers.arm(this.arrivedAt);
     this.admit();
   }
 
@@ -271,7 +263,7 @@ export abstract class RelayExchange implements UpstreamOwner {
     if (this.state === DONE) return;
     this.state = DONE;
     this.dropUpstream();
-    this.clearTimers();
+    this.timers.clear();
     this.ended(false);
   }
 
@@ -360,10 +352,7 @@ export abstract class RelayExchange implements UpstreamOwner {
       this.setFraming(response, parsers);
       return '';
     }
-    if (this.startTimer) {
-      clearTimeout(this.startTimer);
-      this.startTimer = null;
-    }
+    this.timers.responseStarted();
     this.status = response.statusCode;
     this.setFraming(response, parsers);
     const reframed = this.phase === CHUNKED || this.phase === UNTIL_CLOSE;
@@ -443,14 +432,14 @@ export abstract class RelayExchange implements UpstreamOwner {
       if (piece.length > 0) this.writeClient(piece);
     } else if (piece.length === 0) this.writeClient(head);
     else {
-      if (this.idleTimer) this.lastWrite = Date.now();
+      this.timers.wrote();
       if (!this.client.writeAll(head, piece)) this.upstream?.pause();
     }
   }
 
   private writeClient(data: string | Buffer): void {
     if (this.discarding) return;
-    if (this.idleTimer) this.lastWrite = Date.now();
+    this.timers.wrote();
     // Backpressure from a slow client reaches the upstream instead of piling up here.
     if (!this.client.write(data)) this.upstream?.pause();
   }
@@ -514,23 +503,15 @@ export abstract class RelayExchange implements UpstreamOwner {
   }
 
   private finish(completed: boolean, keepAlive: boolean): void {
-    this.clearTimers();
+    this.timers.clear();
     this.ended(completed);
     this.client.exchangeEnded(completed && keepAlive);
-  }
-
-  private clearTimers(): void {
-    if (this.totalTimer) clearTimeout(this.totalTimer);
-    if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.totalTimer = this.startTimer = this.idleTimer = null;
   }
 
   // The timeouts (docs/queue-proxy.md §5).
 
   /** The total deadline passed: the timeout error if nothing was written, else the started response ends. */
   totalTimedOut(): void {
-    this.totalTimer = null;
     if (this.state === DONE) return;
     this.timeOut(() => {
       // A chunked (or re-framed) response ends cleanly with the timeout text, as Knative ≥ 1.19 does; one
@@ -548,21 +529,14 @@ export abstract class RelayExchange implements UpstreamOwner {
 
   /** The response-start deadline passed. */
   startTimedOut(): void {
-    this.startTimer = null;
     if (this.state === DONE || this.status !== 0) return;
     this.timedOut = true;
     this.fail(this.timeouts.error);
   }
 
-  /** The idle timer fired: end the exchange unless something was written since it was armed. */
+  /** Nothing was written for the idle timeout. */
   idleTimedOut(): void {
-    this.idleTimer = null;
     if (this.state === DONE) return;
-    const idleFor = Date.now() - this.lastWrite;
-    if (idleFor < this.timeouts.idleMs) {
-      this.idleTimer = setTimeout(onIdleTimeout, this.timeouts.idleMs - idleFor, this);
-      return;
-    }
     this.timeOut(() => {
       this.client.destroy();
       this.finish(false, false);
@@ -600,18 +574,4 @@ function closedError(): Error {
   return Object.assign(new Error('the app closed the connection before the response ended'), {
     code: 'ECONNRESET',
   });
-}
-
-// Timer functions made once: arming one passes the exchange, no closure.
-
-function onTotalTimeout(exchange: RelayExchange): void {
-  exchange.totalTimedOut();
-}
-
-function onStartTimeout(exchange: RelayExchange): void {
-  exchange.startTimedOut();
-}
-
-function onIdleTimeout(exchange: RelayExchange): void {
-  exchange.idleTimedOut();
 }
