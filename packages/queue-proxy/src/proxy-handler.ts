@@ -139,20 +139,11 @@ class QueueExchange extends ProxyExchange {
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
-    switch (this.admission.afterFailure(err, sent, this.req.method ?? '', this.isHttp2)) {
-      case 'resend':
-        // If the app is gone, the fresh connection is refused and the request answered as never sent.
-        this.send();
-        return;
-      case 'failed':
-        super.upstreamFailed(err, sent);
-        return;
-      case 'not-sent':
-        // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
-        this.logger.warn({ err, path: this.req.url }, 'the app refused the connection; request not sent');
-        this.ctx.health.appRefused();
-        this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
-    }
+    const outcome = this.admission.afterFailure(err, sent, this.req.method ?? '', this.req.url, this.isHttp2);
+    // A resend whose app is gone is refused on its fresh connection and answered as never sent.
+    if (outcome === 'resend') this.send();
+    else if (outcome === 'not-sent') this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
+    else super.upstreamFailed(err, sent);
   }
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */

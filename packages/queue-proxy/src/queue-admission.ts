@@ -15,6 +15,8 @@ import {
 /** What admission shares; built once at start. */
 export interface AdmissionContext extends RequestAccounting {
   readonly breaker: Breaker | undefined;
+  /** Told when the app refused a connection, so health checks fail at once. */
+  readonly health: { appRefused(): void };
 }
 
 /**
@@ -64,13 +66,24 @@ export class QueueAdmission {
   }
 
   /**
-   * Decides what follows an upstream failure: `not-sent` when the app never saw the request (the sender
-   * may send it elsewhere); `resend` once for a safe request without body over HTTP/1.1 whose kept-alive
+   * Decides what follows an upstream failure: `not-sent` when the app never saw the request (logged, and
+   * health checks fail; the caller answers {@link NOT_SENT_HEADERS}, so the sender may send it elsewhere); `resend` once for a safe request without body over HTTP/1.1 whose kept-alive
    * connection broke (the app closed it as the request arrived), as Go's transport does; else `failed`.
    * RFC 9110 §9.2.2 allows the resend.
    */
-  afterFailure(err: Error, sent: boolean, method: string, http2: boolean): FailureOutcome {
-    if (!sent) return 'not-sent';
+  afterFailure(
+    err: Error,
+    sent: boolean,
+    method: string,
+    path: string | undefined,
+    http2: boolean,
+  ): FailureOutcome {
+    if (!sent) {
+      // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
+      this.ctx.logger.warn({ err, path }, 'the app refused the connection; request not sent');
+      this.ctx.health.appRefused();
+      return 'not-sent';
+    }
     if (this.resent || http2 || this.facts.hasBody || !SAFE_METHODS.has(method)) return 'failed';
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'EPIPE') return 'failed';
