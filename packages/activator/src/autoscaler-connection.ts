@@ -6,10 +6,20 @@
  * `ConcurrencyReporter`.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 import { Backoff, encodeWireStatMessages, type Logger, positive, type WireStatMessage } from '@zerogate/core';
-// undici's own export rather than the global WebSocket: it is the same client, but only this one
-// can be pinged (`ping`), which the keepalive below needs.
-import { ping, WebSocket } from 'undici';
+import type * as Undici from 'undici';
+
+/*
+ * undici's own WebSocket rather than the global one: it is the same client, but only this one can be
+ * pinged (`ping`), which the keepalive below needs. Taken from its module rather than undici's index,
+ * which also loads fetch's globals, caches, mocks and the proxy agents (~6 MiB an activator never uses).
+ */
+const { ping, WebSocket } = createRequire(import.meta.url)('undici/lib/web/websocket/websocket.js') as {
+  ping: typeof Undici.ping;
+  WebSocket: typeof Undici.WebSocket;
+};
+type WebSocket = Undici.WebSocket;
 
 /** `connection.go`'s backoff (100 ms ×1.3), capped so a long outage still retries every few seconds. */
 export const DEFAULT_RECONNECT: Readonly<ReconnectOptions> = { initialMs: 100, factor: 1.3, maxMs: 5000 };

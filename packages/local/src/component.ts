@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ACTIVATOR_NODE_FLAGS } from '@zerogate/activator/node-flags';
 import { Child } from './child.js';
 
 /** A component that started. */
@@ -25,6 +26,12 @@ const MAINS = {
   autoscaler: '@zerogate/autoscaler/dist/main.js',
 } as const;
 
+/** Node flags each component runs with, as its image's entry point gives them. */
+const NODE_FLAGS: Readonly<Record<keyof typeof MAINS, readonly string[]>> = {
+  activator: ACTIVATOR_NODE_FLAGS,
+  autoscaler: [],
+};
+
 /** The components the platform runs. */
 export type ComponentName = keyof typeof MAINS;
 
@@ -45,7 +52,7 @@ export function startComponent(
       reject(new ComponentStartError(name, `no startup line within ${START_TIMEOUT_MS / 1000} s`, logFile));
     }, START_TIMEOUT_MS);
     child = new Child({
-      argv: [process.execPath, fileURLToPath(import.meta.resolve(MAINS[name]))],
+      argv: [process.execPath, ...NODE_FLAGS[name], fileURLToPath(import.meta.resolve(MAINS[name]))],
       env: { ...process.env, ...env },
       logFile,
       onLine: (line) => {
