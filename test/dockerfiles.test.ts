@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ACTIVATOR_NODE_FLAGS } from '@zerogate/activator/node-flags';
 import { QUEUE_PROXY_NODE_FLAGS } from '@zerogate/queue-proxy/env';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, httpsRequest, KUBELET_PROBE, send } from './support/http.js';
@@ -143,6 +144,14 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
         'node',
         ...QUEUE_PROXY_NODE_FLAGS,
         'packages/queue-proxy/dist/main.js',
+      ]);
+    });
+
+    it('the activator image runs Node with the activator’s own flags, as every platform launches it', () => {
+      expect(imageCommand(parseDockerfile('Dockerfile.activator'))).toEqual([
+        'node',
+        ...ACTIVATOR_NODE_FLAGS,
+        'packages/activator/dist/main.js',
       ]);
     });
 
