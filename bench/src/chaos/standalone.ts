@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { httpGet } from '../http-get.js';
 import { freePort, freePorts } from '../ports.js';
 import {
-  ACTIVATOR_ENTRY,
   ACTIVATOR_PROBE_HEADERS,
+  activatorArgv,
   activatorEnv,
   type PodEndpoint,
   queueProxyArgv,
@@ -140,7 +140,7 @@ export async function startStandaloneActivator(
   const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
   const proc = context.supervisor.start({
     name: 'activator',
-    argv: loggedArgv([process.execPath, join(context.settings.repoRoot, ACTIVATOR_ENTRY)], logFile),
+    argv: loggedArgv(activatorArgv(context.settings.repoRoot), logFile),
     env: { ...activatorEnv({ http, metrics, autoscaler }, endpointsFile), ...env },
     cwd: context.settings.repoRoot,
   });

@@ -5,6 +5,7 @@
  */
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ACTIVATOR_NODE_FLAGS } from '@zerogate/activator/node-flags';
 import { sleep } from '@zerogate/core';
 import { queueProxyEnv as buildQueueProxyEnv, QUEUE_PROXY_NODE_FLAGS } from '@zerogate/queue-proxy/env';
 import { pinned } from '../pinning.js';
@@ -27,6 +28,11 @@ export function queueProxyArgv(repoRoot: string): string[] {
 
 /** Where the activator's built entry point lives, relative to the repository root. */
 export const ACTIVATOR_ENTRY = 'packages/activator/dist/main.js';
+
+/** The command line of our activator as it ships: Node, its flags, its entry point under `repoRoot`. */
+export function activatorArgv(repoRoot: string): string[] {
+  return [process.execPath, ...ACTIVATOR_NODE_FLAGS, join(repoRoot, ACTIVATOR_ENTRY)];
+}
 
 /** Start-up: poll this often, give up after this long (a process that cannot start in 10 s is broken). */
 export const READY_INTERVAL_MS = 50;
@@ -379,10 +385,7 @@ export async function startActivator(
   const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
   const proc = supervisor.start({
     name: 'activator',
-    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), [
-      process.execPath,
-      join(settings.repoRoot, ACTIVATOR_ENTRY),
-    ]),
+    argv: pinned(settings.pin, cpuOf(settings, 'proxy'), activatorArgv(settings.repoRoot)),
     env: activatorEnv({ http, metrics, autoscaler }, endpointsFile),
     cwd: settings.repoRoot,
   });
