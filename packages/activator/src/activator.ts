@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
 import {
   createAgent,
   H2cDispatcherPool,
   type Logger,
   listenOn,
+  nodeHttp,
   rateLimitLogs,
   ServingEndpoint,
   serveMetrics,
@@ -107,7 +107,9 @@ export async function startActivator(
     headerTimeoutMs: config.readHeaderTimeoutMs,
     relay: config.http1Relay ? relay : undefined,
   });
-  const metricsServer = createServer((_req, res) => void serveMetrics(metrics.registry, res, logger));
+  const metricsServer = nodeHttp.createServer(
+    (_req, res) => void serveMetrics(metrics.registry, res, logger),
+  );
 
   const endpoints = source ?? (await buildEndpointSource(config, logger));
   connection.start();

@@ -1,5 +1,6 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { ERRORS, type ErrorCode, errorBody } from './errors.js';
+import { nodeHttp } from './node-http.js';
 import { httpDate } from './relay/message-heads.js';
 
 /** Sends a short text response the way Go's `http.Error` does (plain text, nosniff), closing it. */
@@ -49,7 +50,7 @@ export function http1ErrorResponse(
 ): string {
   const { status } = ERRORS[code];
   const body = errorBody(code, detail);
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
+  let head = `HTTP/1.1 ${status} ${nodeHttp.STATUS_CODES[status] ?? 'Error'}\r\n`;
   if (body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n';
   head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
   if (headers) for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
