@@ -155,6 +155,34 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
       ]);
     });
 
+    it('the queue-proxy image ships a compile cache of its modules, which its entry point starts from and never writes', async () => {
+      const image = images.get('Dockerfile.queue-proxy')!;
+      expect(image.env['NODE_COMPILE_CACHE']).toBe('/app/.node-compile-cache');
+      expect(image.env['NODE_COMPILE_CACHE_PORTABLE']).toBe('1');
+      const app = await startUserApp();
+      const { proc } = await runInImage(image, imageCommand(parseDockerfile('Dockerfile.queue-proxy')), {
+        ...queueProxyEnv(app.port),
+        // The replayed image's root is a folder, not /: its cache is where WORKDIR put it there.
+        NODE_COMPILE_CACHE: join(image.workdir, '.node-compile-cache'),
+        NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+        QUEUE_DRAIN_QUIET_SECONDS: '0',
+      });
+      proc.signal('SIGTERM');
+      await proc.exit();
+      const debug = proc.stderr.join('');
+      const accepted = debug.match(/V8 code cache for \w+ \S+ was accepted/g) ?? [];
+      expect(accepted.join('\n')).toContain('packages/queue-proxy/dist/queue-proxy.js');
+      expect(accepted.join('\n')).toContain('packages/core/dist/serving-listener.js');
+      expect(accepted.join('\n')).toContain('node_modules/pino/pino.js');
+      // Every module it loaded was in the cache but the few lines of the entry point itself (which the cache
+      // filler cannot load without starting it): nothing else was compiled afresh, so nothing else is written.
+      expect(debug).not.toContain('was rejected');
+      const written = debug.split('\n').filter((l) => l.includes('Creating temporary file'));
+      expect(written.map((l) => /file:\/\/\S+/.exec(l)?.[0].split('/app/')[1])).toEqual([
+        'packages/queue-proxy/dist/main.js',
+      ]);
+    });
+
     it('a file missing from the image stops its entry point before it listens', async () => {
       const image = images.get('Dockerfile.queue-proxy')!;
       const broken = join(work, 'broken');

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { runComponent } from '@zerogate/core';
-import { startActivator } from './activator.js';
-import { loadConfig } from './config.js';
+/*
+ * The activator's entry point. Node's module compile cache is turned on before any other module is
+ * loaded, as the queue-proxy's entry point does (docs/queue-proxy.md §12): the first start fills
+ * one in NODE_COMPILE_CACHE or the temporary folder, later starts reuse it; a cache that cannot be read or
+ * written is skipped. NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+ */
+import { enableCompileCache } from 'node:module';
 
-await runComponent({
-  name: 'activator',
-  load: loadConfig,
-  logLevel: (c) => c.logLevel,
-  logBase: (c) => ({ component: 'activator', pod: c.podName }),
-  start: (config, logger) => startActivator(config, logger),
-});
+enableCompileCache();
+// Imported only now, so that every module below is compiled with the cache on.
+const { runActivator } = await import('./run-activator.js');
+await runActivator();
