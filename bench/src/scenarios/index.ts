@@ -10,6 +10,7 @@ import { h2cScenario } from './h2c.js';
 import { inProcessScenario } from './in-process.js';
 import { queueProxyScenario } from './queue-proxy.js';
 import { responsivenessScenario } from './responsiveness.js';
+import { startupScenario } from './startup.js';
 
 /** Scenarios by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
@@ -20,4 +21,5 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [coldStartScenario.name, coldStartScenario],
   [responsivenessScenario.name, responsivenessScenario],
   [inProcessScenario.name, inProcessScenario],
+  [startupScenario.name, startupScenario],
 ]);
