@@ -9,14 +9,18 @@
  *    (app + queue-proxy) starts; from the moment its queue-proxy answers the kubelet's readiness probe
  *    to the moment the held request's response arrives, over several trials with one activator.
  *
- * Each part lives in a module of its own (`activator-throughput.ts`, `activator-held.ts`); this one
- * parses the options, runs both, and puts the report together with the targets.
+ * 3. Memory: a fresh activator with the revision at zero, idle and then holding 10,000 requests.
+ *
+ * Each part lives in a module of its own (`activator-throughput.ts`, `activator-held.ts`,
+ * `activator-memory.ts`); this one parses the options, runs them, and puts the report together with the
+ * targets.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ACTIVATOR_NODE_FLAGS } from '@zerogate/activator/node-flags';
 import { DISTURBED_RETRIES, disturbanceNote } from '../quiet-run.js';
-import { percentile } from '../ratios.js';
+import { mebibytes, percentile } from '../ratios.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import { fixed, NONE, signed, type Table, times } from '../table.js';
 import {
@@ -29,6 +33,13 @@ import {
   STATE_TIMEOUT_MS,
   spread,
 } from './activator-held.js';
+import {
+  HELD_REQUESTS,
+  HOLD_TIMEOUT_MS,
+  type MemoryResult,
+  measureMemory,
+  memoryTable,
+} from './activator-memory.js';
 import {
   type Cell,
   connectionTable,
@@ -64,6 +75,10 @@ export const TARGETS = {
   addedP50Ms: 0.15,
   /** p99 of Pod ready → held request's response, milliseconds. */
   heldP99Ms: 250,
+  /** Resident memory of an idle activator (revision at zero, file endpoint source), MiB: at most this. */
+  idleRssMiB: 60,
+  /** Resident memory of an activator holding 10,000 requests at zero, MiB: under this. */
+  heldRssMiB: 150,
 } as const;
 
 /** Parses `--trials`. */
@@ -95,16 +110,40 @@ function parseOptions(values: OptionValues, settings: RunSettings): ActivatorOpt
   return { trials };
 }
 
-/** `met` when `value` is at most `limit`, `MISSED` above it, a dash when there is no value. */
-function verdict(value: number | undefined, limit: number): string {
+/**
+ * `met` when `value` is at most `limit` (under it when `strict`), `MISSED` otherwise, a dash when there
+ * is no value.
+ */
+function verdict(value: number | undefined, limit: number, strict = false): string {
   if (value === undefined || !Number.isFinite(value)) return NONE;
-  return value <= limit ? 'met' : 'MISSED';
+  return (strict ? value < limit : value <= limit) ? 'met' : 'MISSED';
+}
+
+/** The memory rows of the targets table: idle RSS and RSS holding the held requests, with their verdicts. */
+export function memoryTargetRows(memory: MemoryResult): string[][] {
+  const rows: string[][] = [];
+  const idleRss = mebibytes(memory.idle.rssKiB);
+  rows.push([
+    'activator RSS idle, revision at zero',
+    `${fixed(idleRss, 1)} MiB`,
+    `≤ ${TARGETS.idleRssMiB} MiB`,
+    verdict(idleRss, TARGETS.idleRssMiB),
+  ]);
+  const heldRss = mebibytes(memory.held.rssKiB);
+  rows.push([
+    `activator RSS holding ${memory.heldRequests.toLocaleString('en')} requests at zero`,
+    `${fixed(heldRss, 1)} MiB`,
+    `< ${TARGETS.heldRssMiB} MiB`,
+    verdict(heldRss, TARGETS.heldRssMiB, true),
+  ]);
+  return rows;
 }
 
 function targetsTable(
   cells: readonly Cell[],
   connectionCounts: readonly number[],
   trials: readonly HeldTrial[],
+  memory: MemoryResult,
 ): Table {
   const headers = ['measure', 'value', 'target', 'verdict'];
   const rows: string[][] = [];
@@ -134,6 +173,7 @@ function targetsTable(
     `≤ ${TARGETS.heldP99Ms} ms`,
     verdict(heldP99, TARGETS.heldP99Ms),
   ]);
+  rows.push(...memoryTargetRows(memory));
   return { title: 'Targets', headers, align: ['left', 'right', 'right', 'left'], rows };
 }
 
@@ -147,6 +187,7 @@ const NOTES = [
   'Held trials: a request is held at zero, a Pod (app + queue-proxy) starts; Pod ready is when its queue-proxy ' +
     'first answers the kubelet probe with 200, after which its endpoint is written as not ready and the activator ' +
     'probes it itself. Percentiles by nearest rank (with 20 trials p99 is the slowest).',
+  `Memory: a fresh activator, revision at zero (no endpoints), read 2.5 s after it listens (idle) and again once its metrics show ${HELD_REQUESTS.toLocaleString('en')} requests held, one per connection; VmRSS and RssAnon from /proc/<pid>/status, PSS from smaps_rollup (the node binary's pages are shared with every other Node process here, so PSS is below RSS; in a Pod of its own the two are close).`,
 ];
 
 /**
@@ -171,20 +212,23 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
   const endpointsFile = join(dir, 'endpoints.json');
   let throughput: ThroughputResult;
   let held: HeldSet;
+  let memory: MemoryResult;
   try {
     throughput = await measureThroughput(context, endpointsFile);
     held = await measureHeld(context, endpointsFile, options.trials);
+    memory = await measureMemory(context, endpointsFile);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   const { trials } = held;
   const tables = [
-    targetsTable(throughput.cells, settings.connections, trials),
+    targetsTable(throughput.cells, settings.connections, trials, memory),
     ...settings.connections.map((connections) =>
       connectionTable(connections, derive(throughput.cells, connections)),
     ),
     heldTable(trials),
+    memoryTable(memory),
   ];
   const disturbed = [
     ...disturbedRuns(throughput.cells, (cell) => `${PATH_LABELS[cell.path]} at ${cell.connections}`),
@@ -197,7 +241,7 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
     ['queue-proxy', `node ${QUEUE_PROXY_ENTRY}, CONTAINER_CONCURRENCY=0`],
     [
       'Activator',
-      `node ${ACTIVATOR_ENTRY}, file endpoint source, revision ${NAMESPACE}/${REVISION} at CC=0, ` +
+      `node ${ACTIVATOR_NODE_FLAGS.join(' ')} ${ACTIVATOR_ENTRY}, file endpoint source, revision ${NAMESPACE}/${REVISION} at CC=0, ` +
         'no autoscaler listening',
     ],
     ['Layout', layoutLine(settings)],
@@ -225,6 +269,7 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
       endpointsToResponseMs: spread(trials.map((t) => t.endpointsToResponseMs)),
       podStartMs: spread(trials.map((t) => t.podStartMs)),
     },
+    memory,
   };
   return { setup, tables, notes, data };
 }
@@ -232,7 +277,8 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
 /** The `activator` scenario. */
 export const activatorScenario: Scenario = {
   name: 'activator',
-  description: 'the activator in front of a queue-proxy against the queue-proxy direct; held-request delay',
+  description:
+    'the activator in front of a queue-proxy against the queue-proxy direct; held-request delay; memory idle and holding 10,000 requests',
   options: {
     trials: { type: 'string' },
   },
@@ -251,7 +297,12 @@ export const activatorScenario: Scenario = {
         4 * startSeconds +
         SETTLE_MS / 1000 +
         2 * settings.connections.length * perCell +
-        options.trials * perTrial,
+        options.trials * perTrial +
+        // Memory: a start-up, two settled readings, the held requests, stopping.
+        startSeconds +
+        2 * 3 +
+        HOLD_TIMEOUT_MS / 1000 +
+        5,
       run: (context) => run(context, options),
     };
   },
