@@ -230,6 +230,36 @@ describe('Http1Relay', () => {
     ]);
   });
 
+  it('passes header bytes above ASCII through unchanged both ways, as node:http reads them', async () => {
+    let seen: Buffer | undefined;
+    const port = await startRawApp((socket, received) => {
+      if (!received.endsWith('\r\n\r\n')) return;
+      seen = Buffer.from(received, 'latin1');
+      socket.write(
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\nX-Name: '),
+          Buffer.from('é', 'utf8'),
+          Buffer.from('\r\nContent-Length: 0\r\n\r\n'),
+        ]),
+      );
+    });
+    const relay = await startRelay(port);
+    const c = await client(relay.port);
+    c.socket.write(
+      Buffer.concat([
+        Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nX-Name: '),
+        Buffer.from('é', 'utf8'),
+        Buffer.from('\r\n\r\n'),
+      ]),
+    );
+    await until(() => statusLines(c.text()).length === 1 && c.text().endsWith('\r\n\r\n'));
+    // The UTF-8 bytes of é (c3 a9) arrive as they were sent, not encoded a second time.
+    expect(seen!.includes(Buffer.from('X-Name: \u00c3\u00a9\r\n', 'latin1'))).toBe(true);
+    expect(Buffer.from(c.text(), 'latin1').includes(Buffer.from('X-Name: \u00c3\u00a9\r\n', 'latin1'))).toBe(
+      true,
+    );
+  });
+
   it('streams a large request body and a large response body byte for byte', async () => {
     const app = await startApp((req, res) => {
       const parts: Buffer[] = [];

@@ -95,13 +95,13 @@ export class RelayConnection implements RelayClient {
   // RelayClient: what the current exchange does with the client.
 
   write(data: string | Buffer): boolean {
-    return this.socket.write(data);
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
   writeAll(a: string, b: Buffer): boolean {
     const { socket } = this;
     socket.cork();
-    socket.write(a);
+    socket.write(a, 'latin1');
     const ok = socket.write(b);
     socket.uncork();
     return ok;

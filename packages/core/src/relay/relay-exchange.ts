@@ -17,7 +17,10 @@ import type { UpstreamConnections, UpstreamOwner, UpstreamSocket } from './upstr
 
 /** What an exchange needs of the client connection it answers on ({@link RelayConnection}). */
 export interface RelayClient {
-  /** Writes to the client; false when its buffer is full (`clientDrained` follows). */
+  /**
+   * Writes to the client; false when its buffer is full (`clientDrained` follows). A string is a head
+   * or framing, written as latin1: header bytes pass through as the parser read them (node:http's way).
+   */
   write(data: string | Buffer): boolean;
   /** Writes several pieces as one (one system call). */
   writeAll(a: string, b: Buffer): boolean;
@@ -186,10 +189,10 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
     }
     parsers.head.reset(head.method === 'HEAD');
     const text = requestHead(head.method, path, headers, head.body === 'chunked');
-    if (this.heldBody === null || !this.connected) socket.write(text);
+    if (this.heldBody === null || !this.connected) socket.write(text, 'latin1');
     else {
       socket.cork();
-      socket.write(text);
+      socket.write(text, 'latin1');
       this.flushHeldBody(socket);
       socket.uncork();
     }
@@ -224,7 +227,8 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
       return;
     }
     this.status = ERRORS[code].status;
-    this.client.write(http1ErrorResponse(code, headers, undefined, this.keepsClient));
+    // UTF-8, as its Content-Length counts it (a body's detail may be any text).
+    this.client.write(Buffer.from(http1ErrorResponse(code, headers, undefined, this.keepsClient)));
     this.finish(true, this.keepsClient);
   }
 
