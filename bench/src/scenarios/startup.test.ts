@@ -48,7 +48,9 @@ describe('startup scenario', () => {
       expect(Number(row[1])).toBeGreaterThan(0);
       expect(['met', 'missed']).toContain(row[5]);
     }
-    const starts = (report.data as { startsMs: Record<string, number[]> }).startsMs;
+    const data = report.data as { startsMs: Record<string, number[]>; otherCpuPercent: number };
+    expect(data.otherCpuPercent).toBeGreaterThanOrEqual(0);
+    const starts = data.startsMs;
     expect(starts['queue-proxy']).toHaveLength(2);
     expect(starts['activator']).toHaveLength(2);
   }, 60_000);

@@ -21,6 +21,9 @@ import {
   waitForFreePorts,
 } from '../knative-queue.js';
 import { freePorts } from '../ports.js';
+import { clockTicksPerSecond, readReapedChildTicks } from '../proc-stats.js';
+import { BackgroundLoad } from '../process-sampler.js';
+import { DISTURBED_PERCENT } from '../quiet-run.js';
 import { waitUntilReady } from '../readiness.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import { fixed, NONE, type Table } from '../table.js';
@@ -173,13 +176,19 @@ export async function runStartup(
   writeEndpointsFile(endpointsFile, []);
   const list = subjects(context.settings, appPort, endpointsFile, knative);
   const times = new Map<string, number[]>(list.map((s) => [s.label, []]));
+  // Other processes' CPU over the measured starts: the starts' own (reaped children) are left out.
+  const background = new BackgroundLoad();
+  let otherPercent = 0;
   try {
     for (const subject of list) await subject.start(context);
+    background.start();
+    const ownTicks = readReapedChildTicks();
     // Interleaved, so that a busy moment of the machine falls on every subject alike.
     for (let i = 1; i <= trials; i++) {
       for (const subject of list) times.get(subject.label)!.push(await subject.start(context));
       if (i % 5 === 0) context.progress(`${i}/${trials} starts`);
     }
+    otherPercent = background.stop((readReapedChildTicks() - ownTicks) / clockTicksPerSecond());
   } finally {
     await new Promise((resolve) => app.close(resolve));
     rmSync(dir, { recursive: true, force: true });
@@ -207,11 +216,17 @@ export async function runStartup(
       ['Layout', UNPINNED_LAYOUT],
       ['Starts', `${trials} of each, interleaved, after one uncounted start of each`],
       ['Ready', `first 200 to a readiness probe sent every ${PROBE_INTERVAL_MS} ms from the spawn on`],
+      ['Other load', `${fixed(otherPercent, 0)} % of a core used by other processes during the starts`],
     ],
     tables: [table],
     notes: [
       `Target: the queue-proxy and the activator ready within ${STARTUP_TARGET_MS} ms of being spawned, at the median.`,
       'The queue-proxy runs with its own Node flags and the environment Knative gives it (TCP probe on an app already listening); the activator reads its revisions from a file.',
+      ...(otherPercent > DISTURBED_PERCENT
+        ? [
+            `Other processes used ${fixed(otherPercent, 0)} % of a core meanwhile: the figures are slower than on a quiet machine.`,
+          ]
+        : []),
       ...(list.some((s) => !s.targeted)
         ? []
         : ["Knative's queue-proxy is not built (npm run knative:build), so it is not measured."]),
@@ -219,6 +234,7 @@ export async function runStartup(
     data: {
       targetMs: STARTUP_TARGET_MS,
       probeIntervalMs: PROBE_INTERVAL_MS,
+      otherCpuPercent: otherPercent,
       startsMs: Object.fromEntries(times),
     },
   };
