@@ -10,7 +10,7 @@ import { eventually, send } from './support/http.js';
 import { example, killPlatformProcesses, writeConfig } from './support/platform.js';
 import { activatorEnv, ROOT, spawnNode, startActivator } from './support/processes.js';
 
-// What keeps an idle activator small (docs/activator.md §8): the entry points of undici and prom-client
+// What keeps an idle activator small (docs/activator.md §9): the entry points of undici and prom-client
 // load fetch's globals, caches, mocks, the cluster aggregator and the default process metrics, MiBs the activator
 // never uses, so it takes the pieces it uses from their own modules; and it runs with its own Node flags.
 const RECORDER = pathToFileURL(join(ROOT, 'test/support/record-modules.mjs')).href;
@@ -61,7 +61,7 @@ function childCommands(ppid: number): string[][] {
   return commands;
 }
 
-describe('activator memory (docs/activator.md §8)', () => {
+describe('activator memory (docs/activator.md §9)', () => {
   it('reports to the autoscaler, probes a Pod, forwards and serves metrics without loading undici’s or prom-client’s entry points', async () => {
     const modules = join(dir, 'modules.txt');
     const pod: Pod = await startPod();
