@@ -297,7 +297,9 @@ describe.skipIf(!gate('git', GIT_CHECKOUT, 'the image builds (they copy what git
             // The examples may run an example app the image carries (deploy/examples/hello-in-process).
             const known =
               componentOf(command) || (dir.startsWith('deploy/examples/') && command[0] === 'node');
-            if (!known || !existsSync(join(built.workdir, command[1]!))) {
+            // Node's own flags come before the script.
+            const script = command.slice(1).find((arg) => !arg.startsWith('-'));
+            if (!known || script === undefined || !existsSync(join(built.workdir, script))) {
               missing.push(`${dir}: ${c.name} runs ${command.join(' ')}`);
             }
           }
