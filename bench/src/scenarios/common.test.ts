@@ -105,6 +105,7 @@ describe('activatorEnv', () => {
       POD_IP: '127.0.0.1',
       ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
       ACTIVATOR_HTTP_PORT: '8012',
+      ACTIVATOR_H2C_PORT: '0',
       ACTIVATOR_METRICS_PORT: '9090',
       ACTIVATOR_ENDPOINTS_SOURCE: 'file',
       ACTIVATOR_ENDPOINTS_FILE: '/tmp/e.json',

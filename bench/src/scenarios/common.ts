@@ -359,6 +359,8 @@ export function activatorEnv(ports: ActivatorPorts, endpointsFile: string): Reco
     POD_IP: '127.0.0.1',
     ACTIVATOR_BIND_ADDRESS: '127.0.0.1',
     ACTIVATOR_HTTP_PORT: String(ports.http),
+    // Any free port: the scenarios speak h2c to the HTTP port, and a fixed 8013 clashes with others.
+    ACTIVATOR_H2C_PORT: '0',
     ACTIVATOR_METRICS_PORT: String(ports.metrics),
     ACTIVATOR_ENDPOINTS_SOURCE: 'file',
     ACTIVATOR_ENDPOINTS_FILE: endpointsFile,
