@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import { ERRORS, type ErrorCode, wasSent, ZerogateError } from './errors.js';
+import { ERRORS, type ErrorCode, wasSent } from './errors.js';
 import { ExchangeTimers, type TimedExchange, type TimeoutSettings } from './exchange-timers.js';
 import { H } from './headers.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
+import { DONE, NOT_SENT, RUNNING, UpstreamExchange, WAITING } from './upstream-exchange.js';
 
 /** The timeouts of one exchange (docs/queue-proxy.md §5), in milliseconds; 0 turns one off. */
 export interface ExchangeTimeouts extends TimeoutSettings {
@@ -16,12 +17,6 @@ export interface ExchangeTimeouts extends TimeoutSettings {
 /** Response headers that describe the upstream connection, not the response. */
 const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 
-/** Not yet sent upstream (waiting for admission, or between retries). */
-const WAITING = 0;
-/** Sent upstream; the response is being relayed. */
-const RUNNING = 1;
-/** Ended: answered, timed out, failed or abandoned by the client. */
-const DONE = 2;
 /** Reading off a queue-proxy's `K-Request-Not-Sent` answer before sending the request again. */
 const DISCARDING = 3;
 
@@ -49,22 +44,20 @@ type TaggedResponse = ServerResponse & { [kCallbacks]?: ExchangeCallbacks };
  * response starts, streams and ends (or the upstream fails: `upstreamFailed`, which may `retry`); a
  * timeout or the client leaving may cut it anywhere; `ended` follows the response's `close`, once.
  */
-export abstract class ProxyExchange {
-  private state = WAITING;
+export abstract class ProxyExchange extends UpstreamExchange {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly timers: ExchangeTimers;
   private declaredLength = false;
   private readonly callbacks: ExchangeCallbacks;
-  /** A timeout ended this exchange. */
-  protected timedOut = false;
 
   constructor(
     protected readonly req: IncomingMessage,
     protected readonly res: ServerResponse,
     protected readonly timeouts: ExchangeTimeouts,
-    protected readonly logger: Logger,
-    protected readonly arrivedAt: number,
+    logger: Logger,
+    arrivedAt: number,
   ) {
+    super(logger, arrivedAt);
     this.callbacks = new ProxyExchange.Callbacks(this);
     this.timers = new ExchangeTimers(this.callbacks, timeouts);
   }
@@ -78,38 +71,8 @@ export abstract class ProxyExchange {
     this.admit();
   }
 
-  /** Decides when and where the request goes: eventually `forward`, `fail`, or nothing if it ended. */
-  protected abstract admit(): void;
-
-  /** Called exactly once when the exchange is over; `completed` when the whole response was written. */
-  protected abstract ended(completed: boolean): void;
-
-  /**
-   * The upstream failed before the response started. `sent` is false when the request provably never
-   * reached the app ({@link wasSent}), so a subclass may retry it elsewhere. Default: 502, or 503 with
-   * `Retry-After` for a queue-proxy's `REQUEST_NOT_SENT`.
-   */
-  protected upstreamFailed(err: Error, _sent: boolean): void {
-    if (err === NOT_SENT) {
-      this.fail('REQUEST_NOT_SENT', NOT_SENT_RETRY_AFTER);
-      return;
-    }
-    this.logger.error({ err, path: this.req.url }, 'error reverse proxying request');
-    this.fail('UPSTREAM_FAILED');
-  }
-
-  /**
-   * True when the upstream is one of our queue-proxies (the activator, the ingress), whose answer marked
-   * `K-Request-Not-Sent` means the app never saw the request: it then reaches {@link upstreamFailed} as
-   * not sent, unless its body was already read. Elsewhere the marker is removed (an app cannot forge it).
-   */
-  protected get upstreamMarksNotSent(): boolean {
-    return false;
-  }
-
-  /** True once the exchange ended; an admission granted after that must be handed back. */
-  protected get isOver(): boolean {
-    return this.state === DONE;
+  protected get path(): string | undefined {
+    return this.req.url;
   }
 
   /** True when the request arrived over HTTP/2. */
@@ -366,10 +329,6 @@ export abstract class ProxyExchange {
 
 /** The reason given to undici when the proxy cancels an upstream request (made once: it is never thrown). */
 const ENDED_BY_PROXY = new Error('request ended by the proxy');
-
-/** What a queue-proxy's `K-Request-Not-Sent` answer becomes (made once: it is never thrown). */
-const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
-const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
 
 // Listener functions made once: `this` is the response, which carries the exchange's callbacks.
 

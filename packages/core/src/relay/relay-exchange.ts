@@ -1,4 +1,4 @@
-import { ERRORS, type ErrorCode, wasSent, ZerogateError } from '../errors.js';
+import { ERRORS, type ErrorCode, wasSent } from '../errors.js';
 import { ExchangeTimers, type TimedExchange } from '../exchange-timers.js';
 import { H } from '../headers.js';
 import {
@@ -12,6 +12,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { ExchangeTimeouts } from '../proxy-exchange.js';
 import { http1ErrorResponse } from '../respond.js';
+import { DONE, NOT_SENT, RUNNING, UpstreamExchange, WAITING } from '../upstream-exchange.js';
 import { chunkSizeLine, LAST_CHUNK, requestHead, responseHead } from './message-heads.js';
 import type { UpstreamConnections, UpstreamOwner, UpstreamSocket } from './upstream-connections.js';
 
@@ -32,13 +33,6 @@ export interface RelayClient {
   /** Destroys the client connection (a response cut short). */
   destroy(): void;
 }
-
-/** Not yet sent upstream (waiting for admission, or between attempts). */
-const WAITING = 0;
-/** Sent upstream; the response is being relayed. */
-const RUNNING = 1;
-/** Ended: answered, timed out, failed or abandoned by the client. */
-const DONE = 2;
 
 /** Where the upstream's response is. */
 const HEAD = 0;
@@ -77,8 +71,7 @@ export interface RelayRequest {
  *
  * Subclasses decide admission (`admit`, then `forward`) and release what admission held (`ended`).
  */
-export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
-  private state = WAITING;
+export abstract class RelayExchange extends UpstreamExchange implements UpstreamOwner, TimedExchange {
   private upstream: ParsingSocket | null = null;
   private reused = false;
   /** The connections the current attempt's upstream came from. */
@@ -100,8 +93,6 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
   /** Anything came back from the upstream for this attempt. */
   private answered = false;
   private readonly timers: ExchangeTimers;
-  /** A timeout ended this exchange. */
-  protected timedOut = false;
   /** The status sent to the client, once a response started. */
   protected status = 0;
 
@@ -109,9 +100,10 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
     protected readonly client: RelayClient,
     protected readonly request: RelayRequest,
     protected readonly timeouts: ExchangeTimeouts,
-    protected readonly logger: Logger,
-    protected readonly arrivedAt: number,
+    logger: Logger,
+    arrivedAt: number,
   ) {
+    super(logger, arrivedAt);
     this.bodyReceived = request.head.body === 'none';
     this.timers = new ExchangeTimers(this, timeouts);
   }
@@ -122,38 +114,8 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
     this.admit();
   }
 
-  /** Decides when and where the request goes: eventually `forward`, `fail`, or nothing if it ended. */
-  protected abstract admit(): void;
-
-  /** Called exactly once when the exchange is over; `completed` when the whole response was written. */
-  protected abstract ended(completed: boolean): void;
-
-  /**
-   * The upstream failed before the response started; `sent` is false when the request provably never
-   * reached it ({@link wasSent}). Default: 502.
-   */
-  protected upstreamFailed(err: Error, _sent: boolean): void {
-    if (err === NOT_SENT) {
-      this.fail('REQUEST_NOT_SENT', NOT_SENT_RETRY_AFTER);
-      return;
-    }
-    this.logger.error({ err, path: this.request.path }, 'error reverse proxying request');
-    this.fail('UPSTREAM_FAILED');
-  }
-
-  /**
-   * True when the upstream is one of our queue-proxies (the activator's), whose answer marked
-   * `K-Request-Not-Sent` means the app never saw the request: it is read off and reaches
-   * {@link upstreamFailed} as not sent, unless body bytes were already sent. (Any other hop drops the
-   * marker from the response: an app cannot forge it.)
-   */
-  protected get upstreamMarksNotSent(): boolean {
-    return false;
-  }
-
-  /** True once the exchange ended; an admission granted after that must be handed back. */
-  protected get isOver(): boolean {
-    return this.state === DONE;
+  protected get path(): string {
+    return this.request.path;
   }
 
   /** Whether the request carries a body. */
@@ -559,10 +521,6 @@ export abstract class RelayExchange implements UpstreamOwner, TimedExchange {
     endStarted();
   }
 }
-
-/** What a queue-proxy's `K-Request-Not-Sent` answer becomes (made once: it is never thrown). */
-const NOT_SENT = new ZerogateError('REQUEST_NOT_SENT');
-const NOT_SENT_RETRY_AFTER = { 'retry-after': '1' };
 
 /** Whether a response head carries `K-Request-Not-Sent`. */
 function marksNotSent(raw: readonly string[]): boolean {
