@@ -6,17 +6,16 @@
  * serves its Stat on 9090 for the autoscaler, is scaled from zero by a request the activator holds, and
  * goes back to zero when idle, draining itself through its preStop hook.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { send } from '../support/http.js';
 import {
   type ClusterPod,
   podsOf as clusterPods,
+  componentsReady,
   containerLog,
-  installStandalone,
   isReady,
   replicasOf,
-  startCluster,
-  type TestCluster,
+  useStandaloneCluster,
   waitFor,
 } from './support/cluster.js';
 
@@ -28,8 +27,8 @@ const SELECTOR = `serving.knative.dev/revision=${REVISION}`;
 /** Where the activator finds the revision (deploy/README.md, Run a workload). */
 const REVISION_HEADERS = { 'knative-serving-revision': REVISION, 'knative-serving-namespace': NS };
 
-let cluster: TestCluster;
-const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
+const cluster = useStandaloneCluster();
+const podsOf = (namespace: string, selector: string) => clusterPods(cluster(), namespace, selector);
 /** The revision's Pods not terminating: those in its endpoints. */
 const livePods = async () => (await podsOf(NS, SELECTOR)).filter((p) => !p.metadata.deletionTimestamp);
 
@@ -42,28 +41,13 @@ interface AppContainer {
   lifecycle?: { preStop?: { httpGet?: { path: string; port: number | string } } };
 }
 
-beforeAll(async () => {
-  cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
-  await installStandalone(cluster);
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-}, 60_000);
-
 describe('an in-process revision on a real control plane', () => {
   it('runs the standalone install: the activator, the autoscaler and the injector turn Ready', async () => {
-    for (const name of ['activator', 'autoscaler', 'injector']) {
-      const up = await waitFor(async () => {
-        const pods = await podsOf(SYSTEM, `app.kubernetes.io/name=${name}`);
-        return pods.length > 0 && pods.every(isReady);
-      }, 90_000);
-      expect(up, `${name} Pods Ready`).toBe(true);
-    }
+    expect(await componentsReady(cluster())).toEqual({ activator: true, autoscaler: true, injector: true });
   }, 120_000);
 
   it('admits the example Pod with no sidecar, the contract in its app container, and wires the revision to the app', async () => {
-    await cluster.kubectl(['apply', '-k', 'deploy/examples/hello-in-process']);
+    await cluster().kubectl(['apply', '-k', 'deploy/examples/hello-in-process']);
     let pod: ClusterPod | undefined;
     expect(
       await waitFor(async () => {
@@ -98,19 +82,16 @@ describe('an in-process revision on a real control plane', () => {
     expect(app.lifecycle?.preStop?.httpGet).toMatchObject({ path: '/wait-for-drain', port: 8022 });
 
     // The Revision, and Services aimed at the app's own ports.
-    await cluster.kubectl(['get', 'revisions.serving.knative.dev', REVISION, '-n', NS]);
-    const priv = await cluster.getJson<{ spec: { ports: { name: string; targetPort: number | string }[] } }>([
-      'service',
-      `${REVISION}-private`,
-      '-n',
-      NS,
-    ]);
+    await cluster().kubectl(['get', 'revisions.serving.knative.dev', REVISION, '-n', NS]);
+    const priv = await cluster().getJson<{
+      spec: { ports: { name: string; targetPort: number | string }[] };
+    }>(['service', `${REVISION}-private`, '-n', NS]);
     expect(priv.spec.ports.map((p) => [p.name, p.targetPort])).toEqual([
       ['http', 8080],
       ['http-autometric', 9090],
       ['http-usermetric', 9091],
     ]);
-    await cluster.kubectl(['get', 'service', REVISION, '-n', NS]);
+    await cluster().kubectl(['get', 'service', REVISION, '-n', NS]);
   }, 90_000);
 
   it('refuses a Pod in in-process mode without the stats port, naming what is missing', async () => {
@@ -134,10 +115,10 @@ describe('an in-process revision on a real control plane', () => {
         ],
       },
     };
-    await expect(cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify(pod) })).rejects.toThrow(
+    await expect(cluster().kubectl(['create', '-f', '-'], { input: JSON.stringify(pod) })).rejects.toThrow(
       /annotation zerogate\.dev\/queue-proxy is in-process, but container app declares no containerPort 9090/,
     );
-    await expect(cluster.kubectl(['get', 'pod', 'no-stats-port', '-n', NS])).rejects.toThrow(/NotFound/);
+    await expect(cluster().kubectl(['get', 'pod', 'no-stats-port', '-n', NS])).rejects.toThrow(/NotFound/);
   }, 60_000);
 
   it('goes to zero when idle, then a request sent to the activator is held, the app scaled from zero answers it, and the revision goes back to zero', async () => {
@@ -146,10 +127,10 @@ describe('an in-process revision on a real control plane', () => {
       true,
     );
     const atZero = async () =>
-      (await replicasOf(cluster, NS, DEPLOYMENT)) === 0 && (await livePods()).length === 0;
+      (await replicasOf(cluster(), NS, DEPLOYMENT)) === 0 && (await livePods()).length === 0;
     // No Pod at all: the last one drained itself (its preStop waits for 30 s without a request) and exited.
     const gone = async () =>
-      (await replicasOf(cluster, NS, DEPLOYMENT)) === 0 && (await podsOf(NS, SELECTOR)).length === 0;
+      (await replicasOf(cluster(), NS, DEPLOYMENT)) === 0 && (await podsOf(NS, SELECTOR)).length === 0;
     // Idle: the stable window (6 s) and the grace (1 s) pass, then the Pod drains and goes.
     expect(await waitFor(gone, 150_000), `${REVISION} at zero, its Pod gone`).toBe(true);
 
@@ -159,7 +140,7 @@ describe('an in-process revision on a real control plane', () => {
     const heldMs = Date.now() - started;
     expect(res.status).toBe(200);
     expect(res.body).toContain(`Hello from Zerogate! (revision ${REVISION}, path /)`);
-    expect(await replicasOf(cluster, NS, DEPLOYMENT)).toBeGreaterThanOrEqual(1);
+    expect(await replicasOf(cluster(), NS, DEPLOYMENT)).toBeGreaterThanOrEqual(1);
 
     // No Pod existed when the request was sent: the one that answered was started for it. It is the app
     // alone, and serves the autoscaler its Stat on 9090 (the kubelet may not have marked it Ready yet: the
@@ -177,7 +158,7 @@ describe('an in-process revision on a real control plane', () => {
     });
     expect(stats.status).toBe(200);
     // The app's own log: its listening line, as the example apps write it.
-    expect(containerLog(cluster, NS, pod!.metadata.name, 'user-container')).toContain('"msg":"listening"');
+    expect(containerLog(cluster(), NS, pod!.metadata.name, 'user-container')).toContain('"msg":"listening"');
 
     // Idle again: back to zero, and the Pod gone once it drained itself through its preStop hook.
     const answered = Date.now();

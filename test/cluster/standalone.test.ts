@@ -5,31 +5,30 @@
  * Deployments under the node agent, on their ServiceAccounts' tokens; the apiserver calls the injector
  * over HTTPS through its Service; the real controllers and the scale subresource do the rest.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { send } from '../support/http.js';
 import {
   type ClusterPod,
   podsOf as clusterPods,
-  installStandalone,
+  componentsReady,
   isReady,
   replicasOf,
-  startCluster,
-  type TestCluster,
+  useStandaloneCluster,
   waitFor,
 } from './support/cluster.js';
 
 const SYSTEM = 'zerogate-system';
 
-let cluster: TestCluster;
+const cluster = useStandaloneCluster();
 
 type Pod = ClusterPod;
 const ready = isReady;
-const podsOf = (namespace: string, selector: string) => clusterPods(cluster, namespace, selector);
+const podsOf = (namespace: string, selector: string) => clusterPods(cluster(), namespace, selector);
 
 /** The Deployments of the standalone hello example (its HTTPRoute needs Gateway API, which is not here). */
 async function helloRevisions(): Promise<string> {
-  const rendered = await cluster.kubectl(['kustomize', 'deploy/examples/hello/standalone']);
+  const rendered = await cluster().kubectl(['kustomize', 'deploy/examples/hello/standalone']);
   const objects = parseAllDocuments(rendered).map((d) => d.toJS() as { kind: string });
   return JSON.stringify({
     apiVersion: 'v1',
@@ -38,29 +37,14 @@ async function helloRevisions(): Promise<string> {
   });
 }
 
-beforeAll(async () => {
-  cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
-  await installStandalone(cluster);
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-}, 60_000);
-
 describe('the standalone install on a real control plane', () => {
   it('runs the activator, the autoscaler and the injector as Pods that turn Ready', async () => {
-    for (const name of ['activator', 'autoscaler', 'injector']) {
-      const up = await waitFor(async () => {
-        const pods = await podsOf(SYSTEM, `app.kubernetes.io/name=${name}`);
-        return pods.length > 0 && pods.every(ready);
-      }, 90_000);
-      expect(up, `${name} Pods Ready`).toBe(true);
-    }
+    expect(await componentsReady(cluster())).toEqual({ activator: true, autoscaler: true, injector: true });
   }, 120_000);
 
   it('injects the queue-proxy as a native sidecar through the apiserver’s call to the webhook', async () => {
-    await cluster.kubectl(['apply', '-k', 'deploy/examples/hello/app']);
-    await cluster.kubectl(['apply', '-f', '-'], { input: await helloRevisions() });
+    await cluster().kubectl(['apply', '-k', 'deploy/examples/hello/app']);
+    await cluster().kubectl(['apply', '-f', '-'], { input: await helloRevisions() });
     let pod: Pod | undefined;
     expect(
       await waitFor(async () => {
@@ -72,13 +56,13 @@ describe('the standalone install on a real control plane', () => {
       ['queue-proxy', 'Always'],
     ]);
     // The injector wired the revision: its Revision and its Services exist.
-    await cluster.kubectl(['get', 'revisions.serving.knative.dev', 'hello-00001', '-n', 'hello']);
-    await cluster.kubectl(['get', 'service', 'hello-00001', 'hello-00001-private', '-n', 'hello']);
+    await cluster().kubectl(['get', 'revisions.serving.knative.dev', 'hello-00001', '-n', 'hello']);
+    await cluster().kubectl(['get', 'service', 'hello-00001', 'hello-00001-private', '-n', 'hello']);
   }, 60_000);
 
   it('scales the idle revision to zero, then a request sent to the activator is held, scaled from zero and answered', async () => {
     const atZero = await waitFor(async () => {
-      const replicas = await replicasOf(cluster, 'hello', 'hello-00001-deployment');
+      const replicas = await replicasOf(cluster(), 'hello', 'hello-00001-deployment');
       // Pods still draining (the queue-proxy's quiet period) are terminating: out of every endpoint.
       const live = (await podsOf('hello', 'serving.knative.dev/revision=hello-00001')).filter(
         (p) => !p.metadata.deletionTimestamp,
@@ -92,7 +76,7 @@ describe('the standalone install on a real control plane', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toContain('hello');
-    expect(await replicasOf(cluster, 'hello', 'hello-00001-deployment')).toBeGreaterThanOrEqual(1);
+    expect(await replicasOf(cluster(), 'hello', 'hello-00001-deployment')).toBeGreaterThanOrEqual(1);
   }, 150_000);
 
   it('answers for both revisions of the 90/10 example', async () => {
@@ -107,7 +91,7 @@ describe('the standalone install on a real control plane', () => {
 
   it('puts the Pods behind the public Service under load (Serve) and the activators back once at zero (Proxy)', async () => {
     // With no burst capacity to keep, the activator leaves the path as soon as a Pod is ready.
-    await cluster.kubectl([
+    await cluster().kubectl([
       'annotate',
       '--overwrite',
       'revisions.serving.knative.dev',
@@ -117,7 +101,7 @@ describe('the standalone install on a real control plane', () => {
       'autoscaling.knative.dev/target-burst-capacity=0',
     ]);
     const publicAddresses = async () => {
-      const slice = await cluster.getJson<{ endpoints?: { addresses: string[] }[] }>([
+      const slice = await cluster().getJson<{ endpoints?: { addresses: string[] }[] }>([
         'endpointslice',
         'hello-00002-ipv4',
         '-n',
@@ -153,7 +137,7 @@ describe('the standalone install on a real control plane', () => {
 
     // Idle: back to zero Pods, the activators back in the public EndpointSlice.
     const proxied = await waitFor(async () => {
-      const replicas = await replicasOf(cluster, 'hello', 'hello-00002-deployment');
+      const replicas = await replicasOf(cluster(), 'hello', 'hello-00002-deployment');
       return replicas === 0 && (await publicAddresses()).join() === activators.join();
     }, 120_000);
     expect(proxied, 'at zero behind the activators').toBe(true);

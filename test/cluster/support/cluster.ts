@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import {
   KUBE_BIN,
   NODE,
@@ -97,6 +98,38 @@ export async function installStandalone(
     ...autoscalerEnv,
   ]);
   await runDocumented(cluster, documentedOpensslBlock());
+}
+
+/**
+ * A cluster with the standalone install for the file's tests: started before them (crashed Pods restarted
+ * within 1–5 s) and stopped after. Returns the reader of the running cluster.
+ */
+export function useStandaloneCluster(): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster({ crashBackoff: { initialMs: 1000, maxMs: 5000 } });
+    await installStandalone(cluster);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+  return () => cluster!;
+}
+
+/** Whether each of the standalone install's components has Pods, all Ready, within `timeoutMs`. */
+export async function componentsReady(
+  cluster: TestCluster,
+  timeoutMs = 90_000,
+): Promise<Record<'activator' | 'autoscaler' | 'injector', boolean>> {
+  const ready = async (name: string) =>
+    waitFor(async () => {
+      const pods = await podsOf(cluster, 'zerogate-system', `app.kubernetes.io/name=${name}`);
+      return pods.length > 0 && pods.every(isReady);
+    }, timeoutMs);
+  const [activator, autoscaler, injector] = await Promise.all(
+    ['activator', 'autoscaler', 'injector'].map(ready),
+  );
+  return { activator: activator!, autoscaler: autoscaler!, injector: injector! };
 }
 
 /** The replicas a Deployment asks for. */
