@@ -1,6 +1,35 @@
 import { FAILED, type HeadScanner, NEED_MORE, scannerWithLimits } from './head-scanner.js';
 import type { ParseVerdict } from './parse-verdict.js';
 
+/** How the body of a message is framed. `upgrade`: the connection leaves HTTP after the head. */
+export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof' | 'upgrade';
+
+/** What a parsed request or response head says of itself and its framing, computed in the same pass. */
+export interface MessageHead {
+  /** 1 for HTTP/1.x (llhttp also takes 0.9 and 2.0 lines). */
+  versionMajor: number;
+  versionMinor: number;
+  /** Names and values in arrival order, as node's `rawHeaders`. */
+  rawHeaders: string[];
+  /** `Content-Length`, -1 when absent. */
+  contentLength: number;
+  /** The last transfer coding is `chunked`. */
+  chunked: boolean;
+  /** A `Transfer-Encoding` field is present. */
+  transferEncoding: boolean;
+  /** `Connection` (for requests also `Proxy-Connection`) tokens. */
+  connectionClose: boolean;
+  connectionKeepAlive: boolean;
+  /** The connection switches protocols after this head. */
+  upgrade: boolean;
+  /** The connection may carry another exchange after this one (llhttp's `should_keep_alive`). */
+  keepAlive: boolean;
+  /** How the body is framed. */
+  body: BodyFraming;
+  /** `FLAG_*` bits of `head-scanner` (pass them to `ChunkedDecoder.reset`). */
+  flags: number;
+}
+
 /** Limits of a head parser; each left out takes node:http's default. */
 export interface HeadParserOptions {
   /** Limit on the start line's variable part, header names and values together (node's `--max-http-header-size`). */

@@ -7,7 +7,13 @@ export {
   type ChunkedDecoderOptions,
   DEFAULT_MAX_CHUNK_EXTENSIONS_SIZE,
 } from './chunked-decoder.js';
-export { DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_HEADER_COUNT, type HeadParserOptions } from './head-parser.js';
+export {
+  type BodyFraming,
+  DEFAULT_MAX_HEAD_SIZE,
+  DEFAULT_MAX_HEADER_COUNT,
+  type HeadParserOptions,
+  type MessageHead,
+} from './head-parser.js';
 export {
   FAILED,
   FLAG_CHUNKED,
@@ -21,7 +27,6 @@ export {
 } from './head-scanner.js';
 export { type ParseVerdict, VERDICTS } from './parse-verdict.js';
 export {
-  type BodyFraming,
   type RequestHead,
   RequestHeadParser,
   type RequestHeadParserOptions,

@@ -1,4 +1,4 @@
-import { HeadParser, type HeadParserOptions } from './head-parser.js';
+import { HeadParser, type HeadParserOptions, type MessageHead } from './head-parser.js';
 import {
   FLAG_CHUNKED,
   FLAG_CONNECTION_CLOSE,
@@ -11,46 +11,21 @@ import {
 } from './head-scanner.js';
 import { VERDICTS } from './parse-verdict.js';
 
-/** How the body of a message is framed. `upgrade`: the connection leaves HTTP after the head. */
-export type BodyFraming = 'none' | 'length' | 'chunked' | 'eof' | 'upgrade';
-
 /** A parsed request head and the facts a relay needs, computed in the same pass. */
-export interface RequestHead {
+export interface RequestHead extends MessageHead {
   /** One of the methods llhttp knows, as sent (upper case). */
   method: string;
   /** The request-target exactly as sent. */
   target: string;
-  /** `HTTP` (or `RTSP`/`ICE`, which llhttp and so node:http accept too). */
+  /** `HTTP` (or `RTSP`/`ICE`, which llhttp and so node:http accept too). `versionMajor` is 0 for an HTTP/0.9 request line. */
   protocol: string;
-  /** 1 for HTTP/1.x; 0 for an HTTP/0.9 request line; 2 for `HTTP/2.0`. */
-  versionMajor: number;
-  versionMinor: number;
-  /** Names and values in arrival order, as node's `req.rawHeaders`. */
-  rawHeaders: string[];
-  /** `Content-Length`, -1 when absent. */
-  contentLength: number;
-  /** The last transfer coding is `chunked`. */
-  chunked: boolean;
-  /** A `Transfer-Encoding` field is present. */
-  transferEncoding: boolean;
-  /** `Connection` (or `Proxy-Connection`) tokens. */
-  connectionClose: boolean;
-  connectionKeepAlive: boolean;
   connectionUpgrade: boolean;
   /** An `Upgrade` field with a value is present. */
   upgradeHeader: boolean;
-  /** The connection switches protocols after this head: CONNECT, or `Upgrade` with `Connection: upgrade`. */
-  upgrade: boolean;
   /** `Expect: 100-continue` (node answers `100 Continue` before the body). */
   expectContinue: boolean;
   /** First `Host` value; undefined when absent. */
   host: string | undefined;
-  /** The connection may carry another request after this one (llhttp's `should_keep_alive`). */
-  keepAlive: boolean;
-  /** How the body is framed: `length` (Content-Length > 0), `chunked`, `none`, or `upgrade`. */
-  body: BodyFraming;
-  /** `FLAG_*` bits of `head-scanner` (pass them to `ChunkedDecoder.reset`). */
-  flags: number;
 }
 
 /** Options of {@link RequestHeadParser}. */

@@ -1,4 +1,4 @@
-import { HeadParser, type HeadParserOptions } from './head-parser.js';
+import { type BodyFraming, HeadParser, type HeadParserOptions, type MessageHead } from './head-parser.js';
 import {
   FLAG_CHUNKED,
   FLAG_CONNECTION_CLOSE,
@@ -9,36 +9,13 @@ import {
   FLAG_UPGRADE,
   MODE_RESPONSE,
 } from './head-scanner.js';
-import type { BodyFraming } from './request-head-parser.js';
 
 /** A parsed response head and its framing. */
-export interface ResponseHead {
+export interface ResponseHead extends MessageHead {
   /** Three digits, as sent. */
   statusCode: number;
   /** The reason phrase as sent (may be empty). */
   statusText: string;
-  /** 1 for HTTP/1.x (llhttp also takes 0.9 and 2.0 status lines). */
-  versionMajor: number;
-  versionMinor: number;
-  /** Names and values in arrival order, as node's `res.rawHeaders`. */
-  rawHeaders: string[];
-  /** `Content-Length`, -1 when absent. */
-  contentLength: number;
-  /** The last transfer coding is `chunked`. */
-  chunked: boolean;
-  /** A `Transfer-Encoding` field is present. */
-  transferEncoding: boolean;
-  /** `Connection` tokens. */
-  connectionClose: boolean;
-  connectionKeepAlive: boolean;
-  /** A 101 with `Upgrade` and `Connection: upgrade`: the connection leaves HTTP after this head. */
-  upgrade: boolean;
-  /** The connection may carry another exchange after this response. */
-  keepAlive: boolean;
-  /** `eof`: the body runs until the app closes the connection. */
-  body: BodyFraming;
-  /** `FLAG_*` bits of `head-scanner` (pass them to `ChunkedDecoder.reset`). */
-  flags: number;
 }
 
 /** Options of {@link ResponseHeadParser}. */
