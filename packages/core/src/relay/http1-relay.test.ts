@@ -230,6 +230,21 @@ describe('Http1Relay', () => {
     ]);
   });
 
+  it('drops the response headers a Connection field names, even when it names nothing else', async () => {
+    const port = await startRawApp((socket, received) => {
+      if (received.endsWith('\r\n\r\n'))
+        socket.write(
+          'HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: secret\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok',
+        );
+    });
+    const relay = await startRelay(port);
+    const c = await client(relay.port);
+    c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => c.text().endsWith('ok'));
+    expect(c.text()).toContain('X-Kept: yes\r\n');
+    expect(c.text()).not.toMatch(/x-hop|connection:/i);
+  });
+
   it('passes header bytes above ASCII through unchanged both ways, as node:http reads them', async () => {
     let seen: Buffer | undefined;
     const port = await startRawApp((socket, received) => {

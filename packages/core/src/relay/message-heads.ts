@@ -44,8 +44,8 @@ export function responseHead(head: ResponseHead, chunked: boolean, close: boolea
   const raw = head.rawHeaders;
   const status = head.statusCode;
   let out = `HTTP/1.1 ${status} ${head.statusText || nodeHttp.STATUS_CODES[status] || ''}\r\n`;
-  let listed: string[] | undefined;
-  if (head.connectionClose || head.connectionKeepAlive) listed = listedByConnection(raw);
+  // A `Connection` field may name any header, not only close or keep-alive, so it is looked for always.
+  const listed = listedByConnection(raw);
   let date = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -64,7 +64,9 @@ export function responseHead(head: ResponseHead, chunked: boolean, close: boolea
 function listedByConnection(raw: readonly string[]): string[] | undefined {
   let value: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection')
+    const name = raw[i]!;
+    // Only ten-letter names can be Connection: the rest are skipped without lower-casing.
+    if (name.length === 10 && name.toLowerCase() === 'connection')
       value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
   }
   const tokens = connectionTokens(value);
