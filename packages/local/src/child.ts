@@ -4,7 +4,7 @@
  * and offered line by line to the caller.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { LogFile } from './log-file.js';
 
 /** Set in every child's environment to the platform's pid. */
 export const PLATFORM_PID_VARIABLE = 'ZEROGATE_PLATFORM_PID';
@@ -26,7 +26,7 @@ export interface ChildSpec {
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd?: string;
-  /** Where stdout and stderr are appended. */
+  /** Where stdout and stderr are appended (rotated at `LOG_FILE_MAX_BYTES`). */
   readonly logFile: string;
   /** Each stdout line, for callers that read what the child says (startup lines). */
   readonly onLine?: (line: string) => void;
@@ -37,13 +37,12 @@ export class Child {
   readonly exited: Promise<ChildExit>;
   private exit: ChildExit | undefined;
   private readonly proc: ChildProcess;
-  private readonly log: WriteStream;
+  private readonly log: LogFile;
 
   constructor(spec: ChildSpec) {
     const [program, ...args] = spec.argv;
     if (program === undefined) throw new TypeError('Child argv must not be empty');
-    this.log = createWriteStream(spec.logFile, { flags: 'a' });
-    this.log.on('error', () => {});
+    this.log = new LogFile(spec.logFile);
     this.proc = spawn(program, args, {
       // The marker lets anyone find every process this platform started (tests sweep with it).
       env: { ...spec.env, [PLATFORM_PID_VARIABLE]: String(process.pid) },
@@ -66,15 +65,17 @@ export class Child {
         if (this.exit) return;
         running.delete(this);
         this.exit = { code, signal };
-        this.log.end();
         resolve(this.exit);
       };
       // 'error' without 'exit' when the program cannot be started (ENOENT, EACCES).
       this.proc.once('error', (err) => {
         this.log.write(`cannot start ${program}: ${err.message}\n`);
+        void this.log.end();
         done(127, null);
       });
       this.proc.once('exit', done);
+      // The log closes once the output pipes did, so the last lines before an exit are kept.
+      this.proc.once('close', () => void this.log.end());
     });
     running.add(this);
   }

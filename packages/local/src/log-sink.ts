@@ -1,8 +1,8 @@
 /**
  * Where the platform's log lines go: pino's JSON turned into short human lines, written to stdout
- * (plain mode) or kept for the live table's event pane (terminal mode), and always appended to a file.
+ * (plain mode) or kept for the live table's event pane (terminal mode), and always appended to a file of bounded size.
  */
-import { appendFileSync } from 'node:fs';
+import { SyncLogFile } from './log-file.js';
 
 const LEVELS: Record<string, string> = {
   debug: 'DEBUG',
@@ -38,7 +38,7 @@ export function humanLine(json: string): string {
 export class LogSink {
   /** The latest lines, newest last, for the table's event pane. */
   readonly recent: string[] = [];
-  private file: string | undefined;
+  private file: SyncLogFile | undefined;
 
   constructor(
     private readonly toStdout: boolean,
@@ -47,20 +47,14 @@ export class LogSink {
 
   /** Also append every line to `path` from now on. */
   appendTo(path: string): void {
-    this.file = path;
+    this.file = new SyncLogFile(path);
   }
 
   write(chunk: string): void {
     for (const json of chunk.split('\n')) {
       if (json === '') continue;
       const line = humanLine(json);
-      if (this.file) {
-        try {
-          appendFileSync(this.file, `${line}\n`);
-        } catch {
-          this.file = undefined;
-        }
-      }
+      if (this.file && !this.file.write(`${line}\n`)) this.file = undefined;
       if (this.toStdout) process.stdout.write(`${line}\n`);
       this.recent.push(line);
       if (this.recent.length > this.keep) this.recent.shift();

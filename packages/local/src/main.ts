@@ -2,25 +2,34 @@
 /**
  * `npm start`: the one-machine platform. Reads `zerogate.yaml` (or `--config FILE`), starts everything,
  * prints the URLs to call and a live status table (plain log lines when stdout is not a terminal),
- * and on Ctrl-C drains and stops every process it started.
+ * keeps every process's log in `--logs DIR` (default `.zerogate/logs` beside the config file), and on
+ * Ctrl-C drains and stops every process it started.
  */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, ListenError } from '@zerogate/core';
 import { pino } from 'pino';
 import { ComponentStartError } from './component.js';
 import { loadPlatformConfig, type PlatformConfig } from './config.js';
+import { DEFAULT_LOG_DIR, LogDirError, prepareLogDir } from './log-dir.js';
 import { LogSink } from './log-sink.js';
-import { type Platform, STATUS_PATH, startPlatform } from './platform.js';
+import { DASHBOARD_PATH, type Platform, STATUS_PATH, startPlatform } from './platform.js';
 import { type PlatformStatus, statusTable } from './status.js';
 
-const USAGE = 'usage: zerogate [--config FILE]   (default: zerogate.yaml in the current directory)\n';
+const USAGE = `usage: zerogate [--config FILE] [--logs DIR]
+  --config FILE  the platform's configuration (default: zerogate.yaml in the current directory)
+  --logs DIR     where every process's log is kept, a folder per run (default: ${DEFAULT_LOG_DIR} beside the config file)
+`;
 
-function parseArgs(argv: readonly string[]): string {
+/** The command line: the config file and the log folder (undefined: the default beside the config). */
+function parseArgs(argv: readonly string[]): { file: string; logs: string | undefined } {
   let file = 'zerogate.yaml';
+  let logs: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--config' && argv[i + 1] !== undefined) file = argv[++i]!;
     else if (arg.startsWith('--config=')) file = arg.slice('--config='.length);
+    else if (arg === '--logs' && argv[i + 1] !== undefined) logs = argv[++i]!;
+    else if (arg.startsWith('--logs=')) logs = arg.slice('--logs='.length);
     else if (arg === '--help' || arg === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -29,10 +38,14 @@ function parseArgs(argv: readonly string[]): string {
       process.exit(2);
     }
   }
-  return file;
+  if (logs === '') {
+    process.stderr.write(`zerogate: --logs: must name a folder\n${USAGE}`);
+    process.exit(2);
+  }
+  return { file, logs };
 }
 
-function banner(config: PlatformConfig, port: number, runDir: string, maxPods: number): string {
+function banner(config: PlatformConfig, port: number, logDir: string, maxPods: number): string {
   const lines = ['', `Zerogate is running (config ${config.file}).`, ''];
   for (const service of config.services) {
     const host = `${service.name}.${service.namespace}.localhost`;
@@ -45,7 +58,8 @@ function banner(config: PlatformConfig, port: number, runDir: string, maxPods: n
   lines.push(
     '',
     `  status: curl http://127.0.0.1:${port}${STATUS_PATH}`,
-    `  logs:   ${join(runDir, 'logs')}`,
+    `  dashboard: http://127.0.0.1:${port}${DASHBOARD_PATH}`,
+    `  logs:   ${logDir}`,
     `  Pods:   at most ${maxPods} over all revisions (pods.maxPods${config.pods.maxPods === undefined ? ', derived from this machine' : ''})`,
   );
   lines.push(
@@ -90,13 +104,21 @@ class StatusLines {
 }
 
 async function main(): Promise<void> {
-  const file = parseArgs(process.argv.slice(2));
+  const args = parseArgs(process.argv.slice(2));
   let config: PlatformConfig;
   try {
-    config = loadPlatformConfig(file);
+    config = loadPlatformConfig(args.file);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const problem of err.problems) process.stderr.write(`zerogate: ${problem}\n`);
+    process.exit(1);
+  }
+  let logDir: string;
+  try {
+    logDir = prepareLogDir(args.logs ?? resolve(dirname(config.file), DEFAULT_LOG_DIR));
+  } catch (err) {
+    if (!(err instanceof LogDirError)) throw err;
+    process.stderr.write(`zerogate: ${err.message}\n`);
     process.exit(1);
   }
   const tty = process.stdout.isTTY === true;
@@ -140,7 +162,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 
   try {
-    platform = await startPlatform(config, logger);
+    platform = await startPlatform(config, logger, { logDir });
   } catch (err) {
     if (!(err instanceof ListenError || err instanceof ComponentStartError)) throw err;
     process.stderr.write(`zerogate: ${err.message}\n`);
@@ -150,8 +172,8 @@ async function main(): Promise<void> {
     shutdown(platform);
     return;
   }
-  sink.appendTo(join(platform.runDir, 'logs', 'platform.log'));
-  process.stdout.write(banner(config, platform.ingressPort, platform.runDir, platform.maxPods));
+  sink.appendTo(join(platform.logDir, 'platform.log'));
+  process.stdout.write(banner(config, platform.ingressPort, platform.logDir, platform.maxPods));
 
   const running = platform;
   const table = tty ? new LiveTable(sink) : undefined;

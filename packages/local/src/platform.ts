@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig as loadAutoscalerConfig, resolveRevisionAutoscaling } from '@zerogate/autoscaler/config';
 import {
   createAgent,
   H2cDispatcherPool,
@@ -20,6 +21,7 @@ import {
 } from '@zerogate/core';
 import type { PlatformConfig } from './config.js';
 import { ControlServer } from './control-server.js';
+import { Dashboard } from './dashboard.js';
 import { EndpointsFile } from './endpoints-file.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
@@ -27,15 +29,17 @@ import { machinePodLimit, PodLimit } from './pod-limit.js';
 import { PodNetwork } from './pod-network.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
 import { Routes } from './routes.js';
-import { type PlatformStatus, StatusSampler } from './status.js';
+import { type PlatformStatus, type ScalingTarget, StatusSampler } from './status.js';
 import { SupervisedComponent } from './supervised-component.js';
 
 /** A running platform. */
 export interface Platform {
   /** The port the ingress listens on. */
   readonly ingressPort: number;
-  /** Folder of the endpoints file and every process's log. */
+  /** Folder of the endpoints file; removed at shutdown. */
   readonly runDir: string;
+  /** Folder of every process's log, one file each (`<Pod>.<container>.log`, `<component>.log`). */
+  readonly logDir: string;
   /** Most Pods over all revisions (`pods.maxPods`, or derived from the machine). */
   readonly maxPods: number;
   status(): PlatformStatus;
@@ -53,10 +57,17 @@ export interface PlatformOptions {
   readonly activatorProbeFrequencyMs?: number;
   /** Log level of the activator and the autoscaler; default info. */
   readonly componentLogLevel?: string;
+  /**
+   * Folder for every process's log, kept after shutdown (`--logs`); default a folder in the run's
+   * temporary folder, removed at shutdown.
+   */
+  readonly logDir?: string;
 }
 
-/** The status path on the ingress port. */
-export const STATUS_PATH = '/zerogate/status';
+export { DASHBOARD_PATH, EVENTS_PATH, LOGS_PATH, STATUS_PATH } from './dashboard.js';
+
+/** Log names (`GET /zerogate/logs/<name>`) of the platform's own processes. */
+const COMPONENT_LOGS = ['platform', 'autoscaler', 'activator'] as const;
 
 /** Starts the whole platform; a port that cannot be bound rejects with a {@link ListenError}. */
 export async function startPlatform(
@@ -65,20 +76,22 @@ export async function startPlatform(
   options: PlatformOptions = {},
 ): Promise<Platform> {
   const runDir = mkdtempSync(join(tmpdir(), 'zerogate-'));
-  const logDir = join(runDir, 'logs');
-  mkdirSync(logDir);
+  const logDir = options.logDir ?? join(runDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
   const endpoints = new EndpointsFile(join(runDir, 'endpoints.json'));
   const dispatcher = createAgent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
   const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
   const probes = createAgent({ keepAliveTimeout: 5000 });
 
   let control: ControlServer | undefined;
+  let dashboard: Dashboard | undefined;
   let stopping = false;
   const onChange = (revision: RevisionPods, pod?: Pod) => {
     if (pod) options.onPodChange?.(revision, pod);
     if (stopping) return;
     endpoints.write(revisions);
     control?.publish(revision);
+    dashboard?.changed();
   };
   const podSettings = {
     logDir,
@@ -118,21 +131,12 @@ export async function startPlatform(
 
   let activatorAddress = '';
   let activatorMetricsUrl: string | undefined;
+  let autoscalerMetricsUrl: string | undefined;
+  const scaling = scalingTargets(config, revisions);
   const components: SupervisedComponent[] = [];
   const tunnels = new TunnelSet();
   const routes = new Routes(services);
-  let sampler: StatusSampler | undefined;
-  const local = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if ((req.url ?? '').split('?')[0] !== STATUS_PATH || !sampler) return false;
-    const body = `${JSON.stringify(sampler.status())}\n`;
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-    });
-    res.end(body);
-    return true;
-  };
+  const local = (req: IncomingMessage, res: ServerResponse): boolean => dashboard?.handle(req, res) ?? false;
   const ingress = new Ingress({
     routes,
     activatorAddress: () => activatorAddress,
@@ -142,13 +146,18 @@ export async function startPlatform(
     tunnels,
     local,
   });
-  sampler = new StatusSampler(
-    () => revisions,
+  const sampler = new StatusSampler({
+    revisions: () => revisions,
     ingress,
-    () => activatorMetricsUrl,
-    probes,
-    { max: maxPods, wantedBy: (r) => podLimit.wantedBy(r) },
-  );
+    activatorMetricsUrl: () => activatorMetricsUrl,
+    autoscalerMetricsUrl: () => autoscalerMetricsUrl,
+    dispatcher: probes,
+    limit: { max: maxPods, wantedBy: (r) => podLimit.wantedBy(r) },
+    scaling: (r) => scaling.get(r) ?? { metric: 'concurrency', target: 0 },
+    componentLogs: COMPONENT_LOGS,
+  });
+  dashboard = new Dashboard({ status: () => sampler.status(), logDir, logger: ingress.logger });
+  sampler.onSample(() => dashboard?.push());
 
   control = new ControlServer(
     {
@@ -187,7 +196,8 @@ export async function startPlatform(
 
   const stopEverything = async (): Promise<void> => {
     stopping = true;
-    sampler?.stop();
+    sampler.stop();
+    dashboard?.close();
     ingress.close();
     await Promise.all(revisions.map((r) => r.close()));
     await Promise.all(components.map((c) => c.stop()));
@@ -215,7 +225,9 @@ export async function startPlatform(
       (ports) => ({ AUTOSCALER_PORT: String(ports.stats), AUTOSCALER_METRICS_PORT: String(ports.metrics) }),
     );
     components.push(autoscaler);
-    const statsPort = (await autoscaler.start()).stats;
+    const autoscalerPorts = await autoscaler.start();
+    const statsPort = autoscalerPorts.stats;
+    autoscalerMetricsUrl = `http://127.0.0.1:${autoscalerPorts.metrics}/metrics`;
     const activator = new SupervisedComponent(
       'activator',
       {
@@ -271,12 +283,15 @@ export async function startPlatform(
   return {
     ingressPort,
     runDir,
+    logDir,
     maxPods,
     revisions,
     status: () => sampler.status(),
     shutdown: () => {
       shutting ??= (async () => {
         // New connections are refused; requests in flight finish (bounded by their revision timeouts).
+        // The dashboard's streams are no requests to wait for: they end now.
+        dashboard?.close();
         const closed = serving.close();
         const deadline = Date.now() + 30_000;
         while (revisions.some((r) => ingress.trafficOf(r).inFlight > tunnels.size) && Date.now() < deadline) {
@@ -291,4 +306,29 @@ export async function startPlatform(
       return shutting;
     },
   };
+}
+
+/**
+ * Each revision's scaling metric and per-Pod target, resolved as the autoscaler resolves them (the same
+ * parser, the same cluster settings), for the dashboard to draw the autoscaler's averages against.
+ */
+function scalingTargets(
+  config: PlatformConfig,
+  revisions: readonly RevisionPods[],
+): Map<RevisionPods, ScalingTarget> {
+  const cluster = loadAutoscalerConfig({
+    ...config.autoscalerEnv,
+    AUTOSCALER_PORT: '0',
+    AUTOSCALER_METRICS_PORT: '0',
+  }).cluster;
+  return new Map(
+    revisions.map((r) => {
+      const resolved = resolveRevisionAutoscaling({
+        annotations: r.config.annotations,
+        containerConcurrency: r.config.containerConcurrency,
+        cluster,
+      });
+      return [r, { metric: resolved.metric, target: resolved.targetValue }];
+    }),
+  );
 }

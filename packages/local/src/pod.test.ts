@@ -82,3 +82,51 @@ describe('an in-process Pod', () => {
     expect(log).toContain('"quietSeconds":3');
   }, 60_000);
 });
+
+describe('a Pod that fails', () => {
+  function start(command: string[], probePeriodMs = 1000): Pod {
+    const logDir = mkdtempSync(join(tmpdir(), 'zerogate-pod-'));
+    const dispatcher = new Agent();
+    cleanup.push(() => rmSync(logDir, { recursive: true, force: true }));
+    cleanup.push(() => dispatcher.close());
+    const pod = new Pod(
+      'app-00001-1',
+      { ...revision({}), command },
+      {
+        logDir,
+        drainSeconds: 0,
+        startTimeoutMs: 30_000,
+        probePeriodMs,
+        dispatcher,
+        network: new PodNetwork({
+          firstAddress: '127.1.202.1',
+          addresses: 200,
+          firstPort: 28_600,
+          ports: 500,
+        }),
+      },
+      () => {},
+    );
+    cleanup.push(() => pod.stop());
+    void pod.start();
+    return pod;
+  }
+
+  it('names the container and its exit code as the reason', async () => {
+    const pod = start(['/bin/sh', '-c', 'echo bye; exit 3']);
+    expect(await eventually(() => pod.phase === 'failed', 30_000)).toBe(true);
+    expect(pod.exit).toEqual({ container: 'app', code: 3, signal: null });
+    expect(pod.reason).toBe('app exited (code 3)');
+    expect(pod.timeline.endedAt).toBeGreaterThanOrEqual(pod.timeline.spawnedAt);
+    expect(pod.containers).toEqual(['app']);
+  }, 60_000);
+
+  it('names a failing readiness probe once a ready Pod stops passing it', async () => {
+    // Passes the first probe, then answers 503.
+    const app = `let n = 0; require('node:http').createServer((q, r) => { r.writeHead(n++ < 1 ? 200 : 503); r.end(); }).listen(+process.env.PORT, process.env.HOST)`;
+    const pod = start(['node', '-e', app], 50);
+    expect(await eventually(() => pod.phase === 'unready', 30_000), `phase ${pod.phase}`).toBe(true);
+    expect(await eventually(() => pod.probeFailures >= 2, 10_000)).toBe(true);
+    expect(pod.reason).toMatch(/^readiness probe failing \(\d+ in a row, last: status 503\)$/);
+  }, 60_000);
+});

@@ -23,6 +23,16 @@ import type { PodLease, PodNetwork } from './pod-network.js';
 /** Where a Pod is in its life. */
 export type PodPhase = 'starting' | 'ready' | 'unready' | 'stopping' | 'stopped' | 'failed';
 
+/** The containers of a Pod; each has its own log file, `<Pod>.<container>.log`. */
+export type ContainerName = 'app' | 'queue-proxy';
+
+/** How a Pod's container ended, when its end failed the Pod. */
+export interface ContainerExit {
+  readonly container: ContainerName;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 /** When each step of a Pod's start happened (ms since the epoch). */
 export interface PodTimeline {
   readonly spawnedAt: number;
@@ -32,6 +42,8 @@ export interface PodTimeline {
   queueProxyStartedAt?: number;
   /** The first kubelet-style readiness probe passed. */
   readyAt?: number;
+  /** It stopped or failed. */
+  endedAt?: number;
 }
 
 /** Settings every Pod shares. */
@@ -64,6 +76,17 @@ export class Pod {
   phase: PodPhase = 'starting';
   /** Why it failed, when it did. */
   failure: string | undefined;
+  /** The container whose exit failed the Pod, with its code or signal. */
+  exit: ContainerExit | undefined;
+  /** Readiness probes failed in a row, and how the last one failed (`status 503`, `no answer`). */
+  probeFailures = 0;
+  lastProbeFailure: string | undefined;
+  /**
+   * Pods of its revision that failed in a row before this one was started to replace them. A failed Pod
+   * is replaced by a new one rather than restarted in place, so this is what Kubernetes counts as a
+   * container's restarts.
+   */
+  restarts = 0;
   readonly timeline: PodTimeline;
   /** The Pod's own address and its app's port, once it has them (given back once it stopped). */
   lease: PodLease | undefined;
@@ -88,6 +111,23 @@ export class Pod {
     private readonly onChange: (pod: Pod) => void,
   ) {
     this.timeline = { spawnedAt: Date.now() };
+  }
+
+  /** Its containers, each with a log file `<Pod>.<container>.log`. */
+  get containers(): readonly ContainerName[] {
+    return this.revision.queueProxy === 'in-process' ? ['app'] : ['app', 'queue-proxy'];
+  }
+
+  /**
+   * Why the Pod is not serving, in a few words: its failure, or the readiness probe failing on a Pod that
+   * was ready (a Pod still starting fails its probes until its app listens, which is no fault); undefined
+   * when nothing is wrong.
+   */
+  get reason(): string | undefined {
+    if (this.failure !== undefined) return this.failure;
+    if (this.probeFailures > 0 && this.phase === 'unready')
+      return `readiness probe failing (${this.probeFailures} in a row, last: ${this.lastProbeFailure})`;
+    return undefined;
   }
 
   /** Starts both processes; the Pod then moves on by itself (ready, or failed). */
@@ -177,6 +217,7 @@ export class Pod {
   /** Fails a Pod not ready in time, naming the likely cause when the app listens on 127.0.0.1 only. */
   private async startTimedOut(): Promise<void> {
     let reason = `not ready within ${this.settings.startTimeoutMs / 1000} s`;
+    if (this.lastProbeFailure !== undefined) reason += ` (last readiness probe: ${this.lastProbeFailure})`;
     const lease = this.lease;
     if (lease && this.phase === 'starting' && (await accepts('127.0.0.1', lease.appPort))) {
       reason += `: the app listens on 127.0.0.1:${lease.appPort}, not on its Pod's address ${lease.address}; bind the address in HOST (or all interfaces)`;
@@ -219,6 +260,11 @@ export class Pod {
       this.onChange(this);
     }
     const ok = status === 200;
+    if (ok) this.probeFailures = 0;
+    else {
+      this.probeFailures++;
+      this.lastProbeFailure = status === undefined ? 'no answer' : `status ${status}`;
+    }
     if (ok && this.phase !== 'ready') {
       if (this.timeline.readyAt === undefined) this.timeline.readyAt = Date.now();
       clearTimeout(this.startTimer);
@@ -234,9 +280,10 @@ export class Pod {
     return this.phase === 'starting' || this.phase === 'ready' || this.phase === 'unready';
   }
 
-  private processExited(which: 'app' | 'queue-proxy', exit: ChildExit): void {
+  private processExited(which: ContainerName, exit: ChildExit): void {
     if (!this.isLive()) return;
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    this.exit = { container: which, code: exit.code, signal: exit.signal };
     this.fail(`${which} exited (${how})`);
   }
 
@@ -257,6 +304,7 @@ export class Pod {
   private setPhase(phase: PodPhase): void {
     if (this.phase === phase) return;
     this.phase = phase;
+    if (phase === 'stopped' || phase === 'failed') this.timeline.endedAt = Date.now();
     this.onChange(this);
   }
 }

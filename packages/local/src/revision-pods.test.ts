@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RevisionConfig } from './config.js';
 import type { Pod, PodPhase, PodSettings } from './pod.js';
-import { FAILURE_BACKOFF, type PodFactory, RevisionPods } from './revision-pods.js';
+import {
+  CRASH_LOOP_FAILURES,
+  ENDED_PODS_KEPT,
+  FAILURE_BACKOFF,
+  type PodFactory,
+  RevisionPods,
+} from './revision-pods.js';
 
 /** A Pod whose phase the test moves by hand. */
 class FakePod {
@@ -92,6 +98,39 @@ describe('RevisionPods', () => {
     made[2]!.set('failed');
     vi.advanceTimersByTime(FAILURE_BACKOFF.initialMs);
     expect(made).toHaveLength(4);
+  });
+
+  it('counts failures in a row as a crash loop, gives each replacement the count as its restarts, and clears it once a Pod is ready', () => {
+    revision.scale(1);
+    made[0]!.set('failed');
+    expect(revision.crashLooping).toBe(false);
+    expect(revision.nextStartAt).toBe(Date.now() + FAILURE_BACKOFF.initialMs);
+    vi.advanceTimersByTime(FAILURE_BACKOFF.initialMs);
+    expect((made[1] as unknown as Pod).restarts).toBe(1);
+    made[1]!.set('failed');
+    expect(revision.consecutiveFailures).toBe(2);
+    expect(revision.crashLooping).toBe(CRASH_LOOP_FAILURES <= 2);
+    vi.advanceTimersByTime(2 * FAILURE_BACKOFF.initialMs);
+    expect((made[2] as unknown as Pod).restarts).toBe(2);
+    made[2]!.set('ready');
+    expect(revision.crashLooping).toBe(false);
+    expect(revision.consecutiveFailures).toBe(0);
+    expect(revision.failures).toBe(2);
+  });
+
+  it(`keeps the latest ${ENDED_PODS_KEPT} Pods that ended, newest first`, () => {
+    revision.scale(1);
+    for (let i = 0; i < ENDED_PODS_KEPT + 2; i++) {
+      made.at(-1)!.set('failed');
+      vi.advanceTimersByTime(FAILURE_BACKOFF.maxMs);
+    }
+    expect(revision.ended.map((p) => p.name)).toEqual(
+      made
+        .slice(0, ENDED_PODS_KEPT + 2)
+        .reverse()
+        .slice(0, ENDED_PODS_KEPT)
+        .map((p) => p.name),
+    );
   });
 
   it('caps the backoff', () => {

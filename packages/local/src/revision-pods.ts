@@ -13,6 +13,15 @@ export type Mode = 'Proxy' | 'Serve';
 /** Restart delay after a failed Pod: doubling from 1 s, capped at 30 s, reset by a Pod becoming ready. */
 export const FAILURE_BACKOFF = { initialMs: 1000, maxMs: 30_000 } as const;
 
+/** Pods that stopped or failed, kept (newest first) so their end and failure reason can be shown. */
+export const ENDED_PODS_KEPT = 5;
+
+/**
+ * Failures in a row, with no Pod ready between, from which a revision counts as crash-looping (the
+ * kubelet's `CrashLoopBackOff`): one failure may be bad luck, a second start failing again is a pattern.
+ */
+export const CRASH_LOOP_FAILURES = 2;
+
 /** Makes a Pod; tests pass a fake. */
 export type PodFactory = (
   name: string,
@@ -37,6 +46,12 @@ export class RevisionPods {
   desired = 0;
   /** Pods starting, running or draining; stopped and failed ones leave this list. */
   readonly pods: Pod[] = [];
+  /** The latest Pods that stopped or failed, newest first, at most {@link ENDED_PODS_KEPT}. */
+  readonly ended: Pod[] = [];
+  /** Pods that failed since the start. */
+  failures = 0;
+  /** Pods that failed in a row, with no Pod becoming ready since. */
+  consecutiveFailures = 0;
   private nextPodNumber = 1;
   private readonly failureBackoff = new Backoff(FAILURE_BACKOFF);
   private retryTimer: NodeJS.Timeout | undefined;
@@ -56,6 +71,16 @@ export class RevisionPods {
 
   get name(): string {
     return this.config.name;
+  }
+
+  /** Whether Pods keep failing: {@link CRASH_LOOP_FAILURES} or more in a row. */
+  get crashLooping(): boolean {
+    return this.consecutiveFailures >= CRASH_LOOP_FAILURES;
+  }
+
+  /** When the next Pod may start after a failure (ms since the epoch); 0 or past when it may now. */
+  get nextStartAt(): number {
+    return this.retryAt;
   }
 
   /** Pods that pass their readiness probe. */
@@ -123,18 +148,28 @@ export class RevisionPods {
     const pod = this.createPod(`${this.name}-${this.nextPodNumber++}`, this.config, this.settings, (p) =>
       this.podChanged(p),
     );
+    pod.restarts = this.consecutiveFailures;
     this.pods.push(pod);
     this.events.changed(this);
     void pod.start();
   }
 
   private podChanged(pod: Pod): void {
-    if (pod.phase === 'ready') this.failureBackoff.reset();
+    if (pod.phase === 'ready') {
+      this.failureBackoff.reset();
+      this.consecutiveFailures = 0;
+    }
     if (pod.phase === 'failed' || pod.phase === 'stopped') {
       const at = this.pods.indexOf(pod);
       if (at !== -1) this.pods.splice(at, 1);
+      if (!this.ended.includes(pod)) {
+        this.ended.unshift(pod);
+        this.ended.length = Math.min(this.ended.length, ENDED_PODS_KEPT);
+      }
     }
     if (pod.phase === 'failed') {
+      this.failures++;
+      this.consecutiveFailures++;
       this.retryAt = Date.now() + this.failureBackoff.next();
       this.events.podFailed(this, pod);
     }
