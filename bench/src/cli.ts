@@ -1,15 +1,25 @@
 /**
  * `npm run bench -- <scenario> [options]`: runs one benchmark scenario, prints its tables, writes
- * its JSON to bench/results/ and regenerates its section of bench/RESULTS.md.
+ * its JSON to bench/results/ and regenerates its section of bench/RESULTS.md and its charts in
+ * bench/charts/. `npm run bench -- --charts-only [result.json…]` draws the charts again from stored
+ * runs (by default the newest summarised run of each scenario) without measuring anything.
  *
  * The command line owns what every scenario shares: option parsing, CPU pinning, a time budget,
  * and killing every child process at the end, on error, on Ctrl-C or when the budget runs out.
  */
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { latestSummarisedRuns, readRun, type StoredRun, writeScenarioCharts } from './charts/chart-files.js';
+import type { RunRecord } from './charts/chart-kinds.js';
 import { inNetns, rerunInNetns } from './netns.js';
 import { describePinning, pinSelf, planPinning } from './pinning.js';
-import { describeMachine, machineLine, updateResultsMarkdown, writeJsonResult } from './results.js';
+import {
+  describeMachine,
+  machineLine,
+  updateResultsCharts,
+  updateResultsMarkdown,
+  writeJsonResult,
+} from './results.js';
 import type { OptionValues, RunSettings, Scenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 import { COMMON_OPTIONS, COMMON_USAGE, parseCommonSettings } from './settings.js';
@@ -19,9 +29,16 @@ import { formatTextTable } from './table.js';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_DIR = `${REPO_ROOT}bench/results`;
 const RESULTS_MD = `${REPO_ROOT}bench/RESULTS.md`;
+const CHARTS_DIR = `${REPO_ROOT}bench/charts`;
+const CHARTS_ONLY = '--charts-only';
 
 function usage(): string {
-  const lines = ['Usage: npm run bench -- <scenario> [options]', '', 'Scenarios:'];
+  const lines = [
+    'Usage: npm run bench -- <scenario> [options]',
+    `       npm run bench -- ${CHARTS_ONLY} [result.json ...]   draw bench/charts/ again from stored runs`,
+    '',
+    'Scenarios:',
+  ];
   for (const scenario of scenarios.values())
     lines.push(`  ${scenario.name.padEnd(14)} ${scenario.description}`);
   lines.push('', 'Options:', ...COMMON_USAGE.map((line) => `  ${line}`));
@@ -51,7 +68,32 @@ function parse(argv: readonly string[]): { scenario: Scenario; values: OptionVal
   return { scenario, values };
 }
 
+/**
+ * Draws the charts of stored runs again and links them from their RESULTS.md sections, leaving the
+ * sections' tables as they are: `files`, or the newest summarised run of each scenario.
+ */
+function chartsOnly(files: readonly string[]): number {
+  let runs: StoredRun[];
+  try {
+    runs = files.length > 0 ? files.map(readRun) : [...latestSummarisedRuns(RESULTS_DIR).values()];
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    return 2;
+  }
+  if (runs.length === 0) console.error(`bench: no stored runs in ${RESULTS_DIR.slice(REPO_ROOT.length)}`);
+  for (const { file, record } of runs) {
+    const links = writeScenarioCharts(CHARTS_DIR, record);
+    const linked = updateResultsCharts(RESULTS_MD, record.scenario, links);
+    console.log(
+      `${record.scenario}: ${links.length} chart(s) from ${file.startsWith(REPO_ROOT) ? file.slice(REPO_ROOT.length) : file}` +
+        (linked ? '' : ` (no ${record.scenario} section in RESULTS.md to link them from)`),
+    );
+  }
+  return 0;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === CHARTS_ONLY) return chartsOnly(argv.slice(1));
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -126,9 +168,10 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const table of report.tables) console.log(`\n${formatTextTable(table)}`);
   if (report.notes.length > 0) console.log(`\n${report.notes.map((note) => `* ${note}`).join('\n')}`);
 
-  const json = writeJsonResult(RESULTS_DIR, scenario.name, date, {
+  const record = {
     scenario: scenario.name,
     date: date.toISOString(),
+    summary: common.summary,
     machine,
     pinning: pin,
     settings: {
@@ -138,9 +181,12 @@ async function main(argv: readonly string[]): Promise<number> {
     },
     setup: Object.fromEntries(report.setup),
     ...(report.data as object),
-  });
+  };
+  const json = writeJsonResult(RESULTS_DIR, scenario.name, date, record);
   console.log(`\nJSON: ${json.slice(REPO_ROOT.length)}`);
   if (common.summary) {
+    // Drawn from the record as stored, so `--charts-only` on the file draws the same charts.
+    const charts = writeScenarioCharts(CHARTS_DIR, JSON.parse(JSON.stringify(record)) as RunRecord);
     updateResultsMarkdown(RESULTS_MD, {
       scenario: scenario.name,
       command: `npm run bench -- ${argv.join(' ')}`,
@@ -148,8 +194,10 @@ async function main(argv: readonly string[]): Promise<number> {
       setup: setup.filter(([key]) => key !== 'Date'),
       tables: report.tables,
       notes: report.notes,
+      charts,
     });
     console.log(`Summary: ${RESULTS_MD.slice(REPO_ROOT.length)}`);
+    if (charts.length > 0) console.log(`Charts: ${charts.map((c) => `bench/${c.path}`).join(', ')}`);
   }
   return 0;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { RESULTS_PREAMBLE, renderSection, replaceSection, resultFileName } from './results.js';
+import {
+  RESULTS_PREAMBLE,
+  renderSection,
+  replaceSection,
+  replaceSectionCharts,
+  resultFileName,
+} from './results.js';
 
 const section = (body: string) =>
   renderSection({
@@ -37,5 +43,52 @@ describe('replaceSection', () => {
     expect(doc).toContain('| second |');
     expect(doc).not.toContain('first');
     expect(doc.match(/## queue-proxy/g)).toHaveLength(1);
+  });
+});
+
+describe('section charts', () => {
+  const charts = [
+    { title: 'queue-proxy: latency [ms]', path: 'charts/queue-proxy-latency.svg' },
+    { title: 'queue-proxy: CPU', path: 'charts/queue-proxy-cpu.svg' },
+  ];
+  const withCharts = (body: string) =>
+    renderSection({
+      scenario: 'queue-proxy',
+      command: 'npm run bench -- queue-proxy',
+      date: new Date('2026-01-02T03:04:05.678Z'),
+      setup: [['Node', 'v24.21.0']],
+      tables: [{ title: '1 connection', headers: ['target'], align: ['left'], rows: [[body]] }],
+      notes: ['a note'],
+      charts,
+    });
+
+  it('links each chart as an image at the end of the section, its title escaped', () => {
+    const text = withCharts('first');
+    expect(text).toContain(
+      '- a note\n\n### Charts\n\n![queue-proxy: latency \\[ms\\]](charts/queue-proxy-latency.svg)\n\n' +
+        '![queue-proxy: CPU](charts/queue-proxy-cpu.svg)\n\n<!-- bench:queue-proxy:end -->',
+    );
+  });
+
+  it('renders a section without charts as before', () => {
+    expect(section('first')).toMatch(/- a note\n\n<!-- bench:queue-proxy:end -->$/);
+  });
+
+  it('adds the charts to an existing section, leaving its tables and the other sections as they are', () => {
+    const other = '<!-- bench:activator:begin -->\n## activator\n<!-- bench:activator:end -->';
+    const doc = replaceSection(`${RESULTS_PREAMBLE}\n${other}\n`, 'queue-proxy', section('kept'));
+    const linked = replaceSectionCharts(doc, 'queue-proxy', charts);
+    expect(linked).toBe(replaceSection(doc, 'queue-proxy', withCharts('kept')));
+    expect(linked).toContain(other);
+    // Again, or with fewer charts: the block is replaced, not repeated.
+    expect(replaceSectionCharts(linked, 'queue-proxy', charts)).toBe(linked);
+    const one = replaceSectionCharts(linked, 'queue-proxy', charts.slice(1));
+    expect(one.match(/### Charts/g)).toHaveLength(1);
+    expect(one).not.toContain('latency');
+    expect(replaceSectionCharts(linked, 'queue-proxy', [])).toBe(doc);
+  });
+
+  it('leaves a document without the section unchanged', () => {
+    expect(replaceSectionCharts(RESULTS_PREAMBLE, 'queue-proxy', charts)).toBe(RESULTS_PREAMBLE);
   });
 });

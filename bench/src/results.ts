@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, type as osType, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { ChartLink } from './charts/chart-files.js';
 import { formatMarkdownTable, type Table } from './table.js';
 
 /** The machine a run happened on. */
@@ -67,6 +68,17 @@ export interface SectionContent {
   readonly setup: readonly (readonly [string, string])[];
   readonly tables: readonly Table[];
   readonly notes: readonly string[];
+  /** Charts drawn from the run, shown at the end of the section. */
+  readonly charts?: readonly ChartLink[];
+}
+
+const CHARTS_HEADING = '### Charts';
+
+/** The section's chart block: a heading and an image link per chart; empty with no charts. */
+function chartBlock(charts: readonly ChartLink[]): string {
+  if (charts.length === 0) return '';
+  const images = charts.map((c) => `![${c.title.replace(/[[\]\\]/g, '\\$&')}](${encodeURI(c.path)})`);
+  return `${CHARTS_HEADING}\n\n${images.join('\n\n')}\n\n`;
 }
 
 /** Renders a scenario's section, between markers so a later run can replace it. */
@@ -83,8 +95,7 @@ export function renderSection(content: SectionContent): string {
   for (const table of content.tables) lines.push(`### ${table.title}`, '', formatMarkdownTable(table), '');
   for (const note of content.notes) lines.push(`- ${note}`);
   if (content.notes.length > 0) lines.push('');
-  lines.push(end(content.scenario));
-  return lines.join('\n');
+  return lines.join('\n') + '\n' + chartBlock(content.charts ?? []) + end(content.scenario);
 }
 
 /** Heading of a freshly created RESULTS.md. */
@@ -104,6 +115,34 @@ export function replaceSection(document: string, scenario: string, section: stri
   }
   const base = document.trim() === '' ? RESULTS_PREAMBLE : document;
   return `${base.trimEnd()}\n\n${section}\n`;
+}
+
+/**
+ * Sets the chart block of a scenario's existing section to `charts`, leaving the rest of the
+ * section (its tables and notes) as it is: how charts drawn again from a stored run are linked.
+ * A document without the section is returned unchanged.
+ */
+export function replaceSectionCharts(
+  document: string,
+  scenario: string,
+  charts: readonly ChartLink[],
+): string {
+  const from = document.indexOf(begin(scenario));
+  const to = document.indexOf(end(scenario));
+  if (from < 0 || to < from) return document;
+  let body = document.slice(from, to);
+  const heading = body.indexOf(`\n${CHARTS_HEADING}\n`);
+  if (heading >= 0) body = body.slice(0, heading + 1);
+  return document.slice(0, from) + body + chartBlock(charts) + document.slice(to);
+}
+
+/** Sets the charts of a scenario's section of the RESULTS.md file at `path`; false without the section. */
+export function updateResultsCharts(path: string, scenario: string, charts: readonly ChartLink[]): boolean {
+  const document = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const updated = replaceSectionCharts(document, scenario, charts);
+  if (!document.includes(begin(scenario))) return false;
+  if (updated !== document) writeFileSync(path, updated);
+  return true;
 }
 
 /** Regenerates a scenario's section of the RESULTS.md file at `path`. */

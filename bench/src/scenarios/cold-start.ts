@@ -20,8 +20,8 @@ const DEFAULT_TRIALS = 25;
 /** Pause between trials, so one Pod's start does not overlap the next. */
 const GAP_MS = 400;
 
-/** One trial's timestamps (ms since the epoch). */
-interface Trial {
+/** One trial's timestamps (ms since the epoch), as kept in the run's JSON (`trials`). */
+export interface Trial {
   sent: number;
   held?: number;
   poked?: number;
@@ -31,8 +31,8 @@ interface Trial {
   status: number;
 }
 
-/** Stages, each from the previous mark to its own. */
-const STAGES: readonly { name: string; span: (t: Trial) => number | undefined }[] = [
+/** Stages, each from the previous mark to its own; the table's rows and the chart's waterfall. */
+export const STAGES: readonly { name: string; span: (t: Trial) => number | undefined }[] = [
   { name: 'request sent → held by the activator', span: (t) => diff(t.held, t.sent) },
   { name: 'held → autoscaler poked', span: (t) => diff(t.poked, t.held) },
   { name: 'poked → Pod processes spawned', span: (t) => diff(t.pod?.spawnedAt, t.poked) },
