@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   RESULTS_PREAMBLE,
@@ -5,6 +8,7 @@ import {
   replaceSection,
   replaceSectionCharts,
   resultFileName,
+  updateResultsCharts,
 } from './results.js';
 
 const section = (body: string) =>
@@ -90,5 +94,24 @@ describe('section charts', () => {
 
   it('leaves a document without the section unchanged', () => {
     expect(replaceSectionCharts(RESULTS_PREAMBLE, 'queue-proxy', charts)).toBe(RESULTS_PREAMBLE);
+  });
+});
+
+describe('updateResultsCharts', () => {
+  it('links the charts in the file’s section and reports a missing section', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-results-'));
+    try {
+      const path = join(dir, 'RESULTS.md');
+      writeFileSync(path, replaceSection('', 'queue-proxy', section('kept')));
+      const charts = [{ title: 'startup', path: 'charts/startup-starts.svg' }];
+      expect(updateResultsCharts(path, 'queue-proxy', charts)).toBe(true);
+      expect(readFileSync(path, 'utf8')).toContain('| kept   |');
+      expect(readFileSync(path, 'utf8')).toContain('![startup](charts/startup-starts.svg)');
+      const before = readFileSync(path, 'utf8');
+      expect(updateResultsCharts(path, 'startup', charts)).toBe(false);
+      expect(readFileSync(path, 'utf8')).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

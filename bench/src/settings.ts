@@ -23,7 +23,7 @@ export const COMMON_USAGE = [
   '--connections <list>   keep-alive connection counts (default 1,10,100)',
   '--cpus <load,app,proxy> CPUs for the load generator, the app and the proxy under test (default 0,0,1)',
   '--no-pin               do not pin processes to CPUs',
-  '--no-summary           do not regenerate bench/RESULTS.md',
+  '--no-summary           do not regenerate bench/RESULTS.md and bench/charts/',
   '-h, --help             show this help',
 ];
 
