@@ -122,14 +122,16 @@ describe('queue-proxy Prometheus request metrics on :9091', () => {
     expect(body).toMatch(/kn_serving_queue_depth\{[^}]*\} 0/);
   });
 
-  it('are served when SERVING_REQUEST_METRICS_BACKEND=prometheus (Knative ≤ 1.18), and not otherwise', async () => {
+  it('are served when SERVING_REQUEST_METRICS_BACKEND=prometheus (Knative ≤ 1.18, its names), and not otherwise', async () => {
     app = await startUserApp();
     qp = await startQueueProxy(queueProxyEnv(app.port, { SERVING_REQUEST_METRICS_BACKEND: 'prometheus' }));
     await send(`${qp.url}/`);
     const body = await (await fetch(`http://127.0.0.1:${qp.metricsPort}/metrics`)).text();
-    expect(body).toMatch(/kn_serving_invocation_duration_seconds_count\{[^}]*\} 1/);
+    expect(body).toMatch(/revision_request_count\{[^}]*response_code="200"[^}]*\} 1/);
+    expect(body).toMatch(/revision_app_request_latencies_count\{[^}]*\} 1/);
+    expect(body).not.toContain('kn_serving_invocation_duration_seconds');
     // CC=0: no breaker, so no queue depth.
-    expect(body).not.toContain('kn_serving_queue_depth');
+    expect(body).not.toContain('revision_queue_depth');
     await qp.proc.kill();
     qp = await startQueueProxy(queueProxyEnv(app.port));
     expect(qp.metricsPort).toBeUndefined();

@@ -41,6 +41,11 @@ export class EnvReader {
     return v === undefined || v === '' ? undefined : v;
   }
 
+  /** Whether `name` is in the environment at all, empty or not. */
+  isSet(name: string): boolean {
+    return this.env[name] !== undefined;
+  }
+
   /** A string that must be present; as with Knative's envconfig, present but empty is allowed. */
   required(name: string): string {
     const v = this.env[name];

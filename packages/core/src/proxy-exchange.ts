@@ -48,6 +48,8 @@ export abstract class ProxyExchange extends UpstreamExchange {
   private controller: Dispatcher.DispatchController | null = null;
   private readonly timers: ExchangeTimers;
   private declaredLength = false;
+  /** Body bytes of the response relayed to the client, for the request log. */
+  private bodyBytes = 0;
   private readonly callbacks: ExchangeCallbacks;
 
   constructor(
@@ -76,6 +78,11 @@ export abstract class ProxyExchange extends UpstreamExchange {
   }
 
   /** True when the request arrived over HTTP/2. */
+  /** Body bytes of the response relayed to the client so far, for the request log. */
+  protected get responseLength(): number {
+    return this.bodyBytes;
+  }
+
   protected get isHttp2(): boolean {
     return this.req.httpVersionMajor === 2;
   }
@@ -157,6 +164,7 @@ export abstract class ProxyExchange extends UpstreamExchange {
   private responseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.state !== RUNNING) return;
     this.timers.wrote();
+    this.bodyBytes += chunk.length;
     if (!this.res.write(chunk)) {
       // Backpressure from a slow client reaches the upstream instead of piling up here.
       controller.pause();

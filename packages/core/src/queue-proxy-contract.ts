@@ -4,6 +4,8 @@
  * with the same default, range and message.
  */
 import type { EnvReader } from './config.js';
+import { GoTemplate, GoTemplateParseError } from './go-template.js';
+import { type MetricNames, queueProxyMetricNames } from './metric-names.js';
 
 /** The settings of the queue-proxy's contract that do not depend on where it runs. */
 export interface QueueProxyContract {
@@ -41,6 +43,13 @@ export interface QueueProxyContract {
   readonly requestLog: boolean;
   /** Include health checks in the request log. */
   readonly probeRequestLog: boolean;
+  /**
+   * Knative's request log template (`SERVING_REQUEST_LOG_TEMPLATE`, or `requestLogTemplate` in
+   * `OBSERVABILITY_CONFIG`), parsed; without one, request log lines are the JSON logger's.
+   */
+  readonly requestLogTemplate: GoTemplate | undefined;
+  /** Which of Knative's eras of Prometheus names the request metrics take (see `metric-names.ts`). */
+  readonly metricNames: MetricNames;
   /** Pino's name of `SERVING_LOGGING_LEVEL` (zap's names accepted); unset or empty is `info`. */
   readonly logLevel: string;
 }
@@ -73,6 +82,23 @@ interface ObservabilityConfig {
   requestMetrics?: { protocol?: unknown };
   enableRequestLog?: unknown;
   enableProbeRequestLog?: unknown;
+  requestLogTemplate?: unknown;
+}
+
+/** Parses a request log template, noting a bad one against `variable`; '' is none. */
+function readTemplate(r: EnvReader, variable: string, source: unknown): GoTemplate | undefined {
+  if (source === undefined || source === '') return undefined;
+  if (typeof source !== 'string') {
+    r.problem(variable, 'requestLogTemplate must be a string');
+    return undefined;
+  }
+  try {
+    return GoTemplate.parse(source);
+  } catch (err) {
+    if (!(err instanceof GoTemplateParseError)) throw err;
+    r.problem(variable, `request log template does not parse: ${err.message}`);
+    return undefined;
+  }
 }
 
 /**
@@ -138,6 +164,11 @@ export function readQueueProxyContract(
   const requestLog = obs.enableRequestLog === true || r.bool('SERVING_ENABLE_REQUEST_LOG', false);
   const probeRequestLog =
     obs.enableProbeRequestLog === true || r.bool('SERVING_ENABLE_PROBE_REQUEST_LOG', false);
+  const requestLogTemplate =
+    obs.requestLogTemplate !== undefined && obs.requestLogTemplate !== ''
+      ? readTemplate(r, 'OBSERVABILITY_CONFIG', obs.requestLogTemplate)
+      : readTemplate(r, 'SERVING_REQUEST_LOG_TEMPLATE', r.raw('SERVING_REQUEST_LOG_TEMPLATE'));
+  const metricNames = queueProxyMetricNames(r);
 
   return {
     containerConcurrency,
@@ -154,6 +185,8 @@ export function readQueueProxyContract(
     requestMetrics,
     requestLog,
     probeRequestLog,
+    requestLogTemplate,
+    metricNames,
     logLevel,
   };
 }

@@ -3,23 +3,33 @@
  * stats window, into the request metrics, and one request log line when that log is on.
  */
 import type { Logger } from './logger.js';
+import type { LoggedRequest, RequestLog } from './request-log.js';
 // A type only: prom-client stays unloaded unless the metrics are on.
-import type { RequestMetrics } from './request-metrics.js';
+import type { RequestMetricsRecorder } from './request-metrics.js';
 import type { RequestStats } from './request-stats.js';
 
-/** What the request log names of a request (a node:http request has both). */
-export interface RequestLine {
-  readonly method?: string | undefined;
-  readonly url?: string | undefined;
-}
+/** What the request log and metrics read of a request (node:http's request has all of it). */
+export type RequestLine = LoggedRequest;
 
 /** What a counted request's end updates. */
 export interface RequestAccounting {
   readonly stats: RequestStats;
-  readonly metrics: RequestMetrics | undefined;
+  readonly metrics: RequestMetricsRecorder | undefined;
   readonly requestLog: boolean;
   readonly logger: Logger;
+  /** Knative's templated request log; when set, request log lines are its, else the logger's. */
+  readonly templatedLog?: RequestLog | undefined;
 }
+
+/** How a counted request ended, beyond its status. */
+export interface RequestEndDetail {
+  /** Response body bytes, as far as known (the `Content-Length` answered; 0 otherwise). */
+  readonly size?: number;
+  /** When the request was handed to the app (ms since the epoch); undefined if it never was. */
+  readonly sentAt?: number | undefined;
+}
+
+const NO_DETAIL: RequestEndDetail = {};
 
 /**
  * Records the end of a counted request that arrived at `arrivedAt` (ms since the epoch); `status` is the
@@ -31,11 +41,31 @@ export function recordRequestEnd(
   proxied: boolean,
   arrivedAt: number,
   status: number,
+  detail: RequestEndDetail = NO_DETAIL,
 ): void {
   accounting.stats.requestOut(proxied);
-  const seconds = (Date.now() - arrivedAt) / 1000;
-  accounting.metrics?.observe(status, seconds);
-  if (accounting.requestLog) {
+  const now = Date.now();
+  const seconds = (now - arrivedAt) / 1000;
+  accounting.metrics?.observe(
+    status,
+    seconds,
+    req,
+    detail.sentAt === undefined ? undefined : (now - detail.sentAt) / 1000,
+  );
+  if (accounting.requestLog) writeRequestLog(accounting, req, status, seconds, detail.size ?? 0, proxied);
+}
+
+/** One request log line: the template's when there is one, else a JSON `request` line. */
+export function writeRequestLog(
+  accounting: Pick<RequestAccounting, 'logger' | 'templatedLog'>,
+  req: RequestLine,
+  status: number,
+  seconds: number,
+  size: number,
+  proxied: boolean,
+): void {
+  if (accounting.templatedLog) accounting.templatedLog.write(req, status, size, seconds);
+  else {
     accounting.logger.info(
       { method: req.method, path: req.url, status, latencySeconds: seconds, proxied },
       'request',

@@ -1,4 +1,7 @@
 import { Gauge, Histogram, Registry } from 'prom-client';
+import type { MetricNames } from './metric-names.js';
+import type { LoggedRequest } from './request-log.js';
+import { OpenCensusRequestMetrics } from './request-metrics-opencensus.js';
 
 /** Who the request metrics describe: every series carries these as labels. */
 export interface RequestMetricsLabels {
@@ -9,6 +12,16 @@ export interface RequestMetricsLabels {
   readonly pod: string;
   /** `queue-proxy` for the sidecar; the app's container for the in-process mode. */
   readonly container: string;
+}
+
+/** What records a counted request's end, in either era's names. */
+export interface RequestMetricsRecorder {
+  readonly registry: Registry;
+  /**
+   * Records one finished request: `seconds` from arrival, `appSeconds` from the hand-over to the app
+   * (undefined when it never reached the app, refused by a full queue).
+   */
+  observe(status: number, seconds: number, req: LoggedRequest, appSeconds: number | undefined): void;
 }
 
 /** Knative's invocation-duration buckets in seconds (`kn.serving.invocation.duration`). */
@@ -22,7 +35,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  * the in-process mode; imported from `@zerogate/core/request-metrics` only when metrics are on, since
  * prom-client costs ~20 MiB of memory.
  */
-export class RequestMetrics {
+export class RequestMetrics implements RequestMetricsRecorder {
   readonly registry = new Registry();
   private readonly duration: Histogram<'http_response_status_code'>;
   // One child per status code, made once, so observing does no label hashing.
@@ -66,3 +79,19 @@ export class RequestMetrics {
     child.observe(seconds);
   }
 }
+
+/**
+ * The request metrics in the era's names: {@link RequestMetrics} (Knative ≥ 1.19) or
+ * {@link OpenCensusRequestMetrics} (≤ 1.18). `queueDepth` is undefined without a breaker (CC = 0).
+ */
+export function createRequestMetrics(
+  names: MetricNames,
+  labels: RequestMetricsLabels,
+  queueDepth: (() => number) | undefined,
+): RequestMetricsRecorder {
+  return names === 'opencensus'
+    ? new OpenCensusRequestMetrics(labels, queueDepth)
+    : new RequestMetrics(labels, queueDepth);
+}
+
+export { OpenCensusRequestMetrics };

@@ -9,13 +9,14 @@ import {
   isGrpcRequest,
   type Logger,
   type RequestFacts,
+  type RequestLog,
   type RequestStats,
   recordRequestEnd,
   sendError,
   sendGrpcError,
   type TimedExchange,
 } from '@zerogate/core';
-import type { RequestMetrics } from '@zerogate/core/request-metrics';
+import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 
 /** The app's request listener, as node:http calls it. */
 export type AppListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -26,9 +27,10 @@ export interface AppContext {
   readonly app: AppListener;
   readonly breaker: Breaker | undefined;
   readonly stats: RequestStats;
-  readonly metrics: RequestMetrics | undefined;
+  readonly metrics: RequestMetricsRecorder | undefined;
   readonly logger: Logger;
   readonly requestLog: boolean;
+  readonly templatedLog?: RequestLog | undefined;
   readonly totalMs: number;
   readonly responseStartMs: number;
   readonly idleMs: number;

@@ -14,6 +14,7 @@ import {
   listenOn,
   nodeHttp,
   ProtobufStatsReporter,
+  RequestLog,
   RequestStats,
   rateLimitLogs,
   readFacts,
@@ -24,7 +25,7 @@ import {
   statsHandler,
   WaitForDrain,
 } from '@zerogate/core';
-import type { RequestMetrics } from '@zerogate/core/request-metrics';
+import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 import { type AppContext, AppExchange, type AppListener } from './app-exchange.js';
 import { checkConfig, type InProcessConfig, loadConfig } from './config.js';
 
@@ -110,6 +111,7 @@ export async function attach(server: AttachableServer, options: AttachOptions = 
     metrics,
     logger: requestLogger,
     requestLog: config.requestLog,
+    templatedLog: templatedLog(config),
     totalMs: config.revisionTimeoutMs,
     responseStartMs: config.responseStartTimeoutMs,
     idleMs: config.idleTimeoutMs,
@@ -246,13 +248,30 @@ async function createRequestMetrics(
   config: InProcessConfig,
   container: string,
   breaker: ReturnType<typeof buildBreaker>,
-): Promise<RequestMetrics> {
+): Promise<RequestMetricsRecorder> {
   // prom-client costs ~20 MiB of memory: loaded only when request metrics are on.
-  const { RequestMetrics } = await import('@zerogate/core/request-metrics');
-  return new RequestMetrics(
+  const { createRequestMetrics } = await import('@zerogate/core/request-metrics');
+  return createRequestMetrics(
+    config.metricNames,
     { ...config, container },
     breaker ? () => breaker.inFlight + breaker.queued : undefined,
   );
+}
+
+/** Knative's templated request log when the request log is on and a template is set (lines to stdout). */
+function templatedLog(config: InProcessConfig): RequestLog | undefined {
+  if (!config.requestLog || config.requestLogTemplate === undefined) return undefined;
+  const revision = {
+    Name: config.revision,
+    Namespace: config.namespace,
+    Service: config.service,
+    Configuration: config.configuration,
+    PodName: config.pod,
+    PodIP: '',
+  };
+  return new RequestLog(config.requestLogTemplate, revision, (line) => {
+    process.stdout.write(line);
+  });
 }
 
 function closeIdle(server: AttachableServer): void {

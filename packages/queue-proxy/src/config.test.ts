@@ -102,6 +102,8 @@ describe('loadConfig', () => {
       requestMetrics: false,
       requestLog: false,
       probeRequestLog: false,
+      requestLogTemplate: undefined,
+      metricNames: 'opentelemetry',
       logLevel: 'info',
     };
     expect(loadConfig(KNATIVE_ENV, NO_CERTIFICATE)).toEqual(expected);

@@ -5,6 +5,7 @@ import {
   type Drainer,
   type Logger,
   type RequestFacts,
+  type RequestLog,
   refuseHealthCheck,
   sendError,
 } from '@zerogate/core';
@@ -28,10 +29,13 @@ export class HealthResponder {
     private readonly readiness: ReadinessCheck,
     private readonly logger: Logger,
     private readonly logProbes: boolean,
+    /** Knative's templated request log: with {@link logProbes}, each probe answered is a line of it. */
+    private readonly templatedLog?: RequestLog,
   ) {}
 
   /** A health check: 503 while draining; 400 unless `K-Network-Probe: queue`; else 200 `queue` iff ready. */
   healthCheck(facts: RequestFacts, res: ServerResponse): void {
+    if (this.templatedLog && this.logProbes) this.logWhenAnswered(res);
     if (refuseHealthCheck(facts, res, this.drainer.draining)) return;
     if (this.refused) {
       // Not ready at once, not after a probe's polling: the kubelet and the activator stop sending now.
@@ -41,7 +45,8 @@ export class HealthResponder {
     }
     this.readiness.check().then(
       (ready) => {
-        if (this.logProbes) this.logger.info({ userAgent: facts.userAgent, ready }, 'probe');
+        if (this.logProbes && !this.templatedLog)
+          this.logger.info({ userAgent: facts.userAgent, ready }, 'probe');
         answerHealthCheck(res, ready, this.drainer.draining);
       },
       (err: unknown) => {
@@ -81,6 +86,33 @@ export class HealthResponder {
 
   /** `K-Network-Probe: probe`: echoes `K-Network-Hash` with 200; 400 without one; 503 while draining. */
   networkProbe(facts: RequestFacts, res: ServerResponse): void {
+    if (this.templatedLog && this.logProbes) this.logWhenAnswered(res);
     answerNetworkProbe(facts, res, this.drainer.draining);
+  }
+
+  /**
+   * Writes the probe's request log line once its answer is sent, with the body bytes it wrote (counted
+   * on `write` and `end`, wrapped only for this response while the probe log is on).
+   */
+  private logWhenAnswered(res: ServerResponse): void {
+    const start = Date.now();
+    const log = this.templatedLog!;
+    let size = 0;
+    const count = (chunk: unknown): void => {
+      if (typeof chunk === 'string') size += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) size += chunk.length;
+    };
+    const { write, end } = res;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      count(chunk);
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as ServerResponse['write'];
+    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+      count(chunk);
+      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } as ServerResponse['end'];
+    res.once('finish', () => {
+      log.write(res.req, res.statusCode, size, (Date.now() - start) / 1000);
+    });
   }
 }

@@ -24,10 +24,11 @@ import {
   ProxyExchange,
   plainAddress,
   type RequestFacts,
+  type RequestLog,
   type RequestStats,
   readFacts,
 } from '@zerogate/core';
-import type { RequestMetrics } from '@zerogate/core/request-metrics';
+import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { HealthResponder } from './health.js';
 import { NOT_SENT_HEADERS, QueueAdmission } from './queue-admission.js';
@@ -48,9 +49,11 @@ export interface ProxyContext {
   readonly stats: RequestStats;
   readonly drainer: Drainer;
   readonly health: HealthResponder;
-  readonly metrics: RequestMetrics | undefined;
+  readonly metrics: RequestMetricsRecorder | undefined;
   readonly logger: Logger;
   readonly requestLog: boolean;
+  readonly probeRequestLog: boolean;
+  readonly templatedLog: RequestLog | undefined;
   readonly timeouts: ExchangeTimeouts;
 }
 
@@ -101,7 +104,7 @@ class QueueExchange extends ProxyExchange {
   ) {
     super(req, res, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
-    this.admission = new QueueAdmission(ctx, facts, counted);
+    this.admission = new QueueAdmission(ctx, facts, counted, req);
   }
 
   /** 5. breaker */
@@ -148,6 +151,7 @@ class QueueExchange extends ProxyExchange {
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */
   protected ended(completed: boolean): void {
-    this.admission.end(this.req, this.arrivedAt, completed || this.timedOut ? this.res.statusCode : 499);
+    const status = completed || this.timedOut ? this.res.statusCode : 499;
+    this.admission.end(this.req, this.arrivedAt, status, this.responseLength);
   }
 }

@@ -10,6 +10,7 @@ import {
   type RequestFacts,
   type RequestLine,
   recordRequestEnd,
+  writeRequestLog,
 } from '@zerogate/core';
 
 /** What admission shares; built once at start. */
@@ -17,6 +18,8 @@ export interface AdmissionContext extends RequestAccounting {
   readonly breaker: Breaker | undefined;
   /** Told when the app refused a connection, so health checks fail at once. */
   readonly health: { appRefused(): void };
+  /** Requests outside the stats (`K-Kubelet-Probe`) are probes: in the request log only with this on. */
+  readonly probeRequestLog: boolean;
 }
 
 /**
@@ -40,24 +43,42 @@ export class QueueAdmission {
   private slot: BreakerSlot | undefined;
   /** Sent once more after its connection died before any answer. */
   private resent = false;
+  /** When it was handed to the app (ms since the epoch), for the ≤ 1.18 app metrics; kept only with metrics on. */
+  private sentAt: number | undefined;
+
+  /** The client's address, read at arrival for the templated request log (node:http may drop the socket by the end). */
+  private peer: RequestLine['socket'];
 
   constructor(
     private readonly ctx: AdmissionContext,
     readonly facts: RequestFacts,
     readonly counted: boolean,
+    /** A node:http request, whose client address is read now when the templated log is on. */
+    req?: RequestLine,
   ) {
     if (counted) ctx.stats.requestIn(facts.proxied);
+    if (req && ctx.templatedLog) {
+      this.peer = { remoteAddress: req.socket?.remoteAddress, remotePort: req.socket?.remotePort };
+    }
   }
 
   /** 5. breaker: `send` runs now or once a slot frees; false when the queue is full (send never runs). */
   admit(send: () => void): boolean {
     const breaker = this.counted ? this.ctx.breaker : undefined;
     if (breaker === undefined) {
+      if (this.ctx.metrics) this.sentAt = Date.now();
       send();
       return true;
     }
     this.slot = new BreakerSlot(breaker);
-    return this.slot.acquire(send);
+    return this.slot.acquire(
+      this.ctx.metrics
+        ? () => {
+            this.sentAt = Date.now();
+            send();
+          }
+        : send,
+    );
   }
 
   /** Hands back a slot granted after the request already ended. */
@@ -91,9 +112,21 @@ export class QueueAdmission {
     return 'resend';
   }
 
-  /** 8. stats out, metrics, request log: once, however the exchange ended. */
-  end(request: RequestLine, arrivedAt: number, status: number): void {
+  /**
+   * 8. stats out, metrics, request log: once, however the exchange ended; `size` is the response body's
+   * declared length.
+   */
+  end(request: RequestLine, arrivedAt: number, status: number, size: number): void {
     this.slot?.release();
-    if (this.counted) recordRequestEnd(this.ctx, request, this.facts.proxied, arrivedAt, status);
+    const { ctx } = this;
+    if (this.peer) {
+      const { method, url, rawHeaders, httpVersion } = request;
+      request = { method, url, rawHeaders, httpVersion, socket: this.peer };
+    }
+    if (this.counted) {
+      recordRequestEnd(ctx, request, this.facts.proxied, arrivedAt, status, { size, sentAt: this.sentAt });
+    } else if (ctx.requestLog && ctx.probeRequestLog) {
+      writeRequestLog(ctx, request, status, (Date.now() - arrivedAt) / 1000, size, this.facts.proxied);
+    }
   }
 }

@@ -48,6 +48,7 @@ const FULL: QueueProxyEnvSettings = {
     requestMetrics: true,
     requestLog: true,
     probeRequestLog: true,
+    requestLogTemplate: '{"method": "{{.Request.Method}}", "status": {{.Response.Code}}}',
   },
   tls: {
     certsDir: '/certs',
@@ -65,7 +66,14 @@ const LEGACY: QueueProxyEnvSettings = {
   ...FULL,
   readinessProbe: probe(8081),
   multiContainerProbes: false,
-  observability: { form: 'serving-variables', requestMetrics: true, requestLog: true, probeRequestLog: true },
+  observability: {
+    form: 'serving-variables',
+    requestMetrics: true,
+    requestLog: true,
+    probeRequestLog: true,
+    requestLogTemplate: '{{.Request.Method}} {{.Request.URL}} {{.Response.Code}}',
+    metricNames: 'opencensus',
+  },
 };
 
 /** The configuration `settings` describe, field by field, with internal TLS as `internalTls`. */
@@ -106,6 +114,10 @@ function expectedConfig(
     requestMetrics: s.observability!.requestMetrics,
     requestLog: s.observability!.requestLog,
     probeRequestLog: s.observability!.probeRequestLog,
+    requestLogTemplate: s.observability!.requestLogTemplate
+      ? (expect.objectContaining({ source: s.observability!.requestLogTemplate }) as never)
+      : undefined,
+    metricNames: s.observability!.form === 'observability-config' ? 'opentelemetry' : 'opencensus',
     logLevel: s.logging.level,
   };
 }
@@ -269,7 +281,14 @@ describe('inProcessEnv', () => {
     for (const form of ['observability-config', 'serving-variables'] as const) {
       const env = inProcessEnv({
         ...settings,
-        observability: { form, requestMetrics: true, requestLog: true, probeRequestLog: true },
+        observability: {
+          form,
+          requestMetrics: true,
+          requestLog: true,
+          probeRequestLog: true,
+          requestLogTemplate: '{{.Request.Method}}',
+          metricNames: 'opencensus',
+        },
       });
       for (const name of Object.keys(env)) written.add(name);
       expect(loadInProcessConfig(recording(env, read))).toEqual({
@@ -291,6 +310,8 @@ describe('inProcessEnv', () => {
         requestMetrics: true,
         requestLog: true,
         probeRequestLog: true,
+        requestLogTemplate: expect.objectContaining({ source: '{{.Request.Method}}' }),
+        metricNames: 'opencensus',
         logLevel: 'debug',
       });
     }

@@ -36,6 +36,8 @@ export const QUEUE_PROXY_ENV = {
   requestMetricsBackend: 'SERVING_REQUEST_METRICS_BACKEND',
   requestLog: 'SERVING_ENABLE_REQUEST_LOG',
   probeRequestLog: 'SERVING_ENABLE_PROBE_REQUEST_LOG',
+  requestLogTemplate: 'SERVING_REQUEST_LOG_TEMPLATE',
+  metricNames: 'QUEUE_METRIC_NAMES',
   tlsMinVersion: 'QUEUE_PROXY_TLS_MIN_VERSION',
   tlsMaxVersion: 'QUEUE_PROXY_TLS_MAX_VERSION',
   tlsCipherSuites: 'QUEUE_PROXY_TLS_CIPHER_SUITES',
@@ -155,6 +157,10 @@ export interface QueueProxyObservability {
   readonly requestLog: boolean;
   /** Probes in the request log too. */
   readonly probeRequestLog: boolean;
+  /** Knative's Go template of a request log line; left out, lines are JSON (the logger's). */
+  readonly requestLogTemplate?: string;
+  /** `QUEUE_METRIC_NAMES`: which era's metric names, overriding the rule of the form (left out, the rule). */
+  readonly metricNames?: 'opencensus' | 'opentelemetry';
 }
 
 /** Internal TLS: where the certificate is and Knative's `queue-sidecar-tls-*` settings (≥ 1.22). */
@@ -278,13 +284,18 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
         requestMetrics: { protocol: observability.requestMetrics ? 'prometheus' : 'none' },
         enableRequestLog: observability.requestLog,
         enableProbeRequestLog: observability.probeRequestLog,
+        ...(observability.requestLogTemplate === undefined
+          ? {}
+          : { requestLogTemplate: observability.requestLogTemplate }),
       }),
     );
   } else if (observability) {
     set(N.requestMetricsBackend, observability.requestMetrics ? 'prometheus' : '');
     set(N.requestLog, observability.requestLog);
     set(N.probeRequestLog, observability.probeRequestLog);
+    set(N.requestLogTemplate, observability.requestLogTemplate);
   }
+  set(N.metricNames, observability?.metricNames);
 
   if (tls) {
     set(N.certsDir, tls.certsDir);
@@ -340,6 +351,8 @@ export const IN_PROCESS_ENV: readonly string[] = [
   QUEUE_PROXY_ENV.requestMetricsBackend,
   QUEUE_PROXY_ENV.requestLog,
   QUEUE_PROXY_ENV.probeRequestLog,
+  QUEUE_PROXY_ENV.requestLogTemplate,
+  QUEUE_PROXY_ENV.metricNames,
 ];
 
 /** The settings of an app in in-process mode: those of {@link QueueProxyEnvSettings} it reads. */

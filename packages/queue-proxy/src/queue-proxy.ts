@@ -13,6 +13,7 @@ import {
   MAX_HEADER_BYTES,
   nodeHttp,
   ProtobufStatsReporter,
+  RequestLog,
   RequestStats,
   rateLimitLogs,
   ServingEndpoint,
@@ -24,7 +25,7 @@ import {
   UpstreamConnections,
   WaitForDrain,
 } from '@zerogate/core';
-import type { RequestMetrics } from '@zerogate/core/request-metrics';
+import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { HealthResponder } from './health.js';
@@ -56,7 +57,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const stats = new RequestStats();
   const drainer = new Drainer(config.drainQuietMs);
   const prober = new ReadinessProber(config.readinessProbes, { http2AutoDetect: config.http2AutoDetection });
-  const health = new HealthResponder(drainer, prober, logger, config.probeRequestLog);
+  const templatedLog = requestLog(config);
+  const health = new HealthResponder(drainer, prober, logger, config.probeRequestLog, templatedLog);
   // prom-client costs ~20 MiB of memory: loaded only when request metrics are on.
   const metrics = config.requestMetrics
     ? await createRequestMetrics(config, breaker ? () => breaker.inFlight + breaker.queued : undefined)
@@ -104,6 +106,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     metrics,
     logger: requestLogger,
     requestLog: config.requestLog,
+    probeRequestLog: config.probeRequestLog,
+    templatedLog,
     timeouts,
   };
   const proxy = new ProxyHandler({ ...requestPath, pool: breakerPool, bypass: bypassPool, h2c: h2cClient });
@@ -237,9 +241,28 @@ function serveTls(
 async function createRequestMetrics(
   config: QueueProxyConfig,
   queueDepth: (() => number) | undefined,
-): Promise<RequestMetrics> {
-  const { RequestMetrics } = await import('@zerogate/core/request-metrics');
-  return new RequestMetrics({ ...config, container: 'queue-proxy' }, queueDepth);
+): Promise<RequestMetricsRecorder> {
+  const { createRequestMetrics } = await import('@zerogate/core/request-metrics');
+  return createRequestMetrics(config.metricNames, { ...config, container: 'queue-proxy' }, queueDepth);
+}
+
+/**
+ * Knative's templated request log, when the request log is on and a template is set: its lines go to
+ * stdout as they are, beside the JSON logger's (Knative's `pkg/http/request_log.go`).
+ */
+function requestLog(config: QueueProxyConfig): RequestLog | undefined {
+  if (!config.requestLog || config.requestLogTemplate === undefined) return undefined;
+  const revision = {
+    Name: config.revision,
+    Namespace: config.namespace,
+    Service: config.service,
+    Configuration: config.configuration,
+    PodName: config.pod,
+    PodIP: config.podIp,
+  };
+  return new RequestLog(config.requestLogTemplate, revision, (line) => {
+    process.stdout.write(line);
+  });
 }
 
 function closeServer(server: Server): Promise<void> {

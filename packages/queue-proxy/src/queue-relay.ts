@@ -75,6 +75,19 @@ class QueueRelayExchange extends RelayExchange {
     return this.request.head.target;
   }
 
+  /** The rest of what the request log reads of a request, under node:http's names. */
+  get rawHeaders(): readonly string[] {
+    return this.request.head.rawHeaders;
+  }
+
+  get httpVersion(): string {
+    return `${this.request.head.versionMajor}.${this.request.head.versionMinor}`;
+  }
+
+  get socket(): { remoteAddress: string; remotePort: number | undefined } {
+    return { remoteAddress: this.request.peer, remotePort: this.request.peerPort };
+  }
+
   /** 5. breaker */
   protected admit(): void {
     if (!this.admission.admit(() => this.send(false))) {
@@ -104,6 +117,11 @@ class QueueRelayExchange extends RelayExchange {
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */
   protected ended(completed: boolean): void {
-    this.admission.end(this, this.arrivedAt, completed || this.timedOut ? this.status : 499);
+    this.admission.end(
+      this,
+      this.arrivedAt,
+      completed || this.timedOut ? this.status : 499,
+      this.responseLength,
+    );
   }
 }

@@ -59,6 +59,8 @@ export class ChunkedDecoder {
   private sizeDigits = 0;
   private remaining = 0;
   private extensionBytes = 0;
+  /** Data bytes of the chunks begun since the last reset (their declared sizes). */
+  private data = 0;
   private headFlags = FLAG_CHUNKED | FLAG_TRANSFER_ENCODING;
 
   constructor(options: ChunkedDecoderOptions = {}) {
@@ -86,7 +88,13 @@ export class ChunkedDecoder {
     this.size = 0;
     this.sizeDigits = 0;
     this.extensionBytes = 0;
+    this.data = 0;
     this.headFlags = headFlags;
+  }
+
+  /** Data bytes of the body so far, by the chunk sizes read since the last reset (framing excluded). */
+  get dataBytes(): number {
+    return this.data;
   }
 
   /** Trailer fields (names and values), once the body is complete. */
@@ -200,6 +208,7 @@ export class ChunkedDecoder {
             state = TRAILERS;
           } else {
             this.remaining = this.size;
+            this.data += this.size;
             state = DATA;
           }
           this.size = 0;

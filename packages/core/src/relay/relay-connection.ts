@@ -75,6 +75,7 @@ export class RelayConnection implements RelayClient {
   private firstHead = true;
   private headTimer: NodeJS.Timeout | null = null;
   private readonly peer: string;
+  private readonly peerPort: number | undefined;
 
   constructor(
     private readonly socket: RelaySocket,
@@ -82,6 +83,7 @@ export class RelayConnection implements RelayClient {
   ) {
     this.parser = new RequestHeadParser({ maxHeadSize: ctx.maxHeadSize });
     this.peer = plainAddress(socket.remoteAddress);
+    this.peerPort = socket.remotePort;
     socket[kConnection] = this;
     for (const [event, listener] of CLIENT_LISTENERS) socket.on(event, listener as () => void);
     socket.setTimeout(ctx.keepAliveTimeoutMs);
@@ -248,7 +250,12 @@ export class RelayConnection implements RelayClient {
     }
     const head = this.parser.head!;
     const exchange = relayable(head)
-      ? this.ctx.route.take(this, { head, path: originForm(head.target), peer: this.peer })
+      ? this.ctx.route.take(this, {
+          head,
+          path: originForm(head.target),
+          peer: this.peer,
+          peerPort: this.peerPort,
+        })
       : undefined;
     if (exchange === undefined) {
       this.handover(chunk, start);

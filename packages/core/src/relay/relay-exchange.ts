@@ -61,6 +61,8 @@ export interface RelayRequest {
   readonly path: string;
   /** The peer's address, for `X-Forwarded-For`. */
   readonly peer: string;
+  /** The peer's port, for the request log. */
+  readonly peerPort?: number | undefined;
 }
 
 /**
@@ -95,6 +97,8 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
   private readonly timers: ExchangeTimers;
   /** The status sent to the client, once a response started. */
   protected status = 0;
+  /** Body bytes of the response relayed to the client (framing excluded). */
+  private bodyBytes = 0;
 
   constructor(
     protected readonly client: RelayClient,
@@ -116,6 +120,11 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
 
   protected get path(): string {
     return this.request.path;
+  }
+
+  /** Body bytes of the response relayed to the client so far (framing excluded), for the request log. */
+  protected get responseLength(): number {
+    return this.bodyBytes;
   }
 
   /** Whether the request carries a body. */
@@ -312,6 +321,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
   /** The final response head arrived: it is rebuilt for the client and the body framing chosen. */
   private startResponse(response: ResponseHead, parsers: ResponseParsers): string {
     this.response = response;
+    this.bodyBytes = 0;
     if (this.upstreamMarksNotSent && !this.bodyWritten && marksNotSent(response.rawHeaders)) {
       // Our queue-proxy says the app never saw it: read the answer off, then try again (upstreamFailed).
       this.discarding = true;
@@ -351,6 +361,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
       case LENGTH: {
         const n = Math.min(this.remaining, len - p);
         this.remaining -= n;
+        this.bodyBytes += n;
         this.writeBody(head, chunk, p, p + n);
         if (this.remaining === 0) {
           this.phase = COMPLETE;
@@ -359,7 +370,9 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
         return;
       }
       case CHUNKED: {
+        const before = parsers.chunked.dataBytes;
         const end = parsers.chunked.execute(chunk, p);
+        this.bodyBytes += parsers.chunked.dataBytes - before;
         if (end === FAILED) {
           if (head !== '') this.writeClient(head);
           this.responseFailed(
@@ -376,6 +389,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
       }
       case UNTIL_CLOSE:
         if (head !== '') this.writeClient(head);
+        this.bodyBytes += len - p;
         if (p < len) {
           const piece = chunk.subarray(p);
           this.writeClient(chunkSizeLine(piece.length));
