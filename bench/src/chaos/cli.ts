@@ -1,10 +1,13 @@
 /**
  * `npm run chaos [-- --only <name>[,<name>…]] [--quick] [--no-summary]`: runs the chaos suite (faults,
  * floods and bad input against the built components on 127.0.0.1), prints its table, writes its JSON
- * to bench/results/ and regenerates the `chaos` section of bench/RESULTS.md.
+ * to bench/results/ and regenerates the `chaos` section of bench/RESULTS.md and its charts in
+ * bench/charts/.
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeScenarioCharts } from '../charts/chart-files.js';
+import type { RunRecord } from '../charts/chart-kinds.js';
 import { inNetns, rerunInNetns } from '../netns.js';
 import { describeMachine, machineLine, updateResultsMarkdown, writeJsonResult } from '../results.js';
 import { Supervisor } from '../supervisor.js';
@@ -18,6 +21,7 @@ import { runScenarios, scenarioBudgetSeconds } from './runner.js';
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_DIR = `${REPO_ROOT}bench/results`;
 const RESULTS_MD = `${REPO_ROOT}bench/RESULTS.md`;
+const CHARTS_DIR = `${REPO_ROOT}bench/charts`;
 
 function usage(): string {
   return [
@@ -25,7 +29,7 @@ function usage(): string {
     '',
     '  --only <names>   run only these scenarios (repeatable or comma-separated)',
     '  --quick          smaller counts and shorter phases',
-    '  --no-summary     leave bench/RESULTS.md alone',
+    '  --no-summary     leave bench/RESULTS.md and bench/charts/ alone',
     '',
     'Scenarios:',
     ...chaosScenarios.map((s) => `  ${s.name.padEnd(22)} ${s.description}`),
@@ -114,17 +118,21 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const table of report.tables) console.log(`\n${formatTextTable(table)}`);
   console.log(`\n${report.notes.map((note) => `* ${note}`).join('\n')}`);
 
-  const json = writeJsonResult(RESULTS_DIR, 'chaos', date, {
+  const record = {
     scenario: 'chaos',
     date: date.toISOString(),
+    summary: options.summary,
     machine,
     quick: options.quick,
     seconds,
     rows: run.rows.map((row) => ({ ...row, outcomes: Object.fromEntries(row.outcomes) })),
     details: run.details,
-  });
+  };
+  const json = writeJsonResult(RESULTS_DIR, 'chaos', date, record);
   console.log(`\nJSON: ${json.slice(REPO_ROOT.length)}`);
   if (options.summary) {
+    // Drawn from the record as stored, as `npm run bench -- --charts-only` draws them.
+    const charts = writeScenarioCharts(CHARTS_DIR, JSON.parse(JSON.stringify(record)) as RunRecord);
     updateResultsMarkdown(RESULTS_MD, {
       scenario: 'chaos',
       command: `npm run chaos${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
@@ -132,8 +140,10 @@ async function main(argv: readonly string[]): Promise<number> {
       setup: report.setup,
       tables: report.tables,
       notes: report.notes,
+      charts,
     });
     console.log(`Summary: ${RESULTS_MD.slice(REPO_ROOT.length)}`);
+    if (charts.length > 0) console.log(`Charts: ${charts.map((c) => `bench/${c.path}`).join(', ')}`);
   }
   return 0;
 }

@@ -147,6 +147,26 @@ describe('renderFigure', () => {
     expect(svg).toContain('>target 100 ms</text>');
   });
 
+  it('draws a row’s limit as a red tick, with its legend entry, and scales the axis to reach it', () => {
+    const svg = renderFigure({
+      title: 'memory',
+      series: ['queue-proxy'],
+      panels: [
+        {
+          kind: 'spans',
+          title: '',
+          valueLabel: 'MiB',
+          limitLabel: 'cap',
+          rows: [{ label: 'flood', from: 0, to: 135, limit: 160, series: 0 }],
+        },
+      ],
+    });
+    expect(svg.match(/stroke="#cf222e" stroke-width="2.5"/g)).toHaveLength(2);
+    expect(svg).toContain('>cap</text>');
+    // Without the limit the axis would stop at 150.
+    expect(svg).toContain('>200</text>');
+  });
+
   it('keeps the given colour of a series', () => {
     const svg = renderFigure({ ...bars, colors: [5, 6, 7] });
     expect(svg).toContain(`fill="${PALETTE[5]}"`);

@@ -39,6 +39,8 @@ export interface Span {
   readonly series: number;
   /** Text after the bar, e.g. its length. */
   readonly note?: string;
+  /** A bound for this row alone (e.g. a memory cap), drawn as a red tick across the row. */
+  readonly limit?: number;
 }
 
 /** Horizontal bars, one row each, offset by their start: a waterfall, or medians with a whisker. */
@@ -51,6 +53,8 @@ export interface SpanPanel {
   readonly rows: readonly Span[];
   /** What the whiskers show, for the legend, e.g. `p90`. */
   readonly whiskerLabel?: string;
+  /** What the rows' limit ticks are, for the legend, e.g. `cap`. */
+  readonly limitLabel?: string;
   readonly reference?: Reference;
 }
 
@@ -287,7 +291,9 @@ function laySpans(panel: SpanPanel, color: (s: number) => string): Laid {
   const right = Math.max(SPAN_RIGHT, ...panel.rows.map((r) => textWidth(r.note ?? '', 11) + 14));
   const width = labelWidth + SPAN_PLOT_WIDTH + right;
   const height = top + plotHeight + 40;
-  const scale = linearScale(panel.rows.flatMap((r) => [r.to, r.whisker]).concat(panel.reference?.value));
+  const scale = linearScale(
+    panel.rows.flatMap((r) => [r.to, r.whisker, r.limit]).concat(panel.reference?.value),
+  );
   return {
     width,
     height,
@@ -338,6 +344,19 @@ function laySpans(panel: SpanPanel, color: (s: number) => string): Laid {
             `<rect x="${coordinate(x1)}" y="${coordinate(mid - SPAN_BAR / 2)}" width="${coordinate(Math.max(1, x2 - x1))}" ` +
               `height="${SPAN_BAR}" fill="${color(row.series)}">` +
               `${tooltip(`${row.label}: ${formatValue(from)} → ${formatValue(to)}`)}</rect>`,
+          );
+        }
+        const limit = finite(row.limit);
+        if (limit !== undefined) {
+          out.push(
+            empty('line', {
+              x1: xOf(limit),
+              x2: xOf(limit),
+              y1: mid - SPAN_BAR / 2 - 3,
+              y2: mid + SPAN_BAR / 2 + 3,
+              stroke: REFERENCE,
+              'stroke-width': 2.5,
+            }),
           );
         }
         const whisker = finite(row.whisker);
@@ -406,12 +425,19 @@ function colorOf(figure: Figure, index: number): string {
   return seriesColor(figure.colors?.[index] ?? index);
 }
 
-/** Legend entries: a box per series, then a whisker and a dashed line when any panel draws them. */
+/** Legend entries: a box per series, then a whisker, a dashed line and a limit tick when any panel draws them. */
 function legendEntries(figure: Figure): { label: string; mark: string }[] {
   const entries = figure.series.map((name, i) => ({ label: name, mark: `box:${colorOf(figure, i)}` }));
   const whiskers = new Set<string>();
   const references = new Set<string>();
+  const limits = new Set<string>();
   for (const panel of figure.panels) {
+    if (
+      panel.kind === 'spans' &&
+      panel.limitLabel !== undefined &&
+      panel.rows.some((r) => r.limit !== undefined)
+    )
+      limits.add(panel.limitLabel);
     if (
       panel.kind === 'spans' &&
       panel.whiskerLabel !== undefined &&
@@ -422,6 +448,7 @@ function legendEntries(figure: Figure): { label: string; mark: string }[] {
   }
   for (const label of whiskers) entries.push({ label, mark: 'whisker' });
   for (const label of references) entries.push({ label, mark: 'reference' });
+  for (const label of limits) entries.push({ label, mark: 'limit' });
   return entries;
 }
 
@@ -459,6 +486,17 @@ function layLegend(figure: Figure, width: number): Laid {
                 y2: mid + 5,
                 stroke: INK,
                 'stroke-width': 1.5,
+              }),
+            );
+          } else if (entry.mark === 'limit') {
+            out.push(
+              empty('line', {
+                x1: ex + 8,
+                x2: ex + 8,
+                y1: mid - 7,
+                y2: mid + 7,
+                stroke: REFERENCE,
+                'stroke-width': 2.5,
               }),
             );
           } else {

@@ -335,8 +335,62 @@ describe('activator-cluster charts', () => {
   });
 });
 
+describe('chaos charts', () => {
+  const rows = [
+    {
+      scenario: 'app-kill',
+      component: 'app (killed)',
+      recovery: { firstSuccessMs: 24, steadyMs: 0, targetMs: 2000 },
+      peakRssKiB: 74.8 * 1024,
+    },
+    {
+      scenario: 'activator-kill',
+      component: 'activator (killed)',
+      recovery: { firstSuccessMs: 735, steadyMs: 900, targetMs: 2000 },
+      peakRssKiB: 96.8 * 1024,
+      rssCapKiB: 256 * 1024,
+    },
+    { scenario: 'malformed → queue-proxy', component: 'queue-proxy' },
+    {
+      scenario: 'h2 stream flood',
+      component: 'queue-proxy',
+      peakRssKiB: 135.5 * 1024,
+      rssCapKiB: 160 * 1024,
+    },
+  ];
+
+  it('draws each fault’s recovery against its target and each component’s peak RSS with its cap', () => {
+    const charts = scenarioCharts({ scenario: 'chaos', date: base.date, rows });
+    expect(charts.map((c) => c.kind)).toEqual(['recovery', 'memory']);
+    const recovery = spanPanel(chart(charts, 'recovery'));
+    expect(recovery.rows.map((r) => [r.label, r.to, r.whisker])).toEqual([
+      ['app-kill', 24, undefined],
+      ['activator-kill', 735, 900],
+    ]);
+    expect(recovery.reference).toEqual({ value: 2000, label: 'target ≤ 2000 ms' });
+    const memory = chart(charts, 'memory');
+    expect(memory.series).toEqual(['app', 'activator', 'queue-proxy']);
+    expect(spanPanel(memory).rows.map((r) => [r.label, r.series, r.note, r.limit])).toEqual([
+      ['app-kill', 0, '74.8 MiB', undefined],
+      ['activator-kill', 1, '96.8 MiB (cap 256)', 256],
+      ['h2 stream flood', 2, '135.5 MiB (cap 160)', 160],
+    ]);
+    expectRenders(charts);
+  });
+
+  it('draws no target line when the faults’ targets differ', () => {
+    const mixed = [
+      ...rows,
+      { scenario: 'cluster', recovery: { firstSuccessMs: 13, steadyMs: 0, targetMs: 10000 } },
+    ];
+    expect(
+      spanPanel(chart(scenarioCharts({ scenario: 'chaos', rows: mixed }), 'recovery')).reference,
+    ).toBeUndefined();
+  });
+});
+
 describe('scenarioCharts', () => {
   it('draws nothing for a scenario without charts', () => {
-    expect(scenarioCharts({ scenario: 'chaos', ...base })).toEqual([]);
+    expect(scenarioCharts({ scenario: 'no-such-scenario', ...base })).toEqual([]);
   });
 });

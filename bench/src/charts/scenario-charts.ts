@@ -26,7 +26,16 @@ export interface ScenarioChart {
 }
 
 /** Every kind of chart any scenario draws, so files of a kind a newer run lacks can be removed. */
-export const CHART_KINDS = ['latency', 'cpu', 'memory', 'held', 'stages', 'starts', 'trials'] as const;
+export const CHART_KINDS = [
+  'latency',
+  'cpu',
+  'memory',
+  'held',
+  'stages',
+  'starts',
+  'trials',
+  'recovery',
+] as const;
 
 /** A process's figures as the scenarios record them. */
 interface ProcessFigures {
@@ -731,7 +740,109 @@ function activatorClusterCharts(record: ClusterRecord): ScenarioChart[] {
   ];
 }
 
+// ---- chaos --------------------------------------------------------------------------------------
+
+interface ChaosRecord extends RunRecord {
+  readonly rows?: readonly {
+    readonly scenario: string;
+    readonly component?: string;
+    readonly recovery?: {
+      readonly firstSuccessMs?: number;
+      readonly steadyMs?: number;
+      readonly targetMs?: number;
+    };
+    readonly peakRssKiB?: number;
+    readonly rssCapKiB?: number;
+  }[];
+}
+
+/** The component a chaos row's memory belongs to, for its colour: `queue-proxy (killed)` → `queue-proxy`. */
+function componentOf(component: string | undefined): string {
+  return (component ?? 'other').replace(/\s*\(.*\)$/, '');
+}
+
+function chaosCharts(record: ChaosRecord): ScenarioChart[] {
+  const rows = record.rows ?? [];
+  const charts: ScenarioChart[] = [];
+  const recovered = rows.filter((r) => r.recovery?.firstSuccessMs !== undefined);
+  if (recovered.length > 0) {
+    const targets = new Set(recovered.map((r) => r.recovery?.targetMs));
+    const [target] = targets;
+    charts.push({
+      kind: 'recovery',
+      figure: {
+        title: 'chaos: recovery after each fault',
+        subtitle: runLine(
+          record,
+          'Bar: the fault → the first success of a request sent after it' +
+            (recovered.some((r) => (r.recovery?.steadyMs ?? 0) > (r.recovery?.firstSuccessMs ?? 0))
+              ? '; whisker: → the end of the last failure, after which every request succeeded.'
+              : '; no request failed after it.'),
+        ),
+        series: ['first success'],
+        panels: [
+          {
+            kind: 'spans',
+            title: '',
+            valueLabel: 'ms after the fault',
+            whiskerLabel: 'steady',
+            rows: recovered.map((r): Span => {
+              const first = r.recovery?.firstSuccessMs ?? 0;
+              const steady = r.recovery?.steadyMs;
+              return {
+                label: r.scenario,
+                from: 0,
+                to: first,
+                ...(steady !== undefined && steady > first ? { whisker: steady } : {}),
+                series: 0,
+                note: `${first.toFixed(0)} ms (target ≤ ${r.recovery?.targetMs ?? '?'})`,
+              };
+            }),
+            ...(targets.size === 1 && target !== undefined
+              ? { reference: { value: target, label: `target ≤ ${target} ms` } }
+              : {}),
+          },
+        ],
+      },
+    });
+  }
+  const measured = rows.filter((r) => r.peakRssKiB !== undefined);
+  if (measured.length > 0) {
+    const components = [...new Set(measured.map((r) => componentOf(r.component)))];
+    charts.push({
+      kind: 'memory',
+      figure: {
+        title: 'chaos: the highest RSS of the component under each fault, against its cap',
+        subtitle: runLine(record, 'The component’s whole process tree, sampled through the run.'),
+        series: components,
+        panels: [
+          {
+            kind: 'spans',
+            title: '',
+            valueLabel: 'peak RSS, MiB',
+            limitLabel: 'the component’s RSS cap',
+            rows: measured.map((r): Span => {
+              const peak = (r.peakRssKiB ?? 0) / 1024;
+              const cap = r.rssCapKiB === undefined ? undefined : r.rssCapKiB / 1024;
+              return {
+                label: r.scenario,
+                from: 0,
+                to: peak,
+                series: components.indexOf(componentOf(r.component)),
+                note: `${peak.toFixed(1)} MiB${cap === undefined ? '' : ` (cap ${cap.toFixed(0)})`}`,
+                ...(cap === undefined ? {} : { limit: cap }),
+              };
+            }),
+          },
+        ],
+      },
+    });
+  }
+  return charts;
+}
+
 const BUILDERS: Readonly<Record<string, (record: RunRecord) => ScenarioChart[]>> = {
+  chaos: chaosCharts,
   'queue-proxy': queueProxyCharts,
   activator: activatorCharts,
   h2c: h2cCharts,
