@@ -44,10 +44,12 @@ describe('writeScenarioCharts', () => {
 describe('latestSummarisedRuns', () => {
   it('picks the newest run of each scenario that regenerated RESULTS.md', () => {
     const write = (name: string, record: unknown) => writeFileSync(join(dir, name), JSON.stringify(record));
-    write('startup-a.json', startup('2026-12-07T06:08:15.000Z'));
+    write('startup-a.json', startup('2026-12-07T06:08:15.000Z', { summary: true }));
     write('startup-b.json', startup('2026-12-07T07:45:19.000Z', { summary: false }));
     write('startup-c.json', startup('2026-12-07T05:00:00.000Z', { summary: true }));
-    write('cold-start-a.json', { scenario: 'cold-start', date: '2026-12-07T06:09:40.000Z', trials: [] });
+    // Written before runs recorded whether they regenerated RESULTS.md.
+    write('startup-d.json', startup('2026-12-07T08:00:00.000Z'));
+    write('cold-start-a.json', { scenario: 'cold-start', date: '2026-12-07T06:09:40.000Z', summary: true });
     write('broken.json', '{');
     writeFileSync(join(dir, 'notes.txt'), 'not a result');
     const latest = latestSummarisedRuns(dir);

@@ -62,8 +62,9 @@ export function readRun(file: string): StoredRun {
 }
 
 /**
- * The newest run of each scenario in `dir` that regenerated RESULTS.md (a run with `--no-summary`
- * records `"summary": false` and is passed over), by the run's own date.
+ * The newest run of each scenario in `dir` that regenerated RESULTS.md, by the run's own date: a
+ * run records `"summary": true` when it did. Files without the field (written before it existed)
+ * are passed over too, since nothing tells whether their figures are the ones in RESULTS.md.
  */
 export function latestSummarisedRuns(dir: string): Map<string, StoredRun> {
   const latest = new Map<string, StoredRun>();
@@ -76,7 +77,7 @@ export function latestSummarisedRuns(dir: string): Map<string, StoredRun> {
     } catch {
       continue;
     }
-    if (run.record['summary'] === false) continue;
+    if (run.record['summary'] !== true) continue;
     const previous = latest.get(run.record.scenario);
     if (previous === undefined || (run.record.date ?? '') >= (previous.record.date ?? '')) {
       latest.set(run.record.scenario, run);
