@@ -75,7 +75,7 @@ export async function startActivator(
     podName: config.podName,
     send: (messages) => connection.send(messages),
   });
-  const metrics = new ActivatorMetrics(revisions, connection, config.podName);
+  const metrics = new ActivatorMetrics(revisions, connection, config.podName, config.metricNames);
   let shuttingDown = false;
   const tunnels = new TunnelSet();
   // Every warning a client can trigger (an unknown revision, the hold limit, a malformed request) is

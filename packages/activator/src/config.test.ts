@@ -41,8 +41,26 @@ describe('loadConfig', () => {
       upgradeGraceMs: 60_000,
       readHeaderTimeoutMs: 60_000,
       http1Relay: true,
+      metricNames: 'opentelemetry',
       logLevel: 'info',
     });
+  });
+
+  it('takes Knative ≤ 1.18’s metric names when METRICS_DOMAIN is set, unless ACTIVATOR_METRIC_NAMES says otherwise', () => {
+    expect(loadConfig({ ...REQUIRED, METRICS_DOMAIN: 'knative.dev/internal/serving' }).metricNames).toBe(
+      'opencensus',
+    );
+    expect(
+      loadConfig({
+        ...REQUIRED,
+        METRICS_DOMAIN: 'knative.dev/internal/serving',
+        ACTIVATOR_METRIC_NAMES: 'opentelemetry',
+      }).metricNames,
+    ).toBe('opentelemetry');
+    expect(loadConfig({ ...REQUIRED, ACTIVATOR_METRIC_NAMES: 'opencensus' }).metricNames).toBe('opencensus');
+    expect(() => loadConfig({ ...REQUIRED, ACTIVATOR_METRIC_NAMES: 'prometheus' })).toThrow(
+      /ACTIVATOR_METRIC_NAMES/,
+    );
   });
 
   it('returns a frozen object', () => {

@@ -1,4 +1,10 @@
-import { DEFAULT_HEADER_TIMEOUT_MS, type Env, EnvReader } from '@zerogate/core';
+import {
+  activatorMetricNames,
+  DEFAULT_HEADER_TIMEOUT_MS,
+  type Env,
+  EnvReader,
+  type MetricNames,
+} from '@zerogate/core';
 
 /** Where the activator learns revisions and their Pods. */
 export type EndpointsSourceKind = 'kubernetes' | 'file';
@@ -41,6 +47,11 @@ export interface ActivatorConfig {
    * docs/activator.md §3.6. Off, every request goes through node:http and undici.
    */
   readonly http1Relay: boolean;
+  /**
+   * Which of Knative's eras of Prometheus names the metrics take: `ACTIVATOR_METRIC_NAMES`, else
+   * Knative ≤ 1.18's when `METRICS_DOMAIN` is set (docs/activator.md §7).
+   */
+  readonly metricNames: MetricNames;
   readonly logLevel: string;
 }
 
@@ -97,6 +108,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     { min: 1, max: 3600 },
   );
   const http1Relay = r.bool('ACTIVATOR_HTTP1_RELAY', true);
+  const metricNames = activatorMetricNames(r);
   const logLevel = r.logLevel('ACTIVATOR_LOG_LEVEL');
   r.finish();
   return Object.freeze({
@@ -123,6 +135,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     http1Relay,
+    metricNames,
     logLevel,
   });
 }

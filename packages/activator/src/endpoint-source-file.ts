@@ -22,9 +22,10 @@ const POLL_INTERVAL_MS = 1000;
 
 /**
  * Parses an endpoints document:
- * `{"revisions":[{"namespace","name","containerConcurrency","timeoutSeconds","responseStartTimeoutSeconds",
- * "idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"]}]}`.
- * Only `namespace` and `name` are required; `endpoints` defaults to none and the numbers as a Revision without them does.
+ * `{"revisions":[{"namespace","name","service","configuration","containerConcurrency","timeoutSeconds",
+ * "responseStartTimeoutSeconds","idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"]}]}`.
+ * Only `namespace` and `name` are required; `endpoints` defaults to none, `service` and `configuration` to '',
+ * and the numbers as a Revision without them does.
  */
 export function parseEndpointsDocument(text: string): RevisionInfo[] {
   let doc: unknown;
@@ -55,6 +56,11 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
     };
     const namespace = text('namespace');
     const name = text('name');
+    const optionalText = (field: string): string => {
+      const v = r[field] ?? '';
+      if (typeof v !== 'string') throw new EndpointsFileError(`${where}.${field} must be a string`);
+      return v;
+    };
     const key = revisionKey(namespace, name);
     if (seen.has(key)) throw new EndpointsFileError(`${where}: ${key} appears twice`);
     seen.add(key);
@@ -85,6 +91,8 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
     return {
       namespace,
       name,
+      service: optionalText('service') || undefined,
+      configuration: optionalText('configuration') || undefined,
       containerConcurrency: count('containerConcurrency', 0),
       timeoutSeconds: count('timeoutSeconds', 300),
       responseStartTimeoutSeconds: count('responseStartTimeoutSeconds', 0),

@@ -372,6 +372,23 @@ describe('KubernetesEndpointSource', () => {
     expect(besides(recorder, marker)).toHaveLength(count);
   });
 
+  it('takes the Service and Configuration names from the Revision’s labels, for metrics', async () => {
+    harness.server.apply({
+      ...revision('ns1', 'r1'),
+      metadata: {
+        name: 'r1',
+        namespace: 'ns1',
+        labels: { 'serving.knative.dev/service': 'svc', 'serving.knative.dev/configuration': 'cfg' },
+      },
+    });
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')).toEqual({
+      ...info('ns1', 'r1'),
+      service: 'svc',
+      configuration: 'cfg',
+    });
+  });
+
   it('uses the defaults for malformed Revision fields, and logs them', async () => {
     harness.server.apply(
       revision('ns1', 'r1', {

@@ -42,13 +42,20 @@ interface RevisionSpecFacts {
   readonly timeoutSeconds: number;
   readonly responseStartTimeoutSeconds: number;
   readonly idleTimeoutSeconds: number;
+  /** From the Revision's `serving.knative.dev/service` and `…/configuration` labels, for metrics. */
+  readonly service: string;
+  readonly configuration: string;
 }
+
+type NumericSpecField = Exclude<keyof RevisionSpecFacts, 'service' | 'configuration'>;
 
 const DEFAULT_SPEC: RevisionSpecFacts = {
   containerConcurrency: 0,
   timeoutSeconds: DEFAULT_TIMEOUT_SECONDS,
   responseStartTimeoutSeconds: 0,
   idleTimeoutSeconds: 0,
+  service: '',
+  configuration: '',
 };
 
 interface Addresses {
@@ -138,11 +145,16 @@ function endpointsReadyIps(endpoints: V1Endpoints): string[] {
 /** Reads the routing fields of a Revision's spec; a missing field takes its default, a malformed one too (listed in `problems`). */
 function revisionSpec(revision: KnativeRevision, problems: string[]): RevisionSpecFacts {
   const spec = revision.spec;
+  const labels = revision.metadata?.labels ?? {};
+  const names = {
+    service: labels['serving.knative.dev/service'] ?? '',
+    configuration: labels['serving.knative.dev/configuration'] ?? '',
+  };
   if (spec !== undefined && spec !== null && !isRecord(spec)) {
     problems.push('spec is not an object');
-    return DEFAULT_SPEC;
+    return { ...DEFAULT_SPEC, ...names };
   }
-  const field = (name: keyof RevisionSpecFacts): number => {
+  const field = (name: NumericSpecField): number => {
     const value = spec?.[name];
     if (value === undefined || value === null) return DEFAULT_SPEC[name];
     if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
@@ -154,6 +166,7 @@ function revisionSpec(revision: KnativeRevision, problems: string[]): RevisionSp
     timeoutSeconds: field('timeoutSeconds'),
     responseStartTimeoutSeconds: field('responseStartTimeoutSeconds'),
     idleTimeoutSeconds: field('idleTimeoutSeconds'),
+    ...names,
   };
 }
 
@@ -167,6 +180,8 @@ function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
     a.timeoutSeconds === b.timeoutSeconds &&
     a.responseStartTimeoutSeconds === b.responseStartTimeoutSeconds &&
     a.idleTimeoutSeconds === b.idleTimeoutSeconds &&
+    a.service === b.service &&
+    a.configuration === b.configuration &&
     sameList(a.ready, b.ready) &&
     sameList(a.notReady, b.notReady) &&
     sameList(a.activators, b.activators)
@@ -349,6 +364,8 @@ function compute(state: RevisionState): RevisionInfo | undefined {
     timeoutSeconds: spec.timeoutSeconds,
     responseStartTimeoutSeconds: spec.responseStartTimeoutSeconds,
     idleTimeoutSeconds: spec.idleTimeoutSeconds,
+    service: spec.service || undefined,
+    configuration: spec.configuration || undefined,
     ready: [...ready].sort(),
     notReady: [...notReady].sort(),
     activators: [...activators].sort(),

@@ -7,6 +7,9 @@
 export interface RevisionInfo {
   readonly namespace: string;
   readonly name: string;
+  /** The Knative Service and Configuration of the revision ('' or absent when unknown), for metrics. */
+  readonly service?: string | undefined;
+  readonly configuration?: string | undefined;
   /** Requests one Pod may run at once; 0 = unlimited. */
   readonly containerConcurrency: number;
   /** Total request timeout (`spec.timeoutSeconds`); 0 = none. */

@@ -116,6 +116,6 @@ export class RevisionAdmission {
       this.pod = null;
     }
     this.ctx.reporter.requestOut(revision.namespace, revision.name);
-    this.ctx.metrics?.observe(revision.namespace, revision.name, status, (Date.now() - arrivedAt) / 1000);
+    this.ctx.metrics?.observe(revision, status, (Date.now() - arrivedAt) / 1000);
   }
 }
