@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { ROOT, spawnNode, type TestProcess } from './processes.js';
 
@@ -83,6 +83,8 @@ export async function startTestPlatform(yaml: string): Promise<TestPlatform> {
       proc.signal('SIGINT');
       const code = await proc.exit();
       killPlatformProcesses(proc.child.pid ?? -1);
+      // The config's folder holds the logs (`.zerogate/logs` beside the config file): they go with it.
+      rmSync(dirname(file), { recursive: true, force: true });
       return code;
     },
   };

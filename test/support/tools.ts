@@ -6,7 +6,7 @@
  * it, so a green CI can never stand for tests that did not run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KUBE_BIN } from '../../packages/cluster/src/binaries.js';
 import { ROOT } from './processes.js';
@@ -32,8 +32,17 @@ export const OPENSSL: string | undefined = answers('openssl', ['version']) ? 'op
 export const GIT_CHECKOUT: string | undefined =
   existsSync(resolve(ROOT, '.git')) && answers('git', ['--version']) ? 'git' : undefined;
 
+/**
+ * Debian's Chromium, which the dashboard test drives headless (`playwright-core` brings no browser of
+ * its own).
+ */
+export const CHROMIUM: string | undefined = isExecutable('/usr/bin/chromium')
+  ? '/usr/bin/chromium'
+  : undefined;
+
 /** How to get each tool, for the line that says it is missing. */
 const HOW_TO_GET: Readonly<Record<string, string>> = {
+  chromium: 'install it (Debian: apt-get install chromium)',
   kubectl: `build it with \`npm run cluster:build\` (into ${KUBE_BIN})`,
   openssl: 'install it (Debian: apt-get install openssl)',
   git: 'run the tests in a git checkout with git installed',
@@ -62,6 +71,16 @@ export function gate(
     throw new Error(`${tool} is missing, and ZEROGATE_REQUIRE_TOOLS=1: ${suite} cannot run; ${how}`);
   log(`skipped: ${suite} (needs ${tool}, not found; ${how})`);
   return false;
+}
+
+/** Checked without running it: starting a browser's wrapper costs every test file that imports this. */
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function answers(command: string, args: readonly string[]): boolean {

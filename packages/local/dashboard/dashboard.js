@@ -1,12 +1,13 @@
 /*
  * The local platform's live dashboard: one server-sent event stream (`events`) brings a status snapshot
- * a second (and soon after a Pod changes); each revision gets its figures, three charts of the last two
- * minutes drawn as inline SVG, and its Pods; clicking a Pod shows the tail of its logs (`logs/<name>`).
+ * a second (and soon after a Pod changes); each revision gets its figures, three charts of up to the
+ * last two minutes drawn as inline SVG, and its Pods; clicking a Pod shows the tail of its logs (`logs/<name>`).
  * No build step and nothing from elsewhere: this file is served as it is.
  */
 
-/** Time a chart spans. */
+/** Time a chart spans at most, and at least (it widens as snapshots arrive, up to the most). */
 const WINDOW_MS = 120_000;
+const MIN_SPAN_MS = 20_000;
 /** The charts' drawing box (stretched to the figure's width). */
 const WIDTH = 300;
 const HEIGHT = 80;
@@ -170,6 +171,7 @@ function drawChart(drawn, chart, r, history, now) {
   let top = 0;
   for (const s of history) for (const series of chart.series) top = Math.max(top, s[series.key] ?? 0);
   top = niceCeiling(top);
+  const span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, now - (history[0]?.time ?? now)));
   drawn.max.textContent = `max ${top}`;
   drawn.svg.dataset.max = String(top);
   for (const series of chart.series) {
@@ -177,7 +179,7 @@ function drawChart(drawn, chart, r, history, now) {
     for (const s of history) {
       const value = s[series.key];
       if (value === null || value === undefined) continue;
-      const x = WIDTH - ((now - s.time) / WINDOW_MS) * WIDTH;
+      const x = WIDTH - ((now - s.time) / span) * WIDTH;
       const y = HEIGHT - 2 - (value / top) * (HEIGHT - 4);
       points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
     }
