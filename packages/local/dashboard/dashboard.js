@@ -198,31 +198,39 @@ function niceCeiling(value) {
   return 10 * power;
 }
 
+/** Updates the Pods' rows in place (a row a click is on stays the same element), adding and dropping rows. */
 function renderPods(tbody, pods) {
+  const existing = new Map([...tbody.rows].map((tr) => [tr.dataset.pod, tr]));
   const rows = pods.map((pod) => {
-    const tr = document.createElement('tr');
-    tr.dataset.pod = pod.name;
+    let tr = existing.get(pod.name);
+    if (!tr) {
+      tr = document.createElement('tr');
+      tr.dataset.pod = pod.name;
+      tr.tabIndex = 0;
+      tr.title = 'show its log';
+      for (const className of ['name', 'state', 'age', 'restarts', 'reason']) {
+        const td = document.createElement('td');
+        td.className = className;
+        tr.append(td);
+      }
+      tr.addEventListener('click', () => openLog(JSON.parse(tr.dataset.logs)));
+      tr.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter') openLog(JSON.parse(tr.dataset.logs));
+      });
+    }
     tr.dataset.state = pod.state;
-    tr.tabIndex = 0;
-    tr.title = 'show its log';
-    if (pod.logs.includes(openLogName)) tr.classList.add('selected');
+    tr.dataset.logs = JSON.stringify(pod.logs);
+    tr.classList.toggle('selected', pod.logs.includes(openLogName));
     const age =
       pod.endedSecondsAgo === null ? duration(pod.ageSeconds) : `ended ${duration(pod.endedSecondsAgo)} ago`;
-    for (const text of [pod.name, pod.state, age, String(pod.restarts), pod.reason ?? '']) {
-      const td = document.createElement('td');
-      td.textContent = text;
-      tr.append(td);
-    }
-    tr.children[1].className = 'state';
-    tr.children[4].className = 'reason';
-    const open = () => openLog(pod.logs);
-    tr.addEventListener('click', open);
-    tr.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') open();
+    const texts = [pod.name, pod.state, age, String(pod.restarts), pod.reason ?? ''];
+    texts.forEach((text, i) => {
+      if (tr.cells[i].textContent !== text) tr.cells[i].textContent = text;
     });
     return tr;
   });
-  tbody.replaceChildren(...rows);
+  if (rows.length !== tbody.rows.length || rows.some((tr, i) => tbody.rows[i] !== tr))
+    tbody.replaceChildren(...rows);
 }
 
 async function openLog(names, name = names[0]) {
@@ -242,7 +250,7 @@ async function openLog(names, name = names[0]) {
   });
   $('log-containers').replaceChildren(...(names.length > 1 ? buttons : []));
   for (const tr of document.querySelectorAll('tr[data-pod]'))
-    tr.classList.toggle('selected', names.includes(`${tr.dataset.pod}.app`));
+    tr.classList.toggle('selected', JSON.parse(tr.dataset.logs).includes(name));
   const pre = $('log-text');
   pre.dataset.log = name;
   pre.dataset.loaded = 'false';

@@ -123,6 +123,8 @@ async function main(): Promise<void> {
   }
   const tty = process.stdout.isTTY === true;
   const sink = new LogSink(!tty);
+  // From the first line on, so the components' start is in the file too.
+  sink.appendTo(join(logDir, 'platform.log'));
   const logger = pino(
     {
       level: 'info',
@@ -172,7 +174,6 @@ async function main(): Promise<void> {
     shutdown(platform);
     return;
   }
-  sink.appendTo(join(platform.logDir, 'platform.log'));
   process.stdout.write(banner(config, platform.ingressPort, platform.logDir, platform.maxPods));
 
   const running = platform;
