@@ -84,7 +84,7 @@ describe('an in-process Pod', () => {
 });
 
 describe('a Pod that fails', () => {
-  function start(command: string[], probePeriodMs = 1000): Pod {
+  function start(command: string[], probePeriodMs = 1000, startTimeoutMs = 30_000): Pod {
     const logDir = mkdtempSync(join(tmpdir(), 'zerogate-pod-'));
     const dispatcher = new Agent();
     cleanup.push(() => rmSync(logDir, { recursive: true, force: true }));
@@ -95,7 +95,7 @@ describe('a Pod that fails', () => {
       {
         logDir,
         drainSeconds: 0,
-        startTimeoutMs: 30_000,
+        startTimeoutMs,
         probePeriodMs,
         dispatcher,
         network: new PodNetwork({
@@ -128,5 +128,13 @@ describe('a Pod that fails', () => {
     expect(await eventually(() => pod.phase === 'unready', 30_000), `phase ${pod.phase}`).toBe(true);
     expect(await eventually(() => pod.probeFailures >= 2, 10_000)).toBe(true);
     expect(pod.reason).toMatch(/^readiness probe failing \(\d+ in a row, last: status 503\)$/);
+  }, 60_000);
+
+  it('names the last readiness probe answer when it is not ready in time', async () => {
+    const app = `require('node:http').createServer((q, r) => { r.writeHead(503); r.end(); }).listen(+process.env.PORT, process.env.HOST)`;
+    const pod = start(['node', '-e', app], 1000, 1500);
+    expect(await eventually(() => pod.phase === 'failed', 30_000), `phase ${pod.phase}`).toBe(true);
+    expect(pod.reason).toBe('not ready within 1.5 s (last readiness probe: status 503)');
+    expect(pod.exit).toBeUndefined();
   }, 60_000);
 });
