@@ -46,8 +46,34 @@ describe('readQueueProxyContract', () => {
       requestMetrics: false,
       requestLog: false,
       probeRequestLog: false,
+      requestLogTemplate: undefined,
+      metricNames: 'opentelemetry',
       logLevel: 'info',
     });
+  });
+
+  it('parses the request log template of either era once, and names the variable of one that does not parse', () => {
+    const full = {
+      SERVING_NAMESPACE: 'n',
+      SERVING_CONFIGURATION: 'c',
+      SERVING_REVISION: 'r',
+      SERVING_POD: 'p',
+    };
+    const legacy = read({ ...full, SERVING_REQUEST_LOG_TEMPLATE: '{{.Request.Method}}' }, { pod: 'x' });
+    expect(legacy.requestLogTemplate?.execute({ Request: { Method: 'GET' } })).toBe('GET');
+    expect(legacy.metricNames).toBe('opencensus');
+    const current = read(
+      { ...full, OBSERVABILITY_CONFIG: JSON.stringify({ requestLogTemplate: '{{.Response.Code}}' }) },
+      { pod: 'x' },
+    );
+    expect(current.requestLogTemplate?.execute({ Response: { Code: 204 } })).toBe('204');
+    expect(current.metricNames).toBe('opentelemetry');
+    expect(() => read({ SERVING_REQUEST_LOG_TEMPLATE: '{{if .X}}' }, { pod: 'x' })).toThrow(
+      /SERVING_REQUEST_LOG_TEMPLATE: request log template does not parse: template: requestLog:1: unexpected EOF/,
+    );
+    expect(() =>
+      read({ OBSERVABILITY_CONFIG: JSON.stringify({ requestLogTemplate: '{{.A | 3}}' }) }, { pod: 'x' }),
+    ).toThrow(/OBSERVABILITY_CONFIG: request log template does not parse/);
   });
 
   it('reads each shared variable alike in both modes', () => {
