@@ -101,6 +101,16 @@ function isPrint(ch: string): boolean {
   return ch === ' ' || !NOT_PRINT.test(ch);
 }
 
+/** The Go type name `%!verb(type=value)` shows for a value. */
+function goTypeName(v: GoValue): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float64';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'bigint') return 'int64';
+  if (Array.isArray(v)) return '[]interface {}';
+  return typeof v;
+}
+
 const VERB = /%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*)?)?([a-zA-Z%])/g;
 
 function pad(s: string, width: number | undefined, flags: string): string {
@@ -142,6 +152,8 @@ function formatVerb(
         flags,
       );
     case 's': {
+      // Go's %s takes strings, Stringers and slices of them; a number or a boolean is a bad verb.
+      if (typeof v === 'number' || typeof v === 'boolean') break;
       const s = formatGoValue(v);
       return pad(prec === undefined ? s : [...s].slice(0, prec).join(''), width, flags);
     }
@@ -185,15 +197,7 @@ function formatVerb(
       if (n === undefined) break;
       return pad(String.fromCodePoint(n), width, flags);
   }
-  const type =
-    v === null || v === undefined
-      ? '<nil>'
-      : typeof v === 'number'
-        ? Number.isInteger(v)
-          ? 'int'
-          : 'float64'
-        : typeof v;
-  return `%!${verb}(${type}=${formatGoValue(v)})`;
+  return `%!${verb}(${goTypeName(v)}=${formatGoValue(v)})`;
 }
 
 /**
@@ -224,9 +228,7 @@ export function goSprintf(format: string, args: readonly GoValue[]): string {
   );
   if (i < args.length) {
     const extra = args.slice(i).map((a) => {
-      const type =
-        a === null ? '<nil>' : typeof a === 'number' ? (Number.isInteger(a) ? 'int' : 'float64') : typeof a;
-      return `${type}=${formatGoValue(a)}`;
+      return `${goTypeName(a)}=${formatGoValue(a)}`;
     });
     out += `%!(EXTRA ${extra.join(', ')})`;
   }

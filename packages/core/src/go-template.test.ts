@@ -94,9 +94,18 @@ describe('GoTemplate', () => {
     }
   });
 
-  it('fails at execution on a field the data does not have, as Go does', () => {
-    const t = GoTemplate.parse('{{.Request.Nope}}');
-    expect(() => t.execute(data)).toThrow(GoTemplateExecError);
+  it('fails at execution on a field the data does not have or does not export, as Go does', () => {
+    expect(() => GoTemplate.parse('{{.Request.Nope}}').execute(data)).toThrow(GoTemplateExecError);
+    expect(() => GoTemplate.parse('{{.Request.method}}').execute({ Request: { method: 'x' } })).toThrow(
+      /unexported field/,
+    );
+    // A map takes any key.
+    expect(run('{{.M.key}}', { M: new Map([['key', 'v']]) })).toBe('v');
+  });
+
+  it('refuses a constant or `.` as a later pipeline stage, as Go’s parser does', () => {
+    expect(() => GoTemplate.parse('{{.A | "x"}}')).toThrow(/non executable command in pipeline stage 2/);
+    expect(() => GoTemplate.parse('{{.A | .}}')).toThrow(/non executable command/);
   });
 
   it('parses Knative’s documented request log templates (config-observability, both eras)', () => {
@@ -121,7 +130,7 @@ describe('GoTemplate', () => {
     expect(JSON.parse(line)).toEqual({
       httpRequest: {
         requestMethod: 'POST',
-        requestUrl: '/a?b\u003D"c"'.replace('\u003D', '='),
+        requestUrl: '/a?b="c"',
         requestSize: '5',
         status: 201,
         responseSize: '3',
@@ -152,6 +161,7 @@ describe('go-format', () => {
 
   it('reports extra and mismatched operands as Go does', () => {
     expect(goSprintf('%d', ['x'])).toBe('%!d(string=x)');
+    expect(goSprintf('%s %t', [200, 'x'])).toBe('%!s(int=200) %!t(string=x)');
     expect(goSprintf('a', [1])).toBe('a%!(EXTRA int=1)');
     expect(goSprintf('%-4s|%04d|%+d|%%', ['ab', 7, 3])).toBe('ab  |0007|+3|%');
   });

@@ -426,7 +426,7 @@ class ActionParser {
     if (cmds.length === 0 || cmds.some((c) => c.args.length === 0)) this.fail(`missing value for ${context}`);
     for (let k = 1; k < cmds.length; k++) {
       const head = cmds[k]!.args[0]!;
-      if (head.t === 'const' || (head.t === 'dot' && cmds[k]!.args.length > 1)) {
+      if (head.t === 'const' || head.t === 'dot') {
         this.fail(`non executable command in pipeline stage ${k + 1}`);
       }
     }
@@ -649,6 +649,12 @@ function field(value: GoValue, name: string, args: readonly GoValue[], final: bo
   }
   const indexable = value as { goIndex?: (k: GoValue) => GoValue };
   const obj = value as Record<string, unknown>;
+  if (!/^[A-Z]/.test(name)) {
+    // Only exported (capitalised) fields and methods are reachable; a map takes any key.
+    if (typeof indexable.goIndex === 'function') return indexable.goIndex(name);
+    if (value instanceof Map) return value.get(name);
+    throw new GoTemplateExecError(`${name} is an unexported field`);
+  }
   if (!(name in obj)) {
     if (typeof indexable.goIndex === 'function') return indexable.goIndex(name);
     if (value instanceof Map) return value.get(name);
