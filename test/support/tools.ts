@@ -40,9 +40,13 @@ export const CHROMIUM: string | undefined = isExecutable('/usr/bin/chromium')
   ? '/usr/bin/chromium'
   : undefined;
 
+/** Go, which builds the Go-template oracle (`.ci/tools` requires it: it builds kubectl too). */
+export const GO: string | undefined = answers('go', ['version']) ? 'go' : undefined;
+
 /** How to get each tool, for the line that says it is missing. */
 const HOW_TO_GET: Readonly<Record<string, string>> = {
   chromium: 'install it (Debian: apt-get install chromium)',
+  go: 'install Go (https://go.dev/dl/) and put it on PATH',
   kubectl: `build it with \`npm run cluster:build\` (into ${KUBE_BIN})`,
   openssl: 'install it (Debian: apt-get install openssl)',
   git: 'run the tests in a git checkout with git installed',

@@ -49,7 +49,10 @@ export function formatGoValue(v: GoValue): string {
       if (isStringer(v)) return v.String();
       if (Array.isArray(v)) return `[${v.map(formatGoValue).join(' ')}]`;
       if (v instanceof Map) {
-        const parts = [...v.entries()].map(([k, x]) => `${formatGoValue(k)}:${formatGoValue(x)}`);
+        // fmt prints a map's entries sorted by key.
+        const parts = [...v.entries()]
+          .sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0))
+          .map(([k, x]) => `${formatGoValue(k)}:${formatGoValue(x)}`);
         return `map[${parts.join(' ')}]`;
       }
       return `{${Object.values(v)

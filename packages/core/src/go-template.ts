@@ -140,7 +140,14 @@ function escaperInput(args: readonly GoValue[]): string {
 const eq: Fn = (args) => {
   if (args.length < 2) throw new GoTemplateExecError('missing argument for comparison');
   const first = basic(args[0]);
-  return args.slice(1).some((a) => basic(a) === first);
+  return args.slice(1).some((a) => {
+    const other = basic(a);
+    // Go compares basic values of one kind only (a nil on either side compares as unequal).
+    if (first !== null && other !== null && typeof first !== typeof other) {
+      throw new GoTemplateExecError('error calling eq: incompatible types for comparison');
+    }
+    return other === first;
+  });
 };
 
 /** The builtin functions, as Go's `text/template` defines them (`and`/`or` are handled lazily). */
@@ -661,8 +668,14 @@ function field(value: GoValue, name: string, args: readonly GoValue[], final: bo
     throw new GoTemplateExecError(`can't evaluate field ${name}`);
   }
   const v = obj[name];
-  if (typeof v === 'function')
-    return (v as (...a: GoValue[]) => GoValue).apply(value, final ? [...args] : []);
+  if (typeof v === 'function') {
+    // A method takes exactly its parameters: the command's arguments when it ends the chain, else none.
+    const given = final ? args : [];
+    if (given.length !== v.length) {
+      throw new GoTemplateExecError(`wrong number of args for ${name}: want ${v.length} got ${given.length}`);
+    }
+    return (v as (...a: GoValue[]) => GoValue).apply(value, [...given]);
+  }
   if (final && args.length > 0)
     throw new GoTemplateExecError(`${name} has arguments but cannot be invoked as function`);
   return v;
@@ -756,6 +769,7 @@ class Executor {
       case 'pipe':
         return chainOf(this.pipeline(head.pipe, scope), head.names, args());
       default:
+        if (head.t === 'const' && head.value === null) throw new GoTemplateExecError('nil is not a command');
         if (rest.length > 0 || final.length > 0)
           throw new GoTemplateExecError(
             `can't give argument to non-function ${formatGoValue(this.arg(head, scope))}`,

@@ -48,14 +48,25 @@ export function canonicalHeaderKey(name: string): string {
   return out;
 }
 
+/** Fields a Go server takes out of `Request.Header` into fields of their own. */
+const MOVED_HEADERS = new Set(['host', 'transfer-encoding']);
+
+/** The values of field `name` (lower case) in `raw`, in order. */
+function rawValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
 /** A Go `http.Header`: a map of canonical names to their values, with `Get`, `Values` and `index`. */
 export class GoHeader extends Map<string, string[]> {
   constructor(rawHeaders: readonly string[]) {
     super();
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!;
-      // HTTP/2 pseudo-headers are not header fields in Go's Request.
-      if (name.startsWith(':')) continue;
+      // HTTP/2 pseudo-headers are not header fields in Go's Request; a Go server moves Host to
+      // Request.Host and Transfer-Encoding to Request.TransferEncoding.
+      if (name.startsWith(':') || MOVED_HEADERS.has(name.toLowerCase())) continue;
       const key = canonicalHeaderKey(name);
       const values = super.get(key);
       if (values) values.push(rawHeaders[i + 1]!);
@@ -143,11 +154,63 @@ export class GoURL {
     return this.Scheme !== '';
   }
 
+  /** The query's values by name (Go's `url.Values`, printed as a sorted map; malformed pairs left out). */
+  Query(): GoValues {
+    return new GoValues(this.RawQuery);
+  }
+
   /** The URL reassembled, as Go's `String()` (and so `{{.Request.URL}}`) gives it. */
   String(): string {
     const prefix = this.Scheme !== '' ? `${this.Scheme}://${this.Host}` : '';
     const query = this.RawQuery !== '' || this.ForceQuery ? `?${this.RawQuery}` : '';
     return `${prefix}${this.escapedPath}${query}`;
+  }
+}
+
+/** Go's `url.QueryUnescape`: `%XX` bytes and `+` as a space; undefined when malformed. */
+function queryUnescape(s: string): string | undefined {
+  if (/%(?![0-9a-fA-F]{2})/.test(s)) return undefined;
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return Buffer.from(
+      s
+        .replace(/\+/g, ' ')
+        .replace(/%([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
+  }
+}
+
+/** Go's `url.Values` of a raw query, as `url.ParseQuery` reads it. */
+export class GoValues extends Map<string, string[]> {
+  constructor(rawQuery: string) {
+    super();
+    for (const part of rawQuery.split('&')) {
+      if (part === '' || part.includes(';')) continue;
+      const eq = part.indexOf('=');
+      const key = queryUnescape(eq < 0 ? part : part.slice(0, eq));
+      const value = queryUnescape(eq < 0 ? '' : part.slice(eq + 1));
+      if (key === undefined || value === undefined) continue;
+      const values = super.get(key);
+      if (values) values.push(value);
+      else super.set(key, [value]);
+    }
+  }
+
+  /** The first value of `key`, or ''. */
+  Get(key: string): string {
+    return super.get(key)?.[0] ?? '';
+  }
+
+  /** Whether `key` is there. */
+  Has(key: string): boolean {
+    return super.has(key);
+  }
+
+  /** Go's map index: a missing key gives a nil slice. */
+  goIndex(key: unknown): string[] {
+    return super.get(String(key)) ?? [];
   }
 }
 
@@ -195,25 +258,39 @@ export class GoRequest {
 
   /** The Host field, or `:authority` over HTTP/2. */
   get Host(): string {
-    const host = this.Header.Get('Host');
-    if (host !== '') return host;
     const raw = this.req.rawHeaders ?? [];
-    for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i] === ':authority') return raw[i + 1]!;
-    return '';
+    let authority = '';
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1]!;
+      if (name === ':authority') authority = raw[i + 1]!;
+    }
+    return authority;
   }
 
   /** `Content-Length`; -1 for a body of unknown length (chunked), 0 for none. */
   get ContentLength(): number {
+    if (this.TransferEncoding.length > 0) return -1;
     const declared = this.Header.Get('Content-Length');
-    if (declared !== '') {
-      const n = Number(declared);
-      return Number.isSafeInteger(n) ? n : -1;
-    }
-    return this.Header.Get('Transfer-Encoding') !== '' ? -1 : 0;
+    if (declared === '') return 0;
+    const n = Number(declared);
+    return Number.isSafeInteger(n) ? n : -1;
   }
 
+  /** The codings of `Transfer-Encoding` (a Go server's `["chunked"]`), which Header does not hold. */
   get TransferEncoding(): string[] {
-    return this.Header.Values('Transfer-Encoding');
+    return rawValues(this.req.rawHeaders ?? [], 'transfer-encoding').flatMap((v) =>
+      v.split(',').map((c) => c.trim().toLowerCase()),
+    );
+  }
+
+  /** Whether the client asked to close the connection after this request (`Connection: close`, or HTTP/1.0 without keep-alive). */
+  get Close(): boolean {
+    const tokens = rawValues(this.req.rawHeaders ?? [], 'connection').flatMap((v) =>
+      v.split(',').map((t) => t.trim().toLowerCase()),
+    );
+    if (this.ProtoMajor === 1 && this.ProtoMinor === 0) return !tokens.includes('keep-alive');
+    return this.ProtoMajor < 2 && tokens.includes('close');
   }
 
   /** `ip:port` of the client, IPv6 in brackets. */
