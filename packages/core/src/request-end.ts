@@ -21,19 +21,11 @@ export interface RequestAccounting {
   readonly templatedLog?: RequestLog | undefined;
 }
 
-/** How a counted request ended, beyond its status. */
-export interface RequestEndDetail {
-  /** Response body bytes, as far as known (the `Content-Length` answered; 0 otherwise). */
-  readonly size?: number;
-  /** When the request was handed to the app (ms since the epoch); undefined if it never was. */
-  readonly sentAt?: number | undefined;
-}
-
-const NO_DETAIL: RequestEndDetail = {};
-
 /**
  * Records the end of a counted request that arrived at `arrivedAt` (ms since the epoch); `status` is the
- * answer's, or 499 when the client left before it was whole. Call it once per request.
+ * answer's, or 499 when the client left before it was whole; `size` the response body bytes as far as
+ * known; `sentAt` when it was handed to the app (undefined if it never was). Call it once per request.
+ * Positional, so the hot path allocates nothing for it.
  */
 export function recordRequestEnd(
   accounting: RequestAccounting,
@@ -41,18 +33,14 @@ export function recordRequestEnd(
   proxied: boolean,
   arrivedAt: number,
   status: number,
-  detail: RequestEndDetail = NO_DETAIL,
+  size = 0,
+  sentAt?: number,
 ): void {
   accounting.stats.requestOut(proxied);
   const now = Date.now();
   const seconds = (now - arrivedAt) / 1000;
-  accounting.metrics?.observe(
-    status,
-    seconds,
-    req,
-    detail.sentAt === undefined ? undefined : (now - detail.sentAt) / 1000,
-  );
-  if (accounting.requestLog) writeRequestLog(accounting, req, status, seconds, detail.size ?? 0, proxied);
+  accounting.metrics?.observe(status, seconds, req, sentAt === undefined ? undefined : (now - sentAt) / 1000);
+  if (accounting.requestLog) writeRequestLog(accounting, req, status, seconds, size, proxied);
 }
 
 /** One request log line: the template's when there is one, else a JSON `request` line. */

@@ -124,7 +124,7 @@ export class QueueAdmission {
       request = { method, url, rawHeaders, httpVersion, socket: this.peer };
     }
     if (this.counted) {
-      recordRequestEnd(ctx, request, this.facts.proxied, arrivedAt, status, { size, sentAt: this.sentAt });
+      recordRequestEnd(ctx, request, this.facts.proxied, arrivedAt, status, size, this.sentAt);
     } else if (ctx.requestLog && ctx.probeRequestLog) {
       writeRequestLog(ctx, request, status, (Date.now() - arrivedAt) / 1000, size, this.facts.proxied);
     }
