@@ -176,6 +176,21 @@ describe('parseEndpointsDocument', () => {
     expect(parseError(text).message).toBe(`revisions[1].${field} must be a non-negative integer`);
   });
 
+  it('passes on the zerogate.dev/ annotations only', () => {
+    const text = doc({
+      namespace: 'ns',
+      name: 'r',
+      annotations: { 'zerogate.dev/slow-start': '2s', 'autoscaling.knative.dev/target': '10' },
+    });
+    expect(parseEndpointsDocument(text)[0]?.annotations).toEqual({ 'zerogate.dev/slow-start': '2s' });
+    expect(parseEndpointsDocument(doc({ namespace: 'ns', name: 'r' }))[0]?.annotations).toBeUndefined();
+  });
+
+  it.each([[['a']], ['x'], [{ 'zerogate.dev/slow-start': 2 }]])('rejects annotations = %j', (value) => {
+    const text = doc({ namespace: 'ns', name: 'r', annotations: value });
+    expect(parseError(text).message).toBe('revisions[0].annotations must be an object of strings');
+  });
+
   it('rejects the same revision twice', () => {
     const text = doc(
       { namespace: 'ns', name: 'r', endpoints: [] },

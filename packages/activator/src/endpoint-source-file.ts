@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { type Logger, splitHostPort } from '@zerogate/core';
 import {
+  activatorAnnotations,
   type EndpointListener,
   type EndpointSource,
   type RevisionInfo,
@@ -23,7 +24,8 @@ const POLL_INTERVAL_MS = 1000;
 /**
  * Parses an endpoints document:
  * `{"revisions":[{"namespace","name","service","configuration","containerConcurrency","timeoutSeconds",
- * "responseStartTimeoutSeconds","idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"]}]}`.
+ * "responseStartTimeoutSeconds","idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"],
+ * "annotations":{"zerogate.dev/…":"…"}}]}`.
  * Only `namespace` and `name` are required; `endpoints` defaults to none, `service` and `configuration` to '',
  * and the numbers as a Revision without them does.
  */
@@ -88,9 +90,19 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
     if (!Array.isArray(activators) || activators.some((a) => typeof a !== 'string')) {
       throw new EndpointsFileError(`${where}.activators must be an array of addresses`);
     }
+    const annotations = r.annotations ?? {};
+    if (
+      typeof annotations !== 'object' ||
+      annotations === null ||
+      Array.isArray(annotations) ||
+      Object.values(annotations).some((v) => typeof v !== 'string')
+    ) {
+      throw new EndpointsFileError(`${where}.annotations must be an object of strings`);
+    }
     return {
       namespace,
       name,
+      annotations: activatorAnnotations(annotations as Record<string, string>),
       service: optionalText('service') || undefined,
       configuration: optionalText('configuration') || undefined,
       containerConcurrency: count('containerConcurrency', 0),

@@ -7,7 +7,7 @@ import {
   type V1Endpoints,
 } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InformerHarness } from '../../../test/support/informer-harness.js';
 import type { EndpointListener, RevisionInfo } from './endpoint-source.js';
 import {
@@ -387,6 +387,24 @@ describe('KubernetesEndpointSource', () => {
       service: 'svc',
       configuration: 'cfg',
     });
+  });
+
+  it('passes on the Revision’s zerogate.dev/ annotations, and delivers a change of them', async () => {
+    const annotated = (value: string) => ({
+      ...revision('ns1', 'r1'),
+      metadata: {
+        name: 'r1',
+        namespace: 'ns1',
+        annotations: { 'zerogate.dev/slow-start': value, 'autoscaling.knative.dev/target': '5' },
+      },
+    });
+    harness.server.apply(annotated('2s'));
+    const recorder = await started();
+    expect(recorder.current.get('ns1/r1')?.annotations).toEqual({ 'zerogate.dev/slow-start': '2s' });
+    harness.server.apply(annotated('0s'));
+    await vi.waitFor(() =>
+      expect(recorder.current.get('ns1/r1')?.annotations).toEqual({ 'zerogate.dev/slow-start': '0s' }),
+    );
   });
 
   it('uses the defaults for malformed Revision fields, and logs them', async () => {

@@ -20,7 +20,13 @@ import {
   type RevisionWatchOptions,
   readRevision,
 } from '@zerogate/core/kubernetes';
-import type { EndpointListener, EndpointSource, RevisionInfo } from './endpoint-source.js';
+import {
+  activatorAnnotations,
+  type EndpointListener,
+  type EndpointSource,
+  type RevisionInfo,
+  sameAnnotations,
+} from './endpoint-source.js';
 
 export { DEFAULT_BACKOFF, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
 
@@ -45,9 +51,11 @@ interface RevisionSpecFacts {
   /** From the Revision's `serving.knative.dev/service` and `…/configuration` labels, for metrics. */
   readonly service: string;
   readonly configuration: string;
+  /** The Revision's `zerogate.dev/` annotations. */
+  readonly annotations: Readonly<Record<string, string>> | undefined;
 }
 
-type NumericSpecField = Exclude<keyof RevisionSpecFacts, 'service' | 'configuration'>;
+type NumericSpecField = Exclude<keyof RevisionSpecFacts, 'service' | 'configuration' | 'annotations'>;
 
 const DEFAULT_SPEC: RevisionSpecFacts = {
   containerConcurrency: 0,
@@ -56,6 +64,7 @@ const DEFAULT_SPEC: RevisionSpecFacts = {
   idleTimeoutSeconds: 0,
   service: '',
   configuration: '',
+  annotations: undefined,
 };
 
 interface Addresses {
@@ -149,6 +158,7 @@ function revisionSpec(revision: KnativeRevision, problems: string[]): RevisionSp
   const names = {
     service: labels['serving.knative.dev/service'] ?? '',
     configuration: labels['serving.knative.dev/configuration'] ?? '',
+    annotations: activatorAnnotations(revision.metadata?.annotations),
   };
   if (spec !== undefined && spec !== null && !isRecord(spec)) {
     problems.push('spec is not an object');
@@ -182,6 +192,7 @@ function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
     a.idleTimeoutSeconds === b.idleTimeoutSeconds &&
     a.service === b.service &&
     a.configuration === b.configuration &&
+    sameAnnotations(a.annotations, b.annotations) &&
     sameList(a.ready, b.ready) &&
     sameList(a.notReady, b.notReady) &&
     sameList(a.activators, b.activators)
@@ -366,6 +377,7 @@ function compute(state: RevisionState): RevisionInfo | undefined {
     idleTimeoutSeconds: spec.idleTimeoutSeconds,
     service: spec.service || undefined,
     configuration: spec.configuration || undefined,
+    annotations: spec.annotations,
     ready: [...ready].sort(),
     notReady: [...notReady].sort(),
     activators: [...activators].sort(),

@@ -27,6 +27,36 @@ export interface RevisionInfo {
    * share of the Pods. Empty = unknown, so this activator uses every Pod.
    */
   readonly activators: readonly string[];
+  /**
+   * The revision's `zerogate.dev/` annotations (how it is held and woken; revision-settings.ts), absent
+   * when it has none.
+   */
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The prefix of the annotations a source passes on in {@link RevisionInfo.annotations}. */
+export const ACTIVATOR_ANNOTATION_PREFIX = 'zerogate.dev/';
+
+/** The `zerogate.dev/` entries of `all`, or undefined when there are none. */
+export function activatorAnnotations(
+  all: Readonly<Record<string, unknown>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  let picked: Record<string, string> | undefined;
+  for (const [key, value] of Object.entries(all ?? {})) {
+    if (!key.startsWith(ACTIVATOR_ANNOTATION_PREFIX) || typeof value !== 'string') continue;
+    picked ??= {};
+    picked[key] = value;
+  }
+  return picked;
+}
+
+/** Whether two annotation sets hold the same entries. */
+export function sameAnnotations(
+  a: Readonly<Record<string, string>> | undefined,
+  b: Readonly<Record<string, string>> | undefined,
+): boolean {
+  const ak = Object.keys(a ?? {});
+  return ak.length === Object.keys(b ?? {}).length && ak.every((k) => a?.[k] === b?.[k]);
 }
 
 /** `<namespace>/<name>`, the key of a revision everywhere in the activator. */

@@ -6,6 +6,14 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { RevisionPods } from './revision-pods.js';
 
+/** The revision's `zerogate.dev/` annotations (how the activator holds and wakes it), when it has any. */
+function zerogateAnnotations(all: Readonly<Record<string, string>>): {
+  annotations?: Record<string, string>;
+} {
+  const picked = Object.entries(all).filter(([key]) => key.startsWith('zerogate.dev/'));
+  return picked.length === 0 ? {} : { annotations: Object.fromEntries(picked) };
+}
+
 /** The endpoints document of these revisions: every started Pod, ready or not (the activator probes those). */
 export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
   const list = [...revisions].map((r) => ({
@@ -15,6 +23,7 @@ export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
     timeoutSeconds: r.config.timeoutSeconds,
     responseStartTimeoutSeconds: r.config.responseStartTimeoutSeconds,
     idleTimeoutSeconds: r.config.idleTimeoutSeconds,
+    ...zerogateAnnotations(r.config.annotations),
     endpoints: r.routable().map((p) => ({ address: p.servingAddress, ready: p.phase === 'ready' })),
   }));
   return `${JSON.stringify({ revisions: list }, null, 1)}\n`;
