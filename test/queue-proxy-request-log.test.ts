@@ -1,5 +1,6 @@
+import { connect } from 'node:http2';
 import { describe, expect, it } from 'vitest';
-import { eventually, KUBELET_PROBE, send } from './support/http.js';
+import { eventually, h2Exchange, KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, spawnNode, startQueueProxy, startUserApp } from './support/processes.js';
 
 /**
@@ -147,6 +148,42 @@ describe.each([
       'GETa+b',
       '003',
     ]);
+  });
+});
+
+describe('queue-proxy templated request log over HTTP/2', () => {
+  it('gives an h2c request Go’s HTTP/2 fields: HTTP/2.0, Host from :authority, the body bytes relayed', async () => {
+    const appProc = spawnNode('test/support/h2c-app.mjs', { PORT: '0' });
+    const appPort = (
+      JSON.parse(await appProc.waitForLine((l) => l.startsWith('{"port"'))) as { port: number }
+    ).port;
+    const qp = await startQueueProxy(
+      queueProxyEnv(appPort, {
+        SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: appPort } }),
+        SERVING_ENABLE_REQUEST_LOG: 'true',
+        SERVING_REQUEST_LOG_TEMPLATE:
+          'H2 {{.Request.Proto}} {{.Request.ProtoMajor}} {{.Request.Host}} {{.Request.Method}} {{.Request.URL}} {{.Request.UserAgent}} {{.Response.Code}} {{.Response.Size}} {{.Request.RemoteAddr}} {{len (.Request.Header.Values ":path")}}',
+      }),
+    );
+    const session = connect(qp.url);
+    let reply: Awaited<ReturnType<typeof h2Exchange>>;
+    try {
+      reply = await h2Exchange(session, {
+        ':method': 'GET',
+        ':path': '/echo?x=1',
+        ':authority': 'hello.default.example.com',
+        'user-agent': 'h2-client',
+      });
+    } finally {
+      session.close();
+    }
+    expect(reply.status).toBe(200);
+    const line = await qp.proc.waitForLine((l) => l.startsWith('H2 '));
+    expect(line).toMatch(
+      new RegExp(
+        `^H2 HTTP/2\\.0 2 hello\\.default\\.example\\.com GET /echo\\?x=1 h2-client 200 ${Buffer.byteLength(reply.body)} 127\\.0\\.0\\.1:\\d+ 0$`,
+      ),
+    );
   });
 });
 
