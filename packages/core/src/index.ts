@@ -37,6 +37,7 @@ export * from './serving-listener.js';
 export * from './sleep.js';
 export * from './stat-proto.js';
 export * from './tls-settings.js';
+export * from './tracing/index.js';
 export * from './undici-dispatchers.js';
 export * from './upgrade-exchange.js';
 export * from './wait-for-drain.js';

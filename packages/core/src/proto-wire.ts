@@ -66,6 +66,15 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
+  /** Appends a `fixed64` field (little-endian) unless it is 0: OTLP's timestamps in nanoseconds. */
+  fixed64(field: number, value: bigint): void {
+    if (value === 0n) return;
+    this.tag(field, WIRE_FIXED64);
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, BigInt.asUintN(64, value), true);
+    this.pos += 8;
+  }
+
   /** Appends a `string` field as UTF-8 unless it is empty. */
   string(field: number, value: string): void {
     if (value === '') return;
@@ -128,6 +137,14 @@ export class ProtoReader {
   double(): number {
     this.need(8);
     const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  /** Reads a fixed64 little-endian unsigned integer. */
+  fixed64(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos, true);
     this.pos += 8;
     return v;
   }
