@@ -56,6 +56,8 @@ const TAKEN = 2;
  * app's handler runs on until it finishes.
  */
 export class AppExchange implements TimedExchange {
+  /** When the app was called (ms since the epoch), for the ≤ 1.18 app metrics; undefined before, or without metrics. */
+  private ranAt: number | undefined;
   private state = WAITING;
   private slot: BreakerSlot | undefined;
   /** The timeouts; the app's writes restart the idle one. */
@@ -106,6 +108,8 @@ export class AppExchange implements TimedExchange {
       return;
     }
     this.state = RUNNING;
+    // For Knative ≤ 1.18's app metrics, timed from here; kept only with metrics on.
+    if (this.ctx.metrics) this.ranAt = Date.now();
     this.ctx.app(this.req, this.res);
   }
 
@@ -174,6 +178,8 @@ export class AppExchange implements TimedExchange {
       this.facts.proxied,
       this.arrivedAt,
       res.writableEnded || this.timedOut ? res.statusCode : 499,
+      0,
+      this.ranAt,
     );
   }
 }

@@ -243,6 +243,19 @@ describe('attach', () => {
     expect(text).toMatch(/k8s_container_name="app"/);
   });
 
+  it('takes Knative ≤ 1.18’s metric names in that era, timing the app from when it is called', async () => {
+    const { url, attached } = await start((_req, res) => hello(res), {
+      requestMetrics: true,
+      metricNames: 'opencensus',
+      containerName: 'app',
+    });
+    await get(`${url}/`);
+    const text = await (await fetch(`http://127.0.0.1:${attached.ports.metrics}/metrics`)).text();
+    expect(text).toMatch(/revision_request_count\{[^}]*response_code="200"[^}]*container_name="app"\} 1\n/);
+    expect(text).toMatch(/revision_app_request_count\{[^}]*response_code="200"[^}]*\} 1\n/);
+    expect(text).not.toContain('kn_serving_');
+  });
+
   it('shutdown: probes fail at once, requests are served until quiet, then the server closes', async () => {
     const { url, attached } = await start((_req, res) => hello(res), { drainQuietMs: 300 });
     const stopped = attached.shutdown();
