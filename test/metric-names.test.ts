@@ -122,7 +122,7 @@ describe('activator metrics in each Knative era’s names (docs/activator.md §7
     expect(text).toMatch(
       /activator_request_count\{namespace_name="default",service_name="hello",configuration_name="hello",revision_name="hello-00001",response_code="200",response_code_class="2xx",pod_name="activator-test",container_name="activator"\} [1-9]/,
     );
-  });
+  }, 60_000);
 
   it('otherwise: the OpenTelemetry names and labels Knative documents, and ours beside them', async () => {
     const text = await activatorWithTraffic({});
@@ -130,5 +130,5 @@ describe('activator metrics in each Knative era’s names (docs/activator.md §7
     expect(text).toMatch(
       /kn_revision_request_concurrency\{k8s_namespace_name="default",kn_service_name="hello",kn_configuration_name="hello",kn_revision_name="hello-00001",k8s_pod_name="activator-test",k8s_container_name="activator"\} 0/,
     );
-  });
+  }, 60_000);
 });
