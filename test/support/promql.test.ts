@@ -23,4 +23,10 @@ describe('promqlRefs', () => {
       groupingLabels: ['pod'],
     });
   });
+
+  it('refuses unbalanced parentheses and unclosed matchers', () => {
+    expect(() => promqlRefs('sum(rate(m[1m])')).toThrow(/unbalanced/);
+    expect(() => promqlRefs('sum(m))')).toThrow(/unbalanced/);
+    expect(() => promqlRefs('m{a="b"')).toThrow();
+  });
 });

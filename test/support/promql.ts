@@ -75,9 +75,14 @@ export function promqlRefs(expr: string): PromqlRefs {
   const selectors: Selector[] = [];
   const groupingLabels: string[] = [];
   let i = 0;
+  let depth = 0;
   while (i < expr.length) {
     const c = expr[i]!;
-    if (/\s|[(),+\-*/%^<>=!]/.test(c)) {
+    if (c === '(' || c === ')') {
+      depth += c === '(' ? 1 : -1;
+      if (depth < 0) throw new Error(`unbalanced ) at ${i} in ${expr}`);
+      i++;
+    } else if (/\s|[,+\-*/%^<>=!]/.test(c)) {
       i++;
     } else if (c === '"' || c === "'" || c === '`') {
       i = skipString(expr, i);
@@ -127,5 +132,6 @@ export function promqlRefs(expr: string): PromqlRefs {
       }
     }
   }
+  if (depth !== 0) throw new Error(`unbalanced ( in ${expr}`);
   return { selectors, groupingLabels };
 }
