@@ -2,10 +2,11 @@
  * What a proxied request holds in the activator, whichever path relays it (node:http and undici, or the
  * raw relay): stages 4, 5 and 8 of activator-handler.ts's list, and what a failed attempt does to its Pod.
  */
-import type { Logger } from '@zerogate/core';
+import { type Logger, rawHeader } from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
+import type { HeldRequest } from './held-queue.js';
 import type { Revision } from './revisions.js';
-import type { HeldRequest, PodSlot } from './throttler.js';
+import type { PodSlot } from './throttler.js';
 
 /** Where the activator reports request arrivals and departures (the autoscaler's stat reporter). */
 export interface ConcurrencySink {
@@ -31,7 +32,7 @@ export const RETRY_AFTER_SECONDS = '1';
  */
 export class RevisionAdmission {
   private pod: PodSlot | null = null;
-  private held: HeldRequest | null = null;
+  private held: HeldRequest<PodSlot> | null = null;
   private attempts = 0;
 
   constructor(
@@ -44,10 +45,17 @@ export class RevisionAdmission {
   /**
    * 5. held until a Pod has room: `send` runs with the Pod now or once one frees; false when the hold
    * limit is reached (send never runs; the caller answers `ACTIVATOR_OVERLOADED`). `bytes`: the body
-   * bytes the request may hold in memory while waiting.
+   * bytes the request may hold in memory while waiting; `rawHeaders` place it by the revision's key and
+   * priority headers. A held request pushed out later by a fairer claim to the caps gets `refused` instead.
    */
-  admit(send: (pod: PodSlot) => void, bytes: number): boolean {
+  admit(
+    send: (pod: PodSlot) => void,
+    bytes: number,
+    rawHeaders: readonly string[],
+    refused: () => void,
+  ): boolean {
     const { revision } = this;
+    const retry = this.attempts > 0;
     const result = revision.throttler.acquire(
       (pod) => {
         this.held = null;
@@ -55,13 +63,16 @@ export class RevisionAdmission {
         send(pod);
       },
       bytes,
-      this.attempts > 0,
+      retry,
+      retry ? undefined : revision.throttler.placeOf((name) => rawHeader(rawHeaders, name)),
+      () => {
+        this.held = null;
+        this.holdLimitReached('pushed out by a revision or key under its fair share');
+        refused();
+      },
     );
     if (result === 'full') {
-      this.ctx.logger.warn(
-        { revision: revision.name, namespace: revision.namespace },
-        'activator hold limit reached',
-      );
+      this.holdLimitReached('refused');
       return false;
     }
     if ('address' in result) send(result);
@@ -70,6 +81,14 @@ export class RevisionAdmission {
       this.ctx.logger.debug({ revision: revision.name, namespace: revision.namespace }, 'request held');
     }
     return true;
+  }
+
+  private holdLimitReached(what: string): void {
+    const { revision } = this;
+    this.ctx.logger.warn(
+      { revision: revision.name, namespace: revision.namespace, outcome: what },
+      'activator hold limit reached',
+    );
   }
 
   /** The request goes to `pod` now; false when it already ended (the slot was handed back). */

@@ -1,9 +1,10 @@
 import type { Logger } from '@zerogate/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RevisionInfo } from './endpoint-source.js';
+import { HoldPool } from './hold-pool.js';
 import type { PodProbe } from './revision-backends.js';
 import { RevisionRegistry } from './revisions.js';
-import { ByteBudget, PodSlot } from './throttler.js';
+import { PodSlot } from './throttler.js';
 
 const SELF = '10.1.0.1';
 const FREQUENCY_MS = 200;
@@ -55,7 +56,7 @@ describe('RevisionRegistry', () => {
     };
     log = fakeLogger();
     registry = new RevisionRegistry(
-      { maxHeld: 10, bytes: new ByteBudget(1024) },
+      { maxHeld: 10, pool: new HoldPool(100, 1024) },
       probe,
       FREQUENCY_MS,
       SELF,

@@ -1,10 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HeldRequest } from './held-queue.js';
+import { HoldPool } from './hold-pool.js';
+import { DEFAULT_HOLDING } from './revision-settings.js';
 import {
   assignPods,
-  ByteBudget,
-  HeldRequest,
   PodSlot,
   RevisionThrottler,
+  SLOW_START_INITIAL,
+  slowStartLimit,
   type ThrottleLimits,
 } from './throttler.js';
 
@@ -20,8 +23,15 @@ function activatorList(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `10.1.${Math.floor(i / 10)}.${i % 10}`);
 }
 
-function limits(maxHeld = 1000, bytes = 1 << 20): ThrottleLimits {
-  return { maxHeld, bytes: new ByteBudget(bytes) };
+function limits(maxHeld = 1000, bytes = 1 << 20, total = 1_000_000): ThrottleLimits {
+  return { maxHeld, pool: new HoldPool(total, bytes) };
+}
+
+/** A throttler without slow start: a new Pod takes its full capacity at once. */
+function throttler(lim: ThrottleLimits, random?: () => number): RevisionThrottler {
+  const t = new RevisionThrottler(lim, random);
+  t.configure({ ...DEFAULT_HOLDING, slowStartMs: 0 });
+  return t;
 }
 
 /** A random source that returns `values` in turn and fails loudly when it runs out. */
@@ -49,9 +59,9 @@ function asPod(result: unknown): PodSlot {
   return result as PodSlot;
 }
 
-function asHeld(result: unknown): HeldRequest {
+function asHeld(result: unknown): HeldRequest<PodSlot> {
   expect(result).toBeInstanceOf(HeldRequest);
-  return result as HeldRequest;
+  return result as HeldRequest<PodSlot>;
 }
 
 describe('assignPods', () => {
@@ -132,28 +142,9 @@ describe('assignPods', () => {
   });
 });
 
-describe('ByteBudget', () => {
-  it('reserves up to its limit and frees on release', () => {
-    const budget = new ByteBudget(100);
-    expect(budget.reserve(60)).toBe(true);
-    expect(budget.reserve(41)).toBe(false);
-    expect(budget.inUse).toBe(60);
-    expect(budget.reserve(40)).toBe(true);
-    expect(budget.inUse).toBe(100);
-    budget.release(60);
-    expect(budget.inUse).toBe(40);
-  });
-
-  it('always allows zero bytes', () => {
-    const budget = new ByteBudget(0);
-    expect(budget.reserve(0)).toBe(true);
-    expect(budget.reserve(1)).toBe(false);
-  });
-});
-
 describe('RevisionThrottler capacity', () => {
   it('is 0 without Pods, whatever containerConcurrency is', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     expect(t.capacity).toBe(0);
     t.update(0, [], [], SELF);
     expect(t.capacity).toBe(0);
@@ -162,7 +153,7 @@ describe('RevisionThrottler capacity', () => {
   });
 
   it('is CC × assigned Pods, and infinite at CC=0 with a Pod', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(3, podList(4), [], SELF);
     expect(t.capacity).toBe(12);
     expect(t.podCount).toBe(4);
@@ -171,7 +162,7 @@ describe('RevisionThrottler capacity', () => {
   });
 
   it('counts only this activator’s share of Pods', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     const activators = activatorList(3);
     t.update(2, podList(7), activators, activators[0]!);
     expect(t.podCount).toBe(3);
@@ -181,7 +172,7 @@ describe('RevisionThrottler capacity', () => {
   });
 
   it('uses every Pod at CC=0, ignoring subsetting', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     const activators = activatorList(3);
     t.update(0, podList(7), activators, activators[0]!);
     expect(t.podCount).toBe(7);
@@ -192,7 +183,7 @@ describe('RevisionThrottler load balancing', () => {
   it('at CC=0 picks the less loaded of two random Pods', () => {
     const pods = podList(3);
     // Each pick draws i = ⌊r·3⌋, then j = ⌊r·2⌋ (skipping i), then a tie-break only on equal load.
-    const t = new RevisionThrottler(
+    const t = throttler(
       limits(),
       scripted(
         ...[0, 0, 0.25], // Pods 0 and 1, both idle: tie-break < 0.5 → Pod 0.
@@ -211,7 +202,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC=0 prefers the idle Pod whichever order the two are drawn in', () => {
     const pods = podList(2);
-    const t = new RevisionThrottler(limits(), scripted(0, 0, 0.9, 0.9, 0, 0, 0));
+    const t = throttler(limits(), scripted(0, 0, 0.9, 0.9, 0, 0, 0));
     t.update(0, pods, [], SELF);
     // Both idle: tie-break 0.9 → the second drawn, Pod 1.
     expect(asPod(t.acquire(() => {}, 0)).address).toBe(pods[1]);
@@ -224,7 +215,7 @@ describe('RevisionThrottler load balancing', () => {
   });
 
   it('at CC=0 never holds while a Pod exists', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(0, podList(1), [], SELF);
     for (let i = 0; i < 100; i++) asPod(t.acquire(() => {}, 0));
     expect(t.inFlight).toBe(100);
@@ -233,7 +224,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC=0 with no Pod holds until the first Pod appears', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits(), () => 0);
+    const t = throttler(limits(), () => 0);
     t.update(0, [], [], SELF);
     asHeld(t.acquire(grants.for('a'), 0));
     t.update(0, ['10.0.0.1:8012'], [], SELF);
@@ -242,7 +233,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC 1–3 sends to the first Pod with room, in sorted order', () => {
     const pods = podList(3);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(2, [pods[2]!, pods[0]!, pods[1]!], [], SELF);
     const first = asPod(t.acquire(() => {}, 0));
     const second = asPod(t.acquire(() => {}, 0));
@@ -256,7 +247,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC=3 still packs onto the first Pod', () => {
     const pods = podList(2);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(3, pods, [], SELF);
     const picked = [0, 1, 2, 3].map(() => asPod(t.acquire(() => {}, 0)).address);
     expect(picked).toEqual([pods[0], pods[0], pods[0], pods[1]]);
@@ -264,7 +255,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC>3 goes round robin, skipping full Pods', () => {
     const pods = podList(3);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(4, pods, [], SELF);
     const slots = Array.from({ length: 12 }, () => asPod(t.acquire(() => {}, 0)));
     expect(slots.map((s) => s.address)).toEqual([...pods, ...pods, ...pods, ...pods]);
@@ -281,7 +272,7 @@ describe('RevisionThrottler load balancing', () => {
 
   it('at CC>3 restarts the cursor when Pods shrink below it', () => {
     const pods = podList(4);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(4, pods, [], SELF);
     for (let i = 0; i < 3; i++) asPod(t.acquire(() => {}, 0)); // cursor now at 3
     t.update(4, [pods[0]!, pods[1]!], [], SELF);
@@ -293,7 +284,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
   it('at CC=1 with 2 Pods grants 2 of 10 and holds 8, then grants held ones FIFO on release', () => {
     const pods = podList(2);
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, pods, [], SELF);
     const results = Array.from({ length: 10 }, (_, i) => t.acquire(grants.for(`r${i}`), 0));
     const granted = results.filter((r): r is PodSlot => r instanceof PodSlot);
@@ -315,7 +306,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
 
   it('never runs more than CC on a Pod through any sequence of acquires and releases', () => {
     const pods = podList(3);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(2, pods, [], SELF);
     const running: PodSlot[] = [];
     const onGrant = (pod: PodSlot): void => {
@@ -344,7 +335,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
 
   it('refuses with full once maxHeld requests are held, reserving nothing', () => {
     const lim = limits(2, 1000);
-    const t = new RevisionThrottler(lim);
+    const t = throttler(lim);
     t.update(1, podList(1), [], SELF);
     asPod(t.acquire(() => {}, 10));
     asHeld(t.acquire(() => {}, 10));
@@ -352,54 +343,108 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
     expect(t.acquire(() => {}, 10)).toBe('full');
     expect(t.acquire(() => {}, 0, true)).toBe('full');
     expect(t.held).toBe(2);
-    expect(lim.bytes.inUse).toBe(20);
+    expect(lim.pool.bytesInUse).toBe(20);
   });
 
-  it('refuses with full when the held bytes would pass the budget, shared across revisions', () => {
+  it('shares the held bytes fairly: a revision under its share pushes out the newest of one over it', () => {
     const lim = limits(100, 100);
-    const a = new RevisionThrottler(lim);
-    const b = new RevisionThrottler(lim);
+    const a = throttler(lim);
+    const b = throttler(lim);
     a.update(1, [], [], SELF);
     b.update(1, [], [], SELF);
-    asHeld(a.acquire(() => {}, 60));
-    expect(b.acquire(() => {}, 41)).toBe('full');
-    expect(b.held).toBe(0);
-    asHeld(b.acquire(() => {}, 40));
-    expect(lim.bytes.inUse).toBe(100);
+    const refused: string[] = [];
+    const oldestA = asHeld(
+      a.acquire(
+        () => {},
+        30,
+        false,
+        undefined,
+        () => refused.push('a30'),
+      ),
+    );
+    asHeld(
+      a.acquire(
+        () => {},
+        30,
+        false,
+        undefined,
+        () => refused.push('a30 second'),
+      ),
+    );
+    asHeld(
+      a.acquire(
+        () => {},
+        40,
+        false,
+        undefined,
+        () => refused.push('a40'),
+      ),
+    );
+    expect(lim.pool.bytesInUse).toBe(100);
+    // a is alone at the cap: it is refused itself.
     expect(a.acquire(() => {}, 1)).toBe('full');
-    asHeld(a.acquire(() => {}, 0));
+    // b (under its share, 100 ÷ 2) takes the place of a's newest requests until its own fits.
+    asHeld(
+      b.acquire(
+        () => {},
+        41,
+        false,
+        undefined,
+        () => refused.push('b41'),
+      ),
+    );
+    expect(refused).toEqual(['a40', 'a30 second']);
+    expect([a.held, b.held, lim.pool.bytesInUse]).toEqual([1, 1, 71]);
+    expect(oldestA.held).toBe(true);
+    // Room left is anyone's, past the share too.
+    asHeld(
+      b.acquire(
+        () => {},
+        29,
+        false,
+        undefined,
+        () => refused.push('b29'),
+      ),
+    );
+    // Now a, under its share, pushes out b's newest.
+    asHeld(a.acquire(() => {}, 10));
+    expect(refused.at(-1)).toBe('b29');
+    expect([a.held, b.held, lim.pool.bytesInUse]).toEqual([2, 1, 81]);
+    // b would pass its share: refused, nobody pushed out.
+    expect(b.acquire(() => {}, 20)).toBe('full');
+    expect(refused).toHaveLength(3);
   });
 
   it('does not reserve bytes for a request granted at once', () => {
     const lim = limits(10, 100);
-    const t = new RevisionThrottler(lim);
+    const t = throttler(lim);
     t.update(1, podList(1), [], SELF);
     asPod(t.acquire(() => {}, 1000));
-    expect(lim.bytes.inUse).toBe(0);
+    expect(lim.pool.bytesInUse).toBe(0);
   });
 
   it('returns the bytes when a held request is granted or cancelled', () => {
     const lim = limits(10, 100);
-    const t = new RevisionThrottler(lim);
+    const t = throttler(lim);
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     const granted = asHeld(t.acquire(() => {}, 30));
     const cancelled = asHeld(t.acquire(() => {}, 50));
-    expect(lim.bytes.inUse).toBe(80);
+    expect(lim.pool.bytesInUse).toBe(80);
     t.release(pod);
-    expect(lim.bytes.inUse).toBe(50);
+    expect(lim.pool.bytesInUse).toBe(50);
     t.cancel(cancelled);
-    expect(lim.bytes.inUse).toBe(0);
+    expect(lim.pool.bytesInUse).toBe(0);
     // Cancelling again, or cancelling a granted request, returns nothing twice.
     t.cancel(cancelled);
     t.cancel(granted);
-    expect(lim.bytes.inUse).toBe(0);
+    expect(lim.pool.bytesInUse).toBe(0);
     expect(t.held).toBe(0);
   });
 
   it('cancels held requests at the head, middle and tail, keeping the others in order', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     const held = [0, 1, 2, 3, 4].map((i) => asHeld(t.acquire(grants.for(`h${i}`), 0)));
@@ -419,7 +464,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
 
   it('cancels the only held request and the last ones in turn', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     const a = asHeld(t.acquire(grants.for('a'), 0));
@@ -436,7 +481,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
 
   it('puts a retry at the front of the held requests', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     asHeld(t.acquire(grants.for('first'), 0));
@@ -449,14 +494,14 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
   });
 
   it('grants a retry a Pod at once when one has room', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     asPod(t.acquire(() => {}, 0, true));
   });
 
   it('holds a new request behind earlier held ones', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, [], [], SELF);
     asHeld(t.acquire(grants.for('a'), 0));
     asHeld(t.acquire(grants.for('b'), 0));
@@ -470,7 +515,7 @@ describe('RevisionThrottler per-Pod limit and holding', () => {
 describe('RevisionThrottler.update', () => {
   it('keeps the in-flight counts of Pods that stay, so CC is not exceeded after a change', () => {
     const pods = podList(3);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, [pods[0]!, pods[1]!], [], SELF);
     const a = asPod(t.acquire(() => {}, 0));
     const b = asPod(t.acquire(() => {}, 0));
@@ -490,7 +535,7 @@ describe('RevisionThrottler.update', () => {
   it('applies a new containerConcurrency to Pods that stay', () => {
     const pods = podList(1);
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, pods, [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     asHeld(t.acquire(grants.for('a'), 0));
@@ -510,7 +555,7 @@ describe('RevisionThrottler.update', () => {
   it('ignores releases from Pods removed while their requests ran', () => {
     const pods = podList(2);
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, pods, [], SELF);
     const a = asPod(t.acquire(() => {}, 0));
     const b = asPod(t.acquire(() => {}, 0));
@@ -531,7 +576,7 @@ describe('RevisionThrottler.update', () => {
     // A ready Pod that failed one request is dropped until a probe passes (revision-backends.ts), while
     // its other requests keep running; when it returns, those still count against its CC.
     const pods = podList(2);
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(2, pods, [], SELF);
     const first = asPod(t.acquire(() => {}, 0));
     const second = asPod(t.acquire(() => {}, 0));
@@ -543,7 +588,7 @@ describe('RevisionThrottler.update', () => {
   });
 
   it('releases harmlessly after every Pod is gone', () => {
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     t.update(1, [], [], SELF);
@@ -557,7 +602,7 @@ describe('RevisionThrottler.update', () => {
   it('drains held requests in arrival order when capacity appears', () => {
     const pods = podList(2);
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, [], [], SELF);
     for (const label of ['h0', 'h1', 'h2', 'h3']) asHeld(t.acquire(grants.for(label), 0));
     t.update(1, pods, [], SELF);
@@ -578,7 +623,7 @@ describe('RevisionThrottler.update', () => {
     const pods = podList(4);
     const activators = activatorList(2);
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, pods, activators, activators[1]!);
     expect(t.podCount).toBe(2);
     asPod(t.acquire(() => {}, 0));
@@ -594,7 +639,7 @@ describe('RevisionThrottler grant callbacks', () => {
   it('handles a grant that releases synchronously without recursing or losing requests', () => {
     // Deep enough that a grant → release → drain recursion would overflow the stack.
     const count = 20_000;
-    const t = new RevisionThrottler(limits(count + 1, 1 << 30));
+    const t = throttler(limits(count + 1, 1 << 30));
     t.update(1, podList(1), [], SELF);
     const first = asPod(t.acquire(() => {}, 0));
     const order: number[] = [];
@@ -617,7 +662,7 @@ describe('RevisionThrottler grant callbacks', () => {
 
   it('keeps FIFO order when a grant acquires again synchronously', () => {
     const grants = new Grants();
-    const t = new RevisionThrottler(limits());
+    const t = throttler(limits());
     t.update(1, podList(1), [], SELF);
     const pod = asPod(t.acquire(() => {}, 0));
     asHeld(
@@ -632,5 +677,132 @@ describe('RevisionThrottler grant callbacks', () => {
     t.release(pod);
     expect(grants.order.map(([label]) => label)).toEqual(['a', 'b']);
     expect(t.held).toBe(1);
+  });
+});
+
+describe('RevisionThrottler fair holding between keys', () => {
+  const tenant = (t: RevisionThrottler, name: string) =>
+    t.placeOf((header) => (header === 'x-tenant' ? name : undefined));
+
+  it('places requests by the revision’s key and priority headers', () => {
+    const t = throttler(limits());
+    expect(t.placeOf(() => 'x')).toEqual({ key: '', priority: 0 });
+    t.configure({
+      ...DEFAULT_HOLDING,
+      keyHeader: 'x-tenant',
+      priority: {
+        header: 'x-priority',
+        classes: new Map([
+          ['high', 0],
+          ['low', 1],
+        ]),
+        fallback: 1,
+        count: 2,
+      },
+    });
+    const headers = (h: Record<string, string>) => (name: string) => h[name];
+    expect(t.placeOf(headers({ 'x-tenant': 'acme', 'x-priority': 'high' }))).toEqual({
+      key: 'acme',
+      priority: 0,
+    });
+    expect(t.placeOf(headers({ 'x-priority': 'urgent' }))).toEqual({ key: '', priority: 1 });
+  });
+
+  it('gives two tenants at 100:1 load half the revision’s cap each, and releases them in turn', () => {
+    const t = throttler(limits(10));
+    t.configure({ ...DEFAULT_HOLDING, keyHeader: 'x-tenant', slowStartMs: 0 });
+    t.update(1, [], [], SELF);
+    const granted: string[] = [];
+    let running: PodSlot | undefined;
+    let refusedBig = 0;
+    const ask = (name: string) =>
+      t.acquire(
+        (pod) => {
+          granted.push(name);
+          running = pod;
+        },
+        0,
+        false,
+        tenant(t, name),
+        () => refusedBig++,
+      );
+    let heldBig = 0;
+    let heldSmall = 0;
+    for (let i = 0; i < 100; i++) {
+      if (ask('big') !== 'full') heldBig++;
+      if (i % 100 === 0 && ask('small') !== 'full') heldSmall++;
+    }
+    for (let i = 0; i < 10; i++) if (ask('small') !== 'full') heldSmall++;
+    // The small tenant got its half, each of its requests taking the place of one of big's newest.
+    expect(heldSmall).toBe(5);
+    expect(t.held).toBe(10);
+    expect(heldBig - refusedBig).toBe(5);
+    expect(refusedBig).toBe(4);
+    // Released round-robin between the tenants as a Pod frees up.
+    t.update(1, podList(1), [], SELF);
+    for (let i = 0; i < 3; i++) t.release(running!);
+    expect(granted.slice(0, 4)).toEqual(['big', 'small', 'big', 'small']);
+  });
+});
+
+describe('RevisionThrottler slow start', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('ramps a new Pod from 2 by doubling over the window, then gives its full capacity', () => {
+    expect(slowStartLimit(1000, 0, 700)).toBe(SLOW_START_INITIAL);
+    expect(slowStartLimit(1000, 99, 700)).toBe(2);
+    expect(slowStartLimit(1000, 100, 700)).toBe(4);
+    expect(slowStartLimit(1000, 699, 700)).toBe(128);
+    expect(slowStartLimit(1000, 700, 700)).toBe(1000);
+    expect(slowStartLimit(Number.POSITIVE_INFINITY, 700, 700)).toBe(Number.POSITIVE_INFINITY);
+    expect(slowStartLimit(10, 300, 700)).toBe(10);
+    expect(slowStartLimit(1, 0, 700)).toBe(1);
+  });
+
+  it('releases held requests into a new Pod at the ramp’s pace, oldest first, and at once after it', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const t = new RevisionThrottler(limits(1000));
+    t.configure({ ...DEFAULT_HOLDING, slowStartMs: 700 });
+    t.update(0, [], [], SELF);
+    const granted: number[] = [];
+    for (let i = 0; i < 300; i++) asHeld(t.acquire(() => granted.push(i), 0));
+    t.update(0, podList(1), [], SELF);
+    expect(granted).toEqual([0, 1]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(granted).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(granted).toHaveLength(128);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(granted).toHaveLength(300);
+    expect(granted.every((v, i) => v === i)).toBe(true);
+    expect(t.inFlight).toBe(300);
+  });
+
+  it('also paces a Pod that joins a revision already running, and never passes containerConcurrency', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const t = new RevisionThrottler(limits(1000), () => 0);
+    t.configure({ ...DEFAULT_HOLDING, slowStartMs: 700 });
+    t.update(10, podList(1), [], SELF);
+    await vi.advanceTimersByTimeAsync(700);
+    for (let i = 0; i < 10; i++) asPod(t.acquire(() => {}, 0));
+    const second: string[] = [];
+    for (let i = 0; i < 30; i++) asHeld(t.acquire((pod) => second.push(pod.address), 0));
+    t.update(10, podList(2), [], SELF);
+    expect(second).toEqual([podList(2)[1], podList(2)[1]]);
+    await vi.advanceTimersByTimeAsync(700);
+    expect(second).toHaveLength(10);
+    expect(t.held).toBe(20);
+  });
+
+  it('leaves a Pod unpaced when slow start is off', () => {
+    const t = new RevisionThrottler(limits(1000));
+    t.configure({ ...DEFAULT_HOLDING, slowStartMs: 0 });
+    t.update(0, [], [], SELF);
+    let granted = 0;
+    for (let i = 0; i < 50; i++) t.acquire(() => granted++, 0);
+    t.update(0, podList(1), [], SELF);
+    expect(granted).toBe(50);
   });
 });

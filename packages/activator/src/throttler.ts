@@ -1,10 +1,14 @@
 /**
  * The activator's per-revision throttle (docs/activator.md §3.3, `pkg/activator/net/throttler.go`,
  * `lb_policy.go`): which Pods this activator may use (subsetting across activators), how many requests each
- * Pod may run (containerConcurrency), which Pod a request goes to (the load-balancing policy), and a FIFO of
- * held requests while no Pod has room. Unlike Knative's, the holding is bounded: per revision by count and
- * process-wide by request-body bytes ({@link ByteBudget}), past which requests are refused.
+ * Pod may run (containerConcurrency), which Pod a request goes to (the load-balancing policy), and the
+ * requests held while no Pod has room ({@link HeldQueue}). Unlike Knative's, the holding is bounded, per
+ * revision and process-wide ({@link HoldPool}, shared fairly), and a new Pod's concurrency ramps up over a
+ * short window (slow start) so that a crowd of held requests does not land on a cold app at once.
  */
+import { HeldQueue, HeldRequest, type HoldPlace, NO_PLACE } from './held-queue.js';
+import type { HoldPool, PoolAccount } from './hold-pool.js';
+import { DEFAULT_HOLDING, type HoldingSettings } from './revision-settings.js';
 
 /** A Pod this activator forwards to, with the requests it runs now. */
 export class PodSlot {
@@ -15,6 +19,8 @@ export class PodSlot {
   constructor(
     readonly address: string,
     public capacity: number,
+    /** When it joined this activator's set (ms), for slow start. */
+    readonly joinedAt: number,
   ) {}
 
   get hasRoom(): boolean {
@@ -22,51 +28,30 @@ export class PodSlot {
   }
 }
 
-/** A process-wide budget of held request-body bytes. */
-export class ByteBudget {
-  private used = 0;
-
-  constructor(readonly limit: number) {}
-
-  /** Bytes reserved now. */
-  get inUse(): number {
-    return this.used;
-  }
-
-  /** Reserves `n` bytes; false (nothing reserved) when that would pass the limit. */
-  reserve(n: number): boolean {
-    if (n === 0) return true;
-    if (this.used + n > this.limit) return false;
-    this.used += n;
-    return true;
-  }
-
-  release(n: number): void {
-    this.used -= n;
-  }
-}
-
-/** A request held for a Pod; `grant` is called with the reserved Pod, in arrival order. */
-export class HeldRequest {
-  /** @internal */ prev: HeldRequest | null = null;
-  /** @internal */ next: HeldRequest | null = null;
-  /** @internal */ held = true;
-
-  constructor(
-    readonly grant: (pod: PodSlot) => void,
-    /** Body bytes reserved in the {@link ByteBudget} while held. */
-    readonly bytes: number,
-  ) {}
-}
-
 /** What {@link RevisionThrottler.acquire} decided: a Pod now, held, or refused (a cap is reached). */
-export type Acquired = PodSlot | HeldRequest | 'full';
+export type Acquired = PodSlot | HeldRequest<PodSlot> | 'full';
 
 /** Limits shared by every revision's throttler. */
 export interface ThrottleLimits {
   /** Requests held per revision. */
   readonly maxHeld: number;
-  readonly bytes: ByteBudget;
+  /** The process-wide caps, shared max-min fairly between revisions. */
+  readonly pool: HoldPool;
+}
+
+/** The concurrency a Pod starts at under slow start; it doubles at each of {@link SLOW_START_STEPS} steps of the window. */
+export const SLOW_START_INITIAL = 2;
+export const SLOW_START_STEPS = 7;
+
+/**
+ * How many requests a Pod that joined `elapsedMs` ago may run while it slow-starts over `windowMs`:
+ * {@link SLOW_START_INITIAL}, doubled at each of {@link SLOW_START_STEPS} equal steps (2, 4, … 128), then its
+ * full capacity (as HAProxy's `slowstart` and Envoy's slow start mode ramp a new server).
+ */
+export function slowStartLimit(capacity: number, elapsedMs: number, windowMs: number): number {
+  if (elapsedMs >= windowMs) return capacity;
+  const step = Math.floor((elapsedMs * SLOW_START_STEPS) / windowMs);
+  return Math.min(capacity, SLOW_START_INITIAL * 2 ** step);
 }
 
 /**
@@ -96,20 +81,29 @@ export class RevisionThrottler {
   private pods: PodSlot[] = [];
   private readonly byAddress = new Map<string, PodSlot>();
   private roundRobin = 0;
-  private head: HeldRequest | null = null;
-  private tail: HeldRequest | null = null;
-  private heldCount = 0;
+  private readonly queue = new HeldQueue<PodSlot>();
+  private settings: HoldingSettings = DEFAULT_HOLDING;
   private inFlightCount = 0;
   private draining = false;
+  /** Until when some Pod may still be slow-starting (ms); none after. */
+  private rampEndsAt = 0;
+  private rampTimer: NodeJS.Timeout | null = null;
+  /** This revision's share of the process-wide caps. */
+  private readonly account: PoolAccount = {
+    count: 0,
+    bytes: 0,
+    evictNewest: () => this.refuse(this.queue.newestOfLargestKey()),
+  };
 
   constructor(
     private readonly limits: ThrottleLimits,
     private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Requests held now. */
   get held(): number {
-    return this.heldCount;
+    return this.queue.size;
   }
 
   /** Requests running on a Pod now. */
@@ -128,6 +122,26 @@ export class RevisionThrottler {
     return this.containerConcurrency === 0
       ? Number.POSITIVE_INFINITY
       : this.containerConcurrency * this.pods.length;
+  }
+
+  /** Where a request with these headers queues, by the revision's key and priority headers. */
+  placeOf(header: (lowerName: string) => string | undefined): HoldPlace {
+    const { keyHeader, priority } = this.settings;
+    if (keyHeader === undefined && priority === undefined) return NO_PLACE;
+    const key = keyHeader === undefined ? '' : (header(keyHeader) ?? '');
+    if (priority === undefined) return { key, priority: 0 };
+    const value = header(priority.header);
+    return {
+      key,
+      priority: (value === undefined ? undefined : priority.classes.get(value)) ?? priority.fallback,
+    };
+  }
+
+  /** Takes the revision's holding and waking settings (from its annotations). */
+  configure(settings: HoldingSettings): void {
+    this.settings = settings;
+    const reorders = settings.keyHeader !== undefined || settings.priority !== undefined;
+    this.queue.configure(settings.priority?.count ?? 1, reorders, settings.maxWaitMs);
   }
 
   /**
@@ -151,11 +165,14 @@ export class RevisionThrottler {
       slot.active = false;
       if (slot.inFlight <= 0) this.byAddress.delete(address);
     }
+    const now = this.now();
     this.pods = assigned.map((address) => {
       let slot = this.byAddress.get(address);
       if (!slot) {
-        slot = new PodSlot(address, capacity);
+        slot = new PodSlot(address, capacity, now);
         this.byAddress.set(address, slot);
+        if (this.settings.slowStartMs > 0)
+          this.rampEndsAt = Math.max(this.rampEndsAt, now + this.settings.slowStartMs);
       }
       slot.active = true;
       slot.capacity = capacity;
@@ -167,29 +184,35 @@ export class RevisionThrottler {
 
   /**
    * Asks for a Pod: one now if a Pod has room and nobody is held before it (or `retry`, which keeps its
-   * turn), else held in FIFO order with `bytes` reserved, or 'full' past a cap.
+   * turn), else held in its `place` with `bytes` reserved, or 'full' past a cap. A held request may later
+   * be pushed out by a request with a fairer claim to the caps: `refuse` runs then, instead of `grant`.
    */
-  acquire(grant: (pod: PodSlot) => void, bytes: number, retry = false): Acquired {
-    if (this.heldCount === 0 || retry) {
-      const pod = this.pick();
+  acquire(
+    grant: (pod: PodSlot) => void,
+    bytes: number,
+    retry = false,
+    place: HoldPlace = NO_PLACE,
+    refuse: () => void = noop,
+  ): Acquired {
+    if (this.queue.size === 0 || retry) {
+      const pod = this.pick(this.rampEndsAt === 0 ? 0 : this.now());
       if (pod) {
         this.take(pod);
         return pod;
       }
     }
-    if (this.heldCount >= this.limits.maxHeld) return 'full';
-    if (!this.limits.bytes.reserve(bytes)) return 'full';
-    const held = new HeldRequest(grant, bytes);
-    if (retry) this.pushFront(held);
-    else this.pushBack(held);
-    this.heldCount++;
+    if (this.queue.size >= this.limits.maxHeld && !this.makeRoom(place.key)) return 'full';
+    if (!this.limits.pool.reserve(this.account, bytes)) return 'full';
+    const held = new HeldRequest<PodSlot>(grant, refuse, bytes, place, this.now());
+    this.queue.push(held, retry);
+    this.scheduleRamp();
     return held;
   }
 
   /** Withdraws a held request (its client left or it timed out); a no-op once granted. */
-  cancel(held: HeldRequest): void {
+  cancel(held: HeldRequest<PodSlot>): void {
     if (!held.held) return;
-    this.unlink(held);
+    this.unhold(held);
   }
 
   /** Ends a request that ran on `pod`, freeing its slot for the next held request. */
@@ -199,6 +222,45 @@ export class RevisionThrottler {
     if (!pod.active && pod.inFlight <= 0 && this.byAddress.get(pod.address) === pod)
       this.byAddress.delete(pod.address);
     this.drain();
+  }
+
+  /** Stops the slow-start timer (the revision is gone). */
+  stop(): void {
+    if (this.rampTimer) clearTimeout(this.rampTimer);
+    this.rampTimer = null;
+  }
+
+  /**
+   * The revision is at its own cap: a key under its fair share of it (the cap ÷ the keys holding) takes the
+   * place of the newest request of the key furthest over its share. False when `key` may not.
+   */
+  private makeRoom(key: string): boolean {
+    const q = this.queue;
+    const keys = q.keyCount + (q.heldFor(key) > 0 ? 0 : 1);
+    const share = this.limits.maxHeld / keys;
+    if (q.heldFor(key) + 1 > share) return false;
+    let victim: string | undefined;
+    let most = share;
+    for (const k of q.keys()) {
+      if (q.heldFor(k) > most) {
+        victim = k;
+        most = q.heldFor(k);
+      }
+    }
+    return victim !== undefined && this.refuse(q.newestOf(victim));
+  }
+
+  /** Pushes `held` out of the queue and answers it; false when there was none. */
+  private refuse(held: HeldRequest<PodSlot> | null): boolean {
+    if (!held) return false;
+    this.unhold(held);
+    held.refuse();
+    return true;
+  }
+
+  private unhold(held: HeldRequest<PodSlot>): void {
+    this.queue.remove(held);
+    this.limits.pool.release(this.account, held.bytes);
   }
 
   private take(pod: PodSlot): void {
@@ -211,74 +273,98 @@ export class RevisionThrottler {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.head) {
-        const pod = this.pick();
+      while (this.queue.size > 0) {
+        const now = this.rampEndsAt === 0 ? 0 : this.now();
+        const pod = this.pick(now);
         if (!pod) break;
-        const held = this.head;
-        this.unlink(held);
+        const held = this.queue.shift(now)!;
+        this.limits.pool.release(this.account, held.bytes);
         this.take(pod);
         held.grant(pod);
       }
     } finally {
       this.draining = false;
     }
+    this.scheduleRamp();
+  }
+
+  /**
+   * While requests are held and a Pod slow-starts, wakes the queue when the next Pod's limit grows: the
+   * held requests would otherwise wait for a request to end.
+   */
+  private scheduleRamp(): void {
+    if (this.rampTimer || this.queue.size === 0 || this.rampEndsAt === 0) return;
+    const now = this.now();
+    if (now >= this.rampEndsAt) {
+      this.rampEndsAt = 0;
+      return;
+    }
+    const window = this.settings.slowStartMs;
+    let next = this.rampEndsAt;
+    for (const pod of this.pods) {
+      const elapsed = now - pod.joinedAt;
+      if (elapsed >= window) continue;
+      const step = Math.floor((elapsed * SLOW_START_STEPS) / window) + 1;
+      next = Math.min(next, pod.joinedAt + Math.ceil((step * window) / SLOW_START_STEPS));
+    }
+    this.rampTimer = setTimeout(
+      () => {
+        this.rampTimer = null;
+        this.drain();
+      },
+      Math.max(1, next - now),
+    );
+    this.rampTimer.unref();
+  }
+
+  /** Whether `pod` may take one more request now (`now` 0: no Pod slow-starts). */
+  private hasRoom(pod: PodSlot, now: number): boolean {
+    if (now === 0 || now - pod.joinedAt >= this.settings.slowStartMs) return pod.hasRoom;
+    return pod.inFlight < slowStartLimit(pod.capacity, now - pod.joinedAt, this.settings.slowStartMs);
   }
 
   /** The load-balancing policy of `lb_policy.go`, chosen by containerConcurrency. */
-  private pick(): PodSlot | undefined {
+  private pick(now: number): PodSlot | undefined {
     const pods = this.pods;
     const n = pods.length;
     if (n === 0) return undefined;
+    if (now !== 0 && now >= this.rampEndsAt) {
+      this.rampEndsAt = 0;
+      now = 0;
+    }
     const cc = this.containerConcurrency;
     if (cc === 0) {
       // Power of two choices on in-flight requests, random tie-break.
-      if (n === 1) return pods[0];
+      if (n === 1) return this.hasRoom(pods[0]!, now) ? pods[0] : undefined;
       const i = Math.floor(this.random() * n);
       let j = Math.floor(this.random() * (n - 1));
       if (j >= i) j++;
       const a = pods[i]!;
       const b = pods[j]!;
-      if (a.inFlight === b.inFlight) return this.random() < 0.5 ? a : b;
-      return a.inFlight < b.inFlight ? a : b;
+      const choice =
+        a.inFlight === b.inFlight ? (this.random() < 0.5 ? a : b) : a.inFlight < b.inFlight ? a : b;
+      if (now === 0 || this.hasRoom(choice, now)) return choice;
+      // A slow-starting Pod is full: the least busy Pod with room, if any.
+      let best: PodSlot | undefined;
+      for (const pod of pods)
+        if (this.hasRoom(pod, now) && (!best || pod.inFlight < best.inFlight)) best = pod;
+      return best;
     }
     if (cc <= 3) {
       // First Pod with room: small CC packs requests onto the fewest Pods.
-      for (const pod of pods) if (pod.hasRoom) return pod;
+      for (const pod of pods) if (this.hasRoom(pod, now)) return pod;
       return undefined;
     }
     for (let k = 0; k < n; k++) {
       const index = (this.roundRobin + k) % n;
       const pod = pods[index]!;
-      if (pod.hasRoom) {
+      if (this.hasRoom(pod, now)) {
         this.roundRobin = (index + 1) % n;
         return pod;
       }
     }
     return undefined;
   }
-
-  private pushBack(held: HeldRequest): void {
-    held.prev = this.tail;
-    if (this.tail) this.tail.next = held;
-    else this.head = held;
-    this.tail = held;
-  }
-
-  private pushFront(held: HeldRequest): void {
-    held.next = this.head;
-    if (this.head) this.head.prev = held;
-    else this.tail = held;
-    this.head = held;
-  }
-
-  private unlink(held: HeldRequest): void {
-    held.held = false;
-    if (held.prev) held.prev.next = held.next;
-    else this.head = held.next;
-    if (held.next) held.next.prev = held.prev;
-    else this.tail = held.prev;
-    held.prev = held.next = null;
-    this.heldCount--;
-    this.limits.bytes.release(held.bytes);
-  }
 }
+
+function noop(): void {}

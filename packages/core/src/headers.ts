@@ -40,6 +40,15 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'expect',
 ]);
 
+/** The first value of the field `lowerName` in node-style `rawHeaders` (name, value, …); undefined when absent. */
+export function rawHeader(rawHeaders: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return rawHeaders[i + 1];
+  }
+  return undefined;
+}
+
 /** Returns the lower-cased header names listed in a `Connection` header value (also hop-by-hop). */
 export function connectionTokens(value: string | undefined): string[] {
   if (!value) return [];
