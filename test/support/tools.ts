@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { KUBE_BIN } from '../../packages/cluster/src/binaries.js';
+import { JAEGER_BIN, KUBE_BIN } from '../../packages/cluster/src/binaries.js';
 import { ROOT } from './processes.js';
 
 /** Whether a missing tool fails the tests it gates rather than skipping them. */
@@ -43,10 +43,19 @@ export const CHROMIUM: string | undefined = isExecutable('/usr/bin/chromium')
 /** Go, which builds the Go-template oracle (`.ci/tools` requires it: it builds kubectl too). */
 export const GO: string | undefined = answers('go', ['version']) ? 'go' : undefined;
 
+/**
+ * Jaeger v2, the trace backend of the tracing tests (it takes Zipkin and OTLP and answers a query API),
+ * built by `npm run jaeger:build`.
+ */
+export const JAEGER: string | undefined = isExecutable(join(JAEGER_BIN, 'jaeger'))
+  ? join(JAEGER_BIN, 'jaeger')
+  : undefined;
+
 /** How to get each tool, for the line that says it is missing. */
 const HOW_TO_GET: Readonly<Record<string, string>> = {
   chromium: 'install it (Debian: apt-get install chromium)',
   go: 'install Go (https://go.dev/dl/) and put it on PATH',
+  jaeger: `build it with \`npm run jaeger:build\` (into ${JAEGER_BIN})`,
   kubectl: `build it with \`npm run cluster:build\` (into ${KUBE_BIN})`,
   openssl: 'install it (Debian: apt-get install openssl)',
   git: 'run the tests in a git checkout with git installed',

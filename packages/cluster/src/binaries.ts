@@ -69,6 +69,12 @@ export function knativeSources(): KnativeSources {
   };
 }
 
+/** The Jaeger release `build-jaeger.sh` builds (Jaeger v2; its Go module keeps v1.x tags). */
+export const JAEGER_VERSION = VERSIONS['JAEGER_VERSION']!;
+
+/** Where `build-jaeger.sh` leaves `jaeger`, the trace backend of the tracing tests. */
+export const JAEGER_BIN = join(cacheRoot(), `jaeger-${JAEGER_VERSION}`, 'bin');
+
 /** The programs `build.sh` leaves in {@link KUBE_BIN}. */
 export const KUBE_PROGRAMS = [
   'kube-apiserver',

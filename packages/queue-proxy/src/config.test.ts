@@ -1,4 +1,4 @@
-import { ConfigError, type Env } from '@zerogate/core';
+import { ConfigError, type Env, TRACING_OFF } from '@zerogate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configErrorVariables } from '../../../test/support/config-errors.js';
 import { HAS_OPENSSL, selfSignedTls, type TestTls } from '../../../test/support/tls.js';
@@ -105,6 +105,7 @@ describe('loadConfig', () => {
       requestLogTemplate: undefined,
       metricNames: 'opentelemetry',
       logLevel: 'info',
+      tracing: TRACING_OFF,
     };
     expect(loadConfig(KNATIVE_ENV, NO_CERTIFICATE)).toEqual(expected);
   });
@@ -250,6 +251,52 @@ describe('loadConfig', () => {
       expect(loadConfig(envWith({ OBSERVABILITY_CONFIG: undefined })).requestMetrics).toBe(false);
       // The metrics protocol is about the queue-proxy's own metrics, not request metrics.
       expect(loadConfig(KNATIVE_ENV).requestMetrics).toBe(false);
+    });
+  });
+
+  describe('tracing', () => {
+    it("reads Knative ≥ 1.19's OBSERVABILITY_CONFIG tracing and OTEL_SERVICE_NAME", () => {
+      const config = loadConfig(
+        envWith({
+          OBSERVABILITY_CONFIG: JSON.stringify({
+            tracing: { protocol: 'http/protobuf', endpoint: 'http://otel:4318/v1/traces', samplingRate: 1 },
+          }),
+        }),
+        NO_CERTIFICATE,
+      );
+      expect(config.tracing).toEqual({
+        exporter: 'otlp',
+        endpoint: 'http://otel:4318/v1/traces',
+        protocol: 'http/protobuf',
+        sampler: { parentBased: true, ratio: 1 },
+        serviceName: 'hello-00001',
+      });
+    });
+
+    it("reads Knative ≤ 1.18's TRACING_CONFIG_*", () => {
+      const config = loadConfig(
+        envWith({
+          OBSERVABILITY_CONFIG: undefined,
+          TRACING_CONFIG_BACKEND: 'zipkin',
+          TRACING_CONFIG_ZIPKIN_ENDPOINT: 'http://zipkin.istio-system:9411/api/v2/spans',
+          TRACING_CONFIG_SAMPLE_RATE: '0.1',
+          TRACING_CONFIG_DEBUG: 'false',
+        }),
+        NO_CERTIFICATE,
+      );
+      expect(config.tracing).toMatchObject({ exporter: 'zipkin', sampler: { ratio: 0.1 } });
+    });
+
+    it('names a bad tracing variable', () => {
+      expect(badVariables(envWith({ TRACING_CONFIG_BACKEND: 'stackdriver' }))).toEqual([
+        'TRACING_CONFIG_BACKEND',
+      ]);
+      expect(
+        badVariables(
+          envWith({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://o:4317"}}' }),
+        ),
+      ).toEqual(['OBSERVABILITY_CONFIG']);
+      expect(badVariables(envWith({ OTEL_TRACES_SAMPLER: 'maybe' }))).toEqual(['OTEL_TRACES_SAMPLER']);
     });
   });
 

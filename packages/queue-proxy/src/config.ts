@@ -10,7 +10,9 @@ import {
   type QueueProxyContract,
   readQueueProxyContract,
   readTlsSettings,
+  readTracingConfig,
   type TlsSettings,
+  type TracingConfig,
 } from '@zerogate/core';
 import { type ProbeSpec, parseReadinessProbes } from './readiness/index.js';
 
@@ -85,6 +87,11 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
    * restart and reset (the contract's `sigtermWaitMs`).
    */
   readonly nativeSidecarSigtermMs: number;
+  /**
+   * Distributed tracing (docs/tracing.md): Knative ≤ 1.18's `TRACING_CONFIG_*`, ≥ 1.19's
+   * `OBSERVABILITY_CONFIG` `tracing`, or OpenTelemetry's `OTEL_*` variables; off by default.
+   */
+  readonly tracing: TracingConfig;
 }
 
 /** Where Knative mounts the queue-proxy's certificate (`pkg/queue/constants.go` `CertDirectory`). */
@@ -231,6 +238,8 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   if (userPort === servingPort) r.problem('USER_PORT', `port ${userPort} is also QUEUE_SERVING_PORT`);
 
   const http2AutoDetection = r.bool('ENABLE_HTTP2_AUTO_DETECTION', false);
+  // The contract reports an OBSERVABILITY_CONFIG that is not JSON; tracing reads its `tracing` object.
+  const tracing = readTracingConfig(r, { serviceName: 'queue-proxy', reportObservabilityJson: false });
 
   r.finish();
   return Object.freeze({
@@ -249,5 +258,6 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     http1Relay,
     nativeSidecar,
     nativeSidecarSigtermMs: sigtermWaitMs,
+    tracing,
   });
 }

@@ -31,7 +31,7 @@ import {
 import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { HealthResponder } from './health.js';
-import { NOT_SENT_HEADERS, QueueAdmission } from './queue-admission.js';
+import { NOT_SENT_HEADERS, QueueAdmission, type QueueTracing } from './queue-admission.js';
 import { upstreamHeaders } from './request-head.js';
 
 /** Everything the request path shares; built once at start. */
@@ -55,6 +55,8 @@ export interface ProxyContext {
   readonly probeRequestLog: boolean;
   readonly templatedLog: RequestLog | undefined;
   readonly timeouts: ExchangeTimeouts;
+  /** Tracing, when it is on (docs/tracing.md). */
+  readonly tracing: QueueTracing | undefined;
 }
 
 /**
@@ -104,7 +106,7 @@ class QueueExchange extends ProxyExchange {
   ) {
     super(req, res, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
-    this.admission = new QueueAdmission(ctx, facts, counted, req);
+    this.admission = new QueueAdmission(ctx, facts, counted, req.rawHeaders, req);
   }
 
   /** 5. breaker */
@@ -124,10 +126,12 @@ class QueueExchange extends ProxyExchange {
     }
     const { req } = this;
     const http2 = this.isHttp2;
+    const headers = upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2);
+    if (this.admission.trace !== undefined) this.admission.injectTrace(headers);
     this.forward(this.upstream(http2), {
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
-      headers: upstreamHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), false, http2),
+      headers,
       body: this.hasBody(this.admission.facts.hasBody) ? req : null,
       // The exchange's own timers govern; undici's defaults (300 s) would cut long requests.
       headersTimeout: 0,

@@ -3,13 +3,19 @@
  * raw relay): stages 4, 5 and 8 of proxy-handler.ts's list, and the rule for a failed upstream attempt.
  */
 import {
+  type AttributeValue,
   type Breaker,
   BreakerSlot,
   H,
   type RequestAccounting,
   type RequestFacts,
   type RequestLine,
+  type RequestTrace,
   recordRequestEnd,
+  SPAN_CLIENT,
+  SPAN_INTERNAL,
+  type Span,
+  type Tracer,
   writeRequestLog,
 } from '@zerogate/core';
 
@@ -20,6 +26,14 @@ export interface AdmissionContext extends RequestAccounting {
   readonly health: { appRefused(): void };
   /** Requests outside the stats (`K-Kubelet-Probe`) are probes: in the request log only with this on. */
   readonly probeRequestLog: boolean;
+  /** Tracing, when it is on (docs/tracing.md); undefined, the request path checks it once and does nothing. */
+  readonly tracing: QueueTracing | undefined;
+}
+
+/** The queue-proxy's tracer and the attributes of every span it reports (revision, namespace, Pod). */
+export interface QueueTracing {
+  readonly tracer: Tracer;
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
 }
 
 /**
@@ -49,10 +63,22 @@ export class QueueAdmission {
   /** The client's address, read at arrival for the templated request log (node:http may drop the socket by the end). */
   private peer: RequestLine['socket'];
 
+  /**
+   * The request's trace, when tracing is on and the request is sampled: the `queue` span (the breaker
+   * wait) from arrival, then the `proxy` span (to the app), both children of the caller's span.
+   */
+  readonly trace: RequestTrace | undefined;
+  /** The span running now: `queue`, then `proxy`. */
+  private span: Span | undefined;
+  /** What went wrong with the attempt to reach the app, for the span. */
+  private spanError: string | undefined;
+
   constructor(
     private readonly ctx: AdmissionContext,
     readonly facts: RequestFacts,
     readonly counted: boolean,
+    /** The request's raw headers, where its trace context is. */
+    rawHeaders: readonly string[],
     /** A node:http request, whose client address is read now when the templated log is on. */
     req?: RequestLine,
   ) {
@@ -60,10 +86,23 @@ export class QueueAdmission {
     if (req && ctx.templatedLog) {
       this.peer = { remoteAddress: req.socket?.remoteAddress, remotePort: req.socket?.remotePort };
     }
+    // Tracing's one check when it is off; probes (`counted` false) are never traced, as in Knative.
+    const tracing = ctx.tracing;
+    if (tracing !== undefined && counted) {
+      this.trace = tracing.tracer.start(rawHeaders);
+      this.span = this.trace?.begin('queue', SPAN_INTERNAL, { ...tracing.attributes });
+    }
   }
 
   /** 5. breaker: `send` runs now or once a slot frees; false when the queue is full (send never runs). */
   admit(send: () => void): boolean {
+    if (this.trace !== undefined) {
+      const untraced = send;
+      send = () => {
+        this.proxying();
+        untraced();
+      };
+    }
     const breaker = this.counted ? this.ctx.breaker : undefined;
     if (breaker === undefined) {
       if (this.ctx.metrics) this.sentAt = Date.now();
@@ -79,6 +118,21 @@ export class QueueAdmission {
           }
         : send,
     );
+  }
+
+  /** A traced request leaves the breaker: its `queue` span ends and its `proxy` span begins. */
+  private proxying(): void {
+    const trace = this.trace!;
+    if (this.span !== undefined && this.span.name === 'queue') trace.end(this.span, 0);
+    this.span = trace.begin('proxy', SPAN_CLIENT, { ...this.ctx.tracing!.attributes });
+  }
+
+  /**
+   * Writes the `proxy` span as the parent in the headers forwarded to the app; only for a traced
+   * request (check {@link trace} first): the others' trace headers pass as they came.
+   */
+  injectTrace(headers: string[]): void {
+    if (this.span !== undefined) this.trace!.inject(headers, this.span);
   }
 
   /** Hands back a slot granted after the request already ended. */
@@ -99,6 +153,7 @@ export class QueueAdmission {
     path: string | undefined,
     http2: boolean,
   ): FailureOutcome {
+    if (this.trace !== undefined) this.spanError = err.message;
     if (!sent) {
       // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
       this.ctx.logger.warn({ err, path }, 'the app refused the connection; request not sent');
@@ -118,6 +173,9 @@ export class QueueAdmission {
    */
   end(request: RequestLine, arrivedAt: number, status: number, size: number): void {
     this.slot?.release();
+    if (this.trace !== undefined && this.span !== undefined) {
+      this.trace.end(this.span, status, status === 499 ? 'client closed the request' : this.spanError);
+    }
     const { ctx } = this;
     if (this.peer) {
       const { method, url, rawHeaders, httpVersion } = request;

@@ -9,6 +9,8 @@ import {
   IN_PROCESS_ENV,
   inProcessEnv,
   KNATIVE_ONLY_ENV,
+  KNATIVE_TRACING_OFF,
+  OTEL_TRACING_ENV,
   QUEUE_PROXY_ENV,
   QUEUE_PROXY_POD_FIELDS,
   type QueueProxyEnvSettings,
@@ -59,6 +61,13 @@ const FULL: QueueProxyEnvSettings = {
   },
   drain: { quietSeconds: 4, upgradeGraceSeconds: 5, nativeSidecar: true, nativeSidecarSigtermSeconds: 6 },
   systemNamespace: 'knative-serving',
+  tracing: {
+    exporter: 'otlp',
+    endpoint: 'http://otel.observability:4318/v1/traces',
+    protocol: 'http/json',
+    sampleRate: 0.5,
+    serviceName: 'hello-00002',
+  },
 };
 
 /** The same in Knative ≤ 1.18's form: separate `SERVING_*` observability variables, one probe. */
@@ -73,6 +82,11 @@ const LEGACY: QueueProxyEnvSettings = {
     probeRequestLog: true,
     requestLogTemplate: '{{.Request.Method}} {{.Request.URL}} {{.Response.Code}}',
     metricNames: 'opencensus',
+  },
+  tracing: {
+    exporter: 'zipkin',
+    endpoint: 'http://zipkin.observability:9411/api/v2/spans',
+    sampleRate: 0.25,
   },
 };
 
@@ -119,6 +133,13 @@ function expectedConfig(
       : undefined,
     metricNames: s.observability!.form === 'observability-config' ? 'opentelemetry' : 'opencensus',
     logLevel: s.logging.level,
+    tracing: {
+      exporter: s.tracing!.exporter,
+      endpoint: s.tracing!.endpoint,
+      protocol: s.tracing!.protocol ?? 'http/protobuf',
+      sampler: { parentBased: true, ratio: s.tracing!.sampleRate },
+      serviceName: s.tracing!.serviceName ?? 'queue-proxy',
+    },
   };
 }
 
@@ -143,7 +164,10 @@ describe('queueProxyEnv', () => {
     for (const settings of [FULL, LEGACY]) {
       loadConfig(recording(queueProxyEnv(settings), read), NO_CERTIFICATE);
     }
-    expect([...read].sort()).toEqual(Object.values(QUEUE_PROXY_ENV).sort());
+    // OpenTelemetry's own variables are read too, but only an operator sets them.
+    expect([...read].filter((name) => !OTEL_TRACING_ENV.includes(name)).sort()).toEqual(
+      Object.values(QUEUE_PROXY_ENV).sort(),
+    );
   });
 
   it('round-trips every setting through loadConfig (Knative ≥ 1.19 observability, multi-container probes)', () => {
@@ -244,6 +268,26 @@ describe('queueProxyEnv', () => {
       [...Object.keys(KNATIVE_ONLY_ENV), 'HOST_IP', 'SYSTEM_NAMESPACE'].filter((n) => ours.has(n)),
     ).toEqual([]);
     expect(queueProxyEnv(FULL)).not.toHaveProperty('TRACING_CONFIG_BACKEND');
+    // Knative's tracing variables say none unless tracing is set.
+    const { tracing: _, ...untraced } = FULL;
+    expect(queueProxyEnv({ ...untraced, knativeOnly: { hostIp: '127.0.0.1' } })).toMatchObject(
+      KNATIVE_TRACING_OFF,
+    );
+    expect(
+      queueProxyEnv({ ...LEGACY, knativeOnly: { hostIp: '127.0.0.1' } })[QUEUE_PROXY_ENV.tracingBackend],
+    ).toBe('zipkin');
+  });
+
+  it('writes OTLP tracing in OBSERVABILITY_CONFIG, alone when no observability form is given', () => {
+    const { observability: _, ...plain } = FULL;
+    expect(JSON.parse(queueProxyEnv(plain)[QUEUE_PROXY_ENV.observabilityConfig]!)).toEqual({
+      tracing: {
+        protocol: 'http/json',
+        endpoint: 'http://otel.observability:4318/v1/traces',
+        samplingRate: 0.5,
+      },
+    });
+    expect(() => queueProxyEnv({ ...LEGACY, tracing: FULL.tracing })).toThrow(/OBSERVABILITY_CONFIG/);
   });
 
   it('is the package export @zerogate/queue-proxy/env, and the package exports no module that starts the queue-proxy on import', () => {

@@ -53,7 +53,27 @@ export const QUEUE_PROXY_ENV = {
   readHeaderTimeout: 'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
   nativeSidecar: 'QUEUE_NATIVE_SIDECAR',
   nativeSidecarSigterm: 'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
+  tracingBackend: 'TRACING_CONFIG_BACKEND',
+  tracingZipkinEndpoint: 'TRACING_CONFIG_ZIPKIN_ENDPOINT',
+  tracingSampleRate: 'TRACING_CONFIG_SAMPLE_RATE',
+  tracingDebug: 'TRACING_CONFIG_DEBUG',
+  serviceName: 'OTEL_SERVICE_NAME',
 } as const;
+
+/**
+ * OpenTelemetry's variables the queue-proxy also reads for tracing (docs/tracing.md), which Knative's
+ * reconciler never sets: an operator adds them to the Pod. {@link queueProxyEnv} writes none of them.
+ */
+export const OTEL_TRACING_ENV: readonly string[] = [
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+];
 
 /**
  * The Node flags the queue-proxy runs with, wherever it is launched (its image's entry point, the
@@ -66,22 +86,44 @@ export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = Object.freeze(['--max-s
 /**
  * Variables Knative's revision reconciler sets that this queue-proxy does not read, with the values
  * Knative's default config maps give them. Knative's own queue-proxy requires most of them (envconfig
- * `required`), so an environment meant for both carries them; two matter to its behaviour: without
- * `TRACING_CONFIG_BACKEND=none` it traces every request, and with a request metrics backend it records
- * per-request metrics.
+ * `required`), so an environment meant for both carries them; with a request metrics backend it records
+ * per-request metrics. Knative's `TRACING_CONFIG_*`, which this queue-proxy reads too, are written with
+ * them ({@link KNATIVE_TRACING_OFF}) unless tracing is set: without `TRACING_CONFIG_BACKEND=none`
+ * Knative's queue-proxy traces every request.
  */
 export const KNATIVE_ONLY_ENV = {
   SERVING_REQUEST_METRICS_REPORTING_PERIOD_SECONDS: '5',
   METRICS_COLLECTOR_ADDRESS: '',
   METRICS_DOMAIN: 'knative.dev/internal/serving',
-  TRACING_CONFIG_BACKEND: 'none',
-  TRACING_CONFIG_ZIPKIN_ENDPOINT: '',
-  TRACING_CONFIG_DEBUG: 'false',
-  TRACING_CONFIG_SAMPLE_RATE: '0.1',
   ENABLE_PROFILING: 'false',
   ENABLE_HTTP_FULL_DUPLEX: 'false',
   ROOT_CA: '',
 } as const;
+
+/** Knative ≤ 1.18's tracing variables with tracing off, as its default `config-tracing` gives them. */
+export const KNATIVE_TRACING_OFF = {
+  TRACING_CONFIG_BACKEND: 'none',
+  TRACING_CONFIG_ZIPKIN_ENDPOINT: '',
+  TRACING_CONFIG_DEBUG: 'false',
+  TRACING_CONFIG_SAMPLE_RATE: '0.1',
+} as const;
+
+/**
+ * Distributed tracing (docs/tracing.md), written in the form of the observability settings: Zipkin as
+ * Knative ≤ 1.18's `TRACING_CONFIG_*`, OTLP in ≥ 1.19's `OBSERVABILITY_CONFIG` `tracing` (which then
+ * must be the form of {@link QueueProxyObservability}).
+ */
+export interface QueueProxyTracing {
+  readonly exporter: 'zipkin' | 'otlp';
+  /** The full URL spans are POSTed to (Zipkin's `/api/v2/spans`, OTLP's `/v1/traces`). */
+  readonly endpoint: string;
+  /** OTLP's encoding (default http/protobuf). */
+  readonly protocol?: 'http/protobuf' | 'http/json';
+  /** The share of new traces sampled, 0–1; a caller's sampled decision is always followed. */
+  readonly sampleRate: number;
+  /** `OTEL_SERVICE_NAME`: the service the spans are reported under (default `queue-proxy`). */
+  readonly serviceName?: string;
+}
 
 /** Knative's `SYSTEM_NAMESPACE` (where Knative runs), which this queue-proxy does not read. */
 export const SYSTEM_NAMESPACE_ENV = 'SYSTEM_NAMESPACE';
@@ -225,6 +267,8 @@ export interface QueueProxyEnvSettings {
   readonly logging: { readonly level: string; readonly config?: string };
   /** Request metrics and logs; left out, none (the queue-proxy's default). */
   readonly observability?: QueueProxyObservability;
+  /** Distributed tracing; left out, none (the queue-proxy's default). */
+  readonly tracing?: QueueProxyTracing;
   /** Internal TLS settings; left out, Knative's defaults. */
   readonly tls?: QueueProxyTls;
   /** Drain settings; left out, the queue-proxy's defaults. */
@@ -251,7 +295,20 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
     if (value === undefined) return;
     env[name] = typeof value === 'boolean' ? bool(value) : String(value);
   };
-  const { revision, pod, ports, timeouts, logging, observability, tls, drain } = settings;
+  const { revision, pod, ports, timeouts, logging, observability, tls, drain, tracing } = settings;
+  const otlp = tracing?.exporter === 'otlp' ? tracing : undefined;
+  if (otlp && observability?.form === 'serving-variables') {
+    throw new Error(
+      "queueProxyEnv: OTLP tracing is Knative ≥ 1.19's, written in OBSERVABILITY_CONFIG: not with serving-variables",
+    );
+  }
+  const otlpTracing = otlp && {
+    tracing: {
+      protocol: otlp.protocol ?? 'http/protobuf',
+      endpoint: otlp.endpoint,
+      samplingRate: otlp.sampleRate,
+    },
+  };
 
   if (pod) set(N.namespace, pod.namespace);
   set(N.service, revision.service);
@@ -287,8 +344,11 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
         ...(observability.requestLogTemplate === undefined
           ? {}
           : { requestLogTemplate: observability.requestLogTemplate }),
+        ...otlpTracing,
       }),
     );
+  } else if (otlpTracing) {
+    set(N.observabilityConfig, JSON.stringify(otlpTracing));
   } else if (observability) {
     set(N.requestMetricsBackend, observability.requestMetrics ? 'prometheus' : '');
     set(N.requestLog, observability.requestLog);
@@ -317,6 +377,13 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
     set(N.nativeSidecar, drain.nativeSidecar);
     set(N.nativeSidecarSigterm, drain.nativeSidecarSigtermSeconds);
   }
+  if (tracing?.exporter === 'zipkin') {
+    set(N.tracingBackend, 'zipkin');
+    set(N.tracingZipkinEndpoint, tracing.endpoint);
+    set(N.tracingSampleRate, tracing.sampleRate);
+    set(N.tracingDebug, false);
+  } else if (settings.knativeOnly) Object.assign(env, KNATIVE_TRACING_OFF);
+  set(N.serviceName, tracing?.serviceName);
   if (settings.knativeOnly) {
     Object.assign(env, KNATIVE_ONLY_ENV);
     set(HOST_IP_ENV, settings.knativeOnly.hostIp);

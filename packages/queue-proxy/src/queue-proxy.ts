@@ -20,7 +20,9 @@ import {
   sendError,
   serveMetrics,
   sleep,
+  startTracing,
   statsHandler,
+  type Tracing,
   TunnelSet,
   UpstreamConnections,
   WaitForDrain,
@@ -30,6 +32,7 @@ import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
+import type { QueueTracing } from './queue-admission.js';
 import { QueueRelayRoute } from './queue-relay.js';
 import { ReadinessProber } from './readiness/index.js';
 import { upgradeHandler } from './upgrade.js';
@@ -97,8 +100,16 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     idleMs: config.idleTimeoutMs,
     error: 'REQUEST_TIMEOUT',
   };
+  const tracing = startTracing(config.tracing, requestLogger, {
+    'k8s.container.name': 'queue-proxy',
+    'k8s.namespace.name': config.namespace,
+    'k8s.pod.name': config.pod,
+    'kn.revision.name': config.revision,
+  });
+  if (tracing && metrics) await countDroppedSpans(metrics, tracing);
   // What both request paths (node:http and the raw relay) share.
   const requestPath = {
+    tracing: queueTracing(config, tracing),
     breaker,
     stats,
     drainer,
@@ -204,6 +215,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       ]);
       connections.close();
       await Promise.all([pool?.close(), bypass?.close(), h2c?.close()]);
+      // The spans of the last requests go out before the process ends.
+      await tracing?.shutdown();
       logger.info('stopped');
     })();
     return stopping;
@@ -236,6 +249,38 @@ function serveTls(
     logger,
   });
   return { listener, certificates };
+}
+
+/** What the request path needs of tracing: the tracer and the attributes every span carries. */
+function queueTracing(config: QueueProxyConfig, tracing: Tracing | undefined): QueueTracing | undefined {
+  if (tracing === undefined) return undefined;
+  return {
+    tracer: tracing.tracer,
+    attributes: Object.freeze({
+      'kn.revision.name': config.revision,
+      'k8s.namespace.name': config.namespace,
+      'k8s.pod.name': config.pod,
+    }),
+  };
+}
+
+/**
+ * Exposes the spans the exporter dropped (a full queue, a backend that refused them) as
+ * `zerogate_tracing_spans_dropped_total` on the request metrics port.
+ */
+async function countDroppedSpans(metrics: RequestMetricsRecorder, tracing: Tracing): Promise<void> {
+  const { Counter } = await import('prom-client');
+  let reported = 0;
+  new Counter({
+    name: 'zerogate_tracing_spans_dropped_total',
+    help: 'Spans not exported: the export queue was full, or the trace backend did not take them.',
+    registers: [metrics.registry],
+    collect() {
+      const dropped = tracing.dropped();
+      this.inc(dropped - reported);
+      reported = dropped;
+    },
+  });
 }
 
 async function createRequestMetrics(

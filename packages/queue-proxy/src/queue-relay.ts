@@ -63,7 +63,7 @@ class QueueRelayExchange extends RelayExchange {
   ) {
     super(client, request, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
-    this.admission = new QueueAdmission(ctx, facts, counted);
+    this.admission = new QueueAdmission(ctx, facts, counted, request.head.rawHeaders);
   }
 
   /** The request line, for the request log. */
@@ -104,7 +104,9 @@ class QueueRelayExchange extends RelayExchange {
       return;
     }
     const { head, peer } = this.request;
-    this.forward(this.ctx.connections, upstreamHeaders(head.rawHeaders, peer), fresh);
+    const headers = upstreamHeaders(head.rawHeaders, peer);
+    if (this.admission.trace !== undefined) this.admission.injectTrace(headers);
+    this.forward(this.ctx.connections, headers, fresh);
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
