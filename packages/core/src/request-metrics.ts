@@ -29,8 +29,10 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
 
 /**
  * Prometheus request metrics of docs/queue-proxy.md §8.2 under Knative ≥ 1.21's names, on a registry of their
- * own: `kn_serving_invocation_duration_seconds` (its `_count` is the request count) by status code, and
- * `kn_serving_queue_depth` (requests admitted to the breaker, CC > 0 only). Every series carries the
+ * own: `kn_serving_invocation_duration_seconds` by status code, timed from the hand-over to the app (after
+ * the breaker) as Knative's app metrics handler times it (`pkg/queue/request_metric.go`, inside
+ * `ProxyHandler`), so a request a full queue refused is not in it; and `kn_serving_queue_depth` (requests
+ * admitted to the breaker, CC > 0 only). Every series carries the
  * namespace, service, configuration, revision, pod and container as labels. Shared by the queue-proxy and
  * the in-process mode; imported from `@zerogate/core/request-metrics` only when metrics are on, since
  * prom-client costs ~20 MiB of memory.
@@ -69,14 +71,15 @@ export class RequestMetrics implements RequestMetricsRecorder {
     }
   }
 
-  /** Records one finished request. */
-  observe(status: number, seconds: number): void {
+  /** Records one finished request that reached the app, `appSeconds` after it was handed over. */
+  observe(status: number, _seconds: number, _req: LoggedRequest, appSeconds: number | undefined): void {
+    if (appSeconds === undefined) return;
     let child = this.byStatus.get(status);
     if (child === undefined) {
       child = this.duration.labels({ http_response_status_code: status });
       this.byStatus.set(status, child);
     }
-    child.observe(seconds);
+    child.observe(appSeconds);
   }
 }
 
