@@ -60,6 +60,17 @@ const server = createServer((req, res) => {
         q('ms', 100),
       );
       return;
+    case '/crowded':
+      // A cold app that slows down faster than its load grows: answers after `ms` × (requests in flight
+      // when this one arrived)^`exp` ms, so that sending it everything at once is slower than pacing.
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('ok');
+        },
+        q('ms', 1) * current ** q('exp', 1.5),
+      );
+      return;
     case '/stream': {
       // Server-sent events: `n` events `interval` ms apart, each flushed at once.
       const n = q('n', 3);
