@@ -56,7 +56,7 @@ const TAKEN = 2;
  * app's handler runs on until it finishes.
  */
 export class AppExchange implements TimedExchange {
-  /** When the app was called (ms since the epoch), for the ≤ 1.18 app metrics; undefined before, or without metrics. */
+  /** When the app was called (ms since the epoch), which the request metrics time from; undefined before, or without them. */
   private ranAt: number | undefined;
   private state = WAITING;
   private slot: BreakerSlot | undefined;
@@ -108,7 +108,7 @@ export class AppExchange implements TimedExchange {
       return;
     }
     this.state = RUNNING;
-    // For Knative ≤ 1.18's app metrics, timed from here; kept only with metrics on.
+    // The request metrics time the app from here (Knative's app metrics handler); kept only with them on.
     if (this.ctx.metrics) this.ranAt = Date.now();
     this.ctx.app(this.req, this.res);
   }

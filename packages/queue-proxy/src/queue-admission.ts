@@ -57,7 +57,7 @@ export class QueueAdmission {
   private slot: BreakerSlot | undefined;
   /** Sent once more after its connection died before any answer. */
   private resent = false;
-  /** When it was handed to the app (ms since the epoch), for the ≤ 1.18 app metrics; kept only with metrics on. */
+  /** When it was handed to the app (ms since the epoch), which the request metrics time from; kept only with them on. */
   private sentAt: number | undefined;
 
   /** The client's address, read at arrival for the templated request log (node:http may drop the socket by the end). */
