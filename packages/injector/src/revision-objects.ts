@@ -155,7 +155,7 @@ export function revisionObject(spec: RevisionWiringSpec): RevisionObject {
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Revision',
-    metadata: { ...metadata(spec, spec.revision.name), annotations: { ...settings.autoscaling } },
+    metadata: { ...metadata(spec, spec.revision.name), annotations: { ...settings.revisionAnnotations } },
     spec: {
       containerConcurrency: settings.containerConcurrency,
       timeoutSeconds: settings.timeoutSeconds,

@@ -61,11 +61,11 @@ describe('revision settings', () => {
       responseStartTimeoutSeconds: 0,
       idleTimeoutSeconds: 0,
       queueProxy: 'sidecar',
-      autoscaling: {},
+      revisionAnnotations: {},
     });
   });
 
-  it('reads the annotations and passes the autoscaling ones through', () => {
+  it('reads the annotations and passes the autoscaling and activator ones through', () => {
     expect(
       readRevisionSettings({
         'zerogate.dev/container-concurrency': '10',
@@ -74,6 +74,7 @@ describe('revision settings', () => {
         'zerogate.dev/idle-timeout-seconds': '60',
         'autoscaling.knative.dev/min-scale': '1',
         'autoscaling.knative.dev/target': '70',
+        'zerogate.dev/slow-start': '0s',
         'other.example.com/x': 'y',
       }),
     ).toEqual({
@@ -82,7 +83,11 @@ describe('revision settings', () => {
       responseStartTimeoutSeconds: 20,
       idleTimeoutSeconds: 60,
       queueProxy: 'sidecar',
-      autoscaling: { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/target': '70' },
+      revisionAnnotations: {
+        'autoscaling.knative.dev/min-scale': '1',
+        'autoscaling.knative.dev/target': '70',
+        'zerogate.dev/slow-start': '0s',
+      },
     });
     // 0 means no total timeout; the per-phase ones are then bounded by the queue-proxy's cap only.
     expect(

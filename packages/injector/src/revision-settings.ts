@@ -38,6 +38,8 @@ export const QUEUE_PROXY_MODES = ['sidecar', 'in-process'] as const;
 export type QueueProxyMode = (typeof QUEUE_PROXY_MODES)[number];
 /** Annotations copied onto the Revision for the autoscaler, untouched. */
 export const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
+/** The prefix of Zerogate's annotations. */
+export const ZEROGATE_PREFIX = 'zerogate.dev/';
 
 /** Knative's `container-concurrency-max-limit` default. */
 export const MAX_CONTAINER_CONCURRENCY = 1000;
@@ -68,8 +70,12 @@ export interface RevisionSettings {
   readonly idleTimeoutSeconds: number;
   /** Sidecar or in-process. */
   readonly queueProxy: QueueProxyMode;
-  /** The Pod's `autoscaling.knative.dev/*` annotations, for the Revision. */
-  readonly autoscaling: Readonly<Record<string, string>>;
+  /**
+   * The Pod's annotations the Revision carries for others: `autoscaling.knative.dev/*` for the autoscaler,
+   * and the `zerogate.dev/*` ones other than the injector's own for the activator (how it holds and wakes
+   * the revision).
+   */
+  readonly revisionAnnotations: Readonly<Record<string, string>>;
 }
 
 type StringMap = Readonly<Record<string, unknown>> | undefined;
@@ -143,9 +149,11 @@ export function readRevisionSettings(annotations: StringMap): RevisionSettings |
   }
   if (problems.length > 0) return { problems };
 
-  const autoscaling: Record<string, string> = {};
+  const revisionAnnotations: Record<string, string> = {};
+  const own = new Set<string>(Object.values(ANNOTATIONS));
   for (const [k, v] of Object.entries(annotations ?? {})) {
-    if (k.startsWith(AUTOSCALING_PREFIX) && typeof v === 'string') autoscaling[k] = v;
+    if (typeof v !== 'string' || own.has(k)) continue;
+    if (k.startsWith(AUTOSCALING_PREFIX) || k.startsWith(ZEROGATE_PREFIX)) revisionAnnotations[k] = v;
   }
   return {
     containerConcurrency: cc ?? 0,
@@ -153,6 +161,6 @@ export function readRevisionSettings(annotations: StringMap): RevisionSettings |
     responseStartTimeoutSeconds,
     idleTimeoutSeconds,
     queueProxy: mode as QueueProxyMode,
-    autoscaling,
+    revisionAnnotations,
   };
 }

@@ -24,7 +24,7 @@ const REQUEST: WiringRequest = {
     responseStartTimeoutSeconds: 5,
     idleTimeoutSeconds: 0,
     queueProxy: 'sidecar',
-    autoscaling: { 'autoscaling.knative.dev/min-scale': '1' },
+    revisionAnnotations: { 'autoscaling.knative.dev/min-scale': '1' },
   },
   h2c: false,
   userPort: 8080,
