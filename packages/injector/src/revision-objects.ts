@@ -148,7 +148,7 @@ export function privateService(spec: RevisionWiringSpec): V1Service {
 
 /**
  * The Revision: `containerConcurrency` and the timeouts for the activator, the `autoscaling.knative.dev/*`
- * annotations for the autoscaler.
+ * annotations for the autoscaler and the `zerogate.dev/*` ones for the activator.
  */
 export function revisionObject(spec: RevisionWiringSpec): RevisionObject {
   const { settings } = spec;
