@@ -1,5 +1,5 @@
 /**
- * Fair holding and paced wake, end to end (docs/activator.md §3.8, §3.9): a real activator process
+ * Fair holding and paced wake, end to end (docs/activator.md §3.9, §3.10): a real activator process
  * learning revisions from its endpoints file, real queue-proxy and app processes as Pods, real
  * connections on 127.0.0.1.
  */
@@ -64,7 +64,7 @@ async function get(path: string, headers: Record<string, string>, label = ''): P
 
 const ready = (pod: Pod) => [{ address: pod.address, ready: true }];
 
-describe('fair holding across revisions (docs/activator.md §3.8)', () => {
+describe('fair holding across revisions (docs/activator.md §3.9)', () => {
   it('holds and answers every request of a revision while another floods the shared cap', async () => {
     const a = revisionHeaders('flooded-00001');
     const b = revisionHeaders('small-00001');
@@ -91,7 +91,7 @@ describe('fair holding across revisions (docs/activator.md §3.8)', () => {
   }, 180_000);
 });
 
-describe('fair holding between keys and priorities within a revision (docs/activator.md §3.8)', () => {
+describe('fair holding between keys and priorities within a revision (docs/activator.md §3.9)', () => {
   it('gives two tenants at 100:1 load half of the revision’s capacity each', async () => {
     const act = await start(
       [{ name: 'tenants-00001', annotations: { 'zerogate.dev/hold-key-header': 'X-Tenant' } }],
@@ -159,7 +159,7 @@ describe('fair holding between keys and priorities within a revision (docs/activ
   }, 120_000);
 });
 
-describe('paced wake (docs/activator.md §3.9)', () => {
+describe('paced wake (docs/activator.md §3.10)', () => {
   /** p99 of 500 requests held at zero, ms after the Pod was made ready, with slow start `window`. */
   async function heldWake(window: string): Promise<{ p99: number; statuses: number[] }> {
     const annotations = { 'zerogate.dev/slow-start': window };

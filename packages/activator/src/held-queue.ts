@@ -1,6 +1,6 @@
 /**
  * The requests one revision holds while no Pod has room, and the order they leave in (docs/activator.md
- * §3.8): retried requests first; then, when keys or priorities reorder requests, any request that has
+ * §3.9): retried requests first; then, when keys or priorities reorder requests, any request that has
  * waited past the revision's bound, oldest first; then the highest priority class, round-robin between
  * the keys in it, first in first out within a key. Without keys or priorities that is plain FIFO.
  */

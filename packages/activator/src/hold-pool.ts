@@ -1,5 +1,5 @@
 /**
- * The activator's process-wide caps on held requests (docs/activator.md §3.8): how many it holds and how
+ * The activator's process-wide caps on held requests (docs/activator.md §3.9): how many it holds and how
  * many request-body bytes they may keep in memory, across every revision. The caps are shared max-min
  * fairly: while they are reached, a revision holding less than its fair share (the cap ÷ the revisions
  * holding) takes the place of the newest held request of the revision furthest over its share, which is

@@ -1,6 +1,6 @@
 /**
  * How the activator holds and wakes one revision, read from its `zerogate.dev/` annotations
- * (docs/activator.md §3.8, §3.9). A malformed annotation is reported and its default used: a revision is
+ * (docs/activator.md §3.9, §3.10). A malformed annotation is reported and its default used: a revision is
  * never refused for its annotations.
  */
 import { parseGoDuration } from '@zerogate/core';
