@@ -60,6 +60,24 @@ export class ActivatorMetrics {
         : this.openTelemetry(revisions, connection, pod);
   }
 
+  /**
+   * Exposes the spans the trace exporter dropped (a full queue, a backend that refused them) as
+   * `zerogate_tracing_spans_dropped_total` (docs/tracing.md); registered only when tracing is on.
+   */
+  countDroppedSpans(dropped: () => number): void {
+    let reported = 0;
+    new Counter({
+      name: 'zerogate_tracing_spans_dropped_total',
+      help: 'Spans not exported: the export queue was full, or the trace backend did not take them.',
+      registers: [this.registry],
+      collect() {
+        const now = dropped();
+        this.inc(now - reported);
+        reported = now;
+      },
+    });
+  }
+
   /** Records one finished request of `revision`. */
   observe(revision: MeasuredRevision, status: number, seconds: number): void {
     this.record(revision, status, seconds);

@@ -47,9 +47,9 @@ describe('ConcurrencyReporter', () => {
 
   it("pokes at a revision's first request, at once, and only then", () => {
     const { r, taken } = reporter();
-    r.requestIn('ns', 'rev');
+    expect(r.requestIn('ns', 'rev')).toBe(true);
     expect(taken()).toEqual([[{ namespace: 'ns', name: 'rev', stat: stat(1, 1) }]]);
-    r.requestIn('ns', 'rev');
+    expect(r.requestIn('ns', 'rev')).toBe(false);
     r.requestIn('ns', 'rev');
     expect(taken()).toEqual([]);
     // Same name in another namespace is another revision.

@@ -77,9 +77,9 @@ export class ConcurrencyReporter {
 
   /**
    * Records the arrival of a request for the revision (held ones included); the first one pokes the
-   * autoscaler.
+   * autoscaler, and returns true.
    */
-  requestIn(namespace: string, name: string): void {
+  requestIn(namespace: string, name: string): boolean {
     let byName = this.revisions.get(namespace);
     if (byName === undefined) {
       byName = new Map();
@@ -88,7 +88,7 @@ export class ConcurrencyReporter {
     const entry = byName.get(name);
     if (entry !== undefined) {
       entry.stats.requestIn(false);
-      return;
+      return false;
     }
     const created: RevisionEntry = { stats: new RequestStats(this.now), poke: 1 };
     byName.set(name, created);
@@ -96,6 +96,7 @@ export class ConcurrencyReporter {
     // concurrency_reporter.go: a revision's first request is reported at once, so a scale from zero
     // need not wait for the next batch. It can only ever be 1 and 1: the entry is new.
     this.send([{ namespace, name, stat: this.stat(1, 1) }]);
+    return true;
   }
 
   /** Records the end of a request counted by {@link requestIn}. */

@@ -2,7 +2,16 @@
  * What a proxied request holds in the activator, whichever path relays it (node:http and undici, or the
  * raw relay): stages 4, 5 and 8 of activator-handler.ts's list, and what a failed attempt does to its Pod.
  */
-import { type Logger, rawHeader } from '@zerogate/core';
+import {
+  type AttributeValue,
+  type Logger,
+  type RequestTrace,
+  rawHeader,
+  SPAN_CLIENT,
+  SPAN_INTERNAL,
+  type Span,
+  type Tracer,
+} from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
 import type { HeldRequest } from './held-queue.js';
 import type { Revision } from './revisions.js';
@@ -10,7 +19,8 @@ import type { PodSlot } from './throttler.js';
 
 /** Where the activator reports request arrivals and departures (the autoscaler's stat reporter). */
 export interface ConcurrencySink {
-  requestIn(namespace: string, name: string): void;
+  /** Counts a request in; true when this sent the autoscaler a poke (the revision's first request). */
+  requestIn(namespace: string, name: string): boolean;
   requestOut(namespace: string, name: string): void;
   readonly everConnected: boolean;
 }
@@ -20,6 +30,8 @@ export interface AdmissionContext {
   readonly reporter: ConcurrencySink;
   readonly metrics: ActivatorMetrics | undefined;
   readonly logger: Logger;
+  /** Tracing, when it is on (docs/tracing.md); left out, the request path checks it once and does nothing. */
+  readonly tracing?: Tracer | undefined;
 }
 
 /** Seconds a client is told to wait after the activator refused to hold its request. */
@@ -34,12 +46,21 @@ export class RevisionAdmission {
   private pod: PodSlot | null = null;
   private held: HeldRequest<PodSlot> | null = null;
   private attempts = 0;
+  /** The autoscaler was poked for this request (the `hold` span says so). */
+  private readonly poked: boolean;
+  /**
+   * The request's trace, when tracing is on and the request is sampled (docs/tracing.md): a `hold` span
+   * (no Pod yet) or `throttle` span (no Pod with room) while it waits, a `proxy` span per attempt at a Pod.
+   */
+  private trace: RequestTrace | undefined;
+  private waitSpan: Span | undefined;
+  private proxySpan: Span | undefined;
 
   constructor(
     private readonly ctx: AdmissionContext,
     readonly revision: Revision,
   ) {
-    ctx.reporter.requestIn(revision.namespace, revision.name);
+    this.poked = ctx.reporter.requestIn(revision.namespace, revision.name);
   }
 
   /**
@@ -56,6 +77,8 @@ export class RevisionAdmission {
   ): boolean {
     const { revision } = this;
     const retry = this.attempts > 0;
+    // Tracing's one check when it is off.
+    if (this.ctx.tracing !== undefined && !retry) this.trace = this.ctx.tracing.start(rawHeaders);
     const result = revision.throttler.acquire(
       (pod) => {
         this.held = null;
@@ -79,8 +102,35 @@ export class RevisionAdmission {
     else {
       this.held = result;
       this.ctx.logger.debug({ revision: revision.name, namespace: revision.namespace }, 'request held');
+      if (this.trace !== undefined) this.beginWait(this.trace);
     }
     return true;
+  }
+
+  /** The attributes of every span of the request. */
+  private spanAttributes(): Record<string, AttributeValue> {
+    return { 'kn.revision.name': this.revision.name, 'k8s.namespace.name': this.revision.namespace };
+  }
+
+  /** A traced request is held: at zero (no Pod at all) a `hold` span, else a `throttle` span. */
+  private beginWait(trace: RequestTrace): void {
+    const atZero = this.revision.throttler.podCount === 0;
+    const attributes = this.spanAttributes();
+    if (atZero) attributes['kn.activator.poked'] = this.poked;
+    this.waitSpan = trace.begin(atZero ? 'hold' : 'throttle', SPAN_INTERNAL, attributes);
+  }
+
+  /**
+   * Writes the `proxy` span as the parent in the headers forwarded to the Pod, so the queue-proxy's spans
+   * are its children; only a traced request's (the others' trace headers pass as they came).
+   */
+  injectTrace(headers: string[]): void {
+    if (this.trace !== undefined && this.proxySpan !== undefined) this.trace.inject(headers, this.proxySpan);
+  }
+
+  /** Whether this request is traced (its forwarded headers need {@link injectTrace}). */
+  get traced(): boolean {
+    return this.trace !== undefined;
   }
 
   private holdLimitReached(what: string): void {
@@ -99,6 +149,16 @@ export class RevisionAdmission {
     }
     this.pod = pod;
     this.attempts++;
+    const trace = this.trace;
+    if (trace !== undefined) {
+      if (this.waitSpan !== undefined) trace.end(this.waitSpan, 0);
+      this.waitSpan = undefined;
+      this.proxySpan = trace.begin('proxy', SPAN_CLIENT, {
+        ...this.spanAttributes(),
+        'server.address': pod.address,
+        'kn.activator.attempt': this.attempts,
+      });
+    }
     return true;
   }
 
@@ -111,6 +171,10 @@ export class RevisionAdmission {
   failed(err: Error, sent: boolean): boolean {
     const pod = this.pod;
     this.pod = null;
+    if (this.trace !== undefined && this.proxySpan !== undefined) {
+      this.trace.end(this.proxySpan, 0, err.message);
+      this.proxySpan = undefined;
+    }
     if (pod) {
       this.revision.backends.reportFailure(pod.address);
       this.revision.throttler.release(pod);
@@ -126,6 +190,12 @@ export class RevisionAdmission {
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   end(status: number, arrivedAt: number): void {
     const { revision } = this;
+    const trace = this.trace;
+    if (trace !== undefined) {
+      const error = status === 499 ? 'client closed the request' : undefined;
+      if (this.waitSpan !== undefined) trace.end(this.waitSpan, status, error ?? 'ended while held');
+      if (this.proxySpan !== undefined) trace.end(this.proxySpan, status, error);
+    }
     if (this.held) {
       revision.throttler.cancel(this.held);
       this.held = null;

@@ -13,6 +13,55 @@ function problems(yaml: string): readonly string[] {
   return [];
 }
 
+describe('parsePlatformConfig tracing', () => {
+  const SERVICE = 'services:\n  - name: hello\n    command: node server.mjs\n';
+
+  it('is off without a tracing block or with exporter none', () => {
+    expect(parsePlatformConfig(SERVICE, '/srv/zerogate.yaml').tracing).toBeUndefined();
+    expect(
+      parsePlatformConfig(`tracing: { exporter: none }\n${SERVICE}`, '/srv/zerogate.yaml').tracing,
+    ).toBeUndefined();
+  });
+
+  it('gives the tracing block to every revision, defaults filled in', () => {
+    const config = parsePlatformConfig(
+      `tracing:\n  exporter: otlp\n  endpoint: http://127.0.0.1:4318/v1/traces\n${SERVICE}`,
+      '/srv/zerogate.yaml',
+    );
+    const expected = {
+      exporter: 'otlp',
+      endpoint: 'http://127.0.0.1:4318/v1/traces',
+      protocol: 'http/protobuf',
+      sampleRate: 1,
+    };
+    expect(config.tracing).toEqual(expected);
+    expect(config.services[0]!.revisions[0]!.tracing).toEqual(expected);
+  });
+
+  it('names each bad key', () => {
+    expect(
+      problems(
+        `tracing:\n  exporter: jaeger\n  protocol: grpc\n  sampleRate: 2\n  endpoint: 127.0.0.1:9411\n  extra: 1\n${SERVICE}`,
+      ),
+    ).toEqual([
+      expect.stringMatching(/zerogate.yaml:6: tracing.extra: unknown key/),
+      expect.stringMatching(/zerogate.yaml:2: tracing.exporter: must be one of zipkin, otlp, none/),
+    ]);
+    expect(
+      problems(
+        `tracing:\n  exporter: zipkin\n  protocol: grpc\n  sampleRate: 2\n  endpoint: 127.0.0.1:9411\n${SERVICE}`,
+      ),
+    ).toEqual([
+      expect.stringMatching(/:5: tracing.endpoint: must be an http:\/\/ or https:\/\/ URL/),
+      expect.stringMatching(/:3: tracing.protocol: must be one of http\/protobuf, http\/json/),
+      expect.stringMatching(/:4: tracing.sampleRate: must be a number from 0 to 1, got 2/),
+    ]);
+    expect(problems(`tracing: { exporter: zipkin }\n${SERVICE}`)).toEqual([
+      expect.stringMatching(/tracing.endpoint: is required/),
+    ]);
+  });
+});
+
 describe('parsePlatformConfig', () => {
   it('fills defaults: one revision at 100 %, port 8080, apps run in the file’s folder', () => {
     const config = parsePlatformConfig(

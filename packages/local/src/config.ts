@@ -11,6 +11,7 @@ import {
   resolveRevisionAutoscaling,
 } from '@zerogate/autoscaler/config';
 import { ConfigError } from '@zerogate/core';
+import type { QueueProxyTracing } from '@zerogate/queue-proxy/env';
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 
 /** One revision of a service: what runs and how it is reached. */
@@ -34,6 +35,8 @@ export interface RevisionConfig {
   readonly tag: string | undefined;
   /** What carries the queue-proxy's contract in its Pods (see {@link QueueProxyMode}). */
   readonly queueProxy: QueueProxyMode;
+  /** The platform's `tracing` block, which its queue-proxies are given (left out: tracing off). */
+  readonly tracing?: QueueProxyTracing;
 }
 
 /**
@@ -69,6 +72,11 @@ export interface PlatformConfig {
     readonly maxPods: number | undefined;
   };
   readonly services: readonly ServiceConfig[];
+  /**
+   * Distributed tracing of the activator and every queue-proxy (docs/tracing.md), from the `tracing`
+   * block; left out, off.
+   */
+  readonly tracing?: QueueProxyTracing;
 }
 
 /** Largest `pods.maxPods`: past this the Pod address range (127.1.0.0/16) runs out first. */
@@ -307,6 +315,7 @@ export function parsePlatformConfig(text: string, file: string): PlatformConfig 
     'autoscaler',
     'pods',
     'services',
+    'tracing',
   ]);
   const ingressReader = new MapReader(top.child('ingress'), 'ingress', problems, ['port', 'bindAddress']);
   const ingress = {
@@ -341,8 +350,50 @@ export function parsePlatformConfig(text: string, file: string): PlatformConfig 
       services.push(service);
     });
   }
+  const tracing = readTracing(top, problems);
   if (problems.list.length > 0) throw new ConfigError(problems.list);
-  return Object.freeze({ file, ingress, autoscalerEnv, pods, services });
+  if (tracing === undefined) return Object.freeze({ file, ingress, autoscalerEnv, pods, services });
+  // Every revision's queue-proxies trace as the activator does.
+  const traced = services.map((s) => ({ ...s, revisions: s.revisions.map((r) => ({ ...r, tracing })) }));
+  return Object.freeze({ file, ingress, autoscalerEnv, pods, services: traced, tracing });
+}
+
+/**
+ * The `tracing` block: `exporter` (`zipkin`, `otlp` or `none`), `endpoint` (the URL spans are POSTed to),
+ * `protocol` (OTLP's `http/protobuf`, the default, or `http/json`) and `sampleRate` (0–1, default 1).
+ */
+function readTracing(top: MapReader, problems: Problems): QueueProxyTracing | undefined {
+  if (!top.has('tracing')) return undefined;
+  const reader = new MapReader(top.child('tracing'), 'tracing', problems, [
+    'exporter',
+    'endpoint',
+    'protocol',
+    'sampleRate',
+  ]);
+  const exporter = reader.oneOf('exporter', ['zipkin', 'otlp', 'none'] as const, 'none');
+  if (exporter === 'none') return undefined;
+  const endpoint = reader.string('endpoint');
+  if (endpoint === undefined)
+    problems.add('tracing.endpoint', reader.child('endpoint') ?? top.child('tracing'), 'is required');
+  else if (!/^https?:\/\/[^/]/.test(endpoint))
+    problems.add(
+      'tracing.endpoint',
+      reader.child('endpoint'),
+      `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`,
+    );
+  const protocol = reader.oneOf('protocol', ['http/protobuf', 'http/json'] as const, 'http/protobuf');
+  const rate = reader.raw('sampleRate');
+  let sampleRate = 1;
+  if (rate !== undefined) {
+    if (typeof rate === 'number' && rate >= 0 && rate <= 1) sampleRate = rate;
+    else
+      problems.add(
+        'tracing.sampleRate',
+        reader.child('sampleRate'),
+        `must be a number from 0 to 1, got ${JSON.stringify(rate)}`,
+      );
+  }
+  return Object.freeze({ exporter, endpoint: endpoint ?? '', protocol, sampleRate });
 }
 
 function readAutoscaler(top: MapReader, problems: Problems): Record<string, string> {

@@ -19,6 +19,7 @@ import {
   sleep,
   TunnelSet,
 } from '@zerogate/core';
+import type { QueueProxyTracing } from '@zerogate/queue-proxy/env';
 import type { PlatformConfig } from './config.js';
 import { ControlServer } from './control-server.js';
 import { Dashboard } from './dashboard.js';
@@ -244,6 +245,7 @@ export async function startPlatform(
         ACTIVATOR_DRAIN_SECONDS: '0',
         PROBE_FREQUENCY: `${options.activatorProbeFrequencyMs ?? 25}ms`,
         ACTIVATOR_LOG_LEVEL: options.componentLogLevel ?? 'info',
+        ...activatorTracingEnv(config.tracing),
       },
       logDir,
       logger,
@@ -331,4 +333,28 @@ function scalingTargets(
       return [r, { metric: resolved.metric, target: resolved.targetValue }];
     }),
   );
+}
+
+/**
+ * The activator's tracing variables for the config's `tracing` block, in the form its queue-proxies get
+ * it: Zipkin as Knative ≤ 1.18's `TRACING_CONFIG_*`, OTLP as ≥ 1.19's `OBSERVABILITY_CONFIG`.
+ */
+export function activatorTracingEnv(tracing: QueueProxyTracing | undefined): Record<string, string> {
+  if (tracing === undefined) return {};
+  if (tracing.exporter === 'zipkin') {
+    return {
+      TRACING_CONFIG_BACKEND: 'zipkin',
+      TRACING_CONFIG_ZIPKIN_ENDPOINT: tracing.endpoint,
+      TRACING_CONFIG_SAMPLE_RATE: String(tracing.sampleRate),
+    };
+  }
+  return {
+    OBSERVABILITY_CONFIG: JSON.stringify({
+      tracing: {
+        protocol: tracing.protocol ?? 'http/protobuf',
+        endpoint: tracing.endpoint,
+        samplingRate: tracing.sampleRate,
+      },
+    }),
+  };
 }

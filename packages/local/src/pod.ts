@@ -333,6 +333,7 @@ function podQueueProxyEnv(
     readinessProbe: { tcpSocket: { port: appPort, host: address } },
     logging: { level: 'info' },
     drain: { quietSeconds: drainSeconds },
+    tracing: rev.tracing,
   });
 }
 
