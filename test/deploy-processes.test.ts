@@ -457,7 +457,7 @@ describe.skipIf(!KUBECTL)('our activator in Knative, under Knative’s activator
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is refused EndpointSlices, falls back to the Endpoints Knative writes with one warning, and forwards', async () => {
+  it('is refused EndpointSlices and Pods, falls back to the Endpoints Knative writes with one warning each, and forwards', async () => {
     const objects = render('deploy/testdata/knative-serving');
     const [manifest] = ourContainers('deploy/testdata/knative-serving');
     const sa = { namespace: 'knative-serving', name: manifest!.template.spec.serviceAccountName! };
@@ -482,20 +482,29 @@ describe.skipIf(!KUBECTL)('our activator in Knative, under Knative’s activator
     const res = await send(`http://127.0.0.1:${activator.ports.http}/`, { headers: ROUTING });
     expect(res.status).toBe(200);
 
-    // Refused once per EndpointSlice informer, never retried; everything else within Knative's role.
+    // Refused once per EndpointSlice informer and once for Pods (docs/activator.md §10.1), never
+    // retried; everything else within Knative's role.
     const denied = callsOf(api).filter((c) => !grants.some((g) => allows(g, c)));
-    expect(denied.map(describeCall)).toEqual([
+    expect(denied.map(describeCall).sort()).toEqual([
+      'list core/pods (all namespaces)',
       'list discovery.k8s.io/endpointslices (all namespaces)',
       'list discovery.k8s.io/endpointslices (all namespaces)',
     ]);
-    expect(api.requests.filter((r) => r.status === 403).map((r) => `${r.verb} ${r.path}`)).toEqual([
+    expect(
+      api.requests
+        .filter((r) => r.status === 403)
+        .map((r) => `${r.verb} ${r.path}`)
+        .sort(),
+    ).toEqual([
+      'list /api/v1/pods',
       'list /apis/discovery.k8s.io/v1/endpointslices',
       'list /apis/discovery.k8s.io/v1/endpointslices',
     ]);
     expect(callsOf(api).map((c) => `${c.verb} ${c.resource}`)).toContain('watch endpoints');
     const warnings = proc.logs().filter((l) => l['level'] === 'warn' || l['level'] === 'error');
-    expect(warnings.map((l) => l['msg'])).toEqual([
+    expect(warnings.map((l) => l['msg']).sort()).toEqual([
       expect.stringMatching(/^listing EndpointSlices is forbidden .*core\/v1 Endpoints/),
+      expect.stringMatching(/^listing Pods is forbidden .*told by their Revision only/),
     ]);
   });
 });

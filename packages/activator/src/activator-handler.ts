@@ -12,25 +12,30 @@ import {
   ProxyExchange,
   plainAddress,
   type RequestFacts,
+  rawHeader,
   readFacts,
   sendError,
   sendGrpcError,
   sendText,
   splitHostPort,
+  type Tracer,
   type TunnelSet,
   UpgradeExchange,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { ActivatorMetrics } from './activator-metrics.js';
+import { answerAtOnce, arrivalVerdict, type EarlyAnswerContext, HOLD } from './early-answer.js';
+import type { HeldRequest } from './held-queue.js';
 import { type ConcurrencySink, RETRY_AFTER_SECONDS, RevisionAdmission } from './revision-admission.js';
+import { type FailingListener, REVISION_FAILING_HEADERS } from './revision-health.js';
 import { identifyRevision } from './revision-id.js';
 import type { Revision, RevisionRegistry } from './revisions.js';
-import type { HeldRequest, PodSlot } from './throttler.js';
+import type { PodSlot } from './throttler.js';
 
 export type { ConcurrencySink } from './revision-admission.js';
 
 /** Everything the activator's request path shares; built once at start. */
-export interface ActivatorContext {
+export interface ActivatorContext extends EarlyAnswerContext {
   readonly revisions: RevisionRegistry;
   readonly reporter: ConcurrencySink;
   /** Forwards to Pods' queue-proxies over HTTP/1.1 (an undici Agent: a keep-alive pool per Pod). */
@@ -44,6 +49,8 @@ export interface ActivatorContext {
   readonly shuttingDown: () => boolean;
   /** Upgraded connections (websockets) open now. */
   readonly tunnels: TunnelSet;
+  /** Tracing, when it is on (docs/tracing.md). */
+  readonly tracing?: Tracer | undefined;
 }
 
 /**
@@ -99,8 +106,15 @@ export class ActivatorHandler {
       }
       return;
     }
+    // Without a usable Pod, a failing revision refuses and a browser may get the waiting page (docs/activator.md §10).
+    const arrivedAt = Date.now();
+    const verdict = arrivalVerdict(revision, req.method, req.rawHeaders, arrivedAt);
+    if (verdict !== HOLD) {
+      answerAtOnce(ctx, revision, verdict, req, res, arrivedAt);
+      return;
+    }
     // 4–8: `begin` arms the timeouts (7), then asks `admit` (5).
-    new ActivatorExchange(ctx, revision, req, res, facts, Date.now()).begin();
+    new ActivatorExchange(ctx, revision, req, res, facts, arrivedAt).begin();
   };
 
   /** Handles an upgrade (websocket): held like any request, then tunnelled to a Pod's queue-proxy. */
@@ -148,7 +162,7 @@ export class ActivatorHandler {
  * relays it and runs the timeouts. A request whose connection to the Pod failed before anything was sent
  * is retried on another Pod.
  */
-class ActivatorExchange extends ProxyExchange {
+class ActivatorExchange extends ProxyExchange implements FailingListener {
   private readonly admission: RevisionAdmission;
 
   /** A request that never reached an app is sent again; a Pod that refused is probed before reuse. */
@@ -171,22 +185,37 @@ class ActivatorExchange extends ProxyExchange {
 
   /** 5. held until a Pod has room */
   protected admit(): void {
-    if (!this.admission.admit((pod) => this.send(pod), this.heldBytes())) {
-      this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    this.admission.revision.health.hold(this);
+    const overloaded = (): void => this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    if (!this.admission.admit((pod) => this.send(pod), this.heldBytes(), this.req.rawHeaders, overloaded)) {
+      overloaded();
     }
+  }
+
+  /** Held while its revision turned out failing: refused at once (docs/activator.md §10.1). */
+  revisionFailing(detail: string): void {
+    if (this.isOver) return;
+    this.ctx.logger.warn(
+      { revision: this.admission.revision.name },
+      'revision failing: held request refused',
+    );
+    this.fail('REVISION_FAILING', REVISION_FAILING_HEADERS, detail);
   }
 
   /** 6. forwarded */
   private send(pod: PodSlot): void {
+    this.admission.revision.health.release(this);
     if (!this.admission.sending(pod, this.isOver)) return;
     const { req } = this;
     const http2 = this.isHttp2;
+    const headers = forwardHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), ACTIVATOR, http2);
+    if (this.admission.traced) this.admission.injectTrace(headers);
     // The protocol is kept hop by hop: gRPC needs HTTP/2 (and its trailers) all the way to the app.
     this.forward(http2 ? this.ctx.h2c : this.ctx.dispatcher, {
       origin: `http://${pod.address}`,
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
-      headers: forwardHeaders(req.rawHeaders, plainAddress(req.socket.remoteAddress), ACTIVATOR, http2),
+      headers,
       body: this.hasBody(this.facts.hasBody) ? req : null,
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -200,6 +229,7 @@ class ActivatorExchange extends ProxyExchange {
 
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
+    this.admission.revision.health.release(this);
     this.admission.end(completed || this.timedOut ? this.res.statusCode : 499, this.arrivedAt);
   }
 
@@ -229,7 +259,7 @@ export function revisionTimeouts(revision: Revision): ExchangeTimeouts {
 /** A websocket through the activator: held until a Pod has room, then a tunnel holding that Pod's slot. */
 class ActivatorUpgrade extends UpgradeExchange {
   private pod: PodSlot | null = null;
-  private held: HeldRequest | null = null;
+  private held: HeldRequest<PodSlot> | null = null;
 
   constructor(
     private readonly ctx: ActivatorContext,
@@ -250,8 +280,14 @@ class ActivatorUpgrade extends UpgradeExchange {
   }
 
   protected admit(): void {
-    const result = this.revision.throttler.acquire((pod) => this.connect(pod), 0);
-    if (result === 'full') this.reject('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    const { throttler } = this.revision;
+    const overloaded = (): void => {
+      this.held = null;
+      this.reject('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    };
+    const place = throttler.placeOf((name) => rawHeader(this.req.rawHeaders, name));
+    const result = throttler.acquire((pod) => this.connect(pod), 0, false, place, overloaded);
+    if (result === 'full') overloaded();
     else if ('address' in result) this.connect(result);
     else this.held = result;
   }

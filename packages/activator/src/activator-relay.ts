@@ -17,7 +17,9 @@ import {
   UpstreamConnections,
 } from '@zerogate/core';
 import { revisionTimeouts } from './activator-handler.js';
+import { arrivalVerdict, HOLD } from './early-answer.js';
 import { type AdmissionContext, RETRY_AFTER_SECONDS, RevisionAdmission } from './revision-admission.js';
+import { type FailingListener, REVISION_FAILING_HEADERS } from './revision-health.js';
 import { identifyRevision } from './revision-id.js';
 import type { Revision, RevisionRegistry } from './revisions.js';
 import type { PodSlot } from './throttler.js';
@@ -75,8 +77,13 @@ export class ActivatorRelayRoute implements RelayRoute {
     const ref = identifyRevision(facts.revision, facts.namespace, facts.host, this.ctx.clusterDomain);
     const revision = ref && this.ctx.revisions.get(ref.namespace, ref.name);
     if (!revision) return undefined;
+    // Without a usable Pod, a failing revision's refusal and the waiting page are node:http's (docs/activator.md §10).
+    const arrivedAt = Date.now();
+    if (arrivalVerdict(revision, request.head.method, request.head.rawHeaders, arrivedAt) !== HOLD) {
+      return undefined;
+    }
     const bytes = request.head.body === 'none' ? 0 : bodyBytes(facts.contentLength);
-    return new ActivatorRelayExchange(this.ctx, revision, client, request, bytes, Date.now());
+    return new ActivatorRelayExchange(this.ctx, revision, client, request, bytes, arrivedAt);
   }
 }
 
@@ -91,7 +98,7 @@ function bodyBytes(contentLength: number): number {
  * that never reached an app (a refused connection, the queue-proxy's `K-Request-Not-Sent`) goes to
  * another Pod.
  */
-class ActivatorRelayExchange extends RelayExchange {
+class ActivatorRelayExchange extends RelayExchange implements FailingListener {
   private readonly admission: RevisionAdmission;
 
   constructor(
@@ -113,16 +120,38 @@ class ActivatorRelayExchange extends RelayExchange {
 
   /** 5. held until a Pod has room */
   protected admit(): void {
-    if (!this.admission.admit((pod) => this.send(pod), this.holdsBytes)) {
-      this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    this.admission.revision.health.hold(this);
+    const overloaded = (): void => this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
+    if (
+      !this.admission.admit(
+        (pod) => this.send(pod),
+        this.holdsBytes,
+        this.request.head.rawHeaders,
+        overloaded,
+      )
+    ) {
+      overloaded();
     }
+  }
+
+  /** Held while its revision turned out failing: refused at once (docs/activator.md §10.1). */
+  revisionFailing(detail: string): void {
+    if (this.isOver) return;
+    this.ctx.logger.warn(
+      { revision: this.admission.revision.name },
+      'revision failing: held request refused',
+    );
+    this.fail('REVISION_FAILING', REVISION_FAILING_HEADERS, detail);
   }
 
   /** 6. forwarded */
   private send(pod: PodSlot): void {
+    this.admission.revision.health.release(this);
     if (!this.admission.sending(pod, this.isOver)) return;
     const { head, peer } = this.request;
-    this.forward(this.ctx.pods.get(pod.address), forwardHeaders(head.rawHeaders, peer, ACTIVATOR));
+    const headers = forwardHeaders(head.rawHeaders, peer, ACTIVATOR);
+    if (this.admission.traced) this.admission.injectTrace(headers);
+    this.forward(this.ctx.pods.get(pod.address), headers);
   }
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
@@ -132,6 +161,7 @@ class ActivatorRelayExchange extends RelayExchange {
 
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
+    this.admission.revision.health.release(this);
     this.admission.end(completed || this.timedOut ? this.status : 499, this.arrivedAt);
   }
 }

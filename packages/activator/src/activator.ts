@@ -8,6 +8,7 @@ import {
   ServingEndpoint,
   serveMetrics,
   sleep,
+  startTracing,
   TunnelSet,
 } from '@zerogate/core';
 import { ActivatorHandler, type ConcurrencySink } from './activator-handler.js';
@@ -18,9 +19,10 @@ import { ConcurrencyReporter } from './concurrency-reporter.js';
 import type { ActivatorConfig } from './config.js';
 import type { EndpointSource } from './endpoint-source.js';
 import { FileEndpointSource } from './endpoint-source-file.js';
+import { HoldPool } from './hold-pool.js';
 import { queueProxyProbe } from './pod-probe.js';
 import { RevisionRegistry } from './revisions.js';
-import { ByteBudget } from './throttler.js';
+import { WaitingPage } from './waiting-page.js';
 
 /** A running activator. */
 export interface Activator {
@@ -47,11 +49,15 @@ async function buildEndpointSource(config: ActivatorConfig, logger: Logger): Pro
   });
 }
 
-/** Starts the activator: endpoint source, autoscaler reporting, the serving and metrics listeners. */
+/**
+ * Starts the activator: endpoint source, autoscaler reporting, the serving and metrics listeners. The
+ * waiting page is read from `ACTIVATOR_WAITING_PAGE_TEMPLATE` unless given (a bad one throws a ConfigError).
+ */
 export async function startActivator(
   config: ActivatorConfig,
   logger: Logger,
   source?: EndpointSource,
+  waitingPage: WaitingPage = WaitingPage.fromFile(config.waitingPageTemplate),
 ): Promise<Activator> {
   const dispatcher = createAgent({
     // Every Pod gets a keep-alive pool; idle connections are capped per Pod as Knative's transport does.
@@ -64,7 +70,7 @@ export async function startActivator(
   // hold nothing. Streams are bounded by the throttler's slots per Pod, not by the client.
   const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
   const revisions = new RevisionRegistry(
-    { maxHeld: config.maxHeldRequests, bytes: new ByteBudget(config.maxHeldBytes) },
+    { maxHeld: config.maxHeldRequests, pool: new HoldPool(config.maxHeldTotal, config.maxHeldBytes) },
     queueProxyProbe(dispatcher, config.probeTimeoutMs),
     config.probeFrequencyMs,
     config.podIp,
@@ -82,6 +88,12 @@ export async function startActivator(
   // rate-limited per message, so one client cannot flood the log.
   const requestLogger = rateLimitLogs(logger);
   const sink = concurrencySink(reporter, connection);
+  const tracing = startTracing(config.tracing, requestLogger, {
+    'k8s.container.name': 'activator',
+    'k8s.namespace.name': config.systemNamespace,
+    'k8s.pod.name': config.podName,
+  });
+  if (tracing) metrics.countDroppedSpans(tracing.dropped);
   const handler = new ActivatorHandler({
     revisions,
     reporter: sink,
@@ -92,6 +104,8 @@ export async function startActivator(
     clusterDomain: config.clusterDomain,
     shuttingDown: () => shuttingDown,
     tunnels,
+    tracing: tracing?.tracer,
+    waitingPage,
   });
   // Plain HTTP/1.1 requests for known revisions take the raw relay; the rest node:http.
   const pods = new PodConnections();
@@ -102,6 +116,7 @@ export async function startActivator(
     metrics,
     clusterDomain: config.clusterDomain,
     pods,
+    tracing: tracing?.tracer,
   });
   const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
@@ -150,6 +165,8 @@ export async function startActivator(
       });
       pods.close();
       await Promise.all([dispatcher.close(), h2c.close()]);
+      // The spans of the last requests go out before the process ends.
+      await tracing?.shutdown();
       requestLogger.flushSuppressed();
       logger.info('stopped');
     })();

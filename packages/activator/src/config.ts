@@ -4,6 +4,8 @@ import {
   type Env,
   EnvReader,
   type MetricNames,
+  readTracingConfig,
+  type TracingConfig,
 } from '@zerogate/core';
 
 /** Where the activator learns revisions and their Pods. */
@@ -32,9 +34,11 @@ export interface ActivatorConfig {
   readonly endpointsNamespace: string;
   /** Watch core/v1 Endpoints instead of EndpointSlices (clusters without discovery.k8s.io/v1). */
   readonly useEndpoints: boolean;
-  /** Requests held per revision while it has no capacity; past it, 503. */
+  /** Requests held per revision while it has no capacity; past it, 503 (shared fairly between its keys). */
   readonly maxHeldRequests: number;
-  /** Request-body bytes held process-wide; past it, 503. */
+  /** Requests held process-wide, shared max-min fairly between revisions; past it, 503. */
+  readonly maxHeldTotal: number;
+  /** Request-body bytes held process-wide, shared the same way; past it, 503. */
   readonly maxHeldBytes: number;
   /** How long health checks fail after SIGTERM before the listeners close (Knative: 45 s). */
   readonly drainMs: number;
@@ -52,7 +56,17 @@ export interface ActivatorConfig {
    * Knative ≤ 1.18's when `METRICS_DOMAIN` is set (docs/activator.md §7).
    */
   readonly metricNames: MetricNames;
+  /**
+   * A file whose text replaces the built-in waiting page (`ACTIVATOR_WAITING_PAGE_TEMPLATE`; '' = the
+   * built-in one), read once at start: docs/activator.md §10.2.
+   */
+  readonly waitingPageTemplate: string;
   readonly logLevel: string;
+  /**
+   * Distributed tracing (docs/tracing.md): Knative ≤ 1.18's `config-tracing` as `TRACING_CONFIG_*`,
+   * ≥ 1.19's `config-observability` as `OBSERVABILITY_CONFIG`, or OpenTelemetry's `OTEL_*`; off by default.
+   */
+  readonly tracing: TracingConfig;
 }
 
 /**
@@ -99,6 +113,7 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const endpointsNamespace = r.string('ACTIVATOR_ENDPOINTS_NAMESPACE', '');
   const useEndpoints = r.bool('ACTIVATOR_USE_ENDPOINTS', false);
   const maxHeldRequests = r.int('ACTIVATOR_MAX_HELD_REQUESTS', 1000, { min: 1 });
+  const maxHeldTotal = r.int('ACTIVATOR_MAX_HELD_TOTAL', 10_000, { min: 1 });
   const maxHeldBytes = r.int('ACTIVATOR_MAX_HELD_BYTES', 64 * 1024 * 1024, { min: 0 });
   const drainSeconds = r.int('ACTIVATOR_DRAIN_SECONDS', 45, { min: 0, max: 3600 });
   const upgradeGraceSeconds = r.int('ACTIVATOR_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
@@ -109,7 +124,9 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   );
   const http1Relay = r.bool('ACTIVATOR_HTTP1_RELAY', true);
   const metricNames = activatorMetricNames(r);
+  const waitingPageTemplate = r.string('ACTIVATOR_WAITING_PAGE_TEMPLATE', '');
   const logLevel = r.logLevel('ACTIVATOR_LOG_LEVEL');
+  const tracing = readTracingConfig(r, { serviceName: 'activator', reportObservabilityJson: true });
   r.finish();
   return Object.freeze({
     podName,
@@ -130,12 +147,15 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     endpointsNamespace,
     useEndpoints,
     maxHeldRequests,
+    maxHeldTotal,
     maxHeldBytes,
     drainMs: drainSeconds * 1000,
     upgradeGraceMs: upgradeGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     http1Relay,
     metricNames,
+    waitingPageTemplate,
     logLevel,
+    tracing,
   });
 }

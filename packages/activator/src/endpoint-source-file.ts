@@ -25,8 +25,9 @@ const POLL_INTERVAL_MS = 1000;
  * Parses an endpoints document:
  * `{"revisions":[{"namespace","name","service","configuration","containerConcurrency","timeoutSeconds",
  * "responseStartTimeoutSeconds","idleTimeoutSeconds","endpoints":[{"address":"ip:port","ready":bool}],"activators":["ip"],
- * "annotations":{"zerogate.dev/…":"…"}}]}`.
- * Only `namespace` and `name` are required; `endpoints` defaults to none, `service` and `configuration` to '',
+ * "annotations":{"zerogate.dev/…":"…"},"failing":"why"}]}`.
+ * Only `namespace` and `name` are required; `endpoints` defaults to none, `service`, `configuration` and
+ * `failing` (why the revision cannot become ready; '' = it is not failing) to '',
  * and the numbers as a Revision without them does.
  */
 export function parseEndpointsDocument(text: string): RevisionInfo[] {
@@ -103,6 +104,7 @@ export function parseEndpointsDocument(text: string): RevisionInfo[] {
       namespace,
       name,
       annotations: activatorAnnotations(annotations as Record<string, string>),
+      failing: optionalText('failing') || undefined,
       service: optionalText('service') || undefined,
       configuration: optionalText('configuration') || undefined,
       containerConcurrency: count('containerConcurrency', 0),

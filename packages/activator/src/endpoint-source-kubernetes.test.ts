@@ -14,6 +14,7 @@ import {
   ENDPOINTSLICES_FORBIDDEN_MESSAGE,
   KubernetesEndpointSource,
   type KubernetesEndpointSourceOptions,
+  PODS_FORBIDDEN_MESSAGE,
   REVISION_LABEL,
   SERVICE_TYPE_LABEL,
 } from './endpoint-source-kubernetes.js';
@@ -389,6 +390,83 @@ describe('KubernetesEndpointSource', () => {
     });
   });
 
+  describe("failing revisions, from their Pods and their Revision's Ready condition (docs/activator.md §10.1)", () => {
+    const pod = (name: string, status: unknown, revisionName = 'r1') => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'ns1', labels: { 'serving.knative.dev/revision': revisionName } },
+      spec: { containers: [{ name: 'user-container', image: 'x' }] },
+      status,
+    });
+    const crashLooping = {
+      phase: 'Running',
+      containerStatuses: [
+        {
+          name: 'user-container',
+          restartCount: 2,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+          lastState: { terminated: { exitCode: 1 } },
+        },
+      ],
+    };
+    const runningAgain = {
+      phase: 'Running',
+      containerStatuses: [{ name: 'user-container', restartCount: 3, state: { running: {} } }],
+    };
+
+    it('marks a revision failing while its Pod crash-loops, and clears it once the container runs again', async () => {
+      harness.server.apply(revision('ns1', 'r1'));
+      harness.server.apply(pod('r1-pod', crashLooping));
+      const recorder = await started();
+      expect(recorder.current.get('ns1/r1')?.failing).toBe(
+        'user-container exited with code 1 (2 restarts): CrashLoopBackOff',
+      );
+      harness.server.apply(pod('r1-pod', runningAgain));
+      await waitFor(() => recorder.current.get('ns1/r1')?.failing === undefined, 'the failing mark cleared');
+      // A Pod of another revision changes nothing here.
+      harness.server.apply(pod('r2-pod', crashLooping, 'r2'));
+      harness.server.apply(pod('r1-pod', crashLooping));
+      await waitFor(() => recorder.current.get('ns1/r1')?.failing !== undefined, 'failing again');
+      harness.server.delete('Pod', 'ns1', 'r1-pod');
+      await waitFor(() => recorder.current.get('ns1/r1')?.failing === undefined, 'the Pod gone');
+    });
+
+    it("takes a Revision's Ready=False as failing while none of its Pods is starting or running", async () => {
+      harness.server.apply({
+        ...revision('ns1', 'r1'),
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'False',
+              reason: 'ProgressDeadlineExceeded',
+              message: 'Initial scale was never achieved',
+            },
+          ],
+        },
+      });
+      const recorder = await started();
+      expect(recorder.current.get('ns1/r1')?.failing).toBe(
+        'ProgressDeadlineExceeded: Initial scale was never achieved',
+      );
+      harness.server.apply(pod('r1-new', { phase: 'Pending' }));
+      await waitFor(() => recorder.current.get('ns1/r1')?.failing === undefined, 'a new Pod starting');
+    });
+
+    it('warns once where listing Pods is forbidden, and keeps the Revision rule', async () => {
+      harness.server.authorize = (r) => !(r.path.includes('/pods') && r.verb === 'list');
+      harness.server.apply({
+        ...revision('ns1', 'r1'),
+        status: { conditions: [{ type: 'Ready', status: 'False', reason: 'ExitCode1' }] },
+      });
+      const recorder = await started({ backoff: { initialMs: 5, maxMs: 10 } });
+      expect(recorder.current.get('ns1/r1')?.failing).toBe('ExitCode1');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(harness.server.requests.filter((r) => r.path.includes('/pods'))).toHaveLength(1);
+      expect(harness.logs.filter((l) => l.msg === PODS_FORBIDDEN_MESSAGE)).toHaveLength(1);
+    });
+  });
+
   it('passes on the Revision’s zerogate.dev/ annotations, and delivers a change of them', async () => {
     const annotated = (value: string) => ({
       ...revision('ns1', 'r1'),
@@ -449,7 +527,7 @@ describe('KubernetesEndpointSource', () => {
     harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 1 }));
     harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     const recorder = await started();
-    expect(harness.server.openWatches).toBe(3);
+    expect(harness.server.openWatches).toBe(4);
 
     harness.server.cutWatches();
     // Changed while no watch is open: replayed when the watches resume.
@@ -460,7 +538,7 @@ describe('KubernetesEndpointSource', () => {
       ]),
     );
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 2, 'the replayed change');
-    await waitFor(() => harness.server.openWatches === 3, 'every watch back');
+    await waitFor(() => harness.server.openWatches === 4, 'every watch back');
     harness.server.apply(revision('ns1', 'r1', { containerConcurrency: 4 }));
     harness.server.apply(privateSlice('ns1', 'r1', 'r1-b', [{ ip: '10.0.0.3', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 3, 'the change after resuming');
@@ -483,7 +561,7 @@ describe('KubernetesEndpointSource', () => {
           ]),
     ]);
     // Resumed from the last resourceVersion: one list per informer.
-    expect(harness.server.requests.filter((r) => r.verb === 'list')).toHaveLength(3);
+    expect(harness.server.requests.filter((r) => r.verb === 'list')).toHaveLength(4);
     // The client reports a cut as an error, logged once per watch (or, depending on timing, as a clean end).
     const failures = harness.logs
       .filter((l) => l.msg === 'watch failed; retrying with backoff')
@@ -552,7 +630,7 @@ describe('KubernetesEndpointSource', () => {
     harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.1', ready: true }]));
     harness.server.failNext('watch', SLICES, 503, 2);
     const recorder = await started();
-    await waitFor(() => harness.server.openWatches === 3, 'every watch open');
+    await waitFor(() => harness.server.openWatches === 4, 'every watch open');
     harness.server.apply(privateSlice('ns1', 'r1', 'r1-a', [{ ip: '10.0.0.2', ready: true }]));
     await waitFor(() => recorder.current.get('ns1/r1')?.ready[0] === '10.0.0.2:8012', 'the change');
   });
@@ -727,7 +805,7 @@ describe('KubernetesEndpointSource', () => {
       harness.server.failNext('list', SLICES, 500, 2);
       const recorder = await started();
       await waitFor(() => recorder.current.get('ns1/r1')?.ready.length === 1, 'the retried list');
-      expect(harness.server.requests.some((r) => r.path.startsWith('/api/v1/'))).toBe(false);
+      expect(harness.server.requests.some((r) => r.path.startsWith('/api/v1/endpoints'))).toBe(false);
       expect(harness.logs.some((l) => l.msg === ENDPOINTSLICES_FORBIDDEN_MESSAGE)).toBe(false);
     });
 
@@ -783,7 +861,7 @@ describe('KubernetesEndpointSource', () => {
       });
       harness.make({ kubeConfig });
       const starting = harness.last!.start(new Recorder());
-      await waitFor(() => held.length === 3, 'the three lists');
+      await waitFor(() => held.length === 4, 'the four lists');
       await harness.last!.stop();
       await starting;
       await waitFor(() => held.every((res) => res.req.closed), 'the lists aborted');

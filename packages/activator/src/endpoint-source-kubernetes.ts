@@ -2,7 +2,9 @@
  * The activator's `kubernetes` endpoint source: informers on EndpointSlices (or Endpoints) and Knative
  * Revisions, merged into one {@link RevisionInfo} per revision (`pkg/activator/net/revision_backends.go`).
  * Where listing EndpointSlices is forbidden (Knative's own activator role grants only Endpoints), it
- * falls back to Endpoints once, with a warning.
+ * falls back to Endpoints once, with a warning. The revisions' Pods are watched too, for whether the
+ * revision is failing (docs/activator.md §10.1); where listing Pods is forbidden, that comes from the
+ * Revision's `Ready` condition alone.
  */
 import type { KubernetesObject, V1EndpointSlice, V1Endpoints } from '@kubernetes/client-node';
 import { joinHostPort, type Logger } from '@zerogate/core';
@@ -13,6 +15,7 @@ import {
   type Informer,
   isRecord,
   type KnativeRevision,
+  REVISION_LABEL as POD_SELECTOR,
   PRIVATE_SELECTOR,
   PUBLIC_SELECTOR,
   type RevisionStateBase,
@@ -27,6 +30,7 @@ import {
   type RevisionInfo,
   sameAnnotations,
 } from './endpoint-source.js';
+import { type PodHealth, podHealth, revisionFailing, revisionFailure } from './pod-health.js';
 
 export { DEFAULT_BACKOFF, REVISION_LABEL, SERVICE_TYPE_LABEL } from '@zerogate/core/kubernetes';
 
@@ -53,9 +57,14 @@ interface RevisionSpecFacts {
   readonly configuration: string;
   /** The Revision's `zerogate.dev/` annotations. */
   readonly annotations: Readonly<Record<string, string>> | undefined;
+  /** Why the Revision says it cannot become ready (`Ready=False`), if it does. */
+  readonly failing: string | undefined;
 }
 
-type NumericSpecField = Exclude<keyof RevisionSpecFacts, 'service' | 'configuration' | 'annotations'>;
+type NumericSpecField = Exclude<
+  keyof RevisionSpecFacts,
+  'service' | 'configuration' | 'annotations' | 'failing'
+>;
 
 const DEFAULT_SPEC: RevisionSpecFacts = {
   containerConcurrency: 0,
@@ -65,6 +74,7 @@ const DEFAULT_SPEC: RevisionSpecFacts = {
   service: '',
   configuration: '',
   annotations: undefined,
+  failing: undefined,
 };
 
 interface Addresses {
@@ -88,7 +98,17 @@ interface RevisionState extends RevisionStateBase {
   /** Facts per EndpointSlice (or Endpoints) object of each role, by `kind/role/namespace/name`. */
   readonly endpoints: { readonly [R in Role]: Map<string, RoleFacts[R]> };
   spec: RevisionSpecFacts | undefined;
+  /** What each of its Pods' status tells, by `pod/namespace/name` (docs/activator.md §10.1). */
+  readonly pods: Map<string, PodHealth>;
 }
+
+/**
+ * The warning logged once when listing Pods is forbidden (Knative's own activator role grants no Pods):
+ * failing revisions are then told only by their Revision's `Ready` condition.
+ */
+export const PODS_FORBIDDEN_MESSAGE =
+  'listing Pods is forbidden (403); failing revisions are told by their Revision only. Grant this ' +
+  'service account list and watch on pods to refuse requests for crash-looping Pods at once';
 
 /**
  * The warning logged once when listing EndpointSlices is forbidden: what happened, what the activator does
@@ -159,6 +179,7 @@ function revisionSpec(revision: KnativeRevision, problems: string[]): RevisionSp
     service: labels['serving.knative.dev/service'] ?? '',
     configuration: labels['serving.knative.dev/configuration'] ?? '',
     annotations: activatorAnnotations(revision.metadata?.annotations),
+    failing: revisionFailure((revision as { status?: unknown }).status),
   };
   if (spec !== undefined && spec !== null && !isRecord(spec)) {
     problems.push('spec is not an object');
@@ -193,6 +214,7 @@ function sameInfo(a: RevisionInfo, b: RevisionInfo): boolean {
     a.service === b.service &&
     a.configuration === b.configuration &&
     sameAnnotations(a.annotations, b.annotations) &&
+    a.failing === b.failing &&
     sameList(a.ready, b.ready) &&
     sameList(a.notReady, b.notReady) &&
     sameList(a.activators, b.activators)
@@ -227,10 +249,14 @@ export class KubernetesEndpointSource implements EndpointSource {
         name,
         endpoints: { private: new Map(), public: new Map() },
         spec: undefined,
+        pods: new Map(),
       }),
       compute,
       empty: (state) =>
-        !state.spec && state.endpoints.private.size === 0 && state.endpoints.public.size === 0,
+        !state.spec &&
+        state.endpoints.private.size === 0 &&
+        state.endpoints.public.size === 0 &&
+        state.pods.size === 0,
       same: sameInfo,
       listenerName: 'endpoint listener',
     });
@@ -272,6 +298,29 @@ export class KubernetesEndpointSource implements EndpointSource {
       watch.revision(r, (state) => {
         state.spec = deleted ? undefined : readRevision(r, revisionSpec, this.logger);
       }),
+    );
+    // A 403 is not retried: failing revisions are then told by their Revision alone.
+    let podsForbidden = false;
+    const pods = watch.pods(
+      'pods',
+      POD_SELECTOR,
+      (pod, deleted) =>
+        watch.file(
+          'pod',
+          pod,
+          deleted,
+          (state) => state.pods,
+          () => podHealth(pod),
+        ),
+      (err) => {
+        if (apiStatusOf(err) !== 403 || podsForbidden || watch.stopped) return;
+        podsForbidden = true;
+        this.logger.warn(
+          { forbidden: 'list pods', apiMessage: apiStatusMessage(err) ?? describeApiError(err) },
+          PODS_FORBIDDEN_MESSAGE,
+        );
+        void watch.retire([pods]);
+      },
     );
   }
 
@@ -378,6 +427,7 @@ function compute(state: RevisionState): RevisionInfo | undefined {
     service: spec.service || undefined,
     configuration: spec.configuration || undefined,
     annotations: spec.annotations,
+    failing: revisionFailing(state.pods.entries(), spec.failing),
     ready: [...ready].sort(),
     notReady: [...notReady].sort(),
     activators: [...activators].sort(),

@@ -32,7 +32,16 @@ export interface RevisionInfo {
    * when it has none.
    */
   readonly annotations?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Why the revision cannot become ready now, in a few words (`app exited with code 1 (3 times)`,
+   * `user-container CrashLoopBackOff: …`): its Pods crash-loop, cannot start, or are refused. Absent
+   * while it is not failing. Requests are refused with it while no Pod is usable (docs/activator.md §10.1).
+   */
+  readonly failing?: string | undefined;
 }
+
+/** The annotation that turns on the waiting page for browsers (docs/activator.md §10.2). */
+export const WAITING_PAGE_ANNOTATION = 'zerogate.dev/waiting-page';
 
 /** The prefix of the annotations a source passes on in {@link RevisionInfo.annotations}. */
 export const ACTIVATOR_ANNOTATION_PREFIX = 'zerogate.dev/';

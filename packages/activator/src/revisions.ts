@@ -1,12 +1,24 @@
 import type { Logger } from '@zerogate/core';
-import { type EndpointListener, type RevisionInfo, revisionKey } from './endpoint-source.js';
+import {
+  type EndpointListener,
+  type RevisionInfo,
+  revisionKey,
+  sameAnnotations,
+  WAITING_PAGE_ANNOTATION,
+} from './endpoint-source.js';
 import { type PodProbe, RevisionBackends } from './revision-backends.js';
+import { RevisionHealth } from './revision-health.js';
+import { holdingSettings } from './revision-settings.js';
 import { RevisionThrottler, type ThrottleLimits } from './throttler.js';
 
 /** One revision the activator serves: what the source says, which Pods are usable, and its throttle. */
 export class Revision {
   readonly throttler: RevisionThrottler;
   readonly backends: RevisionBackends;
+  /** Whether it is failing, the requests a failure ends, and its wake (docs/activator.md §10). */
+  readonly health: RevisionHealth;
+  /** Browsers get the waiting page while no Pod is usable (docs/activator.md §10.2). */
+  waitingPage = false;
 
   constructor(
     public info: RevisionInfo,
@@ -14,8 +26,11 @@ export class Revision {
     probe: PodProbe,
     probeFrequencyMs: number,
     private readonly self: string,
+    private readonly logger: Logger,
   ) {
+    this.health = new RevisionHealth(info.name);
     this.throttler = new RevisionThrottler(limits);
+    this.configure(info);
     this.backends = new RevisionBackends(probe, probeFrequencyMs, (healthy) => this.retarget(healthy));
   }
 
@@ -31,7 +46,10 @@ export class Revision {
   update(info: RevisionInfo): void {
     const old = this.info;
     this.info = info;
+    if (!sameAnnotations(old.annotations, info.annotations)) this.configure(info);
+    this.waitingPage = info.annotations?.[WAITING_PAGE_ANNOTATION] === 'true';
     this.backends.update(info.ready, info.notReady);
+    this.health.update(info.failing, this.backends.current.length, Date.now());
     if (
       old.containerConcurrency !== info.containerConcurrency ||
       old.activators.join() !== info.activators.join()
@@ -40,7 +58,23 @@ export class Revision {
     }
   }
 
+  /** Stops its prober and timers (the revision is gone). */
+  stop(): void {
+    this.backends.stop();
+    this.throttler.stop();
+  }
+
+  /** Holding and waking as the revision's annotations say; a malformed one is logged and its default used. */
+  private configure(info: RevisionInfo): void {
+    const { settings, problems } = holdingSettings(info.annotations);
+    for (const problem of problems) {
+      this.logger.warn({ revision: revisionKey(info.namespace, info.name), problem }, 'annotation ignored');
+    }
+    this.throttler.configure(settings);
+  }
+
   private retarget(healthy: readonly string[]): void {
+    this.health.update(this.info.failing, healthy.length, Date.now());
     this.throttler.update(this.info.containerConcurrency, healthy, this.info.activators, this.self);
   }
 }
@@ -75,7 +109,14 @@ export class RevisionRegistry implements EndpointListener {
       existing.update(info);
       return;
     }
-    const revision = new Revision(info, this.limits, this.probe, this.probeFrequencyMs, this.self);
+    const revision = new Revision(
+      info,
+      this.limits,
+      this.probe,
+      this.probeFrequencyMs,
+      this.self,
+      this.logger,
+    );
     this.revisions.set(key, revision);
     revision.update(info);
     this.logger.info(
@@ -93,7 +134,7 @@ export class RevisionRegistry implements EndpointListener {
     const key = revisionKey(namespace, name);
     const revision = this.revisions.get(key);
     if (!revision) return;
-    revision.backends.stop();
+    revision.stop();
     // Requests already held keep their throttler and end at their timeout; new ones get 404.
     this.revisions.delete(key);
     this.logger.info({ revision: key }, 'revision removed');
@@ -101,6 +142,6 @@ export class RevisionRegistry implements EndpointListener {
 
   /** Stops every prober. */
   stop(): void {
-    for (const revision of this.revisions.values()) revision.backends.stop();
+    for (const revision of this.revisions.values()) revision.stop();
   }
 }

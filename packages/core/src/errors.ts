@@ -44,6 +44,13 @@ export const ERRORS = {
     grpc: GRPC.UNAVAILABLE,
   },
   /**
+   * The revision cannot become ready (its Pods crash-loop, cannot pull their image, are unschedulable, or
+   * missed their progress deadline): held and new requests are refused at once instead of timing out.
+   * The revision's name and the reason are filled in (`hello-00002 failing: app exited with code 1 (3
+   * times)`). Sent with `Retry-After` and `Zerogate-Error: activator; revision-failing`.
+   */
+  REVISION_FAILING: { status: 503, body: 'revision <name failing: reason>\n', grpc: GRPC.UNAVAILABLE },
+  /**
    * The request names no revision the activator knows; the revision is filled in quoted as JSON, as
    * Knative's activator answers. A gRPC client would read HTTP 404 as UNIMPLEMENTED (a missing method),
    * so a gRPC call gets NOT_FOUND.
@@ -205,16 +212,20 @@ const CONNECT_ERRORS = new Set([
   'EADDRNOTAVAIL',
 ]);
 
+/** Codes of a request that reached the peer but provably was not processed (an HTTP/2 refused stream). */
+const UNPROCESSED_ERRORS = new Set(['REQUEST_NOT_SENT', 'H2C_STREAM_REFUSED']);
+
 /**
  * Tells a failed upstream attempt that may have reached the upstream (true) from one that provably never
- * did (false): a connect error anywhere in the `cause` chain, or a queue-proxy's `REQUEST_NOT_SENT` answer.
+ * did (false): a connect error anywhere in the `cause` chain, an HTTP/2 stream the peer refused or left
+ * above its GOAWAY's last stream id, or a queue-proxy's `REQUEST_NOT_SENT` answer.
  * The one rule every proxy uses to decide whether a request may be sent again elsewhere.
  */
 export function wasSent(err: unknown): boolean {
   let e: unknown = err;
   for (let depth = 0; e && depth < 8; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (CONNECT_ERRORS.has(code) || code === 'REQUEST_NOT_SENT')) return false;
+    if (typeof code === 'string' && (CONNECT_ERRORS.has(code) || UNPROCESSED_ERRORS.has(code))) return false;
     e = (e as { cause?: unknown }).cause;
   }
   return true;

@@ -108,12 +108,12 @@ export abstract class ProxyExchange extends UpstreamExchange {
   }
 
   /** Ends the exchange with a coded error response (the client connection stays usable). */
-  protected fail(code: ErrorCode, headers?: Record<string, string>): void {
+  protected fail(code: ErrorCode, headers?: Record<string, string>, detail?: string): void {
     this.state = DONE;
     this.abortUpstream();
     if (this.res.headersSent) return;
-    if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(this.res, code, headers);
-    else sendError(this.res, code, headers);
+    if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(this.res, code, headers, detail);
+    else sendError(this.res, code, headers, detail);
   }
 
   // The upstream request, as the dispatcher reports it (through `callbacks`).

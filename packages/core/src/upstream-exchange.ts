@@ -35,8 +35,11 @@ export abstract class UpstreamExchange {
   /** Called exactly once when the exchange is over; `completed` when the whole response was written. */
   protected abstract ended(completed: boolean): void;
 
-  /** Ends the exchange with a coded error response (the client connection stays usable when it can). */
-  protected abstract fail(code: ErrorCode, headers?: Record<string, string>): void;
+  /**
+   * Ends the exchange with a coded error response (the client connection stays usable when it can);
+   * `detail` fills in the body's `<…>` part.
+   */
+  protected abstract fail(code: ErrorCode, headers?: Record<string, string>, detail?: string): void;
 
   /** The request's target, for logs. */
   protected abstract get path(): string | undefined;

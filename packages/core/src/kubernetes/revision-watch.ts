@@ -13,6 +13,7 @@ import {
   type KubernetesObject,
   type V1EndpointSlice,
   type V1Endpoints,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { resolveBackoff, type WatchBackoff } from '../backoff.js';
 import type { Logger } from '../logger.js';
@@ -158,6 +159,32 @@ export class RevisionWatch<S extends RevisionStateBase, V> {
       (namespace, opts) => api.listNamespacedEndpoints({ namespace, labelSelector }, opts),
     );
     return this.keep(what, 'api/v1', 'endpoints', list, labelSelector, onChange);
+  }
+
+  /**
+   * An informer on the Pods `labelSelector` selects (a revision's, by {@link REVISION_LABEL}), for what
+   * their status tells of the revision. `onListError` sees every failed list first, as for
+   * {@link endpointSlices}.
+   */
+  pods(
+    what: string,
+    labelSelector: string,
+    onChange: (pod: V1Pod, deleted: boolean) => void,
+    onListError?: (err: unknown) => void,
+  ): Informer {
+    const api = this.kubeConfig.makeApiClient(CoreV1Api);
+    const list = this.scoped(
+      (opts) => api.listPodForAllNamespaces({ labelSelector }, opts),
+      (namespace, opts) => api.listNamespacedPod({ namespace, labelSelector }, opts),
+    );
+    const listed = onListError
+      ? () =>
+          list().catch((err: unknown) => {
+            onListError(err);
+            throw err;
+          })
+      : list;
+    return this.keep(what, 'api/v1', 'pods', listed, labelSelector, onChange);
   }
 
   /** An informer on Knative's Revisions, named `revisions` in its log lines. */

@@ -187,7 +187,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
   }
 
   /** Ends the exchange with a coded error response; the client connection stays usable when it can. */
-  protected fail(code: ErrorCode, headers?: Record<string, string>): void {
+  protected fail(code: ErrorCode, headers?: Record<string, string>, detail?: string): void {
     const started = this.status !== 0;
     this.state = DONE;
     this.dropUpstream();
@@ -199,7 +199,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
     }
     this.status = ERRORS[code].status;
     // UTF-8, as its Content-Length counts it (a body's detail may be any text).
-    this.client.write(Buffer.from(http1ErrorResponse(code, headers, undefined, this.keepsClient)));
+    this.client.write(Buffer.from(http1ErrorResponse(code, headers, detail, this.keepsClient)));
     this.finish(true, this.keepsClient);
   }
 
