@@ -29,6 +29,14 @@ describe('endpointsDocument', () => {
     expect(doc.revisions[0].endpoints).toEqual([{ address: '127.0.0.1:9000', ready: true }]);
   });
 
+  it("passes a failing revision's reason on to the activator, and leaves the field out otherwise", () => {
+    const failing = { ...revision({}), failing: 'app exited with code 1 (2 times)' } as RevisionPods;
+    expect(JSON.parse(endpointsDocument([failing])).revisions[0].failing).toBe(
+      'app exited with code 1 (2 times)',
+    );
+    expect(JSON.parse(endpointsDocument([revision({})])).revisions[0]).not.toHaveProperty('failing');
+  });
+
   it('leaves the field out when the revision has none', () => {
     const doc = JSON.parse(endpointsDocument([revision({ 'autoscaling.knative.dev/target': '10' })]));
     expect(doc.revisions[0]).not.toHaveProperty('annotations');

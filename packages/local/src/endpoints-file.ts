@@ -14,6 +14,11 @@ function zerogateAnnotations(all: Readonly<Record<string, string>>): {
   return picked.length === 0 ? {} : { annotations: Object.fromEntries(picked) };
 }
 
+function failingOf(revision: RevisionPods): { failing?: string } {
+  const failing = revision.failing;
+  return failing === undefined ? {} : { failing };
+}
+
 /** The endpoints document of these revisions: every started Pod, ready or not (the activator probes those). */
 export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
   const list = [...revisions].map((r) => ({
@@ -25,6 +30,8 @@ export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
     idleTimeoutSeconds: r.config.idleTimeoutSeconds,
     ...zerogateAnnotations(r.config.annotations),
     endpoints: r.routable().map((p) => ({ address: p.servingAddress, ready: p.phase === 'ready' })),
+    // Why it cannot become ready: the activator refuses its requests meanwhile (docs/activator.md §10.1).
+    ...failingOf(r),
   }));
   return `${JSON.stringify({ revisions: list }, null, 1)}\n`;
 }

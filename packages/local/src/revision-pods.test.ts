@@ -5,6 +5,7 @@ import {
   CRASH_LOOP_FAILURES,
   ENDED_PODS_KEPT,
   FAILURE_BACKOFF,
+  failureOf,
   type PodFactory,
   RevisionPods,
 } from './revision-pods.js';
@@ -116,6 +117,42 @@ describe('RevisionPods', () => {
     expect(revision.crashLooping).toBe(false);
     expect(revision.consecutiveFailures).toBe(0);
     expect(revision.failures).toBe(2);
+  });
+
+  it('is failing for the activator while it crash-loops with no Pod starting or running, naming the last exit and the count, until a Pod starts again', () => {
+    revision.scale(1);
+    const exit = (pod: FakePod) => {
+      (pod as unknown as Pod).exit = { container: 'app', code: 1, signal: null };
+      pod.failure = 'app exited (code 1)';
+      pod.set('failed');
+    };
+    exit(made[0]!);
+    // One failure may be bad luck: requests are still held for the next Pod.
+    expect(revision.failing).toBeUndefined();
+    vi.advanceTimersByTime(FAILURE_BACKOFF.initialMs);
+    exit(made[1]!);
+    expect(revision.failing).toBe('app exited with code 1 (2 times)');
+    // The next Pod starting after the back-off clears it; its failure sets it again.
+    vi.advanceTimersByTime(2 * FAILURE_BACKOFF.initialMs);
+    expect(made).toHaveLength(3);
+    expect(revision.failing).toBeUndefined();
+    made[2]!.failure = 'not ready within 30 s';
+    made[2]!.set('failed');
+    expect(revision.failing).toBe('not ready within 30 s (3 times)');
+    // Scaled to zero meanwhile, it stays failing: no Pod has shown otherwise.
+    revision.scale(0);
+    expect(revision.failing).toBe('not ready within 30 s (3 times)');
+    revision.scale(1);
+    vi.advanceTimersByTime(FAILURE_BACKOFF.maxMs);
+    made.at(-1)!.set('ready');
+    expect(revision.failing).toBeUndefined();
+  });
+
+  it('names a failure by the signal that killed the container', () => {
+    expect(
+      failureOf({ exit: { container: 'queue-proxy', code: null, signal: 'SIGKILL' }, failure: 'x' }),
+    ).toBe('queue-proxy killed by signal SIGKILL');
+    expect(failureOf({ exit: undefined, failure: undefined })).toBe('failed');
   });
 
   it(`keeps the latest ${ENDED_PODS_KEPT} Pods that ended, newest first`, () => {

@@ -22,6 +22,17 @@ export const ENDED_PODS_KEPT = 5;
  */
 export const CRASH_LOOP_FAILURES = 2;
 
+/** A failed Pod's failure in a few words: how its container exited, or why it was failed. */
+export function failureOf(pod: Pick<Pod, 'exit' | 'failure'>): string {
+  const exit = pod.exit;
+  if (exit) {
+    return exit.signal
+      ? `${exit.container} killed by signal ${exit.signal}`
+      : `${exit.container} exited with code ${exit.code}`;
+  }
+  return pod.failure ?? 'failed';
+}
+
 /** Makes a Pod; tests pass a fake. */
 export type PodFactory = (
   name: string,
@@ -76,6 +87,21 @@ export class RevisionPods {
   /** Whether Pods keep failing: {@link CRASH_LOOP_FAILURES} or more in a row. */
   get crashLooping(): boolean {
     return this.consecutiveFailures >= CRASH_LOOP_FAILURES;
+  }
+
+  /**
+   * Why the revision cannot become ready, for the activator (docs/activator.md §10.1): while it
+   * crash-loops ({@link crashLooping}) and no Pod is starting or running, the last failure and how many
+   * Pods failed in a row (`app exited with code 1 (3 times)`); undefined otherwise. A Pod started again
+   * after the back-off clears it, so requests are held for that Pod's chance.
+   */
+  get failing(): string | undefined {
+    if (!this.crashLooping) return undefined;
+    for (const p of this.pods) {
+      if (p.phase === 'starting' || p.phase === 'ready' || p.phase === 'unready') return undefined;
+    }
+    const last = this.ended.find((p) => p.phase === 'failed');
+    return `${last ? failureOf(last) : 'its Pods fail'} (${this.consecutiveFailures} times)`;
   }
 
   /** When the next Pod may start after a failure (ms since the epoch); 0 or past when it may now. */
