@@ -217,6 +217,29 @@ services:
   });
 });
 
+describe('the waiting page annotation', () => {
+  it('takes "true" or "false", and refuses anything else naming the annotation', () => {
+    const config = parsePlatformConfig(
+      `services:
+  - name: a
+    command: x
+    annotations: { zerogate.dev/waiting-page: "true" }
+`,
+      '/srv/zerogate.yaml',
+    );
+    expect(config.services[0]!.revisions[0]!.annotations['zerogate.dev/waiting-page']).toBe('true');
+    expect(
+      problems(`services:
+  - name: a
+    command: x
+    annotations: { zerogate.dev/waiting-page: "yes" }
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:4: services[0].annotations.zerogate.dev/waiting-page: must be "true" or "false", got "yes"',
+    ]);
+  });
+});
+
 describe('shellCommand', () => {
   it('execs a single simple command, so the app is the process the platform signals', () => {
     expect(shellCommand('node server.mjs --port $PORT > out.log')).toEqual([

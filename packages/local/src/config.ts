@@ -87,6 +87,9 @@ export const DEFAULT_INGRESS_PORT = 8080;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** The annotation that gives browsers the activator's waiting page (docs/activator.md §10.2). */
+const WAITING_PAGE_ANNOTATION = 'zerogate.dev/waiting-page';
+
 /** Collects problems with their place in the file. */
 class Problems {
   readonly list: string[] = [];
@@ -511,6 +514,15 @@ function revisionSettings(
 ): Settings {
   const containerConcurrency = r.int('containerConcurrency', base?.containerConcurrency ?? 0, 0, 1000);
   const annotations = { ...base?.annotations, ...r.strings('annotations') };
+  // The activator takes only "true" as on (docs/activator.md §10.2): anything else here is a typo.
+  const waitingPage = annotations[WAITING_PAGE_ANNOTATION];
+  if (waitingPage !== undefined && waitingPage !== 'true' && waitingPage !== 'false') {
+    problems.add(
+      `${path}.annotations.${WAITING_PAGE_ANNOTATION}`,
+      r.child('annotations'),
+      `must be "true" or "false", got ${JSON.stringify(waitingPage)}`,
+    );
+  }
   if (cluster !== undefined && r.has('annotations')) {
     try {
       resolveRevisionAutoscaling({ annotations, containerConcurrency, cluster });
