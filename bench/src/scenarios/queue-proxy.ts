@@ -76,7 +76,20 @@ interface Target {
   /** The command as shown in output. */
   readonly command: string;
   readonly argv?: readonly string[];
+  /** Tracing configured with every request sampled out (`--traced`): its cost against tracing off. */
+  readonly traced?: boolean;
 }
+
+/**
+ * Tracing on, Zipkin, every request sampled out (docs/tracing.md): the requests carry no context and the
+ * ratio is 0, so each pays the header scan and the sampler, and nothing is exported (the endpoint, a
+ * closed port, is never called).
+ */
+const SAMPLED_OUT_TRACING = {
+  TRACING_CONFIG_BACKEND: 'zipkin',
+  TRACING_CONFIG_ZIPKIN_ENDPOINT: 'http://127.0.0.1:9/api/v2/spans',
+  TRACING_CONFIG_SAMPLE_RATE: '0',
+};
 
 /** The scenario's own options, checked. */
 interface QueueProxyOptions {
@@ -86,6 +99,8 @@ interface QueueProxyOptions {
     readonly overridden: boolean;
   };
   readonly compares: readonly Compare[];
+  /** Also measure our queue-proxy at CC=0 with tracing on and every request sampled out. */
+  readonly traced: boolean;
 }
 
 function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOptions {
@@ -112,7 +127,7 @@ function parseOptions(values: OptionValues, settings: RunSettings): QueueProxyOp
   problems.push(...parsed.problems);
   const compares = parsed.compares;
   if (problems.length > 0) throw new Error(problems.join('\n'));
-  return { queueProxy, compares };
+  return { queueProxy, compares, traced: values['traced'] === true };
 }
 
 function targetsOf(options: QueueProxyOptions): Target[] {
@@ -128,6 +143,8 @@ function targetsOf(options: QueueProxyOptions): Target[] {
   for (const cc of [0, LIMITED_CC]) {
     const { command, argv } = options.queueProxy;
     targets.push({ label: `queue-proxy cc${cc}`, kind: 'queue-proxy', cc, command, argv });
+    if (cc === 0 && options.traced)
+      targets.push({ label: 'queue-proxy cc0 traced', kind: 'queue-proxy', cc, command, argv, traced: true });
   }
   for (const compare of options.compares) {
     for (const cc of [0, LIMITED_CC]) {
@@ -173,14 +190,16 @@ async function startProxy(
   const proxy = await startProxyProcess(context, userPort, {
     name: target.label,
     argv,
-    env: (ports) =>
-      target.kind === 'bare'
-        ? {
-            QUEUE_SERVING_PORT: String(ports.serving),
-            USER_PORT: String(userPort),
-            QUEUE_BIND_ADDRESS: '127.0.0.1',
-          }
-        : queueProxyEnv(target.cc ?? 0, userPort, ports),
+    env: (ports): Record<string, string> => {
+      if (target.kind === 'bare')
+        return {
+          QUEUE_SERVING_PORT: String(ports.serving),
+          USER_PORT: String(userPort),
+          QUEUE_BIND_ADDRESS: '127.0.0.1',
+        };
+      const env = queueProxyEnv(target.cc ?? 0, userPort, ports);
+      return target.traced ? { ...env, ...SAMPLED_OUT_TRACING } : env;
+    },
   });
   if (target.kind === 'bare') {
     await waitForHttp(proxy.proc, proxy.url);
@@ -456,6 +475,7 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   );
   const notes = [
     ...NOTES,
+    ...settings.connections.flatMap((connections) => tracingNote(derive(results, connections), connections)),
     ...(comparisons.length > 0
       ? [knativeNote('connection count and CC', 'request'), targetsNote(verdicts)]
       : []),
@@ -492,15 +512,31 @@ async function run(context: ScenarioContext, options: QueueProxyOptions): Promis
   return { setup, tables, notes, data };
 }
 
+/** The CPU per request of tracing on with every request sampled out against tracing off, when measured. */
+function tracingNote(rows: readonly DerivedRow[], connections: number): string[] {
+  const off = rows.find((r) => r.label === 'queue-proxy cc0');
+  const on = rows.find((r) => r.label === 'queue-proxy cc0 traced');
+  const change = ratio(on?.cpuSecondsPer10k, off?.cpuSecondsPer10k);
+  if (change === undefined) return [];
+  return [
+    `Tracing on, every request sampled out, at ${connections} connections: CPU per request ${fixed(
+      (change - 1) * 100,
+      1,
+    )} % against tracing off (queue-proxy cc0 traced against queue-proxy cc0).`,
+  ];
+}
+
 /** The `queue-proxy` scenario. */
 export const queueProxyScenario: Scenario = {
   name: 'queue-proxy',
   description: 'queue-proxy (CC=0, CC=10) against the app direct, the bare Node proxy and --compare builds',
   options: {
     'queue-proxy': { type: 'string' },
+    traced: { type: 'boolean' },
     ...COMPARE_OPTIONS,
   },
   usage: [
+    '--traced               also measure our queue-proxy at CC=0 with tracing on and every request sampled out',
     `--queue-proxy <cmd>    run this command (through sh -c) as our queue-proxy (default: node ${QUEUE_PROXY_ENTRY})`,
     ...compareUsage('at CC=0 and CC=10'),
   ],

@@ -28,6 +28,27 @@ export const TRACING_OFF: TracingConfig = Object.freeze({
   serviceName: '',
 });
 
+/**
+ * Every variable {@link readTracingConfig} reads. All are read whatever their values, so what a
+ * component reads of its environment does not depend on what it finds there.
+ */
+export const TRACING_VARIABLES: readonly string[] = [
+  'OBSERVABILITY_CONFIG',
+  'TRACING_CONFIG_BACKEND',
+  'TRACING_CONFIG_ZIPKIN_ENDPOINT',
+  'TRACING_CONFIG_SAMPLE_RATE',
+  'TRACING_CONFIG_DEBUG',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_ZIPKIN_ENDPOINT',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_SERVICE_NAME',
+];
+
 /** Knative ≤ 1.18's `config-tracing` default `sample-rate`. */
 const KNATIVE_SAMPLE_RATE = 0.1;
 
@@ -144,6 +165,7 @@ function observabilityTracing(r: EnvReader, report: boolean): Record<string, unk
  * `OTEL_SERVICE_NAME` the service name. Problems go to `r`, each naming its variable.
  */
 export function readTracingConfig(r: EnvReader, options: TracingConfigOptions): TracingConfig {
+  for (const name of TRACING_VARIABLES) r.isSet(name);
   const serviceName = r.string('OTEL_SERVICE_NAME', options.serviceName);
   const samplerOverride = otelSampler(r);
   const protocolVar = r.raw('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
