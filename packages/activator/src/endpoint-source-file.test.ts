@@ -191,6 +191,22 @@ describe('parseEndpointsDocument', () => {
     expect(parseError(text).message).toBe('revisions[0].annotations must be an object of strings');
   });
 
+  it('reads a failing revision’s reason, and no reason as not failing (docs/activator.md §10.1)', () => {
+    const text = doc(
+      { namespace: 'ns', name: 'r', failing: 'app exited with code 1 (3 times)' },
+      { namespace: 'ns', name: 'ok', failing: '' },
+      { namespace: 'ns', name: 'plain' },
+    );
+    expect(parseEndpointsDocument(text).map((r) => r.failing)).toEqual([
+      'app exited with code 1 (3 times)',
+      undefined,
+      undefined,
+    ]);
+    expect(parseError(doc({ namespace: 'ns', name: 'r', failing: 1 })).message).toBe(
+      'revisions[0].failing must be a string',
+    );
+  });
+
   it('rejects the same revision twice', () => {
     const text = doc(
       { namespace: 'ns', name: 'r', endpoints: [] },
