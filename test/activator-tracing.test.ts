@@ -156,3 +156,31 @@ describe.skipIf(!RUN).each([
     expect(await jaeger.spans(quiet.traceId)).toEqual([]);
   });
 });
+
+describe.skipIf(!RUN)('activator tracing, backend down', () => {
+  it('answers every request at once, counts the spans it could not export and logs the failure', async () => {
+    pod = await startPod(0);
+    endpoints.write({ endpoints: [{ address: pod.address, ready: true }] });
+    autoscaler = await FakeAutoscaler.start();
+    // A port nothing listens on: every export is refused.
+    const closed = await FakeAutoscaler.start();
+    const deadPort = new URL(closed.url).port;
+    await closed.close();
+    activator = await startActivator(
+      activatorEnv(endpoints.path, autoscaler.url, {
+        TRACING_CONFIG_BACKEND: 'zipkin',
+        TRACING_CONFIG_ZIPKIN_ENDPOINT: `http://127.0.0.1:${deadPort}/api/v2/spans`,
+        TRACING_CONFIG_SAMPLE_RATE: '1',
+      }),
+    );
+    await eventually(() => autoscaler!.clients === 1);
+    const a = activator;
+    for (let i = 0; i < 3; i++) expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
+    const dropped = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${a.metricsPort}/metrics`)).text();
+      return Number(/^zerogate_tracing_spans_dropped_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
+    };
+    expect(await eventually(async () => (await dropped()) >= 3, 10_000)).toBe(true);
+    expect(a.proc.stdout.some((line) => line.includes('trace export failed'))).toBe(true);
+  });
+});
