@@ -36,6 +36,32 @@ describe('queue-proxy configuration errors', () => {
     expect(stderr).toMatch(/^queue-proxy: SERVING_READINESS_PROBE: /m);
   });
 
+  it('rejects bad tracing settings of either Knative era, naming each variable', async () => {
+    const { code, stderr } = await runWith(
+      queueProxyEnv(8080, {
+        TRACING_CONFIG_BACKEND: 'zipkin',
+        TRACING_CONFIG_ZIPKIN_ENDPOINT: 'zipkin:9411',
+        TRACING_CONFIG_SAMPLE_RATE: '2',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+      }),
+    );
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^queue-proxy: TRACING_CONFIG_ZIPKIN_ENDPOINT: must be an http:\/\/ or https:\/\/ URL/m,
+    );
+    expect(stderr).toMatch(
+      /^queue-proxy: TRACING_CONFIG_SAMPLE_RATE: must be a number from 0 to 1, got "2"$/m,
+    );
+    expect(stderr).toMatch(/^queue-proxy: OTEL_TRACES_SAMPLER: must be always_on/m);
+    const otlp = await runWith(
+      queueProxyEnv(8080, {
+        OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://collector:4317"}}',
+      }),
+    );
+    expect(otlp.code).toBe(1);
+    expect(otlp.stderr).toMatch(/^queue-proxy: OBSERVABILITY_CONFIG: must be http\/protobuf or http\/json/m);
+  });
+
   it('rejects an unknown log level and a port clash', async () => {
     const { code, stderr } = await runWith(
       queueProxyEnv(8080, {
