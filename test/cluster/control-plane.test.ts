@@ -91,6 +91,9 @@ describe('deploy/base on a real control plane', () => {
     expect(await can('activator', 'watch', 'revisions.serving.knative.dev')).toBe(true);
     expect(await can('activator', 'list', 'endpointslices.discovery.k8s.io')).toBe(true);
     expect(await can('activator', 'create', 'endpointslices.discovery.k8s.io')).toBe(false);
+    // Revisions' Pods, to refuse a failing revision's requests at once (docs/activator.md §10.1); read only.
+    expect(await can('activator', 'watch', 'pods')).toBe(true);
+    expect(await can('activator', 'delete', 'pods')).toBe(false);
     expect(await can('activator', 'get', 'secrets')).toBe(false);
     // The autoscaler scales Deployments through the scale subresource and owns the public slices.
     expect(await can('autoscaler', 'patch', 'deployments.apps', 'scale')).toBe(true);
