@@ -89,7 +89,8 @@ services:
     const revision = async (name: string) => (await status()).find((r) => r.name === name)!;
 
     expect((await get(port, 'hello.default.localhost')).status).toBe(200);
-    // A request starts the crashing revision; it is held until its timeout, as no Pod ever gets ready.
+    // A request starts the crashing revision; no Pod ever gets ready, so it ends at its 2 s timeout or,
+    // once the revision crash-loops, refused at once (docs/activator.md §10.1).
     const held = get(port, 'crash.default.localhost');
     expect(
       await eventually(async () => (await revision('crash-00001')).crashLooping, 60_000),
