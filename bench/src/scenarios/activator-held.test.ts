@@ -16,6 +16,12 @@ describe('revisionGauge', () => {
     expect(revisionGauge(exposition, 'kn_revision_pods_usable')).toBe(0);
   });
 
+  it("reads another revision's sample when named", () => {
+    const other = `${exposition}kn_revision_request_queued{k8s_namespace_name="default",kn_revision_name="small-00001"} 10\n`;
+    expect(revisionGauge(other, 'kn_revision_request_queued', 'small-00001')).toBe(10);
+    expect(revisionGauge(other, 'kn_revision_request_queued', 'absent-00001')).toBeUndefined();
+  });
+
   it('is undefined when the metric is absent', () => {
     expect(revisionGauge(exposition, 'kn_revision_request_active')).toBeUndefined();
   });

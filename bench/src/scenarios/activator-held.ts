@@ -44,13 +44,14 @@ export const STATE_TIMEOUT_MS = 3_000;
 const STATE_INTERVAL_MS = 10;
 
 /**
- * Reads the benchmark revision's sample of a per-revision gauge (`kn_revision_request_queued`,
- * `kn_revision_pods_usable`) from a Prometheus text exposition; undefined when it is absent.
+ * Reads a revision's sample (the benchmark revision's unless named) of a per-revision gauge
+ * (`kn_revision_request_queued`, `kn_revision_pods_usable`) from a Prometheus text exposition;
+ * undefined when it is absent.
  */
-export function revisionGauge(exposition: string, metric: string): number | undefined {
+export function revisionGauge(exposition: string, metric: string, revision = REVISION): number | undefined {
   for (const line of exposition.split('\n')) {
     if (!line.startsWith(`${metric}{`)) continue;
-    if (!line.includes(`kn_revision_name="${REVISION}"`)) continue;
+    if (!line.includes(`kn_revision_name="${revision}"`)) continue;
     if (!line.includes(`k8s_namespace_name="${NAMESPACE}"`)) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (Number.isFinite(value)) return value;

@@ -10,9 +10,11 @@
  *    to the moment the held request's response arrives, over several trials with one activator.
  *
  * 3. Memory: a fresh activator with the revision at zero, idle and then holding 10,000 requests.
+ * 4. Holding: the held-request cap shared fairly while another revision floods it, and 500 held
+ *    requests woken into a Pod of an app that slows down with load, with slow start on and off.
  *
  * Each part lives in a module of its own (`activator-throughput.ts`, `activator-held.ts`,
- * `activator-memory.ts`); this one parses the options, runs them, and puts the report together with the
+ * `activator-memory.ts`, `activator-holding.ts`); this one parses the options, runs them, and puts the report together with the
  * targets.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +35,22 @@ import {
   STATE_TIMEOUT_MS,
   spread,
 } from './activator-held.js';
+import {
+  ANSWER_TIMEOUT_MS,
+  CROWD,
+  FLOOD_REQUESTS,
+  fairnessTable,
+  HELD_TOTAL_CAP,
+  HOLD_TIMEOUT_MS as HOLDING_TIMEOUT_MS,
+  type HoldingResult,
+  holdingTargetRows,
+  measureHolding,
+  pacedWakeTable,
+  SEQUENTIAL_REQUESTS,
+  SMALL_REQUESTS,
+  summarize,
+  WAKE_REQUESTS,
+} from './activator-holding.js';
 import {
   HELD_REQUESTS,
   HOLD_TIMEOUT_MS,
@@ -144,6 +162,7 @@ function targetsTable(
   connectionCounts: readonly number[],
   trials: readonly HeldTrial[],
   memory: MemoryResult,
+  holding: HoldingResult,
 ): Table {
   const headers = ['measure', 'value', 'target', 'verdict'];
   const rows: string[][] = [];
@@ -174,6 +193,7 @@ function targetsTable(
     verdict(heldP99, TARGETS.heldP99Ms),
   ]);
   rows.push(...memoryTargetRows(memory));
+  rows.push(...holdingTargetRows(holding));
   return { title: 'Targets', headers, align: ['left', 'right', 'right', 'left'], rows };
 }
 
@@ -187,6 +207,8 @@ const NOTES = [
   'Held trials: a request is held at zero, a Pod (app + queue-proxy) starts; Pod ready is when its queue-proxy ' +
     'first answers the kubelet probe with 200, after which its endpoint is written as not ready and the activator ' +
     'probes it itself. Percentiles by nearest rank (with 20 trials p99 is the slowest).',
+  `Fair holding: A's ${FLOOD_REQUESTS.toLocaleString('en')} requests and B's ${SMALL_REQUESTS} at zero each on a connection of their own (A's from a worker thread); B's Pod ready is when its queue-proxy first answers the kubelet probe; B's ${SEQUENTIAL_REQUESTS} sequential requests go on one keep-alive connection, timed sent → body end, alone and from the start of a second flood of A. ` +
+    'Paced wake: a fresh Pod per setting, one activator for both; each answer timed from the Pod ready to its head. Percentiles by nearest rank.',
   `Memory: a fresh activator, revision at zero (no endpoints), read 2.5 s after it listens (idle) and again once its metrics show ${HELD_REQUESTS.toLocaleString('en')} requests held, one per connection; VmRSS and RssAnon from /proc/<pid>/status, PSS from smaps_rollup (the node binary's pages are shared with every other Node process here, so PSS is below RSS; in a Pod of its own the two are close).`,
 ];
 
@@ -213,27 +235,34 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
   let throughput: ThroughputResult;
   let held: HeldSet;
   let memory: MemoryResult;
+  let holding: HoldingResult;
   try {
     throughput = await measureThroughput(context, endpointsFile);
     held = await measureHeld(context, endpointsFile, options.trials);
     memory = await measureMemory(context, endpointsFile);
+    holding = await measureHolding(context, endpointsFile);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   const { trials } = held;
   const tables = [
-    targetsTable(throughput.cells, settings.connections, trials, memory),
+    targetsTable(throughput.cells, settings.connections, trials, memory, holding),
     ...settings.connections.map((connections) =>
       connectionTable(connections, derive(throughput.cells, connections)),
     ),
     heldTable(trials),
     memoryTable(memory),
+    fairnessTable(holding.fairness),
+    pacedWakeTable(holding.pacedWake),
   ];
   const disturbed = [
     ...disturbedRuns(throughput.cells, (cell) => `${PATH_LABELS[cell.path]} at ${cell.connections}`),
     ...disturbedRuns([held], () => 'the held trials'),
+    ...disturbedRuns([holding.fairness], () => 'fair holding'),
+    ...disturbedRuns([holding.pacedWake], () => 'paced wake'),
   ];
+  const { fairness, pacedWake } = holding;
   const notes = [...NOTES, disturbanceNote(disturbed)];
   const idle = throughput.rssIdleKiB;
   const setup: [string, string][] = [
@@ -256,6 +285,24 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
       `${options.trials}, one activator throughout; each Pod is a new app + queue-proxy ` +
         `(QUEUE_DRAIN_QUIET_SECONDS=0), probed every ${POD_PROBE_INTERVAL_MS} ms until ready`,
     ],
+    [
+      'Fair holding',
+      `a fresh activator with ACTIVATOR_MAX_HELD_TOTAL=${HELD_TOTAL_CAP} and ACTIVATOR_MAX_HELD_REQUESTS=${FLOOD_REQUESTS}, ` +
+        `revisions A and B at CC=0; ${SEQUENTIAL_REQUESTS} of B's sequential requests during the flood, ` +
+        `${fairness.duringFloodArrival} of them answered while A's ${FLOOD_REQUESTS.toLocaleString('en')} were still arriving ` +
+        `(the flood took ${fixed(fairness.floodArrivalMs, 0)} ms from its first connection to its last refusal); ` +
+        `the first flood took ${fixed(fairness.flooded.arrivalMs, 0)} ms to be held and refused, the activator using ` +
+        `${fixed(fairness.flooded.cpuSeconds, 2)} CPU s meanwhile ` +
+        `(${fixed((fairness.flooded.cpuSeconds * 1e3) / fairness.flooded.sent, 2)} ms per request); ` +
+        `connections dropped meanwhile for a full listen queue (TcpExt ListenOverflows): ` +
+        `${fairness.flooded.listenOverflows ?? NONE}`,
+    ],
+    [
+      'Paced wake',
+      `a fresh activator, two revisions at CC=0 (slow start default, and zerogate.dev/slow-start: 0s), ` +
+        `${WAKE_REQUESTS} requests held for each in turn; the Pod's app is bench/dist/hello-app.js with ` +
+        `HELLO_CROWDED_MS=${CROWD.ms} HELLO_CROWDED_EXP=${CROWD.exp}`,
+    ],
   ];
   const data = {
     targets: TARGETS,
@@ -270,6 +317,14 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
       podStartMs: spread(trials.map((t) => t.podStartMs)),
     },
     memory,
+    holding: {
+      fairness: {
+        ...fairness,
+        aloneSummary: summarize(fairness.alone),
+        duringFloodSummary: summarize(fairness.duringFlood),
+      },
+      pacedWake,
+    },
   };
   return { setup, tables, notes, data };
 }
@@ -278,7 +333,7 @@ async function run(context: ScenarioContext, options: ActivatorOptions): Promise
 export const activatorScenario: Scenario = {
   name: 'activator',
   description:
-    'the activator in front of a queue-proxy against the queue-proxy direct; held-request delay; memory idle and holding 10,000 requests',
+    'the activator in front of a queue-proxy against the queue-proxy direct; held-request delay; memory idle and holding 10,000 requests; fair holding under a flood; paced wake',
   options: {
     trials: { type: 'string' },
   },
@@ -289,6 +344,14 @@ export const activatorScenario: Scenario = {
     const attempts = 1 + DISTURBED_RETRIES;
     const perCell = cellBudgetSeconds(settings);
     // Per trial: two state waits, two start-ups, the held request, and stopping two processes.
+    // Holding, per attempt: the fair-holding row (an activator, a Pod, four waits for a flood or a
+    // hold, B's answers) and the paced-wake row (an activator, two Pods, two holds and two wakes).
+    const holdingSeconds =
+      3 * startSeconds +
+      4 * (HOLDING_TIMEOUT_MS / 1000) +
+      ANSWER_TIMEOUT_MS / 1000 +
+      30 +
+      (startSeconds + 2 * (startSeconds + HOLDING_TIMEOUT_MS / 1000 + ANSWER_TIMEOUT_MS / 1000) + 10);
     const perTrial =
       attempts * (2 * (STATE_TIMEOUT_MS / 1000) + 2 * startSeconds + HELD_TIMEOUT_MS / 1000 + 3);
     return {
@@ -302,7 +365,8 @@ export const activatorScenario: Scenario = {
         startSeconds +
         2 * 3 +
         HOLD_TIMEOUT_MS / 1000 +
-        5,
+        5 +
+        attempts * holdingSeconds,
       run: (context) => run(context, options),
     };
   },

@@ -2,7 +2,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { activatorEnv, endpointsDocument, queueProxyEnv, writeEndpointsFile } from './common.js';
+import {
+  activatorEnv,
+  endpointsDocument,
+  queueProxyEnv,
+  revisionsDocument,
+  writeEndpointsFile,
+  writeRevisionsFile,
+} from './common.js';
 
 describe('queueProxyEnv', () => {
   it("sets Knative's variables and ours, with a TCP readiness probe on the app", () => {
@@ -80,6 +87,47 @@ describe('endpointsDocument', () => {
   });
 });
 
+describe('revisionsDocument', () => {
+  it('lists several revisions, each with its Pods, and annotations only where given', () => {
+    const doc = JSON.parse(
+      revisionsDocument([
+        { name: 'a-00001', endpoints: [] },
+        {
+          name: 'b-00001',
+          endpoints: [{ address: '127.0.0.1:9', ready: true }],
+          containerConcurrency: 2,
+          annotations: { 'zerogate.dev/slow-start': '0s' },
+        },
+      ]),
+    );
+    expect(doc).toEqual({
+      revisions: [
+        {
+          namespace: 'default',
+          name: 'a-00001',
+          containerConcurrency: 0,
+          timeoutSeconds: 300,
+          endpoints: [],
+        },
+        {
+          namespace: 'default',
+          name: 'b-00001',
+          containerConcurrency: 2,
+          timeoutSeconds: 300,
+          endpoints: [{ address: '127.0.0.1:9', ready: true }],
+          annotations: { 'zerogate.dev/slow-start': '0s' },
+        },
+      ],
+    });
+    expect(doc.revisions[0]).not.toHaveProperty('annotations');
+  });
+
+  it('writes the one benchmark revision exactly as endpointsDocument does', () => {
+    const pods = [{ address: '127.0.0.1:8012', ready: false }];
+    expect(revisionsDocument([{ name: 'hello-00001', endpoints: pods }])).toBe(endpointsDocument(pods));
+  });
+});
+
 describe('writeEndpointsFile', () => {
   let dir: string | undefined;
   afterEach(() => {
@@ -95,6 +143,18 @@ describe('writeEndpointsFile', () => {
     expect(readFileSync(path, 'utf8')).toBe(endpointsDocument([]));
     expect(readdirSync(dir)).toEqual(['endpoints.json']);
     expect(existsSync(`${path}.tmp`)).toBe(false);
+  });
+
+  it('writes several revisions the same way', () => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-endpoints-'));
+    const path = join(dir, 'endpoints.json');
+    const revisions = [
+      { name: 'a-00001', endpoints: [] },
+      { name: 'b-00001', endpoints: [], annotations: { 'zerogate.dev/slow-start': '0s' } },
+    ];
+    writeRevisionsFile(path, revisions);
+    expect(readFileSync(path, 'utf8')).toBe(revisionsDocument(revisions));
+    expect(readdirSync(dir)).toEqual(['endpoints.json']);
   });
 });
 

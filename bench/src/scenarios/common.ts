@@ -182,18 +182,22 @@ export function waitForHttp(
   });
 }
 
-/** Starts a user container (`script`, a Node entry point listening on `PORT`) on the app CPU. */
+/**
+ * Starts a user container (`script`, a Node entry point listening on `PORT`) on the app CPU, with
+ * `env` added to its environment (the hello app's crowded mode, for example).
+ */
 export function startApp(
   context: ScenarioContext,
   name: string,
   script: string,
   port: number,
+  env: Readonly<Record<string, string>> = {},
 ): ManagedProcess {
   const { settings, supervisor } = context;
   return supervisor.start({
     name,
     argv: pinned(settings.pin, cpuOf(settings, 'app'), [process.execPath, script]),
-    env: { PORT: String(port) },
+    env: { ...env, PORT: String(port) },
     cwd: settings.repoRoot,
   });
 }
@@ -316,32 +320,60 @@ export interface PodEndpoint {
   readonly ready: boolean;
 }
 
+/** One revision of the endpoints document. */
+export interface RevisionEntry {
+  /** The revision's name, in {@link NAMESPACE}. */
+  readonly name: string;
+  readonly endpoints: readonly PodEndpoint[];
+  /** `containerConcurrency`; 0 (unlimited) unless given. */
+  readonly containerConcurrency?: number;
+  /** The revision's `zerogate.dev/` annotations (docs/activator.md §3.9), written only when given. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The endpoints document of the activator's `file` source with several revisions, each with a
+ * timeout of 300 s, its Pods and, when given, its annotations.
+ */
+export function revisionsDocument(revisions: readonly RevisionEntry[]): string {
+  return JSON.stringify({
+    revisions: revisions.map(({ name, endpoints, containerConcurrency, annotations }) => ({
+      namespace: NAMESPACE,
+      name,
+      containerConcurrency: containerConcurrency ?? 0,
+      timeoutSeconds: 300,
+      endpoints: endpoints.map(({ address, ready }) => ({ address, ready })),
+      ...(annotations === undefined ? {} : { annotations: { ...annotations } }),
+    })),
+  });
+}
+
 /**
  * The endpoints document of the activator's `file` source: the one benchmark revision, CC=0, with
  * the given Pods.
  */
 export function endpointsDocument(endpoints: readonly PodEndpoint[]): string {
-  return JSON.stringify({
-    revisions: [
-      {
-        namespace: NAMESPACE,
-        name: REVISION,
-        containerConcurrency: 0,
-        timeoutSeconds: 300,
-        endpoints: endpoints.map(({ address, ready }) => ({ address, ready })),
-      },
-    ],
-  });
+  return revisionsDocument([{ name: REVISION, endpoints }]);
 }
 
 /**
- * Writes the endpoints document atomically (a temporary file renamed over it), so the activator,
+ * Writes an endpoints document atomically (a temporary file renamed over it), so the activator,
  * which re-reads the file when its folder changes, never sees half a document.
  */
-export function writeEndpointsFile(path: string, endpoints: readonly PodEndpoint[]): void {
+function writeAtomically(path: string, document: string): void {
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, endpointsDocument(endpoints));
+  writeFileSync(tmp, document);
   renameSync(tmp, path);
+}
+
+/** Writes the endpoints document of the one benchmark revision with the given Pods, atomically. */
+export function writeEndpointsFile(path: string, endpoints: readonly PodEndpoint[]): void {
+  writeAtomically(path, endpointsDocument(endpoints));
+}
+
+/** Writes the endpoints document of several revisions ({@link revisionsDocument}), atomically. */
+export function writeRevisionsFile(path: string, revisions: readonly RevisionEntry[]): void {
+  writeAtomically(path, revisionsDocument(revisions));
 }
 
 /** Ports of an activator instance. */
@@ -378,17 +410,21 @@ export interface RunningActivator {
   readonly metricsUrl: string;
 }
 
-/** Starts the activator on the proxy CPU and waits until it listens. */
+/**
+ * Starts the activator on the proxy CPU, with `env` over {@link activatorEnv} (its held-request caps,
+ * for example), and waits until it listens.
+ */
 export async function startActivator(
   context: ScenarioContext,
   endpointsFile: string,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<RunningActivator> {
   const { settings, supervisor } = context;
   const [http, metrics, autoscaler] = (await freePorts(3)) as [number, number, number];
   const proc = supervisor.start({
     name: 'activator',
     argv: pinned(settings.pin, cpuOf(settings, 'proxy'), activatorArgv(settings.repoRoot)),
-    env: activatorEnv({ http, metrics, autoscaler }, endpointsFile),
+    env: { ...activatorEnv({ http, metrics, autoscaler }, endpointsFile), ...env },
     cwd: settings.repoRoot,
   });
   const url = `http://127.0.0.1:${http}/`;
