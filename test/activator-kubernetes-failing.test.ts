@@ -1,8 +1,8 @@
 /**
- * The built activator on the `kubernetes` endpoint source against a test API server (docs/activator.md
- * §10): a request held at zero is refused 503 naming the reason as soon as the revision's Pod shows a
- * crash loop, held again once a Pod starts, and a browser gets the waiting page of a Revision annotated
- * `zerogate.dev/waiting-page`.
+ * The built activator on the `kubernetes` endpoint source against a test API server, as
+ * docs/activator.md §10 says: a request held at zero is refused 503 naming the reason as soon as the
+ * revision's Pod shows a crash loop, held again once a Pod starts, and a browser gets the waiting page of
+ * a Revision annotated `zerogate.dev/waiting-page`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
