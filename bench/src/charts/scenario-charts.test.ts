@@ -150,11 +150,22 @@ describe('activator charts', () => {
       held: { rssKiB: 118 * 1024, rssAnonKiB: 67 * 1024, pssKiB: 92 * 1024 },
       heldRequests: 10000,
     },
+    holding: {
+      fairness: {
+        aloneSummary: { count: 200, p50: 0.4, p99: 2 },
+        duringFloodSummary: { count: 200, p50: 0.5, p99: 8 },
+      },
+      pacedWake: {
+        requests: 500,
+        on: { summary: { count: 500, p50: 300, p99: 450 } },
+        off: { slowStart: '0s', summary: { count: 500, p50: 900, p99: 2200 } },
+      },
+    },
   };
 
-  it('draws latency, CPU with the activator ÷ queue-proxy ratio, memory and the held trials', () => {
+  it('draws latency, CPU with the activator ÷ queue-proxy ratio, memory, the held trials and part 4', () => {
     const charts = scenarioCharts(record);
-    expect(charts.map((c) => c.kind)).toEqual(['latency', 'cpu', 'memory', 'held']);
+    expect(charts.map((c) => c.kind)).toEqual(['latency', 'cpu', 'memory', 'held', 'fairness', 'wake']);
     expect(chart(charts, 'latency').series).toEqual(['queue-proxy', 'activator → queue-proxy']);
     expect(barPanel(chart(charts, 'cpu')).barLabels?.[2]).toEqual(['1.30×', '1.30×']);
     expect(barPanel(chart(charts, 'memory')).categories).toEqual([
@@ -164,7 +175,21 @@ describe('activator charts', () => {
     const held = spanPanel(chart(charts, 'held'));
     expect(held.rows[0]).toMatchObject({ label: 'Pod ready → response', from: 0, to: 12, whisker: 30 });
     expect(held.reference?.value).toBe(250);
+    expect(spanPanel(chart(charts, 'fairness')).rows.map((r) => [r.label, r.to, r.whisker])).toEqual([
+      ['alone', 0.4, 2],
+      ['during a flood of A', 0.5, 8],
+    ]);
+    const wake = spanPanel(chart(charts, 'wake'));
+    expect(wake.rows.map((r) => [r.label, r.to, r.whisker, r.series])).toEqual([
+      ['slow start on (1s, default)', 300, 450, 0],
+      ['slow start off (0s)', 900, 2200, 1],
+    ]);
     expectRenders(charts);
+  });
+
+  it('leaves part 4 out of a run that did not record it', () => {
+    const { holding: _, ...older } = record as RunRecord & { holding?: unknown };
+    expect(scenarioCharts(older).map((c) => c.kind)).toEqual(['latency', 'cpu', 'memory', 'held']);
   });
 });
 

@@ -31,6 +31,8 @@ export const CHART_KINDS = [
   'cpu',
   'memory',
   'held',
+  'fairness',
+  'wake',
   'stages',
   'starts',
   'trials',
@@ -219,6 +221,24 @@ interface ActivatorRecord extends RunRecord {
     readonly heldRequests?: number;
   };
   readonly targets?: { readonly heldP99Ms?: number };
+  readonly holding?: {
+    readonly fairness?: {
+      readonly aloneSummary?: AnswerPercentiles;
+      readonly duringFloodSummary?: AnswerPercentiles;
+    };
+    readonly pacedWake?: {
+      readonly requests?: number;
+      readonly on?: { readonly summary?: AnswerPercentiles };
+      readonly off?: { readonly summary?: AnswerPercentiles; readonly slowStart?: string };
+    };
+  };
+}
+
+/** The percentiles of a set of timed answers, as the activator scenario's part 4 records them. */
+interface AnswerPercentiles {
+  readonly count?: number;
+  readonly p50?: number;
+  readonly p99?: number;
 }
 
 const ACTIVATOR_PATHS = [
@@ -324,6 +344,61 @@ function activatorCharts(record: ActivatorRecord): ScenarioChart[] {
         ...(target === undefined
           ? {}
           : { target: { value: target, label: `target: Pod ready → response p99 ≤ ${target} ms` } }),
+      }),
+    });
+  }
+  charts.push(...holdingCharts(record));
+  return charts;
+}
+
+/** The activator's part 4: revision B's latency alone and during a flood of A, and the paced wake. */
+function holdingCharts(record: ActivatorRecord): ScenarioChart[] {
+  const charts: ScenarioChart[] = [];
+  const row = (label: string, s: AnswerPercentiles, series = 0) => ({
+    label,
+    median: s.p50,
+    whisker: s.p99,
+    series,
+  });
+  const fairness = record.holding?.fairness;
+  if (fairness?.aloneSummary !== undefined && fairness.duringFloodSummary !== undefined) {
+    charts.push({
+      kind: 'fairness',
+      figure: medianFigure({
+        title: 'activator: revision B while revision A floods the held-request cap',
+        subtitle: runLine(
+          record,
+          `B's ${fairness.aloneSummary.count ?? ''} sequential requests to its ready Pod, alone and during a flood of 5,000 requests for A at zero.`,
+        ),
+        series: ['B alone', 'B during the flood'],
+        valueLabel: 'ms',
+        whiskerLabel: 'p99',
+        decimals: 3,
+        rows: [
+          row('alone', fairness.aloneSummary, 0),
+          row('during a flood of A', fairness.duringFloodSummary, 1),
+        ],
+      }),
+    });
+  }
+  const wake = record.holding?.pacedWake;
+  if (wake?.on?.summary !== undefined && wake.off?.summary !== undefined) {
+    charts.push({
+      kind: 'wake',
+      figure: medianFigure({
+        title: `activator: ${wake.requests ?? ''} requests held at zero, woken into a Pod of an app that slows with load`,
+        subtitle: runLine(
+          record,
+          'Each answer from the Pod ready to its head; slow start on (default) and off.',
+        ),
+        series: ['slow start on', 'slow start off'],
+        valueLabel: 'ms',
+        whiskerLabel: 'p99',
+        decimals: 0,
+        rows: [
+          row('slow start on (1s, default)', wake.on.summary, 0),
+          row(`slow start off (${wake.off.slowStart ?? '0s'})`, wake.off.summary, 1),
+        ],
       }),
     });
   }
