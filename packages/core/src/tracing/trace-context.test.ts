@@ -26,8 +26,14 @@ describe('extractContext', () => {
     });
   });
 
-  it('reads an unsampled traceparent as unsampled', () => {
+  it('reads an unsampled traceparent as unsampled, and a later version by its 00 fields', () => {
     expect(extractContext(['traceparent', `00-${TRACE}-${SPAN}-00`])?.sampled).toBe(false);
+    expect(extractContext(['traceparent', ` 00-${TRACE}-${SPAN}-0b `])?.sampled).toBe(true);
+    expect(extractContext(['traceparent', `01-${TRACE}-${SPAN}-01-more`])).toMatchObject({
+      traceId: TRACE,
+      sampled: true,
+    });
+    expect(extractContext(['traceparent', `01-${TRACE}-${SPAN}-01more`])).toBeUndefined();
   });
 
   it('refuses malformed and all-zero traceparents', () => {

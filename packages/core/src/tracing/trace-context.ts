@@ -26,7 +26,6 @@ export interface SpanContext {
   readonly formats: number;
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
 const B3_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 const ZERO32 = '0'.repeat(32);
@@ -49,24 +48,70 @@ const TRACE_HEADERS = new Set([
  * out without lower-casing them, so the scan of a request without trace headers allocates nothing.
  */
 function mayBeTraceHeader(name: string): boolean {
-  const n = name.length;
-  if (n !== 2 && (n < 10 || n > 17)) return false;
   const c = name.charCodeAt(0) | 0x20;
-  return c === 0x74 /* t */ || c === 0x62 /* b */ || c === 0x78; /* x */
+  switch (name.length) {
+    case 2:
+      return c === 0x62; // b3
+    case 10: // tracestate, x-b3-flags
+    case 11: // traceparent, x-b3-spanid
+      return c === 0x74 || c === 0x78;
+    case 12: // x-b3-traceid, x-b3-sampled
+    case 17: // x-b3-parentspanid
+      return c === 0x78;
+    default:
+      return false;
+  }
 }
 
-/** Parses `traceparent` (version 00, or a later version read as 00): undefined when malformed or zero. */
+/** `name` lower-cased, without a copy when it already is (as most clients send trace headers). */
+function lowerName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return name.toLowerCase();
+  }
+  return name;
+}
+
+/** Whether `c` is a lower-case hex digit's code. */
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * Whether `v[from, to)` is lower-case hex and not all zeros. Checked by character codes, with no regular
+ * expression or copy: every request of a traced component with a `traceparent` pays this.
+ */
+function isHexId(v: string, from: number, to: number): boolean {
+  let nonZero = false;
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i);
+    if (!isHex(c)) return false;
+    if (c !== 0x30) nonZero = true;
+  }
+  return nonZero;
+}
+
+/**
+ * Parses `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`; a later version is read as 00, with anything
+ * after its fields): undefined when malformed or an id is all zeros.
+ */
 function parseTraceparent(value: string): { traceId: string; spanId: string; sampled: boolean } | undefined {
-  const v = value.trim().toLowerCase();
+  let v = value;
+  if (v.length === 0) return undefined;
+  if (v.charCodeAt(0) <= 0x20 || v.charCodeAt(v.length - 1) <= 0x20) v = v.trim();
   if (v.length < 55) return undefined;
-  const parts = v.split('-');
-  const [version, traceId, spanId, flags] = parts;
-  if (version === undefined || !/^[0-9a-f]{2}$/.test(version) || version === 'ff') return undefined;
-  if (version === '00' && parts.length !== 4) return undefined;
-  if (!traceId || !HEX32.test(traceId) || traceId === ZERO32) return undefined;
-  if (!spanId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
-  if (!flags || !/^[0-9a-f]{2}$/.test(flags)) return undefined;
-  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
+  const v0 = v.charCodeAt(0);
+  const v1 = v.charCodeAt(1);
+  if (!isHex(v0) || !isHex(v1) || (v0 === 0x66 && v1 === 0x66)) return undefined;
+  const version00 = v0 === 0x30 && v1 === 0x30;
+  if (version00 ? v.length !== 55 : v.length > 55 && v.charCodeAt(55) !== 0x2d) return undefined;
+  if (v.charCodeAt(2) !== 0x2d || v.charCodeAt(35) !== 0x2d || v.charCodeAt(52) !== 0x2d) return undefined;
+  const f0 = v.charCodeAt(53);
+  const f1 = v.charCodeAt(54);
+  if (!isHex(f0) || !isHex(f1) || !isHexId(v, 3, 35) || !isHexId(v, 36, 52)) return undefined;
+  // The sampled flag is bit 0 of the last hex digit.
+  const sampled = ((f1 <= 0x39 ? f1 - 0x30 : f1 - 0x57) & 1) === 1;
+  return { traceId: v.slice(3, 35), spanId: v.slice(36, 52), sampled };
 }
 
 /** A B3 id padded to 32 hex digits, or undefined when malformed. */
@@ -108,7 +153,7 @@ export function extractContext(raw: readonly string[]): SpanContext | undefined 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (!mayBeTraceHeader(name)) continue;
-    const lower = name.toLowerCase();
+    const lower = lowerName(name);
     const value = raw[i + 1]!;
     switch (lower) {
       case 'traceparent':
@@ -141,7 +186,10 @@ export function extractContext(raw: readonly string[]): SpanContext | undefined 
   const formats = (traceparent ? W3C : 0) | (b3 ? B3_SINGLE : 0) | (xTrace || xSampled ? B3_MULTI : 0);
   if (traceparent !== undefined) {
     const parsed = parseTraceparent(traceparent);
-    if (parsed) return { ...parsed, debug: false, traceState: tracestate, formats };
+    if (parsed) {
+      const { traceId, spanId, sampled } = parsed;
+      return { traceId, spanId, sampled, debug: false, traceState: tracestate, formats };
+    }
   }
   if (b3 !== undefined) {
     const parsed = parseB3Single(b3);
@@ -207,7 +255,7 @@ export function injectContext(
   let w = 0;
   for (let r = 0; r < headers.length; r += 2) {
     const name = headers[r]!;
-    const lower = mayBeTraceHeader(name) ? name.toLowerCase() : '';
+    const lower = mayBeTraceHeader(name) ? lowerName(name) : '';
     if (lower !== '' && lower !== 'tracestate' && TRACE_HEADERS.has(lower)) continue;
     headers[w++] = name;
     headers[w++] = headers[r + 1]!;
