@@ -149,6 +149,24 @@ describe.skipIf(!RUN)('queue-proxy tracing', () => {
     expect(tag(proxy, 'error')).toBe('HTTP 503');
   });
 
+  it('sends the spans still waiting when it stops', async () => {
+    const qp = await startQueueProxy(
+      queueProxyEnv(app.port, {
+        QUEUE_DRAIN_QUIET_SECONDS: '0',
+        TRACING_CONFIG_BACKEND: 'zipkin',
+        TRACING_CONFIG_ZIPKIN_ENDPOINT: jaeger.zipkinUrl,
+      }),
+    );
+    const { traceId, spanId } = ids();
+    expect(
+      (await send(`${qp.url}/`, { headers: { traceparent: `00-${traceId}-${spanId}-01` } })).status,
+    ).toBe(200);
+    // Within the export interval (1 s): only the flush on shutdown can send them.
+    qp.proc.signal('SIGTERM');
+    expect(await qp.proc.exit()).toBe(0);
+    await jaeger.waitForSpans(traceId, ['queue', 'proxy']);
+  });
+
   it('passes an unsampled or absent context to the app as it came, and reports nothing', async () => {
     const { traceId, spanId } = ids();
     for (const url of [relay.url, nodeHttp.url]) {
