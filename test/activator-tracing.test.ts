@@ -67,7 +67,7 @@ describe.skipIf(!RUN).each([
   async function start(revision: Record<string, unknown>): Promise<RunningActivator> {
     endpoints.write(revision);
     autoscaler = await FakeAutoscaler.start();
-    const tracing =
+    const tracing: Record<string, string> =
       relay === 'true'
         ? {
             TRACING_CONFIG_BACKEND: 'zipkin',

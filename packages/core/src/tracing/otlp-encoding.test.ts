@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { ProtoReader } from '../proto-wire.js';
 import { encodeOtlpJson, encodeOtlpProtobuf } from './otlp-encoding.js';
 import { SPAN_CLIENT, SPAN_INTERNAL, Span } from './span.js';
-import { encodeZipkin } from './zipkin-encoding.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -44,26 +43,6 @@ function fields(bytes: Uint8Array): Map<number, (bigint | Uint8Array)[]> {
 }
 const one = (m: Map<number, (bigint | Uint8Array)[]>, f: number) => m.get(f)?.[0];
 const text = (v: unknown) => Buffer.from(v as Uint8Array).toString();
-
-describe('Zipkin v2 JSON', () => {
-  it('writes ids, microseconds, kinds, string tags and the error tag', () => {
-    const out = JSON.parse(encodeZipkin(spans(), { serviceName: 'activator' }).toString());
-    expect(out[0]).toEqual({
-      traceId: TRACE,
-      id: '1111111111111111',
-      parentId: '00f067aa0ba902b7',
-      name: 'proxy',
-      kind: 'CLIENT',
-      timestamp: 1000500,
-      duration: 1750,
-      localEndpoint: { serviceName: 'activator' },
-      tags: { 'kn.revision.name': 'rev', 'http.response.status_code': '200', 'kn.activator.poked': 'false' },
-    });
-    expect(out[1]).toMatchObject({ name: 'hold', duration: 1, tags: { error: 'boom' }, debug: true });
-    expect(out[1].kind).toBeUndefined();
-    expect(out[1].parentId).toBeUndefined();
-  });
-});
 
 describe('OTLP', () => {
   it('JSON: hex ids, nanosecond strings, typed attributes, error status', () => {
