@@ -86,7 +86,13 @@ const fairness = (overrides: Partial<FairnessResult> = {}): FairnessResult => {
       cpuSeconds: 1.5,
       listenOverflows: 0,
     },
-    small: { sent: 10, held: 10, answers: small, summary: summarize(small) },
+    small: {
+      sent: 10,
+      held: 10,
+      answers: small,
+      summary: summarize(small),
+      writtenToResponse: summarize(small),
+    },
     alone: series(200).map((a) => ok(a.ms / 100)),
     duringFlood: series(200).map((a) => ok(a.ms / 50)),
     duringFloodArrival: 200,
@@ -144,6 +150,7 @@ describe('fairnessTable', () => {
         '100.000',
         'met',
       ],
+      ['B: the same, endpoint written → response', '10', '10', '10', '0', '50.000', '100.000', 'met'],
       ['B: ready Pod, sequential, alone', '200', '–', '200', '0', '1.000', '1.980', 'met'],
       ['B: ready Pod, sequential, during a flood of A', '200', '–', '200', '0', '2.000', '3.960', 'met'],
     ]);
@@ -151,7 +158,7 @@ describe('fairnessTable', () => {
 
   it('says MISSED on a row where a request of B was refused', () => {
     const during = [...series(199), { status: 503, ms: 1 }];
-    expect(fairnessTable(fairness({ duringFlood: during })).rows[3]?.slice(3)).toEqual([
+    expect(fairnessTable(fairness({ duringFlood: during })).rows[4]?.slice(3)).toEqual([
       '199',
       '1',
       '99.000',
@@ -187,7 +194,15 @@ describe('holdingTargetRows', () => {
 
   it('misses them otherwise', () => {
     const small = [...series(9), { status: 0, ms: Number.NaN }];
-    const f = fairness({ small: { sent: 10, held: 10, answers: small, summary: summarize(small) } });
+    const f = fairness({
+      small: {
+        sent: 10,
+        held: 10,
+        answers: small,
+        summary: summarize(small),
+        writtenToResponse: summarize(small),
+      },
+    });
     expect(smallRefused(f)).toEqual({ sent: 410, refused: 1 });
     expect(holdingTargetRows(holding(f, paced(4, 4, 2))).map((row) => [row[1], row[3]])).toEqual([
       ['1 of 410', 'MISSED'],

@@ -169,6 +169,8 @@ export interface FairnessResult {
     /** Each answer, ms from B's Pod ready. */
     readonly answers: readonly TimedAnswer[];
     readonly summary: AnswerSummary;
+    /** The same answers from the endpoints file written with B's Pod (just after Pod ready). */
+    readonly writtenToResponse: AnswerSummary;
   };
   /** B's sequential requests with its Pod ready, each ms from sent to answered. */
   readonly alone: readonly TimedAnswer[];
@@ -379,7 +381,9 @@ async function fairnessAttempt(context: ScenarioContext, endpointsFile: string):
       const heldBesideSmall = await gauge(activator, QUEUED, REVISIONS.flooded);
       const pod = await startPod(context, 'fair holding B', {}, pods);
       writeRevisionsFile(endpointsFile, revisions(pod));
-      const smallAnswers = timedFrom(await Promise.all(small), pod.readyAt);
+      const writtenAt = performance.now();
+      const smallHeads = await Promise.all(small);
+      const smallAnswers = timedFrom(smallHeads, pod.readyAt);
       const afterSmall = await flood.count();
       await flood.close();
       await waitForGauge(activator, QUEUED, REVISIONS.flooded, 0);
@@ -420,6 +424,7 @@ async function fairnessAttempt(context: ScenarioContext, endpointsFile: string):
           held: SMALL_REQUESTS,
           answers: smallAnswers,
           summary: summarize(smallAnswers),
+          writtenToResponse: summarize(timedFrom(smallHeads, writtenAt)),
         },
         alone: alone.answers,
         duringFlood: during.answers,
@@ -554,6 +559,7 @@ export function fairnessTable(f: FairnessResult): Table {
         NONE,
       ],
       b('B: at zero during the flood, Pod ready → response', small.summary, count(small.held)),
+      b('B: the same, endpoint written → response', small.writtenToResponse, count(small.held)),
       b('B: ready Pod, sequential, alone', alone, NONE),
       b('B: ready Pod, sequential, during a flood of A', during, NONE),
     ],
