@@ -133,7 +133,7 @@ describe('fairnessTable', () => {
       [
         'A: at zero, one connection each',
         '5,000',
-        '1,000',
+        '1,000 (990 beside B)',
         '–',
         '4,010 (4,000 at once, 10 for B)',
         '–',

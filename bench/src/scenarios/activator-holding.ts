@@ -551,7 +551,7 @@ export function fairnessTable(f: FairnessResult): Table {
       [
         'A: at zero, one connection each',
         count(flooded.sent),
-        count(flooded.held),
+        `${count(flooded.held)} (${count(flooded.heldBesideSmall)} beside B)`,
         NONE,
         `${count(flooded.refusedAtOnce + flooded.refusedForSmall)} (${count(flooded.refusedAtOnce)} at once, ${count(flooded.refusedForSmall)} for B)`,
         NONE,
