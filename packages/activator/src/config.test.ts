@@ -1,4 +1,4 @@
-import { ConfigError, type Env } from '@zerogate/core';
+import { ConfigError, type Env, TRACING_OFF } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
@@ -36,14 +36,46 @@ describe('loadConfig', () => {
       endpointsNamespace: '',
       useEndpoints: false,
       maxHeldRequests: 1000,
+      maxHeldTotal: 10_000,
       maxHeldBytes: 64 * 1024 * 1024,
       drainMs: 45_000,
       upgradeGraceMs: 60_000,
       readHeaderTimeoutMs: 60_000,
       http1Relay: true,
       metricNames: 'opentelemetry',
+      waitingPageTemplate: '',
       logLevel: 'info',
+      tracing: TRACING_OFF,
     });
+  });
+
+  it('reads tracing in either Knative era, naming a bad variable', () => {
+    expect(
+      loadConfig({
+        ...REQUIRED,
+        TRACING_CONFIG_BACKEND: 'zipkin',
+        TRACING_CONFIG_ZIPKIN_ENDPOINT: 'http://zipkin.observability:9411/api/v2/spans',
+        TRACING_CONFIG_SAMPLE_RATE: '0.5',
+      }).tracing,
+    ).toEqual({
+      exporter: 'zipkin',
+      endpoint: 'http://zipkin.observability:9411/api/v2/spans',
+      protocol: 'http/protobuf',
+      sampler: { parentBased: true, ratio: 0.5 },
+      serviceName: 'activator',
+    });
+    expect(
+      loadConfig({
+        ...REQUIRED,
+        OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"http/json","endpoint":"http://otel:4318/v1/traces"}}',
+      }).tracing,
+    ).toMatchObject({ exporter: 'otlp', protocol: 'http/json', sampler: { ratio: 0 } });
+    expect(problems({ ...REQUIRED, TRACING_CONFIG_BACKEND: 'zipkin' })).toEqual([
+      'TRACING_CONFIG_ZIPKIN_ENDPOINT: is required when TRACING_CONFIG_BACKEND=zipkin',
+    ]);
+    expect(problems({ ...REQUIRED, OBSERVABILITY_CONFIG: '{' })[0]).toMatch(
+      /^OBSERVABILITY_CONFIG: is not valid JSON/,
+    );
   });
 
   it('takes Knative ≤ 1.18’s metric names when METRICS_DOMAIN is set, unless ACTIVATOR_METRIC_NAMES says otherwise', () => {
@@ -119,12 +151,15 @@ describe('loadConfig', () => {
       ACTIVATOR_ENDPOINTS_FILE: '/etc/zerogate/endpoints.json',
       ACTIVATOR_ENDPOINTS_NAMESPACE: 'apps',
       ACTIVATOR_MAX_HELD_REQUESTS: '10',
+      ACTIVATOR_MAX_HELD_TOTAL: '50',
       ACTIVATOR_MAX_HELD_BYTES: '0',
       ACTIVATOR_DRAIN_SECONDS: '0',
       ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: '5',
       ACTIVATOR_LOG_LEVEL: 'WARNING',
+      ACTIVATOR_WAITING_PAGE_TEMPLATE: '/etc/zerogate/waiting-page/page.html',
     });
     expect(config).toMatchObject({
+      waitingPageTemplate: '/etc/zerogate/waiting-page/page.html',
       maxIdleProxyConns: 50,
       maxIdleProxyConnsPerHost: 5,
       bindAddress: '127.0.0.1',
@@ -134,6 +169,7 @@ describe('loadConfig', () => {
       endpointsFile: '/etc/zerogate/endpoints.json',
       endpointsNamespace: 'apps',
       maxHeldRequests: 10,
+      maxHeldTotal: 50,
       maxHeldBytes: 0,
       drainMs: 0,
       readHeaderTimeoutMs: 5000,
@@ -187,6 +223,14 @@ describe('loadConfig', () => {
       expect(problems({ ...REQUIRED, ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: value })[0]).toMatch(
         /^ACTIVATOR_READ_HEADER_TIMEOUT_SECONDS: /,
       );
+    }
+  });
+
+  it('rejects a process-wide hold cap that is not a whole number of at least 1', () => {
+    for (const value of ['0', '-3', '2.5', 'many']) {
+      const found = problems({ ...REQUIRED, ACTIVATOR_MAX_HELD_TOTAL: value });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/^ACTIVATOR_MAX_HELD_TOTAL: /);
     }
   });
 
