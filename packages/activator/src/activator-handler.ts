@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import {
   ACTIVATOR,
   ACTIVATOR_TUNNEL,
@@ -11,6 +11,7 @@ import {
   originForm,
   ProxyExchange,
   plainAddress,
+  ReplayableBody,
   type RequestFacts,
   rawHeader,
   readFacts,
@@ -59,6 +60,12 @@ export interface ActivatorContext extends EarlyAnswerContext {
  * parsed into the stream: an HTTP/1.1 body held unread buffers up to the high-water mark plus one read.
  */
 const SOCKET_READ_BYTES = 64 * 1024;
+
+/**
+ * Bytes of an HTTP/2 request body kept to send it again after a Pod refused its stream unprocessed: one
+ * stream window, as much as the client sends before it waits for the Pod anyway.
+ */
+const REPLAY_BYTES = 64 * 1024;
 
 /**
  * The activator's request handler, in the order docs/activator.md §3.1 gives; the code marks each stage
@@ -164,6 +171,8 @@ export class ActivatorHandler {
  */
 class ActivatorExchange extends ProxyExchange implements FailingListener {
   private readonly admission: RevisionAdmission;
+  /** An HTTP/2 request's body, kept for a retry once it started flowing to a Pod. */
+  private replayable: ReplayableBody | undefined;
 
   /** A request that never reached an app is sent again; a Pod that refused is probed before reuse. */
   protected override get upstreamMarksNotSent(): boolean {
@@ -216,14 +225,33 @@ class ActivatorExchange extends ProxyExchange implements FailingListener {
       path: originForm(req.url ?? '/'),
       method: req.method ?? 'GET',
       headers,
-      body: this.hasBody(this.facts.hasBody) ? req : null,
+      body: this.body(http2),
       headersTimeout: 0,
       bodyTimeout: 0,
     });
   }
 
+  /**
+   * The body for this attempt. An HTTP/2 body starts flowing as soon as its stream opens, before the Pod
+   * may refuse the stream unprocessed: its first {@link REPLAY_BYTES} are kept, so that it can be sent
+   * again elsewhere (§3.6). An HTTP/1.1 body is only read once its connection is up.
+   */
+  private body(http2: boolean): Readable | null {
+    if (!this.hasBody(this.facts.hasBody)) return null;
+    if (!http2) return this.req;
+    this.replayable ??= new ReplayableBody(this.req, REPLAY_BYTES);
+    return this.replayable.attempt() ?? null;
+  }
+
+  /** An HTTP/2 body read into a refused attempt can be sent again while it was kept whole. */
+  protected override get canSendAgain(): boolean {
+    return this.replayable ? this.replayable.replayable : super.canSendAgain;
+  }
+
   protected override upstreamFailed(err: Error, sent: boolean): void {
-    if (this.admission.failed(err, sent)) this.retry();
+    if (this.admission.failed(err, sent) && this.canSendAgain) this.retry();
+    // Never sent, no retry left (or its body is no longer whole): the client may send it again.
+    else if (!sent) this.fail('REQUEST_NOT_SENT', { 'retry-after': RETRY_AFTER_SECONDS });
     else super.upstreamFailed(err, sent);
   }
 

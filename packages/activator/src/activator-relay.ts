@@ -156,6 +156,8 @@ class ActivatorRelayExchange extends RelayExchange implements FailingListener {
 
   protected override upstreamFailed(err: Error, sent: boolean): void {
     if (this.admission.failed(err, sent)) this.retry();
+    // Never sent, no retry left: the client may send it again.
+    else if (!sent) this.fail('REQUEST_NOT_SENT', { 'retry-after': RETRY_AFTER_SECONDS });
     else super.upstreamFailed(err, sent);
   }
 

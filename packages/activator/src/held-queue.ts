@@ -1,8 +1,9 @@
 /**
- * The requests one revision holds while no Pod has room, and the order they leave in (docs/activator.md
- * §3.9): retried requests first; then, when keys or priorities reorder requests, any request that has
- * waited past the revision's bound, oldest first; then the highest priority class, round-robin between
- * the keys in it, first in first out within a key. Without keys or priorities that is plain FIFO.
+ * The requests one revision holds while no Pod has room, and the order they leave in
+ * (docs/activator.md §3.9): retried requests first; then, when keys or priorities reorder requests, any
+ * request that has waited past the revision's bound, oldest first; then the highest priority class,
+ * round-robin between the keys in it, first in first out within a key. Without keys or priorities that
+ * is plain FIFO.
  */
 
 /** Where a held request queues: its key (a tenant, '' for none) and priority class (0 the highest). */

@@ -34,6 +34,12 @@ export interface AdmissionContext {
   readonly tracing?: Tracer | undefined;
 }
 
+/**
+ * How many times a request that never reached an app is sent again, each time to a Pod that has not
+ * refused it yet (a refusing Pod leaves until a probe finds it healthy).
+ */
+export const MAX_RETRIES = 3;
+
 /** Seconds a client is told to wait after the activator refused to hold its request. */
 export const RETRY_AFTER_SECONDS = '1';
 
@@ -164,9 +170,10 @@ export class RevisionAdmission {
 
   /**
    * An attempt failed before the response started: the Pod loses its slots at once and is probed again
-   * before it gets more traffic. True when the request never reached an app and should be tried again
-   * (no attempt cap: the refusing Pod left the throttler, so the retry goes elsewhere or waits, bounded
-   * by the revision's timeout like any held request).
+   * before it gets more traffic. True when the request never reached an app and should be tried again,
+   * at most {@link MAX_RETRIES} times (the refusing Pod left the throttler, so the retry goes elsewhere
+   * or waits, bounded by the revision's timeout like any held request); past that the caller answers
+   * `503` with `Retry-After`.
    */
   failed(err: Error, sent: boolean): boolean {
     const pod = this.pod;
@@ -179,7 +186,7 @@ export class RevisionAdmission {
       this.revision.backends.reportFailure(pod.address);
       this.revision.throttler.release(pod);
     }
-    if (sent) return false;
+    if (sent || this.attempts > MAX_RETRIES) return false;
     this.ctx.logger.warn(
       { err, pod: pod?.address, revision: this.revision.name },
       'request did not reach the app; trying another pod',

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { wasSent } from './errors.js';
 import { H2cDispatcher, H2cDispatcherPool } from './h2c-dispatcher.js';
 
 type Handler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -283,6 +284,76 @@ describe('H2cDispatcher', () => {
     const { origin } = await serve((req) => req.stream.close(0x2));
     const err = await send(dispatcherFor(origin), {}).done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
+  });
+
+  describe('tells a stream the server never processed (RFC 9113 §8.7) from one it may have', () => {
+    /** The error the dispatcher reports for a POST with a body to a server handling its stream thus. */
+    async function failure(onStream: Handler): Promise<Error & { code?: string }> {
+      const { origin } = await serve(onStream);
+      const body = new PassThrough();
+      body.end('payload');
+      return (await send(dispatcherFor(origin), { method: 'POST', body }).done.catch(
+        (e: unknown) => e,
+      )) as Error & {
+        code?: string;
+      };
+    }
+
+    it('a stream reset with REFUSED_STREAM was never processed', async () => {
+      const err = await failure((req) => req.stream.close(0x7));
+      expect(err.code).toBe('H2C_STREAM_REFUSED');
+      expect(wasSent(err)).toBe(false);
+    });
+
+    /**
+     * The second request's stream (id 3) gets a GOAWAY with `code` naming stream 1 as the last: Node's
+     * server cannot send a last stream id of 0 (it takes 0 as "the last one received").
+     */
+    async function secondAboveGoaway(code: number): Promise<Error & { code?: string }> {
+      const { origin } = await serve((req, res) => {
+        if (req.stream.id === 1) {
+          res.end('first');
+          return;
+        }
+        const session = req.stream.session;
+        session?.goaway(code, 1);
+        // The server never ends the stream it refused: its session goes once the client had the GOAWAY.
+        setTimeout(() => session?.destroy(), 200);
+      });
+      const dispatcher = dispatcherFor(origin);
+      expect((await send(dispatcher, {}).done).body).toBe('first');
+      const body = new PassThrough();
+      body.end('payload');
+      return (await send(dispatcher, { method: 'POST', body }).done.catch((e: unknown) => e)) as Error & {
+        code?: string;
+      };
+    }
+
+    it('a stream above the last stream id of a graceful GOAWAY was never processed', async () => {
+      const err = await secondAboveGoaway(0);
+      expect(err.code).toBe('H2C_STREAM_REFUSED');
+      expect(wasSent(err)).toBe(false);
+    });
+
+    it('a stream above the last stream id of an error GOAWAY was never processed', async () => {
+      expect(wasSent(await secondAboveGoaway(0x2))).toBe(false);
+    });
+
+    it('a stream the server reset otherwise, or covered by its GOAWAY, may have been processed', async () => {
+      expect(wasSent(await failure((req) => req.stream.close(0x2)))).toBe(true);
+      expect(wasSent(await failure((req) => req.stream.close(0x8)))).toBe(true);
+      // The error GOAWAY names this stream as processed: it may have been.
+      expect(wasSent(await failure((req) => req.stream.session?.goaway(0x2, req.stream.id)))).toBe(true);
+    });
+
+    it('a stream refused after its response started is not taken back', async () => {
+      const err = await failure((_req, res) => {
+        res.writeHead(200);
+        res.write('part');
+        setTimeout(() => res.stream.close(0x7), 20);
+      });
+      expect(wasSent(err)).toBe(true);
+    });
   });
 
   it('multiplexes many concurrent streams on one session', async () => {

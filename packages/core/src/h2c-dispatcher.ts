@@ -20,7 +20,7 @@ const require = createRequire(import.meta.url);
 /** undici's `Dispatcher` base (an EventEmitter with `compose`), so an instance is a `Dispatcher`. */
 const Dispatcher: typeof DispatcherType = require('undici/lib/dispatcher/dispatcher.js');
 
-const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = nodeHttp2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = nodeHttp2.constants;
 
 /**
  * undici's `close` and `destroy` with all their overloads (a callback, or a promise) over one method each
@@ -92,18 +92,28 @@ export class H2cClosedError extends Error {
   }
 }
 
-/** Error when an upstream stream ends before its response did (reset or session gone). */
+/**
+ * Error when an upstream stream ends before its response did (reset or session gone). Its code is
+ * `H2C_STREAM_REFUSED` when the peer provably never processed the stream (RFC 9113 §8.7: reset with
+ * `REFUSED_STREAM`, or above the last stream id of a GOAWAY), so it may be sent again elsewhere
+ * ({@link wasSent}); else `H2C_STREAM_CLOSED`.
+ */
 export class H2cStreamError extends Error {
-  readonly code = 'H2C_STREAM_CLOSED';
+  readonly code: 'H2C_STREAM_CLOSED' | 'H2C_STREAM_REFUSED';
   constructor(
     message: string,
     readonly rstCode: number,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly refused?: boolean },
   ) {
     super(message, options);
     this.name = 'H2cStreamError';
+    this.code = options?.refused ? 'H2C_STREAM_REFUSED' : 'H2C_STREAM_CLOSED';
   }
 }
+
+/** The last stream id of the GOAWAY a session received, kept on the session. */
+const kLastStreamId = Symbol('h2cLastStreamId');
+type TrackedSession = ClientHttp2Session & { [kLastStreamId]?: number };
 
 const EMPTY_CONTEXT = Object.freeze({});
 const kRequest = Symbol('h2cRequest');
@@ -215,7 +225,10 @@ export class H2cDispatcher extends PromisingDispatcher {
       this.#flush(session, null);
     });
     session.on('error', (err: Error) => this.#flush(session, err));
-    session.on('goaway', () => this.#retire(session));
+    session.on('goaway', (_code: number, lastStreamId: number) => {
+      (session as TrackedSession)[kLastStreamId] = lastStreamId;
+      this.#retire(session);
+    });
     session.once('close', () => {
       this.#retire(session);
       this.#sessions.delete(session);
@@ -261,11 +274,15 @@ function closeSession(session: ClientHttp2Session): Promise<void> {
  */
 class H2cRequest implements DispatcherType.DispatchController {
   #stream: TaggedStream | null = null;
+  /** The session the stream is on (a destroyed stream no longer names it). */
+  #session: TrackedSession | null = null;
   #body: Readable | null = null;
   #trailers: IncomingHttpHeaders | null = null;
   #reason: Error | null = null;
   #aborted = false;
   #paused = false;
+  /** Response headers arrived: the peer processed the stream, whatever happens to it next. */
+  #responded = false;
   /** The handler was told how the request ended (end or error); nothing more goes to it. */
   done = false;
 
@@ -309,6 +326,7 @@ class H2cRequest implements DispatcherType.DispatchController {
       const ends = body === null || body === undefined;
       stream = session.request(requestHeaders(options, this.#origin), { endStream: ends });
       this.#stream = stream;
+      this.#session = session;
       stream[kRequest] = this;
       stream.on('response', onResponse);
       stream.on('data', onData);
@@ -373,6 +391,7 @@ class H2cRequest implements DispatcherType.DispatchController {
   }
 
   onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+    this.#responded = true;
     if (this.done) return;
     const status = Number(headers[HTTP2_HEADER_STATUS]);
     for (const name in headers) if (name.charCodeAt(0) === 0x3a) delete headers[name];
@@ -395,6 +414,11 @@ class H2cRequest implements DispatcherType.DispatchController {
   }
 
   onError(err: Error): void {
+    const stream = this.#stream;
+    if (stream && !this.#responded && neverProcessed(stream, this.#session)) {
+      this.fail(refusedError(stream, err));
+      return;
+    }
     this.fail(err);
   }
 
@@ -402,15 +426,36 @@ class H2cRequest implements DispatcherType.DispatchController {
     const stream = this.#stream;
     if (!stream) return;
     stream[kRequest] = undefined;
-    // Reset with NO_ERROR or CANCEL before the response ended: Node emits no 'error' for those.
-    if (!this.done && !stream.readableEnded)
-      this.fail(new H2cStreamError(`h2c stream closed (code ${stream.rstCode})`, stream.rstCode ?? 0));
+    // Reset with NO_ERROR, CANCEL or REFUSED_STREAM before the response ended: Node emits no 'error'.
+    if (this.done || stream.readableEnded) return;
+    if (!this.#responded && neverProcessed(stream, this.#session)) this.fail(refusedError(stream));
+    else this.fail(new H2cStreamError(`h2c stream closed (code ${stream.rstCode})`, stream.rstCode ?? 0));
   }
 
   onBodyError(err: Error): void {
     this.abortStream();
     this.fail(err);
   }
+}
+
+/**
+ * Whether the peer provably never processed `stream` (RFC 9113 §8.7): it reset it with `REFUSED_STREAM`,
+ * or its id is above the last one of a GOAWAY the session received (nghttp2 closes those streams with
+ * `REFUSED_STREAM` after a graceful GOAWAY; an error GOAWAY destroys the session first, so the id is
+ * what tells).
+ */
+function neverProcessed(stream: ClientHttp2Stream, session: TrackedSession | null): boolean {
+  if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+  const lastStreamId = session?.[kLastStreamId];
+  return lastStreamId !== undefined && stream.id !== undefined && stream.id > lastStreamId;
+}
+
+function refusedError(stream: ClientHttp2Stream, cause?: Error): H2cStreamError {
+  return new H2cStreamError(
+    `h2c stream ${stream.id ?? '?'} refused by the peer before it was processed`,
+    stream.rstCode ?? NGHTTP2_REFUSED_STREAM,
+    { cause, refused: true },
+  );
 }
 
 function requestHeaders(options: DispatcherType.DispatchOptions, origin: string): OutgoingHttpHeaders {

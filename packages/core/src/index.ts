@@ -24,6 +24,7 @@ export * from './probe-answers.js';
 export * from './proto-wire.js';
 export * from './protobuf-stats-reporter.js';
 export * from './proxy-exchange.js';
+export * from './replayable-body.js';
 export * from './queue-proxy-contract.js';
 export * from './rate-limited-logger.js';
 export * from './relay/index.js';

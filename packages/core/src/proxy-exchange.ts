@@ -93,6 +93,11 @@ export abstract class ProxyExchange extends UpstreamExchange {
     return this.isHttp2 ? !(this.req as unknown as Http2ServerRequest).stream.endAfterHeaders : fromHeaders;
   }
 
+  /** Whether the request could be sent again whole: by default, while nothing of its body was read. */
+  protected get canSendAgain(): boolean {
+    return !this.req.readableDidRead;
+  }
+
   /** Sends the request upstream through `dispatcher`. */
   protected forward(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): void {
     this.state = RUNNING;
@@ -136,7 +141,7 @@ export abstract class ProxyExchange extends UpstreamExchange {
     if (headers[H.requestNotSent] !== undefined) {
       delete headers[H.requestNotSent];
       // A body already streamed upstream cannot be sent again: that answer is relayed as it is.
-      if (this.upstreamMarksNotSent && !this.req.readableDidRead) {
+      if (this.upstreamMarksNotSent && this.canSendAgain) {
         // Read off (the connection stays reusable); the retry starts when the answer has ended.
         this.state = DISCARDING;
         return;

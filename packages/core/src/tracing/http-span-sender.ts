@@ -1,5 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { nodeHttp, nodeHttps } from '../node-http.js';
 import type { Span } from './span.js';
 
 /** How long one export may take before it counts as failed. */
@@ -17,12 +16,12 @@ export function httpSpanSender(
   const url = new URL(endpoint);
   const https = url.protocol === 'https:';
   const agent = https
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
-    : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    ? new nodeHttps.Agent({ keepAlive: true, maxSockets: 1 })
+    : new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
   const send = (spans: readonly Span[]): Promise<void> =>
     new Promise((resolve, reject) => {
       const body = encode(spans);
-      const req = (https ? httpsRequest : httpRequest)(url, {
+      const req = (https ? nodeHttps.request : nodeHttp.request)(url, {
         method: 'POST',
         agent,
         headers: { 'content-type': contentType, 'content-length': body.length },
