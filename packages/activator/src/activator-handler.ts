@@ -234,7 +234,7 @@ class ActivatorExchange extends ProxyExchange implements FailingListener {
   /**
    * The body for this attempt. An HTTP/2 body starts flowing as soon as its stream opens, before the Pod
    * may refuse the stream unprocessed: its first {@link REPLAY_BYTES} are kept, so that it can be sent
-   * again elsewhere (§3.6). An HTTP/1.1 body is only read once its connection is up.
+   * again elsewhere (docs/activator.md §3.6). An HTTP/1.1 body is only read once its connection is up.
    */
   private body(http2: boolean): Readable | null {
     if (!this.hasBody(this.facts.hasBody)) return null;
