@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListenError, listenOn, ServingEndpoint, serveMetrics } from './serving-listener.js';
+import { LISTEN_BACKLOG, ListenError, listenOn, ServingEndpoint, serveMetrics } from './serving-listener.js';
 
 let endpoint: ServingEndpoint | undefined;
 let blocker: Server | undefined;
@@ -31,6 +33,17 @@ describe('ServingEndpoint listeners', () => {
     expect(lines.some((l) => l.msg === 'could not accept a connection' && l.level === 50)).toBe(true);
     const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(await res.text()).toBe('ok');
+  });
+
+  it('asks for an accept queue as long as the system allows, not Node’s 511', async () => {
+    endpoint = endpointLogging([]);
+    const port = await listenOn(endpoint.listener, 0, '127.0.0.1', 'PORT');
+    // A listening socket's Send-Q, as ss shows it, is its accept queue's length.
+    const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    const backlog = Number(line.split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(backlog).toBe(Math.min(LISTEN_BACKLOG, somaxconn));
+    expect(backlog).toBeGreaterThan(511);
   });
 
   it('still fails listenOn with a ListenError naming the variable when the port is taken', async () => {

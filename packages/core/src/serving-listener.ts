@@ -439,6 +439,13 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * The accept queue asked of the kernel, which caps it at `net.core.somaxconn` (4096 on current kernels),
+ * as Go's listeners take the system's limit. Node's default, 511, drops the SYNs of a burst of new
+ * connections (a crowd arriving at a revision at zero), each of which then waits a second to retry.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Binds `server` and returns the port bound; a failure becomes a {@link ListenError} naming `variable`. */
 export async function listenOn(
   server: Server,
@@ -446,7 +453,7 @@ export async function listenOn(
   host: string,
   variable: string,
 ): Promise<number> {
-  server.listen({ port, host: host === '' ? undefined : host });
+  server.listen({ port, host: host === '' ? undefined : host, backlog: LISTEN_BACKLOG });
   try {
     await once(server, 'listening');
   } catch (err) {
