@@ -137,13 +137,7 @@ export class RevisionWatch<S extends RevisionStateBase, V> {
       (opts) => api.listEndpointSliceForAllNamespaces({ labelSelector }, opts),
       (namespace, opts) => api.listNamespacedEndpointSlice({ namespace, labelSelector }, opts),
     );
-    const listed = onListError
-      ? () =>
-          list().catch((err: unknown) => {
-            onListError(err);
-            throw err;
-          })
-      : list;
+    const listed = seenFirst(list, onListError);
     return this.keep(what, 'apis/discovery.k8s.io/v1', 'endpointslices', listed, labelSelector, onChange);
   }
 
@@ -177,14 +171,7 @@ export class RevisionWatch<S extends RevisionStateBase, V> {
       (opts) => api.listPodForAllNamespaces({ labelSelector }, opts),
       (namespace, opts) => api.listNamespacedPod({ namespace, labelSelector }, opts),
     );
-    const listed = onListError
-      ? () =>
-          list().catch((err: unknown) => {
-            onListError(err);
-            throw err;
-          })
-      : list;
-    return this.keep(what, 'api/v1', 'pods', listed, labelSelector, onChange);
+    return this.keep(what, 'api/v1', 'pods', seenFirst(list, onListError), labelSelector, onChange);
   }
 
   /** An informer on Knative's Revisions, named `revisions` in its log lines. */
@@ -352,4 +339,14 @@ export class RevisionWatch<S extends RevisionStateBase, V> {
       this.logger.error({ err }, `${this.merge.listenerName} failed`);
     }
   }
+}
+
+/** `list`, with each failure shown to `onListError` (when given) before it goes on to the informer. */
+function seenFirst<T>(list: () => Promise<T>, onListError?: (err: unknown) => void): () => Promise<T> {
+  if (!onListError) return list;
+  return () =>
+    list().catch((err: unknown) => {
+      onListError(err);
+      throw err;
+    });
 }
