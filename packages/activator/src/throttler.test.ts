@@ -780,6 +780,25 @@ describe('RevisionThrottler slow start', () => {
     expect(t.inFlight).toBe(300);
   });
 
+  it('adds one request for each one the new Pod answered, doubling each round trip', () => {
+    expect(slowStartLimit(1000, 0, 700, 6)).toBe(8);
+    expect(slowStartLimit(10, 0, 700, 100)).toBe(10);
+    const t = new RevisionThrottler(limits(1000));
+    t.configure({ ...DEFAULT_HOLDING, slowStartMs: 60_000 });
+    t.update(0, [], [], SELF);
+    const running: PodSlot[] = [];
+    for (let i = 0; i < 100; i++) asHeld(t.acquire((pod) => running.push(pod), 0));
+    t.update(0, podList(1), [], SELF);
+    // Each round answers every request running: 2, then 4, 8, 16 at once.
+    const rounds: number[] = [];
+    while (running.length > 0 && rounds.length < 4) {
+      const round = running.splice(0);
+      rounds.push(round.length);
+      for (const pod of round) t.release(pod);
+    }
+    expect(rounds).toEqual([2, 4, 8, 16]);
+  });
+
   it('also paces a Pod that joins a revision already running, and never passes containerConcurrency', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const t = new RevisionThrottler(limits(1000), () => 0);

@@ -13,6 +13,8 @@ import { DEFAULT_HOLDING, type HoldingSettings } from './revision-settings.js';
 /** A Pod this activator forwards to, with the requests it runs now. */
 export class PodSlot {
   inFlight = 0;
+  /** Requests it answered: they raise its concurrency while it slow-starts. */
+  answered = 0;
   /** False once the Pod left this activator's set; its slot is kept while requests still run on it. */
   active = true;
 
@@ -39,19 +41,23 @@ export interface ThrottleLimits {
   readonly pool: HoldPool;
 }
 
-/** The concurrency a Pod starts at under slow start; it doubles at each of {@link SLOW_START_STEPS} steps of the window. */
+/** The concurrency a Pod starts at under slow start. */
 export const SLOW_START_INITIAL = 2;
+/** The window's steps, at each of which a slow-starting Pod's concurrency at least doubles. */
 export const SLOW_START_STEPS = 7;
 
 /**
- * How many requests a Pod that joined `elapsedMs` ago may run while it slow-starts over `windowMs`:
- * {@link SLOW_START_INITIAL}, doubled at each of {@link SLOW_START_STEPS} equal steps (2, 4, … 128), then its
- * full capacity (as HAProxy's `slowstart` and Envoy's slow start mode ramp a new server).
+ * How many requests a Pod that joined `elapsedMs` ago and has answered `answered` requests since may run
+ * while it slow-starts over `windowMs`: {@link SLOW_START_INITIAL} plus one for each request it answered,
+ * which doubles its concurrency each round trip as TCP's slow start does, so a fast app is barely held
+ * back and a slow one sets its own pace; and at least {@link SLOW_START_INITIAL} doubled at each of
+ * {@link SLOW_START_STEPS} equal steps of the window (2, 4, … 128). Then its full capacity (HAProxy's
+ * `slowstart` and Envoy's slow start mode ramp a new server likewise).
  */
-export function slowStartLimit(capacity: number, elapsedMs: number, windowMs: number): number {
+export function slowStartLimit(capacity: number, elapsedMs: number, windowMs: number, answered = 0): number {
   if (elapsedMs >= windowMs) return capacity;
   const step = Math.floor((elapsedMs * SLOW_START_STEPS) / windowMs);
-  return Math.min(capacity, SLOW_START_INITIAL * 2 ** step);
+  return Math.min(capacity, Math.max(SLOW_START_INITIAL * 2 ** step, SLOW_START_INITIAL + answered));
 }
 
 /**
@@ -219,6 +225,7 @@ export class RevisionThrottler {
   release(pod: PodSlot): void {
     this.inFlightCount--;
     pod.inFlight--;
+    pod.answered++;
     if (!pod.active && pod.inFlight <= 0 && this.byAddress.get(pod.address) === pod)
       this.byAddress.delete(pod.address);
     this.drain();
@@ -320,7 +327,8 @@ export class RevisionThrottler {
   /** Whether `pod` may take one more request now (`now` 0: no Pod slow-starts). */
   private hasRoom(pod: PodSlot, now: number): boolean {
     if (now === 0 || now - pod.joinedAt >= this.settings.slowStartMs) return pod.hasRoom;
-    return pod.inFlight < slowStartLimit(pod.capacity, now - pod.joinedAt, this.settings.slowStartMs);
+    const elapsed = now - pod.joinedAt;
+    return pod.inFlight < slowStartLimit(pod.capacity, elapsed, this.settings.slowStartMs, pod.answered);
   }
 
   /** The load-balancing policy of `lb_policy.go`, chosen by containerConcurrency. */
