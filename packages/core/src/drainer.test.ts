@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Drainer } from './drainer.js';
+import { Drainer, TERMINATION_MARGIN_MS, TerminationDeadline } from './drainer.js';
 
 const QUIET_MS = 1000;
 
@@ -24,6 +24,18 @@ describe('Drainer', () => {
   function drainer(quietMs = QUIET_MS): Drainer {
     return new Drainer(quietMs, () => Date.now());
   }
+
+  it('tells when the drain started, until it is reset', () => {
+    const d = drainer();
+    expect(d.startedAt).toBeUndefined();
+    void d.drain();
+    expect(d.startedAt).toBe(1_000_000);
+    vi.advanceTimersByTime(5000);
+    void d.drain();
+    expect(d.startedAt).toBe(1_000_000);
+    d.reset();
+    expect(d.startedAt).toBeUndefined();
+  });
 
   it('is not draining until drain() is called', () => {
     const d = drainer();
@@ -183,5 +195,111 @@ describe('Drainer', () => {
     const state = track(d.drain());
     await Promise.resolve();
     expect(state.done).toBe(true);
+  });
+});
+
+describe('TerminationDeadline', () => {
+  const START = 1_000_000;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: START });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('falls the margin before the end of the grace period, counted from the drain start', () => {
+    const deadline = new TerminationDeadline(START - 10_000, 300_000);
+    expect(deadline.at).toBe(START - 10_000 + 300_000 - TERMINATION_MARGIN_MS);
+    expect(new TerminationDeadline(START, 1000).at).toBe(START);
+    expect(new TerminationDeadline(START, undefined).at).toBe(Infinity);
+  });
+
+  it('waits for a condition until it holds, and no longer', async () => {
+    const deadline = new TerminationDeadline(START, 300_000);
+    let open = 2;
+    const waited = track(deadline.waitUntil(() => open === 0).then(() => undefined));
+    let result: boolean | undefined;
+    void deadline
+      .waitUntil(() => open === 0)
+      .then((r) => {
+        result = r;
+      });
+    await vi.advanceTimersByTimeAsync(100_000);
+    expect(waited.done).toBe(false);
+    open = 0;
+    await vi.advanceTimersByTimeAsync(50);
+    expect(waited.done).toBe(true);
+    expect(result).toBe(true);
+    expect(Date.now()).toBeLessThan(START + 100_100);
+  });
+
+  it('gives up at the deadline, or at an earlier limit', async () => {
+    const deadline = new TerminationDeadline(START, 10_000);
+    let result: boolean | undefined;
+    void deadline
+      .waitUntil(() => false)
+      .then((r) => {
+        result = r;
+      });
+    await vi.advanceTimersByTimeAsync(10_000 - TERMINATION_MARGIN_MS - 1);
+    expect(result).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(result).toBe(false);
+    expect(deadline.passed).toBe(true);
+
+    let limited: boolean | undefined;
+    const later = new TerminationDeadline(Date.now(), 300_000);
+    void later
+      .waitUntil(() => false, Date.now() + 3000)
+      .then((r) => {
+        limited = r;
+      });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(limited).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(limited).toBe(false);
+  });
+
+  it('without a grace period waits however long it takes', async () => {
+    const deadline = new TerminationDeadline(START, undefined);
+    let open = true;
+    let result: boolean | undefined;
+    void deadline
+      .waitUntil(() => !open)
+      .then((r) => {
+        result = r;
+      });
+    await vi.advanceTimersByTimeAsync(24 * 3600 * 1000);
+    expect(result).toBeUndefined();
+    open = false;
+    await vi.advanceTimersByTimeAsync(50);
+    expect(result).toBe(true);
+  });
+
+  it('races work against the deadline', async () => {
+    const deadline = new TerminationDeadline(START, 5000);
+    let finish: () => void = () => {};
+    const work = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let won: boolean | undefined;
+    void deadline.race(work).then((r) => {
+      won = r;
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(won).toBe(true);
+
+    let lost: boolean | undefined;
+    void deadline.race(new Promise(() => {})).then((r) => {
+      lost = r;
+    });
+    await vi.advanceTimersByTimeAsync(5000 - TERMINATION_MARGIN_MS - 1000 - 1);
+    expect(lost).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(lost).toBe(false);
   });
 });

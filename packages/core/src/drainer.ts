@@ -20,6 +20,11 @@ export class Drainer {
     return this.drainingSince !== null;
   }
 
+  /** When the drain started (ms since the epoch), from {@link drain} on until {@link reset}; else undefined. */
+  get startedAt(): number | undefined {
+    return this.drainingSince ?? undefined;
+  }
+
   /** True once a drain has completed (no request for the quiet period), until {@link reset}. */
   get drained(): boolean {
     return this.completed;
@@ -66,5 +71,69 @@ export class Drainer {
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();
+  }
+}
+
+/**
+ * Time kept back from a Pod's termination grace period for closing what is still open and exiting
+ * before the kubelet's SIGKILL: websockets get their close frames and a second to answer them.
+ */
+export const TERMINATION_MARGIN_MS = 2000;
+
+/** How often {@link TerminationDeadline.waitUntil} checks its condition. */
+const POLL_MS = 50;
+
+/**
+ * The end of a Pod's termination grace period, as seen by a proxy that is stopping: the kubelet sends
+ * SIGKILL `graceMs` after the Pod began terminating (the drain's start), so whatever is still open must be
+ * closed by then, less {@link TERMINATION_MARGIN_MS}. Without a grace period (`graceMs` undefined) there
+ * is no deadline: every wait lasts until its condition holds.
+ */
+export class TerminationDeadline {
+  /** When open connections must be closed (ms since the epoch); Infinity without a grace period. */
+  readonly at: number;
+
+  constructor(
+    startedAt: number,
+    graceMs: number | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.at = graceMs === undefined ? Infinity : startedAt + Math.max(0, graceMs - TERMINATION_MARGIN_MS);
+  }
+
+  /** True once the deadline has passed. */
+  get passed(): boolean {
+    return this.now() >= this.at;
+  }
+
+  /** Resolves true when `work` settles, false when the deadline comes first. */
+  async race(work: Promise<unknown>): Promise<boolean> {
+    if (this.at === Infinity) {
+      await work;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, this.at - this.now()), false);
+    });
+    try {
+      return await Promise.race([work.then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Resolves true as soon as `condition` holds (checked now and every 50 ms), false when the deadline or
+   * `until` (ms since the epoch, if earlier) passes first.
+   */
+  async waitUntil(condition: () => boolean, until = Infinity): Promise<boolean> {
+    const end = Math.min(this.at, until);
+    for (;;) {
+      if (condition()) return true;
+      const left = end - this.now();
+      if (left <= 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
+    }
   }
 }
