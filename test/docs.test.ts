@@ -652,14 +652,24 @@ describe('docs/wire.md', () => {
   it('lists every coded error with its status, body and gRPC status as the code sends them, and no other', () => {
     const wire = doc('docs/wire.md');
     const table = tables({ ...wire, text: section(wire, '6. Status codes and bodies') })[0]!;
-    expect(table.header.slice(0, 4)).toEqual(['code', 'status', 'body', 'gRPC status']);
-    const listed = table.rows.map((row) => row.slice(0, 4));
-    const sent = Object.entries(ERRORS).map(([code, e]) => [
-      `\`${code}\``,
-      String(e.status),
-      e.body === '' ? 'empty' : `\`${e.body.replaceAll('\n', '\\n')}\``,
-      `\`${grpcStatus[e.grpc]}\` (${e.grpc})`,
+    expect(table.header.slice(0, 5)).toEqual([
+      'code',
+      'status',
+      'body',
+      'gRPC status',
+      '`Zerogate-Error` reason',
     ]);
+    const listed = table.rows.map((row) => row.slice(0, 5));
+    const sent = Object.entries(ERRORS).map(([code, e]) => {
+      const reason = (e as { reason?: string }).reason;
+      return [
+        `\`${code}\``,
+        String(e.status),
+        e.body === '' ? 'empty' : `\`${e.body.replaceAll('\n', '\\n')}\``,
+        `\`${grpcStatus[e.grpc]}\` (${e.grpc})`,
+        reason === undefined ? '—' : `\`${reason}\``,
+      ];
+    });
     expect(listed).toEqual(sent);
   });
 });

@@ -7,6 +7,10 @@ import type { Breaker, Waiter } from './breaker.js';
 export class BreakerSlot {
   private waiter: Waiter | null = null;
   private holding = false;
+  /** When it started waiting in the queue (`performance.now()` ms); 0 when admitted at once. */
+  private queuedAt = 0;
+  /** Milliseconds it waited for its slot; 0 when admitted at once (the only case on the hot path). */
+  waitedMs = 0;
 
   constructor(private readonly breaker: Breaker) {}
 
@@ -18,6 +22,7 @@ export class BreakerSlot {
     const admission = this.breaker.enter(() => {
       this.waiter = null;
       this.holding = true;
+      this.waitedMs = Math.max(performance.now() - this.queuedAt, Number.MIN_VALUE);
       granted();
     });
     if (admission === 'full') return false;
@@ -26,6 +31,7 @@ export class BreakerSlot {
       granted();
     } else {
       this.waiter = admission;
+      this.queuedAt = performance.now();
     }
     return true;
   }

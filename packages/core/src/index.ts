@@ -34,6 +34,7 @@ export * from './request-log.js';
 export * from './request-stats.js';
 export * from './respond.js';
 export * from './run-component.js';
+export * from './server-timing.js';
 export * from './serving-listener.js';
 export * from './sleep.js';
 export * from './stat-proto.js';

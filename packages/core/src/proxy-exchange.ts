@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import { ERRORS, type ErrorCode, wasSent } from './errors.js';
+import { ERRORS, type ErrorCode, wasSent, ZEROGATE_ERROR, zerogateErrorHeaders } from './errors.js';
 import { ExchangeTimers, type TimedExchange, type TimeoutSettings } from './exchange-timers.js';
 import { H } from './headers.js';
 import type { Logger } from './logger.js';
 import { grpcTrailers, isGrpcRequest, sendError, sendGrpcError } from './respond.js';
+import { serverTimingToAdd } from './server-timing.js';
 import { DONE, NOT_SENT, RUNNING, UpstreamExchange, WAITING } from './upstream-exchange.js';
 
 /** The timeouts of one exchange (docs/queue-proxy.md §5), in milliseconds; 0 turns one off. */
@@ -16,6 +17,14 @@ export interface ExchangeTimeouts extends TimeoutSettings {
 
 /** Response headers that describe the upstream connection, not the response. */
 const RESPONSE_HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** Adds our `Server-Timing` metrics the response does not already name (the app's stay as they are). */
+function addServerTiming(headers: Record<string, string | string[] | undefined>, timing: string): void {
+  const app = headers['server-timing'];
+  const added = serverTimingToAdd(timing, app);
+  if (added === '') return;
+  headers['server-timing'] = app === undefined ? added : [...(typeof app === 'string' ? [app] : app), added];
+}
 
 /** Reading off a queue-proxy's `K-Request-Not-Sent` answer before sending the request again. */
 const DISCARDING = 3;
@@ -117,6 +126,7 @@ export abstract class ProxyExchange extends UpstreamExchange {
     this.state = DONE;
     this.abortUpstream();
     if (this.res.headersSent) return;
+    headers = zerogateErrorHeaders(this.errorSource, code, headers);
     if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(this.res, code, headers, detail);
     else sendError(this.res, code, headers, detail);
   }
@@ -149,6 +159,10 @@ export abstract class ProxyExchange extends UpstreamExchange {
     }
     this.timers.responseStarted();
     for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+    // Only the platform may say it made a response (docs/wire.md §6): the app's marker is removed.
+    if (headers[ZEROGATE_ERROR] !== undefined && !this.upstreamMarksNotSent) delete headers[ZEROGATE_ERROR];
+    const timing = this.responseTiming();
+    if (timing !== undefined) addServerTiming(headers, timing);
     this.declaredLength = headers['content-length'] !== undefined;
     const { res } = this;
     if (this.isHttp2) {

@@ -22,10 +22,18 @@ export interface RequestMetricsRecorder {
    * (undefined when it never reached the app, refused by a full queue).
    */
   observe(status: number, seconds: number, req: LoggedRequest, appSeconds: number | undefined): void;
+  /**
+   * Records how long a request waited in the breaker for a slot; called only for requests that waited.
+   * Knative ≥ 1.19's names only (`kn_serving_breaker_wait_seconds`); absent in ≤ 1.18's.
+   */
+  observeBreakerWait?(seconds: number): void;
 }
 
 /** Knative's invocation-duration buckets in seconds (`kn.serving.invocation.duration`). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Breaker-wait buckets in seconds: a slot freed by a fast request, up to a long request's minute. */
+const BREAKER_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
  * Prometheus request metrics of docs/queue-proxy.md §8.2 under Knative ≥ 1.21's names, on a registry of their
@@ -42,6 +50,8 @@ export class RequestMetrics implements RequestMetricsRecorder {
   private readonly duration: Histogram<'http_response_status_code'>;
   // One child per status code, made once, so observing does no label hashing.
   private readonly byStatus = new Map<number, Histogram.Internal<'http_response_status_code'>>();
+  /** The breaker wait (CC > 0 only). */
+  private readonly breakerWait: Histogram | undefined;
 
   constructor(labels: RequestMetricsLabels, queueDepth: (() => number) | undefined) {
     this.registry.setDefaultLabels({
@@ -60,6 +70,12 @@ export class RequestMetrics implements RequestMetricsRecorder {
       registers: [this.registry],
     });
     if (queueDepth) {
+      this.breakerWait = new Histogram({
+        name: 'kn_serving_breaker_wait_seconds',
+        help: 'Time a request waited in the queue-proxy’s breaker for a slot, requests that waited only.',
+        buckets: BREAKER_WAIT_BUCKETS,
+        registers: [this.registry],
+      });
       new Gauge({
         name: 'kn_serving_queue_depth',
         help: 'Requests admitted to the breaker: running plus waiting for a slot.',
@@ -69,6 +85,11 @@ export class RequestMetrics implements RequestMetricsRecorder {
         },
       });
     }
+  }
+
+  /** Records the breaker wait of a request that waited for a slot. */
+  observeBreakerWait(seconds: number): void {
+    this.breakerWait?.observe(seconds);
   }
 
   /** Records one finished request that reached the app, `appSeconds` after it was handed over. */

@@ -1,4 +1,4 @@
-import { type ErrorCode, ZerogateError } from './errors.js';
+import { type ErrorCode, type ErrorSource, ZerogateError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** Not yet sent upstream (waiting for admission, or between attempts). */
@@ -71,5 +71,21 @@ export abstract class UpstreamExchange {
   /** True once the exchange ended; an admission granted after that must be handed back. */
   protected get isOver(): boolean {
     return this.state === DONE;
+  }
+
+  /**
+   * The component named in the `Zerogate-Error` header of the coded 5xx this exchange answers itself
+   * (docs/wire.md §6); none by default.
+   */
+  protected get errorSource(): ErrorSource | undefined {
+    return undefined;
+  }
+
+  /**
+   * The `Server-Timing` value this component adds to the response as it starts (docs/wire.md §1), or
+   * undefined for a request that did not wait: the one check a request that did not wait pays.
+   */
+  protected responseTiming(): string | undefined {
+    return undefined;
   }
 }

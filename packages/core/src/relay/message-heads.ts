@@ -6,6 +6,7 @@
 import { connectionTokens } from '../headers.js';
 import type { ResponseHead } from '../http1/index.js';
 import { nodeHttp } from '../node-http.js';
+import { rawServerTiming, serverTimingToAdd } from '../server-timing.js';
 
 /** Response headers that describe the upstream connection, not the response; plus our own marker. */
 const RESPONSE_DROPPED = new Set([
@@ -38,9 +39,17 @@ export function requestHead(
  * A response head for the client, from the upstream's: hop-by-hop headers (and those its `Connection`
  * names) dropped, `Date` added when the app sent none (as node:http and Go's server do), and the relay's
  * framing: `chunked` when the body is chunked or runs until the upstream closes (re-framed then), and
- * `connection: close` when the client connection ends after it.
+ * `connection: close` when the client connection ends after it. From an app (`fromApp`), its own
+ * `Zerogate-Error` is dropped: only the platform may say it made a response (docs/wire.md §6). `timing`,
+ * the `Server-Timing` metrics of a request that waited, is added for the names the response lacks.
  */
-export function responseHead(head: ResponseHead, chunked: boolean, close: boolean): string {
+export function responseHead(
+  head: ResponseHead,
+  chunked: boolean,
+  close: boolean,
+  fromApp = false,
+  timing?: string,
+): string {
   const raw = head.rawHeaders;
   const status = head.statusCode;
   let out = `HTTP/1.1 ${status} ${head.statusText || nodeHttp.STATUS_CODES[status] || ''}\r\n`;
@@ -52,9 +61,14 @@ export function responseHead(head: ResponseHead, chunked: boolean, close: boolea
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower) || listed?.includes(lower)) continue;
     if (lower === 'date') date = true;
+    else if (fromApp && lower === 'zerogate-error') continue;
     out += `${name}: ${raw[i + 1]}\r\n`;
   }
   if (!date) out += `date: ${httpDate()}\r\n`;
+  if (timing !== undefined) {
+    const added = serverTimingToAdd(timing, rawServerTiming(raw));
+    if (added !== '') out += `server-timing: ${added}\r\n`;
+  }
   if (chunked) out += 'transfer-encoding: chunked\r\n';
   if (close) out += 'connection: close\r\n';
   return `${out}\r\n`;

@@ -1,4 +1,4 @@
-import { ERRORS, type ErrorCode, wasSent } from '../errors.js';
+import { ERRORS, type ErrorCode, wasSent, zerogateErrorHeaders } from '../errors.js';
 import { ExchangeTimers, type TimedExchange } from '../exchange-timers.js';
 import { H } from '../headers.js';
 import {
@@ -198,6 +198,7 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
       return;
     }
     this.status = ERRORS[code].status;
+    headers = zerogateErrorHeaders(this.errorSource, code, headers);
     // UTF-8, as its Content-Length counts it (a body's detail may be any text).
     this.client.write(Buffer.from(http1ErrorResponse(code, headers, detail, this.keepsClient)));
     this.finish(true, this.keepsClient);
@@ -332,7 +333,13 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
     this.status = response.statusCode;
     this.setFraming(response, parsers);
     const reframed = this.phase === CHUNKED || this.phase === UNTIL_CLOSE;
-    return responseHead(response, reframed, !this.keepsClient);
+    return responseHead(
+      response,
+      reframed,
+      !this.keepsClient,
+      !this.upstreamMarksNotSent,
+      this.responseTiming(),
+    );
   }
 
   /** Where the response body ends, from its head. */
