@@ -5,7 +5,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, errorBody, wasSent, ZerogateError } from './errors.js';
+import { ERRORS, errorBody, wasSent, ZerogateError, zerogateErrorHeaders } from './errors.js';
 
 /** An Error carrying a Node- or undici-style `code`. */
 function coded(code: string, cause?: unknown): Error {
@@ -35,14 +35,14 @@ function packageSources(): string[] {
 
 describe('ERRORS', () => {
   it('declares the statuses, bodies and gRPC statuses Knative answers with', () => {
-    expect(ERRORS.QUEUE_FULL).toEqual({ status: 503, body: 'pending request queue full\n', grpc: 14 });
-    expect(ERRORS.REQUEST_TIMEOUT).toEqual({ status: 504, body: 'request timeout', grpc: 4 });
-    expect(ERRORS.SHUTTING_DOWN).toEqual({ status: 503, body: 'shutting down\n', grpc: 14 });
-    expect(ERRORS.NOT_READY).toEqual({ status: 503, body: '', grpc: 14 });
+    expect(ERRORS.QUEUE_FULL).toMatchObject({ status: 503, body: 'pending request queue full\n', grpc: 14 });
+    expect(ERRORS.REQUEST_TIMEOUT).toMatchObject({ status: 504, body: 'request timeout', grpc: 4 });
+    expect(ERRORS.SHUTTING_DOWN).toMatchObject({ status: 503, body: 'shutting down\n', grpc: 14 });
+    expect(ERRORS.NOT_READY).toMatchObject({ status: 503, body: '', grpc: 14 });
     expect(ERRORS.UNKNOWN_REVISION.grpc).toBe(5);
     expect(ERRORS.PROBE_HASH_MISSING.status).toBe(400);
     expect(ERRORS.UPSTREAM_FAILED.status).toBe(502);
-    expect(ERRORS.INTERNAL).toEqual({ status: 500, body: 'internal error\n', grpc: 13 });
+    expect(ERRORS.INTERNAL).toMatchObject({ status: 500, body: 'internal error\n', grpc: 13 });
   });
 
   it('gives each body at most one part to fill in, and a newline at its end unless Knative sends none', () => {
@@ -59,6 +59,32 @@ describe('ERRORS', () => {
       (code) => !new RegExp(`(['"\`])${code}\\1|ERRORS\\.${code}\\b`).test(sources),
     );
     expect(unused).toEqual([]);
+  });
+});
+
+describe('zerogateErrorHeaders', () => {
+  it('gives every 5xx, and only those, a kebab-case reason for the Zerogate-Error header', () => {
+    for (const [code, entry] of Object.entries(ERRORS)) {
+      const reason = (entry as { reason?: string }).reason;
+      if (entry.status >= 500) expect(reason, code).toMatch(/^[a-z]+(-[a-z]+)*$/);
+      else expect(reason, code).toBeUndefined();
+    }
+  });
+
+  it('adds `<component>; <reason>` to the headers of a 5xx and leaves the others as they are', () => {
+    expect(zerogateErrorHeaders('activator', 'ACTIVATOR_OVERLOADED', { 'retry-after': '1' })).toEqual({
+      'retry-after': '1',
+      'zerogate-error': 'activator; overloaded',
+    });
+    expect(zerogateErrorHeaders('queue-proxy', 'QUEUE_FULL')).toEqual({
+      'zerogate-error': 'queue-proxy; queue-full',
+    });
+    expect(zerogateErrorHeaders('ingress', 'UPSTREAM_FAILED')).toEqual({
+      'zerogate-error': 'ingress; upstream-failed',
+    });
+    const headers = { 'retry-after': '1' };
+    expect(zerogateErrorHeaders('activator', 'BAD_REQUEST', headers)).toBe(headers);
+    expect(zerogateErrorHeaders(undefined, 'QUEUE_FULL', headers)).toBe(headers);
   });
 });
 

@@ -24,6 +24,11 @@ interface ErrorEntry {
   readonly status: number;
   readonly body: string;
   readonly grpc: number;
+  /**
+   * The reason a 5xx the platform made gives in its `Zerogate-Error: <component>; <reason>` header
+   * ({@link zerogateErrorHeaders}), so a client tells it from an app's own 5xx.
+   */
+  readonly reason?: string;
 }
 
 /**
@@ -32,16 +37,27 @@ interface ErrorEntry {
  */
 export const ERRORS = {
   /** The breaker's queue is full (`pkg/queue/breaker.go` ErrRequestQueueFull, written by http.Error). */
-  QUEUE_FULL: { status: 503, body: 'pending request queue full\n', grpc: GRPC.UNAVAILABLE },
+  QUEUE_FULL: {
+    status: 503,
+    body: 'pending request queue full\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'queue-full',
+  },
   /** The revision timeout or the response-start timeout passed before the response began (`timeout.go`). */
-  REQUEST_TIMEOUT: { status: 504, body: 'request timeout', grpc: GRPC.DEADLINE_EXCEEDED },
+  REQUEST_TIMEOUT: { status: 504, body: 'request timeout', grpc: GRPC.DEADLINE_EXCEEDED, reason: 'timeout' },
   /** The activator's revision timeout passed before the response began. */
-  ACTIVATOR_TIMEOUT: { status: 504, body: 'activator request timeout', grpc: GRPC.DEADLINE_EXCEEDED },
+  ACTIVATOR_TIMEOUT: {
+    status: 504,
+    body: 'activator request timeout',
+    grpc: GRPC.DEADLINE_EXCEEDED,
+    reason: 'timeout',
+  },
   /** The activator holds as many requests (or body bytes) as it may; the client should retry. */
   ACTIVATOR_OVERLOADED: {
     status: 503,
     body: 'activator overloaded: too many requests held\n',
     grpc: GRPC.UNAVAILABLE,
+    reason: 'overloaded',
   },
   /**
    * The revision cannot become ready (its Pods crash-loop, cannot pull their image, are unschedulable, or
@@ -49,7 +65,12 @@ export const ERRORS = {
    * The revision's name and the reason are filled in (`hello-00002 failing: app exited with code 1 (3
    * times)`). Sent with `Retry-After` and `Zerogate-Error: activator; revision-failing`.
    */
-  REVISION_FAILING: { status: 503, body: 'revision <name failing: reason>\n', grpc: GRPC.UNAVAILABLE },
+  REVISION_FAILING: {
+    status: 503,
+    body: 'revision <name failing: reason>\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'revision-failing',
+  },
   /**
    * The request names no revision the activator knows; the revision is filled in quoted as JSON, as
    * Knative's activator answers. A gRPC client would read HTTP 404 as UNIMPLEMENTED (a missing method),
@@ -65,7 +86,12 @@ export const ERRORS = {
   /** A path a side port does not serve (Go's `http.NotFound`, as Knative's muxes answer). */
   NOT_FOUND: { status: 404, body: '404 page not found\n', grpc: GRPC.UNIMPLEMENTED },
   /** The user container reset or otherwise failed the connection; the request may have reached it. */
-  UPSTREAM_FAILED: { status: 502, body: 'upstream connection failed\n', grpc: GRPC.UNAVAILABLE },
+  UPSTREAM_FAILED: {
+    status: 502,
+    body: 'upstream connection failed\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'upstream-failed',
+  },
   /**
    * The user container refused the connection, so the request never reached it (Zerogate's addition:
    * Knative answers 502). Sent with `Retry-After` and `K-Request-Not-Sent` (docs/wire.md §1).
@@ -74,18 +100,25 @@ export const ERRORS = {
     status: 503,
     body: 'request not sent: the app refused the connection\n',
     grpc: GRPC.UNAVAILABLE,
+    reason: 'app-refused',
   },
   /** A queue-proxy probe arrived while draining (`pkg:network/handlers/drain.go`). */
-  SHUTTING_DOWN: { status: 503, body: 'shutting down\n', grpc: GRPC.UNAVAILABLE },
+  SHUTTING_DOWN: { status: 503, body: 'shutting down\n', grpc: GRPC.UNAVAILABLE, reason: 'shutting-down' },
   /** A queue-proxy health check while the app is not ready (a bare 503, as Knative's). */
-  NOT_READY: { status: 503, body: '', grpc: GRPC.UNAVAILABLE },
+  NOT_READY: { status: 503, body: '', grpc: GRPC.UNAVAILABLE, reason: 'not-ready' },
   /** An activator health check after SIGTERM, so it leaves the load balancers first. */
-  ACTIVATOR_STOPPING: { status: 500, body: 'received SIGTERM from kubelet\n', grpc: GRPC.UNAVAILABLE },
+  ACTIVATOR_STOPPING: {
+    status: 500,
+    body: 'received SIGTERM from kubelet\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'stopping',
+  },
   /** An activator health check before its websocket to the autoscaler was ever open. */
   AUTOSCALER_NOT_CONNECTED: {
     status: 500,
     body: 'connection has not yet been established\n',
     grpc: GRPC.UNAVAILABLE,
+    reason: 'autoscaler-not-connected',
   },
   /** A `K-Network-Probe: probe` request without a hash. */
   PROBE_HASH_MISSING: {
@@ -109,9 +142,14 @@ export const ERRORS = {
   /** Request headers larger than the server accepts. */
   HEADERS_TOO_LARGE: { status: 431, body: 'request header fields too large\n', grpc: GRPC.INVALID_ARGUMENT },
   /** Collecting the Prometheus metrics failed (a collector threw). */
-  METRICS_FAILED: { status: 500, body: 'metrics collection failed\n', grpc: GRPC.INTERNAL },
+  METRICS_FAILED: {
+    status: 500,
+    body: 'metrics collection failed\n',
+    grpc: GRPC.INTERNAL,
+    reason: 'metrics-failed',
+  },
   /** The request failed inside a component for a reason with no better status. */
-  INTERNAL: { status: 500, body: 'internal error\n', grpc: GRPC.INTERNAL },
+  INTERNAL: { status: 500, body: 'internal error\n', grpc: GRPC.INTERNAL, reason: 'internal' },
   /**
    * A path the injector's webhook does not serve, or one of the one-machine platform's control server
    * (there, also a revision it does not know).
@@ -164,7 +202,12 @@ export const ERRORS = {
   /** A control-server mode call whose `mode` is neither `Proxy` nor `Serve`. */
   INVALID_MODE: { status: 400, body: 'mode must be Proxy or Serve\n', grpc: GRPC.INVALID_ARGUMENT },
   /** The control server's probe of a revision's public path reached no activator or Pod. */
-  PUBLIC_PATH_UNREACHABLE: { status: 502, body: 'public path unreachable\n', grpc: GRPC.UNAVAILABLE },
+  PUBLIC_PATH_UNREACHABLE: {
+    status: 502,
+    body: 'public path unreachable\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'public-path-unreachable',
+  },
   /**
    * A Host no route serves, at the one-machine platform's ingress or the test cluster's Knative ingress;
    * the Host header is filled in, quoted as JSON.
@@ -174,6 +217,27 @@ export const ERRORS = {
 
 /** The code naming one entry of {@link ERRORS}. */
 export type ErrorCode = keyof typeof ERRORS;
+
+/** A component that answers requests itself, as named in the `Zerogate-Error` header. */
+export type ErrorSource = 'activator' | 'queue-proxy' | 'ingress';
+
+/** The header that marks a response the platform made (docs/wire.md §6). */
+export const ZEROGATE_ERROR = 'zerogate-error';
+
+/**
+ * The headers of a coded error answered by `source`: `headers` plus `Zerogate-Error: <source>; <reason>`
+ * when the code is a 5xx with a reason, so every platform-made 5xx says who made it and why, from this one
+ * table. Without a source (a component that answers no proxied traffic) `headers` come back as they are.
+ */
+export function zerogateErrorHeaders(
+  source: ErrorSource | undefined,
+  code: ErrorCode,
+  headers?: Readonly<Record<string, string>>,
+): Record<string, string> | undefined {
+  const reason = (ERRORS[code] as ErrorEntry).reason;
+  if (source === undefined || reason === undefined) return headers as Record<string, string> | undefined;
+  return { ...headers, [ZEROGATE_ERROR]: `${source}; ${reason}` };
+}
 
 /** The part of a body its sender fills in. */
 const DETAIL = /<[^<>]*>/;
