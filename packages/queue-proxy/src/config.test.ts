@@ -95,6 +95,7 @@ describe('loadConfig', () => {
       metricsPort: 9091,
       drainQuietMs: 30_000,
       upgradeGraceMs: 60_000,
+      terminationGraceMs: undefined,
       readHeaderTimeoutMs: 60_000,
       http1Relay: true,
       nativeSidecar: false,
@@ -106,6 +107,7 @@ describe('loadConfig', () => {
       metricNames: 'opentelemetry',
       logLevel: 'info',
       tracing: TRACING_OFF,
+      serverTiming: true,
     };
     expect(loadConfig(KNATIVE_ENV, NO_CERTIFICATE)).toEqual(expected);
   });
@@ -153,6 +155,38 @@ describe('loadConfig', () => {
       nativeSidecar: true,
       nativeSidecarSigtermMs: 3000,
     });
+  });
+
+  describe('the termination grace period', () => {
+    it('is none when QUEUE_TERMINATION_GRACE_SECONDS is unset: upgraded connections get 60 s', () => {
+      const config = loadConfig(envWith({ QUEUE_TERMINATION_GRACE_SECONDS: undefined }));
+      expect(config.terminationGraceMs).toBeUndefined();
+      expect(config.upgradeGraceMs).toBe(60_000);
+    });
+
+    it('lets upgraded connections run until it ends, unless QUEUE_UPGRADE_GRACE_SECONDS is set', () => {
+      const config = loadConfig(envWith({ QUEUE_TERMINATION_GRACE_SECONDS: '300' }));
+      expect(config.terminationGraceMs).toBe(300_000);
+      expect(config.upgradeGraceMs).toBeUndefined();
+      const both = loadConfig(
+        envWith({ QUEUE_TERMINATION_GRACE_SECONDS: '300', QUEUE_UPGRADE_GRACE_SECONDS: '20' }),
+      );
+      expect(both.upgradeGraceMs).toBe(20_000);
+    });
+
+    it('names a bad QUEUE_TERMINATION_GRACE_SECONDS', () => {
+      expect(badVariables(envWith({ QUEUE_TERMINATION_GRACE_SECONDS: '-1' }))).toEqual([
+        'QUEUE_TERMINATION_GRACE_SECONDS',
+      ]);
+      expect(badVariables(envWith({ QUEUE_TERMINATION_GRACE_SECONDS: 'long' }))).toEqual([
+        'QUEUE_TERMINATION_GRACE_SECONDS',
+      ]);
+    });
+  });
+
+  it('turns Server-Timing off with QUEUE_SERVER_TIMING=false and names a bad value', () => {
+    expect(loadConfig(envWith({ QUEUE_SERVER_TIMING: 'false' })).serverTiming).toBe(false);
+    expect(badVariables(envWith({ QUEUE_SERVER_TIMING: 'maybe' }))).toEqual(['QUEUE_SERVER_TIMING']);
   });
 
   it('maps zap level names to pino ones', () => {

@@ -65,8 +65,19 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
   readonly podIp: string;
   readonly readinessProbes: readonly ProbeSpec[];
   readonly http2AutoDetection: boolean;
-  /** How long websockets and other upgraded connections may stay open once the drain is done. */
-  readonly upgradeGraceMs: number;
+  /**
+   * How long websockets and other upgraded connections may stay open once the drain is done and the
+   * requests in flight finished (`QUEUE_UPGRADE_GRACE_SECONDS`); undefined: until the termination grace
+   * period runs out (the default when {@link terminationGraceMs} is set, 60 s otherwise).
+   */
+  readonly upgradeGraceMs: number | undefined;
+  /**
+   * The Pod's `terminationGracePeriodSeconds` (`QUEUE_TERMINATION_GRACE_SECONDS`): after a drain starts,
+   * requests in flight and upgraded connections may run until this is nearly over, then are closed and
+   * the process exits before the kubelet's SIGKILL. Undefined (unset): requests in flight are waited for
+   * however long they take, upgraded connections for {@link upgradeGraceMs}.
+   */
+  readonly terminationGraceMs: number | undefined;
   /**
    * How long a client may take to send a request head on the serving ports before it is answered 408
    * (Go's ReadHeaderTimeout, which Knative sets to a minute).
@@ -92,7 +103,17 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
    * `OBSERVABILITY_CONFIG` `tracing`, or OpenTelemetry's `OTEL_*` variables; off by default.
    */
   readonly tracing: TracingConfig;
+  /**
+   * A request that waited for a breaker slot gets `Server-Timing: queue;dur=<ms>` (`QUEUE_SERVER_TIMING`,
+   * default on; the revision's `zerogate.dev/server-timing: "false"` annotation maps to `false`).
+   */
+  readonly serverTiming: boolean;
 }
+
+/** `QUEUE_UPGRADE_GRACE_SECONDS` when neither it nor `QUEUE_TERMINATION_GRACE_SECONDS` is set. */
+const DEFAULT_UPGRADE_GRACE_SECONDS = 60;
+/** Largest `QUEUE_TERMINATION_GRACE_SECONDS`: a day (Kubernetes sets no bound). */
+const MAX_TERMINATION_GRACE_SECONDS = 86_400;
 
 /** Where Knative mounts the queue-proxy's certificate (`pkg/queue/constants.go` `CertDirectory`). */
 export const KNATIVE_CERTS_DIR = '/var/lib/knative/certs';
@@ -217,7 +238,14 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   const userHost = r.string('QUEUE_USER_HOST', '127.0.0.1');
   if (isIP(userHost) === 0)
     r.problem('QUEUE_USER_HOST', `must be an IP address, got ${JSON.stringify(userHost)}`);
-  const upgradeGraceSeconds = r.int('QUEUE_UPGRADE_GRACE_SECONDS', 60, { min: 0, max: 3600 });
+  const terminationGraceSeconds =
+    r.raw('QUEUE_TERMINATION_GRACE_SECONDS') === undefined
+      ? undefined
+      : r.int('QUEUE_TERMINATION_GRACE_SECONDS', 0, { min: 0, max: MAX_TERMINATION_GRACE_SECONDS });
+  const upgradeGraceSeconds =
+    terminationGraceSeconds !== undefined && r.raw('QUEUE_UPGRADE_GRACE_SECONDS') === undefined
+      ? undefined
+      : r.int('QUEUE_UPGRADE_GRACE_SECONDS', DEFAULT_UPGRADE_GRACE_SECONDS, { min: 0, max: 3600 });
   const readHeaderTimeoutSeconds = r.int(
     'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
     DEFAULT_HEADER_TIMEOUT_MS / 1000,
@@ -225,6 +253,7 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   );
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
   const http1Relay = r.bool('QUEUE_HTTP1_RELAY', true);
+  const serverTiming = r.bool('QUEUE_SERVER_TIMING', true);
 
   r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
@@ -253,11 +282,13 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     podIp,
     readinessProbes,
     http2AutoDetection,
-    upgradeGraceMs: upgradeGraceSeconds * 1000,
+    upgradeGraceMs: upgradeGraceSeconds === undefined ? undefined : upgradeGraceSeconds * 1000,
+    terminationGraceMs: terminationGraceSeconds === undefined ? undefined : terminationGraceSeconds * 1000,
     readHeaderTimeoutMs: readHeaderTimeoutSeconds * 1000,
     http1Relay,
     nativeSidecar,
     nativeSidecarSigtermMs: sigtermWaitMs,
     tracing,
+    serverTiming,
   });
 }

@@ -32,6 +32,7 @@ export const QUEUE_PROXY_ENV = {
   multiContainerProbes: 'ENABLE_MULTI_CONTAINER_PROBES',
   http2AutoDetection: 'ENABLE_HTTP2_AUTO_DETECTION',
   http1Relay: 'QUEUE_HTTP1_RELAY',
+  serverTiming: 'QUEUE_SERVER_TIMING',
   observabilityConfig: 'OBSERVABILITY_CONFIG',
   requestMetricsBackend: 'SERVING_REQUEST_METRICS_BACKEND',
   requestLog: 'SERVING_ENABLE_REQUEST_LOG',
@@ -50,6 +51,7 @@ export const QUEUE_PROXY_ENV = {
   metricsPort: 'QUEUE_METRICS_PORT',
   drainQuiet: 'QUEUE_DRAIN_QUIET_SECONDS',
   upgradeGrace: 'QUEUE_UPGRADE_GRACE_SECONDS',
+  terminationGrace: 'QUEUE_TERMINATION_GRACE_SECONDS',
   readHeaderTimeout: 'QUEUE_READ_HEADER_TIMEOUT_SECONDS',
   nativeSidecar: 'QUEUE_NATIVE_SIDECAR',
   nativeSidecarSigterm: 'QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS',
@@ -223,8 +225,13 @@ export interface QueueProxyTls {
 export interface QueueProxyDrain {
   /** `QUEUE_DRAIN_QUIET_SECONDS` (default 30). */
   readonly quietSeconds?: number;
-  /** `QUEUE_UPGRADE_GRACE_SECONDS` (default 60). */
+  /** `QUEUE_UPGRADE_GRACE_SECONDS` (default 60; with {@link terminationGraceSeconds}, that grace). */
   readonly upgradeGraceSeconds?: number;
+  /**
+   * `QUEUE_TERMINATION_GRACE_SECONDS`: the Pod's `terminationGracePeriodSeconds`, until which requests in
+   * flight and websockets may run once the Pod terminates (docs/queue-proxy.md §7.1).
+   */
+  readonly terminationGraceSeconds?: number;
   /** `QUEUE_NATIVE_SIDECAR`: signalled only after the app exited, so `/wait-for-drain` starts the drain. */
   readonly nativeSidecar?: boolean;
   /** `QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS` (default 10). */
@@ -263,6 +270,11 @@ export interface QueueProxyEnvSettings {
   readonly http2AutoDetection?: boolean;
   /** `QUEUE_HTTP1_RELAY`: plain HTTP/1.1 requests on the raw relay (default on). */
   readonly http1Relay?: boolean;
+  /**
+   * `QUEUE_SERVER_TIMING`: `Server-Timing: queue;dur=…` on requests that waited for a breaker slot
+   * (default on; false for a revision annotated `zerogate.dev/server-timing: "false"`).
+   */
+  readonly serverTiming?: boolean;
   /** `SERVING_LOGGING_LEVEL` (`debug`, `info`, …) and `SERVING_LOGGING_CONFIG` (zap's, default ''). */
   readonly logging: { readonly level: string; readonly config?: string };
   /** Request metrics and logs; left out, none (the queue-proxy's default). */
@@ -332,6 +344,7 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
   set(N.readinessProbe, typeof probe === 'string' || probe === undefined ? probe : JSON.stringify(probe));
   set(N.http2AutoDetection, settings.http2AutoDetection);
   set(N.http1Relay, settings.http1Relay);
+  set(N.serverTiming, settings.serverTiming);
   set(N.multiContainerProbes, settings.multiContainerProbes);
 
   if (observability?.form === 'observability-config') {
@@ -374,6 +387,7 @@ export function queueProxyEnv(settings: QueueProxyEnvSettings): Record<string, s
   if (drain) {
     set(N.drainQuiet, drain.quietSeconds);
     set(N.upgradeGrace, drain.upgradeGraceSeconds);
+    set(N.terminationGrace, drain.terminationGraceSeconds);
     set(N.nativeSidecar, drain.nativeSidecar);
     set(N.nativeSidecarSigterm, drain.nativeSidecarSigtermSeconds);
   }

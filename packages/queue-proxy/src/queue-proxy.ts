@@ -19,9 +19,9 @@ import {
   ServingEndpoint,
   sendError,
   serveMetrics,
-  sleep,
   startTracing,
   statsHandler,
+  TerminationDeadline,
   type Tracing,
   TunnelSet,
   UpstreamConnections,
@@ -36,6 +36,12 @@ import type { QueueTracing } from './queue-admission.js';
 import { QueueRelayRoute } from './queue-relay.js';
 import { ReadinessProber } from './readiness/index.js';
 import { upgradeHandler } from './upgrade.js';
+
+/**
+ * How long a websocket closed at shutdown has to answer the close frame before its connection is cut;
+ * within the termination margin (`TERMINATION_MARGIN_MS`).
+ */
+const GOING_AWAY_LINGER_MS = 1000;
 
 /** A running queue-proxy. */
 export interface QueueProxy {
@@ -120,6 +126,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     probeRequestLog: config.probeRequestLog,
     templatedLog,
     timeouts,
+    serverTiming: config.serverTiming,
   };
   const proxy = new ProxyHandler({ ...requestPath, pool: breakerPool, bypass: bypassPool, h2c: h2cClient });
   const upgrades = new TunnelSet();
@@ -190,20 +197,39 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     stopping ??= (async () => {
       if (drainer.drained) logger.info('already drained');
       else logger.info({ quietSeconds: config.drainQuietMs / 1000 }, 'draining');
-      await waitForDrain.terminate();
+      const drained = waitForDrain.terminate();
+      // The grace period runs from the start of the Pod's termination: the drain's start.
+      const deadline = new TerminationDeadline(drainer.startedAt ?? Date.now(), config.terminationGraceMs);
+      if (!(await deadline.race(drained))) {
+        logger.warn(
+          { terminationGraceSeconds: (config.terminationGraceMs ?? 0) / 1000 },
+          'termination grace period ending before the drain completed',
+        );
+      }
       logger.info('drained; closing the serving listeners');
       tls?.certificates.stop();
       const servingClosed = serving.close();
-      // Wait for requests in flight (not upgraded tunnels) to finish, closing connections as they idle.
-      while (stats.current - upgrades.size > 0) {
+      // Requests in flight (not upgraded tunnels) finish, or the grace period ends; connections close as
+      // they idle.
+      const requestsDone = await deadline.waitUntil(() => {
         serving.closeIdle();
-        await sleep(50);
+        return stats.current - upgrades.size <= 0;
+      });
+      if (!requestsDone) {
+        logger.warn(
+          { requests: stats.current - upgrades.size },
+          'termination grace period ending: closing requests in flight',
+        );
       }
       serving.closeIdle();
-      // Upgraded connections get a bounded grace (QUEUE_UPGRADE_GRACE_SECONDS) before they are closed.
-      const graceEnd = Date.now() + config.upgradeGraceMs;
-      while (upgrades.size > 0 && Date.now() < graceEnd) await sleep(50);
-      upgrades.closeAll();
+      // Upgraded connections run until they end, the termination grace period runs out, or (when set) the
+      // upgrade grace after the drain does.
+      const upgradeEnd = config.upgradeGraceMs === undefined ? Infinity : Date.now() + config.upgradeGraceMs;
+      await deadline.waitUntil(() => upgrades.size === 0, upgradeEnd);
+      if (upgrades.size > 0) {
+        logger.info({ tunnels: upgrades.size }, 'closing upgraded connections (websockets: going away)');
+        await upgrades.goAway(GOING_AWAY_LINGER_MS);
+      }
       serving.closeAll();
       await servingClosed;
       reporter.stop();
