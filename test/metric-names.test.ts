@@ -96,23 +96,19 @@ describe('activator metrics in each Knative era’s names (docs/activator.md §7
     endpoints.remove();
   });
 
+  /** An activator after a cold start: a request held at zero, then forwarded to the Pod that came. */
   async function activatorWithTraffic(env: Record<string, string>): Promise<string> {
     const pod = await startPod();
-    endpoints.write({
-      service: 'hello',
-      configuration: 'hello',
-      endpoints: [{ address: pod.address, ready: true }],
-    });
+    const revision = { service: 'hello', configuration: 'hello' };
+    endpoints.write(revision);
     autoscaler = await FakeAutoscaler.start();
     const activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
     expect(await eventually(() => autoscaler!.clients === 1, 10_000)).toBe(true);
-    // Routed once the Pod passed the activator's probe.
-    expect(
-      await eventually(
-        async () => (await send(`${activator.url}/`, { headers: REVISION })).status === 200,
-        10_000,
-      ),
-    ).toBe(true);
+    const held = send(`${activator.url}/`, { headers: REVISION });
+    // Its arrival poked the autoscaler: it is held.
+    expect(await eventually(() => autoscaler!.received.length > 0, 10_000)).toBe(true);
+    endpoints.write({ ...revision, endpoints: [{ address: pod.address, ready: true }] });
+    expect((await held).status).toBe(200);
     return scrape(activator.metricsPort);
   }
 

@@ -135,6 +135,19 @@ export const QUEUE_PROXY_OPENTELEMETRY: DocumentedMetrics = {
     '*': ['service_version', 'service_name', 'service_instance_id', 'container_name'],
   },
   undocumentedLabels: { '*': ['k8s_container_name'] },
+  undocumentedMetrics: {
+    // Ours: the breaker wait of requests that waited for a slot (CC > 0), with the process's labels.
+    kn_serving_breaker_wait_seconds: {
+      type: 'histogram',
+      labels: [
+        'k8s_namespace_name',
+        'k8s_pod_name',
+        'kn_service_name',
+        'kn_configuration_name',
+        'kn_revision_name',
+      ],
+    },
+  },
   // The otelhttp server and client metrics the page refers to (OpenTelemetry's HTTP semantic conventions)
   // are not exposed.
 };
@@ -164,6 +177,19 @@ export const ACTIVATOR_OPENTELEMETRY: DocumentedMetrics = {
     kn_activator_request_duration_seconds: {
       type: 'histogram',
       labels: ['k8s_namespace_name', 'kn_revision_name', 'http_response_status_code'],
+    },
+    // Ours: each cold start's hold, probe and proxy phases.
+    kn_activator_cold_start_hold_seconds: {
+      type: 'histogram',
+      labels: ['k8s_namespace_name', 'kn_revision_name'],
+    },
+    kn_activator_cold_start_probe_seconds: {
+      type: 'histogram',
+      labels: ['k8s_namespace_name', 'kn_revision_name'],
+    },
+    kn_activator_cold_start_proxy_seconds: {
+      type: 'histogram',
+      labels: ['k8s_namespace_name', 'kn_revision_name'],
     },
   },
 };

@@ -96,6 +96,16 @@ const server = createServer((req, res) => {
     case '/reset':
       req.socket.destroy();
       return;
+    case '/headers': {
+      // Answers status `code` with each `set=name:value` as a response header.
+      const headers = { 'content-type': 'text/plain' };
+      for (const field of url.searchParams.getAll('set')) {
+        const colon = field.indexOf(':');
+        headers[field.slice(0, colon)] = field.slice(colon + 1);
+      }
+      res.writeHead(q('code', 200), headers);
+      return res.end(`status ${q('code', 200)}`);
+    }
     case '/status':
       res.writeHead(q('code', 200), { 'content-type': 'text/plain' });
       return res.end(`status ${q('code', 200)}`);

@@ -3,6 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import {
   ACTIVATOR,
   ACTIVATOR_TUNNEL,
+  type ErrorSource,
   type ExchangeTimeouts,
   forwardHeaders,
   http1ErrorResponse,
@@ -192,6 +193,15 @@ class ActivatorExchange extends ProxyExchange implements FailingListener {
     this.admission = new RevisionAdmission(ctx, revision);
   }
 
+  protected override get errorSource(): ErrorSource {
+    return 'activator';
+  }
+
+  /** `Server-Timing` for a held or throttled request (docs/activator.md §7.2). */
+  protected override responseTiming(): string | undefined {
+    return this.admission.responseTiming();
+  }
+
   /** 5. held until a Pod has room */
   protected admit(): void {
     this.admission.revision.health.hold(this);
@@ -305,6 +315,10 @@ class ActivatorUpgrade extends UpgradeExchange {
       ctx.tunnels,
     );
     ctx.reporter.requestIn(revision.namespace, revision.name);
+  }
+
+  protected override get errorSource(): ErrorSource {
+    return 'activator';
   }
 
   protected admit(): void {

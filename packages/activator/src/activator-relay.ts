@@ -6,6 +6,7 @@
  */
 import {
   ACTIVATOR,
+  type ErrorSource,
   forwardHeaders,
   isGrpcRequest,
   type RelayClient,
@@ -116,6 +117,15 @@ class ActivatorRelayExchange extends RelayExchange implements FailingListener {
 
   protected override get upstreamMarksNotSent(): boolean {
     return true;
+  }
+
+  protected override get errorSource(): ErrorSource {
+    return 'activator';
+  }
+
+  /** `Server-Timing` for a held or throttled request (docs/activator.md §7.2). */
+  protected override responseTiming(): string | undefined {
+    return this.admission.responseTiming();
   }
 
   /** 5. held until a Pod has room */

@@ -11,6 +11,7 @@ import {
   SPAN_INTERNAL,
   type Span,
   type Tracer,
+  timingDuration,
 } from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
 import type { HeldRequest } from './held-queue.js';
@@ -43,6 +44,11 @@ export const MAX_RETRIES = 3;
 /** Seconds a client is told to wait after the activator refused to hold its request. */
 export const RETRY_AFTER_SECONDS = '1';
 
+/** How a request waited in the activator: not at all, at zero (`hold`), or for room (`throttle`). */
+const NOT_HELD = 0;
+const HOLD = 1;
+const THROTTLE = 2;
+
 /**
  * One request's place in its revision: reported to the autoscaler from arrival (4; held ones count, so a
  * revision at zero is woken at once), held until the revision's throttler grants a Pod (5), the Pod's
@@ -61,6 +67,19 @@ export class RevisionAdmission {
   private trace: RequestTrace | undefined;
   private waitSpan: Span | undefined;
   private proxySpan: Span | undefined;
+  /**
+   * How it waited ({@link NOT_HELD}, {@link HOLD}, {@link THROTTLE}), for its `Server-Timing` and the
+   * cold-start metrics: the only field a request that never waited reads. Times are `performance.now()` ms.
+   */
+  private waited = NOT_HELD;
+  /** When it was first held. */
+  private firstHeldAt = 0;
+  /** When it was held last (0 while not held). */
+  private heldAt = 0;
+  /** Milliseconds held, over every attempt. */
+  private waitMs = 0;
+  /** When its last attempt left for a Pod. */
+  private sentAt = 0;
 
   constructor(
     private readonly ctx: AdmissionContext,
@@ -107,6 +126,12 @@ export class RevisionAdmission {
     if ('address' in result) send(result);
     else {
       this.held = result;
+      const now = performance.now();
+      if (this.waited === NOT_HELD) {
+        this.waited = revision.throttler.podCount === 0 ? HOLD : THROTTLE;
+        this.firstHeldAt = now;
+      }
+      this.heldAt = now;
       this.ctx.logger.debug({ revision: revision.name, namespace: revision.namespace }, 'request held');
       if (this.trace !== undefined) this.beginWait(this.trace);
     }
@@ -155,6 +180,12 @@ export class RevisionAdmission {
     }
     this.pod = pod;
     this.attempts++;
+    if (this.waited !== NOT_HELD) {
+      const now = performance.now();
+      if (this.heldAt !== 0) this.waitMs += now - this.heldAt;
+      this.heldAt = 0;
+      this.sentAt = now;
+    }
     const trace = this.trace;
     if (trace !== undefined) {
       if (this.waitSpan !== undefined) trace.end(this.waitSpan, 0);
@@ -192,6 +223,25 @@ export class RevisionAdmission {
       'request did not reach the app; trying another pod',
     );
     return true;
+  }
+
+  /**
+   * The response from the Pod starts: for a request that waited, its cold start is measured (held at
+   * zero) and its `Server-Timing` value returned (`hold` or `throttle`, then `proxy`, to the first byte),
+   * unless the revision turned it off; undefined for a request that never waited, after one comparison.
+   */
+  responseTiming(): string | undefined {
+    if (this.waited === NOT_HELD) return undefined;
+    const proxyMs = performance.now() - this.sentAt;
+    const { revision } = this;
+    if (this.waited === HOLD) {
+      // The hold until the revision's Pods appeared, the probe from then until one was usable.
+      const seen = Math.min(Math.max(revision.backends.podsSeenAt, this.firstHeldAt), this.sentAt);
+      this.ctx.metrics?.coldStart(revision, seen - this.firstHeldAt, this.sentAt - seen, proxyMs);
+    }
+    if (!revision.serverTiming) return undefined;
+    const wait = this.waited === HOLD ? 'hold;dur=' : 'throttle;dur=';
+    return `${wait}${timingDuration(this.waitMs)}, proxy;dur=${timingDuration(proxyMs)}`;
   }
 
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */

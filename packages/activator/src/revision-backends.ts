@@ -20,6 +20,13 @@ export class RevisionBackends {
   private timer: NodeJS.Timeout | null = null;
   private readonly inProbe = new Set<string>();
   private stopped = false;
+  /** How many Pods Kubernetes reported last, ready or not. */
+  private known = 0;
+  /**
+   * When the revision's Pods last appeared after it had none (`performance.now()` ms; 0 never): a held
+   * request's cold start is its hold until then and its probe after (docs/activator.md §7).
+   */
+  podsSeenAt = 0;
 
   constructor(
     private readonly probe: PodProbe,
@@ -36,6 +43,9 @@ export class RevisionBackends {
   /** Sets the Pods Kubernetes reports, ready and not. */
   update(ready: readonly string[], notReady: readonly string[]): void {
     const nextNotReady = new Set(notReady);
+    const known = ready.length + notReady.length;
+    if (known > 0 && this.known === 0) this.podsSeenAt = performance.now();
+    this.known = known;
     // A Pod that went from ready to not ready (draining, failing) must pass our probe again.
     for (const address of this.ready) if (nextNotReady.has(address)) this.probed.delete(address);
     this.ready = new Set(ready);

@@ -5,6 +5,7 @@
  * and when the first request found it without a usable Pod, for the waiting page's elapsed time and its
  * guess of when the Pod will be there.
  */
+import { zerogateErrorHeaders } from '@zerogate/core';
 
 /** A held request that a failure of its revision ends at once. */
 export interface FailingListener {
@@ -17,12 +18,12 @@ export const FAILING_RETRY_AFTER_SECONDS = '5';
 
 /**
  * The headers of a failing revision's 503 (docs/activator.md §10.1): when to try again, and which
- * component refused and why, so a 503 made by the platform is told apart from an app's own.
+ * component refused and why (`Zerogate-Error: activator; revision-failing`, from core's error table), so a
+ * 503 made by the platform is told apart from an app's own.
  */
-export const REVISION_FAILING_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'retry-after': FAILING_RETRY_AFTER_SECONDS,
-  'zerogate-error': 'activator; revision-failing',
-});
+export const REVISION_FAILING_HEADERS: Readonly<Record<string, string>> = Object.freeze(
+  zerogateErrorHeaders('activator', 'REVISION_FAILING', { 'retry-after': FAILING_RETRY_AFTER_SECONDS })!,
+);
 
 /** One revision's health, kept current by its {@link Revision} from the source and its usable Pods. */
 export class RevisionHealth {

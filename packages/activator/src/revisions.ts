@@ -8,7 +8,7 @@ import {
 } from './endpoint-source.js';
 import { type PodProbe, RevisionBackends } from './revision-backends.js';
 import { RevisionHealth } from './revision-health.js';
-import { holdingSettings } from './revision-settings.js';
+import { holdingSettings, serverTimingSetting } from './revision-settings.js';
 import { RevisionThrottler, type ThrottleLimits } from './throttler.js';
 
 /** One revision the activator serves: what the source says, which Pods are usable, and its throttle. */
@@ -19,6 +19,8 @@ export class Revision {
   readonly health: RevisionHealth;
   /** Browsers get the waiting page while no Pod is usable (docs/activator.md §10.2). */
   waitingPage = false;
+  /** Held and throttled requests' responses carry `Server-Timing` (docs/activator.md §7.2). */
+  serverTiming = true;
 
   constructor(
     public info: RevisionInfo,
@@ -67,6 +69,9 @@ export class Revision {
   /** Holding and waking as the revision's annotations say; a malformed one is logged and its default used. */
   private configure(info: RevisionInfo): void {
     const { settings, problems } = holdingSettings(info.annotations);
+    const timing = serverTimingSetting(info.annotations);
+    this.serverTiming = timing.enabled;
+    if (timing.problem !== undefined) problems.push(timing.problem);
     for (const problem of problems) {
       this.logger.warn({ revision: revisionKey(info.namespace, info.name), problem }, 'annotation ignored');
     }

@@ -7,7 +7,7 @@
  * Not done: TLS, path matching beyond the first path, header-based routing, retries, timeouts.
  */
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import { sendError } from '@zerogate/core';
+import { sendError, zerogateErrorHeaders } from '@zerogate/core';
 import type { ApiClient, KubeObject } from './api-client.js';
 import { addLoopbackAddress } from './control-plane.js';
 
@@ -168,7 +168,8 @@ export class KnativeIngressStandIn {
       },
     );
     upstream.on('error', () => {
-      if (!res.headersSent) sendError(res, 'UPSTREAM_FAILED');
+      if (!res.headersSent)
+        sendError(res, 'UPSTREAM_FAILED', zerogateErrorHeaders('ingress', 'UPSTREAM_FAILED'));
       else res.end();
     });
     req.pipe(upstream);

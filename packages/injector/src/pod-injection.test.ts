@@ -217,6 +217,16 @@ describe('injection', () => {
     expect(qp.readinessProbe!.httpGet!.port).toBe(8013);
   });
 
+  it('turns the queue-proxy Server-Timing off for a revision annotated zerogate.dev/server-timing: "false"', () => {
+    const off = pod((x) => {
+      x.metadata.annotations = { ...x.metadata.annotations, 'zerogate.dev/server-timing': 'false' };
+    });
+    const qp = patched(off, inject(off)).spec!.initContainers![0]!;
+    expect(envOf(qp)['QUEUE_SERVER_TIMING']?.value).toBe('false');
+    const on = pod();
+    expect(envOf(patched(on, inject(on)).spec!.initContainers![0])['QUEUE_SERVER_TIMING']).toBeUndefined();
+  });
+
   it('keeps existing init containers first and other containers mostly as they are', () => {
     const p = pod((x) => {
       x.spec.initContainers = [{ name: 'migrate', image: 'example.com/migrate' }];

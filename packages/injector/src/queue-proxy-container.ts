@@ -59,6 +59,9 @@ function securityContext(): V1SecurityContext {
   };
 }
 
+/** The revision annotation that turns `Server-Timing` off (docs/activator.md §7.2). */
+const SERVER_TIMING_ANNOTATION = 'zerogate.dev/server-timing';
+
 /** What the sidecar is built from. */
 export interface QueueProxyInput {
   readonly image: string;
@@ -95,6 +98,8 @@ export function makeQueueProxyContainer(input: QueueProxyInput): V1Container {
     readinessProbe: input.readiness.servingProbeJson,
     multiContainerProbes: false,
     http2AutoDetection: false,
+    // The revision's `zerogate.dev/server-timing: "false"` turns the queue-proxy's Server-Timing off too.
+    ...(settings.revisionAnnotations[SERVER_TIMING_ANNOTATION] === 'false' ? { serverTiming: false } : {}),
     logging: { level: input.logLevel },
     systemNamespace: input.systemNamespace,
     // Signalled only after the app exited: the app's preStop hook starts the drain.

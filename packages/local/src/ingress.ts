@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
+  type ErrorSource,
   forwardHeaders,
   http1ErrorResponse,
   INGRESS,
@@ -342,6 +343,11 @@ export class Ingress {
     else this.podLoad.set(target.address, n);
   }
 
+  /** Requests the ingress has open on the Pod whose queue-proxy serves at `address` (Serve mode). */
+  podInFlight(address: string): number {
+    return this.podLoad.get(address) ?? 0;
+  }
+
   /** The least busy ready Pod of `revision` not left out, or undefined when there is none. */
   leastBusy(revision: RevisionPods): string | undefined {
     const ready = revision.ready();
@@ -387,6 +393,10 @@ const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** One request through the ingress. */
 class IngressExchange extends ProxyExchange implements HeldForActivator {
+  protected override get errorSource(): ErrorSource {
+    return 'ingress';
+  }
+
   /** A queue-proxy's `K-Request-Not-Sent` answer is retried like a refused connection. */
   protected override get upstreamMarksNotSent(): boolean {
     return true;
@@ -547,6 +557,10 @@ function onHeldTimeout(exchange: IngressExchange): void {
 class IngressUpgrade extends UpgradeExchange implements HeldForActivator {
   private target: Target | null = null;
   private readonly traffic: RevisionTraffic;
+
+  protected override get errorSource(): ErrorSource {
+    return 'ingress';
+  }
 
   constructor(
     private readonly ingress: Ingress,

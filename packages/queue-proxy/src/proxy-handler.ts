@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Breaker,
   type Drainer,
+  type ErrorSource,
   type ExchangeTimeouts,
   isProbeAgent,
   type Logger,
@@ -57,6 +58,8 @@ export interface ProxyContext {
   readonly timeouts: ExchangeTimeouts;
   /** Tracing, when it is on (docs/tracing.md). */
   readonly tracing: QueueTracing | undefined;
+  /** A request that waited for a breaker slot gets `Server-Timing: queue;dur=…` (`QUEUE_SERVER_TIMING`). */
+  readonly serverTiming: boolean;
 }
 
 /**
@@ -107,6 +110,15 @@ class QueueExchange extends ProxyExchange {
     super(req, res, ctx.timeouts, ctx.logger, arrivedAt);
     // 4. stats in
     this.admission = new QueueAdmission(ctx, facts, counted, req.rawHeaders, req);
+  }
+
+  protected override get errorSource(): ErrorSource {
+    return 'queue-proxy';
+  }
+
+  /** `Server-Timing: queue;dur=…` for a request that waited for a breaker slot (docs/queue-proxy.md). */
+  protected override responseTiming(): string | undefined {
+    return this.admission.responseTiming();
   }
 
   /** 5. breaker */

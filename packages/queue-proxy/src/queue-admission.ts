@@ -16,6 +16,7 @@ import {
   SPAN_INTERNAL,
   type Span,
   type Tracer,
+  timingDuration,
   writeRequestLog,
 } from '@zerogate/core';
 
@@ -28,6 +29,8 @@ export interface AdmissionContext extends RequestAccounting {
   readonly probeRequestLog: boolean;
   /** Tracing, when it is on (docs/tracing.md); undefined, the request path checks it once and does nothing. */
   readonly tracing: QueueTracing | undefined;
+  /** A request that waited for a breaker slot gets `Server-Timing: queue;dur=…` (`QUEUE_SERVER_TIMING`). */
+  readonly serverTiming: boolean;
 }
 
 /** The queue-proxy's tracer and the attributes of every span it reports (revision, namespace, Pod). */
@@ -135,6 +138,16 @@ export class QueueAdmission {
     if (this.span !== undefined) this.trace!.inject(headers, this.span);
   }
 
+  /**
+   * The `Server-Timing` value of a request that waited for a breaker slot (`queue;dur=<ms>`), as its
+   * response starts; undefined for one that did not wait, or with `QUEUE_SERVER_TIMING` off.
+   */
+  responseTiming(): string | undefined {
+    const slot = this.slot;
+    if (slot === undefined || slot.waitedMs === 0 || !this.ctx.serverTiming) return undefined;
+    return `queue;dur=${timingDuration(slot.waitedMs)}`;
+  }
+
   /** Hands back a slot granted after the request already ended. */
   release(): void {
     this.slot?.release();
@@ -172,7 +185,11 @@ export class QueueAdmission {
    * declared length.
    */
   end(request: RequestLine, arrivedAt: number, status: number, size: number): void {
-    this.slot?.release();
+    const slot = this.slot;
+    if (slot !== undefined) {
+      slot.release();
+      if (slot.waitedMs !== 0) this.ctx.metrics?.observeBreakerWait?.(slot.waitedMs / 1000);
+    }
     if (this.trace !== undefined && this.span !== undefined) {
       this.trace.end(this.span, status, status === 499 ? 'client closed the request' : this.spanError);
     }

@@ -5,6 +5,7 @@
  */
 import {
   type Drainer,
+  type ErrorSource,
   type ExchangeTimeouts,
   isGrpcRequest,
   isProbeAgent,
@@ -86,6 +87,15 @@ class QueueRelayExchange extends RelayExchange {
 
   get socket(): { remoteAddress: string; remotePort: number | undefined } {
     return { remoteAddress: this.request.peer, remotePort: this.request.peerPort };
+  }
+
+  protected override get errorSource(): ErrorSource {
+    return 'queue-proxy';
+  }
+
+  /** `Server-Timing: queue;dur=…` for a request that waited for a breaker slot (docs/queue-proxy.md). */
+  protected override responseTiming(): string | undefined {
+    return this.admission.responseTiming();
   }
 
   /** 5. breaker */
