@@ -190,6 +190,20 @@ describe('ingress while the activator is unreachable', () => {
     expect(ingress.activatorReachable).toBe(true);
   });
 
+  it('marks its own 502 with Zerogate-Error: ingress; upstream-failed', async () => {
+    const activator = await upstream('unused', 0, (req) => req.socket.destroy());
+    const { port } = await startIngress(activator.port);
+    const agent = createAgent({ connections: 1 });
+    try {
+      const res = await request(`http://127.0.0.1:${port}/`, { headers: { host: HOST }, dispatcher: agent });
+      await res.body.text();
+      expect(res.statusCode).toBe(502);
+      expect(res.headers['zerogate-error']).toBe('ingress; upstream-failed');
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('sends a GET again, once the activator is back, when its connection broke because the activator died', async () => {
     const dying = await upstream('unused', 0, () => void closeServer(dying.server));
     const { ingress, get, toActivator } = await startIngress(dying.port);
