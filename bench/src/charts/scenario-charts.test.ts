@@ -227,6 +227,40 @@ describe('h2c charts', () => {
   });
 });
 
+describe('wakes chart', () => {
+  const wake = (kind: string, ready: number, accepting: number, firstByte: number, status = 200) => ({
+    kind,
+    revision: `wake-${kind}-00-00001`,
+    sent: 0,
+    firstByte,
+    status,
+    pod: { spawnedAt: 1, appListeningAt: accepting, readyAt: ready },
+  });
+
+  it('draws the ready → response median and p99 of each app against the p50 target', () => {
+    const charts = scenarioCharts({
+      scenario: 'wakes',
+      ...base,
+      wakes: [
+        wake('hello', 300, 200, 310),
+        wake('hello', 300, 200, 330),
+        wake('reset', 300, 900, 940),
+        wake('reset', 300, 900, 320, 502),
+      ],
+    });
+    expect(charts.map((c) => c.kind)).toEqual(['wake']);
+    const figure = chart(charts, 'wake');
+    expect(figure.title).toContain('4 wakes at zero, 1 non-2xx');
+    const panel = spanPanel(figure);
+    expect(panel.rows.map((r) => [r.label, r.to, r.whisker])).toEqual([
+      ['hello', 10, 30],
+      ['reset', 40, 40],
+    ]);
+    expect(panel.reference).toMatchObject({ value: 50 });
+    expectRenders(charts);
+  });
+});
+
 describe('cold-start chart', () => {
   const trial = (sent: number, app: number) => ({
     sent,

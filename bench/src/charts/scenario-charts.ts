@@ -5,6 +5,7 @@
  */
 import { percentile } from '../ratios.js';
 import { STAGES, type Trial } from '../scenarios/cold-start.js';
+import { readyToResponse, succeeded, TARGETS, WAKE_KINDS, type Wake } from '../scenarios/wakes.js';
 import {
   type CpuSeries,
   cpuFigure,
@@ -575,6 +576,44 @@ function coldStartCharts(record: ColdStartRecord): ScenarioChart[] {
   ];
 }
 
+// ---- wakes --------------------------------------------------------------------------------------
+
+interface WakesRecord extends RunRecord {
+  readonly wakes?: readonly Wake[];
+}
+
+function wakesCharts(record: WakesRecord): ScenarioChart[] {
+  const wakes = record.wakes ?? [];
+  if (wakes.length === 0) return [];
+  const kinds = WAKE_KINDS.filter((kind) => wakes.some((w) => w.kind === kind));
+  const failed = wakes.filter((w) => !succeeded(w)).length;
+  return [
+    {
+      kind: 'wake',
+      figure: medianFigure({
+        title: `wakes: ready → first response byte (${wakes.length} wakes at zero, ${failed} non-2xx)`,
+        subtitle: runLine(
+          record,
+          "From the later of the Pod's readiness and the app's handler accepting; whiskers reach the p99.",
+        ),
+        series: ['median'],
+        valueLabel: 'ms from ready to the first response byte',
+        whiskerLabel: 'p99',
+        target: { value: TARGETS.p50, label: `p50 target ${TARGETS.p50} ms` },
+        rows: kinds.map((kind) => {
+          const spans = wakes
+            .filter((w) => w.kind === kind && succeeded(w))
+            .flatMap((w) => {
+              const v = readyToResponse(w);
+              return v === undefined ? [] : [v];
+            });
+          return { label: kind, median: percentile(spans, 50), whisker: percentile(spans, 99) };
+        }),
+      }),
+    },
+  ];
+}
+
 // ---- startup ------------------------------------------------------------------------------------
 
 interface StartupRecord extends RunRecord {
@@ -922,6 +961,7 @@ const BUILDERS: Readonly<Record<string, (record: RunRecord) => ScenarioChart[]>>
   activator: activatorCharts,
   h2c: h2cCharts,
   'cold-start': coldStartCharts,
+  wakes: wakesCharts,
   startup: startupCharts,
   responsiveness: responsivenessCharts,
   'in-process': inProcessCharts,

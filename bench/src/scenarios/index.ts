@@ -11,6 +11,7 @@ import { inProcessScenario } from './in-process.js';
 import { queueProxyScenario } from './queue-proxy.js';
 import { responsivenessScenario } from './responsiveness.js';
 import { startupScenario } from './startup.js';
+import { wakesScenario } from './wakes.js';
 
 /** Scenarios by name. */
 export const scenarios: ReadonlyMap<string, Scenario> = new Map([
@@ -22,4 +23,5 @@ export const scenarios: ReadonlyMap<string, Scenario> = new Map([
   [responsivenessScenario.name, responsivenessScenario],
   [inProcessScenario.name, inProcessScenario],
   [startupScenario.name, startupScenario],
+  [wakesScenario.name, wakesScenario],
 ]);

@@ -1,0 +1,65 @@
+/**
+ * The fault-injected user container of the `wakes` scenario: an app whose port opens before its
+ * handler is ready, so a TCP readiness probe passes 0–2 s too early (`WAKE_FAULT_DELAY_MS`).
+ *
+ * - `WAKE_FAULT=reset`: every connection accepted before the handler is ready is reset before any
+ *   byte is written (a server that accepts and drops what it cannot serve yet).
+ * - `WAKE_FAULT=unattached`: the listening socket is open but nothing reads the connections it
+ *   accepts until the handler attaches; then they are served (a framework that binds its port before
+ *   its routes are loaded).
+ *
+ * Once ready it answers every request 200 at once, as the hello example does, and prints the
+ * `listening` line the platform times; `socket open` (with `at`, ms since the epoch) marks the port
+ * opening. Bad settings exit 2 naming the variable.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Socket } from 'node:net';
+import { drawDelay, parseWakeAppOptions, type WakeAppOptions } from './wake-app-options.js';
+
+let options: WakeAppOptions;
+try {
+  options = parseWakeAppOptions(process.env);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const revision = process.env['K_REVISION'] ?? 'local';
+
+const http = createHttpServer((req, res) => {
+  const body = `Hello from Zerogate! (revision ${revision}, path ${req.url})\n`;
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+});
+
+let ready = false;
+const waiting: Socket[] = [];
+const server = createServer({ pauseOnConnect: true }, (socket) => {
+  if (ready) {
+    http.emit('connection', socket);
+    socket.resume();
+  } else if (options.fault === 'reset') {
+    socket.resetAndDestroy();
+  } else {
+    waiting.push(socket);
+    socket.on('close', () => waiting.splice(waiting.indexOf(socket), 1));
+  }
+});
+
+server.listen(options.port, options.host, () => {
+  const delay = drawDelay(options.delayMs, Math.random);
+  process.stdout.write(`${JSON.stringify({ msg: 'socket open', at: Date.now(), delayMs: delay })}\n`);
+  setTimeout(() => {
+    ready = true;
+    for (const socket of waiting.splice(0)) {
+      socket.removeAllListeners('close');
+      http.emit('connection', socket);
+      socket.resume();
+    }
+    process.stdout.write(`${JSON.stringify({ msg: 'listening', port: options.port, revision })}\n`);
+  }, delay);
+});
+// The queue-proxy in front has drained and stopped by now: nothing is left to finish.
+process.on('SIGTERM', () => process.exit(0));
