@@ -213,7 +213,11 @@ describe('Zerogate-Error marks platform-made 5xx only (docs/wire.md §6)', () =>
 
   for (const relay of ['true', 'false']) {
     it(`an app's 503 relayed by the activator and the queue-proxy carries none: the app's own is stripped (relay ${relay})`, async () => {
-      const p = await pod(0);
+      const app = await startUserApp();
+      extra.push(app);
+      const qp = await startQueueProxy(queueProxyEnv(app.port, { QUEUE_HTTP1_RELAY: relay }));
+      extra.push(qp);
+      const p = { address: `127.0.0.1:${qp.port}` };
       const a = await start(
         { endpoints: [{ address: p.address, ready: true }] },
         { ACTIVATOR_HTTP1_RELAY: relay },
@@ -248,7 +252,7 @@ describe('Zerogate-Error marks platform-made 5xx only (docs/wire.md §6)', () =>
     expect(res.headers['zerogate-error']).toBe('activator; timeout');
   });
 
-  it("a queue-proxy whose app refuses says queue-proxy; app-refused, and the activator relays it as the queue-proxy's", async () => {
+  it('a queue-proxy whose app refuses the connection says queue-proxy; app-refused', async () => {
     // A port nothing listens on: reserve one, then free it.
     const placeholder = await startUserApp();
     const closed = placeholder.port;
