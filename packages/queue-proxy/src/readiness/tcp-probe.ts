@@ -21,9 +21,18 @@ export const TCP_SETTLE_MS = 20;
 export const TCP_SETTLE_AFTER_DROP_MS = 80;
 
 /**
+ * Most times a hold starts again because its timer fired late. A late timer means this process did not
+ * run for a while, so on a loaded machine the app may not have run either: the time it could not have
+ * used to reset the connection does not count. Bounded, so a machine always behind still gets a Pod
+ * ready.
+ */
+const MAX_LATE_HOLDS = 3;
+
+/**
  * Builds the attempt of a TCP probe: a plain connect (`health.TCPProbe`), held open for `settleMs`
  * ({@link TCP_SETTLE_MS}), or `afterDropMs` ({@link TCP_SETTLE_AFTER_DROP_MS}) once the app dropped a
- * probe's connection; the attempt fails if the app resets or closes the connection meanwhile.
+ * probe's connection, and again when its timer fired late (up to {@link MAX_LATE_HOLDS} times); the attempt
+ * fails if the app resets or closes the connection meanwhile.
  */
 export function tcpProbe(
   spec: TcpProbeSpec,
@@ -40,9 +49,16 @@ export function tcpProbe(
         if (settle !== undefined || (err as NodeJS.ErrnoException).code === 'ECONNRESET') dropped = true;
         reject(err);
       };
-      socket.once('connect', () => {
-        settle = setTimeout(resolve, dropped ? afterDropMs : settleMs);
-      });
+      const hold = dropped ? afterDropMs : settleMs;
+      let holds = 0;
+      const arm = (): void => {
+        const due = Date.now() + hold;
+        settle = setTimeout(() => {
+          if (Date.now() - due > hold / 2 && ++holds <= MAX_LATE_HOLDS) arm();
+          else resolve();
+        }, hold);
+      };
+      socket.once('connect', arm);
       // Read (and drop) whatever the app sends, so its close shows as `end`.
       socket.resume();
       socket.once('end', () => drop(new Error('the app closed the connection')));
