@@ -129,6 +129,7 @@ describe('injection', () => {
       ENABLE_HTTP2_AUTO_DETECTION: 'false',
       ENABLE_MULTI_CONTAINER_PROBES: 'false',
       QUEUE_NATIVE_SIDECAR: 'true',
+      QUEUE_TERMINATION_GRACE_SECONDS: '300',
     });
   });
 
@@ -147,6 +148,7 @@ describe('injection', () => {
     ]);
     expect(app.image).toBe('example.com/hello');
     expect(out.spec!.terminationGracePeriodSeconds).toBe(300);
+    expect(envOf(out.spec!.initContainers![0])['QUEUE_TERMINATION_GRACE_SECONDS']?.value).toBe('300');
     expect(out.metadata!.labels).toEqual(pod().metadata!.labels);
   });
 
@@ -184,6 +186,8 @@ describe('injection', () => {
     expect(app.readinessProbe).toEqual({ exec: { command: ['ready'] }, periodSeconds: 10 });
     expect(out.spec!.terminationGracePeriodSeconds).toBe(900);
     expect(plan.patch.some((op) => op.path === '/spec/terminationGracePeriodSeconds')).toBe(false);
+    // The queue-proxy is told the Pod's grace period, so websockets may run until it nearly ends.
+    expect(envOf(out.spec!.initContainers![0])['QUEUE_TERMINATION_GRACE_SECONDS']?.value).toBe('900');
     expect(JSON.parse(envOf(out.spec!.initContainers![0])['SERVING_READINESS_PROBE']!.value!)).toMatchObject({
       tcpSocket: { port: 8080 },
     });

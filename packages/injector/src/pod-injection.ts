@@ -356,6 +356,11 @@ export function planInjection(pod: V1Pod, namespace: string, options: InjectionO
       userPort,
       h2c,
       readiness,
+      // The Pod's grace period as the patch leaves it (below).
+      terminationGraceSeconds: Math.max(
+        settings.timeoutSeconds,
+        spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+      ),
     });
     patch.push({ op: 'add', path: pointer('spec', 'initContainers'), value: [...initContainers, sidecar] });
     appProbe = readiness.keepOnApp ? app.readinessProbe : undefined;

@@ -74,6 +74,11 @@ export interface QueueProxyInput {
   /** The revision speaks h2c (its port is named `h2c`): the queue-proxy serves on 8013. */
   readonly h2c: boolean;
   readonly readiness: ReadinessHandover;
+  /**
+   * The Pod's `terminationGracePeriodSeconds`, given to the queue-proxy (`QUEUE_TERMINATION_GRACE_SECONDS`)
+   * so that requests and websockets of a terminating Pod run until it nearly ends.
+   */
+  readonly terminationGraceSeconds: number;
 }
 
 /**
@@ -103,7 +108,7 @@ export function makeQueueProxyContainer(input: QueueProxyInput): V1Container {
     logging: { level: input.logLevel },
     systemNamespace: input.systemNamespace,
     // Signalled only after the app exited: the app's preStop hook starts the drain.
-    drain: { nativeSidecar: true },
+    drain: { nativeSidecar: true, terminationGraceSeconds: input.terminationGraceSeconds },
   });
   const env: V1EnvVar[] = [
     ...Object.entries(QUEUE_PROXY_POD_FIELDS).map(([name, fieldPath]) => ({

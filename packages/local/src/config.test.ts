@@ -154,6 +154,39 @@ services:
     ]);
   });
 
+  it('reads terminationGracePeriodSeconds (the revision timeout by default, as Knative sets it) and names a bad one', () => {
+    const config = parsePlatformConfig(
+      `services:
+  - name: plain
+    command: node a.mjs
+    timeoutSeconds: 120
+  - name: long
+    command: node b.mjs
+    terminationGracePeriodSeconds: 600
+    revisions:
+      - { traffic: 50 }
+      - { traffic: 50, terminationGracePeriodSeconds: 5 }
+`,
+      '/srv/zerogate.yaml',
+    );
+    expect(
+      config.services.flatMap((s) => s.revisions.map((r) => [r.name, r.terminationGracePeriodSeconds])),
+    ).toEqual([
+      ['plain-00001', 120],
+      ['long-00001', 600],
+      ['long-00002', 5],
+    ]);
+    expect(
+      problems(`services:
+  - name: app
+    command: node a.mjs
+    terminationGracePeriodSeconds: -1
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:4: services[0].terminationGracePeriodSeconds: must be an integer in [0, 86400], got -1',
+    ]);
+  });
+
   it('names file, line, key and reason of every problem at once', () => {
     expect(
       problems(`ingress: { port: 70000, host: x }

@@ -28,6 +28,12 @@ export interface RevisionConfig {
   readonly timeoutSeconds: number;
   readonly responseStartTimeoutSeconds: number;
   readonly idleTimeoutSeconds: number;
+  /**
+   * How long a Pod being stopped may take before it is killed (Kubernetes' `terminationGracePeriodSeconds`,
+   * which Knative sets to the revision's `timeoutSeconds`, the default here too): requests and websockets
+   * still open on it run until they end or this is nearly over.
+   */
+  readonly terminationGracePeriodSeconds: number;
   readonly annotations: Readonly<Record<string, string>>;
   /** Share of the service's untagged traffic, 0–100. */
   readonly traffic: number;
@@ -78,6 +84,9 @@ export interface PlatformConfig {
    */
   readonly tracing?: QueueProxyTracing;
 }
+
+/** Largest `terminationGracePeriodSeconds`: a day (the queue-proxy's bound). */
+const MAX_TERMINATION_GRACE_SECONDS = 86_400;
 
 /** Largest `pods.maxPods`: past this the Pod address range (127.1.0.0/16) runs out first. */
 export const MAX_PODS = 65_000;
@@ -270,6 +279,7 @@ const SERVICE_KEYS = [
   'timeoutSeconds',
   'responseStartTimeoutSeconds',
   'idleTimeoutSeconds',
+  'terminationGracePeriodSeconds',
   'annotations',
   'queueProxy',
   'revisions',
@@ -513,6 +523,7 @@ function revisionSettings(
   cluster: ReturnType<typeof clusterConfig>,
 ): Settings {
   const containerConcurrency = r.int('containerConcurrency', base?.containerConcurrency ?? 0, 0, 1000);
+  const timeoutSeconds = r.int('timeoutSeconds', base?.timeoutSeconds ?? 300, 1, 3600);
   const annotations = { ...base?.annotations, ...r.strings('annotations') };
   // The activator takes only "true" as on (docs/activator.md §10.2): anything else here is a typo.
   const waitingPage = annotations[WAITING_PAGE_ANNOTATION];
@@ -538,7 +549,7 @@ function revisionSettings(
     env: { ...base?.env, ...r.strings('env') },
     cwd,
     containerConcurrency,
-    timeoutSeconds: r.int('timeoutSeconds', base?.timeoutSeconds ?? 300, 1, 3600),
+    timeoutSeconds,
     responseStartTimeoutSeconds: r.int(
       'responseStartTimeoutSeconds',
       base?.responseStartTimeoutSeconds ?? 0,
@@ -546,6 +557,12 @@ function revisionSettings(
       3600,
     ),
     idleTimeoutSeconds: r.int('idleTimeoutSeconds', base?.idleTimeoutSeconds ?? 0, 0, 3600),
+    terminationGracePeriodSeconds: r.int(
+      'terminationGracePeriodSeconds',
+      base?.terminationGracePeriodSeconds ?? timeoutSeconds,
+      0,
+      MAX_TERMINATION_GRACE_SECONDS,
+    ),
     annotations,
     queueProxy: r.oneOf('queueProxy', QUEUE_PROXY_MODES, base?.queueProxy ?? 'sidecar'),
   };

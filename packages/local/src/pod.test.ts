@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { eventually } from '../../../test/support/http.js';
 import { ROOT } from '../../../test/support/processes.js';
 import type { RevisionConfig } from './config.js';
@@ -29,6 +30,7 @@ function revision(env: Record<string, string>): RevisionConfig {
     timeoutSeconds: 30,
     responseStartTimeoutSeconds: 0,
     idleTimeoutSeconds: 0,
+    terminationGracePeriodSeconds: 30,
     annotations: {},
     traffic: 100,
     tag: undefined,
@@ -136,5 +138,95 @@ describe('a Pod that fails', () => {
     expect(await eventually(() => pod.phase === 'failed', 30_000), `phase ${pod.phase}`).toBe(true);
     expect(pod.reason).toBe('not ready within 1.5 s (last readiness probe: status 503)');
     expect(pod.exit).toBeUndefined();
+  }, 60_000);
+});
+
+describe('a Pod being stopped', () => {
+  /** An app that echoes websocket messages, on the Pod's address. */
+  const WS_APP = `const http = require('node:http'); const { WebSocketServer } = require('ws');
+const server = http.createServer((q, r) => r.end('ok'));
+new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m) => ws.send(String(m))));
+server.listen(+process.env.PORT, process.env.HOST);
+process.on('SIGTERM', () => process.exit(0));`;
+
+  async function readyPod(graceSeconds: number, base: number): Promise<Pod> {
+    const logDir = mkdtempSync(join(tmpdir(), 'zerogate-pod-'));
+    const dispatcher = new Agent();
+    cleanup.push(() => rmSync(logDir, { recursive: true, force: true }));
+    cleanup.push(() => dispatcher.close());
+    const pod = new Pod(
+      'app-00001-1',
+      {
+        ...revision({}),
+        command: ['node', '-e', WS_APP],
+        queueProxy: 'sidecar',
+        terminationGracePeriodSeconds: graceSeconds,
+      },
+      {
+        logDir,
+        drainSeconds: 0,
+        startTimeoutMs: 30_000,
+        probePeriodMs: 1000,
+        dispatcher,
+        network: new PodNetwork({
+          firstAddress: `127.1.${base}.1`,
+          addresses: 200,
+          firstPort: 29_000 + base,
+          ports: 50,
+        }),
+      },
+      () => {},
+    );
+    cleanup.push(() => pod.stop());
+    await pod.start();
+    expect(await eventually(() => pod.phase === 'ready', 30_000), `phase ${pod.phase} ${pod.failure}`).toBe(
+      true,
+    );
+    return pod;
+  }
+
+  async function openSocket(pod: Pod): Promise<WebSocket> {
+    const ws = new WebSocket(`ws://${pod.servingAddress}/`);
+    cleanup.push(() => ws.terminate());
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return ws;
+  }
+
+  function echo(ws: WebSocket, text: string): Promise<string> {
+    return new Promise((resolve) => {
+      ws.once('message', (data) => resolve(String(data)));
+      ws.send(text);
+    });
+  }
+
+  it('keeps a websocket open within its grace period and stops as soon as it closed', async () => {
+    const pod = await readyPod(300, 203);
+    const ws = await openSocket(pod);
+    const stopped = pod.stop();
+    expect(pod.phase).toBe('stopping');
+    for (let i = 0; i < 4; i++) {
+      expect(await echo(ws, `message ${i}`)).toBe(`message ${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(pod.phase).toBe('stopping');
+    const closing = Date.now();
+    ws.close();
+    await stopped;
+    expect(pod.phase).toBe('stopped');
+    expect(Date.now() - closing).toBeLessThan(10_000);
+  }, 60_000);
+
+  it('closes a websocket with 1001 before its grace period ends, then stops', async () => {
+    const GRACE_SECONDS = 4;
+    const pod = await readyPod(GRACE_SECONDS, 204);
+    const ws = await openSocket(pod);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const stopping = Date.now();
+    await pod.stop();
+    expect(await closed).toBe(1001);
+    expect(Date.now() - stopping).toBeLessThan(GRACE_SECONDS * 1000 + 2000);
   }, 60_000);
 });

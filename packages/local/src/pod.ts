@@ -61,8 +61,11 @@ export interface PodSettings {
 }
 
 const QUEUE_PROXY_MAIN = fileURLToPath(import.meta.resolve('@zerogate/queue-proxy/dist/main.js'));
-/** Time the app gets between SIGTERM and SIGKILL, after its queue-proxy drained (Kubernetes' default grace). */
-const APP_STOP_GRACE_MS = 30_000;
+/**
+ * The least time a container gets between SIGTERM and SIGKILL, whatever is left of the grace period (the
+ * kubelet's `minimumGracePeriodInSeconds`).
+ */
+const MIN_STOP_GRACE_MS = 2000;
 /**
  * The kubelet's probe headers (docs/queue-proxy.md §4.1): a queue-proxy answers 200 once the app passes its
  * readiness probe.
@@ -204,11 +207,13 @@ export class Pod {
     const failed = this.phase === 'failed';
     if (!failed) this.setPhase('stopping');
     this.clearTimers();
-    // The queue-proxy answers requests until it has been quiet for the drain period, bounded by the
-    // longest request it may still be running.
-    const drainGraceMs = (this.settings.drainSeconds + this.revision.timeoutSeconds) * 1000 + 5000;
-    await this.queueProxy?.stop(drainGraceMs);
-    await this.app?.stop(this.queueProxy === undefined ? drainGraceMs : APP_STOP_GRACE_MS);
+    // As the kubelet stops a Pod: SIGTERM, and SIGKILL once the termination grace period is over. The
+    // queue-proxy drains, keeps requests and websockets in flight running until they end or the grace
+    // period nearly is, and exits; then the app gets what is left of it (at least the kubelet's 2 s).
+    const graceMs = this.revision.terminationGracePeriodSeconds * 1000;
+    const killAt = Date.now() + graceMs;
+    await this.queueProxy?.stop(graceMs);
+    await this.app?.stop(Math.max(MIN_STOP_GRACE_MS, killAt - Date.now()));
     // Both processes are gone: the address and port may go to a later Pod.
     if (this.lease) this.settings.network.release(this.lease);
     if (!failed) this.setPhase('stopped');
@@ -243,7 +248,8 @@ export class Pod {
     void this.probe();
   }
 
-  /** One kubelet-style readiness probe; schedules the next. */
+  /**
+   * The requests in flight on this Poddules the next. */
   private async probe(): Promise<void> {
     this.probeTimer = undefined;
     if (!this.probeAddress || !this.isLive()) return;
@@ -332,7 +338,7 @@ function podQueueProxyEnv(
     },
     readinessProbe: { tcpSocket: { port: appPort, host: address } },
     logging: { level: 'info' },
-    drain: { quietSeconds: drainSeconds },
+    drain: { quietSeconds: drainSeconds, terminationGraceSeconds: rev.terminationGracePeriodSeconds },
     tracing: rev.tracing,
   });
 }
