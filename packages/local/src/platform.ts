@@ -27,6 +27,7 @@ import { EndpointsFile } from './endpoints-file.js';
 import { Ingress } from './ingress.js';
 import type { Pod } from './pod.js';
 import { machinePodLimit, PodLimit } from './pod-limit.js';
+import { podRequestsInFlight } from './pod-load.js';
 import { PodNetwork } from './pod-network.js';
 import { type Mode, RevisionPods } from './revision-pods.js';
 import { Routes } from './routes.js';
@@ -109,20 +110,35 @@ export async function startPlatform(
       'pod limit reached: the revision gets fewer Pods than the autoscaler wants (pods.maxPods)',
     ),
   );
+  /**
+   * A Pod's requests in flight when its revision scales down, so the least busy Pods go first: what the
+   * ingress has open on it (Serve mode, counted at once) or what its stats endpoint reports (requests
+   * through the activator too), whichever is more.
+   */
+  const podLoad = async (pod: Pod): Promise<number> => {
+    const direct = pod.servingAddress === undefined ? 0 : ingress.podInFlight(pod.servingAddress);
+    return Math.max(direct, await podRequestsInFlight(pod.statsAddress, probes));
+  };
   const revisions: RevisionPods[] = [];
   const byKey = new Map<string, RevisionPods>();
   const services = config.services.map((service) => ({
     namespace: service.namespace,
     name: service.name,
     revisions: service.revisions.map((rc) => {
-      const revision = new RevisionPods(rc, podSettings, {
-        changed: onChange,
-        podFailed: (r, pod) =>
-          logger.warn(
-            { revision: r.name, pod: pod.name, reason: pod.failure },
-            'pod failed; replacing it after a backoff',
-          ),
-      });
+      const revision = new RevisionPods(
+        rc,
+        podSettings,
+        {
+          changed: onChange,
+          podFailed: (r, pod) =>
+            logger.warn(
+              { revision: r.name, pod: pod.name, reason: pod.failure },
+              'pod failed; replacing it after a backoff',
+            ),
+        },
+        undefined,
+        podLoad,
+      );
       revisions.push(revision);
       byKey.set(`${rc.namespace}/${rc.name}`, revision);
       return revision;

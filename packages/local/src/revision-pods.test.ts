@@ -80,6 +80,49 @@ describe('RevisionPods', () => {
     expect(live()).toEqual([]);
   });
 
+  it('scales down the least busy Pods first, then the youngest, never a busy one while an idle one runs, asking for the loads once per choice', async () => {
+    const loads = new Map<string, number>([
+      ['app-00001-1', 0],
+      ['app-00001-2', 0],
+      ['app-00001-3', 4],
+    ]);
+    const asked: string[] = [];
+    revision = new RevisionPods(
+      CONFIG,
+      {} as PodSettings,
+      { changed: () => {}, podFailed: () => {} },
+      factory,
+      async (pod) => {
+        asked.push(pod.name);
+        if (pod.name === 'app-00001-2') throw new Error('stats endpoint down');
+        return loads.get(pod.name) ?? 0;
+      },
+    );
+    for (const n of [1, 2, 3]) {
+      revision.scale(n);
+      vi.advanceTimersByTime(10);
+    }
+    for (const pod of made) pod.set('ready');
+    // The youngest is the busy one: without the loads it would go first.
+    revision.scale(2);
+    revision.scale(1);
+    await vi.waitFor(() => expect(made.filter((p) => p.stopped)).toHaveLength(2));
+    expect(live()).toEqual(['app-00001-3']);
+    expect(made[2]!.stopped).toBe(false);
+    // One choice for both scale-downs asked while loads were being read, then one more to check.
+    expect(asked.slice(0, 3).sort()).toEqual(['app-00001-1', 'app-00001-2', 'app-00001-3']);
+
+    // Among idle Pods the youngest goes first.
+    revision.scale(2);
+    vi.advanceTimersByTime(10);
+    revision.scale(3);
+    made[3]!.set('ready');
+    made[4]!.set('ready');
+    revision.scale(2);
+    await vi.waitFor(() => expect(made[4]!.stopped).toBe(true));
+    expect(made[3]!.stopped).toBe(false);
+  });
+
   it('replaces a failed Pod after a backoff that doubles while starts keep failing and resets once one is ready', () => {
     revision.scale(1);
     made[0]!.set('failed');

@@ -41,6 +41,12 @@ export type PodFactory = (
   onChange: (pod: Pod) => void,
 ) => Pod;
 
+/**
+ * Requests in flight on a Pod, asked for when the revision scales down; the platform counts what its
+ * ingress has open on the Pod and what the Pod's stats endpoint reports.
+ */
+export type PodLoad = (pod: Pod) => Promise<number>;
+
 const realPod: PodFactory = (name, config, settings, onChange) => new Pod(name, config, settings, onChange);
 
 /** What a revision tells the platform. */
@@ -68,12 +74,18 @@ export class RevisionPods {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt = 0;
   private closed = false;
+  /** True while the Pods to stop are being chosen (their loads asked for). */
+  private choosing = false;
+  /** A reconcile was asked for while choosing: run it once the choice is made. */
+  private reconcileAgain = false;
 
   constructor(
     readonly config: RevisionConfig,
     private readonly settings: PodSettings,
     private readonly events: RevisionEvents,
     private readonly createPod: PodFactory = realPod,
+    /** The Pods' requests in flight; without it every Pod counts as idle. */
+    private readonly loadOf?: PodLoad,
   ) {}
 
   get namespace(): string {
@@ -142,17 +154,24 @@ export class RevisionPods {
 
   private reconcile(): void {
     if (this.closed) return;
+    if (this.choosing) {
+      this.reconcileAgain = true;
+      return;
+    }
     const live = this.live();
     if (live.length > this.desired) {
-      // Pods not ready yet go first, then the newest: the oldest have the warmest caches.
-      const victims = [...live]
-        .sort(
-          (a, b) =>
-            Number(a.phase === 'ready') - Number(b.phase === 'ready') ||
-            b.timeline.spawnedAt - a.timeline.spawnedAt,
-        )
-        .slice(0, live.length - this.desired);
-      for (const pod of victims) void pod.stop();
+      if (this.loadOf === undefined) {
+        this.stopExcess(live, new Map());
+        return;
+      }
+      this.choosing = true;
+      void this.stopLeastBusy(this.loadOf).finally(() => {
+        this.choosing = false;
+        if (this.reconcileAgain) {
+          this.reconcileAgain = false;
+          this.reconcile();
+        }
+      });
       return;
     }
     const missing = this.desired - live.length;
@@ -168,6 +187,39 @@ export class RevisionPods {
       return;
     }
     for (let i = 0; i < missing; i++) this.startPod();
+  }
+
+  /** Asks every live Pod for its load, then stops the excess Pods as {@link stopExcess} orders them. */
+  private async stopLeastBusy(loadOf: PodLoad): Promise<void> {
+    const asked = this.live();
+    const loads = new Map<Pod, number>();
+    await Promise.all(
+      asked.map(async (pod) => {
+        loads.set(pod, await loadOf(pod).catch(() => 0));
+      }),
+    );
+    if (this.closed) return;
+    // The desired count or the Pods may have changed while the loads were asked for.
+    const live = this.live();
+    if (live.length > this.desired) this.stopExcess(live, loads);
+  }
+
+  /**
+   * Stops the Pods beyond the desired count: those not ready first, then the least busy (fewest requests
+   * in flight), then the youngest (the oldest have the warmest caches). A Pod with requests in flight
+   * is thus never stopped while an idle one is left running, so long requests are not cut short by a
+   * scale-down (a Pod whose load is unknown counts as idle).
+   */
+  private stopExcess(live: readonly Pod[], loads: ReadonlyMap<Pod, number>): void {
+    const victims = [...live]
+      .sort(
+        (a, b) =>
+          Number(a.phase === 'ready') - Number(b.phase === 'ready') ||
+          (loads.get(a) ?? 0) - (loads.get(b) ?? 0) ||
+          b.timeline.spawnedAt - a.timeline.spawnedAt,
+      )
+      .slice(0, live.length - this.desired);
+    for (const pod of victims) void pod.stop();
   }
 
   private startPod(): void {
