@@ -212,7 +212,10 @@ describe('TerminationDeadline', () => {
   it('falls the margin before the end of the grace period, counted from the drain start', () => {
     const deadline = new TerminationDeadline(START - 10_000, 300_000);
     expect(deadline.at).toBe(START - 10_000 + 300_000 - TERMINATION_MARGIN_MS);
-    expect(new TerminationDeadline(START, 1000).at).toBe(START);
+    // A short grace period keeps a quarter of itself.
+    expect(new TerminationDeadline(START, 2000).at).toBe(START + 1500);
+    expect(new TerminationDeadline(START, 2000).marginMs).toBe(500);
+    expect(new TerminationDeadline(START, 0).at).toBe(START);
     expect(new TerminationDeadline(START, undefined).at).toBe(Infinity);
   });
 
@@ -279,7 +282,7 @@ describe('TerminationDeadline', () => {
   });
 
   it('races work against the deadline', async () => {
-    const deadline = new TerminationDeadline(START, 5000);
+    const deadline = new TerminationDeadline(START, 10_000);
     let finish: () => void = () => {};
     const work = new Promise<void>((resolve) => {
       finish = resolve;
@@ -297,7 +300,7 @@ describe('TerminationDeadline', () => {
     void deadline.race(new Promise(() => {})).then((r) => {
       lost = r;
     });
-    await vi.advanceTimersByTimeAsync(5000 - TERMINATION_MARGIN_MS - 1000 - 1);
+    await vi.advanceTimersByTimeAsync(10_000 - TERMINATION_MARGIN_MS - 1000 - 1);
     expect(lost).toBeUndefined();
     await vi.advanceTimersByTimeAsync(1);
     expect(lost).toBe(false);

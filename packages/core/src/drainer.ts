@@ -76,7 +76,8 @@ export class Drainer {
 
 /**
  * Time kept back from a Pod's termination grace period for closing what is still open and exiting
- * before the kubelet's SIGKILL: websockets get their close frames and a second to answer them.
+ * before the kubelet's SIGKILL: websockets get their close frames and a second to answer them. A grace
+ * period shorter than 8 s keeps a quarter of itself instead, so that a short one is not all margin.
  */
 export const TERMINATION_MARGIN_MS = 2000;
 
@@ -86,19 +87,23 @@ const POLL_MS = 50;
 /**
  * The end of a Pod's termination grace period, as seen by a proxy that is stopping: the kubelet sends
  * SIGKILL `graceMs` after the Pod began terminating (the drain's start), so whatever is still open must be
- * closed by then, less {@link TERMINATION_MARGIN_MS}. Without a grace period (`graceMs` undefined) there
+ * closed by then, less a margin ({@link TERMINATION_MARGIN_MS}, or a quarter of a short grace period). Without a grace period (`graceMs` undefined) there
  * is no deadline: every wait lasts until its condition holds.
  */
 export class TerminationDeadline {
   /** When open connections must be closed (ms since the epoch); Infinity without a grace period. */
   readonly at: number;
+  /** The time kept back between {@link at} and the end of the grace period. */
+  readonly marginMs: number;
 
   constructor(
     startedAt: number,
     graceMs: number | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.at = graceMs === undefined ? Infinity : startedAt + Math.max(0, graceMs - TERMINATION_MARGIN_MS);
+    this.marginMs =
+      graceMs === undefined ? TERMINATION_MARGIN_MS : Math.min(TERMINATION_MARGIN_MS, graceMs / 4);
+    this.at = graceMs === undefined ? Infinity : startedAt + graceMs - this.marginMs;
   }
 
   /** True once the deadline has passed. */

@@ -39,7 +39,7 @@ import { upgradeHandler } from './upgrade.js';
 
 /**
  * How long a websocket closed at shutdown has to answer the close frame before its connection is cut;
- * within the termination margin (`TERMINATION_MARGIN_MS`).
+ * at most half the termination margin (`TERMINATION_MARGIN_MS`), so the exit still comes before SIGKILL.
  */
 const GOING_AWAY_LINGER_MS = 1000;
 
@@ -228,7 +228,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
       await deadline.waitUntil(() => upgrades.size === 0, upgradeEnd);
       if (upgrades.size > 0) {
         logger.info({ tunnels: upgrades.size }, 'closing upgraded connections (websockets: going away)');
-        await upgrades.goAway(GOING_AWAY_LINGER_MS);
+        await upgrades.goAway(Math.min(GOING_AWAY_LINGER_MS, deadline.marginMs / 2));
       }
       serving.closeAll();
       await servingClosed;
