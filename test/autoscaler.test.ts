@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Deployment, V1EndpointSlice } from '@kubernetes/client-node';
@@ -10,7 +12,7 @@ import {
   type Mode,
   startAutoscaler as startInProcess,
 } from '@zerogate/autoscaler';
-import { encodeWireStatMessages, type Stat } from '@zerogate/core';
+import { emptyStat, encodeStat, encodeWireStatMessages, type Stat } from '@zerogate/core';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket as WsClient } from 'ws';
@@ -300,6 +302,7 @@ function decision(overrides: Partial<KpaDecision>): KpaDecision {
     timeMs: 0,
     desiredPods: 1,
     recommendedPods: 1,
+    stablePods: 1,
     want: 1,
     excessBurstCapacity: 0,
     numActivators: 2,
@@ -334,4 +337,93 @@ describe('AutoscalerMetrics', () => {
     m.remove('default', 'hello');
     expect(await m.registry.metrics()).not.toContain('revision="hello"');
   });
+});
+
+describe('startAutoscaler on Kubernetes: Pod deletion costs', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /** A queue-proxy's stats endpoint for Pod `name` on `host:port`, reporting `concurrency` in flight. */
+  async function statsEndpoint(
+    host: string,
+    port: number,
+    name: string,
+    concurrency: number,
+  ): Promise<number> {
+    const body = encodeStat({ ...emptyStat(name), averageConcurrentRequests: concurrency });
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/protobuf' });
+      res.end(body);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, resolve);
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('writes each Pod’s requests in flight as its deletion cost while a scale-down is near, before scaling down', async () => {
+    const server = api!;
+    // Three Pods of an idle-ish revision (min-scale 1), on loopback addresses of their own sharing
+    // one stats port; the second is busy.
+    const hosts = ['127.79.0.1', '127.79.0.2', '127.79.0.3'];
+    const port = await statsEndpoint(hosts[0]!, 0, 'p1', 0);
+    await statsEndpoint(hosts[1]!, port, 'p2', 3);
+    await statsEndpoint(hosts[2]!, port, 'p3', 0);
+    server.apply(
+      knativeRevision(
+        'hello-00001',
+        { containerConcurrency: 0 },
+        { annotations: { 'autoscaling.knative.dev/min-scale': '1' } },
+      ),
+    );
+    server.apply(revisionDeployment('hello-00001', 3));
+    server.apply(privateSlice('hello-00001', hosts));
+    for (const name of ['p1', 'p2', 'p3']) {
+      server.apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: { containers: [{ name: 'user-container', image: 'app' }] },
+      });
+    }
+    const config = loadConfig({
+      AUTOSCALER_BIND_ADDRESS: '127.0.0.1',
+      AUTOSCALER_PORT: '0',
+      AUTOSCALER_METRICS_PORT: '0',
+      AUTOSCALER_STABLE_WINDOW: '6s',
+    });
+    const running = await startInProcess(config, pino({ level: 'silent' }), {
+      kubeConfig: server.kubeConfig(),
+      statsPort: port,
+      watchBackoff: { initialMs: 10, maxMs: 100 },
+    });
+    try {
+      const cost = (name: string) =>
+        server.get<{ kind: string; metadata: { annotations?: Record<string, string> } }>(
+          'Pod',
+          'default',
+          name,
+        )?.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'];
+      // Running before the autoscaler started, the revision is held at 3 in panic for a stable window,
+      // while its load (3) fits on one Pod: a scale-down is near.
+      const written = await eventually(
+        () => cost('p1') === '0' && cost('p2') === '3' && cost('p3') === '0',
+        10_000,
+      );
+      expect(written, JSON.stringify(['p1', 'p2', 'p3'].map(cost))).toBe(true);
+      expect(replicas(server)).toBe(3);
+      expect(await eventually(() => replicas(server) === 1, 20_000)).toBe(true);
+      // Every cost write came before the scale-down, and each Pod was written once (no change since).
+      const writes = server.requests
+        .filter((r) => r.verb === 'patch')
+        .map((r) => (r.path.includes('/pods/') ? r.path.split('/').at(-1) : 'scale'));
+      expect(writes).toEqual(['p2', 'p1', 'p3', 'scale']);
+    } finally {
+      await running.shutdown();
+    }
+  }, 40_000);
 });

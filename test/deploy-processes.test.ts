@@ -18,6 +18,7 @@ import type {
   V1Pod,
   V1Service,
 } from '@kubernetes/client-node';
+import { emptyStat, encodeStat } from '@zerogate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, httpsRequest, send } from './support/http.js';
@@ -64,6 +65,13 @@ const SYSTEM = 'zerogate-system';
 const NAMESPACE = 'hello';
 const REVISION = 'hello-00001';
 const SECOND = 'hello-00002';
+/** A revision running two idle Pods, whose deletion costs the autoscaler writes (a scale-down is near). */
+const THIRD = 'hello-00003';
+/** The Pods of {@link THIRD}: name and loopback address, where their stats endpoint answers on 9090. */
+const THIRD_PODS = [
+  ['hello-00003-deployment-a', '127.78.0.1'],
+  ['hello-00003-deployment-b', '127.78.0.2'],
+] as const;
 const ROUTING = { 'knative-serving-revision': REVISION, 'knative-serving-namespace': NAMESPACE };
 
 /**
@@ -143,6 +151,20 @@ async function startFakePod(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** A queue-proxy's stats endpoint (`:9090/metrics`) for Pod `name` on `host`, reporting no load. */
+async function startStatsEndpoint(host: string, name: string): Promise<Server> {
+  const body = encodeStat(emptyStat(name));
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/protobuf' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(9090, host, resolve);
+  });
+  return server;
+}
+
 /** Sends a request the way the kubelet sends the probe, to the port the probe names. */
 async function probe(r: Running, kind: string): Promise<number> {
   const [, spec] = probesOf(r.manifest.container).find(([k]) => k === kind)!;
@@ -162,6 +184,7 @@ describe.skipIf(!KUBECTL)('the base, run as its manifests say', () => {
   let dir: string;
   let tls: TestTls;
   let pod: { server: Server; port: number };
+  const statsEndpoints: Server[] = [];
   const running = new Map<string, Running>();
   const objects = () => render('deploy/base');
   const run = (name: string) => running.get(name)!;
@@ -237,6 +260,26 @@ describe.skipIf(!KUBECTL)('the base, run as its manifests say', () => {
     autoscalerApi.apply(atZero(SECOND));
     // The activators, where the base runs them.
     autoscalerApi.apply(activatorSlice(['127.0.0.1'], SYSTEM));
+    // A revision with two idle Pods: more than its load needs, so it annotates them with their cost.
+    autoscalerApi.apply(knativeRevision(THIRD, settings, { namespace: NAMESPACE }));
+    autoscalerApi.apply(revisionDeployment(THIRD, 2, NAMESPACE));
+    autoscalerApi.apply(
+      privateSlice(
+        THIRD,
+        THIRD_PODS.map(([, ip]) => ip),
+        [],
+        { namespace: NAMESPACE },
+      ),
+    );
+    for (const [name, ip] of THIRD_PODS) {
+      autoscalerApi.apply<V1Pod>({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: NAMESPACE },
+        spec: { containers: [{ name: 'user-container', image: 'app' }] },
+      });
+      statsEndpoints.push(await startStatsEndpoint(ip, name));
+    }
     // What the injector looks up: the Pods' Deployments, the activator's Service, and a Revision that
     // exists already (the injector then reads it to compare settings).
     for (const d of select<V1Deployment>(render('deploy/examples/hello/standalone'), 'Deployment'))
@@ -267,6 +310,7 @@ describe.skipIf(!KUBECTL)('the base, run as its manifests say', () => {
     await Promise.all([...running.values()].map((r) => r.proc.kill()));
     await Promise.all([...running.values()].map((r) => r.api.close()));
     await new Promise((resolve) => pod?.server.close(resolve));
+    await Promise.all(statsEndpoints.splice(0).map((s) => new Promise((r) => s.close(r))));
     tls?.remove();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -421,9 +465,14 @@ describe.skipIf(!KUBECTL)('the base, run as its manifests say', () => {
 
   it.each(
     BASE_COMPONENTS.map((c) => c.name),
-  )('%s: every API call it made is allowed by its role, and its role grants nothing it did not use', (name) => {
+  )('%s: every API call it made is allowed by its role, and its role grants nothing it did not use', async (name) => {
     const r = run(name);
     const sa = { namespace: SYSTEM, name: r.manifest.template.spec.serviceAccountName! };
+    if (name === 'autoscaler') {
+      // The deletion costs of the third revision's Pods are written after a decision and a scrape.
+      const patched = () => callsOf(r.api).some((c) => c.resource === 'pods' && c.verb === 'patch');
+      expect(await eventually(patched, 10_000), 'the autoscaler patched a Pod').toBe(true);
+    }
     const calls = callsOf(r.api);
     expect(calls.length).toBeGreaterThan(0);
     const report = rbacReport(objects(), sa, calls);

@@ -101,6 +101,10 @@ describe('deploy/base on a real control plane', () => {
     expect(await can('autoscaler', 'create', 'endpointslices.discovery.k8s.io')).toBe(true);
     expect(await can('autoscaler', 'delete', 'deployments.apps')).toBe(false);
     expect(await can('autoscaler', 'get', 'secrets')).toBe(false);
+    // It annotates Pods with their deletion cost before a scale-down, and does nothing else to them.
+    expect(await can('autoscaler', 'patch', 'pods')).toBe(true);
+    expect(await can('autoscaler', 'delete', 'pods')).toBe(false);
+    expect(await can('autoscaler', 'create', 'pods')).toBe(false);
     // The injector wires revisions; it never touches Pods once admitted.
     expect(await can('injector', 'create', 'revisions.serving.knative.dev')).toBe(true);
     expect(await can('injector', 'delete', 'pods')).toBe(false);

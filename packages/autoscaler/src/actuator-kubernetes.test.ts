@@ -230,6 +230,43 @@ describe('KubernetesActuator.scale', () => {
   });
 });
 
+describe('KubernetesActuator.setPodDeletionCost', () => {
+  const pod = (name: string, annotations: Record<string, string> = {}) =>
+    api.apply({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: NS, annotations },
+      spec: { containers: [{ name: 'user-container', image: 'app' }] },
+    });
+  const annotationsOf = (name: string) =>
+    api.get<{ metadata: { annotations?: Record<string, string> } } & { kind: string }>('Pod', NS, name)
+      ?.metadata.annotations;
+
+  it('merges the cost into the Pod’s annotations, keeping the others, and takes a Pod already gone as done', async () => {
+    pod('hello-00001-deployment-abc', { keep: 'me' });
+    const a = actuator();
+    await a.setPodDeletionCost(NS, 'hello-00001-deployment-abc', 3);
+    expect(annotationsOf('hello-00001-deployment-abc')).toEqual({
+      keep: 'me',
+      'controller.kubernetes.io/pod-deletion-cost': '3',
+    });
+    await a.setPodDeletionCost(NS, 'hello-00001-deployment-abc', 0);
+    expect(annotationsOf('hello-00001-deployment-abc')?.['controller.kubernetes.io/pod-deletion-cost']).toBe(
+      '0',
+    );
+    await expect(a.setPodDeletionCost(NS, 'gone', 1)).resolves.toBeUndefined();
+  });
+
+  it('rejects, naming the Pod, when the write fails, and a cost that is no 32-bit integer', async () => {
+    pod('p');
+    api.failNext('patch', `/api/v1/namespaces/${NS}/pods/p`, 403);
+    const a = actuator();
+    await expect(a.setPodDeletionCost(NS, 'p', 1)).rejects.toThrow(/Pod ns1\/p.*403/);
+    await expect(a.setPodDeletionCost(NS, 'p', 1.5)).rejects.toThrow(RangeError);
+    expect(annotationsOf('p')?.['controller.kubernetes.io/pod-deletion-cost']).toBeUndefined();
+  });
+});
+
 describe('KubernetesActuator.setMode', () => {
   it('points the public slice at the ready Pods in Serve mode and at the activators in Proxy mode', async () => {
     api.apply(privateSlice(['10.0.0.1', '10.0.0.2'], ['10.0.0.3']));

@@ -9,6 +9,7 @@
  */
 import {
   AppsV1Api,
+  CoreV1Api,
   DiscoveryV1Api,
   type KubeConfig,
   PatchStrategy,
@@ -35,6 +36,7 @@ import {
   type Mode,
   type RevisionRef,
 } from './actuator.js';
+import { POD_DELETION_COST_ANNOTATION } from './pod-deletion-cost.js';
 import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
@@ -122,6 +124,7 @@ function classify(err: unknown): Failure {
 export class KubernetesActuator implements Actuator {
   private readonly kubeConfig: KubeConfig;
   private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
   private readonly discovery: DiscoveryV1Api;
   private readonly logger: Logger;
   private readonly deploymentName: (rev: RevisionRef) => string;
@@ -160,6 +163,7 @@ export class KubernetesActuator implements Actuator {
     this.watchBackoff = resolveBackoff('KubernetesActuator', options.watchBackoff);
     this.kubeConfig = kubeConfig;
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
     this.logger = logger;
     this.deploymentName = options.deploymentName ?? knativeDeploymentName;
@@ -202,6 +206,33 @@ export class KubernetesActuator implements Actuator {
         'scaled revision',
       );
     });
+  }
+
+  /**
+   * Sets the Pod's `controller.kubernetes.io/pod-deletion-cost` annotation with one merge patch (RBAC:
+   * `patch` on pods), which the ReplicaSet controller ranks Pods by when it scales down. One call, not
+   * retried: the costs are written again on a later scrape (`pod-deletion-cost.ts`). A Pod already gone
+   * (404) is fine: it needs no cost.
+   */
+  async setPodDeletionCost(namespace: string, pod: string, cost: number): Promise<void> {
+    if (!(Number.isSafeInteger(cost) && Math.abs(cost) <= 2_147_483_647)) {
+      throw new RangeError(`pod deletion cost must be a 32-bit integer, got ${cost}`);
+    }
+    try {
+      await this.core.patchNamespacedPod(
+        {
+          namespace,
+          name: pod,
+          body: { metadata: { annotations: { [POD_DELETION_COST_ANNOTATION]: String(cost) } } },
+        },
+        MERGE_PATCH,
+      );
+    } catch (err) {
+      if (apiStatusOf(err) === 404) return;
+      throw new Error(`could not annotate Pod ${namespace}/${pod} (${describeApiError(err)})`, {
+        cause: err,
+      });
+    }
   }
 
   /**

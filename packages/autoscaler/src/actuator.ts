@@ -19,6 +19,12 @@ export interface Actuator {
   scale(rev: RevisionRef, desiredPods: number): Promise<void>;
   /** Points the revision's public traffic at the activator (Proxy) or straight at its ready Pods (Serve). */
   setMode(rev: RevisionRef, mode: Mode, numActivators: number): Promise<void>;
+  /**
+   * Writes a Pod's `controller.kubernetes.io/pod-deletion-cost` (its requests in flight), so that a
+   * scale-down removes idle Pods first; a Pod already gone counts as written. Left out where the
+   * platform picks the Pods to stop by their load itself.
+   */
+  setPodDeletionCost?(namespace: string, pod: string, cost: number): Promise<void>;
   /** Before scaling to zero: resolves true once the activator is confirmed in the path. */
   activatorInPath(rev: RevisionRef): Promise<boolean>;
   /**

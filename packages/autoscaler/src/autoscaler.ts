@@ -21,6 +21,7 @@ import { Collector } from './collector.js';
 import type { AutoscalerProcessConfig } from './config.js';
 import { type KpaDecision, SCALE_UNKNOWN } from './kpa.js';
 import { HttpLocalPlatform, PlatformRevisionSource, type RevisionSource } from './local-platform-client.js';
+import { PodDeletionCosts, scaleDownNear } from './pod-deletion-cost.js';
 import { PodScraper } from './scraper.js';
 import { StatServer } from './stat-server.js';
 
@@ -39,6 +40,8 @@ export interface AutoscalerOptions {
   readonly tickIntervalMs?: number;
   /** Restart delays of failed watches (the revisions' and, on Kubernetes, the activators'). */
   readonly watchBackoff?: Partial<WatchBackoff>;
+  /** Overrides the least time between two writes of one Pod's deletion cost (5 s). */
+  readonly deletionCostIntervalMs?: number;
 }
 
 /** A running autoscaler. */
@@ -207,6 +210,19 @@ export async function startAutoscaler(
   const actuations = new Map<string, Actuation>();
   /** Counts the changes of the activators' endpoints the actuator reported. */
   let activatorsVersion = 0;
+  // Where the actuator can annotate Pods (Kubernetes), their deletion costs follow their load while a
+  // scale-down is near, so the ReplicaSet controller removes idle Pods first (docs/autoscaler.md §5.4).
+  const setCost = actuator.setPodDeletionCost?.bind(actuator);
+  const costs =
+    setCost === undefined
+      ? undefined
+      : new PodDeletionCosts({
+          patch: setCost,
+          logger,
+          ...(options.deletionCostIntervalMs !== undefined
+            ? { minIntervalMs: options.deletionCostIntervalMs }
+            : {}),
+        });
 
   /** Asks for the revision's public endpoints as its last decision and its current sources say. */
   const wantMode = (a: Actuation): void => {
@@ -240,6 +256,11 @@ export async function startAutoscaler(
               if (!(await actuator.activatorInPath(rev)))
                 throw new Error('the activator is not in the path yet');
               // A request may have asked for Pods again during the probe.
+              if (!stillWanted()) return false;
+            }
+            // Some Pods are to go: their deletion costs first, so the idle ones are chosen.
+            if (costs !== undefined && desired > 0 && a !== undefined && desired < a.readyPods.length) {
+              await costs.settle(rev);
               if (!stillWanted()) return false;
             }
             await actuator.scale(rev, desired);
@@ -285,6 +306,7 @@ export async function startAutoscaler(
   const onDecision = (namespace: string, name: string, decision: KpaDecision): void => {
     const a = actuation(namespace, name);
     metrics.record(namespace, name, decision, a.readyPods.length);
+    costs?.setNear(a.rev, scaleDownNear(decision, a.readyPods.length));
     if (decision.desiredPods !== SCALE_UNKNOWN && decision.desiredPods >= 0)
       a.scale.set(decision.desiredPods);
     a.decided = { mode: decision.mode, numActivators: decision.numActivators };
@@ -295,11 +317,15 @@ export async function startAutoscaler(
     onDecision,
     logger,
     cluster: config.cluster,
+    ...(costs ? { scrapeAllPods: (namespace: string, name: string) => costs.near({ namespace, name }) } : {}),
     ...(options.tickIntervalMs !== undefined ? { tickIntervalMs: options.tickIntervalMs } : {}),
   });
   const scraper = new PodScraper({
     targets: () => collector.scrapeTargets(),
-    onScrape: (s) => collector.recordScrape(s),
+    onScrape: (s) => {
+      collector.recordScrape(s);
+      costs?.observe({ namespace: s.namespace, name: s.name }, s.pods);
+    },
     logger,
     ...(options.statsPort !== undefined ? { statsPort: options.statsPort } : {}),
   });
@@ -368,6 +394,7 @@ export async function startAutoscaler(
       },
       remove: (namespace, name) => {
         collector.removeRevision(namespace, name);
+        costs?.remove({ namespace, name });
         actuations.delete(`${namespace}/${name}`);
         metrics.remove(namespace, name);
       },

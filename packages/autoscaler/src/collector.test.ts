@@ -43,6 +43,7 @@ describe('Collector', () => {
       readyPods: 2,
       sampleSize: 2,
       answered: ['10.0.0.1', '10.0.0.2'],
+      pods: [],
       concurrency: 140,
       rps: 300,
     });
@@ -64,6 +65,7 @@ describe('Collector', () => {
       readyPods: 1,
       sampleSize: 1,
       answered: ['10.0.0.1'],
+      pods: [],
       concurrency: 50,
       rps: 10,
     });
@@ -118,6 +120,20 @@ describe('Collector', () => {
     collector.tick();
     expect(decided.at(-1)?.decision.stableConcurrency).toBe(0);
     expect(decided.at(-1)?.decision.recommendedPods).toBe(0);
+  });
+
+  it('asks the scraper for every Pod of the revisions its option names', () => {
+    const collector = new Collector({
+      logger: silent,
+      onDecision: () => {},
+      scrapeAllPods: (_namespace, name) => name === 'a',
+    });
+    collector.setRevision('ns', 'a', { readyPods: ['10.0.0.1'], existing: true });
+    collector.setRevision('ns', 'b', { readyPods: ['10.0.0.2'], existing: true });
+    expect([...collector.scrapeTargets()]).toEqual([
+      { namespace: 'ns', name: 'a', pods: ['10.0.0.1'], allPods: true },
+      { namespace: 'ns', name: 'b', pods: ['10.0.0.2'] },
+    ]);
   });
 
   it('adds, updates and removes revisions', () => {

@@ -48,6 +48,8 @@ export interface CollectorOptions {
   readonly now?: () => number;
   /** Overrides {@link TICK_INTERVAL_MS}. */
   readonly tickIntervalMs?: number;
+  /** Whether every Pod of the revision is to be scraped rather than a sample; default never. */
+  readonly scrapeAllPods?: (namespace: string, name: string) => boolean;
 }
 
 interface Revision {
@@ -80,6 +82,7 @@ export class Collector {
   private readonly cluster: Readonly<ClusterAutoscalerConfig> | undefined;
   private readonly now: () => number;
   private readonly tickIntervalMs: number;
+  private readonly scrapeAllPods: (namespace: string, name: string) => boolean;
   private readonly revisions = new Map<string, Revision>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -91,6 +94,7 @@ export class Collector {
     this.cluster = options.cluster;
     this.now = options.now ?? Date.now;
     this.tickIntervalMs = interval;
+    this.scrapeAllPods = options.scrapeAllPods ?? (() => false);
   }
 
   /** Number of revisions tracked. */
@@ -141,7 +145,9 @@ export class Collector {
   /** The revisions with their ready Pods, for `PodScraper`'s `targets`. */
   *scrapeTargets(): Generator<ScrapeTarget> {
     for (const r of this.revisions.values()) {
-      if (r.readyPods.length > 0) yield { namespace: r.namespace, name: r.name, pods: r.readyPods };
+      if (r.readyPods.length === 0) continue;
+      const allPods = this.scrapeAllPods(r.namespace, r.name);
+      yield { namespace: r.namespace, name: r.name, pods: r.readyPods, ...(allPods ? { allPods } : {}) };
     }
   }
 

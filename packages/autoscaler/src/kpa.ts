@@ -45,6 +45,11 @@ export interface KpaDecision {
   /** The decider's recommendation before scale bounds and scale-to-zero timing (`DesiredScale`). */
   readonly recommendedPods: number;
   /**
+   * The Pods the stable window's load needs, ⌈stable ÷ target⌉, before the rate limits, panic mode, the
+   * scale-down delay and the bounds: fewer than the ready Pods means a scale-down once these allow it.
+   */
+  readonly stablePods: number;
+  /**
    * The scaler's result that drives the mode: the applied scale, 0 while the revision is (being)
    * scaled to zero, or {@link SCALE_UNKNOWN} while activating without a recommendation.
    */
@@ -117,6 +122,8 @@ export class Kpa {
   private lastReadyPods: number;
   private applied: number;
   private initialized: boolean;
+  /** ⌈stable ÷ target⌉ of the latest decision. */
+  private lastStablePods = 0;
   private activeState: ActiveState;
   /** When {@link activeState} last changed; set from the first timestamp seen if unknown. */
   private stateSinceMs: number | undefined;
@@ -226,6 +233,7 @@ export class Kpa {
       timeMs,
       desiredPods: this.applied,
       recommendedPods: recommended,
+      stablePods: this.lastStablePods,
       want,
       excessBurstCapacity,
       numActivators,
@@ -247,6 +255,7 @@ export class Kpa {
     const maxScaleDown = c.reachable ? Math.floor(ready / c.maxScaleDownRate) : 0;
 
     const dspc = Math.ceil(stable / c.targetValue);
+    this.lastStablePods = dspc;
     const dppc = Math.ceil(panic / c.targetValue);
     let desiredStable = Math.min(Math.max(dspc, maxScaleDown), maxScaleUp);
     let desiredPanic = Math.min(Math.max(dppc, maxScaleDown), maxScaleUp);

@@ -129,6 +129,11 @@ describe('PodScraper against real servers', () => {
         readyPods: 2,
         sampleSize: 2,
         answered: [a, b],
+        // Each Pod's own load, proxied requests included (they are on the Pod all the same).
+        pods: [
+          { address: a, podName: 'a', concurrency: 3 },
+          { address: b, podName: 'b', concurrency: 2 },
+        ],
         concurrency: 4,
         rps: 11,
       },
@@ -208,6 +213,19 @@ describe('PodScraper against real servers', () => {
     expect(seen).toHaveLength(n);
     expect(result?.answered).toEqual(pods.slice(0, n));
     expect(result?.concurrency).toBeCloseTo(20);
+  });
+
+  it('scrapes every Pod of a large revision when the target asks for all, naming each Pod’s load', async () => {
+    const seen: string[] = [];
+    const pods: string[] = [];
+    for (let i = 0; i < 20; i++)
+      pods.push(await statServer(stat(`p${i}`, { averageConcurrentRequests: i % 2 }), seen));
+    const s = make({ targets: () => [{ namespace: 'ns', name: 'rev', pods, allPods: true }] });
+    const [result] = await s.scrapeAll();
+    expect(seen).toHaveLength(20);
+    expect(result?.sampleSize).toBe(20);
+    expect(result?.pods.map((p) => [p.podName, p.concurrency])).toEqual(pods.map((_, i) => [`p${i}`, i % 2]));
+    expect(result?.concurrency).toBeCloseTo(10);
   });
 
   it('replaces a failed Pod in the sample by the next unscraped one', async () => {

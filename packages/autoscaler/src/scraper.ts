@@ -55,6 +55,21 @@ export interface ScrapeTarget {
    * stats). Each is an IP, scraped on the stats port, or a full `host:port`.
    */
   readonly pods: readonly string[];
+  /**
+   * Scrape every Pod rather than a sample, for each Pod's own load: set while a scale-down is near, when
+   * the Pods' deletion costs are kept (`pod-deletion-cost.ts`).
+   */
+  readonly allPods?: boolean;
+}
+
+/** One Pod's answer in a scrape. */
+export interface PodAnswer {
+  /** The address scraped. */
+  readonly address: string;
+  /** The Pod's name, as its queue-proxy reports it (`SERVING_POD`). */
+  readonly podName: string;
+  /** Its average requests in flight over the queue-proxy's last second, proxied ones included. */
+  readonly concurrency: number;
 }
 
 /** One revision's scrape. */
@@ -69,6 +84,8 @@ export interface RevisionScrape {
   readonly sampleSize: number;
   /** The Pod addresses that answered and were summed. */
   readonly answered: readonly string[];
+  /** Each answering Pod's own load. */
+  readonly pods: readonly PodAnswer[];
   /** Σ(average − proxied average concurrency) over the answers ÷ answers × N. */
   readonly concurrency: number;
   /** Σ(request count − proxied request count) over the answers ÷ answers × N. */
@@ -212,7 +229,7 @@ export class PodScraper {
   async scrapeRevision(target: ScrapeTarget): Promise<RevisionScrape | undefined> {
     const pods = target.pods;
     const readyPods = pods.length;
-    const sampleSize = populationMeanSampleSize(readyPods);
+    const sampleSize = target.allPods ? readyPods : populationMeanSampleSize(readyPods);
     if (sampleSize === 0) return undefined;
 
     const answers: { pod: string; stat: Stat }[] = [];
@@ -247,6 +264,11 @@ export class PodScraper {
       readyPods,
       sampleSize,
       answered: answers.map((a) => a.pod),
+      pods: answers.map((a) => ({
+        address: a.pod,
+        podName: a.stat.podName,
+        concurrency: a.stat.averageConcurrentRequests,
+      })),
       concurrency: concurrency * scale,
       rps: rps * scale,
     };
