@@ -121,21 +121,26 @@ describe('fair holding between keys and priorities within a revision (docs/activ
   }, 120_000);
 
   it('releases higher classes first, and no request waits past the bound behind later arrivals', async () => {
-    const annotations = {
+    // A bound far longer than the Pod's start for the order, then a short one for the bound itself.
+    const classes = (maxWait: string) => ({
       'zerogate.dev/priority-header': 'X-Priority',
       'zerogate.dev/priority-classes': 'high,low',
-      'zerogate.dev/priority-max-wait': '1500ms',
-    };
-    const act = await start([{ name: 'classes-00001', annotations }], {});
+      'zerogate.dev/priority-max-wait': maxWait,
+    });
+    const act = await start([{ name: 'classes-00001', annotations: classes('60s') }], {});
     const headers = (p: string) => ({ ...revisionHeaders('classes-00001'), 'x-priority': p });
     const lows = Array.from({ length: 5 }, (_, i) => get('/delay?ms=100', headers('low'), `low${i}`));
     await eventually(async () => (await heldRequests(act, 'classes-00001')) === 5, 30_000);
     const highs = Array.from({ length: 5 }, (_, i) => get('/delay?ms=100', headers('high'), `high${i}`));
     await eventually(async () => (await heldRequests(act, 'classes-00001')) === 10, 30_000);
     const pod = await startPod(1);
-    endpoints.writeRevisions([
-      { name: 'classes-00001', containerConcurrency: 1, endpoints: ready(pod), annotations },
-    ]);
+    const revision = (maxWait: string) => ({
+      name: 'classes-00001',
+      containerConcurrency: 1,
+      endpoints: ready(pod),
+      annotations: classes(maxWait),
+    });
+    endpoints.writeRevisions([revision('60s')]);
     const firstFive = (await Promise.all(highs)).map((r) => r.status);
     expect(firstFive).toEqual(Array(5).fill(200));
     // Every high request finished before the first low one.
@@ -144,6 +149,8 @@ describe('fair holding between keys and priorities within a revision (docs/activ
     expect(Math.min(...lowDone.map((r) => r.at))).toBeGreaterThan(lastHigh);
     // Now the bound: high requests keep arriving every 50 ms while one low waits; it goes within
     // 1.5 s (plus the request running when it came due), not after every later high request.
+    endpoints.writeRevisions([revision('1500ms')]);
+    await new Promise((r) => setTimeout(r, 1000));
     const lowAged = get('/delay?ms=100', headers('low'), 'aged');
     const stream: Promise<Answer>[] = [];
     const started = performance.now();

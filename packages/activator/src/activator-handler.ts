@@ -28,8 +28,13 @@ import type { Dispatcher } from 'undici';
 import type { ActivatorMetrics } from './activator-metrics.js';
 import { answerAtOnce, arrivalVerdict, type EarlyAnswerContext, HOLD } from './early-answer.js';
 import type { HeldRequest } from './held-queue.js';
-import { type ConcurrencySink, RETRY_AFTER_SECONDS, RevisionAdmission } from './revision-admission.js';
-import { type FailingListener, REVISION_FAILING_HEADERS } from './revision-health.js';
+import {
+  type ConcurrencySink,
+  type ExchangeFail,
+  RETRY_AFTER_SECONDS,
+  RevisionAdmission,
+} from './revision-admission.js';
+import type { FailingListener } from './revision-health.js';
 import { identifyRevision } from './revision-id.js';
 import type { Revision, RevisionRegistry } from './revisions.js';
 import type { PodSlot } from './throttler.js';
@@ -204,22 +209,15 @@ class ActivatorExchange extends ProxyExchange implements FailingListener {
 
   /** 5. held until a Pod has room */
   protected admit(): void {
-    this.admission.revision.health.hold(this);
-    const overloaded = (): void => this.fail('ACTIVATOR_OVERLOADED', { 'retry-after': RETRY_AFTER_SECONDS });
-    if (!this.admission.admit((pod) => this.send(pod), this.heldBytes(), this.req.rawHeaders, overloaded)) {
-      overloaded();
-    }
+    this.admission.admit(this, (pod) => this.send(pod), this.heldBytes(), this.req.rawHeaders, this.failWith);
   }
 
   /** Held while its revision turned out failing: refused at once (docs/activator.md §10.1). */
   revisionFailing(detail: string): void {
-    if (this.isOver) return;
-    this.ctx.logger.warn(
-      { revision: this.admission.revision.name },
-      'revision failing: held request refused',
-    );
-    this.fail('REVISION_FAILING', REVISION_FAILING_HEADERS, detail);
+    if (!this.isOver) this.admission.refuseFailing(detail, this.failWith);
   }
+
+  private readonly failWith: ExchangeFail = (code, headers, detail) => this.fail(code, headers, detail);
 
   /** 6. forwarded */
   private send(pod: PodSlot): void {

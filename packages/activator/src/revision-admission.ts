@@ -4,6 +4,7 @@
  */
 import {
   type AttributeValue,
+  type ErrorCode,
   type Logger,
   type RequestTrace,
   rawHeader,
@@ -15,6 +16,7 @@ import {
 } from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
 import type { HeldRequest } from './held-queue.js';
+import { type FailingListener, REVISION_FAILING_HEADERS } from './revision-health.js';
 import type { Revision } from './revisions.js';
 import type { PodSlot } from './throttler.js';
 
@@ -43,6 +45,11 @@ export const MAX_RETRIES = 3;
 
 /** Seconds a client is told to wait after the activator refused to hold its request. */
 export const RETRY_AFTER_SECONDS = '1';
+
+const OVERLOADED_HEADERS = Object.freeze({ 'retry-after': RETRY_AFTER_SECONDS });
+
+/** An exchange's coded error answer (its `fail`). */
+export type ExchangeFail = (code: ErrorCode, headers?: Record<string, string>, detail?: string) => void;
 
 /** How a request waited in the activator: not at all, at zero (`hold`), or for room (`throttle`). */
 const NOT_HELD = 0;
@@ -89,12 +96,37 @@ export class RevisionAdmission {
   }
 
   /**
-   * 5. held until a Pod has room: `send` runs with the Pod now or once one frees; false when the hold
+   * 5. held until a Pod has room: `send` runs with the Pod now or once one frees; `bytes` is what the
+   * request's body may hold in memory while waiting, `rawHeaders` place it by the revision's key and
+   * priority headers. Refused with `fail` (`ACTIVATOR_OVERLOADED`) at a hold limit, now or later when a
+   * fairer claim to the caps pushes it out; `listener` hears if the revision turns out failing meanwhile.
+   */
+  admit(
+    listener: FailingListener,
+    send: (pod: PodSlot) => void,
+    bytes: number,
+    rawHeaders: readonly string[],
+    fail: ExchangeFail,
+  ): void {
+    this.revision.health.hold(listener);
+    if (!this.acquire(send, bytes, rawHeaders, () => fail('ACTIVATOR_OVERLOADED', OVERLOADED_HEADERS))) {
+      fail('ACTIVATOR_OVERLOADED', OVERLOADED_HEADERS);
+    }
+  }
+
+  /** A held request of a revision found failing is refused at once (docs/activator.md §10.1). */
+  refuseFailing(detail: string, fail: ExchangeFail): void {
+    this.ctx.logger.warn({ revision: this.revision.name }, 'revision failing: held request refused');
+    fail('REVISION_FAILING', REVISION_FAILING_HEADERS, detail);
+  }
+
+  /**
+   * Asks the throttler for a Pod: `send` runs with the Pod now or once one frees; false when the hold
    * limit is reached (send never runs; the caller answers `ACTIVATOR_OVERLOADED`). `bytes`: the body
    * bytes the request may hold in memory while waiting; `rawHeaders` place it by the revision's key and
    * priority headers. A held request pushed out later by a fairer claim to the caps gets `refused` instead.
    */
-  admit(
+  private acquire(
     send: (pod: PodSlot) => void,
     bytes: number,
     rawHeaders: readonly string[],
