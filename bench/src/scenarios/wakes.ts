@@ -251,6 +251,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
   });
   const agent = new Agent({ connections: plan.parallel, headersTimeout: WAKE_TIMEOUT_MS });
   const wakes: Wake[] = [];
+  let answered = 0;
   const total = WAKE_KINDS.reduce((sum, k) => sum + wakesOf[k], 0);
   const left = { ...wakesOf };
   const kindOf = (r: RevisionPods) => WAKE_KINDS.find((k) => r.name.startsWith(`wake-${k}-`))!;
@@ -274,7 +275,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
     } finally {
       current.delete(revision.name);
     }
-    if (wakes.length % 100 === 0) progress(`${wakes.length}/${total} wakes`);
+    if (++answered % 100 === 0) progress(`${answered}/${total} wakes answered`);
   };
 
   try {
