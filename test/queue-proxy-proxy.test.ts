@@ -319,6 +319,49 @@ describe('queue-proxy when a kept-alive connection to the app dies', () => {
   });
 });
 
+describe('queue-proxy in front of an app whose handler is not ready yet', () => {
+  it('sends a GET without body again, paced, until the app answers; a POST gets 502', async () => {
+    // For its first 400 ms the app resets every connection it accepts, before any byte: its port opened
+    // before its handler was ready.
+    let readyAt = Number.POSITIVE_INFINITY;
+    let resets = 0;
+    const app = createServer((req, res) => {
+      if (Date.now() < readyAt) {
+        resets++;
+        req.socket.resetAndDestroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const port = (app.address() as AddressInfo).port;
+    try {
+      for (const relay of ['true', 'false']) {
+        const qp = await startQueueProxy(
+          queueProxyEnv(port, { SERVING_READINESS_PROBE: '', QUEUE_HTTP1_RELAY: relay }),
+        );
+        try {
+          readyAt = Date.now() + 400;
+          const before = resets;
+          const res = await send(`${qp.url}/`);
+          expect(res.status, `relay ${relay}`).toBe(200);
+          expect(res.body).toBe('ok');
+          expect(resets - before).toBeGreaterThanOrEqual(2);
+          readyAt = Date.now() + 400;
+          const post = await send(`${qp.url}/`, { method: 'POST', body: 'x' });
+          expect(post.status, `relay ${relay}`).toBe(502);
+        } finally {
+          await qp.proc.kill();
+        }
+      }
+    } finally {
+      app.closeAllConnections();
+      await new Promise((r) => app.close(r));
+    }
+  });
+});
+
 describe('queue-proxy with the user container down', () => {
   it('answers 503 with Retry-After and K-Request-Not-Sent when the app refuses connections', async () => {
     const app = await startUserApp();

@@ -160,9 +160,20 @@ class QueueExchange extends ProxyExchange {
   protected override upstreamFailed(err: Error, sent: boolean): void {
     const outcome = this.admission.afterFailure(err, sent, this.req.method ?? '', this.req.url, this.isHttp2);
     // A resend whose app is gone is refused on its fresh connection and answered as never sent.
-    if (outcome === 'resend') this.send();
+    if (outcome === 'resend') this.resendAfter(this.admission.resendDelayMs);
     else if (outcome === 'not-sent') this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
     else super.upstreamFailed(err, sent);
+  }
+
+  /** Sends the request again after `ms`, unless it ended meanwhile (its client left, a timeout fired). */
+  private resendAfter(ms: number): void {
+    if (ms === 0) {
+      this.send();
+      return;
+    }
+    setTimeout(() => {
+      if (!this.isOver) this.send();
+    }, ms).unref();
   }
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */

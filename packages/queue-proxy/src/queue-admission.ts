@@ -52,6 +52,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export type FailureOutcome = 'resend' | 'failed' | 'not-sent';
 
 /**
+ * The waits before each resend of a safe request whose connection broke before any answer: the first at
+ * once (a kept-alive connection the app had just closed), the next ones paced, 1.5 s in all, for an app
+ * whose port opened before its handler was ready.
+ */
+export const RESEND_DELAYS_MS: readonly number[] = [0, 50, 100, 200, 400, 750];
+
+/**
  * One request's place in the queue-proxy: counted in the stats on arrival (4), admitted by the breaker
  * (5), counted out with its metrics and log line at the end (8). Kubelet-probe-looking requests
  * (`counted` false) skip all three.
@@ -59,7 +66,7 @@ export type FailureOutcome = 'resend' | 'failed' | 'not-sent';
 export class QueueAdmission {
   private slot: BreakerSlot | undefined;
   /** Sent once more after its connection died before any answer. */
-  private resent = false;
+  private resends = 0;
   /** When it was handed to the app (ms since the epoch), which the request metrics time from; kept only with them on. */
   private sentAt: number | undefined;
 
@@ -155,9 +162,12 @@ export class QueueAdmission {
 
   /**
    * Decides what follows an upstream failure: `not-sent` when the app never saw the request (logged, and
-   * health checks fail; the caller answers {@link NOT_SENT_HEADERS}, so the sender may send it elsewhere); `resend` once for a safe request without body over HTTP/1.1 whose kept-alive
-   * connection broke (the app closed it as the request arrived), as Go's transport does; else `failed`.
-   * RFC 9110 §9.2.2 allows the resend.
+   * health checks fail; the caller answers {@link NOT_SENT_HEADERS}, so the sender may send it
+   * elsewhere); `resend` for a safe request without body over HTTP/1.1 whose connection broke before any
+   * answer (the app closed a kept-alive one as the request arrived, as Go's transport resends for; or an
+   * app that has just started reset it before its handler was ready), at most
+   * {@link RESEND_DELAYS_MS}.length times, each after {@link resendDelayMs}; else `failed`. RFC 9110
+   * §9.2.2 allows the resends.
    */
   afterFailure(
     err: Error,
@@ -173,11 +183,17 @@ export class QueueAdmission {
       this.ctx.health.appRefused();
       return 'not-sent';
     }
-    if (this.resent || http2 || this.facts.hasBody || !SAFE_METHODS.has(method)) return 'failed';
+    if (this.resends >= RESEND_DELAYS_MS.length || http2 || this.facts.hasBody || !SAFE_METHODS.has(method))
+      return 'failed';
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'EPIPE') return 'failed';
-    this.resent = true;
+    this.resends++;
     return 'resend';
+  }
+
+  /** How long to wait before the resend {@link afterFailure} just allowed. */
+  get resendDelayMs(): number {
+    return RESEND_DELAYS_MS[this.resends - 1] ?? 0;
   }
 
   /**

@@ -122,9 +122,20 @@ class QueueRelayExchange extends RelayExchange {
   protected override upstreamFailed(err: Error, sent: boolean): void {
     const outcome = this.admission.afterFailure(err, sent, this.method, this.url, false);
     // A resend whose app is gone is refused on its fresh connection and answered as never sent.
-    if (outcome === 'resend') this.send(true);
+    if (outcome === 'resend') this.resendAfter(this.admission.resendDelayMs);
     else if (outcome === 'not-sent') this.fail('REQUEST_NOT_SENT', NOT_SENT_HEADERS);
     else super.upstreamFailed(err, sent);
+  }
+
+  /** Sends the request again after `ms`, unless it ended meanwhile (its client left, a timeout fired). */
+  private resendAfter(ms: number): void {
+    if (ms === 0) {
+      this.send(true);
+      return;
+    }
+    setTimeout(() => {
+      if (!this.isOver) this.send(true);
+    }, ms).unref();
   }
 
   /** 8. stats out, metrics, request log: once, however the exchange ended. */
