@@ -166,8 +166,8 @@ export class QueueAdmission {
    * elsewhere); `resend` for a safe request without body over HTTP/1.1 whose connection broke before any
    * answer (the app closed a kept-alive one as the request arrived, as Go's transport resends for; or an
    * app that has just started reset it before its handler was ready), at most
-   * {@link RESEND_DELAYS_MS}.length times, each after {@link resendDelayMs}; else `failed`. RFC 9110
-   * §9.2.2 allows the resends.
+   * {@link RESEND_DELAYS_MS}.length times, each after {@link resendDelayMs}; else `failed`.
+   * RFC 9110 §9.2.2 allows the resends.
    */
   afterFailure(
     err: Error,
