@@ -7,10 +7,17 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EndpointsFile, heldRequests, REVISION, settledFlag, startPod } from './support/activator-fixture.js';
-import { FakeAutoscaler } from './support/fake-autoscaler.js';
+import {
+  activatorWithAutoscaler,
+  EndpointsFile,
+  heldRequests,
+  REVISION,
+  settledFlag,
+  startPod,
+} from './support/activator-fixture.js';
+import type { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, send } from './support/http.js';
-import { activatorEnv, type RunningActivator, spawnNode, startActivator } from './support/processes.js';
+import { activatorEnv, type RunningActivator, spawnNode } from './support/processes.js';
 
 const REASON = 'app exited with code 1 (3 times)';
 const BODY = `revision hello-00001 failing: ${REASON}\n`;
@@ -34,9 +41,7 @@ afterEach(async () => {
 
 async function start(revision: Record<string, unknown>, env: Record<string, string> = {}) {
   endpoints.write(revision);
-  autoscaler = await FakeAutoscaler.start();
-  activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
-  await eventually(() => autoscaler!.clients === 1);
+  ({ autoscaler, activator } = await activatorWithAutoscaler(endpoints, env));
   return activator;
 }
 

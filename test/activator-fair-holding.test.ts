@@ -6,15 +6,16 @@
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  activatorWithAutoscaler,
   EndpointsFile,
   heldRequests,
   type Pod,
   revisionHeaders,
   startPod,
 } from './support/activator-fixture.js';
-import { FakeAutoscaler } from './support/fake-autoscaler.js';
+import type { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually } from './support/http.js';
-import { activatorEnv, type RunningActivator, startActivator } from './support/processes.js';
+import type { RunningActivator } from './support/processes.js';
 
 let endpoints: EndpointsFile;
 let autoscaler: FakeAutoscaler | undefined;
@@ -35,9 +36,7 @@ afterEach(async () => {
 
 async function start(revisions: Record<string, unknown>[], env: Record<string, string>) {
   endpoints.writeRevisions(revisions);
-  autoscaler = await FakeAutoscaler.start();
-  activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
-  await eventually(() => autoscaler!.clients === 1);
+  ({ autoscaler, activator } = await activatorWithAutoscaler(endpoints, env));
   // One connection per request, so that every request is held at once.
   client = new Agent({ connections: 10_000, pipelining: 0 });
   return activator;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  activatorWithAutoscaler,
   EndpointsFile,
   heldRequests,
   REVISION,
@@ -28,9 +29,7 @@ afterEach(async () => {
 
 async function start(revision: Record<string, unknown>, env: Record<string, string> = {}) {
   endpoints.write(revision);
-  autoscaler = await FakeAutoscaler.start();
-  activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
-  await eventually(() => autoscaler!.clients === 1);
+  ({ autoscaler, activator } = await activatorWithAutoscaler(endpoints, env));
   return activator;
 }
 

@@ -1,15 +1,20 @@
 import { connect } from 'node:http2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EndpointsFile, heldRequests, REVISION, settledFlag, startPod } from './support/activator-fixture.js';
-import { FakeAutoscaler } from './support/fake-autoscaler.js';
+import {
+  activatorWithAutoscaler,
+  EndpointsFile,
+  heldRequests,
+  REVISION,
+  settledFlag,
+  startPod,
+} from './support/activator-fixture.js';
+import type { FakeAutoscaler } from './support/fake-autoscaler.js';
 import { eventually, send, type TextResponse } from './support/http.js';
 import {
-  activatorEnv,
   queueProxyEnv,
   type RunningActivator,
   type RunningQueueProxy,
   spawnNode,
-  startActivator,
   startQueueProxy,
   startUserApp,
   type TestProcess,
@@ -37,9 +42,7 @@ afterEach(async () => {
 
 async function start(revision: Record<string, unknown>, env: Record<string, string> = {}) {
   endpoints.write(revision);
-  autoscaler = await FakeAutoscaler.start();
-  activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
-  await eventually(() => autoscaler!.clients === 1);
+  ({ autoscaler, activator } = await activatorWithAutoscaler(endpoints, env));
   return activator;
 }
 

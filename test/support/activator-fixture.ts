@@ -1,11 +1,14 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FakeAutoscaler } from './fake-autoscaler.js';
+import { eventually } from './http.js';
 import {
   activatorEnv,
   queueProxyEnv,
   type RunningActivator,
   type RunningQueueProxy,
+  startActivator,
   startQueueProxy,
   startUserApp,
   type UserApp,
@@ -101,4 +104,18 @@ export function settledFlag(promise: Promise<unknown>): () => boolean {
   };
   promise.then(mark, mark);
   return () => settled;
+}
+
+/**
+ * A fake autoscaler and an activator reading `endpoints` (with `env` over the test defaults), once the
+ * activator has connected to the autoscaler.
+ */
+export async function activatorWithAutoscaler(
+  endpoints: EndpointsFile,
+  env: Record<string, string> = {},
+): Promise<{ autoscaler: FakeAutoscaler; activator: RunningActivator }> {
+  const autoscaler = await FakeAutoscaler.start();
+  const activator = await startActivator(activatorEnv(endpoints.path, autoscaler.url, env));
+  await eventually(() => autoscaler.clients === 1);
+  return { autoscaler, activator };
 }
