@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HOLDING, holdingSettings, serverTimingSetting } from './revision-settings.js';
+import { DEFAULT_HOLDING, holdingSettings } from './revision-settings.js';
 
 describe('holdingSettings', () => {
   it('gives the defaults without annotations: no keys, no priorities, slow start on', () => {
@@ -65,19 +65,5 @@ describe('holdingSettings', () => {
         'zerogate.dev/priority-default': 'c',
       }).problems,
     ).toEqual(['zerogate.dev/priority-default: "c" is not one of the classes']);
-  });
-});
-
-describe('serverTimingSetting', () => {
-  it('is on unless zerogate.dev/server-timing is "false"; another value is a problem, and on', () => {
-    expect(serverTimingSetting(undefined)).toEqual({ enabled: true, problem: undefined });
-    expect(serverTimingSetting({ 'zerogate.dev/server-timing': 'true' }).enabled).toBe(true);
-    expect(serverTimingSetting({ 'zerogate.dev/server-timing': ' false ' })).toEqual({
-      enabled: false,
-      problem: undefined,
-    });
-    const bad = serverTimingSetting({ 'zerogate.dev/server-timing': 'off' });
-    expect(bad.enabled).toBe(true);
-    expect(bad.problem).toMatch(/^zerogate\.dev\/server-timing: "off"/);
   });
 });

@@ -121,23 +121,3 @@ function prioritySettings(
   }
   return { header, classes, fallback, count: names.length };
 }
-
-/** The annotation that turns the activator's and queue-proxy's `Server-Timing` off for a revision. */
-export const SERVER_TIMING_ANNOTATION = 'zerogate.dev/server-timing';
-
-/**
- * Whether a revision's responses get the activator's `Server-Timing` metrics (docs/activator.md §7.2): on
- * unless its annotation is `"false"`; a value other than `true` or `false` is a problem, and on.
- */
-export function serverTimingSetting(annotations: Readonly<Record<string, string>> | undefined): {
-  enabled: boolean;
-  problem: string | undefined;
-} {
-  const value = annotations?.[SERVER_TIMING_ANNOTATION]?.trim();
-  if (value === undefined || value === 'true') return { enabled: true, problem: undefined };
-  if (value === 'false') return { enabled: false, problem: undefined };
-  return {
-    enabled: true,
-    problem: `${SERVER_TIMING_ANNOTATION}: ${JSON.stringify(value)} is neither true nor false`,
-  };
-}

@@ -1,4 +1,4 @@
-import type { Logger } from '@zerogate/core';
+import { type Logger, serverTimingSetting } from '@zerogate/core';
 import {
   type EndpointListener,
   type RevisionInfo,
@@ -8,7 +8,7 @@ import {
 } from './endpoint-source.js';
 import { type PodProbe, RevisionBackends } from './revision-backends.js';
 import { RevisionHealth } from './revision-health.js';
-import { holdingSettings, serverTimingSetting } from './revision-settings.js';
+import { holdingSettings } from './revision-settings.js';
 import { RevisionThrottler, type ThrottleLimits } from './throttler.js';
 
 /** One revision the activator serves: what the source says, which Pods are usable, and its throttle. */

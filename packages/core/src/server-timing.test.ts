@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ResponseHead } from './http1/index.js';
 import { responseHead } from './relay/message-heads.js';
-import { rawServerTiming, serverTimingToAdd, timingDuration } from './server-timing.js';
+import { rawServerTiming, serverTimingSetting, serverTimingToAdd, timingDuration } from './server-timing.js';
 
 describe('timingDuration', () => {
   it('writes milliseconds with at most 3 decimals and never below zero', () => {
@@ -63,5 +63,19 @@ describe('the relay response head', () => {
     expect(head).toContain('server-timing: hold;dur=1\r\n');
     expect(head.match(/app;dur/g)).toHaveLength(1);
     expect(responseHead(parsed(app), false, false, false)).not.toContain('server-timing:');
+  });
+});
+
+describe('serverTimingSetting', () => {
+  it('is on unless zerogate.dev/server-timing is "false"; another value is a problem, and on', () => {
+    expect(serverTimingSetting(undefined)).toEqual({ enabled: true, problem: undefined });
+    expect(serverTimingSetting({ 'zerogate.dev/server-timing': 'true' }).enabled).toBe(true);
+    expect(serverTimingSetting({ 'zerogate.dev/server-timing': ' false ' })).toEqual({
+      enabled: false,
+      problem: undefined,
+    });
+    const bad = serverTimingSetting({ 'zerogate.dev/server-timing': 'off' });
+    expect(bad.enabled).toBe(true);
+    expect(bad.problem).toMatch(/^zerogate\.dev\/server-timing: "off"/);
   });
 });

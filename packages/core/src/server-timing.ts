@@ -47,3 +47,40 @@ export function rawServerTiming(raw: readonly string[]): string[] | undefined {
   }
   return values;
 }
+
+/**
+ * The revision annotation that turns `Server-Timing` off for a revision: the activator's, and the
+ * queue-proxy's through `QUEUE_SERVER_TIMING` (docs/activator.md §7.2).
+ */
+export const SERVER_TIMING_ANNOTATION = 'zerogate.dev/server-timing';
+
+/**
+ * Whether a revision's responses get `Server-Timing` metrics, from its annotations: on unless
+ * {@link SERVER_TIMING_ANNOTATION} is `"false"` (spaces around it ignored); a value other than `true` or
+ * `false` is a problem, and on. The one rule the activator follows and the platforms (the injector, the
+ * one-machine platform) turn into the queue-proxy's `QUEUE_SERVER_TIMING`.
+ */
+export function serverTimingSetting(annotations: Readonly<Record<string, string>> | undefined): {
+  enabled: boolean;
+  problem: string | undefined;
+} {
+  const value = annotations?.[SERVER_TIMING_ANNOTATION]?.trim();
+  if (value === undefined || value === 'true') return { enabled: true, problem: undefined };
+  if (value === 'false') return { enabled: false, problem: undefined };
+  return {
+    enabled: true,
+    problem: `${SERVER_TIMING_ANNOTATION}: ${JSON.stringify(value)} is neither true nor false`,
+  };
+}
+
+/**
+ * The queue-proxy's `serverTiming` setting (`QUEUE_SERVER_TIMING`) for a revision with `annotations`:
+ * `false` when they turn `Server-Timing` off ({@link serverTimingSetting}), else undefined, which leaves the
+ * variable out (the queue-proxy's default, on). What the injector and the one-machine platform give
+ * `queueProxyEnv`, so the annotation means the same to the activator and to every queue-proxy.
+ */
+export function queueProxyServerTiming(
+  annotations: Readonly<Record<string, string>> | undefined,
+): false | undefined {
+  return serverTimingSetting(annotations).enabled ? undefined : false;
+}

@@ -6,6 +6,7 @@
  * the drain itself instead of waiting for a SIGTERM.
  */
 import type { V1Container, V1EnvVar, V1SecurityContext } from '@kubernetes/client-node';
+import { queueProxyServerTiming } from '@zerogate/core';
 import { QUEUE_PROXY_POD_FIELDS, queueProxyEnv } from '@zerogate/queue-proxy/env';
 import type { QueueProxyResources } from './config.js';
 import type { ReadinessHandover } from './readiness-handover.js';
@@ -59,9 +60,6 @@ function securityContext(): V1SecurityContext {
   };
 }
 
-/** The revision annotation that turns `Server-Timing` off (docs/activator.md §7.2). */
-const SERVER_TIMING_ANNOTATION = 'zerogate.dev/server-timing';
-
 /** What the sidecar is built from. */
 export interface QueueProxyInput {
   readonly image: string;
@@ -104,7 +102,7 @@ export function makeQueueProxyContainer(input: QueueProxyInput): V1Container {
     multiContainerProbes: false,
     http2AutoDetection: false,
     // The revision's `zerogate.dev/server-timing: "false"` turns the queue-proxy's Server-Timing off too.
-    ...(settings.revisionAnnotations[SERVER_TIMING_ANNOTATION] === 'false' ? { serverTiming: false } : {}),
+    serverTiming: queueProxyServerTiming(settings.revisionAnnotations),
     logging: { level: input.logLevel },
     systemNamespace: input.systemNamespace,
     // Signalled only after the app exited: the app's preStop hook starts the drain.

@@ -273,6 +273,20 @@ describe('the waiting page annotation', () => {
   });
 });
 
+describe('the server-timing annotation', () => {
+  it('takes "true" or "false", and refuses anything else naming the annotation', () => {
+    expect(
+      problems(`services:
+  - name: a
+    command: x
+    annotations: { zerogate.dev/server-timing: "off" }
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:4: services[0].annotations.zerogate.dev/server-timing: must be "true" or "false", got "off"',
+    ]);
+  });
+});
+
 describe('shellCommand', () => {
   it('execs a single simple command, so the app is the process the platform signals', () => {
     expect(shellCommand('node server.mjs --port $PORT > out.log')).toEqual([

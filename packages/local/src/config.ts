@@ -10,7 +10,7 @@ import {
   loadConfig as loadAutoscalerConfig,
   resolveRevisionAutoscaling,
 } from '@zerogate/autoscaler/config';
-import { ConfigError } from '@zerogate/core';
+import { ConfigError, SERVER_TIMING_ANNOTATION, serverTimingSetting } from '@zerogate/core';
 import type { QueueProxyTracing } from '@zerogate/queue-proxy/env';
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 
@@ -532,6 +532,14 @@ function revisionSettings(
       `${path}.annotations.${WAITING_PAGE_ANNOTATION}`,
       r.child('annotations'),
       `must be "true" or "false", got ${JSON.stringify(waitingPage)}`,
+    );
+  }
+  // The activator ignores any other value with a warning; here it is a typo the file can fix.
+  if (serverTimingSetting(annotations).problem !== undefined) {
+    problems.add(
+      `${path}.annotations.${SERVER_TIMING_ANNOTATION}`,
+      r.child('annotations'),
+      `must be "true" or "false", got ${JSON.stringify(annotations[SERVER_TIMING_ANNOTATION])}`,
     );
   }
   if (cluster !== undefined && r.has('annotations')) {

@@ -9,6 +9,7 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { queueProxyServerTiming } from '@zerogate/core';
 import {
   inProcessEnv,
   QUEUE_PROXY_ENV,
@@ -337,6 +338,8 @@ function podQueueProxyEnv(
       idleSeconds: rev.idleTimeoutSeconds,
     },
     readinessProbe: { tcpSocket: { port: appPort, host: address } },
+    // The revision's `zerogate.dev/server-timing: "false"` turns the queue-proxy's Server-Timing off too.
+    serverTiming: queueProxyServerTiming(rev.annotations),
     logging: { level: 'info' },
     drain: { quietSeconds: drainSeconds, terminationGraceSeconds: rev.terminationGracePeriodSeconds },
     tracing: rev.tracing,
