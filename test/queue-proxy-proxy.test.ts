@@ -320,9 +320,9 @@ describe('queue-proxy when a kept-alive connection to the app dies', () => {
 });
 
 describe('queue-proxy in front of an app whose handler is not ready yet', () => {
-  it('sends a GET without body again, paced, until the app answers; a POST gets 502', async () => {
-    // For its first 400 ms the app resets every connection it accepts, before any byte: its port opened
-    // before its handler was ready.
+  it('sends a GET without body again every 20 ms until the starting app first answers, then paces resends; a POST gets 502', async () => {
+    // The app resets every connection it accepts, before any byte, until `readyAt`: its port opened
+    // before its handler was ready. 2.5 s is past the 1.5 s of paced resends a running app gets.
     let readyAt = Number.POSITIVE_INFINITY;
     let resets = 0;
     const app = createServer((req, res) => {
@@ -342,12 +342,20 @@ describe('queue-proxy in front of an app whose handler is not ready yet', () => 
           queueProxyEnv(port, { SERVING_READINESS_PROBE: '', QUEUE_HTTP1_RELAY: relay }),
         );
         try {
-          readyAt = Date.now() + 400;
+          readyAt = Date.now() + 2500;
           const before = resets;
           const res = await send(`${qp.url}/`);
+          const late = Date.now() - readyAt;
           expect(res.status, `relay ${relay}`).toBe(200);
           expect(res.body).toBe('ok');
-          expect(resets - before).toBeGreaterThanOrEqual(2);
+          // Sent every 20 ms meanwhile, and answered soon after the handler was: not 750 ms later.
+          expect(resets - before).toBeGreaterThanOrEqual(20);
+          expect(late).toBeLessThan(500);
+          // The app has answered: a later break is a running app's, with 1.5 s of paced resends.
+          readyAt = Date.now() + 2500;
+          expect((await send(`${qp.url}/`)).status, `relay ${relay}`).toBe(502);
+          readyAt = Date.now() + 400;
+          expect((await send(`${qp.url}/`)).status, `relay ${relay}`).toBe(200);
           readyAt = Date.now() + 400;
           const post = await send(`${qp.url}/`, { method: 'POST', body: 'x' });
           expect(post.status, `relay ${relay}`).toBe(502);
@@ -359,7 +367,7 @@ describe('queue-proxy in front of an app whose handler is not ready yet', () => 
       app.closeAllConnections();
       await new Promise((r) => app.close(r));
     }
-  });
+  }, 30_000);
 });
 
 describe('queue-proxy with the user container down', () => {

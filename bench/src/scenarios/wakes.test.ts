@@ -5,6 +5,7 @@ import {
   failureStage,
   readyToResponse,
   revisionsOfKinds,
+  serverTimingDurations,
   stagesTable,
   verdict,
   type Wake,
@@ -117,5 +118,18 @@ describe('wakesScenario options', () => {
     expect(() => wakesScenario.prepare({ wakes: '1' }, settings)).toThrow(/--wakes must be an integer/);
     expect(() => wakesScenario.prepare({ revisions: 'x' }, settings)).toThrow(/--revisions/);
     expect(() => wakesScenario.prepare({ parallel: '0' }, settings)).toThrow(/--parallel/);
+  });
+});
+
+describe('serverTimingDurations', () => {
+  it('reads each metric duration of one or many Server-Timing values', () => {
+    expect(serverTimingDurations('hold;dur=812.4, throttle;dur=0.2,proxy;dur=12')).toEqual({
+      hold: 812.4,
+      throttle: 0.2,
+      proxy: 12,
+    });
+    expect(serverTimingDurations(['app;desc="x";dur=3', 'queue;dur=1.5'])).toEqual({ app: 3, queue: 1.5 });
+    expect(serverTimingDurations('miss, cache;desc=x')).toEqual({});
+    expect(serverTimingDurations(undefined)).toEqual({});
   });
 });

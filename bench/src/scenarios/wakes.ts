@@ -53,6 +53,26 @@ export interface Wake {
   pod?: PodTimeline;
   /** When the fault-injected app opened its port (its `socket open` line). */
   socketOpenAt?: number;
+  /** The response's `Server-Timing` durations by metric name (`hold`, `throttle`, `proxy`, `queue`), ms. */
+  timing?: Record<string, number>;
+}
+
+/** The durations of a `Server-Timing` value, by metric name (`name;dur=12.5, …`). */
+export function serverTimingDurations(value: string | string[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of [value ?? []].flat().join(',').split(',')) {
+    const [name, ...params] = entry.split(';').map((p) => p.trim());
+    const dur = params.find((p) => p.startsWith('dur='));
+    if (name && dur !== undefined) out[name] = Number(dur.slice(4));
+  }
+  return out;
+}
+
+/** When the activator sent the request to the Pod it held it for (client clock, ms since the epoch). */
+function activatorSentAt(w: Wake): number | undefined {
+  const t = w.timing;
+  if (t?.['hold'] === undefined) return undefined;
+  return w.sent + t['hold'] + (t['throttle'] ?? 0);
 }
 
 /** Whether a wake answered 2xx. */
@@ -121,6 +141,9 @@ export function stagesTable(wakes: readonly Wake[]): Table {
     { name: 'request sent → Pod ready', span: (w) => diff(w.pod?.readyAt, w.sent) },
     { name: 'app port open → handler ready', span: (w) => diff(w.pod?.appListeningAt, w.socketOpenAt) },
     { name: 'Pod ready → first response byte', span: (w) => diff(w.firstByte, w.pod?.readyAt) },
+    { name: 'Pod ready → activator sends', span: (w) => diff(activatorSentAt(w), w.pod?.readyAt) },
+    { name: 'activator sends → first byte from the Pod', span: (w) => w.timing?.['proxy'] },
+    { name: "queue-proxy's breaker wait", span: (w) => w.timing?.['queue'] },
     {
       name: "app's handler ready → first response byte",
       span: (w) => diff(w.firstByte, w.pod?.appListeningAt),
@@ -268,6 +291,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
       });
       wake.firstByte = Date.now();
       wake.status = res.statusCode;
+      wake.timing = serverTimingDurations(res.headers['server-timing']);
       const text = await res.body.text();
       if (!succeeded(wake)) wake.body = text.slice(0, 200);
     } catch (err) {

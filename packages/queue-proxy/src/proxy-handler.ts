@@ -15,28 +15,23 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  type Breaker,
   type Drainer,
   type ErrorSource,
   type ExchangeTimeouts,
   isProbeAgent,
-  type Logger,
   originForm,
   ProxyExchange,
   plainAddress,
   type RequestFacts,
-  type RequestLog,
-  type RequestStats,
   readFacts,
 } from '@zerogate/core';
-import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 import type { Dispatcher } from 'undici';
 import type { HealthResponder } from './health.js';
-import { NOT_SENT_HEADERS, QueueAdmission, type QueueTracing } from './queue-admission.js';
+import { type AdmissionContext, NOT_SENT_HEADERS, QueueAdmission } from './queue-admission.js';
 import { upstreamHeaders } from './request-head.js';
 
 /** Everything the request path shares; built once at start. */
-export interface ProxyContext {
+export interface ProxyContext extends AdmissionContext {
   /** HTTP/1.1 keep-alive pool to the user container, as many connections as CC allows; made on first use. */
   readonly pool: () => Dispatcher;
   /**
@@ -46,20 +41,9 @@ export interface ProxyContext {
   readonly bypass: () => Dispatcher;
   /** h2c client to the user container, for requests that arrived over HTTP/2 (protocol kept hop by hop). */
   readonly h2c: () => Dispatcher;
-  readonly breaker: Breaker | undefined;
-  readonly stats: RequestStats;
   readonly drainer: Drainer;
   readonly health: HealthResponder;
-  readonly metrics: RequestMetricsRecorder | undefined;
-  readonly logger: Logger;
-  readonly requestLog: boolean;
-  readonly probeRequestLog: boolean;
-  readonly templatedLog: RequestLog | undefined;
   readonly timeouts: ExchangeTimeouts;
-  /** Tracing, when it is on (docs/tracing.md). */
-  readonly tracing: QueueTracing | undefined;
-  /** A request that waited for a breaker slot gets `Server-Timing: queue;dur=…` (`QUEUE_SERVER_TIMING`). */
-  readonly serverTiming: boolean;
 }
 
 /**
@@ -118,7 +102,7 @@ class QueueExchange extends ProxyExchange {
 
   /** `Server-Timing: queue;dur=…` for a request that waited for a breaker slot (docs/queue-proxy.md). */
   protected override responseTiming(): string | undefined {
-    return this.admission.responseTiming();
+    return this.admission.responseStarts();
   }
 
   /** 5. breaker */

@@ -31,7 +31,37 @@ export interface AdmissionContext extends RequestAccounting {
   readonly tracing: QueueTracing | undefined;
   /** A request that waited for a breaker slot gets `Server-Timing: queue;dur=…` (`QUEUE_SERVER_TIMING`). */
   readonly serverTiming: boolean;
+  /** Whether the app has answered yet, which paces the resends ({@link AppStart}). */
+  readonly appStart: AppStart;
 }
+
+/**
+ * Until the app first answers a request, an open port does not prove its handler is ready: a connection
+ * it breaks before any answer means it is still starting, and a safe request is sent again every
+ * {@link STARTING_RESEND_MS} rather than on {@link RESEND_DELAYS_MS}, for {@link STARTING_WINDOW_MS}
+ * from the first such break (an app that breaks every connection is not waited for again).
+ */
+export class AppStart {
+  private answered = false;
+  private firstBreakAt: number | undefined;
+
+  /** A response from the app started. */
+  answer(): void {
+    this.answered = true;
+  }
+
+  /** A connection broke before any answer: true while the app may still be starting. */
+  starting(now: number): boolean {
+    if (this.answered) return false;
+    this.firstBreakAt ??= now;
+    return now - this.firstBreakAt < STARTING_WINDOW_MS;
+  }
+}
+
+/** The pause between resends while the app is starting: small next to the 50 ms a wake may add. */
+export const STARTING_RESEND_MS = 20;
+/** How long an app that has never answered is treated as starting, from the first connection it broke. */
+export const STARTING_WINDOW_MS = 10_000;
 
 /** The queue-proxy's tracer and the attributes of every span it reports (revision, namespace, Pod). */
 export interface QueueTracing {
@@ -65,8 +95,12 @@ export const RESEND_DELAYS_MS: readonly number[] = [0, 50, 100, 200, 400, 750];
  */
 export class QueueAdmission {
   private slot: BreakerSlot | undefined;
-  /** Sent once more after its connection died before any answer. */
+  /** Sent once more after its connection died before any answer, on {@link RESEND_DELAYS_MS}. */
   private resends = 0;
+  /** The wait before the resend {@link afterFailure} last allowed. */
+  private nextResendMs = 0;
+  /** Whether this request was sent yet once while the app was starting (the first goes at once). */
+  private resentWhileStarting = false;
   /** When it was handed to the app (ms since the epoch), which the request metrics time from; kept only with them on. */
   private sentAt: number | undefined;
 
@@ -146,10 +180,12 @@ export class QueueAdmission {
   }
 
   /**
-   * The `Server-Timing` value of a request that waited for a breaker slot (`queue;dur=<ms>`), as its
-   * response starts; undefined for one that did not wait, or with `QUEUE_SERVER_TIMING` off.
+   * The app's response starts: the app is answering ({@link AppStart}), and the `Server-Timing` value
+   * of a request that waited for a breaker slot (`queue;dur=<ms>`) is returned; undefined for one that
+   * did not wait, or with `QUEUE_SERVER_TIMING` off.
    */
-  responseTiming(): string | undefined {
+  responseStarts(): string | undefined {
+    this.ctx.appStart.answer();
     const slot = this.slot;
     if (slot === undefined || slot.waitedMs === 0 || !this.ctx.serverTiming) return undefined;
     return `queue;dur=${timingDuration(slot.waitedMs)}`;
@@ -164,9 +200,9 @@ export class QueueAdmission {
    * Decides what follows an upstream failure: `not-sent` when the app never saw the request (logged, and
    * health checks fail; the caller answers {@link NOT_SENT_HEADERS}, so the sender may send it
    * elsewhere); `resend` for a safe request without body over HTTP/1.1 whose connection broke before any
-   * answer (the app closed a kept-alive one as the request arrived, as Go's transport resends for; or an
-   * app that has just started reset it before its handler was ready), at most
-   * {@link RESEND_DELAYS_MS}.length times, each after {@link resendDelayMs}; else `failed`.
+   * answer, after {@link resendDelayMs}: while the app is starting ({@link AppStart}) every
+   * {@link STARTING_RESEND_MS}; else (the app closed a kept-alive one as the request arrived, as Go's
+   * transport resends for) at most {@link RESEND_DELAYS_MS}.length times; else `failed`.
    * RFC 9110 §9.2.2 allows the resends.
    */
   afterFailure(
@@ -183,17 +219,22 @@ export class QueueAdmission {
       this.ctx.health.appRefused();
       return 'not-sent';
     }
-    if (this.resends >= RESEND_DELAYS_MS.length || http2 || this.facts.hasBody || !SAFE_METHODS.has(method))
-      return 'failed';
+    if (http2 || this.facts.hasBody || !SAFE_METHODS.has(method)) return 'failed';
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'EPIPE') return 'failed';
-    this.resends++;
+    if (this.ctx.appStart.starting(Date.now())) {
+      this.nextResendMs = this.resentWhileStarting ? STARTING_RESEND_MS : 0;
+      this.resentWhileStarting = true;
+      return 'resend';
+    }
+    if (this.resends >= RESEND_DELAYS_MS.length) return 'failed';
+    this.nextResendMs = RESEND_DELAYS_MS[this.resends++]!;
     return 'resend';
   }
 
   /** How long to wait before the resend {@link afterFailure} just allowed. */
   get resendDelayMs(): number {
-    return RESEND_DELAYS_MS[this.resends - 1] ?? 0;
+    return this.nextResendMs;
   }
 
   /**

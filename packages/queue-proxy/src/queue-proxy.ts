@@ -32,7 +32,7 @@ import type { Dispatcher } from 'undici';
 import type { QueueProxyConfig, ServedTls } from './config.js';
 import { HealthResponder } from './health.js';
 import { ProxyHandler } from './proxy-handler.js';
-import type { QueueTracing } from './queue-admission.js';
+import { AppStart, type QueueTracing } from './queue-admission.js';
 import { QueueRelayRoute } from './queue-relay.js';
 import { ReadinessProber } from './readiness/index.js';
 import { upgradeHandler } from './upgrade.js';
@@ -127,6 +127,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     templatedLog,
     timeouts,
     serverTiming: config.serverTiming,
+    appStart: new AppStart(),
   };
   const proxy = new ProxyHandler({ ...requestPath, pool: breakerPool, bypass: bypassPool, h2c: h2cClient });
   const upgrades = new TunnelSet();

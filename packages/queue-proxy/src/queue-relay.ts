@@ -95,7 +95,7 @@ class QueueRelayExchange extends RelayExchange {
 
   /** `Server-Timing: queue;dur=…` for a request that waited for a breaker slot (docs/queue-proxy.md). */
   protected override responseTiming(): string | undefined {
-    return this.admission.responseTiming();
+    return this.admission.responseStarts();
   }
 
   /** 5. breaker */
