@@ -133,6 +133,7 @@ describe('activator shutdown', () => {
     ).toBe(true);
     const probe = await send(`${a.url}/`, { headers: KUBELET_PROBE });
     expect(probe.body).toBe('received SIGTERM from kubelet\n');
+    expect(probe.headers['zerogate-error']).toBe('activator; stopping');
     // Still serving during the drain; the request running at SIGTERM finishes.
     expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
     expect((await run).status).toBe(200);

@@ -34,7 +34,7 @@ async function start(revision: Record<string, unknown>, env: Record<string, stri
 }
 
 describe('activator probes and routing (docs/activator.md §6.1, §3.2)', () => {
-  it('fails the kubelet probe (500) until the autoscaler connection is established', async () => {
+  it('fails the kubelet probe (500, Zerogate-Error: activator) until the autoscaler connection is established', async () => {
     endpoints.write({});
     // Reserve a port for the autoscaler, then start it only after the activator.
     const placeholder = await FakeAutoscaler.start();
@@ -44,6 +44,7 @@ describe('activator probes and routing (docs/activator.md §6.1, §3.2)', () => 
     const before = await send(`${activator.url}/`, { headers: { 'user-agent': 'kube-probe/1.30' } });
     expect(before.status).toBe(500);
     expect(before.body).toBe('connection has not yet been established\n');
+    expect(before.headers['zerogate-error']).toBe('activator; autoscaler-not-connected');
     autoscaler = await FakeAutoscaler.start(Number(new URL(url).port));
     expect(
       await eventually(

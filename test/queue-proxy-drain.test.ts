@@ -46,6 +46,7 @@ describe('queue-proxy graceful drain (docs/queue-proxy.md §7.1)', () => {
     const probe = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
     expect(probe.status).toBe(503);
     expect(probe.body).toBe('shutting down\n');
+    expect(probe.headers['zerogate-error']).toBe('queue-proxy; shutting-down');
     const hashProbe = await send(`${qp.url}/`, {
       headers: { 'k-network-probe': 'probe', 'k-network-hash': 'h' },
     });

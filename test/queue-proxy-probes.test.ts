@@ -40,6 +40,9 @@ describe('queue-proxy probes', () => {
     await app.proc.kill();
     const down = await send(`${qp.url}/`, { headers: KUBELET_PROBE });
     expect(down.status).toBe(503);
+    // Knative's bare 503, marked as the platform's refusal (docs/wire.md §6).
+    expect(down.body).toBe('');
+    expect(down.headers['zerogate-error']).toBe('queue-proxy; not-ready');
   }, 30_000);
 
   it('polls the user container every 50 ms within one kubelet probe, so readiness follows the app (aggressive mode)', async () => {

@@ -23,6 +23,7 @@ import {
   type Tracer,
   type TunnelSet,
   UpgradeExchange,
+  zerogateErrorHeaders,
 } from '@zerogate/core';
 import type { Dispatcher } from 'undici';
 import type { ActivatorMetrics } from './activator-metrics.js';
@@ -72,6 +73,10 @@ const SOCKET_READ_BYTES = 64 * 1024;
  * stream window, as much as the client sends before it waits for the Pod anyway.
  */
 const REPLAY_BYTES = 64 * 1024;
+
+/** A refused health check is the platform's 500, marked `Zerogate-Error: activator; <reason>` (docs/wire.md §6). */
+const STOPPING_HEADERS = zerogateErrorHeaders('activator', 'ACTIVATOR_STOPPING');
+const NOT_CONNECTED_HEADERS = zerogateErrorHeaders('activator', 'AUTOSCALER_NOT_CONNECTED');
 
 /**
  * The activator's request handler, in the order docs/activator.md §3.1 gives; the code marks each stage
@@ -145,8 +150,9 @@ export class ActivatorHandler {
 
   /** Kubelet probes: 500 until the autoscaler connection was established, and after SIGTERM. */
   private healthCheck(res: ServerResponse): void {
-    if (this.ctx.shuttingDown()) sendError(res, 'ACTIVATOR_STOPPING');
-    else if (!this.ctx.reporter.everConnected) sendError(res, 'AUTOSCALER_NOT_CONNECTED');
+    if (this.ctx.shuttingDown()) sendError(res, 'ACTIVATOR_STOPPING', STOPPING_HEADERS);
+    else if (!this.ctx.reporter.everConnected)
+      sendError(res, 'AUTOSCALER_NOT_CONNECTED', NOT_CONNECTED_HEADERS);
     else {
       res.writeHead(200, { 'content-length': 0 });
       res.end();

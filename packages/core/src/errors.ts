@@ -102,7 +102,10 @@ export const ERRORS = {
     grpc: GRPC.UNAVAILABLE,
     reason: 'app-refused',
   },
-  /** A queue-proxy probe arrived while draining (`pkg:network/handlers/drain.go`). */
+  /**
+   * A queue-proxy probe arrived while draining (`pkg:network/handlers/drain.go`); also a dashboard stream
+   * asked of the one-machine platform while it stops.
+   */
   SHUTTING_DOWN: { status: 503, body: 'shutting down\n', grpc: GRPC.UNAVAILABLE, reason: 'shutting-down' },
   /** A queue-proxy health check while the app is not ready (a bare 503, as Knative's). */
   NOT_READY: { status: 503, body: '', grpc: GRPC.UNAVAILABLE, reason: 'not-ready' },
@@ -209,6 +212,16 @@ export const ERRORS = {
     reason: 'public-path-unreachable',
   },
   /**
+   * The one-machine platform's dashboard serves as many event streams as it may; the cap is filled in. Sent
+   * with `Retry-After`.
+   */
+  TOO_MANY_STREAMS: {
+    status: 503,
+    body: 'too many dashboard streams (at most <max>)\n',
+    grpc: GRPC.UNAVAILABLE,
+    reason: 'too-many-streams',
+  },
+  /**
    * A Host no route serves, at the one-machine platform's ingress or the test cluster's Knative ingress;
    * the Host header is filled in, quoted as JSON.
    */
@@ -218,7 +231,11 @@ export const ERRORS = {
 /** The code naming one entry of {@link ERRORS}. */
 export type ErrorCode = keyof typeof ERRORS;
 
-/** A component that answers requests itself, as named in the `Zerogate-Error` header. */
+/**
+ * A component that answers requests itself, as named in the `Zerogate-Error` header: by its role, so the
+ * in-process mode (which carries the queue-proxy's contract) is `queue-proxy`, and the one-machine
+ * platform's dashboard (on the ingress port) is `ingress`.
+ */
 export type ErrorSource = 'activator' | 'queue-proxy' | 'ingress';
 
 /** The header that marks a response the platform made (docs/wire.md §6). */

@@ -32,7 +32,7 @@ describe('probe answers', () => {
     expect(isProbeAgent('')).toBe(false);
   });
 
-  it('answers health checks and network probes as docs/queue-proxy.md §4 says', async () => {
+  it('answers health checks and network probes as docs/queue-proxy.md §4 says, its 503s marked Zerogate-Error: queue-proxy', async () => {
     let draining = false;
     let ready = true;
     const url = await serve((req, res) => {
@@ -42,28 +42,41 @@ describe('probe answers', () => {
     });
     const ask = async (headers: Record<string, string>) => {
       const res = await fetch(url, { headers });
-      return [res.status, await res.text(), res.headers.get('k-network-hash')];
+      return [
+        res.status,
+        await res.text(),
+        res.headers.get('k-network-hash'),
+        res.headers.get('zerogate-error'),
+      ];
     };
-    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([200, 'queue', null]);
+    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([200, 'queue', null, null]);
     expect(await ask({ 'k-network-probe': 'other' })).toEqual([
       400,
       'unexpected probe header value: other\n',
       null,
+      null,
     ]);
-    expect(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'h' })).toEqual([200, '', 'h']);
+    expect(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'h' })).toEqual([200, '', 'h', null]);
     expect(await ask({ 'k-network-probe': 'probe' })).toEqual([
       400,
       'a probe request must contain a non-empty "K-Network-Hash" header\n',
       null,
+      null,
     ]);
     ready = false;
-    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([503, '', null]);
+    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([503, '', null, 'queue-proxy; not-ready']);
     draining = true;
-    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([503, 'shutting down\n', null]);
+    expect(await ask({ 'k-network-probe': 'queue' })).toEqual([
+      503,
+      'shutting down\n',
+      null,
+      'queue-proxy; shutting-down',
+    ]);
     expect(await ask({ 'k-network-probe': 'probe', 'k-network-hash': 'h' })).toEqual([
       503,
       'shutting down\n',
       null,
+      'queue-proxy; shutting-down',
     ]);
   });
 });

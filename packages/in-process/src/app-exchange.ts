@@ -15,6 +15,7 @@ import {
   sendError,
   sendGrpcError,
   type TimedExchange,
+  zerogateErrorHeaders,
 } from '@zerogate/core';
 import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
 
@@ -113,13 +114,18 @@ export class AppExchange implements TimedExchange {
     this.ctx.app(this.req, this.res);
   }
 
-  /** Answers for the app with a coded error and detaches the response from it. */
+  /**
+   * Answers for the app with a coded error and detaches the response from it. A 5xx says it is the
+   * platform's, `Zerogate-Error: queue-proxy; <reason>`: the in-process mode carries the queue-proxy's
+   * contract, so it answers as the queue-proxy would (docs/wire.md §6).
+   */
   private answer(code: ErrorCode): void {
     const { res } = this;
     this.state = TAKEN;
     if (!res.headersSent && !res.destroyed) {
-      if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(res, code);
-      else sendError(res, code);
+      const headers = zerogateErrorHeaders('queue-proxy', code);
+      if (isGrpcRequest(this.req.headers['content-type'])) sendGrpcError(res, code, headers);
+      else sendError(res, code, headers);
     }
     detach(res);
   }

@@ -95,7 +95,7 @@ describe('attach', () => {
     expect(seen).toBe(1);
   });
 
-  it("asks the app's readiness check: false answers an empty 503, a throw 500", async () => {
+  it("asks the app's readiness check: false answers an empty 503, a throw 500, both marked as the queue-proxy's", async () => {
     let ready: boolean | Error = false;
     const { url } = await start((_req, res) => hello(res), {
       ready: async () => {
@@ -104,11 +104,19 @@ describe('attach', () => {
       },
     });
     const headers = { 'user-agent': 'Knative-Activator-Probe', 'k-network-probe': 'queue' };
-    expect(await get(url, { headers })).toMatchObject({ status: 503, body: '' });
+    expect(await get(url, { headers })).toMatchObject({
+      status: 503,
+      body: '',
+      headers: { 'zerogate-error': 'queue-proxy; not-ready' },
+    });
     ready = true;
     expect(await get(url, { headers })).toMatchObject({ status: 200, body: 'queue' });
     ready = new Error('database down');
-    expect(await get(url, { headers })).toMatchObject({ status: 500, body: ERRORS.INTERNAL.body });
+    expect(await get(url, { headers })).toMatchObject({
+      status: 500,
+      body: ERRORS.INTERNAL.body,
+      headers: { 'zerogate-error': 'queue-proxy; internal' },
+    });
   });
 
   it('answers 504 for an app that wrote nothing in time, drops its late writes and keeps the connection', async () => {
@@ -132,6 +140,7 @@ describe('attach', () => {
     const dispatcher = oneConnection();
     const timedOut = await get(`${url}/slow`, { dispatcher });
     expect([timedOut.status, timedOut.body]).toEqual([504, 'request timeout']);
+    expect(timedOut.headers['zerogate-error']).toBe('queue-proxy; timeout');
     await lateWrite;
     const next = await get(`${url}/`, { dispatcher });
     expect([next.status, next.body]).toEqual([200, 'hello']);
@@ -189,6 +198,41 @@ describe('attach', () => {
     expect(probe.body).toBe('hello');
     hello(held[0]!);
     expect((await holding).status).toBe(200);
+  });
+
+  it("answers 503 queue-full past the breaker's queue, marked as the queue-proxy's; an app's own 503 is not marked", async () => {
+    const held: ServerResponse[] = [];
+    const { url, attached } = await start(
+      (req, res) => {
+        if (req.url === '/hold') held.push(res);
+        else if (req.url === '/fail') {
+          res.writeHead(503);
+          res.end('app down');
+        } else hello(res);
+      },
+      { containerConcurrency: 1, requestMetrics: true },
+    );
+    const app = await get(`${url}/fail`);
+    expect([app.status, app.body, app.headers['zerogate-error']]).toEqual([503, 'app down', undefined]);
+    const depth = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${attached.ports.metrics}/metrics`)).text();
+      return Number(/kn_serving_queue_depth\{[^}]*\} (\d+)\n/.exec(text)?.[1]);
+    };
+    // One running and ten (10 × containerConcurrency) waiting fill it.
+    const dispatcher = new Agent({ connections: 16 });
+    agents.push(dispatcher);
+    const filling = Array.from({ length: 11 }, () => get(`${url}/hold`, { dispatcher }));
+    await expectEventuallyAsync(async () => (await depth()) === 11);
+    expect(await get(`${url}/more`, { dispatcher })).toMatchObject({
+      status: 503,
+      body: ERRORS.QUEUE_FULL.body,
+      headers: { 'zerogate-error': 'queue-proxy; queue-full' },
+    });
+    for (let i = 0; i < 11; i++) {
+      await expectEventually(() => held.length > 0);
+      hello(held.shift()!);
+    }
+    expect((await Promise.all(filling)).map((r) => r.status)).toEqual(Array(11).fill(200));
   });
 
   it('frees the place of a client that left while waiting for a slot', async () => {
@@ -263,6 +307,7 @@ describe('attach', () => {
       headers: { 'user-agent': 'kube-probe/1.30', 'k-network-probe': 'queue' },
     });
     expect([probe.status, probe.body]).toEqual([503, ERRORS.SHUTTING_DOWN.body]);
+    expect(probe.headers['zerogate-error']).toBe('queue-proxy; shutting-down');
     expect((await get(url)).status).toBe(200);
     await stopped;
     await expect(get(url)).rejects.toThrow();

@@ -20,6 +20,7 @@ import {
   readFacts,
   refuseHealthCheck,
   sendError,
+  sendProbeError,
   serveMetrics,
   sleep,
   statsHandler,
@@ -130,7 +131,7 @@ export async function attach(server: AttachableServer, options: AttachOptions = 
         },
         (err: unknown) => {
           logger.error({ err }, 'readiness check failed');
-          if (!res.destroyed && !res.headersSent) sendError(res, 'INTERNAL');
+          if (!res.destroyed && !res.headersSent) sendProbeError(res, 'INTERNAL');
         },
       );
       return;

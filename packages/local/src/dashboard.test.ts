@@ -129,18 +129,22 @@ describe('Dashboard', () => {
     expect(s.data().map((d) => d.pods)).toEqual([...s.data().map((d) => d.pods)].sort((a, b) => a - b));
   });
 
-  it('refuses a stream past its cap with 503 and Retry-After, and takes one again once a stream closed', async () => {
+  it('refuses a stream past its cap with 503 and Retry-After, marked Zerogate-Error: ingress, and takes one again once a stream closed', async () => {
     const first = await stream();
     await stream();
     expect(await eventually(() => dashboard.streams === 2)).toBe(true);
-    const refused = await stream();
+    const refused = await get('/zerogate/events');
     expect(refused.status).toBe(503);
+    expect(refused.body).toBe('too many dashboard streams (at most 2)\n');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['zerogate-error']).toBe('ingress; too-many-streams');
     dashboard.close();
     expect(await eventually(() => first.ended())).toBe(true);
     expect(dashboard.streams).toBe(0);
     // Closed for good: a shutdown refuses new streams too.
-    expect((await stream()).status).toBe(503);
+    const closed = await get('/zerogate/events');
+    expect([closed.status, closed.body]).toEqual([503, 'shutting down\n']);
+    expect(closed.headers['zerogate-error']).toBe('ingress; shutting-down');
   });
 
   it('sends the tail of a log by name, and refuses bad names, sizes and unknown logs with short answers', async () => {

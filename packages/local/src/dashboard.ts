@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '@zerogate/core';
+import { type Logger, sendError, zerogateErrorHeaders } from '@zerogate/core';
 import { readLogTail } from './log-file.js';
 import type { PlatformStatus } from './status.js';
 
@@ -33,6 +33,7 @@ const CHANGE_DELAY_MS = 200;
 const MAX_STREAM_BUFFER_BYTES = 1024 * 1024;
 /** What a browser waits before reconnecting a closed stream, and a refused client before trying again. */
 const RETRY_MS = 2000;
+const RETRY_HEADERS = { 'retry-after': String(RETRY_MS / 1000) };
 /** A log name: a Pod's `<Pod>.<container>` or a component's; no path separators. */
 const LOG_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9-]+)?$/;
 
@@ -132,13 +133,13 @@ export class Dashboard {
 
   private openStream(req: IncomingMessage, res: ServerResponse): void {
     if (this.closed || this.clients.size >= this.maxClients) {
-      this.refuse(
-        req,
-        res,
-        503,
-        this.closed ? 'shutting down\n' : `too many dashboard streams (at most ${this.maxClients})\n`,
-        { 'retry-after': String(RETRY_MS / 1000) },
+      // The platform's 503 on the ingress port: marked `Zerogate-Error: ingress; <reason>` (docs/wire.md §6).
+      const code = this.closed ? 'SHUTTING_DOWN' : 'TOO_MANY_STREAMS';
+      this.options.logger.warn(
+        { path: req.url, method: req.method, status: 503 },
+        'dashboard request refused',
       );
+      sendError(res, code, zerogateErrorHeaders('ingress', code, RETRY_HEADERS), String(this.maxClients));
       return;
     }
     res.writeHead(200, {

@@ -158,12 +158,17 @@ describe('ingress while the activator is unreachable', () => {
     ).toHaveLength(1);
   });
 
-  it('answers 504 when the revision timeout passes while held', async () => {
+  it('answers 504 when the revision timeout passes while held, marked Zerogate-Error: ingress; timeout', async () => {
     const activatorPort = await closedPort();
-    const { ingress, get } = await startIngress(activatorPort, 1);
+    const { ingress, port } = await startIngress(activatorPort, 1);
     const t0 = Date.now();
-    const res = await get();
-    expect(res).toEqual({ status: 504, body: 'request timeout' });
+    const answer = await request(`http://127.0.0.1:${port}/`, { headers: { host: HOST }, headersTimeout: 0 });
+    const res = {
+      status: answer.statusCode,
+      body: await answer.body.text(),
+      marker: answer.headers['zerogate-error'],
+    };
+    expect(res).toEqual({ status: 504, body: 'request timeout', marker: 'ingress; timeout' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     expect(ingress.heldCount).toBe(0);
   });
@@ -245,6 +250,22 @@ describe('websockets while the activator is unreachable', () => {
     await until(() => answer.includes('\r\n\r\n'));
     expect(answer).toMatch(/^HTTP\/1\.1 101 /);
     expect(await refused).toEqual({ status: 200, body: 'via activator' });
+  });
+
+  it('answers an upgrade whose activator reset it 502, marked Zerogate-Error: ingress; upstream-failed', async () => {
+    const activator = await upstream('unused');
+    activator.server.on('upgrade', (_req, s: Socket) => s.resetAndDestroy());
+    const { port } = await startIngress(activator.port);
+    const socket = connect(port, '127.0.0.1');
+    closers.push(async () => void socket.destroy());
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.write(`GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n`);
+    await until(() => answer.includes('\r\n\r\n'));
+    expect(answer).toMatch(/^HTTP\/1\.1 502 /);
+    expect(answer).toMatch(/\r\nzerogate-error: ingress; upstream-failed\r\n/i);
   });
 });
 

@@ -72,3 +72,32 @@ describe('HealthResponder after the app refused a connection', () => {
     expect(await answer).toBe(200);
   });
 });
+
+describe('HealthResponder refusals (docs/wire.md §6)', () => {
+  it("marks its 503 and a failed readiness check's 500 as the queue-proxy's, status and body as Knative's", async () => {
+    let check: () => Promise<boolean> = () => Promise.resolve(false);
+    const health = new HealthResponder(
+      new Drainer(1000),
+      { check: () => check() },
+      pino({ level: 'silent' }),
+      false,
+    );
+    const port = await serve(health);
+    const answer = async () => {
+      const res = await request(`http://127.0.0.1:${port}/`, {
+        headers: { 'user-agent': 'kube-probe/1.33', 'k-network-probe': 'queue' },
+      });
+      return [res.statusCode, await res.body.text(), res.headers['zerogate-error']];
+    };
+    expect(await answer()).toEqual([503, '', 'queue-proxy; not-ready']);
+    health.appRefused();
+    expect(await answer()).toEqual([503, '', 'queue-proxy; not-ready']);
+    check = () => Promise.reject(new Error('probe broke'));
+    // The refusal ends once a check passes; until then the rejected checks keep it.
+    expect(await answer()).toEqual([503, '', 'queue-proxy; not-ready']);
+    check = () => Promise.resolve(true);
+    while ((await answer())[0] !== 200) await new Promise((resolve) => setTimeout(resolve, 5));
+    check = () => Promise.reject(new Error('probe broke'));
+    expect(await answer()).toEqual([500, 'internal error\n', 'queue-proxy; internal']);
+  });
+});

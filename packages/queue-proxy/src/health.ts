@@ -7,7 +7,7 @@ import {
   type RequestFacts,
   type RequestLog,
   refuseHealthCheck,
-  sendError,
+  sendProbeError,
 } from '@zerogate/core';
 
 /** Something that tells whether the user container is ready (the readiness prober). */
@@ -40,7 +40,7 @@ export class HealthResponder {
     if (this.refused) {
       // Not ready at once, not after a probe's polling: the kubelet and the activator stop sending now.
       this.recheck();
-      sendError(res, 'NOT_READY');
+      sendProbeError(res, 'NOT_READY');
       return;
     }
     this.readiness.check().then(
@@ -51,7 +51,7 @@ export class HealthResponder {
       },
       (err: unknown) => {
         this.logger.error({ err }, 'readiness check failed');
-        if (!res.destroyed && !res.headersSent) sendError(res, 'INTERNAL');
+        if (!res.destroyed && !res.headersSent) sendProbeError(res, 'INTERNAL');
       },
     );
   }
