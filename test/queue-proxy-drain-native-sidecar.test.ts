@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { eventually, KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, startQueueProxy, startUserApp } from './support/processes.js';
 
@@ -54,6 +55,38 @@ describe('queue-proxy drain as a native sidecar (QUEUE_NATIVE_SIDECAR=true)', ()
     expect(await qp.proc.exit()).toBe(0);
     // Sooner than a second quiet period (2 s) would end.
     expect(Date.now() - signalledAt).toBeLessThan(2000);
+    const messages = qp.proc.logs().map((l) => l['msg']);
+    expect(messages).toContain('already drained');
+    expect(messages).not.toContain('draining');
+  });
+
+  it('stays drained past QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS while a websocket is open (the app stopping), and stops at once on the SIGTERM after it closed', async () => {
+    const qp = await startSidecar(1, 1);
+    const ws = new WebSocket(`ws://127.0.0.1:${qp.port}/ws`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+    expect((await waitForDrain(qp.adminPort)).status).toBe(200);
+    const drainedAt = await qp.proc.loggedAt('drained; the user container may stop');
+    // Several SIGTERM waits with the websocket open: the app is finishing it, not restarted. The wait is
+    // the behaviour under test.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect((await send(`${qp.url}/`, { headers: KUBELET_PROBE })).status).toBe(503);
+    const echoed = new Promise<string>((resolve) => ws.once('message', (m) => resolve(String(m))));
+    ws.send('still open');
+    expect(await echoed).toBe('still open');
+    expect(qp.proc.logs().some((l) => String(l['msg']).includes('drain reset'))).toBe(false);
+    expect(Date.now() - drainedAt).toBeGreaterThan(3000);
+
+    // The client closes it, the app exits, the kubelet signals the sidecar: no second quiet period.
+    ws.close(1000);
+    expect([1000, 1005]).toContain(await closed);
+    const signalledAt = Date.now();
+    qp.proc.signal('SIGTERM');
+    expect(await qp.proc.exit()).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(1000);
     const messages = qp.proc.logs().map((l) => l['msg']);
     expect(messages).toContain('already drained');
     expect(messages).not.toContain('draining');

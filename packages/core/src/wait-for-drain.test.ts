@@ -102,6 +102,46 @@ describe('WaitForDrain, as a native sidecar', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('waits for SIGTERM while requests or websockets are open (the app finishing them), then resets once they ended', async () => {
+    const drainer = new Drainer(QUIET_MS, () => Date.now());
+    let open = 1;
+    const hook = new WaitForDrain(drainer, {
+      nativeSidecar: true,
+      sigtermWaitMs: SIGTERM_WAIT_MS,
+      busy: () => open > 0,
+      logger,
+    });
+    await Promise.all([hook.request(), vi.advanceTimersByTimeAsync(QUIET_MS)]);
+    // Minutes of a websocket within the Pod's termination grace period: still drained, not ready.
+    await vi.advanceTimersByTimeAsync(100 * SIGTERM_WAIT_MS);
+    expect(drainer.drained).toBe(true);
+    open = 0;
+    // Nothing open and no SIGTERM within a whole wait: the app container restarted.
+    await vi.advanceTimersByTimeAsync(2 * SIGTERM_WAIT_MS);
+    expect(drainer.draining).toBe(false);
+    expect(drainer.drained).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('stops at once on a SIGTERM that follows the end of what was open, and never resets', async () => {
+    const drainer = new Drainer(QUIET_MS, () => Date.now());
+    let open = 1;
+    const hook = new WaitForDrain(drainer, {
+      nativeSidecar: true,
+      sigtermWaitMs: SIGTERM_WAIT_MS,
+      busy: () => open > 0,
+      logger,
+    });
+    await Promise.all([hook.request(), vi.advanceTimersByTimeAsync(QUIET_MS)]);
+    await vi.advanceTimersByTimeAsync(10 * SIGTERM_WAIT_MS);
+    open = 0;
+    const stopped = track(hook.terminate());
+    await settle();
+    expect(stopped.done).toBe(true);
+    expect(drainer.drained).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('stops at once on a SIGTERM after the drain completed, and never resets', async () => {
     const { drainer, hook } = setup(true);
     await Promise.all([hook.request(), vi.advanceTimersByTimeAsync(QUIET_MS)]);

@@ -20,6 +20,12 @@ export interface WaitForDrainOptions {
    * taken for an app container restart and reset.
    */
   readonly sigtermWaitMs: number;
+  /**
+   * Native sidecar only: whether requests or upgraded connections (websockets) are still open through the
+   * queue-proxy. The app is then still serving them while its Pod terminates (a restarted app container
+   * would have broken them), so the wait for SIGTERM starts again instead of the drain being reset.
+   */
+  readonly busy?: () => boolean;
   readonly logger: Logger;
 }
 
@@ -36,7 +42,9 @@ export interface WaitForDrainOptions {
  * once, requests are served until the quiet period passes with none). The kubelet then stops the app
  * containers and signals the sidecar as soon as the last has exited; when no SIGTERM came within
  * `sigtermWaitMs` of the drain's end, the app container was restarted rather than the Pod stopped, and the
- * drain is reset so the Pod can become ready again. A SIGTERM after a completed drain stops at once.
+ * drain is reset so the Pod can become ready again. While requests or websockets are open (`busy`), the app
+ * is still finishing them within the Pod's termination grace period, which may last minutes: the wait
+ * starts again, and the Pod stays not ready. A SIGTERM after a completed drain stops at once.
  */
 export class WaitForDrain {
   private terminating = false;
@@ -83,6 +91,10 @@ export class WaitForDrain {
   private restarted(): void {
     this.resetTimer = undefined;
     if (this.terminating) return;
+    if (this.options.busy?.()) {
+      this.resetTimer = setTimeout(() => this.restarted(), this.options.sigtermWaitMs);
+      return;
+    }
     this.options.logger.info(
       { sigtermWaitSeconds: this.options.sigtermWaitMs / 1000 },
       'no SIGTERM after the drain: the user container restarted; drain reset',

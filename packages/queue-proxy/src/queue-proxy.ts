@@ -156,6 +156,8 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
   const waitForDrain = new WaitForDrain(drainer, {
     nativeSidecar: config.nativeSidecar,
     sigtermWaitMs: config.nativeSidecarSigtermMs,
+    // The app still serves these while its Pod terminates: no reset for a restart until they ended.
+    busy: () => stats.current > 0 || upgrades.size > 0,
     logger,
   });
   const admin = nodeHttp.createServer((req, res) => {
