@@ -250,6 +250,153 @@ services:
   });
 });
 
+describe('readinessProbe', () => {
+  /** The probes of every revision of a file whose one service has `service` lines and `revisions`. */
+  function probes(service: string, revisions = '') {
+    const config = parsePlatformConfig(
+      `services:\n  - name: app\n    command: node a.mjs\n${service}${revisions}`,
+      '/srv/zerogate.yaml',
+    );
+    return config.services[0]!.revisions.map((r) => r.readinessProbe);
+  }
+  /** The problems of a service whose `readinessProbe` is `probe` (YAML flow mapping). */
+  function probeProblems(probe: string): readonly string[] {
+    return problems(`services:\n  - name: app\n    command: node a.mjs\n    readinessProbe: ${probe}\n`);
+  }
+
+  it('is left out by default (the TCP probe of the app port)', () => {
+    expect(probes('')).toEqual([undefined]);
+  });
+
+  it('reads httpGet, tcpSocket and grpc with their timing, a revision replacing the service’s whole', () => {
+    expect(
+      probes(
+        `    readinessProbe:
+      httpGet:
+        path: /healthz
+        httpHeaders: [{ name: X-Probe, value: ready }]
+        scheme: HTTP
+      periodSeconds: 0
+      timeoutSeconds: 2
+      successThreshold: 3
+      failureThreshold: 4
+    revisions:
+`,
+        `      - { traffic: 25 }
+      - { traffic: 25, readinessProbe: { tcpSocket: {} } }
+      - { traffic: 25, readinessProbe: { tcpSocket: { port: 9000 }, periodSeconds: 5 } }
+      - { traffic: 25, readinessProbe: { grpc: { port: 50051, service: health } } }
+`,
+      ),
+    ).toEqual([
+      {
+        httpGet: { path: '/healthz', httpHeaders: [{ name: 'X-Probe', value: 'ready' }] },
+        periodSeconds: 0,
+        timeoutSeconds: 2,
+        successThreshold: 3,
+        failureThreshold: 4,
+      },
+      { tcpSocket: {} },
+      { tcpSocket: { port: 9000 }, periodSeconds: 5 },
+      { grpc: { port: 50051, service: 'health' } },
+    ]);
+    expect(probes('    readinessProbe: { httpGet: {} }\n')).toEqual([{ httpGet: { path: '/' } }]);
+    expect(probes('    readinessProbe: { httpGet: { path: /ready, port: 8081 } }\n')).toEqual([
+      { httpGet: { path: '/ready', port: 8081 } },
+    ]);
+  });
+
+  it.each([
+    [
+      '{ httpGet: { path: /a }, tcpSocket: {} }',
+      'must set exactly one of httpGet, tcpSocket or grpc, got httpGet, tcpSocket',
+    ],
+    ['{ periodSeconds: 1 }', 'must set exactly one of httpGet, tcpSocket or grpc, got none'],
+    [
+      '{ exec: { command: [true] } }',
+      'readinessProbe.exec: unknown key (expected one of: httpGet, tcpSocket, grpc, periodSeconds',
+    ],
+    ['{ tcpSocket: {}, initialDelaySeconds: 1 }', 'readinessProbe.initialDelaySeconds: unknown key'],
+    ['/healthz', 'readinessProbe: must be a mapping'],
+    ['{ httpGet: /healthz }', 'readinessProbe.httpGet: must be a mapping'],
+    [
+      '{ httpGet: { path: healthz } }',
+      'readinessProbe.httpGet.path: must start with / and hold no spaces or control characters, got "healthz"',
+    ],
+    ['{ httpGet: { path: "/a b" } }', 'readinessProbe.httpGet.path: must start with /'],
+    ['{ httpGet: { path: "" } }', 'readinessProbe.httpGet.path: must be a non-empty string, got ""'],
+    ['{ httpGet: { port: 0 } }', 'readinessProbe.httpGet.port: must be an integer in [1, 65535], got 0'],
+    [
+      '{ httpGet: { port: http } }',
+      'readinessProbe.httpGet.port: must be an integer in [1, 65535], got "http"',
+    ],
+    ['{ httpGet: { scheme: HTTPS } }', 'readinessProbe.httpGet.scheme: must be one of HTTP, got "HTTPS"'],
+    [
+      '{ httpGet: { host: 10.0.0.1 } }',
+      'readinessProbe.httpGet.host: unknown key (expected one of: path, port, httpHeaders, scheme)',
+    ],
+    [
+      '{ httpGet: { httpHeaders: { X-A: b } } }',
+      'readinessProbe.httpGet.httpHeaders: must be a list of {name, value}',
+    ],
+    [
+      '{ httpGet: { httpHeaders: [{ name: "a b", value: c }] } }',
+      'readinessProbe.httpGet.httpHeaders[0].name: must be a header name, got "a b"',
+    ],
+    [
+      '{ httpGet: { httpHeaders: [{ name: a, value: 1 }] } }',
+      'readinessProbe.httpGet.httpHeaders[0].value: must be a string without CR, LF or NUL',
+    ],
+    [
+      '{ httpGet: { httpHeaders: [{ name: a, value: b, x: 1 }] } }',
+      'readinessProbe.httpGet.httpHeaders[0]: unknown key x (expected name, value)',
+    ],
+    [
+      '{ tcpSocket: { port: 70000 } }',
+      'readinessProbe.tcpSocket.port: must be an integer in [1, 65535], got 70000',
+    ],
+    [
+      '{ tcpSocket: { host: 127.0.0.1 } }',
+      'readinessProbe.tcpSocket.host: unknown key (expected one of: port)',
+    ],
+    ['{ grpc: { service: 1 } }', 'readinessProbe.grpc.service: must be a string, got 1'],
+    [
+      '{ tcpSocket: {}, periodSeconds: -1 }',
+      'readinessProbe.periodSeconds: must be an integer in [0, 3600], got -1',
+    ],
+    [
+      '{ tcpSocket: {}, timeoutSeconds: 0 }',
+      'readinessProbe.timeoutSeconds: must be an integer in [1, 3600], got 0',
+    ],
+    [
+      '{ tcpSocket: {}, successThreshold: 0 }',
+      'readinessProbe.successThreshold: must be an integer in [1, 1000], got 0',
+    ],
+    [
+      '{ tcpSocket: {}, failureThreshold: 1.5 }',
+      'readinessProbe.failureThreshold: must be an integer in [1, 1000], got 1.5',
+    ],
+  ])('refuses readinessProbe %s, naming the setting', (probe, reason) => {
+    const list = probeProblems(probe);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toContain(`/srv/zerogate.yaml:4: services[0].`);
+    expect(list[0]).toContain(reason);
+  });
+
+  it('names a revision’s bad probe by its path', () => {
+    expect(
+      problems(`services:
+  - name: app
+    command: node a.mjs
+    revisions:
+      - { traffic: 100, readinessProbe: { httpGet: { path: x } } }
+`),
+    ).toEqual([
+      '/srv/zerogate.yaml:5: services[0].revisions[0].readinessProbe.httpGet.path: must start with / and hold no spaces or control characters, got "x"',
+    ]);
+  });
+});
+
 describe('the waiting page annotation', () => {
   it('takes "true" or "false", and refuses anything else naming the annotation', () => {
     const config = parsePlatformConfig(

@@ -43,6 +43,40 @@ export interface RevisionConfig {
   readonly queueProxy: QueueProxyMode;
   /** The platform's `tracing` block, which its queue-proxies are given (left out: tracing off). */
   readonly tracing?: QueueProxyTracing;
+  /**
+   * The app's readiness probe, as a Knative Service's container declares it; left out, Knative's
+   * default: a TCP probe of the app's port, polled aggressively while the Pod starts.
+   */
+  readonly readinessProbe?: ReadinessProbe;
+}
+
+/**
+ * A revision's `readinessProbe`: the part of Kubernetes' corev1.Probe the queue-proxy runs
+ * (docs/queue-proxy.md §4.2), exactly one of `httpGet`, `tcpSocket` or `grpc`. No host: the platform probes
+ * the Pod's own address, as Knative's reconciler points every probe at the Pod. A port left out is the
+ * app's (`PORT`).
+ */
+export interface ReadinessProbe {
+  readonly httpGet?: {
+    /** The request target, `/` by default. */
+    readonly path: string;
+    readonly port?: number;
+    readonly httpHeaders?: readonly { readonly name: string; readonly value: string }[];
+  };
+  readonly tcpSocket?: { readonly port?: number };
+  readonly grpc?: {
+    readonly port?: number;
+    /** The service asked about (`grpc.health.v1`); '' (the default) asks about the server. */
+    readonly service?: string;
+  };
+  /** Seconds between probes; 0 or left out, the queue-proxy polls aggressively (every 50 ms) until ready. */
+  readonly periodSeconds?: number;
+  /** Timeout of one probe of a periodic probe (at least 1, the queue-proxy's floor). */
+  readonly timeoutSeconds?: number;
+  /** Passes in a row an aggressive probe needs (default 1). */
+  readonly successThreshold?: number;
+  /** Failed probes in a row before a ready Pod is taken out of rotation (default 1). */
+  readonly failureThreshold?: number;
 }
 
 /**
@@ -282,6 +316,7 @@ const SERVICE_KEYS = [
   'terminationGracePeriodSeconds',
   'annotations',
   'queueProxy',
+  'readinessProbe',
   'revisions',
 ] as const;
 const REVISION_KEYS = [
@@ -573,5 +608,112 @@ function revisionSettings(
     ),
     annotations,
     queueProxy: r.oneOf('queueProxy', QUEUE_PROXY_MODES, base?.queueProxy ?? 'sidecar'),
+    // A revision's probe replaces the service's whole, as a container's readinessProbe does.
+    readinessProbe: r.has('readinessProbe')
+      ? readReadinessProbe(r.child('readinessProbe'), r.at('readinessProbe'), problems)
+      : base?.readinessProbe,
   };
+}
+
+/** The probe kinds the queue-proxy runs; `exec` stays with the kubelet in Knative, and there is none here. */
+const PROBE_HANDLERS = ['httpGet', 'tcpSocket', 'grpc'] as const;
+const PROBE_TIMINGS = ['periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold'] as const;
+/** An RFC 9110 token, which a header name must be (the queue-proxy's own rule). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Reads a `readinessProbe` mapping (Kubernetes' corev1.Probe, the fields the queue-proxy honours) and
+ * checks it as the queue-proxy's `SERVING_READINESS_PROBE` parser would, so a bad probe fails the start
+ * naming its key rather than a Pod's queue-proxy.
+ */
+function readReadinessProbe(
+  node: Node | undefined,
+  path: string,
+  problems: Problems,
+): ReadinessProbe | undefined {
+  const before = problems.list.length;
+  const r = new MapReader(node, path, problems, [...PROBE_HANDLERS, ...PROBE_TIMINGS]);
+  const handlers = PROBE_HANDLERS.filter((k) => r.has(k));
+  // Not a mapping, or an unknown key (`exec`, `initialDelaySeconds`) already named: that is the problem.
+  if (handlers.length !== 1 && problems.list.length === before) {
+    const got = handlers.length === 0 ? 'none' : handlers.join(', ');
+    problems.add(path, node, `must set exactly one of httpGet, tcpSocket or grpc, got ${got}`);
+  }
+  const timing = {
+    periodSeconds: r.has('periodSeconds') ? r.int('periodSeconds', 0, 0, 3600) : undefined,
+    timeoutSeconds: r.has('timeoutSeconds') ? r.int('timeoutSeconds', 1, 1, 3600) : undefined,
+    successThreshold: r.has('successThreshold') ? r.int('successThreshold', 1, 1, 1000) : undefined,
+    failureThreshold: r.has('failureThreshold') ? r.int('failureThreshold', 1, 1, 1000) : undefined,
+  };
+  let probe: ReadinessProbe | undefined;
+  if (handlers[0] === 'httpGet') {
+    const h = new MapReader(r.child('httpGet'), r.at('httpGet'), problems, [
+      'path',
+      'port',
+      'httpHeaders',
+      'scheme',
+    ]);
+    const target = h.string('path', '/') ?? '/';
+    if (!/^\/[\x21-\x7e]*$/.test(target))
+      problems.add(
+        h.at('path'),
+        h.child('path'),
+        `must start with / and hold no spaces or control characters, got ${JSON.stringify(target)}`,
+      );
+    // The app serves plain HTTP on its Pod: the queue-proxy's HTTPS probe has nothing to reach here.
+    h.oneOf('scheme', ['HTTP'] as const, 'HTTP');
+    const httpHeaders = readProbeHeaders(h, problems);
+    probe = { httpGet: { path: target, ...probePort(h), ...(httpHeaders ? { httpHeaders } : {}) } };
+  } else if (handlers[0] === 'tcpSocket') {
+    const t = new MapReader(r.child('tcpSocket'), r.at('tcpSocket'), problems, ['port']);
+    probe = { tcpSocket: probePort(t) };
+  } else if (handlers[0] === 'grpc') {
+    const g = new MapReader(r.child('grpc'), r.at('grpc'), problems, ['port', 'service']);
+    const service = g.raw('service');
+    if (service !== undefined && typeof service !== 'string')
+      problems.add(g.at('service'), g.child('service'), `must be a string, got ${JSON.stringify(service)}`);
+    probe = { grpc: { ...probePort(g), ...(typeof service === 'string' ? { service } : {}) } };
+  }
+  if (probe === undefined || problems.list.length > before) return undefined;
+  const set = Object.entries(timing).filter(([, v]) => v !== undefined);
+  return Object.freeze({ ...probe, ...Object.fromEntries(set) });
+}
+
+/** A probe's `port`, left out when not given (the app's port then). */
+function probePort(r: MapReader): { port?: number } {
+  return r.has('port') ? { port: r.int('port', 1, 1, 65535) } : {};
+}
+
+/** `httpGet.httpHeaders`: a list of `{name, value}`, each a header the queue-proxy can send. */
+function readProbeHeaders(h: MapReader, problems: Problems): { name: string; value: string }[] | undefined {
+  const raw = h.raw('httpHeaders');
+  if (raw === undefined) return undefined;
+  const path = h.at('httpHeaders');
+  if (!Array.isArray(raw)) {
+    problems.add(path, h.child('httpHeaders'), 'must be a list of {name, value}');
+    return undefined;
+  }
+  const headers: { name: string; value: string }[] = [];
+  raw.forEach((item, i) => {
+    const entry = typeof item === 'object' && item !== null && !Array.isArray(item) ? item : undefined;
+    const name = entry?.['name'];
+    const value = entry?.['value'] ?? '';
+    const extra = entry ? Object.keys(entry).filter((k) => k !== 'name' && k !== 'value') : [];
+    if (typeof name !== 'string' || !HEADER_NAME.test(name))
+      problems.add(
+        `${path}[${i}].name`,
+        h.child('httpHeaders'),
+        `must be a header name, got ${JSON.stringify(name)}`,
+      );
+    else if (typeof value !== 'string' || /[\r\n\0]/.test(value))
+      problems.add(`${path}[${i}].value`, h.child('httpHeaders'), 'must be a string without CR, LF or NUL');
+    else if (extra.length > 0)
+      problems.add(
+        `${path}[${i}]`,
+        h.child('httpHeaders'),
+        `unknown key ${extra.join(', ')} (expected name, value)`,
+      );
+    else headers.push({ name, value });
+  });
+  return headers;
 }

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { eventually } from '../../../test/support/http.js';
 import { ROOT } from '../../../test/support/processes.js';
 import type { RevisionConfig } from './config.js';
-import { Pod } from './pod.js';
+import { Pod, podInProcessEnv, servingReadinessProbe } from './pod.js';
 import { PodNetwork } from './pod-network.js';
 
 const APP = join(ROOT, 'examples', 'hello-in-process', 'server.mjs');
@@ -86,14 +86,20 @@ describe('an in-process Pod', () => {
 });
 
 describe('a Pod that fails', () => {
-  function start(command: string[], probePeriodMs = 1000, startTimeoutMs = 30_000): Pod {
+  function start(
+    command: string[],
+    probePeriodMs = 1000,
+    startTimeoutMs = 30_000,
+    overrides: Partial<RevisionConfig> = {},
+    onChange: (pod: Pod) => void = () => {},
+  ): Pod {
     const logDir = mkdtempSync(join(tmpdir(), 'zerogate-pod-'));
     const dispatcher = new Agent();
     cleanup.push(() => rmSync(logDir, { recursive: true, force: true }));
     cleanup.push(() => dispatcher.close());
     const pod = new Pod(
       'app-00001-1',
-      { ...revision({}), command },
+      { ...revision({}), command, ...overrides },
       {
         logDir,
         drainSeconds: 0,
@@ -107,7 +113,7 @@ describe('a Pod that fails', () => {
           ports: 500,
         }),
       },
-      () => {},
+      onChange,
     );
     cleanup.push(() => pod.stop());
     void pod.start();
@@ -130,6 +136,25 @@ describe('a Pod that fails', () => {
     expect(await eventually(() => pod.phase === 'unready', 30_000), `phase ${pod.phase}`).toBe(true);
     expect(await eventually(() => pod.probeFailures >= 2, 10_000)).toBe(true);
     expect(pod.reason).toMatch(/^readiness probe failing \(\d+ in a row, last: status 503\)$/);
+  }, 60_000);
+
+  it("takes a ready Pod out after its probe's failureThreshold failures, probed every periodSeconds", async () => {
+    // Passes the first probe, then answers 503.
+    const app = `let n = 0; require('node:http').createServer((q, r) => { r.writeHead(n++ < 1 ? 200 : 503); r.end(); }).listen(+process.env.PORT, process.env.HOST)`;
+    const seen: { phase: string; at: number; failures: number }[] = [];
+    const pod = start(
+      ['node', '-e', app],
+      50,
+      30_000,
+      { readinessProbe: { tcpSocket: {}, periodSeconds: 1, failureThreshold: 2 } },
+      (p) => seen.push({ phase: p.phase, at: Date.now(), failures: p.probeFailures }),
+    );
+    expect(await eventually(() => pod.phase === 'unready', 30_000), `phase ${pod.phase}`).toBe(true);
+    const ready = seen.find((s) => s.phase === 'ready')!;
+    const unready = seen.find((s) => s.phase === 'unready')!;
+    // Two failures a second apart, not one after 50 ms (the platform's own period).
+    expect(unready.failures).toBe(2);
+    expect(unready.at - ready.at).toBeGreaterThanOrEqual(1900);
   }, 60_000);
 
   it('names the last readiness probe answer when it is not ready in time', async () => {
@@ -229,4 +254,61 @@ process.on('SIGTERM', () => process.exit(0));`;
     expect(await closed).toBe(1001);
     expect(Date.now() - stopping).toBeLessThan(GRACE_SECONDS * 1000 + 2000);
   }, 60_000);
+});
+
+describe('servingReadinessProbe', () => {
+  const POD = '127.1.0.5';
+
+  it("is Knative's default TCP probe of the app's port on the Pod's address without a readinessProbe", () => {
+    expect(servingReadinessProbe(undefined, POD, 8080)).toEqual({ tcpSocket: { port: 8080, host: POD } });
+  });
+
+  it("points the revision's probe at the Pod's address and the app's port, as Knative's reconciler does", () => {
+    expect(servingReadinessProbe({ httpGet: { path: '/healthz' } }, POD, 8080)).toEqual({
+      httpGet: { path: '/healthz', port: 8080, host: POD, scheme: 'HTTP' },
+      successThreshold: 1,
+    });
+    expect(
+      JSON.stringify(
+        servingReadinessProbe(
+          {
+            httpGet: { path: '/ready', port: 9000, httpHeaders: [{ name: 'X-Probe', value: 'a' }] },
+            periodSeconds: 5,
+            successThreshold: 2,
+            failureThreshold: 4,
+          },
+          POD,
+          8080,
+        ),
+      ),
+    ).toBe(
+      '{"httpGet":{"path":"/ready","port":9000,"host":"127.1.0.5","scheme":"HTTP","httpHeaders":[{"name":"X-Probe","value":"a"}]},' +
+        '"timeoutSeconds":1,"periodSeconds":5,"successThreshold":2,"failureThreshold":4}',
+    );
+    expect(servingReadinessProbe({ tcpSocket: {}, timeoutSeconds: 3 }, POD, 8080)).toEqual({
+      tcpSocket: { port: 8080, host: POD },
+      timeoutSeconds: 3,
+      successThreshold: 1,
+    });
+    expect(servingReadinessProbe({ grpc: {} }, POD, 8080)).toEqual({
+      grpc: { port: 8080, service: '' },
+      successThreshold: 1,
+    });
+    expect(servingReadinessProbe({ grpc: { port: 50051, service: 'app' } }, POD, 8080)).toEqual({
+      grpc: { port: 50051, service: 'app' },
+      successThreshold: 1,
+    });
+  });
+
+  it("is in an in-process app's environment too", () => {
+    const lease = { address: POD, appPort: 8080, statsPort: 9090 };
+    const rev = { ...revision({}), readinessProbe: { httpGet: { path: '/healthz' } } };
+    expect(JSON.parse(podInProcessEnv('app-00001-1', rev, lease, 1)['SERVING_READINESS_PROBE']!)).toEqual({
+      httpGet: { path: '/healthz', port: 8080, host: POD, scheme: 'HTTP' },
+      successThreshold: 1,
+    });
+    expect(
+      JSON.parse(podInProcessEnv('app-00001-1', revision({}), lease, 1)['SERVING_READINESS_PROBE']!),
+    ).toEqual({ tcpSocket: { port: 8080, host: POD } });
+  });
 });

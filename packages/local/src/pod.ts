@@ -18,7 +18,7 @@ import {
 } from '@zerogate/queue-proxy/env';
 import { type Dispatcher, request } from 'undici';
 import { Child, type ChildExit } from './child.js';
-import type { RevisionConfig } from './config.js';
+import type { ReadinessProbe, RevisionConfig } from './config.js';
 import type { PodLease, PodNetwork } from './pod-network.js';
 
 /** Where a Pod is in its life. */
@@ -72,6 +72,8 @@ const MIN_STOP_GRACE_MS = 2000;
  * readiness probe.
  */
 const KUBELET_PROBE_HEADERS = { 'user-agent': 'kube-probe/1.33', 'k-network-probe': 'queue' };
+/** The kubelet's wait for a starting Pod's answer: the queue-proxy's aggressive probing (10 s) and a second. */
+const STARTING_PROBE_TIMEOUT_MS = 11_000;
 
 /**
  * A Pod. `onChange` is called whenever its phase or addresses change; the owner reads the fields.
@@ -249,15 +251,17 @@ export class Pod {
     void this.probe();
   }
 
-  /**
-   * The requests in flight on this Poddules the next. */
+  /** Sends one kubelet-style readiness probe, moves the phase on its answer, and schedules the next. */
   private async probe(): Promise<void> {
     this.probeTimer = undefined;
     if (!this.probeAddress || !this.isLive()) return;
+    // While the Pod starts, a queue-proxy polls the app itself for up to 10 s before answering, so one
+    // call covers a whole start; once ready, the kubelet waits the app probe's timeout (default 1 s).
+    const timeoutSeconds = this.revision.readinessProbe?.timeoutSeconds ?? 1;
     const status = await probeQueueProxy(
       this.probeAddress,
       this.settings.dispatcher,
-      this.phase === 'starting',
+      this.phase === 'starting' ? STARTING_PROBE_TIMEOUT_MS : timeoutSeconds * 1000,
     );
     if (!this.isLive()) return;
     if (status !== undefined && this.servingAddress === undefined && this.lease?.statsPort !== undefined) {
@@ -272,14 +276,22 @@ export class Pod {
       this.probeFailures++;
       this.lastProbeFailure = status === undefined ? 'no answer' : `status ${status}`;
     }
+    // As the kubelet probes a queue-proxy with the app probe's timing (Knative hands it over): a ready Pod
+    // leaves rotation after `failureThreshold` failures in a row, probed every `periodSeconds`.
+    const probe = this.revision.readinessProbe;
     if (ok && this.phase !== 'ready') {
       if (this.timeline.readyAt === undefined) this.timeline.readyAt = Date.now();
       clearTimeout(this.startTimer);
       this.setPhase('ready');
-    } else if (!ok && this.phase === 'ready') {
+    } else if (!ok && this.phase === 'ready' && this.probeFailures >= (probe?.failureThreshold ?? 1)) {
       this.setPhase('unready');
     }
-    const pause = this.phase === 'starting' ? 10 : this.settings.probePeriodMs;
+    // A periodic probe is answered once per kubelet probe, so a starting Pod waits out its period too.
+    const pause = probe?.periodSeconds
+      ? probe.periodSeconds * 1000
+      : this.phase === 'starting'
+        ? 10
+        : this.settings.probePeriodMs;
     this.probeTimer = setTimeout(() => void this.probe(), pause);
   }
 
@@ -337,7 +349,7 @@ function podQueueProxyEnv(
       responseStartSeconds: rev.responseStartTimeoutSeconds,
       idleSeconds: rev.idleTimeoutSeconds,
     },
-    readinessProbe: { tcpSocket: { port: appPort, host: address } },
+    readinessProbe: servingReadinessProbe(rev.readinessProbe, address, appPort),
     // The revision's `zerogate.dev/server-timing: "false"` turns the queue-proxy's Server-Timing off too.
     serverTiming: queueProxyServerTiming(rev.annotations),
     logging: { level: 'info' },
@@ -368,11 +380,11 @@ function pick(env: Readonly<Record<string, string>>, names: readonly string[]): 
 export function podInProcessEnv(
   pod: string,
   rev: RevisionConfig,
-  { address, statsPort }: PodLease,
+  { address, appPort, statsPort }: PodLease,
   drainSeconds: number,
 ): Record<string, string> {
   if (statsPort === undefined) throw new TypeError('podInProcessEnv: the lease has no stats port');
-  return inProcessEnv({
+  const env = inProcessEnv({
     revision: { name: rev.name, configuration: rev.service, service: rev.service },
     pod: { namespace: rev.namespace, name: pod, ip: address },
     containerConcurrency: rev.containerConcurrency,
@@ -385,24 +397,70 @@ export function podInProcessEnv(
     },
     logging: { level: 'info' },
     drain: { quietSeconds: drainSeconds },
+    serverTiming: queueProxyServerTiming(rev.annotations),
   });
+  // The contract's builder leaves the sidecar's probe out; the app is given its revision's all the same,
+  // pointed at its own port, for an app that reads it.
+  env[QUEUE_PROXY_ENV.readinessProbe] = JSON.stringify(
+    servingReadinessProbe(rev.readinessProbe, address, appPort),
+  );
+  return env;
 }
 
 /**
- * Sends the kubelet's readiness probe and returns the status of the answer, undefined when none came.
- * While the Pod starts, a queue-proxy polls the app itself every 25 ms for up to 10 s before answering,
- * so one call covers a whole start; an in-process app answers at once once it listens.
+ * The `SERVING_READINESS_PROBE` of a revision's Pod: its `readinessProbe` as Knative's revision reconciler
+ * rewrites a container's (`queue.go` applyReadinessProbeDefaults, as the injector does): the host the
+ * Pod's address (the app's loopback on Kubernetes), the port the app's unless the probe names one, scheme
+ * HTTP, `successThreshold` 1 unless set, and a periodic probe's timeout at least 1 s. Without one, Knative's
+ * default: a TCP probe of the app's port, run aggressively. A gRPC action has no host (corev1's), so the
+ * queue-proxy dials it on 127.0.0.1.
+ */
+export function servingReadinessProbe(
+  probe: ReadinessProbe | undefined,
+  address: string,
+  appPort: number,
+): Record<string, unknown> {
+  if (probe === undefined) return { tcpSocket: { port: appPort, host: address } };
+  const out: Record<string, unknown> = {};
+  if (probe.httpGet) {
+    const { path, port, httpHeaders } = probe.httpGet;
+    out['httpGet'] = {
+      path,
+      port: port ?? appPort,
+      host: address,
+      scheme: 'HTTP',
+      ...(httpHeaders?.length
+        ? { httpHeaders: httpHeaders.map(({ name, value }) => ({ name, value })) }
+        : {}),
+    };
+  } else if (probe.grpc) {
+    out['grpc'] = { port: probe.grpc.port ?? appPort, service: probe.grpc.service ?? '' };
+  } else {
+    out['tcpSocket'] = { port: probe.tcpSocket?.port ?? appPort, host: address };
+  }
+  const period = probe.periodSeconds ?? 0;
+  const timeout = period > 0 ? Math.max(probe.timeoutSeconds ?? 0, 1) : probe.timeoutSeconds;
+  if (timeout) out['timeoutSeconds'] = timeout;
+  if (period) out['periodSeconds'] = period;
+  out['successThreshold'] = probe.successThreshold ?? 1;
+  if (probe.failureThreshold) out['failureThreshold'] = probe.failureThreshold;
+  return out;
+}
+
+/**
+ * Sends the kubelet's readiness probe and returns the status of the answer, undefined when none came
+ * within `timeoutMs`. An in-process app answers at once once it listens.
  */
 async function probeQueueProxy(
   address: string,
   dispatcher: Dispatcher,
-  starting: boolean,
+  timeoutMs: number,
 ): Promise<number | undefined> {
   try {
     const res = await request(`http://${address}/`, {
       headers: KUBELET_PROBE_HEADERS,
       dispatcher,
-      signal: AbortSignal.timeout(starting ? 11_000 : 1000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     await res.body.dump();
     return res.statusCode;
