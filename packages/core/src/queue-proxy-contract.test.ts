@@ -49,6 +49,7 @@ describe('readQueueProxyContract', () => {
       requestLogTemplate: undefined,
       metricNames: 'opentelemetry',
       logLevel: 'info',
+      serverTiming: true,
     });
   });
 
@@ -96,6 +97,7 @@ describe('readQueueProxyContract', () => {
       SERVING_LOGGING_LEVEL: 'warning',
       OBSERVABILITY_CONFIG: '{"requestMetrics":{"protocol":"prometheus"},"enableRequestLog":true}',
       SERVING_ENABLE_PROBE_REQUEST_LOG: 'true',
+      QUEUE_SERVER_TIMING: 'false',
     };
     const sidecar = read(env, 'required');
     expect(read(env, { pod: 'ignored' })).toEqual(sidecar);
@@ -103,7 +105,7 @@ describe('readQueueProxyContract', () => {
       3, 60_000, 5000,
     ]);
     expect([sidecar.requestMetrics, sidecar.requestLog, sidecar.probeRequestLog]).toEqual([true, true, true]);
-    expect([sidecar.pod, sidecar.logLevel]).toEqual(['pod', 'warn']);
+    expect([sidecar.pod, sidecar.logLevel, sidecar.serverTiming]).toEqual(['pod', 'warn', false]);
   });
 
   it('names each bad shared variable in both modes', () => {
@@ -113,6 +115,7 @@ describe('readQueueProxyContract', () => {
       ['QUEUE_NATIVE_SIDECAR_SIGTERM_SECONDS', '0'],
       ['SERVING_LOGGING_LEVEL', 'loud'],
       ['OBSERVABILITY_CONFIG', '42'],
+      ['QUEUE_SERVER_TIMING', 'maybe'],
     ] as const;
     const env = Object.fromEntries(bad);
     const names = bad.map(([name]) => name);

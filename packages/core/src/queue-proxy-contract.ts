@@ -52,6 +52,11 @@ export interface QueueProxyContract {
   readonly metricNames: MetricNames;
   /** Pino's name of `SERVING_LOGGING_LEVEL` (zap's names accepted); unset or empty is `info`. */
   readonly logLevel: string;
+  /**
+   * A request that waited for a breaker slot gets `Server-Timing: queue;dur=<ms>` (`QUEUE_SERVER_TIMING`,
+   * default on; the revision's `zerogate.dev/server-timing: "false"` annotation maps to `false`).
+   */
+  readonly serverTiming: boolean;
 }
 
 /**
@@ -103,8 +108,8 @@ function readTemplate(r: EnvReader, variable: string, source: unknown): GoTempla
 
 /**
  * Reads the shared settings from `r`, problems noted there: `CONTAINER_CONCURRENCY`, the `REVISION_*`
- * timeouts, the `QUEUE_*` side listeners and drain, the `SERVING_*` identity and logging level, and both
- * Knative config eras of observability (≤ 1.18's separate `SERVING_*` variables, ≥ 1.19's
+ * timeouts, the `QUEUE_*` side listeners, drain and Server-Timing, the `SERVING_*` identity and logging
+ * level, and both Knative config eras of observability (≤ 1.18's separate `SERVING_*` variables, ≥ 1.19's
  * `OBSERVABILITY_CONFIG` JSON). What is unset is as `fallback` says.
  */
 export function readQueueProxyContract(
@@ -169,6 +174,7 @@ export function readQueueProxyContract(
       ? readTemplate(r, 'OBSERVABILITY_CONFIG', obs.requestLogTemplate)
       : readTemplate(r, 'SERVING_REQUEST_LOG_TEMPLATE', r.raw('SERVING_REQUEST_LOG_TEMPLATE'));
   const metricNames = queueProxyMetricNames(r);
+  const serverTiming = r.bool('QUEUE_SERVER_TIMING', true);
 
   return {
     containerConcurrency,
@@ -188,5 +194,6 @@ export function readQueueProxyContract(
     requestLogTemplate,
     metricNames,
     logLevel,
+    serverTiming,
   };
 }

@@ -15,6 +15,7 @@ import {
   sendError,
   sendGrpcError,
   type TimedExchange,
+  timingDuration,
   zerogateErrorHeaders,
 } from '@zerogate/core';
 import type { RequestMetricsRecorder } from '@zerogate/core/request-metrics';
@@ -35,6 +36,8 @@ export interface AppContext {
   readonly totalMs: number;
   readonly responseStartMs: number;
   readonly idleMs: number;
+  /** A request that waited for a breaker slot gets `Server-Timing: queue;dur=…` (`QUEUE_SERVER_TIMING`). */
+  readonly serverTiming: boolean;
   /** Exchanges not yet ended, kubelet-probe-looking ones included (the drain waits for them). */
   active: number;
 }
@@ -109,6 +112,12 @@ export class AppExchange implements TimedExchange {
       return;
     }
     this.state = RUNNING;
+    // A request that waited for its slot says how long, as the sidecar's `queue;dur=` (docs/queue-proxy.md
+    // §3.2); set before the app runs, so a `Server-Timing` the app sets itself replaces it. 0 on the hot path.
+    const waitedMs = this.slot?.waitedMs ?? 0;
+    if (waitedMs > 0 && this.ctx.serverTiming) {
+      this.res.setHeader('server-timing', `queue;dur=${timingDuration(waitedMs)}`);
+    }
     // The request metrics time the app from here (Knative's app metrics handler); kept only with them on.
     if (this.ctx.metrics) this.ranAt = Date.now();
     this.ctx.app(this.req, this.res);

@@ -235,6 +235,41 @@ describe('attach', () => {
     expect((await Promise.all(filling)).map((r) => r.status)).toEqual(Array(11).fill(200));
   });
 
+  for (const serverTiming of [true, false]) {
+    it(`tells a request that waited for a slot how long in Server-Timing: queue;dur=, unless off (serverTiming ${serverTiming})`, async () => {
+      const held: ServerResponse[] = [];
+      const { url, attached } = await start(
+        (req, res) => {
+          if (req.url === '/hold') held.push(res);
+          else if (req.url === '/own') {
+            res.setHeader('server-timing', 'app;dur=5');
+            hello(res);
+          } else hello(res);
+        },
+        { containerConcurrency: 1, requestMetrics: true, serverTiming },
+      );
+      const timing = (r: Awaited<ReturnType<typeof get>>) => r.headers['server-timing'];
+      // Admitted at once: none.
+      expect(timing(await get(`${url}/`))).toBeUndefined();
+      const holding = get(`${url}/hold`);
+      await expectEventually(() => held.length === 1);
+      const waiting = get(`${url}/after`);
+      const waitingOwn = get(`${url}/own`);
+      const metrics = `http://127.0.0.1:${attached.ports.metrics}/metrics`;
+      await expectEventuallyAsync(async () =>
+        /kn_serving_queue_depth\{[^}]*\} 3\n/.test(await (await fetch(metrics)).text()),
+      );
+      hello(held[0]!);
+      await holding;
+      const [waited, own] = await Promise.all([waiting, waitingOwn]);
+      expect(waited.status).toBe(200);
+      if (serverTiming) expect(timing(waited)).toMatch(/^queue;dur=\d+(\.\d{1,3})?$/);
+      else expect(timing(waited)).toBeUndefined();
+      // The app's own Server-Timing replaces it.
+      expect(timing(own)).toBe('app;dur=5');
+    });
+  }
+
   it('frees the place of a client that left while waiting for a slot', async () => {
     const held: ServerResponse[] = [];
     let ran = 0;

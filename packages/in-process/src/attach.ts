@@ -116,6 +116,7 @@ export async function attach(server: AttachableServer, options: AttachOptions = 
     totalMs: config.revisionTimeoutMs,
     responseStartMs: config.responseStartTimeoutMs,
     idleMs: config.idleTimeoutMs,
+    serverTiming: config.serverTiming,
     active: 0,
   };
 

@@ -460,6 +460,18 @@ describe('in-process mode (zerogate.dev/queue-proxy: in-process)', () => {
     });
   });
 
+  it('turns the in-process Server-Timing off for a revision annotated zerogate.dev/server-timing: "false"', async () => {
+    const { loadConfig } = await import('@zerogate/in-process');
+    const off = inProcessPod((x) => {
+      (x.metadata as { annotations: Record<string, string> }).annotations['zerogate.dev/server-timing'] =
+        'false';
+    });
+    const app = patched(off, inject(off)).spec!.containers[0]!;
+    expect(envOf(app)['QUEUE_SERVER_TIMING']?.value).toBe('false');
+    const env = Object.fromEntries((app.env ?? []).map((e) => [e.name, e.value ?? 'x']));
+    expect(loadConfig(env).serverTiming).toBe(false);
+  });
+
   it("replaces the app's HTTP readiness probe by the kubelet's probe of its own port, with the probe's timing", () => {
     const out = patched(inProcessPod(), inject(inProcessPod()));
     expect(out.spec!.containers[0]!.readinessProbe).toEqual({

@@ -7,6 +7,7 @@
  * contract's variables, the kubelet's probe of its own port and the same preStop hook. Pure: no I/O.
  */
 import type { V1Container, V1EnvVar, V1Pod, V1Probe } from '@kubernetes/client-node';
+import { queueProxyServerTiming } from '@zerogate/core';
 import { deploymentName } from '@zerogate/core/kubernetes';
 import { IN_PROCESS_ENV, inProcessEnv, QUEUE_PROXY_POD_FIELDS } from '@zerogate/queue-proxy/env';
 import type { QueueProxyResources } from './config.js';
@@ -178,6 +179,7 @@ function inProcessContractEnv(
       idleSeconds: settings.idleTimeoutSeconds,
     },
     logging: { level: logLevel },
+    serverTiming: queueProxyServerTiming(settings.revisionAnnotations),
   });
   return [
     ...Object.entries(QUEUE_PROXY_POD_FIELDS)

@@ -103,11 +103,6 @@ export interface QueueProxyConfig extends Omit<QueueProxyContract, 'sigtermWaitM
    * `OBSERVABILITY_CONFIG` `tracing`, or OpenTelemetry's `OTEL_*` variables; off by default.
    */
   readonly tracing: TracingConfig;
-  /**
-   * A request that waited for a breaker slot gets `Server-Timing: queue;dur=<ms>` (`QUEUE_SERVER_TIMING`,
-   * default on; the revision's `zerogate.dev/server-timing: "false"` annotation maps to `false`).
-   */
-  readonly serverTiming: boolean;
 }
 
 /** `QUEUE_UPGRADE_GRACE_SECONDS` when neither it nor `QUEUE_TERMINATION_GRACE_SECONDS` is set. */
@@ -253,7 +248,6 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   );
   const nativeSidecar = r.bool('QUEUE_NATIVE_SIDECAR', false);
   const http1Relay = r.bool('QUEUE_HTTP1_RELAY', true);
-  const serverTiming = r.bool('QUEUE_SERVER_TIMING', true);
 
   r.distinctPorts([
     ['QUEUE_SERVING_PORT', servingPort],
@@ -289,6 +283,5 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
     nativeSidecar,
     nativeSidecarSigtermMs: sigtermWaitMs,
     tracing,
-    serverTiming,
   });
 }

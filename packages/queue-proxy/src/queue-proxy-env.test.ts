@@ -328,6 +328,7 @@ describe('inProcessEnv', () => {
       timeouts: { revisionSeconds: 301, responseStartSeconds: 21, idleSeconds: 46 },
       logging: { level: 'debug' },
       drain: { quietSeconds: 4, nativeSidecarSigtermSeconds: 6 },
+      serverTiming: false,
     };
     const read = new Set<string>();
     const written = new Set<string>();
@@ -366,6 +367,7 @@ describe('inProcessEnv', () => {
         requestLogTemplate: expect.objectContaining({ source: '{{.Request.Method}}' }),
         metricNames: 'opencensus',
         logLevel: 'debug',
+        serverTiming: false,
       });
     }
     expect([...written].sort()).toEqual([...IN_PROCESS_ENV].sort());

@@ -434,6 +434,7 @@ export const IN_PROCESS_ENV: readonly string[] = [
   QUEUE_PROXY_ENV.probeRequestLog,
   QUEUE_PROXY_ENV.requestLogTemplate,
   QUEUE_PROXY_ENV.metricNames,
+  QUEUE_PROXY_ENV.serverTiming,
 ];
 
 /** The settings of an app in in-process mode: those of {@link QueueProxyEnvSettings} it reads. */
@@ -450,6 +451,8 @@ export interface InProcessEnvSettings {
   readonly logging: { readonly level: string };
   readonly observability?: QueueProxyObservability;
   readonly drain?: Pick<QueueProxyDrain, 'quietSeconds' | 'nativeSidecarSigtermSeconds'>;
+  /** `QUEUE_SERVER_TIMING`, as {@link QueueProxyEnvSettings.serverTiming}. */
+  readonly serverTiming?: boolean;
 }
 
 /**
