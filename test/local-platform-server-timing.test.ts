@@ -1,10 +1,13 @@
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
 import { example, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { ROOT } from './support/processes.js';
 
-// End-to-end: the platform's own entry point, its activator and a queue-proxy per Pod, and a revision
-// annotated `zerogate.dev/server-timing: "false"` beside one that is not.
+// End-to-end: the platform's own entry point, its activator and a queue-proxy per Pod (or the app alone,
+// carrying the queue-proxy's contract), and revisions annotated `zerogate.dev/server-timing: "false"`
+// beside ones that are not.
 const started: TestPlatform[] = [];
 const client = new Agent({ connections: 8 });
 afterEach(async () => {
@@ -14,16 +17,23 @@ afterAll(async () => {
   await client.close();
 });
 
-/** A revision of the slow app with one request at a time on one Pod, the ingress straight to it once ready. */
-function service(name: string, annotations: Record<string, string> = {}): string {
+const IN_PROCESS_APP = join(ROOT, 'examples', 'hello-in-process', 'server.mjs');
+
+/** A path of the app that answers after `ms`: the slow example's `?ms=`, the in-process one's `/delay`. */
+type Slow = (ms: number) => string;
+
+/** A revision with one request at a time on one Pod, the ingress straight to it once ready. */
+function service(name: string, queueProxy: 'sidecar' | 'in-process', annotations: Record<string, string>) {
   const lines = Object.entries({
     'autoscaling.knative.dev/max-scale': '1',
-    // The activator leaves the path once the Pod is ready, so a second request waits in its queue-proxy.
+    // The activator leaves the path once the Pod is ready, so a second request waits in the Pod's breaker.
     'autoscaling.knative.dev/target-burst-capacity': '0',
     ...annotations,
   }).map(([key, value]) => `      ${key}: ${JSON.stringify(value)}`);
+  const command = queueProxy === 'sidecar' ? example('slow') : IN_PROCESS_APP;
   return `  - name: ${name}
-    command: [node, ${example('slow')}]
+    command: [node, ${command}]
+    queueProxy: ${queueProxy}
     containerConcurrency: 1
     annotations:
 ${lines.join('\n')}
@@ -46,34 +56,42 @@ async function timed(p: TestPlatform, host: string, path: string): Promise<strin
 }
 
 describe('one-machine platform: Server-Timing off by annotation (docs/wire.md §1)', () => {
-  it('a revision annotated zerogate.dev/server-timing: "false" gets no hold from the activator and no queue from its queue-proxy; one without gets both', async () => {
+  it('a revision annotated zerogate.dev/server-timing: "false" gets no hold from the activator and no queue from its Pod; one without gets both', async () => {
+    const off = { 'zerogate.dev/server-timing': 'false' };
+    const revisions: [name: string, slow: Slow, timing: boolean][] = [
+      ['on', (ms) => `/?ms=${ms}`, true],
+      ['off', (ms) => `/?ms=${ms}`, false],
+      ['inproc-on', (ms) => `/delay?ms=${ms}`, true],
+      ['inproc-off', (ms) => `/delay?ms=${ms}`, false],
+    ];
     const p = await startTestPlatform(`ingress: { port: 0 }
 services:
-${service('on')}${service('off', { 'zerogate.dev/server-timing': 'false' })}`);
+${service('on', 'sidecar', {})}${service('off', 'sidecar', off)}${service('inproc-on', 'in-process', {})}${service('inproc-off', 'in-process', off)}`);
     started.push(p);
-    for (const name of ['on', 'off']) {
+    for (const [name, slow, timing] of revisions) {
       const host = `${name}.default.localhost`;
       // At zero: the first request is held by the activator until the Pod is ready.
-      const first = await timed(p, host, '/?ms=0');
+      const first = await timed(p, host, slow(0));
       // Ready, and the ingress sends straight to the Pod: two requests at once, one waits for the other
-      // in the queue-proxy's breaker (containerConcurrency 1).
+      // in the Pod's breaker (containerConcurrency 1).
       expect(
         await eventually(async () => {
           const r = await p.revision(`${name}-00001`);
           return r.readyPods === 1 && r.mode === 'Serve';
         }, 60_000),
+        name,
       ).toBe(true);
       const startedAt = performance.now();
-      const pair = await Promise.all([timed(p, host, '/?ms=700'), timed(p, host, '/?ms=700')]);
+      const pair = await Promise.all([timed(p, host, slow(700)), timed(p, host, slow(700))]);
       // One of them waited for the other: the breaker held it.
-      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(1400);
+      expect(performance.now() - startedAt, name).toBeGreaterThanOrEqual(1400);
       const queued = pair.filter((metrics) => metrics.includes('queue'));
-      if (name === 'on') {
-        expect(first).toContain('hold');
-        expect(queued).toHaveLength(1);
+      if (timing) {
+        expect(first, name).toContain('hold');
+        expect(queued, name).toHaveLength(1);
       } else {
-        expect(first).toEqual([]);
-        expect(pair).toEqual([[], []]);
+        expect(first, name).toEqual([]);
+        expect(pair, name).toEqual([[], []]);
       }
     }
   }, 150_000);
