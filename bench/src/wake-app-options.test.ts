@@ -20,13 +20,14 @@ describe('parseWakeAppOptions', () => {
     expect(
       parseWakeAppOptions({ PORT: '9', WAKE_FAULT: 'reset', WAKE_FAULT_DELAY_MS: '10-20' }).delayMs,
     ).toEqual([10, 20]);
+    expect(parseWakeAppOptions({ PORT: '9', WAKE_FAULT: 'path' }).fault).toBe('path');
   });
 
   it('names every bad variable in one error', () => {
     expect(() =>
       parseWakeAppOptions({ PORT: '0', WAKE_FAULT: 'crash', WAKE_FAULT_DELAY_MS: '20-10' }),
     ).toThrow(
-      /PORT must be a TCP port, got "0"; WAKE_FAULT must be one of reset, unattached, got "crash"; WAKE_FAULT_DELAY_MS must be/,
+      /PORT must be a TCP port, got "0"; WAKE_FAULT must be one of reset, unattached, path, got "crash"; WAKE_FAULT_DELAY_MS must be/,
     );
     expect(() => parseWakeAppOptions({ WAKE_FAULT: 'reset' })).toThrow(
       /PORT must be a TCP port, got undefined/,

@@ -4,7 +4,7 @@
  */
 
 /** How the app misbehaves between opening its port and attaching its real handler. */
-export type WakeFault = 'reset' | 'unattached';
+export type WakeFault = 'reset' | 'unattached' | 'path';
 
 /** The app's settings. */
 export interface WakeAppOptions {
@@ -15,11 +15,11 @@ export interface WakeAppOptions {
   readonly delayMs: readonly [number, number];
 }
 
-const FAULTS: readonly WakeFault[] = ['reset', 'unattached'];
+const FAULTS: readonly WakeFault[] = ['reset', 'unattached', 'path'];
 const DELAY = /^(\d+)(?:-(\d+))?$/;
 
 /**
- * Reads `PORT`, `HOST` (default 127.0.0.1), `WAKE_FAULT` (`reset` or `unattached`) and
+ * Reads `PORT`, `HOST` (default 127.0.0.1), `WAKE_FAULT` (`reset`, `unattached` or `path`) and
  * `WAKE_FAULT_DELAY_MS` (`N` or `MIN-MAX`, default `0-2000`); throws one error naming every bad variable.
  */
 export function parseWakeAppOptions(env: Readonly<Record<string, string | undefined>>): WakeAppOptions {

@@ -7,6 +7,10 @@
  * - `WAKE_FAULT=unattached`: the listening socket is open but nothing reads the connections it
  *   accepts until the handler attaches; then they are served (a framework that binds its port before
  *   its routes are loaded).
+ * - `WAKE_FAULT=path`: HTTP is served from the moment the port opens, and `GET /healthz` answers 200 at
+ *   once, so an HTTP readiness probe of that path passes too early as well (a health route registered
+ *   before the routes it should vouch for); any other request has its connection reset once its head is
+ *   read, before any byte of an answer, until the handler is ready.
  *
  * Once ready it answers every request 200 at once, as the hello example does, and prints the
  * `listening` line the platform times; `socket open` (with `at`, ms since the epoch) marks the port
@@ -15,6 +19,9 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { drawDelay, parseWakeAppOptions, type WakeAppOptions } from './wake-app-options.js';
+
+/** The readiness path that, with `WAKE_FAULT=path`, reports ready before the app is. */
+const HEALTH_PATH = '/healthz';
 
 let options: WakeAppOptions;
 try {
@@ -25,7 +32,13 @@ try {
 }
 const revision = process.env['K_REVISION'] ?? 'local';
 
+let ready = false;
 const http = createHttpServer((req, res) => {
+  if (!ready && !(req.method === 'GET' && req.url?.split('?')[0] === HEALTH_PATH)) {
+    // Only `path` hands a connection over before it is ready: the head is read, no answer is sent.
+    req.socket.resetAndDestroy();
+    return;
+  }
   const body = `Hello from Zerogate! (revision ${revision}, path ${req.url})\n`;
   res.writeHead(200, {
     'content-type': 'text/plain; charset=utf-8',
@@ -34,10 +47,9 @@ const http = createHttpServer((req, res) => {
   res.end(body);
 });
 
-let ready = false;
 const waiting: Socket[] = [];
 const server = createServer({ pauseOnConnect: true }, (socket) => {
-  if (ready) {
+  if (ready || options.fault === 'path') {
     http.emit('connection', socket);
     socket.resume();
   } else if (options.fault === 'reset') {
