@@ -112,8 +112,9 @@ export class AppExchange implements TimedExchange {
       return;
     }
     this.state = RUNNING;
-    // A request that waited for its slot says how long, as the sidecar's `queue;dur=` (docs/queue-proxy.md
-    // §3.2); set before the app runs, so a `Server-Timing` the app sets itself replaces it. 0 on the hot path.
+    // A request that waited for its slot says how long, as the sidecar's `queue;dur=`
+    // (docs/queue-proxy.md §3.2); set before the app runs, so a `Server-Timing` the app sets itself
+    // replaces it. The wait is 0 on the hot path.
     const waitedMs = this.slot?.waitedMs ?? 0;
     if (waitedMs > 0 && this.ctx.serverTiming) {
       this.res.setHeader('server-timing', `queue;dur=${timingDuration(waitedMs)}`);
