@@ -3,18 +3,10 @@
  * of connections, sent from a worker thread (`flood-worker.ts`) so that the main thread can time
  * other requests meanwhile without waiting behind the flood's connects and parses.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { workerModule } from './worker-module.js';
 
-/**
- * The worker's module: the built one beside this file, or, run from the sources (the tests), the
- * TypeScript one, which Node runs by stripping its types.
- */
-const WORKER_MODULE = (() => {
-  const built = new URL('./flood-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(built)) ? built : new URL('./flood-worker.ts', import.meta.url);
-})();
+const WORKER_MODULE = workerModule('./flood-worker', import.meta.url);
 
 /** Where the flood goes and the request it sends on each connection. */
 export interface FloodTarget {

@@ -9,12 +9,14 @@
  * run side by side, and a wake goes to whichever revision is back at zero, so the run does not wait
  * out one revision's windows after another.
  *
- * Each wake's times come from the client's clock and the platform's Pod timeline (the app's
- * `listening` line, the first passing readiness probe); every process runs on this machine, so their
- * clocks agree to the millisecond.
+ * Each wake's times come from the client's clock (a thread of its own, `wake-client.ts`, so that the
+ * platform's spawns and writes in the main thread do not delay its readings) and the platform's Pod
+ * timeline (the app's `listening` line, the first passing readiness probe); every process runs on this
+ * machine, so their clocks agree to the millisecond.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   type Platform,
   type PodTimeline,
@@ -23,10 +25,11 @@ import {
   startPlatform,
 } from '@zerogate/local';
 import { pino } from 'pino';
-import { Agent, request } from 'undici';
 import { percentile } from '../ratios.js';
 import type { OptionValues, RunSettings, Scenario, ScenarioContext, ScenarioReport } from '../scenario.js';
 import { fixed, type Table } from '../table.js';
+import type { WakeAnswer, WakeOrder } from '../wake-client.js';
+import { workerModule } from '../worker-module.js';
 
 /** The apps woken: the hello example and the fault-injected app's two faults. */
 export const WAKE_KINDS = ['hello', 'reset', 'unattached'] as const;
@@ -45,7 +48,7 @@ const WAKE_TIMEOUT_MS = 30_000;
 export interface Wake {
   readonly kind: WakeKind;
   readonly revision: string;
-  readonly sent: number;
+  sent: number;
   firstByte?: number;
   status?: number;
   /** The start of a non-2xx body, or the client's error. */
@@ -250,6 +253,33 @@ function socketOpenAt(logDir: string, pod: string): number | undefined {
   }
 }
 
+/** The client thread (`wake-client.ts`): sends each wake and answers when its response came. */
+class WakeClient {
+  private readonly worker = new Worker(workerModule('../wake-client', import.meta.url));
+  private readonly waiting = new Map<number, (answer: WakeAnswer) => void>();
+  private next = 0;
+
+  constructor() {
+    this.worker.on('message', (answer: WakeAnswer) => {
+      this.waiting.get(answer.id)?.(answer);
+      this.waiting.delete(answer.id);
+    });
+  }
+
+  wake(url: string, host: string, timeoutMs: number): Promise<WakeAnswer> {
+    const order: WakeOrder = { id: this.next++, url, host, timeoutMs };
+    return new Promise((resolve) => {
+      this.waiting.set(order.id, resolve);
+      this.worker.postMessage(order);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.postMessage('close');
+    await new Promise((resolve) => this.worker.once('exit', resolve));
+  }
+}
+
 /** Runs the wakes of `plan` and reports them. */
 export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promise<ScenarioReport> {
   const { settings, progress } = context;
@@ -272,7 +302,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
       changed();
     },
   });
-  const agent = new Agent({ connections: plan.parallel, headersTimeout: WAKE_TIMEOUT_MS });
+  const client = new WakeClient();
   const wakes: Wake[] = [];
   let answered = 0;
   const total = WAKE_KINDS.reduce((sum, k) => sum + wakesOf[k], 0);
@@ -280,22 +310,21 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
   const kindOf = (r: RevisionPods) => WAKE_KINDS.find((k) => r.name.startsWith(`wake-${k}-`))!;
   const serviceOf = (r: RevisionPods) => r.name.replace(/-\d+$/, '');
   const wakeOne = async (revision: RevisionPods): Promise<void> => {
+    // `sent` is the client thread's; this one only picks the Pod that started after it.
     const wake: Wake = { kind: kindOf(revision), revision: revision.name, sent: Date.now() };
     current.set(revision.name, wake);
     wakes.push(wake);
     try {
-      const res = await request(`http://127.0.0.1:${platform.ingressPort}/`, {
-        headers: { host: `${serviceOf(revision)}.bench.localhost` },
-        dispatcher: agent,
-        signal: AbortSignal.timeout(WAKE_TIMEOUT_MS),
-      });
-      wake.firstByte = Date.now();
-      wake.status = res.statusCode;
-      wake.timing = serverTimingDurations(res.headers['server-timing']);
-      const text = await res.body.text();
-      if (!succeeded(wake)) wake.body = text.slice(0, 200);
-    } catch (err) {
-      wake.body = `client error: ${(err as Error).message}`;
+      const answer = await client.wake(
+        `http://127.0.0.1:${platform.ingressPort}/`,
+        `${serviceOf(revision)}.bench.localhost`,
+        WAKE_TIMEOUT_MS,
+      );
+      wake.sent = answer.sent;
+      if (answer.firstByte !== undefined) wake.firstByte = answer.firstByte;
+      if (answer.status !== undefined) wake.status = answer.status;
+      if (answer.body !== undefined) wake.body = answer.body;
+      wake.timing = serverTimingDurations(answer.serverTiming);
     } finally {
       current.delete(revision.name);
     }
@@ -341,7 +370,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
       }
     }
   } finally {
-    await agent.close();
+    await client.close();
     await platform.shutdown();
   }
 
