@@ -4,6 +4,7 @@
  * file renamed over the old one, so the activator never reads half a document.
  */
 import { renameSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import type { RevisionPods } from './revision-pods.js';
 
 /** The revision's `zerogate.dev/` annotations (how the activator holds and wakes it), when it has any. */
@@ -36,12 +37,25 @@ export function endpointsDocument(revisions: Iterable<RevisionPods>): string {
   return `${JSON.stringify({ revisions: list }, null, 1)}\n`;
 }
 
-/** Writes the document to `path` when it changed. */
+/**
+ * The document at `path`, kept in step with the revisions: {@link write} writes at once (at start);
+ * {@link changed} writes soon and off the event loop, so a burst of Pod changes (many Pods starting at
+ * once) costs one write, not one blocking write each: the changes of one turn of the event loop make
+ * one write, and a write waits for the one before it.
+ */
 export class EndpointsFile {
   private last = '';
+  private latest: Iterable<RevisionPods> = [];
+  private flushing: Promise<void> | undefined;
+  private again = false;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    /** Told when a write failed; the next change tries again. */
+    private readonly onError: (err: Error) => void = () => {},
+  ) {}
 
+  /** Writes the document of `revisions` now, when it changed. */
   write(revisions: Iterable<RevisionPods>): void {
     const text = endpointsDocument(revisions);
     if (text === this.last) return;
@@ -49,5 +63,39 @@ export class EndpointsFile {
     writeFileSync(temporary, text);
     renameSync(temporary, this.path);
     this.last = text;
+  }
+
+  /** The revisions changed: their document is written soon. */
+  changed(revisions: Iterable<RevisionPods>): void {
+    this.latest = revisions;
+    if (this.flushing !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.flushing = this.flush();
+  }
+
+  /** Resolves once every change so far is written. */
+  async settled(): Promise<void> {
+    await this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    do {
+      // The rest of this turn's changes join this write.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.again = false;
+      const text = endpointsDocument(this.latest);
+      if (text === this.last) continue;
+      const temporary = `${this.path}.next`;
+      try {
+        await writeFile(temporary, text);
+        await rename(temporary, this.path);
+        this.last = text;
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    } while (this.again);
+    this.flushing = undefined;
   }
 }

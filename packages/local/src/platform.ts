@@ -80,7 +80,9 @@ export async function startPlatform(
   const runDir = mkdtempSync(join(tmpdir(), 'zerogate-'));
   const logDir = options.logDir ?? join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const endpoints = new EndpointsFile(join(runDir, 'endpoints.json'));
+  const endpoints = new EndpointsFile(join(runDir, 'endpoints.json'), (err) =>
+    logger.error({ err }, 'cannot write the endpoints file'),
+  );
   const dispatcher = createAgent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
   const h2c = new H2cDispatcherPool({ idleTimeoutMs: 30_000 });
   const probes = createAgent({ keepAliveTimeout: 5000 });
@@ -91,7 +93,7 @@ export async function startPlatform(
   const onChange = (revision: RevisionPods, pod?: Pod) => {
     if (pod) options.onPodChange?.(revision, pod);
     if (stopping) return;
-    endpoints.write(revisions);
+    endpoints.changed(revisions);
     control?.publish(revision);
     dashboard?.changed();
   };
@@ -219,7 +221,7 @@ export async function startPlatform(
     await Promise.all(revisions.map((r) => r.close()));
     await Promise.all(components.map((c) => c.stop()));
     await control?.close();
-    await Promise.all([dispatcher.close(), h2c.close(), probes.close()]);
+    await Promise.all([dispatcher.close(), h2c.close(), probes.close(), endpoints.settled()]);
     rmSync(runDir, { recursive: true, force: true });
   };
 
