@@ -3,6 +3,7 @@ import type { RunSettings } from '../scenario.js';
 import {
   failureLines,
   failureStage,
+  podReadyAt,
   readyToResponse,
   revisionsOfKinds,
   serverTimingDurations,
@@ -32,6 +33,15 @@ describe('readyToResponse', () => {
     expect(readyToResponse(wake('hello', 1300, 1200, 1320))).toBe(20);
     expect(readyToResponse(wake('reset', 1300, 1900, 1950))).toBe(50);
     expect(readyToResponse({ kind: 'hello', revision: 'r', sent: 0, firstByte: 5 })).toBeUndefined();
+  });
+
+  it("takes the Pod as ready at the activator's send when that came before the platform's probe", () => {
+    // Sent at 1000, held 250 ms: the activator sent at 1250, before the platform saw the Pod ready at 1300.
+    const early = { ...wake('hello', 1300, 1200, 1320), timing: { hold: 250, proxy: 60 } };
+    expect(podReadyAt(early)).toBe(1250);
+    expect(readyToResponse(early)).toBe(70);
+    const late = { ...wake('hello', 1300, 1200, 1320), timing: { hold: 310, throttle: 5 } };
+    expect(podReadyAt(late)).toBe(1300);
   });
 });
 

@@ -78,6 +78,18 @@ function activatorSentAt(w: Wake): number | undefined {
   return w.sent + t['hold'] + (t['throttle'] ?? 0);
 }
 
+/**
+ * When the Pod was first ready: the platform's first passing readiness probe, or the activator's send
+ * to it when that came first (the activator probes Pods itself, and the platform's event loop, busy
+ * starting other Pods, may read its probe's answer late).
+ */
+export function podReadyAt(w: Wake): number | undefined {
+  const platform = w.pod?.readyAt;
+  const activator = activatorSentAt(w);
+  if (platform === undefined || activator === undefined) return platform ?? activator;
+  return Math.min(platform, activator);
+}
+
 /** Whether a wake answered 2xx. */
 export function succeeded(w: Wake): boolean {
   return w.status !== undefined && w.status >= 200 && w.status < 300;
@@ -88,7 +100,7 @@ export function succeeded(w: Wake): boolean {
  * line) to the first response byte: what the platform adds once the app can truly answer.
  */
 export function readyToResponse(w: Wake): number | undefined {
-  const ready = w.pod?.readyAt;
+  const ready = podReadyAt(w);
   const accepting = w.pod?.appListeningAt;
   if (w.firstByte === undefined || ready === undefined || accepting === undefined) return undefined;
   return w.firstByte - Math.max(ready, accepting);
@@ -97,8 +109,9 @@ export function readyToResponse(w: Wake): number | undefined {
 /** Where in the wake a failure happened, from its timeline. */
 export function failureStage(w: Wake): string {
   if (w.firstByte === undefined) return 'no response (client error)';
-  if (w.pod?.readyAt === undefined || w.firstByte < w.pod.readyAt) return 'before the Pod was ready';
-  if (w.pod.appListeningAt === undefined || w.firstByte < w.pod.appListeningAt)
+  const ready = podReadyAt(w);
+  if (ready === undefined || w.firstByte < ready) return 'before the Pod was ready';
+  if (w.pod?.appListeningAt === undefined || w.firstByte < w.pod.appListeningAt)
     return "Pod ready, app's handler not yet";
   return "after the app's handler was ready";
 }
@@ -141,10 +154,13 @@ export function wakesTable(wakes: readonly Wake[]): Table {
 /** The stages of the wakes, per app kind: medians and p99s of each span. */
 export function stagesTable(wakes: readonly Wake[]): Table {
   const spans: readonly { name: string; span: (w: Wake) => number | undefined }[] = [
-    { name: 'request sent → Pod ready', span: (w) => diff(w.pod?.readyAt, w.sent) },
+    { name: 'request sent → Pod ready', span: (w) => diff(podReadyAt(w), w.sent) },
     { name: 'app port open → handler ready', span: (w) => diff(w.pod?.appListeningAt, w.socketOpenAt) },
-    { name: 'Pod ready → first response byte', span: (w) => diff(w.firstByte, w.pod?.readyAt) },
-    { name: 'Pod ready → activator sends', span: (w) => diff(activatorSentAt(w), w.pod?.readyAt) },
+    { name: 'Pod ready → first response byte', span: (w) => diff(w.firstByte, podReadyAt(w)) },
+    {
+      name: "platform's readiness probe → activator sends",
+      span: (w) => diff(activatorSentAt(w), w.pod?.readyAt),
+    },
     { name: 'activator sends → first byte from the Pod', span: (w) => w.timing?.['proxy'] },
     { name: "queue-proxy's breaker wait", span: (w) => w.timing?.['queue'] },
     {
@@ -391,7 +407,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
     tables: [wakesTable(wakes), stagesTable(wakes)],
     notes: [
       `Non-2xx: ${nonOk} of ${wakes.length} (expected 0).`,
-      `Ready → response runs from the later of the Pod's readiness and the app's handler accepting to the first response byte; targets p50 ≤ ${TARGETS.p50} ms, p99 ≤ ${TARGETS.p99} ms.`,
+      `Ready → response runs from the later of the Pod's readiness (the platform's first passing probe, or the activator's send when earlier) and the app's handler accepting to the first response byte; targets p50 ≤ ${TARGETS.p50} ms, p99 ≤ ${TARGETS.p99} ms.`,
       ...failures.slice(0, 50),
       ...(failures.length > 50 ? [`… and ${failures.length - 50} more failures (all in the JSON).`] : []),
     ],
