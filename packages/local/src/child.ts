@@ -1,10 +1,10 @@
 /**
  * A child process of the platform (a component, a user app): started in its own process group so a
  * stop reaches everything it spawned (a shell's children included), its output appended to a log file
- * and offered line by line to the caller.
+ * and offered line by line to the caller. The start, the log and the reading of its output happen on
+ * a thread of their own (`spawner-worker.ts`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { LogFile } from './log-file.js';
+import { spawnOnThread } from './spawner.js';
 
 /** Set in every child's environment to the platform's pid. */
 export const PLATFORM_PID_VARIABLE = 'ZEROGATE_PLATFORM_PID';
@@ -36,52 +36,50 @@ export interface ChildSpec {
 export class Child {
   readonly exited: Promise<ChildExit>;
   private exit: ChildExit | undefined;
-  private readonly proc: ChildProcess;
-  private readonly log: LogFile;
+  private processId: number | undefined;
+  /** A signal asked for before the process was started: sent once it is. */
+  private pendingSignal: NodeJS.Signals | undefined;
 
   constructor(spec: ChildSpec) {
-    const [program, ...args] = spec.argv;
-    if (program === undefined) throw new TypeError('Child argv must not be empty');
-    this.log = new LogFile(spec.logFile);
-    this.proc = spawn(program, args, {
-      // The marker lets anyone find every process this platform started (tests sweep with it).
-      env: { ...spec.env, [PLATFORM_PID_VARIABLE]: String(process.pid) },
-      ...(spec.cwd ? { cwd: spec.cwd } : {}),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let partial = '';
-    this.proc.stdout?.setEncoding('utf8');
-    this.proc.stdout?.on('data', (chunk: string) => {
-      this.log.write(chunk);
-      if (!spec.onLine) return;
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) spec.onLine(line);
-    });
-    this.proc.stderr?.on('data', (chunk: Buffer) => this.log.write(chunk));
+    if (spec.argv[0] === undefined) throw new TypeError('Child argv must not be empty');
+    let settle!: (exit: ChildExit) => void;
     this.exited = new Promise((resolve) => {
-      const done = (code: number | null, signal: NodeJS.Signals | null) => {
-        if (this.exit) return;
-        running.delete(this);
-        this.exit = { code, signal };
-        resolve(this.exit);
-      };
-      // 'error' without 'exit' when the program cannot be started (ENOENT, EACCES).
-      this.proc.once('error', (err) => {
-        this.log.write(`cannot start ${program}: ${err.message}\n`);
-        void this.log.end();
-        done(127, null);
-      });
-      this.proc.once('exit', done);
-      // The log closes once the output pipes did, so the last lines before an exit are kept.
-      this.proc.once('close', () => void this.log.end());
+      settle = resolve;
     });
+    const onLine = spec.onLine;
+    // Started off the event loop (spawner-worker.ts), which the wait for a new program would block.
+    spawnOnThread(
+      {
+        argv: spec.argv,
+        // The marker lets anyone find every process this platform started (tests sweep with it).
+        env: { ...spec.env, [PLATFORM_PID_VARIABLE]: String(process.pid) },
+        ...(spec.cwd ? { cwd: spec.cwd } : {}),
+        logFile: spec.logFile,
+        lines: onLine !== undefined,
+      },
+      {
+        spawned: (pid) => {
+          this.processId = pid;
+          const pending = this.pendingSignal;
+          this.pendingSignal = undefined;
+          if (pending !== undefined) this.signalGroup(pending);
+        },
+        lines: (lines) => {
+          for (const line of lines) onLine?.(line);
+        },
+        exited: (code, signal) => {
+          if (this.exit) return;
+          running.delete(this);
+          this.exit = { code, signal };
+          settle(this.exit);
+        },
+      },
+    );
     running.add(this);
   }
 
   get pid(): number | undefined {
-    return this.proc.pid;
+    return this.processId;
   }
 
   /** True until the process exited. */
@@ -95,9 +93,13 @@ export class Child {
   }
 
   private signalGroup(signal: NodeJS.Signals): void {
-    if (this.proc.pid === undefined) return;
+    if (this.processId === undefined) {
+      // Not started yet: the strongest signal asked for goes once it is.
+      if (this.pendingSignal !== 'SIGKILL') this.pendingSignal = signal;
+      return;
+    }
     try {
-      process.kill(-this.proc.pid, signal);
+      process.kill(-this.processId, signal);
     } catch {
       // Already gone.
     }
