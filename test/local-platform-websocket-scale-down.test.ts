@@ -12,10 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { eventually, KUBELET_PROBE, send, type TextResponse } from './support/http.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { ROOT } from './support/processes.js';
+import { closed, echo, openSocket } from './support/websocket.js';
 
 const started: TestPlatform[] = [];
 const sockets: WebSocket[] = [];
@@ -81,27 +82,6 @@ function controlUrl(p: TestPlatform): string | undefined {
   return /"platformUrl":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1];
 }
 
-function openSocket(url: string, host: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { host } });
-    sockets.push(ws);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-/** Sends `text` and resolves with the next message; rejects after 10 s. */
-function echo(ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no echo of ${text}`)), 10_000);
-    ws.once('message', (data) => {
-      clearTimeout(timer);
-      resolve(String(data));
-    });
-    ws.send(text);
-  });
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('one-machine platform: a websocket across the scale-down of its Pod', () => {
@@ -131,10 +111,9 @@ services:
       expect(qp).toBeDefined();
       expect(await eventually(() => controlUrl(p) !== undefined, 10_000)).toBe(true);
 
-      const ws = await openSocket(`ws://127.0.0.1:${p.port}/`, HOST);
-      const closed = new Promise<{ code: number; at: number }>((resolve) =>
-        ws.once('close', (code) => resolve({ code, at: Date.now() })),
-      );
+      const ws = await openSocket(`ws://127.0.0.1:${p.port}/`, { host: HOST });
+      sockets.push(ws);
+      const closing = closed(ws);
       expect(await echo(ws, 'before')).toBe('before');
       const long: Promise<TextResponse> = send(`http://127.0.0.1:${p.port}/?ms=${LONG_REQUEST_MS}`, {
         headers: { host: HOST },
@@ -174,7 +153,7 @@ services:
       expect((await podsOf(p)).find((x) => x.name === POD)?.state).toBe('stopping');
 
       ws.close(1000, 'done');
-      const close = await closed;
+      const close = await closing;
       expect(close.code).toBe(1000);
       // Stopped soon after, well before the grace period ends.
       expect(

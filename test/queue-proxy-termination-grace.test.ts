@@ -1,39 +1,13 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, startQueueProxy, startUserApp } from './support/processes.js';
+import { closed, echo, openSocket } from './support/websocket.js';
 
 /** How long the websocket keeps exchanging messages while its Pod terminates. */
 const WEBSOCKET_SECONDS = 180;
 /** The Pod's termination grace period in the long test: longer than the websocket. */
 const LONG_GRACE_SECONDS = 300;
-
-function openSocket(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-function echo(ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no echo of ${text}`)), 10_000);
-    ws.once('message', (data) => {
-      clearTimeout(timer);
-      resolve(String(data));
-    });
-    ws.send(text);
-  });
-}
-
-/** Resolves with the close code and reason the client got, and when. */
-function closed(ws: WebSocket): Promise<{ code: number; reason: string; at: number }> {
-  return new Promise((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })),
-  );
-}
 
 /** Whether a TCP connection to `port` is accepted. */
 function accepts(port: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { EndpointsFile, REVISION, startPod } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
 import {
@@ -10,6 +10,7 @@ import {
   startUserApp,
   type TestProcess,
 } from './support/processes.js';
+import { closed, echo, openSocket } from './support/websocket.js';
 
 /** The grace the tests configure (the default is 60 s), in seconds. */
 const GRACE_SECONDS = 3;
@@ -22,26 +23,6 @@ afterEach(async () => {
   endpoints?.remove();
   endpoints = autoscaler = undefined;
 });
-
-function openSocket(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-function echo(ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    ws.once('message', (data) => resolve(String(data)));
-    ws.send(text);
-  });
-}
-
-/** When the socket closed (by the peer or by us), from the client's clock. */
-function closedAt(ws: WebSocket): Promise<number> {
-  return new Promise((resolve) => ws.once('close', () => resolve(Date.now())));
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,13 +65,13 @@ describe.each(Object.keys(targets))('after SIGTERM, the %s', (name) => {
   it('keeps an open websocket working through the grace, then closes it and exits 0', async () => {
     const { proc, ws } = await targets[name]!();
     expect(await echo(ws, 'before')).toBe('before');
-    const closed = closedAt(ws);
+    const closing = closed(ws);
     const signalledAt = Date.now();
     proc.signal('SIGTERM');
     await sleep((GRACE_SECONDS * 1000) / 2);
     expect(await echo(ws, 'during the grace')).toBe('during the grace');
     // Closed by the proxy, never before the grace has run out.
-    expect(await closed).toBeGreaterThanOrEqual(signalledAt + GRACE_SECONDS * 1000);
+    expect((await closing).at).toBeGreaterThanOrEqual(signalledAt + GRACE_SECONDS * 1000);
     expect(await proc.exit()).toBe(0);
   });
 

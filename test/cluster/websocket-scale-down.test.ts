@@ -17,9 +17,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { KUBELET_PROBE, send, type TextResponse } from '../support/http.js';
 import { ROOT } from '../support/processes.js';
+import { closed, echo, openSocket } from '../support/websocket.js';
 import {
   type ClusterPod,
   podsOf as clusterPods,
@@ -90,26 +90,6 @@ async function endpointConditions(ip: string) {
     `kubernetes.io/service-name=${REVISION}-private`,
   ]);
   return slices.items.flatMap((s) => s.endpoints ?? []).find((e) => e.addresses.includes(ip))?.conditions;
-}
-
-function openSocket(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-/** Sends `text` and resolves with the next message; rejects after 10 s. */
-function echo(ws: WebSocket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no echo of ${text}`)), 10_000);
-    ws.once('message', (data) => {
-      clearTimeout(timer);
-      resolve(String(data));
-    });
-    ws.send(text);
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -185,9 +165,7 @@ describe('a websocket across the scale-down of its Pod, on a real control plane'
 
       // Straight to the Pod's queue-proxy, past any choice of Pod.
       const ws = await openSocket(`ws://${qp}/ws`);
-      const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
-        ws.once('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })),
-      );
+      const closing = closed(ws);
       expect(await echo(ws, 'before')).toBe('before');
       const long: Promise<TextResponse> = send(`http://${qp}/?ms=${LONG_REQUEST_MS}`, {
         signal: AbortSignal.timeout(LONG_REQUEST_MS + 120_000),
@@ -242,7 +220,7 @@ describe('a websocket across the scale-down of its Pod, on a real control plane'
       expect((await send(`http://${qp}/`, { headers: KUBELET_PROBE })).status).toBe(503);
 
       ws.close(1000, 'done');
-      const close = await closed;
+      const close = await closing;
       expect(close.code).toBe(1000);
       // Gone soon after, well before the grace period ends: the app and the queue-proxy exit as soon as
       // nothing is open.
