@@ -111,13 +111,13 @@ describe('wakesTable', () => {
 
 describe('splits', () => {
   it('gives the fault-injected app as many wakes as hello, split between its faults', () => {
-    expect(wakesOfKinds(1000)).toEqual({ hello: 1000, reset: 500, unattached: 500 });
-    expect(wakesOfKinds(5)).toEqual({ hello: 5, reset: 3, unattached: 2 });
+    expect(wakesOfKinds(1000)).toEqual({ hello: 1000, reset: 334, unattached: 333, path: 333 });
+    expect(wakesOfKinds(5)).toEqual({ hello: 5, reset: 2, unattached: 2, path: 1 });
   });
 
-  it('gives half the revisions to hello and a quarter to each fault', () => {
-    expect(revisionsOfKinds(50)).toEqual({ hello: 25, reset: 13, unattached: 12 });
-    expect(revisionsOfKinds(5)).toEqual({ hello: 3, reset: 1, unattached: 1 });
+  it('gives half the revisions to hello and splits the rest between the faults', () => {
+    expect(revisionsOfKinds(50)).toEqual({ hello: 25, reset: 9, unattached: 8, path: 8 });
+    expect(revisionsOfKinds(6)).toEqual({ hello: 3, reset: 1, unattached: 1, path: 1 });
   });
 });
 

@@ -31,9 +31,11 @@ import { fixed, type Table } from '../table.js';
 import type { WakeAnswer, WakeOrder } from '../wake-client.js';
 import { workerModule } from '../worker-module.js';
 
-/** The apps woken: the hello example and the fault-injected app's two faults. */
-export const WAKE_KINDS = ['hello', 'reset', 'unattached'] as const;
+/** The apps woken: the hello example and the fault-injected app's three faults. */
+export const WAKE_KINDS = ['hello', 'reset', 'unattached', 'path'] as const;
 export type WakeKind = (typeof WAKE_KINDS)[number];
+/** The fault-injected kinds, which share the fault-injected half of the wakes and revisions. */
+const FAULT_KINDS = WAKE_KINDS.filter((k) => k !== 'hello');
 
 /** Targets of the ready → response time, ms. */
 export const TARGETS = { p50: 50, p99: 100 } as const;
@@ -206,7 +208,7 @@ function diff(a: number | undefined, b: number | undefined): number | undefined 
 
 /** What a run does. */
 export interface WakesPlan {
-  /** Wakes of the hello app; the fault-injected app gets as many, split between its two faults. */
+  /** Wakes of the hello app; the fault-injected app gets as many, split between its faults. */
   readonly wakes: number;
   /** Revisions side by side, split like the wakes. */
   readonly revisions: number;
@@ -216,17 +218,34 @@ export interface WakesPlan {
   readonly logDir?: string;
 }
 
-/** Wakes of each kind: `n` of the hello app, and `n` of the fault-injected app split between its faults. */
-export function wakesOfKinds(n: number): Record<WakeKind, number> {
-  const reset = Math.ceil(n / 2);
-  return { hello: n, reset, unattached: n - reset };
+/** `n` split evenly between the faults, the first ones taking what does not divide. */
+function splitFaults(n: number): Record<Exclude<WakeKind, 'hello'>, number> {
+  const share = Math.floor(n / FAULT_KINDS.length);
+  const extra = n - share * FAULT_KINDS.length;
+  return Object.fromEntries(FAULT_KINDS.map((k, i) => [k, share + (i < extra ? 1 : 0)])) as Record<
+    Exclude<WakeKind, 'hello'>,
+    number
+  >;
 }
 
-/** Revisions of each kind: half hello, a quarter each fault (hello gets what does not divide). */
+/** Wakes of each kind: `n` of the hello app, and `n` of the fault-injected app split between its faults. */
+export function wakesOfKinds(n: number): Record<WakeKind, number> {
+  return { hello: n, ...splitFaults(n) };
+}
+
+/** Revisions of each kind: half hello, the other half split between the faults (hello gets what does not divide). */
 export function revisionsOfKinds(n: number): Record<WakeKind, number> {
   const faults = Math.floor(n / 2);
-  const reset = Math.ceil(faults / 2);
-  return { hello: n - faults, reset, unattached: faults - reset };
+  return { hello: n - faults, ...splitFaults(faults) };
+}
+
+/** The service's settings of a kind's revision, as zerogate.yaml lines. */
+function appYaml(kind: WakeKind): string {
+  if (kind === 'hello') return 'command: [node, examples/hello/server.mjs]';
+  const app = `command: [node, bench/dist/wake-app.js]
+    env: { WAKE_FAULT: ${kind}, WAKE_FAULT_DELAY_MS: "0-2000" }`;
+  // Its readiness path answers before its handler does; the others are probed on their port.
+  return kind === 'path' ? `${app}\n    readinessProbe: { httpGet: { path: /healthz } }` : app;
 }
 
 function serviceName(kind: WakeKind, i: number): string {
@@ -235,17 +254,13 @@ function serviceName(kind: WakeKind, i: number): string {
 
 function configYaml(revisions: Record<WakeKind, number>): string {
   const services = WAKE_KINDS.flatMap((kind) =>
-    Array.from({ length: revisions[kind] }, (_, i) => {
-      const app =
-        kind === 'hello'
-          ? 'command: [node, examples/hello/server.mjs]'
-          : `command: [node, bench/dist/wake-app.js]
-    env: { WAKE_FAULT: ${kind}, WAKE_FAULT_DELAY_MS: "0-2000" }`;
-      return `  - name: ${serviceName(kind, i)}
+    Array.from(
+      { length: revisions[kind] },
+      (_, i) => `  - name: ${serviceName(kind, i)}
     namespace: bench
-    ${app}
-    containerConcurrency: 10`;
-    }),
+    ${appYaml(kind)}
+    containerConcurrency: 10`,
+    ),
   );
   return `ingress: { port: 0 }
 pods: { drainSeconds: 0, maxPods: 256 }
@@ -397,7 +412,7 @@ export async function runWakes(plan: WakesPlan, context: ScenarioContext): Promi
       ['Platform', 'npm start’s platform in-process: ingress, activator and autoscaler processes, Pods'],
       [
         'Apps',
-        `hello example; a fault-injected app whose port opens 0–2 s before its handler: "reset" resets each connection until then, "unattached" leaves them unread; readiness is the platform's TCP probe of the app port`,
+        `hello example; a fault-injected app whose port opens 0–2 s before its handler: "reset" resets each connection until then, "unattached" leaves them unread (both probed on their port, the platform's TCP probe), "path" answers its readiness path /healthz at once and resets every other request until then`,
       ],
       [
         'Wakes',
@@ -436,7 +451,7 @@ export const wakesScenario: Scenario = {
     };
     const plan: WakesPlan = {
       wakes: read('wakes', DEFAULT_WAKES, 2, 5000),
-      revisions: read('revisions', DEFAULT_REVISIONS, 4, 120),
+      revisions: read('revisions', DEFAULT_REVISIONS, 2 * WAKE_KINDS.length - 2, 120),
       parallel: read('parallel', DEFAULT_PARALLEL, 1, 32),
     };
     return {
