@@ -306,12 +306,25 @@ const UNPROCESSED_ERRORS = new Set(['REQUEST_NOT_SENT', 'H2C_STREAM_REFUSED']);
  * The one rule every proxy uses to decide whether a request may be sent again elsewhere.
  */
 export function wasSent(err: unknown): boolean {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 8; depth++) {
-    const code = (e as { code?: unknown }).code;
+  for (const e of causeChain(err)) {
+    const code = e.code;
     if (typeof code === 'string' && (CONNECT_ERRORS.has(code) || UNPROCESSED_ERRORS.has(code))) return false;
-    if ((e as { syscall?: unknown }).syscall === 'connect') return false;
-    e = (e as { cause?: unknown }).cause;
+    if (e.syscall === 'connect') return false;
   }
   return true;
+}
+
+/** `err` and the errors of its `cause` chain (at most 8 deep). */
+function* causeChain(err: unknown): Generator<{ code?: unknown; syscall?: unknown }> {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 8; depth++) {
+    yield e as { code?: unknown; syscall?: unknown };
+    e = (e as { cause?: unknown }).cause;
+  }
+}
+
+/** Whether `err` or an error of its `cause` chain has `code` (`ECONNREFUSED`: nothing listens). */
+export function causedBy(err: unknown, code: string): boolean {
+  for (const e of causeChain(err)) if (e.code === code) return true;
+  return false;
 }

@@ -6,6 +6,7 @@ import {
   type AttributeValue,
   type Breaker,
   BreakerSlot,
+  causedBy,
   H,
   type RequestAccounting,
   type RequestFacts,
@@ -197,13 +198,14 @@ export class QueueAdmission {
   }
 
   /**
-   * Decides what follows an upstream failure: `not-sent` when the app never saw the request (logged, and
+   * Decides what follows an upstream failure: `resend` (after {@link resendDelayMs}) for a request
+   * without body over HTTP/1.1 whose connection a starting app ({@link AppStart}) dropped as it connected,
+   * every {@link STARTING_RESEND_MS}; else `not-sent` when the app never saw the request (logged, and
    * health checks fail; the caller answers {@link NOT_SENT_HEADERS}, so the sender may send it
    * elsewhere); `resend` for a safe request without body over HTTP/1.1 whose connection broke before any
-   * answer, after {@link resendDelayMs}: while the app is starting ({@link AppStart}) every
-   * {@link STARTING_RESEND_MS}; else (the app closed a kept-alive one as the request arrived, as Go's
-   * transport resends for) at most {@link RESEND_DELAYS_MS}.length times; else `failed`.
-   * RFC 9110 §9.2.2 allows the resends.
+   * answer: every {@link STARTING_RESEND_MS} while the app is starting; else (the app closed a kept-alive
+   * one as the request arrived, as Go's transport resends for) at most {@link RESEND_DELAYS_MS}.length
+   * times; else `failed`. RFC 9110 §9.2.2 allows the resends of safe requests.
    */
   afterFailure(
     err: Error,
@@ -214,6 +216,11 @@ export class QueueAdmission {
   ): FailureOutcome {
     if (this.trace !== undefined) this.spanError = err.message;
     if (!sent) {
+      // A starting app whose port is open dropped the connection before it completed: sent again here,
+      // whatever the method, rather than back to the sender, which would wait for this Pod's next probe.
+      if (!http2 && !this.facts.hasBody && !causedBy(err, 'ECONNREFUSED') && this.startingResend()) {
+        return 'resend';
+      }
       // The app never saw it: the sender may send it elsewhere, and this Pod stops looking ready.
       this.ctx.logger.warn({ err, path }, 'the app refused the connection; request not sent');
       this.ctx.health.appRefused();
@@ -222,14 +229,18 @@ export class QueueAdmission {
     if (http2 || this.facts.hasBody || !SAFE_METHODS.has(method)) return 'failed';
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET' && code !== 'EPIPE') return 'failed';
-    if (this.ctx.appStart.starting(Date.now())) {
-      this.nextResendMs = this.resentWhileStarting ? STARTING_RESEND_MS : 0;
-      this.resentWhileStarting = true;
-      return 'resend';
-    }
+    if (this.startingResend()) return 'resend';
     if (this.resends >= RESEND_DELAYS_MS.length) return 'failed';
     this.nextResendMs = RESEND_DELAYS_MS[this.resends++]!;
     return 'resend';
+  }
+
+  /** While the app is starting, allows a resend after {@link STARTING_RESEND_MS} (the first at once). */
+  private startingResend(): boolean {
+    if (!this.ctx.appStart.starting(Date.now())) return false;
+    this.nextResendMs = this.resentWhileStarting ? STARTING_RESEND_MS : 0;
+    this.resentWhileStarting = true;
+    return true;
   }
 
   /** How long to wait before the resend {@link afterFailure} just allowed. */
