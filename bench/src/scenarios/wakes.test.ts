@@ -35,12 +35,13 @@ describe('readyToResponse', () => {
     expect(readyToResponse({ kind: 'hello', revision: 'r', sent: 0, firstByte: 5 })).toBeUndefined();
   });
 
-  it("takes the Pod as ready at the activator's send when that came before the platform's probe", () => {
-    // Sent at 1000, held 250 ms: the activator sent at 1250, before the platform saw the Pod ready at 1300.
+  it("takes the Pod as ready at the latest the activator can have sent to it, when that came before the platform's probe", () => {
+    // First byte at 1320 after 60 ms from the activator's send: it sent by 1260, before the platform saw
+    // the Pod ready at 1300.
     const early = { ...wake('hello', 1300, 1200, 1320), timing: { hold: 250, proxy: 60 } };
-    expect(podReadyAt(early)).toBe(1250);
-    expect(readyToResponse(early)).toBe(70);
-    const late = { ...wake('hello', 1300, 1200, 1320), timing: { hold: 310, throttle: 5 } };
+    expect(podReadyAt(early)).toBe(1260);
+    expect(readyToResponse(early)).toBe(60);
+    const late = { ...wake('hello', 1300, 1200, 1320), timing: { hold: 310, proxy: 5 } };
     expect(podReadyAt(late)).toBe(1300);
   });
 });
