@@ -1,41 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, send, type TextResponse } from './support/http.js';
-import { example, startTestPlatform, type TestPlatform } from './support/platform.js';
+import {
+  example,
+  podsOf,
+  queueProxyAddress,
+  startTestPlatform,
+  type TestPlatform,
+} from './support/platform.js';
 
 // End-to-end: the platform's own entry point, its autoscaler and real Pods, on 127.0.0.0/8.
 const started: TestPlatform[] = [];
 afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.stop()));
 }, 120_000);
-
-/** The Pods of a revision as the status shows them. */
-interface PodLine {
-  name: string;
-  state: string;
-}
-
-async function podsOf(p: TestPlatform, revision: string): Promise<PodLine[]> {
-  const doc = (await p.status()) as unknown as { revisions: { name: string; pods: PodLine[] }[] };
-  return doc.revisions.find((r) => r.name === revision)?.pods ?? [];
-}
-
-/** `http://<address>:<port>` of a Pod's queue-proxy, from its `started` log line. */
-function queueProxyUrl(p: TestPlatform, pod: string): string | undefined {
-  let log: string;
-  try {
-    log = readFileSync(join(p.logDir, `${pod}.queue-proxy.log`), 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of log.split('\n')) {
-    if (!line.includes('"msg":"started"')) continue;
-    const started = JSON.parse(line) as { podIp?: string; ports?: { serving?: number } };
-    if (started.podIp && started.ports?.serving) return `http://${started.podIp}:${started.ports.serving}`;
-  }
-  return undefined;
-}
 
 describe('one-machine platform: scale-down', () => {
   it('scaling 3 → 1 stops the idle Pods and keeps the one with long requests in flight, which finish with 200', async () => {
@@ -69,8 +46,8 @@ services:
     // The middle Pod: without regard to load the newest goes first, and Pods started in the same
     // millisecond go in start order, so the second Pod is among the two stopped either way.
     const busy = 'app-00001-2';
-    expect(await eventually(() => queueProxyUrl(p, busy) !== undefined, 10_000)).toBe(true);
-    const url = queueProxyUrl(p, busy);
+    expect(await eventually(() => queueProxyAddress(p, busy) !== undefined, 10_000)).toBe(true);
+    const url = `http://${queueProxyAddress(p, busy)}`;
     // Straight to its queue-proxy, past the ingress's and the activator's choice of Pod.
     const long: Promise<TextResponse>[] = [1, 2].map(() => send(`${url}/?ms=40000`));
 

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { eventually, KUBELET_PROBE, send, type TextResponse } from './support/http.js';
-import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { podsOf, queueProxyAddress, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { ROOT } from './support/processes.js';
-import { closed, echo, openSocket } from './support/websocket.js';
+import { closed, echo, echoEverySecond, openSocket } from './support/websocket.js';
 
 const started: TestPlatform[] = [];
 const sockets: WebSocket[] = [];
@@ -45,32 +45,6 @@ new WebSocketServer({ server }).on('connection', (ws) => ws.on('message', (m, bi
 server.listen(+process.env.PORT, process.env.HOST);
 process.on('SIGTERM', () => server.close());`;
 
-interface PodLine {
-  name: string;
-  state: string;
-}
-
-async function podsOf(p: TestPlatform): Promise<PodLine[]> {
-  const doc = (await p.status()) as unknown as { revisions: { name: string; pods: PodLine[] }[] };
-  return doc.revisions.find((r) => r.name === REVISION)?.pods ?? [];
-}
-
-/** `host:port` of a Pod's queue-proxy, from its `started` log line. */
-function queueProxyAddress(p: TestPlatform, pod: string): string | undefined {
-  let log: string;
-  try {
-    log = readFileSync(join(p.logDir, `${pod}.queue-proxy.log`), 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of log.split('\n')) {
-    if (!line.includes('"msg":"started"')) continue;
-    const up = JSON.parse(line) as { podIp?: string; ports?: { serving?: number } };
-    if (up.podIp && up.ports?.serving) return `${up.podIp}:${up.ports.serving}`;
-  }
-  return undefined;
-}
-
 /** The platform's control server, from the autoscaler's `started` log line. */
 function controlUrl(p: TestPlatform): string | undefined {
   let log: string;
@@ -81,8 +55,6 @@ function controlUrl(p: TestPlatform): string | undefined {
   }
   return /"platformUrl":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('one-machine platform: a websocket across the scale-down of its Pod', () => {
   it(
@@ -102,7 +74,7 @@ services:
       started.push(p);
       expect(
         await eventually(
-          async () => (await podsOf(p)).some((x) => x.name === POD && x.state === 'ready'),
+          async () => (await podsOf(p, REVISION)).some((x) => x.name === POD && x.state === 'ready'),
           60_000,
         ),
         JSON.stringify(await p.status()),
@@ -133,7 +105,7 @@ services:
       const stoppingAt = Date.now();
       expect(
         await eventually(
-          async () => (await podsOf(p)).find((x) => x.name === POD)?.state === 'stopping',
+          async () => (await podsOf(p, REVISION)).find((x) => x.name === POD)?.state === 'stopping',
           5_000,
         ),
         'the Pod stopping',
@@ -141,16 +113,11 @@ services:
       // Not ready at once: its queue-proxy answers the kubelet's probe 503.
       expect((await send(`http://${qp}/`, { headers: KUBELET_PROBE })).status).toBe(503);
 
-      let sent = 0;
-      while (Date.now() - stoppingAt < WEBSOCKET_SECONDS * 1000) {
-        const text = `message ${sent++}`;
-        expect(await echo(ws, text)).toBe(text);
-        await sleep(1000);
-      }
+      const sent = await echoEverySecond(ws, stoppingAt, WEBSOCKET_SECONDS);
       expect(sent).toBeGreaterThan(WEBSOCKET_SECONDS * 0.75);
       const answer = await long;
       expect([answer.status, answer.body]).toEqual([200, 'done']);
-      expect((await podsOf(p)).find((x) => x.name === POD)?.state).toBe('stopping');
+      expect((await podsOf(p, REVISION)).find((x) => x.name === POD)?.state).toBe('stopping');
 
       ws.close(1000, 'done');
       const close = await closing;
@@ -158,7 +125,7 @@ services:
       // Stopped soon after, well before the grace period ends.
       expect(
         await eventually(async () => {
-          const state = (await podsOf(p)).find((x) => x.name === POD)?.state;
+          const state = (await podsOf(p, REVISION)).find((x) => x.name === POD)?.state;
           return state === undefined || state === 'stopped';
         }, 30_000),
         'the Pod stopped',

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, startQueueProxy, startUserApp } from './support/processes.js';
-import { closed, echo, openSocket } from './support/websocket.js';
+import { closed, echo, echoEverySecond, openSocket } from './support/websocket.js';
 
 /** How long the websocket keeps exchanging messages while its Pod terminates. */
 const WEBSOCKET_SECONDS = 180;
@@ -52,12 +52,7 @@ describe('a terminating queue-proxy with QUEUE_TERMINATION_GRACE_SECONDS (docs/q
       expect(await accepts(qp.port)).toBe(false);
 
       const started = Date.now();
-      let sent = 0;
-      while (Date.now() - started < WEBSOCKET_SECONDS * 1000) {
-        const text = `message ${sent++}`;
-        expect(await echo(ws, text)).toBe(text);
-        await sleep(1000);
-      }
+      const sent = await echoEverySecond(ws, started, WEBSOCKET_SECONDS);
       expect(sent).toBeGreaterThan(WEBSOCKET_SECONDS / 2);
       const longAnswer = await long;
       expect(longAnswer.status).toBe(200);

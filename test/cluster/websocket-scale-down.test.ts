@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KUBELET_PROBE, send, type TextResponse } from '../support/http.js';
 import { ROOT } from '../support/processes.js';
-import { closed, echo, openSocket } from '../support/websocket.js';
+import { closed, echo, echoEverySecond, openSocket } from '../support/websocket.js';
 import {
   type ClusterPod,
   podsOf as clusterPods,
@@ -201,12 +201,7 @@ describe('a websocket across the scale-down of its Pod, on a real control plane'
         'the Pod not Ready, its endpoint not ready',
       ).toBe(true);
 
-      let sent = 0;
-      while (Date.now() - terminatingAt < WEBSOCKET_SECONDS * 1000) {
-        const text = `message ${sent++}`;
-        expect(await echo(ws, text)).toBe(text);
-        await sleep(1000);
-      }
+      const sent = await echoEverySecond(ws, terminatingAt, WEBSOCKET_SECONDS);
       // About one a second, less what the echoes took on a busy machine.
       expect(sent).toBeGreaterThan(WEBSOCKET_SECONDS * 0.75);
       const answer = await long;

@@ -35,6 +35,34 @@ export interface TestPlatform {
   stop(): Promise<number | null>;
 }
 
+/** A Pod of a revision as the status document shows it. */
+export interface PodLine {
+  name: string;
+  state: string;
+}
+
+/** The Pods of `revision` as the platform's status shows them. */
+export async function podsOf(p: TestPlatform, revision: string): Promise<PodLine[]> {
+  const doc = (await p.status()) as unknown as { revisions: { name: string; pods: PodLine[] }[] };
+  return doc.revisions.find((r) => r.name === revision)?.pods ?? [];
+}
+
+/** `host:port` of a Pod's queue-proxy, from its `started` log line; undefined until it started. */
+export function queueProxyAddress(p: TestPlatform, pod: string): string | undefined {
+  let log: string;
+  try {
+    log = readFileSync(join(p.logDir, `${pod}.queue-proxy.log`), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"started"')) continue;
+    const started = JSON.parse(line) as { podIp?: string; ports?: { serving?: number } };
+    if (started.podIp && started.ports?.serving) return `${started.podIp}:${started.ports.serving}`;
+  }
+  return undefined;
+}
+
 /** An example app's path, for configs (the platform runs apps in the config file's folder). */
 export function example(name: 'hello' | 'slow' | 'streaming'): string {
   return join(ROOT, 'examples', name, 'server.mjs');

@@ -28,3 +28,18 @@ export function closed(ws: WebSocket): Promise<{ code: number; reason: string; a
     ws.once('close', (code, reason) => resolve({ code, reason: String(reason), at: Date.now() })),
   );
 }
+
+/**
+ * Exchanges a message a second until `seconds` have passed since `since` (ms since the epoch), each echo
+ * checked; resolves with how many were exchanged.
+ */
+export async function echoEverySecond(ws: WebSocket, since: number, seconds: number): Promise<number> {
+  let sent = 0;
+  while (Date.now() - since < seconds * 1000) {
+    const text = `message ${sent++}`;
+    const back = await echo(ws, text);
+    if (back !== text) throw new Error(`the echo of ${text} was ${back}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return sent;
+}
