@@ -296,3 +296,26 @@ export async function startAutoscaler(env: Record<string, string>): Promise<Runn
     url: `ws://127.0.0.1:${ports.stats}`,
   };
 }
+
+/** What a process preloaded with {@link loadedModulesEnv} had loaded: Node's built-in modules and files. */
+export interface LoadedModules {
+  /** Built-in module ids as Node lists them (`tls`, `internal/http2/core`, …). */
+  readonly builtins: readonly string[];
+  /** `file:` URLs of every file loaded, by import or require. */
+  readonly files: readonly string[];
+}
+
+/** Environment that preloads `test/support/loaded-modules.mjs`, for {@link loadedModules}. */
+export function loadedModulesEnv(): Record<string, string> {
+  return { NODE_OPTIONS: `--import=${resolve(ROOT, 'test/support/loaded-modules.mjs')}` };
+}
+
+/** Asks a process started with {@link loadedModulesEnv} (by SIGUSR2) what it has loaded so far. */
+export async function loadedModules(proc: TestProcess): Promise<LoadedModules> {
+  const before = proc.stdout.length;
+  proc.signal('SIGUSR2');
+  const line = await proc.waitForLine(
+    (l) => l.startsWith('{"loadedModules"') && proc.stdout.indexOf(l, before) >= before,
+  );
+  return (JSON.parse(line) as { loadedModules: LoadedModules }).loadedModules;
+}

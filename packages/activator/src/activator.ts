@@ -88,7 +88,7 @@ export async function startActivator(
   // rate-limited per message, so one client cannot flood the log.
   const requestLogger = rateLimitLogs(logger);
   const sink = concurrencySink(reporter, connection);
-  const tracing = startTracing(config.tracing, requestLogger, {
+  const tracing = await startTracing(config.tracing, requestLogger, {
     'k8s.container.name': 'activator',
     'k8s.namespace.name': config.systemNamespace,
     'k8s.pod.name': config.podName,

@@ -1,6 +1,7 @@
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from './logger.js';
+import { nodeFs } from './node-builtins.js';
 
 /** A certificate chain and its private key, PEM. */
 export interface CertificatePair {
@@ -44,7 +45,7 @@ export class CertificateWatcher {
     this.current = options.current;
     for (const dir of new Set([dirname(options.certFile), dirname(options.keyFile)])) {
       try {
-        const watcher = watch(dir, () => this.changed());
+        const watcher = nodeFs.watch(dir, () => this.changed());
         // A watch that fails (the folder went away) leaves the periodic check to notice.
         watcher.on('error', (err) =>
           options.logger.warn({ err, dir }, 'cannot watch the certificate folder'),
@@ -78,7 +79,7 @@ export class CertificateWatcher {
     const { certFile, keyFile, logger, install } = this.options;
     let next: CertificatePair;
     try {
-      next = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+      next = { cert: nodeFs.readFileSync(certFile), key: nodeFs.readFileSync(keyFile) };
     } catch (err) {
       logger.warn({ err }, 'cannot read the certificate; keeping the current one');
       return;

@@ -1,7 +1,5 @@
 import type { Http2Session, ServerHttp2Stream } from 'node:http2';
-import { nodeHttp2 } from './node-http.js';
-
-const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = nodeHttp2.constants;
+import { H2_ENHANCE_YOUR_CALM, H2_REFUSED_STREAM } from './node-http.js';
 
 /** The HTTP/2 limits of a serving endpoint; see {@link DEFAULT_H2_LIMITS} for the values and why. */
 export interface H2Limits {
@@ -95,7 +93,7 @@ export class H2StreamGuard {
       return 'calm';
     }
     if (this.#open >= this.limits.maxProcessStreams) {
-      stream.close(NGHTTP2_REFUSED_STREAM);
+      stream.close(H2_REFUSED_STREAM);
       return 'refused';
     }
     state.open++;
@@ -156,5 +154,5 @@ export class H2AbuseError extends Error {
  */
 function calm(session: Http2Session, reason: string): void {
   if (session.destroyed) return;
-  session.destroy(new H2AbuseError(reason), NGHTTP2_ENHANCE_YOUR_CALM);
+  session.destroy(new H2AbuseError(reason), H2_ENHANCE_YOUR_CALM);
 }

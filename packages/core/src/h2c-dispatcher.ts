@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Dispatcher as DispatcherType } from 'undici';
-import { nodeHttp2 } from './node-http.js';
+import { H2_CANCEL, H2_REFUSED_STREAM, nodeHttp2 } from './node-http.js';
 
 /*
  * The h2c upstream of both proxies, on Node's own HTTP/2 client rather than undici's `H2CClient`: the
@@ -19,8 +19,6 @@ import { nodeHttp2 } from './node-http.js';
 const require = createRequire(import.meta.url);
 /** undici's `Dispatcher` base (an EventEmitter with `compose`), so an instance is a `Dispatcher`. */
 const Dispatcher: typeof DispatcherType = require('undici/lib/dispatcher/dispatcher.js');
-
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = nodeHttp2.constants;
 
 /**
  * undici's `close` and `destroy` with all their overloads (a callback, or a promise) over one method each
@@ -212,7 +210,7 @@ export class H2cDispatcher extends PromisingDispatcher {
   #connect(): ClientHttp2Session {
     const host = this.#host;
     const port = this.#port;
-    const session = nodeHttp2.connect(this.#origin, {
+    const session = nodeHttp2().connect(this.#origin, {
       settings: this.#settings,
       // Small writes (gRPC frames, headers) leave at once instead of waiting on Nagle's algorithm.
       createConnection: () => netConnect({ host, port, noDelay: true }),
@@ -232,7 +230,7 @@ export class H2cDispatcher extends PromisingDispatcher {
     session.once('close', () => {
       this.#retire(session);
       this.#sessions.delete(session);
-      this.#flush(session, new H2cStreamError('h2c session closed before connecting', NGHTTP2_CANCEL));
+      this.#flush(session, new H2cStreamError('h2c session closed before connecting', H2_CANCEL));
       (this as NodeJS.EventEmitter).emit('disconnect', this.#origin);
     });
     if (this.#idleTimeoutMs > 0) session.setTimeout(this.#idleTimeoutMs, () => session.close());
@@ -379,7 +377,7 @@ class H2cRequest implements DispatcherType.DispatchController {
   abortStream(): void {
     this.detachBody();
     const stream = this.#stream;
-    if (stream && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    if (stream && !stream.destroyed) stream.close(H2_CANCEL);
   }
 
   private detachBody(): void {
@@ -393,7 +391,7 @@ class H2cRequest implements DispatcherType.DispatchController {
   onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
     this.#responded = true;
     if (this.done) return;
-    const status = Number(headers[HTTP2_HEADER_STATUS]);
+    const status = Number(headers[':status']);
     for (const name in headers) if (name.charCodeAt(0) === 0x3a) delete headers[name];
     this.#handler.onResponseStart?.(this, status, headers);
   }
@@ -445,7 +443,7 @@ class H2cRequest implements DispatcherType.DispatchController {
  * what tells).
  */
 function neverProcessed(stream: ClientHttp2Stream, session: TrackedSession | null): boolean {
-  if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+  if (stream.rstCode === H2_REFUSED_STREAM) return true;
   const lastStreamId = session?.[kLastStreamId];
   return lastStreamId !== undefined && stream.id !== undefined && stream.id > lastStreamId;
 }
@@ -453,7 +451,7 @@ function neverProcessed(stream: ClientHttp2Stream, session: TrackedSession | nul
 function refusedError(stream: ClientHttp2Stream, cause?: Error): H2cStreamError {
   return new H2cStreamError(
     `h2c stream ${stream.id ?? '?'} refused by the peer before it was processed`,
-    stream.rstCode ?? NGHTTP2_REFUSED_STREAM,
+    stream.rstCode ?? H2_REFUSED_STREAM,
     { cause, refused: true },
   );
 }

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:http2';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { H2_CANCEL, H2_ENHANCE_YOUR_CALM, H2_REFUSED_STREAM } from './node-http.js';
 
 const PACKAGES = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -14,12 +16,16 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Files with an `import` of values (not `import type`) from node:http, node:https or node:http2. */
-function esmHttpImports(dir: string): string[] {
-  const valueImport = /^import (?!type )[^;]*from 'node:http[s2]?';/m;
+/** Files with an `import` of values (not `import type`) from a module `valueImport` matches. */
+function esmImports(dir: string, valueImport: RegExp): string[] {
   return sources(dir)
     .filter((file) => valueImport.test(readFileSync(file, 'utf8')))
     .map((file) => relative(PACKAGES, file));
+}
+
+/** Files with an `import` of values (not `import type`) from node:http, node:https or node:http2. */
+function esmHttpImports(dir: string): string[] {
+  return esmImports(dir, /^import (?!type )[^;]*from 'node:http[s2]?';/m);
 }
 
 describe('node-http', () => {
@@ -31,5 +37,23 @@ describe('node-http', () => {
       esmHttpImports(join(PACKAGES, pkg, 'src')),
     );
     expect(offenders).toEqual([]);
+  });
+
+  // node:tls and node:crypto cost a start ~10 ms and most queue-proxies never use them; an ESM import of
+  // node:fs loads its promise API (~3 ms). node-builtins.ts loads them with require(), tls and crypto on
+  // first use. The Kubernetes client (core/src/kubernetes) is no part of a proxy.
+  it('is how core and the queue-proxy load node:tls, node:crypto and node:fs', () => {
+    const offenders = ['core', 'queue-proxy']
+      .flatMap((pkg) =>
+        esmImports(join(PACKAGES, pkg, 'src'), /^import (?!type )[^;]*from 'node:(tls|crypto|fs)';/m),
+      )
+      .filter((file) => !file.startsWith(join('core', 'src', 'kubernetes')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('names HTTP/2 error codes with node:http2’s values', () => {
+    expect(H2_REFUSED_STREAM).toBe(constants.NGHTTP2_REFUSED_STREAM);
+    expect(H2_CANCEL).toBe(constants.NGHTTP2_CANCEL);
+    expect(H2_ENHANCE_YOUR_CALM).toBe(constants.NGHTTP2_ENHANCE_YOUR_CALM);
   });
 });

@@ -3,15 +3,11 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  createServer as createTlsServer,
-  type TLSSocket,
-  type TlsOptions,
-  type Server as TlsServer,
-} from 'node:tls';
+import type { TLSSocket, TlsOptions, Server as TlsServer } from 'node:tls';
 import { answerBadHead, answerClientError, answerHeaderTimeout } from './client-error.js';
 import { DEFAULT_H2_LIMITS, type H2Limits, H2StreamGuard } from './h2-stream-guard.js';
 import type { Logger } from './logger.js';
+import { nodeTls } from './node-builtins.js';
 import { nodeHttp, nodeHttp2 } from './node-http.js';
 import { Http1Relay, type RelayRoute } from './relay/index.js';
 import { headProblem } from './request-head-rules.js';
@@ -27,7 +23,7 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export const DEFAULT_HEADER_TIMEOUT_MS = 60_000;
 
 /** Where {@link ConnectionRouter} hands a connection: a server's `connection` event. */
-interface ConnectionTarget {
+export interface ConnectionTarget {
   emit(event: 'connection', socket: Socket): boolean;
 }
 
@@ -170,7 +166,7 @@ const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
  */
 export function createTlsServingListener(
   http1: HttpServer,
-  http2: Http2Server,
+  http2: ConnectionTarget,
   options: TlsOptions,
   headerTimeoutMs: number,
   logger: Logger,
@@ -187,7 +183,7 @@ export function createTlsServingListener(
     },
   };
   const router = new ConnectionRouter(http1, priorKnowledge, headerTimeoutMs, logger);
-  const listener = createTlsServer(
+  const listener = nodeTls().createServer(
     {
       ...options,
       ALPNProtocols: ALPN_PROTOCOLS,
@@ -252,7 +248,6 @@ function checkingIntervalMs(headerTimeoutMs: number): number {
  */
 export class ServingEndpoint {
   readonly http1: HttpServer;
-  readonly http2: Http2Server;
   /** The first listener; {@link addListener} opens more on the same servers. */
   readonly listener: Server;
   /** The HTTP/2 stream limits in force (and the count of streams open, for tests and metrics). */
@@ -262,6 +257,9 @@ export class ServingEndpoint {
   private readonly router: ConnectionRouter;
   private readonly headerTimeoutMs: number;
   private readonly relay: Http1Relay | undefined;
+  private readonly handler: RequestHandler;
+  private readonly h2Limits: H2Limits;
+  private h2Server: Http2Server | undefined;
 
   constructor(
     handler: RequestHandler,
@@ -305,8 +303,39 @@ export class ServingEndpoint {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') expireHead(socket, logger);
       else answerClientError(err, socket, logger);
     });
+    this.handler = handler;
+    this.h2Limits = h2;
+    // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never
+    // does itself (the listeners below hand it connections), so arm them once here.
+    this.http1.emit('listening');
+    this.relay = options.relay && this.makeRelay(options.relay);
+    this.router = new ConnectionRouter(this.http1, this.http2Target, headerTimeoutMs, logger, this.relay);
+    this.listener = this.addListener();
+  }
+
+  /**
+   * The HTTP/2 server, made at the first HTTP/2 connection (or on first access). `node:http2` brings
+   * `node:tls` and `node:crypto` with it, about 15 ms of CPU: a process that serves only HTTP/1.1 (most
+   * Pods, and every readiness probe) never pays it, and an h2c revision's first connection pays it once
+   * instead of its start, so spawn → first answer over h2c takes as long as before.
+   */
+  get http2(): Http2Server {
+    this.h2Server ??= this.createHttp2();
+    return this.h2Server;
+  }
+
+  /** Hands a connection to {@link http2}, making the server first if need be. */
+  private readonly http2Target: ConnectionTarget = {
+    emit: (event, socket) => this.http2.emit(event, socket),
+  };
+
+  private createHttp2(): Http2Server {
+    const h2 = this.h2Limits;
     const guard = this.h2Guard;
-    this.http2 = nodeHttp2.createServer(
+    const handler = this.handler;
+    const logger = this.logger;
+    const headerTimeoutMs = this.headerTimeoutMs;
+    const server = nodeHttp2().createServer(
       {
         settings: { maxHeaderListSize: MAX_HEADER_BYTES, maxConcurrentStreams: h2.maxConcurrentStreams },
         // nghttp2's own limit on resets received stays as a backstop, well above ours.
@@ -319,8 +348,8 @@ export class ServingEndpoint {
         if (guard.admit(req.stream) === undefined) setImmediate(startH2Request, handler, req, res);
       },
     );
-    this.http2.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
-    this.http2.on('session', (session: ServerHttp2Session) => {
+    server.on('sessionError', (err) => logger.warn({ err }, 'h2c session error'));
+    server.on('session', (session: ServerHttp2Session) => {
       this.sessions.add(session);
       // The client's SETTINGS follow its preface: a connection that sends none in time is closed.
       const settingsTimer = setTimeout(closeSilentSession, headerTimeoutMs, session);
@@ -330,12 +359,7 @@ export class ServingEndpoint {
         this.sessions.delete(session);
       });
     });
-    // Node arms HTTP/1's header and keep-alive timeout checks when its server listens; this one never
-    // does itself (the listeners below hand it connections), so arm them once here.
-    this.http1.emit('listening');
-    this.relay = options.relay && this.makeRelay(options.relay);
-    this.router = new ConnectionRouter(this.http1, this.http2, headerTimeoutMs, logger, this.relay);
-    this.listener = this.addListener();
+    return server;
   }
 
   private makeRelay(route: RelayRoute): Http1Relay {
@@ -377,7 +401,7 @@ export class ServingEndpoint {
   addTlsListener(options: TlsOptions): TlsServer {
     const listener = createTlsServingListener(
       this.http1,
-      this.http2,
+      this.http2Target,
       options,
       this.headerTimeoutMs,
       this.logger,

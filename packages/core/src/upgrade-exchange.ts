@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, type ErrorSource, zerogateErrorHeaders } from './errors.js';
 import type { Logger } from './logger.js';
+import { nodeCrypto } from './node-builtins.js';
 import { http1ErrorResponse } from './respond.js';
 
 /** One open upgraded connection, as a {@link TunnelSet} holds it. */
@@ -79,7 +79,7 @@ export function goingAwayFrame(masked: boolean): Buffer {
   payload.writeUInt16BE(WS_GOING_AWAY, 0);
   GOING_AWAY_REASON.copy(payload, 2);
   if (!masked) return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
-  const mask = randomBytes(4);
+  const mask = nodeCrypto().randomBytes(4);
   for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (mask[i % 4] as number);
   return Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, payload]);
 }

@@ -1,12 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import {
   type CertificatePair,
   DEFAULT_HEADER_TIMEOUT_MS,
   type Env,
   EnvReader,
+  nodeFs,
+  nodeTls,
   type QueueProxyContract,
   readQueueProxyContract,
   readTlsSettings,
@@ -127,14 +127,14 @@ const DISK: CertificateFiles = {
   exists: (path) => {
     // Not statSync's throwIfNoEntry: it also takes ENOTDIR for absence, which Go's os.IsNotExist does not.
     try {
-      statSync(path);
+      nodeFs.statSync(path);
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
   },
-  read: (path) => readFileSync(path),
+  read: (path) => nodeFs.readFileSync(path),
 };
 
 function errorText(err: unknown): string {
@@ -183,7 +183,7 @@ function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles
   const key = hasKey ? read(keyFile) : undefined;
   const pair = { cert: cert ?? Buffer.alloc(0), key: key ?? Buffer.alloc(0) };
   try {
-    createSecureContext(settings);
+    nodeTls().createSecureContext(settings);
   } catch (err) {
     // The names are checked already; only an OpenSSL without a group (the post-quantum one) gets here.
     const name = settings.ecdhCurve ? 'QUEUE_PROXY_TLS_CURVE_PREFERENCES' : 'QUEUE_PROXY_TLS_CIPHER_SUITES';
@@ -193,7 +193,7 @@ function readInternalTls(r: EnvReader, certsDir: string, files: CertificateFiles
   if (cert && key) {
     try {
       // Fails on malformed PEM and on a key that does not belong to the certificate.
-      createSecureContext({ ...settings, ...pair });
+      nodeTls().createSecureContext({ ...settings, ...pair });
     } catch (err) {
       r.problem(
         'QUEUE_CERTS_DIR',

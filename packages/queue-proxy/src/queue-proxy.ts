@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Server as NetServer } from 'node:net';
-import { createSecureContext, type Server as TlsServer } from 'node:tls';
+import type { Server as TlsServer } from 'node:tls';
 import {
   buildBreaker,
   CertificateWatcher,
@@ -12,6 +12,7 @@ import {
   listenOn,
   MAX_HEADER_BYTES,
   nodeHttp,
+  nodeTls,
   ProtobufStatsReporter,
   RequestLog,
   RequestStats,
@@ -106,7 +107,7 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
     idleMs: config.idleTimeoutMs,
     error: 'REQUEST_TIMEOUT',
   };
-  const tracing = startTracing(config.tracing, requestLogger, {
+  const tracing = await startTracing(config.tracing, requestLogger, {
     'k8s.container.name': 'queue-proxy',
     'k8s.namespace.name': config.namespace,
     'k8s.pod.name': config.pod,
@@ -272,7 +273,7 @@ function serveTls(
     // included), so the settings go with each pair; checking first keeps a bad pair from being half-installed.
     install: (pair) => {
       const options = { ...tls.settings, ...pair };
-      createSecureContext(options);
+      nodeTls().createSecureContext(options);
       listener.setSecureContext(options);
     },
     logger,

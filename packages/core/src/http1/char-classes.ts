@@ -11,13 +11,15 @@ function table(accept: (byte: number) => boolean): Uint8Array {
 
 const isAlpha = (b: number): boolean => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
+/** Tests a byte against `chars`; made once per table, not per byte (these tables are built at every start). */
 const inSet = (chars: string): ((b: number) => boolean) => {
   const codes = new Set([...chars].map((c) => c.charCodeAt(0)));
   return (b) => codes.has(b);
 };
 
+const TCHAR_PUNCTUATION = inSet("!#$%&'*+-.^_`|~");
 /** RFC 9110 `tchar`: the bytes of a method, a header name or a chunk extension name. */
-export const TOKEN = table((b) => isAlpha(b) || isDigit(b) || inSet("!#$%&'*+-.^_`|~")(b));
+export const TOKEN = table((b) => isAlpha(b) || isDigit(b) || TCHAR_PUNCTUATION(b));
 
 /** A header value byte: HTAB, visible ASCII, space and obs-text; every other control byte and DEL refused. */
 export const HEADER_VALUE = table((b) => b === 0x09 || (b >= 0x20 && b !== 0x7f));
@@ -25,13 +27,13 @@ export const HEADER_VALUE = table((b) => b === 0x09 || (b >= 0x20 && b !== 0x7f)
 /** A header value byte inside a comma list (`Connection`, `Transfer-Encoding`): as above but no comma. */
 export const LIST_TOKEN = table((b) => HEADER_VALUE[b] === 1 && b !== 0x2c);
 
+const URL_PUNCTUATION = inSet('!"$%&\'()*+,-./:;<=>@[\\]^_`{|}~');
 /** A request-target byte in llhttp's strict URL mode: visible ASCII except `#` and `?`; no HTAB, no obs-text. */
-export const URL_CHAR = table(
-  (b) => isAlpha(b) || isDigit(b) || inSet('!"$%&\'()*+,-./:;<=>@[\\]^_`{|}~')(b),
-);
+export const URL_CHAR = table((b) => isAlpha(b) || isDigit(b) || URL_PUNCTUATION(b));
 
+const SERVER_PUNCTUATION = inSet("-_.!~*'()%;:&=+$,[]@");
 /** An authority byte (`userinfo@host:port` and IPv6 brackets) of an absolute-form or CONNECT target. */
-export const URL_SERVER = table((b) => isAlpha(b) || isDigit(b) || inSet("-_.!~*'()%;:&=+$,[]@")(b));
+export const URL_SERVER = table((b) => isAlpha(b) || isDigit(b) || SERVER_PUNCTUATION(b));
 
 /** Letters, for the scheme of an absolute-form target. */
 export const ALPHA = table(isAlpha);

@@ -15,13 +15,12 @@ export function httpSpanSender(
 ): { send: (spans: readonly Span[]) => Promise<void>; close: () => void } {
   const url = new URL(endpoint);
   const https = url.protocol === 'https:';
-  const agent = https
-    ? new nodeHttps.Agent({ keepAlive: true, maxSockets: 1 })
-    : new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
+  const http = https ? nodeHttps() : nodeHttp;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const send = (spans: readonly Span[]): Promise<void> =>
     new Promise((resolve, reject) => {
       const body = encode(spans);
-      const req = (https ? nodeHttps.request : nodeHttp.request)(url, {
+      const req = http.request(url, {
         method: 'POST',
         agent,
         headers: { 'content-type': contentType, 'content-length': body.length },

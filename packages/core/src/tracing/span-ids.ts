@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { nodeCrypto } from '../node-builtins.js';
 
 /** Random bytes drawn at once and handed out in pieces, so a sampled request costs no system call. */
 const POOL_BYTES = 4096;
@@ -8,7 +8,7 @@ let offset = POOL_BYTES;
 function take(n: number): string {
   if (offset + n > pool.length) {
     if (pool.length === 0) pool = Buffer.allocUnsafe(POOL_BYTES);
-    randomFillSync(pool);
+    nodeCrypto().randomFillSync(pool);
     offset = 0;
   }
   const hex = pool.toString('hex', offset, offset + n);

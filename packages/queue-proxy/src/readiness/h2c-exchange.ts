@@ -54,7 +54,7 @@ export function h2cExchange(
       else fail(new Error(`stream closed before a response (code ${stream.rstCode})`));
     };
 
-    const session = nodeHttp2.connect(url, { settings: { enablePush: false } });
+    const session = nodeHttp2().connect(url, { settings: { enablePush: false } });
     session.once('connect', () => {
       connected = true;
     });

@@ -67,7 +67,7 @@ export function httpProbe(spec: HttpProbeSpec, http2AutoDetect: boolean): ProbeA
     // The kubelet does not verify the user container's certificate; neither does Knative.
     rejectUnauthorized: false,
   };
-  const request: Requester = spec.scheme === 'https' ? nodeHttps.request : nodeHttp.request;
+  const request: Requester = spec.scheme === 'https' ? nodeHttps().request : nodeHttp.request;
   const viaH1: ProbeAttempt = async (signal) => {
     const status = await http1Get(request, h1Options, signal);
     if (!isReadyStatus(status)) throw notReady(status);
