@@ -1,6 +1,6 @@
 /**
- * Node's built-in modules whose ESM `import` costs a process start more than it needs (docs/queue-proxy.md
- * §12), loaded with require() instead; see node-http.ts for the HTTP ones.
+ * Node's built-in modules whose ESM `import` costs a process start more than it needs, loaded with
+ * require() instead (docs/queue-proxy.md §12); see node-http.ts for the HTTP ones.
  *
  * - `node:fs`: an `import` builds its facade by reading every export, `fs.promises` included, which loads
  *   Node's promise file API and readline (about 3 ms); require() leaves that getter alone.
