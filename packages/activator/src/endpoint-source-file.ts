@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+
 import { basename, dirname } from 'node:path';
 import { type Logger, splitHostPort } from '@zerogate/core';
 import {
@@ -183,7 +183,8 @@ export class FileEndpointSource implements EndpointSource {
   private async readOnce(): Promise<void> {
     let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
+      // Read at once: a small file, and no wait for the thread pool on a machine busy starting Pods.
+      text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if (this.lastText !== '')
         this.logger.warn({ err, path: this.path }, 'cannot read the endpoints file; keeping the last state');
