@@ -21,9 +21,15 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
-function setup(nativeSidecar: boolean): { drainer: Drainer; hook: WaitForDrain } {
+/** A drainer and its hook; `busy`, when given, tells whether requests or websockets are open. */
+function setup(nativeSidecar: boolean, busy?: () => boolean): { drainer: Drainer; hook: WaitForDrain } {
   const drainer = new Drainer(QUIET_MS, () => Date.now());
-  const hook = new WaitForDrain(drainer, { nativeSidecar, sigtermWaitMs: SIGTERM_WAIT_MS, logger });
+  const hook = new WaitForDrain(drainer, {
+    nativeSidecar,
+    sigtermWaitMs: SIGTERM_WAIT_MS,
+    ...(busy ? { busy } : {}),
+    logger,
+  });
   return { drainer, hook };
 }
 
@@ -103,14 +109,8 @@ describe('WaitForDrain, as a native sidecar', () => {
   });
 
   it('waits for SIGTERM while requests or websockets are open (the app finishing them), then resets once they ended', async () => {
-    const drainer = new Drainer(QUIET_MS, () => Date.now());
     let open = 1;
-    const hook = new WaitForDrain(drainer, {
-      nativeSidecar: true,
-      sigtermWaitMs: SIGTERM_WAIT_MS,
-      busy: () => open > 0,
-      logger,
-    });
+    const { drainer, hook } = setup(true, () => open > 0);
     await Promise.all([hook.request(), vi.advanceTimersByTimeAsync(QUIET_MS)]);
     // Minutes of a websocket within the Pod's termination grace period: still drained, not ready.
     await vi.advanceTimersByTimeAsync(100 * SIGTERM_WAIT_MS);
@@ -124,14 +124,8 @@ describe('WaitForDrain, as a native sidecar', () => {
   });
 
   it('stops at once on a SIGTERM that follows the end of what was open, and never resets', async () => {
-    const drainer = new Drainer(QUIET_MS, () => Date.now());
     let open = 1;
-    const hook = new WaitForDrain(drainer, {
-      nativeSidecar: true,
-      sigtermWaitMs: SIGTERM_WAIT_MS,
-      busy: () => open > 0,
-      logger,
-    });
+    const { drainer, hook } = setup(true, () => open > 0);
     await Promise.all([hook.request(), vi.advanceTimersByTimeAsync(QUIET_MS)]);
     await vi.advanceTimersByTimeAsync(10 * SIGTERM_WAIT_MS);
     open = 0;

@@ -229,26 +229,32 @@ describe('ingress while the activator is unreachable', () => {
   });
 });
 
+/** Sends a websocket upgrade to the ingress on a raw socket; `answer` is what came back so far. */
+function sendUpgrade(port: number): { answer: () => string } {
+  const socket = connect(port, '127.0.0.1');
+  closers.push(async () => void socket.destroy());
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString('latin1');
+  });
+  socket.write(`GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n`);
+  return { answer: () => answer };
+}
+
 describe('websockets while the activator is unreachable', () => {
   it('holds an upgrade for the activator and tunnels it once the activator answers again', async () => {
     const activatorPort = await closedPort();
     const { ingress, get, port } = await startIngress(activatorPort);
     const refused = get();
     await until(() => !ingress.activatorReachable);
-    const socket = connect(port, '127.0.0.1');
-    closers.push(async () => void socket.destroy());
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-    });
-    socket.write(`GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n`);
+    const upgrade = sendUpgrade(port);
     await until(() => ingress.heldCount === 2);
     const activator = await upstream('via activator', activatorPort);
     activator.server.on('upgrade', (_req, s: Socket) => {
       s.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
     });
-    await until(() => answer.includes('\r\n\r\n'));
-    expect(answer).toMatch(/^HTTP\/1\.1 101 /);
+    await until(() => upgrade.answer().includes('\r\n\r\n'));
+    expect(upgrade.answer()).toMatch(/^HTTP\/1\.1 101 /);
     expect(await refused).toEqual({ status: 200, body: 'via activator' });
   });
 
@@ -256,16 +262,10 @@ describe('websockets while the activator is unreachable', () => {
     const activator = await upstream('unused');
     activator.server.on('upgrade', (_req, s: Socket) => s.resetAndDestroy());
     const { port } = await startIngress(activator.port);
-    const socket = connect(port, '127.0.0.1');
-    closers.push(async () => void socket.destroy());
-    let answer = '';
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-    });
-    socket.write(`GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n`);
-    await until(() => answer.includes('\r\n\r\n'));
-    expect(answer).toMatch(/^HTTP\/1\.1 502 /);
-    expect(answer).toMatch(/\r\nzerogate-error: ingress; upstream-failed\r\n/i);
+    const upgrade = sendUpgrade(port);
+    await until(() => upgrade.answer().includes('\r\n\r\n'));
+    expect(upgrade.answer()).toMatch(/^HTTP\/1\.1 502 /);
+    expect(upgrade.answer()).toMatch(/\r\nzerogate-error: ingress; upstream-failed\r\n/i);
   });
 });
 
