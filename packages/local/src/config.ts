@@ -122,7 +122,7 @@ export interface PlatformConfig {
 /** Largest `terminationGracePeriodSeconds`: a day (the queue-proxy's bound). */
 const MAX_TERMINATION_GRACE_SECONDS = 86_400;
 
-/** Largest `pods.maxPods`: past this the Pod address range (127.1.0.0/16) runs out first. */
+/** Largest `pods.maxPods`: past this the platform's Pod address block (127.B.0.0/16) runs out first. */
 export const MAX_PODS = 65_000;
 
 /** Default of `ingress.port`. */

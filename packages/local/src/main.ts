@@ -8,6 +8,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, ListenError } from '@zerogate/core';
 import { pino } from 'pino';
+import { AddressBlocksExhaustedError } from './address-block.js';
 import { ComponentStartError } from './component.js';
 import { loadPlatformConfig, type PlatformConfig } from './config.js';
 import { DEFAULT_LOG_DIR, LogDirError, prepareLogDir } from './log-dir.js';
@@ -166,7 +167,11 @@ async function main(): Promise<void> {
   try {
     platform = await startPlatform(config, logger, { logDir });
   } catch (err) {
-    if (!(err instanceof ListenError || err instanceof ComponentStartError)) throw err;
+    const refused =
+      err instanceof ListenError ||
+      err instanceof ComponentStartError ||
+      err instanceof AddressBlocksExhaustedError;
+    if (!refused) throw err;
     process.stderr.write(`zerogate: ${err.message}\n`);
     process.exit(1);
   }

@@ -20,6 +20,7 @@ import {
   TunnelSet,
 } from '@zerogate/core';
 import type { QueueProxyTracing } from '@zerogate/queue-proxy/env';
+import { claimAddressBlock } from './address-block.js';
 import type { PlatformConfig } from './config.js';
 import { ControlServer } from './control-server.js';
 import { Dashboard } from './dashboard.js';
@@ -77,6 +78,7 @@ export async function startPlatform(
   logger: Logger,
   options: PlatformOptions = {},
 ): Promise<Platform> {
+  const addressBlock = await claimAddressBlock();
   const runDir = mkdtempSync(join(tmpdir(), 'zerogate-'));
   const logDir = options.logDir ?? join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -103,7 +105,7 @@ export async function startPlatform(
     startTimeoutMs: config.pods.startTimeoutSeconds * 1000,
     probePeriodMs: 1000,
     dispatcher: probes,
-    network: new PodNetwork(),
+    network: new PodNetwork(addressBlock.network),
   };
   const maxPods = config.pods.maxPods ?? machinePodLimit();
   const podLimit = new PodLimit<RevisionPods>(maxPods, (revision, wanted, granted) =>
@@ -222,6 +224,7 @@ export async function startPlatform(
     await Promise.all(components.map((c) => c.stop()));
     await control?.close();
     await Promise.all([dispatcher.close(), h2c.close(), probes.close(), endpoints.settled()]);
+    await addressBlock.release();
     rmSync(runDir, { recursive: true, force: true });
   };
 

@@ -16,6 +16,14 @@ describe('PodNetwork', () => {
     expect(network.held).toBe(3);
   });
 
+  it('starts handing out ports at firstPortOffset, going round the range', async () => {
+    const network = new PodNetwork({ ports: 3, firstPortOffset: 5, portIsFree: always });
+    const ports = [];
+    for (let i = 0; i < 3; i++) ports.push((await network.acquire()).appPort);
+    expect(ports).toEqual([20_002, 20_000, 20_001]);
+    expect(() => new PodNetwork({ firstPortOffset: -1 })).toThrow(/firstPortOffset must be an integer >= 0/);
+  });
+
   it('hands a given-back address or port out again only after every other free one', async () => {
     const network = new PodNetwork({ firstAddress: '127.9.0.1', addresses: 3, ports: 3, portIsFree: always });
     const a = await network.acquire();

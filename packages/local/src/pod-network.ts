@@ -39,6 +39,11 @@ export interface PodNetworkOptions {
   readonly firstPort?: number;
   /** How many app ports from the first; default 10 000 (below Linux's ephemeral range, 32 768 up). */
   readonly ports?: number;
+  /**
+   * Where in the port range handing out starts (taken modulo `ports`); default 0. Platforms side by side
+   * start at different points, so their checks of a free port rarely race.
+   */
+  readonly firstPortOffset?: number;
   /** Whether a port can be bound on all interfaces now; tests replace it. */
   readonly portIsFree?: (port: number) => Promise<boolean>;
 }
@@ -48,7 +53,13 @@ export class PodNetworkExhaustedError extends Error {
   readonly code = 'POD_NETWORK_EXHAUSTED';
 }
 
-const DEFAULTS = { firstAddress: '127.1.0.1', addresses: 65_534, firstPort: 20_000, ports: 10_000 };
+const DEFAULTS = {
+  firstAddress: '127.1.0.1',
+  addresses: 65_534,
+  firstPort: 20_000,
+  ports: 10_000,
+  firstPortOffset: 0,
+};
 
 /**
  * Hands out Pod addresses and app ports. Both go round the range, so an address or port a Pod gave
@@ -85,6 +96,12 @@ export class PodNetwork {
     this.addressCount = o.addresses;
     this.firstPort = o.firstPort;
     this.portCount = o.ports;
+    if (!Number.isSafeInteger(o.firstPortOffset) || o.firstPortOffset < 0) {
+      throw new RangeError(
+        `PodNetwork option firstPortOffset must be an integer >= 0, got ${o.firstPortOffset}`,
+      );
+    }
+    this.nextPort = o.firstPortOffset % o.ports;
     this.portIsFree = options.portIsFree ?? canListenEverywhere;
   }
 
