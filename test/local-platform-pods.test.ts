@@ -69,7 +69,7 @@ ${services
       expect(status).toBe(200);
       const [revision, address] = body.split(' ');
       expect(revision).toBe(`${name}-00001`);
-      expect(address).toMatch(/^127\.1\.\d+\.\d+:\d+$/);
+      expect(address).toMatch(/^127\.\d+\.\d+\.\d+:\d+$/);
       // One Pod a revision: its three answers come from one address.
       expect(podOf.get(name) ?? address).toBe(address);
       podOf.set(name, address!);
@@ -99,7 +99,7 @@ services:
 `);
     expect(await p.get('everywhere.default.localhost')).toMatchObject({ status: 200, body: 'ok' });
     const failed = await p.proc.waitForLine((l) => l.includes('pod failed'), 30_000);
-    expect(failed).toMatch(/listens on 127\.0\.0\.1:\d+, not on its Pod's address 127\.1\.\d+\.\d+/);
+    expect(failed).toMatch(/listens on 127\.0\.0\.1:\d+, not on its Pod's address 127\.\d+\.\d+\.\d+/);
   }, 60_000);
 
   it('runs a command string as the shell would: every command of a list, the app last', async () => {
