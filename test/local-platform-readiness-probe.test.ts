@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
 import { startTestPlatform, type TestPlatform, writeConfig } from './support/platform.js';
-import { spawnNode } from './support/processes.js';
+import { ROOT, spawnNode } from './support/processes.js';
 
 /**
  * Listens at once; `/healthz` answers 503 for its first second, then 200; any other path answers 200 with
@@ -95,6 +95,22 @@ services:
     ).toBe(true);
     expect((await p.revision('probed-00001')).readyPods).toBe(1);
   }, 120_000);
+
+  it('a grpc probe goes to the Pod’s own address, where the app listens, and passes', async () => {
+    const p = await startTestPlatform(`ingress: { port: 0 }
+services:
+  - name: grpc
+    command: [node, ${join(ROOT, 'test', 'support', 'grpc-app.mjs')}]
+    annotations: { autoscaling.knative.dev/min-scale: "1" }
+    readinessProbe:
+      grpc: {}
+`);
+    started.push(p);
+    // The app binds its Pod's address alone (HOST): a probe dialled at 127.0.0.1 would never pass.
+    expect(await eventually(async () => (await p.revision('grpc-00001')).readyPods === 1, 30_000)).toBe(
+      true,
+    );
+  }, 60_000);
 
   it('a bad readinessProbe exits 1 at start naming the setting’s path', async () => {
     const file = await writeConfig(`ingress: { port: 0 }

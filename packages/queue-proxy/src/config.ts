@@ -221,18 +221,18 @@ export function loadConfig(env: Env, files: CertificateFiles = DISK): Readonly<Q
   r.required('SERVING_LOGGING_CONFIG');
   const podIp = r.required('SERVING_POD_IP');
 
+  const userHost = r.string('QUEUE_USER_HOST', '127.0.0.1');
+  if (isIP(userHost) === 0)
+    r.problem('QUEUE_USER_HOST', `must be an IP address, got ${JSON.stringify(userHost)}`);
+
   const multiProbes = r.bool('ENABLE_MULTI_CONTAINER_PROBES', false);
   const probeJson = r.json('SERVING_READINESS_PROBE');
   let readinessProbes: ProbeSpec[] = [];
   try {
-    readinessProbes = parseReadinessProbes(probeJson, multiProbes, userPort);
+    readinessProbes = parseReadinessProbes(probeJson, multiProbes, userPort, userHost);
   } catch (err) {
     r.problem('SERVING_READINESS_PROBE', (err as Error).message);
   }
-
-  const userHost = r.string('QUEUE_USER_HOST', '127.0.0.1');
-  if (isIP(userHost) === 0)
-    r.problem('QUEUE_USER_HOST', `must be an IP address, got ${JSON.stringify(userHost)}`);
   const terminationGraceSeconds =
     r.raw('QUEUE_TERMINATION_GRACE_SECONDS') === undefined
       ? undefined

@@ -85,6 +85,15 @@ describe('parseReadinessProbes', () => {
     ]);
   });
 
+  it('sends a gRPC probe, and one naming no host, to the app\'s address (QUEUE_USER_HOST)', () => {
+    const probes = [{ grpc: { port: 9090 } }, { tcpSocket: {} }, { httpGet: { host: '10.0.0.7' } }];
+    expect(parseReadinessProbes(probes, true, 8080, '127.3.0.9').map((p) => p.host)).toEqual([
+      '127.3.0.9',
+      '127.3.0.9',
+      '10.0.0.7',
+    ]);
+  });
+
   it('says what is wrong', () => {
     expect(
       parseError(() => parseReadinessProbes({ exec: { command: ['true'] } }, false, 8080)).message,

@@ -7,8 +7,8 @@
 import { ProbeConfigError } from './probe-config-error.js';
 import type { ProbeSpec } from './probe-spec.js';
 
-/** The host every probe targets unless it names one: the user container shares the pod's loopback. */
-const DEFAULT_HOST = '127.0.0.1';
+/** The app's address unless `QUEUE_USER_HOST` says otherwise: the user container shares the pod's loopback. */
+const DEFAULT_USER_HOST = '127.0.0.1';
 /** An RFC 9110 token, which a header name must be. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -16,12 +16,18 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * Parses `SERVING_READINESS_PROBE` (already `JSON.parse`d): one corev1.Probe object, or with `multi`
  * (`ENABLE_MULTI_CONTAINER_PROBES`) an array of them, as `readiness.DecodeProbes` reads it.
  * `undefined`, `null` and an empty array give no probes. A missing (or zero) port means `userPort` and a
- * missing host means 127.0.0.1, the values Knative's revision reconciler fills in; missing
- * `periodSeconds` means aggressive probing, as Go's zero value does.
+ * missing host (and every gRPC probe, which names none) means `userHost`, where the app listens: 127.0.0.1
+ * in a Pod, the values Knative's revision reconciler fills in; missing `periodSeconds` means aggressive
+ * probing, as Go's zero value does.
  *
  * @throws {ProbeConfigError} listing every problem, each naming the field (`httpGet.port must be a number`).
  */
-export function parseReadinessProbes(value: unknown, multi: boolean, userPort: number): ProbeSpec[] {
+export function parseReadinessProbes(
+  value: unknown,
+  multi: boolean,
+  userPort: number,
+  userHost = DEFAULT_USER_HOST,
+): ProbeSpec[] {
   if (value === undefined || value === null) return [];
   const problems: string[] = [];
   const specs: ProbeSpec[] = [];
@@ -30,7 +36,7 @@ export function parseReadinessProbes(value: unknown, multi: boolean, userPort: n
       throw new ProbeConfigError('expected an array of probes (ENABLE_MULTI_CONTAINER_PROBES is on)');
     }
     value.forEach((item, i) => {
-      const spec = parseProbe(item, `probes[${i}].`, userPort, problems);
+      const spec = parseProbe(item, `probes[${i}].`, { userPort, userHost }, problems);
       if (spec) specs.push(spec);
     });
   } else {
@@ -39,7 +45,7 @@ export function parseReadinessProbes(value: unknown, multi: boolean, userPort: n
         'expected one probe object, got an array (ENABLE_MULTI_CONTAINER_PROBES is off)',
       );
     }
-    const spec = parseProbe(value, '', userPort, problems);
+    const spec = parseProbe(value, '', { userPort, userHost }, problems);
     if (spec) specs.push(spec);
   }
   if (problems.length > 0) throw new ProbeConfigError(problems);
@@ -52,7 +58,18 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseProbe(raw: unknown, at: string, userPort: number, problems: string[]): ProbeSpec | undefined {
+/** Where a probe goes when it does not say: the app's port and address. */
+interface ProbeTarget {
+  readonly userPort: number;
+  readonly userHost: string;
+}
+
+function parseProbe(
+  raw: unknown,
+  at: string,
+  { userPort, userHost }: ProbeTarget,
+  problems: string[],
+): ProbeSpec | undefined {
   if (!isObject(raw)) {
     problems.push(`${at ? at.slice(0, -1) : 'probe'} must be an object`);
     return undefined;
@@ -101,17 +118,18 @@ function parseProbe(raw: unknown, at: string, userPort: number, problems: string
 
   let spec: ProbeSpec | undefined;
   if (kind === 'tcpSocket') {
-    spec = { kind: 'tcp', host: parseHost(action['host'], `${field}.host`, problems), port, ...timing };
+    spec = { kind: 'tcp', host: parseHost(action['host'], `${field}.host`, userHost, problems), port, ...timing };
   } else if (kind === 'grpc') {
-    // corev1.GRPCAction has no host: the kubelet and Knative always dial the pod's own address.
+    // corev1.GRPCAction has no host: the kubelet and Knative always dial the pod's own address, where
+    // the app listens.
     const service = action['service'] ?? '';
     if (typeof service !== 'string') problems.push(`${field}.service must be a string`);
-    spec = { kind: 'grpc', host: DEFAULT_HOST, port, service: String(service), ...timing };
+    spec = { kind: 'grpc', host: userHost, port, service: String(service), ...timing };
   } else {
     spec = {
       kind: 'http',
       scheme: parseScheme(action['scheme'], `${field}.scheme`, problems),
-      host: parseHost(action['host'], `${field}.host`, problems),
+      host: parseHost(action['host'], `${field}.host`, userHost, problems),
       port,
       path: parsePath(action['path'], `${field}.path`, problems),
       headers: parseHeaders(action['httpHeaders'], `${field}.httpHeaders`, problems),
@@ -151,11 +169,11 @@ function parsePort(v: unknown, field: string, userPort: number, problems: string
   return port;
 }
 
-function parseHost(v: unknown, field: string, problems: string[]): string {
-  if (v === undefined || v === null || v === '') return DEFAULT_HOST;
+function parseHost(v: unknown, field: string, userHost: string, problems: string[]): string {
+  if (v === undefined || v === null || v === '') return userHost;
   if (typeof v !== 'string' || /[\s/@]/.test(v)) {
     problems.push(`${field} must be a host name or IP address, got ${JSON.stringify(v)}`);
-    return DEFAULT_HOST;
+    return userHost;
   }
   // corev1 hosts are bare, but tolerate a bracketed IPv6 literal.
   return v.startsWith('[') && v.endsWith(']') ? v.slice(1, -1) : v;
