@@ -3,13 +3,16 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { example, platformProcesses, startTestPlatform, type TestPlatform } from './support/platform.js';
+import {
+  example,
+  platformProcesses,
+  startTestPlatform,
+  stoppedAfterEach,
+  type TestPlatform,
+} from './support/platform.js';
 
 // End-to-end: the platform's own entry point, a real app, the activator killed under load.
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const started = stoppedAfterEach();
 
 const HOST = 'app.default.localhost';
 /** Workers sending GETs, and as many sending POSTs with a body, each one request at a time. */

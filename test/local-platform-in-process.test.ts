@@ -3,17 +3,14 @@ import { join } from 'node:path';
 import { loadConfig } from '@zerogate/in-process';
 import { parsePlatformConfig, podInProcessEnv } from '@zerogate/local';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { platformProcesses, startTestPlatform, type TestPlatform, writeConfig } from './support/platform.js';
+import { platformProcesses, startTestPlatform, stoppedAfterEach, writeConfig } from './support/platform.js';
 import { ROOT, spawnNode } from './support/processes.js';
 
 // End-to-end: the platform's own entry point running a revision whose Pods are the app alone, with the
 // queue-proxy's contract in the app's process (@zerogate/in-process).
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const started = stoppedAfterEach();
 
 const APP = join(ROOT, 'examples', 'hello-in-process', 'server.mjs');
 const HOST = 'app.default.localhost';

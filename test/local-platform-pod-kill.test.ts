@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { example, platformProcesses, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { example, platformProcesses, startTestPlatform, stoppedAfterEach } from './support/platform.js';
 
 // End-to-end: the platform's own entry point, two Pods in Serve mode, one Pod's process killed under load.
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-}, 60_000);
+const started = stoppedAfterEach(60_000);
 
 const HOST = 'app.default.localhost';
 /** Clients sending GETs, one request at a time each. */

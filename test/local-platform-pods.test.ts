@@ -1,13 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
-import { platformProcesses, startTestPlatform, type TestPlatform, writeConfig } from './support/platform.js';
+import {
+  platformProcesses,
+  startTestPlatform,
+  stoppedAfterEach,
+  type TestPlatform,
+  writeConfig,
+} from './support/platform.js';
 import { spawnNode } from './support/processes.js';
 
 // End-to-end: the platform's own entry point and real Pods, on 127.0.0.0/8.
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-}, 120_000);
+const started = stoppedAfterEach(120_000);
 
 async function platform(yaml: string): Promise<TestPlatform> {
   const p = await startTestPlatform(yaml);

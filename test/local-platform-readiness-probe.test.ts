@@ -107,9 +107,7 @@ services:
 `);
     started.push(p);
     // The app binds its Pod's address alone (HOST): a probe dialled at 127.0.0.1 would never pass.
-    expect(await eventually(async () => (await p.revision('grpc-00001')).readyPods === 1, 30_000)).toBe(
-      true,
-    );
+    expect(await eventually(async () => (await p.revision('grpc-00001')).readyPods === 1, 30_000)).toBe(true);
   }, 60_000);
 
   it('a bad readinessProbe exits 1 at start naming the setting’s path', async () => {

@@ -1,18 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually, send, type TextResponse } from './support/http.js';
 import {
   example,
   podsOf,
   queueProxyAddress,
   startTestPlatform,
-  type TestPlatform,
+  stoppedAfterEach,
 } from './support/platform.js';
 
 // End-to-end: the platform's own entry point, its autoscaler and real Pods, on 127.0.0.0/8.
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-}, 120_000);
+const started = stoppedAfterEach(120_000);
 
 describe('one-machine platform: scale-down', () => {
   it('scaling 3 → 1 stops the idle Pods and keeps the one with long requests in flight, which finish with 200', async () => {

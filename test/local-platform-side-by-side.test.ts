@@ -1,17 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from './support/http.js';
 import {
   example,
   podsOf,
   queueProxyAddress,
   startTestPlatform,
+  stoppedAfterEach,
   type TestPlatform,
 } from './support/platform.js';
 
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const started = stoppedAfterEach();
 
 /** A platform running the hello example as service `name`, one Pod kept. */
 async function platformServing(name: string): Promise<TestPlatform> {

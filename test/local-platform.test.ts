@@ -6,7 +6,7 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { settledFlag } from './support/activator-fixture.js';
 import { eventually } from './support/http.js';
 import {
@@ -14,15 +14,13 @@ import {
   platformProcesses,
   type StatusDocument,
   startTestPlatform,
+  stoppedAfterEach,
   type TestPlatform,
 } from './support/platform.js';
 import { ROOT } from './support/processes.js';
 
 // End-to-end: the platform's own entry point, real example apps, real processes, on 127.0.0.1.
-const started: TestPlatform[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((p) => p.stop()));
-});
+const started = stoppedAfterEach();
 
 /** A platform running one service, `app`, on an example app with the given service settings. */
 function appPlatform(

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
+import { afterEach } from 'vitest';
 import { ROOT, spawnNode, type TestProcess } from './processes.js';
 
 /** The status document of `GET /zerogate/status`. */
@@ -33,6 +34,18 @@ export interface TestPlatform {
   get(host: string, path?: string): Promise<{ status: number; body: string }>;
   /** SIGINT, then waits for the exit; returns the exit code. */
   stop(): Promise<number | null>;
+}
+
+/**
+ * The platforms a test file starts, each stopped after its test: `const started = stoppedAfterEach();`
+ * at the file's top, then `started.push(p)`.
+ */
+export function stoppedAfterEach(timeoutMs?: number): TestPlatform[] {
+  const started: TestPlatform[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((p) => p.stop()));
+  }, timeoutMs);
+  return started;
 }
 
 /** A Pod of a revision as the status document shows it. */

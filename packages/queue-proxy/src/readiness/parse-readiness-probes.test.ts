@@ -85,7 +85,7 @@ describe('parseReadinessProbes', () => {
     ]);
   });
 
-  it('sends a gRPC probe, and one naming no host, to the app\'s address (QUEUE_USER_HOST)', () => {
+  it("sends a gRPC probe, and one naming no host, to the app's address (QUEUE_USER_HOST)", () => {
     const probes = [{ grpc: { port: 9090 } }, { tcpSocket: {} }, { httpGet: { host: '10.0.0.7' } }];
     expect(parseReadinessProbes(probes, true, 8080, '127.3.0.9').map((p) => p.host)).toEqual([
       '127.3.0.9',

@@ -118,7 +118,12 @@ function parseProbe(
 
   let spec: ProbeSpec | undefined;
   if (kind === 'tcpSocket') {
-    spec = { kind: 'tcp', host: parseHost(action['host'], `${field}.host`, userHost, problems), port, ...timing };
+    spec = {
+      kind: 'tcp',
+      host: parseHost(action['host'], `${field}.host`, userHost, problems),
+      port,
+      ...timing,
+    };
   } else if (kind === 'grpc') {
     // corev1.GRPCAction has no host: the kubelet and Knative always dial the pod's own address, where
     // the app listens.
