@@ -39,7 +39,7 @@ describe('queue-proxy start-up: what is loaded only on first use (docs/queue-pro
     const modules = await loadedModules(qp.proc);
     // What the process did load is seen: the method works.
     expect(modules.builtins).toContain('http');
-    expect(modules.files.some((f) => f.endsWith('/packages/queue-proxy/dist/queue-proxy.js'))).toBe(true);
+    expect(modules.files.some((f) => f.endsWith('/packages/queue-proxy/src/queue-proxy.ts'))).toBe(true);
     expect(loaded(modules, ON_FIRST_USE)).toEqual([]);
     expect(modules.files.filter((f) => EXPORTER_FILES.test(f) || METRICS_FILES.test(f))).toEqual([]);
   });

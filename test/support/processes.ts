@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { queueProxyEnv as buildQueueProxyEnv } from '@zerogate/queue-proxy/env';
 
 /** The repository root. */
@@ -301,8 +302,24 @@ export async function startAutoscaler(env: Record<string, string>): Promise<Runn
 export interface LoadedModules {
   /** Built-in module ids as Node lists them (`tls`, `internal/http2/core`, …). */
   readonly builtins: readonly string[];
-  /** `file:` URLs of every file loaded, by import or require. */
+  /**
+   * `file:` URLs of every file loaded, by import or require; a file of the queue-proxy's bundle
+   * (`packages/queue-proxy/dist/`, see its `bundle.mjs`) is followed by the sources it holds.
+   */
   readonly files: readonly string[];
+}
+
+/** The queue-proxy bundle's outputs, each with the sources it holds, as `file:` URLs. */
+function bundleSources(): Map<string, string[]> {
+  const meta = JSON.parse(
+    readFileSync(resolve(ROOT, 'packages/queue-proxy/dist/bundle-meta.json'), 'utf8'),
+  ) as {
+    outputs: Record<string, { inputs: Record<string, unknown> }>;
+  };
+  const url = (path: string) => pathToFileURL(resolve(ROOT, path)).href;
+  return new Map(
+    Object.entries(meta.outputs).map(([out, { inputs }]) => [url(out), Object.keys(inputs).map(url)]),
+  );
 }
 
 /** Environment that preloads `test/support/loaded-modules.mjs`, for {@link loadedModules}. */
@@ -317,5 +334,7 @@ export async function loadedModules(proc: TestProcess): Promise<LoadedModules> {
   const line = await proc.waitForLine(
     (l) => l.startsWith('{"loadedModules"') && proc.stdout.indexOf(l, before) >= before,
   );
-  return (JSON.parse(line) as { loadedModules: LoadedModules }).loadedModules;
+  const loaded = (JSON.parse(line) as { loadedModules: LoadedModules }).loadedModules;
+  const bundled = bundleSources();
+  return { ...loaded, files: loaded.files.flatMap((f) => [f, ...(bundled.get(f) ?? [])]) };
 }
