@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -156,36 +157,44 @@ describe('wasSent', () => {
   // An app whose port opens before its handler may accept and reset each connection; when the reset
   // beats the connect, the connect call itself fails and nothing was written.
   it('says a reset that beat the connect never sent the request', async () => {
+    // The server marks each reset in a file, which this process, its event loop held, waits to see: the
+    // reset has then reached this socket before its connect is reported, however busy the machine is.
+    const dir = mkdtempSync(join(tmpdir(), 'zerogate-resets-'));
+    const marks = join(dir, 'resets');
+    writeFileSync(marks, '');
     const server = spawn(
       process.execPath,
       [
         '-e',
-        "const s = require('node:net').createServer((c) => c.resetAndDestroy()).listen(0, '127.0.0.1', () => console.log(s.address().port))",
+        `const s = require('node:net').createServer((c) => { c.resetAndDestroy(); require('node:fs').appendFileSync(${JSON.stringify(marks)}, 'r'); }).listen(0, '127.0.0.1', () => console.log(s.address().port))`,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
       const [chunk] = (await once(server.stdout, 'data')) as [Buffer];
       const port = Number(chunk.toString().trim());
-      let err: NodeJS.ErrnoException | undefined;
-      for (let i = 0; i < 10 && err?.syscall !== 'connect'; i++) {
-        const socket = net.connect(port, '127.0.0.1');
-        // Keep this process busy while the other accepts and resets, so the connect completes with it.
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-        err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-          socket.once('error', resolve);
-          socket.once('connect', () => {
-            socket.destroy();
-            resolve(undefined);
-          });
-        });
+      const socket = net.connect(port, '127.0.0.1');
+      // net.connect dials on the next tick: hold the event loop only once it has.
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      const deadline = Date.now() + 10_000;
+      while (readFileSync(marks, 'utf8') === '' && Date.now() < deadline) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       }
+      expect(readFileSync(marks, 'utf8')).toBe('r');
+      const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        socket.once('error', resolve);
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(undefined);
+        });
+      });
       expect(err?.code).toBe('ECONNRESET');
       expect(err?.syscall).toBe('connect');
       expect(wasSent(err)).toBe(false);
       expect(wasSent(Object.assign(coded('ECONNRESET'), { syscall: 'read' }))).toBe(true);
     } finally {
       server.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
