@@ -181,6 +181,9 @@ describe.skipIf(!RUN)('activator tracing, backend down', () => {
       return Number(/^zerogate_tracing_spans_dropped_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? 0);
     };
     expect(await eventually(async () => (await dropped()) >= 3, 10_000)).toBe(true);
-    expect(a.proc.stdout.some((line) => line.includes('trace export failed'))).toBe(true);
+    // The log line travels through a pipe and may arrive after the counter is scraped.
+    expect(
+      await eventually(() => a.proc.stdout.some((line) => line.includes('trace export failed')), 5000),
+    ).toBe(true);
   });
 });
