@@ -59,7 +59,9 @@ describe('queue-proxy configuration errors', () => {
       }),
     );
     expect(otlp.code).toBe(1);
-    expect(otlp.stderr).toMatch(/^queue-proxy: OBSERVABILITY_CONFIG: must be http\/protobuf or http\/json/m);
+    expect(otlp.stderr).toMatch(
+      /^queue-proxy: OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf or http\/json/m,
+    );
   });
 
   it('rejects an unknown log level and a port clash', async () => {

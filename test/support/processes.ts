@@ -32,7 +32,15 @@ export class TestProcess {
       }
     });
     child.stderr?.on('data', (chunk: string) => this.stderr.push(chunk));
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    // 'exit' can come before the last output was read; 'close' comes after it, unless a process the
+    // child started still holds the pipes, so the wait for it is capped.
+    const closed = once(child, 'close');
+    this.exited = once(child, 'exit').then(async ([code]) => {
+      let cap: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((r) => (cap = setTimeout(r, 2000)))]);
+      clearTimeout(cap);
+      return code as number | null;
+    });
   }
 
   /** Resolves with the first stdout line (past or future) that matches. */

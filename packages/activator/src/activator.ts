@@ -8,7 +8,7 @@ import {
   ServingEndpoint,
   serveMetrics,
   sleep,
-  startTracing,
+  type TracingConfig,
   TunnelSet,
 } from '@zerogate/core';
 import { ActivatorHandler, type ConcurrencySink } from './activator-handler.js';
@@ -20,6 +20,7 @@ import type { ActivatorConfig } from './config.js';
 import type { EndpointSource } from './endpoint-source.js';
 import { FileEndpointSource } from './endpoint-source-file.js';
 import { HoldPool } from './hold-pool.js';
+import { LiveTracing } from './live-tracing.js';
 import { queueProxyProbe } from './pod-probe.js';
 import { RevisionRegistry } from './revisions.js';
 import { WaitingPage } from './waiting-page.js';
@@ -31,22 +32,49 @@ export interface Activator {
   shutdown(): Promise<void>;
 }
 
-/** Builds the configured endpoint source; the Kubernetes client is loaded only when it is used. */
-async function buildEndpointSource(config: ActivatorConfig, logger: Logger): Promise<EndpointSource> {
-  if (config.endpointsSource === 'file') return new FileEndpointSource(config.endpointsFile, logger);
-  const [{ KubeConfig }, { KubernetesEndpointSource }] = await Promise.all([
+/** Where the activator learns revisions, and what follows Knative's ConfigMaps beside it, if anything. */
+interface Sources {
+  readonly endpoints: EndpointSource;
+  readonly configWatch?: { start(): Promise<void>; stop(): Promise<void> };
+}
+
+/**
+ * Builds the configured endpoint source; with the `kubernetes` one also the watch on Knative's ConfigMaps
+ * for what the environment left unset (docs/activator.md §2.1). The Kubernetes client is loaded only then.
+ */
+async function buildSources(config: ActivatorConfig, logger: Logger, tracing: LiveTracing): Promise<Sources> {
+  if (config.endpointsSource === 'file')
+    return { endpoints: new FileEndpointSource(config.endpointsFile, logger) };
+  const [{ KubeConfig }, { KubernetesEndpointSource }, { KnativeConfigWatch }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('./endpoint-source-kubernetes.js'),
+    import('./knative-config-watch.js'),
   ]);
   // In a Pod: its service account; elsewhere: KUBECONFIG or ~/.kube/config.
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
-  return new KubernetesEndpointSource({
+  const endpoints = new KubernetesEndpointSource({
     kubeConfig,
     logger,
     namespace: config.endpointsNamespace || undefined,
     useEndpoints: config.useEndpoints,
   });
+  if (config.logLevelFromEnv && config.tracingFromEnv) return { endpoints };
+  const configWatch = new KnativeConfigWatch({
+    kubeConfig,
+    namespace: config.systemNamespace,
+    names: config.configMaps,
+    logger,
+    ...(config.logLevelFromEnv
+      ? {}
+      : {
+          onLogLevel: (level: string) => {
+            logger.level = level;
+          },
+        }),
+    ...(config.tracingFromEnv ? {} : { onTracing: (c: TracingConfig) => tracing.set(c) }),
+  });
+  return { endpoints, configWatch };
 }
 
 /**
@@ -88,12 +116,16 @@ export async function startActivator(
   // rate-limited per message, so one client cannot flood the log.
   const requestLogger = rateLimitLogs(logger);
   const sink = concurrencySink(reporter, connection);
-  const tracing = await startTracing(config.tracing, requestLogger, {
-    'k8s.container.name': 'activator',
-    'k8s.namespace.name': config.systemNamespace,
-    'k8s.pod.name': config.podName,
+  const tracing = new LiveTracing({
+    logger: requestLogger,
+    resource: {
+      'k8s.container.name': 'activator',
+      'k8s.namespace.name': config.systemNamespace,
+      'k8s.pod.name': config.podName,
+    },
+    countDropped: (dropped) => metrics.countDroppedSpans(dropped),
   });
-  if (tracing) metrics.countDroppedSpans(tracing.dropped);
+  await tracing.set(config.tracing);
   const handler = new ActivatorHandler({
     revisions,
     reporter: sink,
@@ -104,7 +136,9 @@ export async function startActivator(
     clusterDomain: config.clusterDomain,
     shuttingDown: () => shuttingDown,
     tunnels,
-    tracing: tracing?.tracer,
+    get tracing() {
+      return tracing.tracer;
+    },
     waitingPage,
   });
   // Plain HTTP/1.1 requests for known revisions take the raw relay; the rest node:http.
@@ -116,7 +150,9 @@ export async function startActivator(
     metrics,
     clusterDomain: config.clusterDomain,
     pods,
-    tracing: tracing?.tracer,
+    get tracing() {
+      return tracing.tracer;
+    },
   });
   const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
@@ -126,7 +162,11 @@ export async function startActivator(
     (_req, res) => void serveMetrics(metrics.registry, res, logger),
   );
 
-  const endpoints = source ?? (await buildEndpointSource(config, logger));
+  const { endpoints, configWatch } = source
+    ? { endpoints: source }
+    : await buildSources(config, logger, tracing);
+  // The ConfigMaps' log level and tracing are in place before the first request.
+  await configWatch?.start();
   connection.start();
   reporter.start();
   await endpoints.start(revisions);
@@ -156,6 +196,7 @@ export async function startActivator(
       serving.closeAll();
       await closed;
       await endpoints.stop();
+      await configWatch?.stop();
       revisions.stop();
       reporter.stop();
       await connection.stop();
@@ -166,7 +207,7 @@ export async function startActivator(
       pods.close();
       await Promise.all([dispatcher.close(), h2c.close()]);
       // The spans of the last requests go out before the process ends.
-      await tracing?.shutdown();
+      await tracing.shutdown();
       requestLogger.flushSuppressed();
       logger.info('stopped');
     })();

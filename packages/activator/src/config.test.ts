@@ -45,7 +45,35 @@ describe('loadConfig', () => {
       metricNames: 'opentelemetry',
       waitingPageTemplate: '',
       logLevel: 'info',
+      logLevelFromEnv: false,
       tracing: TRACING_OFF,
+      tracingFromEnv: false,
+      configMaps: {
+        logging: 'config-logging',
+        observability: 'config-observability',
+        tracing: 'config-tracing',
+      },
+    });
+  });
+
+  it('tells whether the environment sets the log level and tracing, and names the ConfigMaps to follow otherwise', () => {
+    const config = loadConfig({
+      ...REQUIRED,
+      ACTIVATOR_LOG_LEVEL: 'warn',
+      OTEL_SERVICE_NAME: 'edge',
+      CONFIG_LOGGING_NAME: 'my-logging',
+      CONFIG_OBSERVABILITY_NAME: 'my-observability',
+    });
+    expect(config).toMatchObject({ logLevelFromEnv: true, tracingFromEnv: true });
+    expect(config.configMaps).toEqual({
+      logging: 'my-logging',
+      observability: 'my-observability',
+      tracing: 'config-tracing',
+    });
+    // Empty counts as unset, as everywhere else.
+    expect(loadConfig({ ...REQUIRED, ACTIVATOR_LOG_LEVEL: '', TRACING_CONFIG_BACKEND: '' })).toMatchObject({
+      logLevelFromEnv: false,
+      tracingFromEnv: false,
     });
   });
 

@@ -5,8 +5,10 @@ import {
   EnvReader,
   type MetricNames,
   readTracingConfig,
+  TRACING_VARIABLES,
   type TracingConfig,
 } from '@zerogate/core';
+import type { KnativeConfigMapNames } from './knative-config-maps.js';
 
 /** Where the activator learns revisions and their Pods. */
 export type EndpointsSourceKind = 'kubernetes' | 'file';
@@ -62,11 +64,17 @@ export interface ActivatorConfig {
    */
   readonly waitingPageTemplate: string;
   readonly logLevel: string;
+  /** Whether `ACTIVATOR_LOG_LEVEL` set the level; otherwise `config-logging` may change it (docs/activator.md §2.1). */
+  readonly logLevelFromEnv: boolean;
   /**
    * Distributed tracing (docs/tracing.md): Knative ≤ 1.18's `config-tracing` as `TRACING_CONFIG_*`,
    * ≥ 1.19's `config-observability` as `OBSERVABILITY_CONFIG`, or OpenTelemetry's `OTEL_*`; off by default.
    */
   readonly tracing: TracingConfig;
+  /** Whether a tracing variable is set; otherwise Knative's ConfigMaps may turn tracing on (docs/activator.md §2.1). */
+  readonly tracingFromEnv: boolean;
+  /** The Knative ConfigMaps followed with the `kubernetes` source (`CONFIG_LOGGING_NAME`, `CONFIG_OBSERVABILITY_NAME`). */
+  readonly configMaps: KnativeConfigMapNames;
 }
 
 /**
@@ -126,7 +134,14 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
   const metricNames = activatorMetricNames(r);
   const waitingPageTemplate = r.string('ACTIVATOR_WAITING_PAGE_TEMPLATE', '');
   const logLevel = r.logLevel('ACTIVATOR_LOG_LEVEL');
+  const logLevelFromEnv = r.raw('ACTIVATOR_LOG_LEVEL') !== undefined;
   const tracing = readTracingConfig(r, { serviceName: 'activator', reportObservabilityJson: true });
+  const tracingFromEnv = TRACING_VARIABLES.some((name) => r.raw(name) !== undefined);
+  const configMaps = Object.freeze({
+    logging: r.string('CONFIG_LOGGING_NAME', 'config-logging'),
+    observability: r.string('CONFIG_OBSERVABILITY_NAME', 'config-observability'),
+    tracing: 'config-tracing',
+  });
   r.finish();
   return Object.freeze({
     podName,
@@ -156,6 +171,9 @@ export function loadConfig(env: Env): Readonly<ActivatorConfig> {
     metricNames,
     waitingPageTemplate,
     logLevel,
+    logLevelFromEnv,
     tracing,
+    tracingFromEnv,
+    configMaps,
   });
 }

@@ -129,7 +129,9 @@ describe('readTracingConfig', () => {
     ).toMatch(/TRACING_CONFIG_DEBUG/);
     expect(
       problems({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://o:4317"}}' }),
-    ).toMatch(/OBSERVABILITY_CONFIG: must be http\/protobuf or http\/json \(grpc is not supported\)/);
+    ).toMatch(
+      /OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf or http\/json \(grpc is not supported\)/,
+    );
     expect(problems({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"http/protobuf"}}' })).toMatch(
       /OBSERVABILITY_CONFIG: tracing.endpoint is required/,
     );
@@ -138,7 +140,7 @@ describe('readTracingConfig', () => {
         OBSERVABILITY_CONFIG:
           '{"tracing":{"protocol":"http/protobuf","endpoint":"http://o","samplingRate":"x"}}',
       }),
-    ).toMatch(/OBSERVABILITY_CONFIG: must be a number/);
+    ).toMatch(/OBSERVABILITY_CONFIG: tracing.samplingRate must be a number/);
     expect(problems({ OBSERVABILITY_CONFIG: '{' })).toMatch(/OBSERVABILITY_CONFIG: is not valid JSON/);
     expect(
       problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),

@@ -63,30 +63,37 @@ export interface TracingConfigOptions {
   readonly reportObservabilityJson: boolean;
 }
 
-function httpUrl(r: EnvReader, name: string, value: string): string {
+function httpUrl(r: EnvReader, name: string, value: string, field = ''): string {
   try {
     const url = new URL(value);
     if (url.protocol === 'http:' || url.protocol === 'https:') return value;
   } catch {
     // Reported below.
   }
-  r.problem(name, `must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  r.problem(
+    name,
+    `${field ? `${field} ` : ''}must be an http:// or https:// URL, got ${JSON.stringify(value)}`,
+  );
   return '';
 }
 
-function ratio(r: EnvReader, name: string, value: unknown, fallback: number): number {
+/** A sampling ratio; `field` names it inside a JSON variable. */
+function ratio(r: EnvReader, name: string, value: unknown, fallback: number, field = ''): number {
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
   if (!(n >= 0 && n <= 1)) {
-    r.problem(name, `must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+    r.problem(name, `${field ? `${field} ` : ''}must be a number from 0 to 1, got ${JSON.stringify(value)}`);
     return fallback;
   }
   return n;
 }
 
-function otlpProtocol(r: EnvReader, name: string, value: string): OtlpProtocol {
+function otlpProtocol(r: EnvReader, name: string, value: string, field = ''): OtlpProtocol {
   if (value === 'http/protobuf' || value === 'http/json') return value;
-  r.problem(name, `must be http/protobuf or http/json (grpc is not supported), got ${JSON.stringify(value)}`);
+  r.problem(
+    name,
+    `${field ? `${field} ` : ''}must be http/protobuf or http/json (grpc is not supported), got ${JSON.stringify(value)}`,
+  );
   return 'http/protobuf';
 }
 
@@ -187,21 +194,21 @@ export function readTracingConfig(r: EnvReader, options: TracingConfigOptions): 
   if (obs !== undefined && obsProtocol !== undefined && obsProtocol !== '' && obsProtocol !== 'none') {
     const protocol =
       typeof obsProtocol === 'string'
-        ? otlpProtocol(r, 'OBSERVABILITY_CONFIG', obsProtocol)
+        ? otlpProtocol(r, 'OBSERVABILITY_CONFIG', obsProtocol, 'tracing.protocol')
         : 'http/protobuf';
     if (typeof obsProtocol !== 'string')
       r.problem('OBSERVABILITY_CONFIG', 'tracing.protocol must be a string');
     const rawEndpoint = obs['endpoint'];
     let endpoint: string | undefined;
     if (typeof rawEndpoint === 'string' && rawEndpoint !== '')
-      endpoint = httpUrl(r, 'OBSERVABILITY_CONFIG', rawEndpoint);
+      endpoint = httpUrl(r, 'OBSERVABILITY_CONFIG', rawEndpoint, 'tracing.endpoint');
     else endpoint = otelEndpoint(r);
     if (endpoint === undefined)
       r.problem(
         'OBSERVABILITY_CONFIG',
         'tracing.endpoint is required (or OTEL_EXPORTER_OTLP_ENDPOINT) when tracing.protocol is set',
       );
-    const rate = ratio(r, 'OBSERVABILITY_CONFIG', obs['samplingRate'], 0);
+    const rate = ratio(r, 'OBSERVABILITY_CONFIG', obs['samplingRate'], 0, 'tracing.samplingRate');
     return done('otlp', endpoint ?? '', protocol, { parentBased: true, ratio: rate });
   }
 
