@@ -115,6 +115,34 @@ describe.each(
         expect(metrics.body, name).toContain(name);
       }
       expect(metrics.body).not.toContain('kn_revision_pods_usable');
+      // Knative's activator Role lets it read Knative's ConfigMaps; their level applies at start, an
+      // operator's edit while it runs (docs/activator.md §2.1).
+      const levelsSet = () =>
+        containerLog(cluster, KNATIVE, activator!.metadata.name, 'activator')
+          .split('\n')
+          .filter((l) => l.includes('"msg":"log level set"'))
+          .map((l) => (JSON.parse(l) as { logLevel: string }).logLevel);
+      expect(levelsSet()).toEqual(['info']);
+      expect(log).not.toContain('in ConfigMap; keeping the one in use');
+      const setLevel = (level: string) =>
+        cluster.kubectl([
+          '-n',
+          KNATIVE,
+          'patch',
+          'configmap',
+          'config-logging',
+          '--type',
+          'merge',
+          '-p',
+          JSON.stringify({ data: { 'loglevel.activator': level } }),
+        ]);
+      await setLevel('debug');
+      expect(await waitFor(async () => levelsSet().length === 2, 20_000), 'config-logging followed').toBe(
+        true,
+      );
+      await setLevel('info');
+      expect(await waitFor(async () => levelsSet().length === 3, 20_000)).toBe(true);
+      expect(levelsSet()).toEqual(['info', 'debug', 'info']);
     }
   }, 150_000);
 
