@@ -18,7 +18,7 @@ import {
   startPod,
 } from './support/activator-fixture.js';
 import { FakeAutoscaler } from './support/fake-autoscaler.js';
-import { eventually, send } from './support/http.js';
+import { eventually, rawExchange, send } from './support/http.js';
 import { knativeRevision, privateEndpoints } from './support/knative-objects.js';
 import { type RunningActivator, startActivator } from './support/processes.js';
 import { TestApiServer } from './support/test-apiserver.js';
@@ -145,6 +145,47 @@ describe('activator following Knative’s ConfigMaps', () => {
     // The exporter sends every second: a span of this request would have arrived by now.
     await new Promise((r) => setTimeout(r, 1500));
     expect(collector.names).toHaveLength(sent);
+  });
+
+  it('writes config-observability’s request log on both request paths once turned on, and stops when turned off', async () => {
+    const a = await start();
+    pod = await startPod(0);
+    api!.apply(privateEndpoints('hello-00001', [pod.port]));
+    const template =
+      'LOG {{.Request.Method}} {{.Request.URL}} {{.Response.Code}} {{.Response.Size}} {{.Revision.Namespace}}/{{.Revision.Name}} {{.Revision.Service}}';
+    api!.apply(
+      knativeRevision(
+        'hello-00001',
+        { containerConcurrency: 0, timeoutSeconds: 10 },
+        { labels: { 'serving.knative.dev/service': 'hello' } },
+      ),
+    );
+    api!.apply(
+      configMap('config-observability', {
+        'logging.enable-request-log': 'true',
+        'logging.request-log-template': template,
+      }),
+    );
+    await a.proc.waitForLine((l) => l.includes('"msg":"request log set"') && l.includes('"on":true'));
+    // The raw relay (plain HTTP/1.1) and node:http (HTTP/1.0, which the relay leaves to it).
+    expect((await send(`${a.url}/?via=relay`, { headers: REVISION })).status).toBe(200);
+    const http10 = await rawExchange(
+      a.port,
+      'GET /?via=http HTTP/1.0\r\nKnative-Serving-Revision: hello-00001\r\nKnative-Serving-Namespace: default\r\n\r\n',
+    );
+    expect(http10).toMatch(/^HTTP\/1\.1 200 /);
+    const lines = () => a.proc.stdout.filter((l) => l.startsWith('LOG '));
+    expect(await eventually(() => lines().length === 2)).toBe(true);
+    expect(lines()).toEqual([
+      'LOG GET /?via=relay 200 5 default/hello-00001 hello',
+      'LOG GET /?via=http 200 5 default/hello-00001 hello',
+    ]);
+
+    api!.apply(configMap('config-observability', { 'logging.enable-request-log': 'false' }));
+    await a.proc.waitForLine((l) => l.includes('"msg":"request log set"') && l.includes('"on":false'));
+    expect((await send(`${a.url}/`, { headers: REVISION })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lines()).toHaveLength(2);
   });
 
   it('leaves the level and tracing to the environment where it sets them', async () => {

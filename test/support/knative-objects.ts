@@ -10,7 +10,7 @@ export interface RevisionResource extends KubernetesObject {
 export function knativeRevision(
   name: string,
   spec: Record<string, unknown>,
-  options: { namespace?: string; annotations?: Record<string, string> } = {},
+  options: { namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> } = {},
 ): RevisionResource {
   return {
     apiVersion: 'serving.knative.dev/v1',
@@ -19,6 +19,7 @@ export function knativeRevision(
       name,
       namespace: options.namespace ?? 'default',
       ...(options.annotations ? { annotations: options.annotations } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
     },
     spec,
   };

@@ -272,7 +272,8 @@ class ActivatorExchange extends ProxyExchange implements FailingListener {
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
     this.admission.revision.health.release(this);
-    this.admission.end(completed || this.timedOut ? this.res.statusCode : 499, this.arrivedAt);
+    const status = completed || this.timedOut ? this.res.statusCode : 499;
+    this.admission.end(status, this.arrivedAt, this.req, this.responseLength);
   }
 
   /**

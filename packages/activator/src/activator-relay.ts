@@ -166,6 +166,7 @@ class ActivatorRelayExchange extends RelayExchange implements FailingListener {
   /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
   protected ended(completed: boolean): void {
     this.admission.revision.health.release(this);
-    this.admission.end(completed || this.timedOut ? this.status : 499, this.arrivedAt);
+    const status = completed || this.timedOut ? this.status : 499;
+    this.admission.end(status, this.arrivedAt, this, this.responseLength);
   }
 }

@@ -14,6 +14,7 @@ import {
 import { ActivatorHandler, type ConcurrencySink } from './activator-handler.js';
 import { ActivatorMetrics } from './activator-metrics.js';
 import { ActivatorRelayRoute, PodConnections } from './activator-relay.js';
+import { ActivatorRequestLog } from './activator-request-log.js';
 import { AutoscalerConnection } from './autoscaler-connection.js';
 import { ConcurrencyReporter } from './concurrency-reporter.js';
 import type { ActivatorConfig } from './config.js';
@@ -42,7 +43,12 @@ interface Sources {
  * Builds the configured endpoint source; with the `kubernetes` one also the watch on Knative's ConfigMaps
  * for what the environment left unset (docs/activator.md §2.1). The Kubernetes client is loaded only then.
  */
-async function buildSources(config: ActivatorConfig, logger: Logger, tracing: LiveTracing): Promise<Sources> {
+async function buildSources(
+  config: ActivatorConfig,
+  logger: Logger,
+  tracing: LiveTracing,
+  requestLog: ActivatorRequestLog,
+): Promise<Sources> {
   if (config.endpointsSource === 'file')
     return { endpoints: new FileEndpointSource(config.endpointsFile, logger) };
   const [{ KubeConfig }, { KubernetesEndpointSource }, { KnativeConfigWatch }] = await Promise.all([
@@ -59,7 +65,6 @@ async function buildSources(config: ActivatorConfig, logger: Logger, tracing: Li
     namespace: config.endpointsNamespace || undefined,
     useEndpoints: config.useEndpoints,
   });
-  if (config.logLevelFromEnv && config.tracingFromEnv) return { endpoints };
   const configWatch = new KnativeConfigWatch({
     kubeConfig,
     namespace: config.systemNamespace,
@@ -73,6 +78,7 @@ async function buildSources(config: ActivatorConfig, logger: Logger, tracing: Li
           },
         }),
     ...(config.tracingFromEnv ? {} : { onTracing: (c: TracingConfig) => tracing.set(c) }),
+    onRequestLog: (setting) => requestLog.set(setting),
   });
   return { endpoints, configWatch };
 }
@@ -126,6 +132,7 @@ export async function startActivator(
     countDropped: (dropped) => metrics.countDroppedSpans(dropped),
   });
   await tracing.set(config.tracing);
+  const requestLog = new ActivatorRequestLog((line) => process.stdout.write(line));
   const handler = new ActivatorHandler({
     revisions,
     reporter: sink,
@@ -139,6 +146,7 @@ export async function startActivator(
     get tracing() {
       return tracing.tracer;
     },
+    requestLog,
     waitingPage,
   });
   // Plain HTTP/1.1 requests for known revisions take the raw relay; the rest node:http.
@@ -153,6 +161,7 @@ export async function startActivator(
     get tracing() {
       return tracing.tracer;
     },
+    requestLog,
   });
   const serving = new ServingEndpoint(handler.handle, handler.upgrade, requestLogger, {
     headerTimeoutMs: config.readHeaderTimeoutMs,
@@ -164,7 +173,7 @@ export async function startActivator(
 
   const { endpoints, configWatch } = source
     ? { endpoints: source }
-    : await buildSources(config, logger, tracing);
+    : await buildSources(config, logger, tracing, requestLog);
   // The ConfigMaps' log level and tracing are in place before the first request.
   await configWatch?.start();
   connection.start();

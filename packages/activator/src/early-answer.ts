@@ -5,8 +5,9 @@
  * requests to node:http, which answers them with {@link answerAtOnce}.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isGrpcRequest, type Logger, sendError, sendGrpcError } from '@zerogate/core';
+import { errorBody, isGrpcRequest, type Logger, sendError, sendGrpcError } from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
+import type { ActivatorRequestLog } from './activator-request-log.js';
 import type { ConcurrencySink } from './revision-admission.js';
 import { REVISION_FAILING_HEADERS } from './revision-health.js';
 import type { Revision } from './revisions.js';
@@ -47,6 +48,7 @@ export interface EarlyAnswerContext {
   readonly metrics: ActivatorMetrics | undefined;
   readonly logger: Logger;
   readonly waitingPage: WaitingPage;
+  readonly requestLog?: ActivatorRequestLog | undefined;
 }
 
 /** The waiting page's headers that never change. */
@@ -73,6 +75,7 @@ export function answerAtOnce(
   const { namespace, name } = revision;
   ctx.reporter.requestIn(namespace, name);
   let status: number;
+  let size = 0;
   if (verdict === REFUSE) {
     const detail = revision.health.refusing ?? `${name} failing`;
     ctx.logger.warn(
@@ -85,6 +88,7 @@ export function answerAtOnce(
     } else {
       sendError(res, 'REVISION_FAILING', REVISION_FAILING_HEADERS, detail);
       status = 503;
+      size = Buffer.byteLength(errorBody('REVISION_FAILING', detail));
     }
   } else {
     const { health } = revision;
@@ -104,7 +108,10 @@ export function answerAtOnce(
     });
     res.end(body);
     status = 503;
+    size = Buffer.byteLength(body);
   }
   ctx.reporter.requestOut(namespace, name);
-  ctx.metrics?.observe(revision, status, (Date.now() - arrivedAt) / 1000);
+  const seconds = (Date.now() - arrivedAt) / 1000;
+  ctx.metrics?.observe(revision, status, seconds);
+  ctx.requestLog?.write(req, revision, status, size, seconds);
 }

@@ -1,6 +1,6 @@
 import { TRACING_OFF } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
-import { readLogLevel, readTracing } from './knative-config-maps.js';
+import { readLogLevel, readRequestLog, readTracing } from './knative-config-maps.js';
 
 const NAMES = { logging: 'config-logging', observability: 'config-observability', tracing: 'config-tracing' };
 
@@ -118,5 +118,43 @@ describe('readTracing (config-tracing, config-observability)', () => {
       'config-observability: tracing-endpoint must be an http:// or https:// URL, got "otel:4318"',
       'config-observability: tracing-sampling-rate must be a number from 0 to 1, got "often"',
     ]);
+  });
+});
+
+describe('readRequestLog (config-observability)', () => {
+  const TEMPLATE = '{{.Request.Method}} {{.Response.Code}} {{.Revision.Name}}';
+
+  it('is on with logging.enable-request-log and a template, off without either', () => {
+    const on = readRequestLog('config-observability', {
+      'logging.enable-request-log': 'true',
+      'logging.request-log-template': TEMPLATE,
+    });
+    expect(on.ok && on.value.source).toBe(TEMPLATE);
+    expect(on.ok && on.value.template).toBeDefined();
+    const offs: (Record<string, string> | undefined)[] = [
+      undefined,
+      { 'logging.request-log-template': TEMPLATE },
+      { 'logging.enable-request-log': 'false', 'logging.request-log-template': TEMPLATE },
+      { 'logging.enable-request-log': 'true' },
+    ];
+    for (const data of offs) {
+      expect(readRequestLog('config-observability', data)).toEqual({
+        ok: true,
+        value: { source: '', template: undefined },
+      });
+    }
+  });
+
+  it('names the key of a flag that is not a boolean, or a template that does not parse', () => {
+    expect(readRequestLog('obs', { 'logging.enable-request-log': 'yes' })).toEqual({
+      ok: false,
+      problems: ['obs logging.enable-request-log: must be a boolean (true or false), got "yes"'],
+    });
+    expect(
+      readRequestLog('obs', {
+        'logging.enable-request-log': 'true',
+        'logging.request-log-template': '{{.Request',
+      }),
+    ).toMatchObject({ ok: false, problems: [expect.stringMatching(/^obs logging.request-log-template: /)] });
   });
 });

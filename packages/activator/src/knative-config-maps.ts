@@ -1,13 +1,15 @@
 /**
  * What the activator takes from Knative's ConfigMaps in its own namespace, as Knative's activator does
- * (docs/activator.md §2.1): its log level from `config-logging`, and tracing from `config-tracing`
- * (Knative ≤ 1.18) or `config-observability`'s `tracing-*` keys (≥ 1.19). The tracing keys are read by
- * the same parser as the variables Knative's controller gives the queue-proxy, so both accept the same
- * values.
+ * (docs/activator.md §2.1): its log level from `config-logging`, its request log from
+ * `config-observability`, and tracing from `config-tracing` (Knative ≤ 1.18) or `config-observability`'s
+ * `tracing-*` keys (≥ 1.19). The tracing keys are read by the same parser as the variables Knative's
+ * controller gives the queue-proxy, so both accept the same values.
  */
 import {
   ConfigError,
   EnvReader,
+  type GoTemplate,
+  parseRequestLogTemplate,
   pinoLevel,
   readTracingConfig,
   TRACING_OFF,
@@ -123,4 +125,34 @@ function renameProblem(names: KnativeConfigMapNames, problem: string): string {
     .replaceAll('tracing.samplingRate', 'tracing-sampling-rate')
     .replace(' (or OTEL_EXPORTER_OTLP_ENDPOINT)', '');
   return `${names.observability}${message}`;
+}
+
+/** The request log `config-observability` asks for: its parsed template, or undefined when off. */
+export interface RequestLogSetting {
+  /** The template's text ('' when off), to tell a change. */
+  readonly source: string;
+  readonly template: GoTemplate | undefined;
+}
+
+/**
+ * `logging.enable-request-log` (a Go boolean, default false) with `logging.request-log-template`: on
+ * with a template, a line per request; on without one, or off, none (as Knative's activator).
+ */
+export function readRequestLog(name: string, observability: ConfigMapData): Read<RequestLogSetting> {
+  const off = { ok: true as const, value: { source: '', template: undefined } };
+  const reader = new EnvReader(observability ?? {});
+  const enabled = reader.bool('logging.enable-request-log', false);
+  try {
+    reader.finish();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { ok: false, problems: err.problems.map((p) => `${name} ${p}`) };
+  }
+  const source = observability?.['logging.request-log-template'] ?? '';
+  if (!enabled || source === '') return off;
+  try {
+    return { ok: true, value: { source, template: parseRequestLogTemplate(source) } };
+  } catch (err) {
+    return { ok: false, problems: [`${name} logging.request-log-template: ${(err as Error).message}`] };
+  }
 }

@@ -121,6 +121,26 @@ describe('KnativeConfigWatch', () => {
     ]);
   });
 
+  it('turns the request log on and off from config-observability', async () => {
+    const sources: string[] = [];
+    await harness.make({ onRequestLog: (setting) => void sources.push(setting.source) }).start();
+    const on = {
+      'logging.enable-request-log': 'true',
+      'logging.request-log-template': '{{.Request.Method}}',
+    };
+    harness.server.apply(configMap('config-observability', on));
+    await until(() => sources.length === 2, 'the log on');
+    harness.server.apply(
+      configMap('config-observability', { ...on, 'logging.request-log-template': '{{.Broken' }),
+    );
+    harness.server.apply(configMap('config-observability', { ...on, 'logging.enable-request-log': 'false' }));
+    await until(() => sources.length === 3, 'the log off');
+    expect(sources).toEqual(['', '{{.Request.Method}}', '']);
+    expect(harness.logs.filter((l) => l.msg.startsWith('invalid '))).toEqual([
+      expect.objectContaining({ msg: 'invalid request log in ConfigMap; keeping the one in use' }),
+    ]);
+  });
+
   it('follows only the settings it is given a callback for', async () => {
     harness.server.apply(configMap('config-logging', { 'loglevel.activator': 'debug' }));
     const levels: string[] = [];

@@ -17,7 +17,9 @@ import {
   type ConfigMapData,
   type KnativeConfigMapNames,
   type Read,
+  type RequestLogSetting,
   readLogLevel,
+  readRequestLog,
   readTracing,
 } from './knative-config-maps.js';
 
@@ -32,6 +34,8 @@ export interface KnativeConfigWatchOptions {
   readonly onLogLevel?: (level: string) => void;
   /** Called with the tracing the ConfigMaps ask for, when it changes; absent: tracing is not followed. */
   readonly onTracing?: (config: TracingConfig) => void | Promise<void>;
+  /** Called with `config-observability`'s request log, when it changes; absent: not followed. */
+  readonly onRequestLog?: (setting: RequestLogSetting) => void;
   readonly backoff?: Partial<WatchBackoff>;
 }
 
@@ -51,7 +55,7 @@ export class KnativeConfigWatch {
   private readonly data = new Map<string, ConfigMapData>();
   private listed = false;
   private forbidden = false;
-  private applied: { logLevel?: string; tracing?: string } = {};
+  private applied: { logLevel?: string; tracing?: string; requestLog?: string } = {};
   /** The last problems logged per setting, so that an unchanged bad value is logged once. */
   private readonly reported = new Map<string, string>();
   private tracingChanges: Promise<void> = Promise.resolve();
@@ -113,7 +117,7 @@ export class KnativeConfigWatch {
   }
 
   private apply(): void {
-    const { names, onLogLevel, onTracing, logger } = this.options;
+    const { names, onLogLevel, onTracing, onRequestLog, logger } = this.options;
     if (onLogLevel) {
       const level = this.usable(
         'log level',
@@ -124,6 +128,18 @@ export class KnativeConfigWatch {
         this.applied.logLevel = level;
         onLogLevel(level);
         logger.info({ configMap: names.logging, logLevel: level }, 'log level set');
+      }
+    }
+    if (onRequestLog) {
+      const read = readRequestLog(names.observability, this.data.get(names.observability));
+      const setting = this.usable('request log', names.observability, read);
+      if (setting !== undefined && setting.source !== this.applied.requestLog) {
+        this.applied.requestLog = setting.source;
+        onRequestLog(setting);
+        logger.info(
+          { configMap: names.observability, on: setting.template !== undefined },
+          'request log set',
+        );
       }
     }
     if (onTracing) {

@@ -5,6 +5,7 @@
 import {
   type AttributeValue,
   type ErrorCode,
+  type LoggedRequest,
   type Logger,
   type RequestTrace,
   rawHeader,
@@ -15,6 +16,7 @@ import {
   timingDuration,
 } from '@zerogate/core';
 import type { ActivatorMetrics } from './activator-metrics.js';
+import type { ActivatorRequestLog } from './activator-request-log.js';
 import type { HeldRequest } from './held-queue.js';
 import { type FailingListener, REVISION_FAILING_HEADERS } from './revision-health.js';
 import type { Revision } from './revisions.js';
@@ -35,6 +37,8 @@ export interface AdmissionContext {
   readonly logger: Logger;
   /** Tracing, when it is on (docs/tracing.md); left out, the request path checks it once and does nothing. */
   readonly tracing?: Tracer | undefined;
+  /** The request log `config-observability` may turn on (docs/activator.md §7). */
+  readonly requestLog?: ActivatorRequestLog | undefined;
 }
 
 /**
@@ -276,8 +280,11 @@ export class RevisionAdmission {
     return `${wait}${timingDuration(this.waitMs)}, proxy;dur=${timingDuration(proxyMs)}`;
   }
 
-  /** 8. the Pod's slot released, reported out and measured: once, however the exchange ended. */
-  end(status: number, arrivedAt: number): void {
+  /**
+   * 8. the Pod's slot released, reported out, measured and logged: once, however the exchange ended;
+   * `size` is the response body's length.
+   */
+  end(status: number, arrivedAt: number, request: LoggedRequest, size: number): void {
     const { revision } = this;
     const trace = this.trace;
     if (trace !== undefined) {
@@ -294,6 +301,8 @@ export class RevisionAdmission {
       this.pod = null;
     }
     this.ctx.reporter.requestOut(revision.namespace, revision.name);
-    this.ctx.metrics?.observe(revision, status, (Date.now() - arrivedAt) / 1000);
+    const seconds = (Date.now() - arrivedAt) / 1000;
+    this.ctx.metrics?.observe(revision, status, seconds);
+    this.ctx.requestLog?.write(request, revision, status, size, seconds);
   }
 }

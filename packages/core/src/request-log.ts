@@ -353,13 +353,18 @@ export class RequestLog {
     private readonly out: LineWriter,
   ) {}
 
-  /** Writes the line of `req`, answered `code` with `size` body bytes after `latencySeconds`. */
-  write(req: LoggedRequest, code: number, size: number, latencySeconds: number): void {
-    const input = new RequestLogInput(
-      req,
-      { Code: code, Size: size, Latency: latencySeconds },
-      this.revision,
-    );
+  /**
+   * Writes the line of `req`, answered `code` with `size` body bytes after `latencySeconds`; `revision`
+   * replaces the log's own for a component serving many (the activator).
+   */
+  write(
+    req: LoggedRequest,
+    code: number,
+    size: number,
+    latencySeconds: number,
+    revision: RequestLogRevision = this.revision,
+  ): void {
+    const input = new RequestLogInput(req, { Code: code, Size: size, Latency: latencySeconds }, revision);
     let line: string;
     try {
       line = this.template.execute(input);

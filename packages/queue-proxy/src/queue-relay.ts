@@ -67,28 +67,6 @@ class QueueRelayExchange extends RelayExchange {
     this.admission = new QueueAdmission(ctx, facts, counted, request.head.rawHeaders);
   }
 
-  /** The request line, for the request log. */
-  get method(): string {
-    return this.request.head.method;
-  }
-
-  get url(): string {
-    return this.request.head.target;
-  }
-
-  /** The rest of what the request log reads of a request, under node:http's names. */
-  get rawHeaders(): readonly string[] {
-    return this.request.head.rawHeaders;
-  }
-
-  get httpVersion(): string {
-    return `${this.request.head.versionMajor}.${this.request.head.versionMinor}`;
-  }
-
-  get socket(): { remoteAddress: string; remotePort: number | undefined } {
-    return { remoteAddress: this.request.peer, remotePort: this.request.peerPort };
-  }
-
   protected override get errorSource(): ErrorSource {
     return 'queue-proxy';
   }

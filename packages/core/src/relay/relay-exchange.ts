@@ -127,6 +127,27 @@ export abstract class RelayExchange extends UpstreamExchange implements Upstream
     return this.bodyBytes;
   }
 
+  /** The request line, for the request log: what it reads of a request, under node:http's names. */
+  get method(): string {
+    return this.request.head.method;
+  }
+
+  get url(): string {
+    return this.request.head.target;
+  }
+
+  get rawHeaders(): readonly string[] {
+    return this.request.head.rawHeaders;
+  }
+
+  get httpVersion(): string {
+    return `${this.request.head.versionMajor}.${this.request.head.versionMinor}`;
+  }
+
+  get socket(): { remoteAddress: string; remotePort: number | undefined } {
+    return { remoteAddress: this.request.peer, remotePort: this.request.peerPort };
+  }
+
   /** Whether the request carries a body. */
   protected get hasBody(): boolean {
     return this.request.head.body !== 'none';
