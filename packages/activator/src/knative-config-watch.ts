@@ -55,7 +55,8 @@ export class KnativeConfigWatch {
   private readonly data = new Map<string, ConfigMapData>();
   private listed = false;
   private forbidden = false;
-  private applied: { logLevel?: string; tracing?: string; requestLog?: string } = {};
+  /** The key of the value last applied, per setting. */
+  private readonly applied = new Map<string, string>();
   /** The last problems logged per setting, so that an unchanged bad value is logged once. */
   private readonly reported = new Map<string, string>();
   private tracingChanges: Promise<void> = Promise.resolve();
@@ -118,57 +119,65 @@ export class KnativeConfigWatch {
 
   private apply(): void {
     const { names, onLogLevel, onTracing, onRequestLog, logger } = this.options;
+    const logging = this.data.get(names.logging);
+    const observability = this.data.get(names.observability);
     if (onLogLevel) {
-      const level = this.usable(
-        'log level',
-        names.logging,
-        readLogLevel(names.logging, this.data.get(names.logging)),
-      );
-      if (level !== undefined && level !== this.applied.logLevel) {
-        this.applied.logLevel = level;
+      this.follow('log level', names.logging, readLogLevel(names.logging, logging), String, (level) => {
         onLogLevel(level);
         logger.info({ configMap: names.logging, logLevel: level }, 'log level set');
-      }
+      });
     }
     if (onRequestLog) {
-      const read = readRequestLog(names.observability, this.data.get(names.observability));
-      const setting = this.usable('request log', names.observability, read);
-      if (setting !== undefined && setting.source !== this.applied.requestLog) {
-        this.applied.requestLog = setting.source;
-        onRequestLog(setting);
-        logger.info(
-          { configMap: names.observability, on: setting.template !== undefined },
-          'request log set',
-        );
-      }
+      const read = readRequestLog(names.observability, observability);
+      this.follow(
+        'request log',
+        names.observability,
+        read,
+        (s) => s.source,
+        (setting) => {
+          onRequestLog(setting);
+          logger.info(
+            { configMap: names.observability, on: setting.template !== undefined },
+            'request log set',
+          );
+        },
+      );
     }
     if (onTracing) {
-      const read = readTracing(names, this.data.get(names.tracing), this.data.get(names.observability));
-      const tracing = this.usable('tracing', `${names.observability}, ${names.tracing}`, read);
-      const key = tracing && JSON.stringify(tracing);
-      if (tracing !== undefined && key !== this.applied.tracing) {
-        this.applied.tracing = key;
+      const read = readTracing(names, this.data.get(names.tracing), observability);
+      this.follow('tracing', `${names.observability}, ${names.tracing}`, read, JSON.stringify, (tracing) => {
         this.tracingChanges = this.tracingChanges
           .then(() => onTracing(tracing))
           .catch((err: unknown) => logger.error({ err }, 'failed to apply the tracing of a ConfigMap'));
-      }
+      });
     }
   }
 
-  /** The value read, or undefined (logged once per distinct problem) when it cannot be used. */
-  private usable<T>(setting: string, from: string, read: Read<T>): T | undefined {
-    if (read.ok) {
-      this.reported.delete(setting);
-      return read.value;
-    }
-    const problems = read.problems.join('; ');
-    if (this.reported.get(setting) !== problems) {
+  /**
+   * Hands `use` the value read when it differs (by `key`) from the one last applied; a value that cannot
+   * be used is logged once per distinct problem and changes nothing.
+   */
+  private follow<T>(
+    setting: string,
+    from: string,
+    read: Read<T>,
+    key: (value: T) => string,
+    use: (value: T) => void,
+  ): void {
+    if (!read.ok) {
+      const problems = read.problems.join('; ');
+      if (this.reported.get(setting) === problems) return;
       this.reported.set(setting, problems);
       this.options.logger.warn(
         { configMaps: from, problems: read.problems },
         `invalid ${setting} in ConfigMap; keeping the one in use`,
       );
+      return;
     }
-    return undefined;
+    this.reported.delete(setting);
+    const k = key(read.value);
+    if (this.applied.get(setting) === k) return;
+    this.applied.set(setting, k);
+    use(read.value);
   }
 }
