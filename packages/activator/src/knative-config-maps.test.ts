@@ -1,4 +1,4 @@
-import { TRACING_OFF } from '@zerogate/core';
+import { DEFAULT_REQUEST_LOG_TEMPLATE, TRACING_OFF } from '@zerogate/core';
 import { describe, expect, it } from 'vitest';
 import { readLogLevel, readRequestLog, readTracing } from './knative-config-maps.js';
 
@@ -124,18 +124,19 @@ describe('readTracing (config-tracing, config-observability)', () => {
 describe('readRequestLog (config-observability)', () => {
   const TEMPLATE = '{{.Request.Method}} {{.Response.Code}} {{.Revision.Name}}';
 
-  it('is on with logging.enable-request-log and a template, off without either', () => {
+  it('is on with logging.enable-request-log, with its template or else Knative’s default, and off without it', () => {
     const on = readRequestLog('config-observability', {
       'logging.enable-request-log': 'true',
       'logging.request-log-template': TEMPLATE,
     });
     expect(on.ok && on.value.source).toBe(TEMPLATE);
     expect(on.ok && on.value.template).toBeDefined();
+    const byDefault = readRequestLog('config-observability', { 'logging.enable-request-log': 'true' });
+    expect(byDefault.ok && byDefault.value.source).toBe(DEFAULT_REQUEST_LOG_TEMPLATE);
     const offs: (Record<string, string> | undefined)[] = [
       undefined,
       { 'logging.request-log-template': TEMPLATE },
       { 'logging.enable-request-log': 'false', 'logging.request-log-template': TEMPLATE },
-      { 'logging.enable-request-log': 'true' },
     ];
     for (const data of offs) {
       expect(readRequestLog('config-observability', data)).toEqual({
@@ -156,5 +157,11 @@ describe('readRequestLog (config-observability)', () => {
         'logging.request-log-template': '{{.Request',
       }),
     ).toMatchObject({ ok: false, problems: [expect.stringMatching(/^obs logging.request-log-template: /)] });
+    expect(
+      readRequestLog('obs', { 'logging.enable-request-log': 'true', 'logging.request-log-template': '' }),
+    ).toEqual({
+      ok: false,
+      problems: ['obs logging.request-log-template: is empty while logging.enable-request-log is true'],
+    });
   });
 });

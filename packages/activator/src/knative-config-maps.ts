@@ -7,6 +7,7 @@
  */
 import {
   ConfigError,
+  DEFAULT_REQUEST_LOG_TEMPLATE,
   EnvReader,
   type GoTemplate,
   parseRequestLogTemplate,
@@ -135,24 +136,29 @@ export interface RequestLogSetting {
 }
 
 /**
- * `logging.enable-request-log` (a Go boolean, default false) with `logging.request-log-template`: on
- * with a template, a line per request; on without one, or off, none (as Knative's activator).
+ * `logging.enable-request-log` (a Go boolean, default false) with `logging.request-log-template`
+ * (Knative's default template when the key is absent): on, a line per request. As Knative's validation,
+ * on with a template set empty is a problem.
  */
 export function readRequestLog(name: string, observability: ConfigMapData): Read<RequestLogSetting> {
-  const off = { ok: true as const, value: { source: '', template: undefined } };
   const reader = new EnvReader(observability ?? {});
-  const enabled = reader.bool('logging.enable-request-log', false);
+  const enabled = reader.bool(ENABLE_REQUEST_LOG, false);
+  const source = observability?.[REQUEST_LOG_TEMPLATE] ?? DEFAULT_REQUEST_LOG_TEMPLATE;
+  if (enabled && source === '')
+    reader.problem(REQUEST_LOG_TEMPLATE, `is empty while ${ENABLE_REQUEST_LOG} is true`);
   try {
     reader.finish();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { ok: false, problems: err.problems.map((p) => `${name} ${p}`) };
   }
-  const source = observability?.['logging.request-log-template'] ?? '';
-  if (!enabled || source === '') return off;
+  if (!enabled) return { ok: true, value: { source: '', template: undefined } };
   try {
     return { ok: true, value: { source, template: parseRequestLogTemplate(source) } };
   } catch (err) {
-    return { ok: false, problems: [`${name} logging.request-log-template: ${(err as Error).message}`] };
+    return { ok: false, problems: [`${name} ${REQUEST_LOG_TEMPLATE}: ${(err as Error).message}`] };
   }
 }
+
+const ENABLE_REQUEST_LOG = 'logging.enable-request-log';
+const REQUEST_LOG_TEMPLATE = 'logging.request-log-template';

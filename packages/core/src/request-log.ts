@@ -375,6 +375,13 @@ export class RequestLog {
   }
 }
 
+/**
+ * Knative's default request log template (`config-observability`'s `logging.request-log-template` when
+ * the key is absent): Google Cloud's `httpRequest` shape, with the trace ID of either header form.
+ */
+export const DEFAULT_REQUEST_LOG_TEMPLATE =
+  '{"httpRequest": {"requestMethod": "{{.Request.Method}}", "requestUrl": "{{js .Request.RequestURI}}", "requestSize": "{{.Request.ContentLength}}", "status": {{.Response.Code}}, "responseSize": "{{.Response.Size}}", "userAgent": "{{js .Request.UserAgent}}", "remoteIp": "{{js .Request.RemoteAddr}}", "serverIp": "{{.Revision.PodIP}}", "referer": "{{js .Request.Referer}}", "latency": "{{.Response.Latency}}s", "protocol": "{{.Request.Proto}}"}, "traceId": "{{.TraceID}}"}';
+
 /** Parses a request log template once, at start; throws a GoTemplateParseError naming what is wrong. */
 export function parseRequestLogTemplate(source: string): GoTemplate {
   return GoTemplate.parse(source);
