@@ -55,12 +55,12 @@ describe('queue-proxy configuration errors', () => {
     expect(stderr).toMatch(/^queue-proxy: OTEL_TRACES_SAMPLER: must be always_on/m);
     const otlp = await runWith(
       queueProxyEnv(8080, {
-        OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://collector:4317"}}',
+        OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"thrift","endpoint":"http://collector:4317"}}',
       }),
     );
     expect(otlp.code).toBe(1);
     expect(otlp.stderr).toMatch(
-      /^queue-proxy: OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf or http\/json/m,
+      /^queue-proxy: OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf, http\/json, grpc, stdout or none/m,
     );
   });
 

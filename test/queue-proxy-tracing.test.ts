@@ -2,7 +2,8 @@
  * The queue-proxy's tracing (docs/tracing.md) on each request path, against a real Jaeger: the `queue`
  * and `proxy` spans under the caller's span, the `proxy` span's id handed to the app, and an unsampled or
  * absent context passed to the app as it came. Zipkin (Knative ≤ 1.18's TRACING_CONFIG_*) on the raw
- * relay, OTLP protobuf (≥ 1.19's OBSERVABILITY_CONFIG) on node:http, OTLP JSON (OTEL_* variables) on h2c.
+ * relay, OTLP protobuf (≥ 1.19's OBSERVABILITY_CONFIG) on node:http, OTLP JSON (OTEL_* variables) on h2c,
+ * and OTLP over gRPC (≥ 1.19's `grpc` protocol).
  */
 import { connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,7 @@ let h2cApp: { proc: TestProcess; port: number };
 let relay: RunningQueueProxy;
 let nodeHttp: RunningQueueProxy;
 let h2c: RunningQueueProxy;
+let grpc: RunningQueueProxy;
 
 beforeAll(async () => {
   if (!RUN) return;
@@ -61,10 +63,17 @@ beforeAll(async () => {
       OTEL_TRACES_SAMPLER: 'parentbased_always_off',
     }),
   );
+  grpc = await startQueueProxy(
+    queueProxyEnv(app.port, {
+      OBSERVABILITY_CONFIG: JSON.stringify({
+        tracing: { protocol: 'grpc', endpoint: jaeger.otlpGrpcUrl, samplingRate: 0 },
+      }),
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
-  for (const p of [relay, nodeHttp, h2c]) await p?.proc.kill();
+  for (const p of [relay, nodeHttp, h2c, grpc]) await p?.proc.kill();
   await app?.proc.kill();
   await h2cApp?.proc.kill();
   await jaeger?.stop();
@@ -138,6 +147,15 @@ describe.skipIf(!RUN)('queue-proxy tracing', () => {
     }
   });
 
+  it('OTLP over gRPC, as Knative ≥ 1.19’s grpc protocol exports', async () => {
+    const { traceId, spanId } = ids();
+    const res = await send(`${grpc.url}/echo`, { headers: { traceparent: `00-${traceId}-${spanId}-01` } });
+    expect(res.status).toBe(200);
+    const spans = await jaeger.waitForSpans(traceId, ['queue', 'proxy']);
+    checkSpans(spans, spanId, 200);
+    expect(spans.every((s) => s.serviceName === 'queue-proxy')).toBe(true);
+  });
+
   it('an error from the app is on the proxy span', async () => {
     const { traceId, spanId } = ids();
     const res = await send(`${relay.url}/status?code=503`, {
@@ -181,5 +199,27 @@ describe.skipIf(!RUN)('queue-proxy tracing', () => {
     await send(`${relay.url}/`, { headers: { traceparent: `00-${later.traceId}-${later.spanId}-01` } });
     await jaeger.waitForSpans(later.traceId, ['queue', 'proxy']);
     expect(await jaeger.spans(traceId)).toEqual([]);
+  });
+});
+
+describe('queue-proxy tracing to stdout', () => {
+  it('writes each batch as one OTLP JSON line on stdout, as Knative ≥ 1.19’s stdout protocol', async () => {
+    const hello = await startUserApp();
+    const qp = await startQueueProxy(
+      queueProxyEnv(hello.port, {
+        OBSERVABILITY_CONFIG: JSON.stringify({ tracing: { protocol: 'stdout', samplingRate: 1 } }),
+      }),
+    );
+    try {
+      expect((await send(`${qp.url}/`)).status).toBe(200);
+      const line = await qp.proc.waitForLine((l) => l.startsWith('{"resourceSpans"'), 5000);
+      const names = (
+        JSON.parse(line) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] }
+      ).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((span) => span.name)));
+      expect(names.sort()).toEqual(['proxy', 'queue']);
+    } finally {
+      await qp.proc.kill();
+      await hello.proc.kill();
+    }
   });
 });

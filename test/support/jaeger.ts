@@ -1,10 +1,10 @@
 /**
  * Jaeger v2 (built by `npm run jaeger:build`, gated as the `jaeger` tool) started for a test: a real trace
- * backend taking Zipkin v2 JSON and OTLP/HTTP on loopback, its spans read back through its own query API.
+ * backend taking Zipkin v2 JSON, OTLP/HTTP and OTLP/gRPC on loopback, its spans read back through its own query API.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './http.js';
@@ -30,6 +30,8 @@ export interface RunningJaeger {
   readonly zipkinUrl: string;
   /** OTLP/HTTP's traces path. */
   readonly otlpUrl: string;
+  /** OTLP/gRPC's receiver, as an h2c origin. */
+  readonly otlpGrpcUrl: string;
   /** The spans of a trace so far (none when Jaeger has not seen it). */
   spans(traceId: string): Promise<JaegerSpan[]>;
   /** Waits until the trace has every span named in `names` (a name twice: two such spans), and returns them. */
@@ -48,7 +50,8 @@ async function freePort(): Promise<number> {
 
 /** Starts the Jaeger at `binary` on free loopback ports, in-memory storage, and waits for every port. */
 export async function startJaeger(binary: string): Promise<RunningJaeger> {
-  const [query, grpc, otlp, zipkin] = [
+  const [query, grpc, otlp, otlpGrpc, zipkin] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -87,6 +90,8 @@ receivers:
     protocols:
       http:
         endpoint: 127.0.0.1:${otlp}
+      grpc:
+        endpoint: 127.0.0.1:${otlpGrpc}
   zipkin:
     endpoint: 127.0.0.1:${zipkin}
 processors:
@@ -111,7 +116,8 @@ exporters:
     async () =>
       (await answers(`${queryUrl}/api/services`)) &&
       (await answers(`http://127.0.0.1:${zipkin}/`)) &&
-      (await answers(`http://127.0.0.1:${otlp}/`)),
+      (await answers(`http://127.0.0.1:${otlp}/`)) &&
+      (await accepts(otlpGrpc)),
     30_000,
   );
   if (!up) {
@@ -138,6 +144,7 @@ exporters:
   return {
     zipkinUrl: `http://127.0.0.1:${zipkin}/api/v2/spans`,
     otlpUrl: `http://127.0.0.1:${otlp}/v1/traces`,
+    otlpGrpcUrl: `http://127.0.0.1:${otlpGrpc}`,
     spans,
     waitForSpans: async (traceId, names, timeoutMs = 20_000) => {
       let last: JaegerSpan[] = [];
@@ -161,6 +168,18 @@ exporters:
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 /** The value of a span's tag (or its process's), or undefined. */

@@ -102,8 +102,10 @@ describe('readTracing (config-tracing, config-observability)', () => {
     expect(problems({ backend: 'zipkin', 'zipkin-endpoint': 'http://z', 'sample-rate': '2' })).toEqual([
       'config-tracing sample-rate: must be a number from 0 to 1, got "2"',
     ]);
-    expect(problems(undefined, { 'tracing-protocol': 'grpc', 'tracing-endpoint': 'http://o:4317' })).toEqual([
-      'config-observability: tracing-protocol must be http/protobuf or http/json (grpc is not supported), got "grpc"',
+    expect(
+      problems(undefined, { 'tracing-protocol': 'thrift', 'tracing-endpoint': 'http://o:4317' }),
+    ).toEqual([
+      'config-observability: tracing-protocol must be http/protobuf, http/json, grpc, stdout or none, got "thrift"',
     ]);
     expect(problems(undefined, { 'tracing-protocol': 'http/protobuf' })).toEqual([
       'config-observability: tracing-endpoint is required when tracing-protocol is set',

@@ -4,6 +4,12 @@ import type { Span } from './span.js';
 /** How long one export may take before it counts as failed. */
 const EXPORT_TIMEOUT_MS = 10_000;
 
+/** An exporter's connection to its backend: `send` one batch, `close` when done. */
+export interface SpanSenderHandle {
+  readonly send: (spans: readonly Span[]) => Promise<void>;
+  readonly close: () => void;
+}
+
 /**
  * A sender that POSTs each batch, encoded by `encode`, to `endpoint` (http or https) with `contentType`,
  * on one kept-alive connection; any answer but 2xx, a timeout or a connection error rejects.
@@ -12,7 +18,7 @@ export function httpSpanSender(
   endpoint: string,
   contentType: string,
   encode: (spans: readonly Span[]) => Buffer,
-): { send: (spans: readonly Span[]) => Promise<void>; close: () => void } {
+): SpanSenderHandle {
   const url = new URL(endpoint);
   const https = url.protocol === 'https:';
   const http = https ? nodeHttps() : nodeHttp;

@@ -55,6 +55,28 @@ describe('readTracingConfig', () => {
     ).toBe(0.1);
   });
 
+  it('writes spans to stdout with OBSERVABILITY_CONFIG’s stdout protocol or OTEL_TRACES_EXPORTER=console', () => {
+    expect(
+      read({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"stdout","samplingRate":0.5}}' }),
+    ).toMatchObject({
+      exporter: 'stdout',
+      sampler: { parentBased: true, ratio: 0.5 },
+    });
+    expect(read({ OTEL_TRACES_EXPORTER: 'console' })).toMatchObject({ exporter: 'stdout' });
+  });
+
+  it('takes OTLP over gRPC, from OBSERVABILITY_CONFIG and from OTEL_EXPORTER_OTLP_PROTOCOL', () => {
+    expect(
+      read({
+        OBSERVABILITY_CONFIG:
+          '{"tracing":{"protocol":"grpc","endpoint":"http://otel:4317","samplingRate":1}}',
+      }),
+    ).toMatchObject({ exporter: 'otlp', endpoint: 'http://otel:4317', protocol: 'grpc' });
+    expect(
+      read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+    ).toMatchObject({ exporter: 'otlp', protocol: 'grpc' });
+  });
+
   it("reads Knative ≥ 1.19's OBSERVABILITY_CONFIG tracing, the endpoint from OTEL_* when it has none", () => {
     expect(
       read({
@@ -128,9 +150,9 @@ describe('readTracingConfig', () => {
       }),
     ).toMatch(/TRACING_CONFIG_DEBUG/);
     expect(
-      problems({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://o:4317"}}' }),
+      problems({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"thrift","endpoint":"http://o:4317"}}' }),
     ).toMatch(
-      /OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf or http\/json \(grpc is not supported\)/,
+      /OBSERVABILITY_CONFIG: tracing.protocol must be http\/protobuf, http\/json, grpc, stdout or none, got "thrift"/,
     );
     expect(problems({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"http/protobuf"}}' })).toMatch(
       /OBSERVABILITY_CONFIG: tracing.endpoint is required/,
@@ -143,14 +165,14 @@ describe('readTracingConfig', () => {
     ).toMatch(/OBSERVABILITY_CONFIG: tracing.samplingRate must be a number/);
     expect(problems({ OBSERVABILITY_CONFIG: '{' })).toMatch(/OBSERVABILITY_CONFIG: is not valid JSON/);
     expect(
-      problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
-    ).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf or http\/json/);
+      problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o', OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' }),
+    ).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf, http\/json or grpc/);
     expect(problems({ OTEL_TRACES_SAMPLER: 'sometimes' })).toMatch(/OTEL_TRACES_SAMPLER: must be always_on/);
     expect(problems({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '-1' })).toMatch(
       /OTEL_TRACES_SAMPLER_ARG/,
     );
     expect(problems({ OTEL_TRACES_EXPORTER: 'jaeger' })).toMatch(
-      /OTEL_TRACES_EXPORTER: must be otlp, zipkin or none/,
+      /OTEL_TRACES_EXPORTER: must be otlp, zipkin, console or none/,
     );
     expect(problems({ OTEL_TRACES_EXPORTER: 'otlp' })).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT: is required/);
   });

@@ -1,16 +1,16 @@
 import type { EnvReader } from '../config.js';
 import type { SamplerSettings } from './sampler.js';
 
-/** Where spans go: nowhere, Zipkin's v2 JSON API, or an OTLP/HTTP receiver. */
-export type TracingExporter = 'none' | 'zipkin' | 'otlp';
+/** Where spans go: nowhere, Zipkin's v2 JSON API, an OTLP receiver, or stdout (for debugging). */
+export type TracingExporter = 'none' | 'zipkin' | 'otlp' | 'stdout';
 
-/** OTLP over HTTP in JSON or protobuf (OTLP's default). */
-export type OtlpProtocol = 'http/json' | 'http/protobuf';
+/** OTLP over HTTP in JSON or protobuf (OTLP's default), or over gRPC. */
+export type OtlpProtocol = 'http/json' | 'http/protobuf' | 'grpc';
 
 /** A component's tracing, read once at start ({@link readTracingConfig}). */
 export interface TracingConfig {
   readonly exporter: TracingExporter;
-  /** The full URL spans are POSTed to ('' with `none`). */
+  /** The full URL spans are POSTed to ('' with `none`); over gRPC only its origin counts. */
   readonly endpoint: string;
   /** OTLP only. */
   readonly protocol: OtlpProtocol;
@@ -88,12 +88,11 @@ function ratio(r: EnvReader, name: string, value: unknown, fallback: number, fie
   return n;
 }
 
-function otlpProtocol(r: EnvReader, name: string, value: string, field = ''): OtlpProtocol {
-  if (value === 'http/protobuf' || value === 'http/json') return value;
-  r.problem(
-    name,
-    `${field ? `${field} ` : ''}must be http/protobuf or http/json (grpc is not supported), got ${JSON.stringify(value)}`,
-  );
+/** An OTLP protocol; `field` names it inside a JSON variable, whose other accepted values are `others`. */
+function otlpProtocol(r: EnvReader, name: string, value: string, field = '', others = ''): OtlpProtocol {
+  if (value === 'http/protobuf' || value === 'http/json' || value === 'grpc') return value;
+  const accepted = others ? `http/protobuf, http/json, grpc, ${others}` : 'http/protobuf, http/json or grpc';
+  r.problem(name, `${field ? `${field} ` : ''}must be ${accepted}, got ${JSON.stringify(value)}`);
   return 'http/protobuf';
 }
 
@@ -160,11 +159,11 @@ function observabilityTracing(r: EnvReader, report: boolean): Record<string, unk
 /**
  * Reads a component's tracing from the environment, in the first of these forms that turns it on:
  *
- * 1. Knative ≥ 1.19's `OBSERVABILITY_CONFIG` `tracing` (`protocol` `http/protobuf` or `http/json`,
- *    `endpoint`, `samplingRate`; `none` is off). Without an `endpoint`, OpenTelemetry's variables give it.
+ * 1. Knative ≥ 1.19's `OBSERVABILITY_CONFIG` `tracing` (`protocol` `http/protobuf`, `http/json` or `grpc`,
+ *    `endpoint`, `samplingRate`; `stdout` writes spans to stdout; `none` is off). Without an `endpoint`, OpenTelemetry's variables give it.
  * 2. Knative ≤ 1.18's `TRACING_CONFIG_BACKEND` (`none` or `zipkin`), `TRACING_CONFIG_ZIPKIN_ENDPOINT`,
  *    `TRACING_CONFIG_SAMPLE_RATE` (default 0.1) and `TRACING_CONFIG_DEBUG` (sample everything).
- * 3. OpenTelemetry's own: `OTEL_TRACES_EXPORTER` (`otlp`, `zipkin` or `none`; `otlp` when unset and an
+ * 3. OpenTelemetry's own: `OTEL_TRACES_EXPORTER` (`otlp`, `zipkin`, `console` or `none`; `otlp` when unset and an
  *    endpoint is), `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL`,
  *    `OTEL_EXPORTER_ZIPKIN_ENDPOINT`.
  *
@@ -191,10 +190,14 @@ export function readTracingConfig(r: EnvReader, options: TracingConfigOptions): 
   // 1. Knative ≥ 1.19
   const obs = observabilityTracing(r, options.reportObservabilityJson);
   const obsProtocol = obs?.['protocol'];
+  if (obs !== undefined && obsProtocol === 'stdout') {
+    const rate = ratio(r, 'OBSERVABILITY_CONFIG', obs['samplingRate'], 0, 'tracing.samplingRate');
+    return done('stdout', '', 'http/json', { parentBased: true, ratio: rate });
+  }
   if (obs !== undefined && obsProtocol !== undefined && obsProtocol !== '' && obsProtocol !== 'none') {
     const protocol =
       typeof obsProtocol === 'string'
-        ? otlpProtocol(r, 'OBSERVABILITY_CONFIG', obsProtocol, 'tracing.protocol')
+        ? otlpProtocol(r, 'OBSERVABILITY_CONFIG', obsProtocol, 'tracing.protocol', 'stdout or none')
         : 'http/protobuf';
     if (typeof obsProtocol !== 'string')
       r.problem('OBSERVABILITY_CONFIG', 'tracing.protocol must be a string');
@@ -245,6 +248,7 @@ export function readTracingConfig(r: EnvReader, options: TracingConfigOptions): 
     const raw = r.raw('OTEL_EXPORTER_ZIPKIN_ENDPOINT') ?? 'http://localhost:9411/api/v2/spans';
     return done('zipkin', httpUrl(r, 'OTEL_EXPORTER_ZIPKIN_ENDPOINT', raw), 'http/protobuf', parentBasedAll);
   }
+  if (exporter === 'console') return done('stdout', '', 'http/json', parentBasedAll);
   if (exporter === 'otlp' || (exporter === undefined && otlpEndpoint !== undefined)) {
     if (otlpEndpoint === undefined)
       r.problem(
@@ -254,6 +258,9 @@ export function readTracingConfig(r: EnvReader, options: TracingConfigOptions): 
     return done('otlp', otlpEndpoint ?? '', protocolFromEnv, parentBasedAll);
   }
   if (exporter !== undefined && exporter !== 'none')
-    r.problem('OTEL_TRACES_EXPORTER', `must be otlp, zipkin or none, got ${JSON.stringify(exporter)}`);
+    r.problem(
+      'OTEL_TRACES_EXPORTER',
+      `must be otlp, zipkin, console or none, got ${JSON.stringify(exporter)}`,
+    );
   return TRACING_OFF;
 }
