@@ -327,7 +327,7 @@ describe('loadConfig', () => {
       ]);
       expect(
         badVariables(
-          envWith({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"grpc","endpoint":"http://o:4317"}}' }),
+          envWith({ OBSERVABILITY_CONFIG: '{"tracing":{"protocol":"thrift","endpoint":"http://o:4317"}}' }),
         ),
       ).toEqual(['OBSERVABILITY_CONFIG']);
       expect(badVariables(envWith({ OTEL_TRACES_SAMPLER: 'maybe' }))).toEqual(['OTEL_TRACES_SAMPLER']);
