@@ -210,9 +210,10 @@ export async function startQueueProxy(config: QueueProxyConfig, logger: Logger):
           'termination grace period ending before the drain completed',
         );
       }
-      logger.info('drained; closing the serving listeners');
       tls?.certificates.stop();
       const servingClosed = serving.close();
+      // Logged once the listeners stopped accepting, so that whoever reads it finds them closed.
+      logger.info('drained; closing the serving listeners');
       // Requests in flight (not upgraded tunnels) finish, or the grace period ends; connections close as
       // they idle.
       const requestsDone = await deadline.waitUntil(() => {
