@@ -1,6 +1,5 @@
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { KUBELET_PROBE, send } from './support/http.js';
+import { accepts, KUBELET_PROBE, send } from './support/http.js';
 import { queueProxyEnv, startQueueProxy, startUserApp } from './support/processes.js';
 import { closed, echo, echoEverySecond, openSocket } from './support/websocket.js';
 
@@ -8,18 +7,6 @@ import { closed, echo, echoEverySecond, openSocket } from './support/websocket.j
 const WEBSOCKET_SECONDS = 180;
 /** The Pod's termination grace period in the long test: longer than the websocket. */
 const LONG_GRACE_SECONDS = 300;
-
-/** Whether a TCP connection to `port` is accepted. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

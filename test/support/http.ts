@@ -105,6 +105,18 @@ export function rawExchange(port: number, payload: string | Buffer, waitMs = 200
   });
 }
 
+/** Whether a TCP connection to 127.0.0.1:`port` is accepted. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /** Counts the TCP sockets a process holds open (Linux `/proc/<pid>/fd`). */
 export function socketCount(pid: number): number {
   let n = 0;

@@ -4,10 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from './http.js';
+import { accepts, eventually } from './http.js';
 import { TestProcess } from './processes.js';
 
 /** One span as Jaeger's query API (`/api/traces/{id}`) gives it. */
@@ -168,18 +168,6 @@ exporters:
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 /** The value of a span's tag (or its process's), or undefined. */
