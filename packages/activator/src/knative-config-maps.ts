@@ -79,8 +79,9 @@ const TRACING_KEYS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The tracing the ConfigMaps ask for: `config-observability`'s `tracing-protocol` (`http/protobuf` or
- * `http/json`), `tracing-endpoint` and `tracing-sampling-rate` when its protocol is set and not `none`,
+ * The tracing the ConfigMaps ask for: `config-observability`'s `tracing-protocol` (`http/protobuf`,
+ * `http/json`, `grpc` or `stdout`), `tracing-endpoint` and `tracing-sampling-rate` when its protocol is
+ * set and not `none`,
  * else `config-tracing`'s `backend` (`zipkin`), `zipkin-endpoint`, `sample-rate` and `debug`, else off.
  */
 export function readTracing(
